@@ -1,0 +1,425 @@
+/*
+ * godwit-keeper: one per managed program per node it runs on (an "epoch").
+ *
+ * Node.js cannot make itself a child subreaper, cannot create plain pipes (its child stdio are
+ * socketpairs, which CRIU cannot hand over), and dies or restarts independently of the programs
+ * it manages. This helper does the few things that need a small, long-lived process:
+ *   - owns the program's stdin/stdout/stderr as plain pipes, so CRIU dumps them as external
+ *     pipes and a restore can take fresh ones with --inherit-fd;
+ *   - writes everything the program prints to DIR/out.EPOCH as frames, so output survives an
+ *     agent restart and keeps its stdout/stderr interleaving;
+ *   - relays framed input from the FIFO DIR/stdin to the program;
+ *   - launches the program as PID 1 of new PID, mount and IPC namespaces (so a restore never
+ *     collides with a PID), or runs `criu restore -d` as a child subreaper and adopts the
+ *     restored tree;
+ *   - reaps it and records its real exit status.
+ *
+ * Usage:
+ *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
+ *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
+ * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU.
+ *
+ * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, restore-failed {code},
+ * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
+ * a 32-bit little-endian length, the payload.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DRAIN_AFTER_EXIT_MS 3000
+#define STDIN_BUF (1 << 20)
+
+static int status_fd = -1, out_fd = -1;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "godwit-keeper: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, ": %s\n", strerror(errno));
+	va_end(ap);
+	exit(125);
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("write");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void event(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	write_all(status_fd, line, (size_t)n);
+	fsync(status_fd);
+}
+
+static void frame(char type, const void *data, uint32_t len)
+{
+	char hdr[5];
+	hdr[0] = type;
+	memcpy(hdr + 1, &len, 4); /* x86-64 and arm64 are little-endian */
+	struct iovec iov[2] = { { hdr, 5 }, { (void *)data, len } };
+	ssize_t want = 5 + (ssize_t)len, n;
+	do
+		n = writev(out_fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n != want)
+		die("writing output frame");
+}
+
+static unsigned long ino_of(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		die("fstat");
+	return (unsigned long)st.st_ino;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct launch_args {
+	int in, out, err;
+	const char *cwd;
+	char **argv;
+};
+
+static void reset_signals(void)
+{
+	int sigs[] = { SIGPIPE, SIGINT, SIGHUP, SIGTERM };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static char child_stack[256 * 1024] __attribute__((aligned(16)));
+
+/*
+ * Namespace files bound into the host's tree (ip netns, container runtimes) are mounts CRIU
+ * cannot dump ("doesn't have a proper root mount"); the program has no use for them.
+ */
+static void detach_nsfs_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		die("reading /proc/self/mountinfo");
+	char line[4096], mnt[4096], fstype[256];
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(sep + 3, "%255s", fstype) != 1 || strcmp(fstype, "nsfs") != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+			umount2(mnt, MNT_DETACH);
+	}
+	fclose(f);
+}
+
+/* PID 1 of the program's new namespaces. */
+static int launch_child(void *p)
+{
+	struct launch_args *a = p;
+	reset_signals();
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("making / private");
+	detach_nsfs_mounts();
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die("mounting /proc");
+	if (setsid() < 0)
+		die("setsid");
+	if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
+		die("dup2");
+	syscall(SYS_close_range, 3, ~0U, 0);
+	if (chdir(a->cwd) < 0)
+		die("chdir %s", a->cwd);
+	execvp(a->argv[0], a->argv);
+	die("exec %s", a->argv[0]);
+	return 125;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 7 || strcmp(argv[5], "--") != 0)
+		goto usage;
+	const char *dir = argv[1], *epoch = argv[2], *mode = argv[3], *arg = argv[4];
+	char **rest = argv + 6;
+	int restoring;
+	if (strcmp(mode, "launch") == 0)
+		restoring = 0;
+	else if (strcmp(mode, "restore") == 0)
+		restoring = 1;
+	else
+		goto usage;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		die("PR_SET_CHILD_SUBREAPER");
+
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/status.%s", dir, epoch);
+	status_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (status_fd < 0)
+		die("open %s", path);
+	snprintf(path, sizeof(path), "%s/out.%s", dir, epoch);
+	out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (out_fd < 0)
+		die("open %s", path);
+	snprintf(path, sizeof(path), "%s/stdin", dir);
+	int fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0)
+		die("open %s", path);
+
+	int pin[2], pout[2], perr[2];
+	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0)
+		die("pipe");
+	unsigned long ino_in = ino_of(pin[0]), ino_out = ino_of(pout[0]), ino_err = ino_of(perr[0]);
+
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		die("signalfd");
+
+	pid_t root = -1, criu = -1;
+	if (!restoring) {
+		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest };
+		root = clone(launch_child, child_stack + sizeof(child_stack),
+			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
+		if (root < 0)
+			die("clone");
+		event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root, ino_in,
+		      ino_out, ino_err);
+	} else {
+		criu = fork();
+		if (criu < 0)
+			die("fork");
+		if (criu == 0) {
+			reset_signals();
+			int devnull = open("/dev/null", O_RDWR);
+			if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+			    dup2(devnull, 2) < 0)
+				die("redirecting criu's stdio");
+			/* fds 3..5 may be taken by our own descriptors: move the pipe ends clear first */
+			int a = fcntl(pin[0], F_DUPFD, 100), b = fcntl(pout[1], F_DUPFD, 100),
+			    c = fcntl(perr[1], F_DUPFD, 100);
+			if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
+				die("placing pipes for criu");
+			syscall(SYS_close_range, 6, ~0U, 0);
+			execv(rest[0], rest);
+			die("exec %s", rest[0]);
+		}
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	int in_w = pin[1];
+	fcntl(in_w, F_SETFL, O_NONBLOCK);
+
+	/* reaped before we knew which PID the restored root had */
+	pid_t early_pid[64];
+	int early_status[64], nearly = 0;
+
+	int have_exit = 0, exit_status = 0, out_open = 1, err_open = 1, fifo_open = 1;
+	long long exited_at = 0;
+	static char buf[65536];
+	static char inbuf[STDIN_BUF];
+	size_t inlen = 0, inoff = 0;
+	/* partial input frame from the FIFO */
+	static char fhdr[5];
+	size_t fhdr_len = 0;
+	uint32_t fdata_left = 0;
+	int close_stdin_after = 0;
+
+	for (;;) {
+		if (have_exit && ((!out_open && !err_open) || now_ms() - exited_at > DRAIN_AFTER_EXIT_MS))
+			break;
+		struct pollfd p[5];
+		int np = 0, i_sfd, i_out = -1, i_err = -1, i_fifo = -1, i_inw = -1;
+		p[np] = (struct pollfd){ sfd, POLLIN, 0 };
+		i_sfd = np++;
+		if (out_open) {
+			p[np] = (struct pollfd){ pout[0], POLLIN, 0 };
+			i_out = np++;
+		}
+		if (err_open) {
+			p[np] = (struct pollfd){ perr[0], POLLIN, 0 };
+			i_err = np++;
+		}
+		if (in_w >= 0 && inlen > inoff) {
+			p[np] = (struct pollfd){ in_w, POLLOUT, 0 };
+			i_inw = np++;
+		} else if (fifo_open && in_w >= 0) {
+			p[np] = (struct pollfd){ fifo, POLLIN, 0 };
+			i_fifo = np++;
+		}
+		int n = poll(p, (nfds_t)np, have_exit ? 200 : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		if (p[i_sfd].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				;
+			int st;
+			pid_t w;
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (w == criu) {
+					criu = -1;
+					if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+						event("{\"ev\":\"restore-failed\",\"code\":%d,\"signal\":%d}",
+						      WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+						      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+						return 1;
+					}
+					FILE *f = fopen(arg, "r");
+					if (!f || fscanf(f, "%d", &root) != 1)
+						die("reading pidfile %s", arg);
+					fclose(f);
+					event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}",
+					      root, ino_in, ino_out, ino_err);
+					for (int i = 0; i < nearly; i++)
+						if (early_pid[i] == root) {
+							have_exit = 1;
+							exit_status = early_status[i];
+							exited_at = now_ms();
+						}
+				} else if (w == root) {
+					have_exit = 1;
+					exit_status = st;
+					exited_at = now_ms();
+				} else if (root < 0 && nearly < 64) {
+					early_pid[nearly] = w;
+					early_status[nearly++] = st;
+				}
+			}
+		}
+		int fds[2] = { i_out, i_err }, rfd[2] = { pout[0], perr[0] };
+		char types[2] = { 'o', 'e' };
+		for (int k = 0; k < 2; k++) {
+			if (fds[k] < 0 || !(p[fds[k]].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t r = read(rfd[k], buf, sizeof(buf));
+			if (r > 0)
+				frame(types[k], buf, (uint32_t)r);
+			else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				if (k == 0)
+					out_open = 0;
+				else
+					err_open = 0;
+			}
+		}
+		if (i_inw >= 0 && (p[i_inw].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(in_w, inbuf + inoff, inlen - inoff);
+			if (w > 0)
+				inoff += (size_t)w;
+			else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				close(in_w); /* the program closed its stdin */
+				in_w = -1;
+			}
+			if (inoff == inlen) {
+				inoff = inlen = 0;
+				if (close_stdin_after && in_w >= 0) {
+					close(in_w);
+					in_w = -1;
+				}
+			}
+		}
+		if (i_fifo >= 0 && (p[i_fifo].revents & POLLIN)) {
+			/* frames: 'd' + u32 length + data, or 'c' + u32 0 to close the program's stdin */
+			for (;;) {
+				if (fhdr_len < 5) {
+					ssize_t r = read(fifo, fhdr + fhdr_len, 5 - fhdr_len);
+					if (r <= 0)
+						break;
+					fhdr_len += (size_t)r;
+					if (fhdr_len < 5)
+						continue;
+					memcpy(&fdata_left, fhdr + 1, 4);
+					if (fhdr[0] == 'c') {
+						close_stdin_after = 1;
+						fhdr_len = 0;
+						if (inlen == inoff) {
+							close(in_w);
+							in_w = -1;
+						}
+						fifo_open = 0;
+						break;
+					}
+				}
+				size_t room = STDIN_BUF - inlen;
+				if (room == 0)
+					break;
+				size_t want = fdata_left < room ? fdata_left : room;
+				ssize_t r = want ? read(fifo, inbuf + inlen, want) : 0;
+				if (r < 0)
+					break;
+				inlen += (size_t)r;
+				fdata_left -= (uint32_t)r;
+				if (fdata_left == 0)
+					fhdr_len = 0;
+				if (r == 0 && want)
+					break;
+			}
+		}
+	}
+
+	char js[128];
+	int code = WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : -1;
+	int sig = WIFSIGNALED(exit_status) ? WTERMSIG(exit_status) : 0;
+	int len = snprintf(js, sizeof(js), "{\"code\":%d,\"signal\":%d}", code, sig);
+	frame('x', js, (uint32_t)len);
+	fsync(out_fd);
+	event("{\"ev\":\"exited\",\"code\":%d,\"signal\":%d}", code, sig);
+	return 0;
+
+usage:
+	fprintf(stderr, "usage: godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...\n"
+			"       godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...\n");
+	return 2;
+}

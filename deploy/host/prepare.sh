@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Prepares a host to run godwit's agent: CRIU >= 4.2, tini, iproute2, nftables, and the sysctl
+# CRIU's lazy page server needs. Idempotent: a second run only verifies.
+# Run as root. Prints one line per step; exits non-zero with the reason if a step fails.
+set -euo pipefail
+
+CRIU_MIN=4.2
+CRIU_FALLBACK=4.2.1   # the version godwit was tested with
+PIPE_MAX_SIZE=$((4 * 1024 * 1024))
+CRIU_PREFIX=${GODWIT_CRIU_PREFIX:-/usr/local/sbin}
+BUILD_ROOT=${GODWIT_BUILD_ROOT:-/var/cache/godwit/criu-build}
+
+say() { printf 'godwit prepare: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (CRIU and network namespaces need it)"
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+criu_version() {
+  local bin=$1
+  "$bin" --version 2>/dev/null | awk '/^Version:/ {print $2; exit}'
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated = 0 ]; then
+    say "apt-get update"
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The sid entry reuses the URIs of the machine's own Debian source list, so no host name is
+# written here; it is removed again as soon as the source tarball is fetched.
+fetch_criu_source() {
+  local dir=$1 list=/etc/apt/sources.list.d/godwit-criu-src.sources uris
+  uris=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uris" ] || uris=$(awk '$1=="deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$uris" ] || die "cannot find the machine's Debian mirror in /etc/apt/sources.list(.d)"
+  trap 'rm -f /etc/apt/sources.list.d/godwit-criu-src.sources' EXIT
+  printf 'Types: deb-src\nURIs: %s\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uris" >"$list"
+  apt-get update -qq -o Dir::Etc::sourcelist="$list" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >/dev/null
+  (cd "$dir" && apt-get source --download-only -qq criu >/dev/null 2>&1) || true
+  ls "$dir"/criu_*.orig.tar.* >/dev/null 2>&1 || \
+    (cd "$dir" && apt-get source --download-only -qq "criu=$CRIU_FALLBACK-1" >/dev/null 2>&1) || true
+  rm -f "$list"
+  apt-get update -qq >/dev/null || true
+  ls "$dir"/criu_*.orig.tar.* >/dev/null 2>&1 || die "could not fetch CRIU's source from Debian's sid suite"
+}
+
+install_criu() {
+  local have
+  have=$(criu_version "$CRIU_PREFIX/criu" || true)
+  if [ -n "$have" ] && version_ge "$have" "$CRIU_MIN"; then
+    say "criu $have already installed at $CRIU_PREFIX/criu"
+    return 0
+  fi
+  apt_install build-essential libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev \
+    libnl-3-dev libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler \
+    uuid-dev python3-protobuf xz-utils dpkg-dev
+  mkdir -p "$BUILD_ROOT"
+  local tarball
+  tarball=$(ls "$BUILD_ROOT"/criu_*.orig.tar.* 2>/dev/null | sort -V | tail -n1 || true)
+  if [ -z "$tarball" ]; then
+    say "fetching CRIU source (Debian sid)"
+    fetch_criu_source "$BUILD_ROOT"
+    tarball=$(ls "$BUILD_ROOT"/criu_*.orig.tar.* | sort -V | tail -n1)
+  fi
+  local ver src
+  ver=$(basename "$tarball" | sed -E 's/^criu_([0-9.]+)\.orig.*/\1/')
+  version_ge "$ver" "$CRIU_MIN" || die "Debian's CRIU source is $ver; godwit needs $CRIU_MIN or newer"
+  src="$BUILD_ROOT/criu-$ver"
+  if [ ! -x "$src/criu/criu" ]; then
+    say "building criu $ver (about a minute)"
+    rm -rf "$src" && mkdir -p "$src"
+    tar -xf "$tarball" -C "$src" --strip-components=1
+    make -C "$src" -j"$(nproc)" criu >"$BUILD_ROOT/build.log" 2>&1 || die "building criu failed: see $BUILD_ROOT/build.log"
+  fi
+  install -D -m 0755 "$src/criu/criu" "$CRIU_PREFIX/criu"
+  say "installed criu $(criu_version "$CRIU_PREFIX/criu") at $CRIU_PREFIX/criu"
+}
+
+apt_install tini iproute2 nftables util-linux procps
+install_criu
+
+cur=$(cat /proc/sys/fs/pipe-max-size)
+if [ "$cur" -lt "$PIPE_MAX_SIZE" ]; then
+  sysctl -q -w fs.pipe-max-size=$PIPE_MAX_SIZE
+  say "raised fs.pipe-max-size from $cur to $PIPE_MAX_SIZE (CRIU's lazy page server needs it)"
+fi
+
+check=$("$CRIU_PREFIX/criu" check 2>&1) || die "criu check failed: $check"
+say "criu check: $(printf '%s' "$check" | tail -n1)"

@@ -1,0 +1,97 @@
+/**
+ * What the orchestrator and the agents say to each other. The orchestrator calls each agent's
+ * REST API with that agent's node token; agents report to the orchestrator over a websocket.
+ */
+import Type, { type Static } from 'typebox';
+import { NodeFeatures, NodeLoad } from './api.js';
+
+/** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
+export const StreamInodes = Type.Object({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
+export type StreamInodes = Static<typeof StreamInodes>;
+
+export const AgentProcState = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('dumping'),
+  Type.Literal('exited'),
+  Type.Literal('dumped'),
+]);
+
+/** One run of a program on one node. Each restore starts a new epoch (epoch 0 is the launch). */
+export const AgentProc = Type.Object({
+  id: Type.Integer(),
+  epoch: Type.Integer(),
+  state: AgentProcState,
+  rootPid: Type.Integer({ description: 'host PID of tini, PID 1 of the program’s namespaces' }),
+  pid: Type.Union([Type.Integer(), Type.Null()], { description: 'host PID of the program itself' }),
+  inodes: StreamInodes,
+});
+export type AgentProc = Static<typeof AgentProc>;
+
+export const LaunchRequest = Type.Object({
+  id: Type.Integer(),
+  argv: Type.Array(Type.String(), { minItems: 1 }),
+  cwd: Type.String(),
+  env: Type.Record(Type.String(), Type.String()),
+});
+export type LaunchRequest = Static<typeof LaunchRequest>;
+
+export const DumpRequest = Type.Object({ migrationId: Type.Integer() });
+export type DumpRequest = Static<typeof DumpRequest>;
+export const DumpResult = Type.Object({
+  epoch: Type.Integer(),
+  inodes: StreamInodes,
+  frozenAt: Type.Integer({ description: 'ms since the epoch when CRIU began freezing the tree' }),
+  dumpMs: Type.Integer(),
+  bytes: Type.Integer({ description: 'size of the images' }),
+});
+export type DumpResult = Static<typeof DumpResult>;
+
+export const SendRequest = Type.Object({
+  migrationId: Type.Integer(),
+  to: Type.Object({ url: Type.String(), token: Type.String() }),
+});
+export type SendRequest = Static<typeof SendRequest>;
+export const SendResult = Type.Object({ bytes: Type.Integer(), ms: Type.Integer() });
+export type SendResult = Static<typeof SendResult>;
+export const ReceiveResult = Type.Object({ bytes: Type.Integer() });
+
+export const RestoreRequest = Type.Object({
+  migrationId: Type.Integer(),
+  /** the epoch the restored run starts; the dumped one was epoch - 1 */
+  epoch: Type.Integer(),
+  inodes: StreamInodes,
+});
+export type RestoreRequest = Static<typeof RestoreRequest>;
+export const RestoreResult = Type.Object({
+  rootPid: Type.Integer(),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  inodes: StreamInodes,
+  restoredAt: Type.Integer({ description: 'ms since the epoch when the restored tree was running' }),
+  restoreMs: Type.Integer(),
+});
+export type RestoreResult = Static<typeof RestoreResult>;
+
+export const AgentHello = Type.Object({
+  type: Type.Literal('hello'),
+  node: Type.String(),
+  url: Type.String(),
+  features: NodeFeatures,
+  procs: Type.Array(AgentProc),
+});
+export type AgentHello = Static<typeof AgentHello>;
+
+export const AgentLoadMessage = Type.Object({ type: Type.Literal('load'), load: NodeLoad });
+export type AgentLoadMessage = Static<typeof AgentLoadMessage>;
+
+export type AgentMessage = AgentHello | AgentLoadMessage;
+
+/**
+ * The exit frame ends each epoch's output stream. `dumped` says the epoch ended because CRIU
+ * dumped the program (it goes on in the next epoch), not because it exited.
+ */
+export const EpochEnd = Type.Object({
+  code: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.String(), Type.Null()]),
+  dumped: Type.Boolean(),
+});
+export type EpochEnd = Static<typeof EpochEnd>;

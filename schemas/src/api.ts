@@ -1,0 +1,153 @@
+/** The orchestrator's public REST API (/v1): what the CLI and schedulers see. */
+import Type, { type Static } from 'typebox';
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
+
+export const NodeLoad = Type.Object({
+  at: Type.Integer({ description: 'ms since the epoch' }),
+  cpuCapacity: Type.Number({ description: 'CPUs this node may use' }),
+  cpuUsed: Type.Number({ description: 'CPUs in use over the last second' }),
+  memTotalBytes: Type.Integer(),
+  memFreeBytes: Type.Integer(),
+  running: Type.Integer({ description: 'godwit programs running on the node' }),
+});
+export type NodeLoad = Static<typeof NodeLoad>;
+
+export const NodeFeatures = Type.Object({
+  criuVersion: Type.String(),
+  lazyPages: Type.Boolean(),
+  dirtyTracking: Type.Boolean(),
+});
+export type NodeFeatures = Static<typeof NodeFeatures>;
+
+export const NodeState = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
+
+export const Node = Type.Object({
+  name: NodeName,
+  url: Type.String(),
+  state: NodeState,
+  lastSeen: Type.Union([Type.Integer(), Type.Null()]),
+  features: Type.Union([NodeFeatures, Type.Null()]),
+  load: Type.Union([NodeLoad, Type.Null()]),
+});
+export type Node = Static<typeof Node>;
+
+export const ProcessState = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('migrating'),
+  Type.Literal('exited'),
+  Type.Literal('lost'),
+]);
+export type ProcessState = Static<typeof ProcessState>;
+
+export const Process = Type.Object({
+  id: Type.Integer({ description: "godwit's process id" }),
+  owner: Type.String(),
+  argv: Type.Array(Type.String()),
+  cwd: Type.String(),
+  homeNode: NodeName,
+  node: NodeName,
+  pid: Type.Union([Type.Integer(), Type.Null()], { description: 'host PID of the program where it runs now' }),
+  origPid: Type.Union([Type.Integer(), Type.Null()], { description: 'host PID it had when started (MOSIX ORIGPID)' }),
+  nmigs: Type.Integer(),
+  state: ProcessState,
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  exitSignal: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.Integer(),
+  endedAt: Type.Union([Type.Integer(), Type.Null()]),
+  lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
+});
+export type Process = Static<typeof Process>;
+
+export const RunRequest = Type.Object({
+  argv: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  cwd: Type.String({ pattern: '^/' }),
+  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+  homeNode: Type.Optional(NodeName),
+  node: Type.Optional(NodeName),
+});
+export type RunRequest = Static<typeof RunRequest>;
+
+export const MigrationState = Type.Union([
+  Type.Literal('requested'),
+  Type.Literal('dumping'),
+  Type.Literal('dumped'),
+  Type.Literal('transferring'),
+  Type.Literal('transferred'),
+  Type.Literal('restoring'),
+  Type.Literal('done'),
+  Type.Literal('rolling-back'),
+  Type.Literal('failed'),
+]);
+export type MigrationState = Static<typeof MigrationState>;
+
+export const MigrationStep = Type.Object({ state: MigrationState, at: Type.Integer() });
+
+export const Migration = Type.Object({
+  id: Type.Integer(),
+  processId: Type.Integer(),
+  from: NodeName,
+  to: NodeName,
+  strategy: Type.String(),
+  state: MigrationState,
+  steps: Type.Array(MigrationStep),
+  frozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'from freeze to running again' }),
+  totalMs: Type.Union([Type.Integer(), Type.Null()]),
+  bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'image bytes moved' }),
+  code: Type.Union([Type.String(), Type.Null()], { description: 'error code when failed' }),
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, in words' }),
+  startedAt: Type.Integer(),
+  endedAt: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type Migration = Static<typeof Migration>;
+
+export const MigrateRequest = Type.Object({
+  to: Type.String({ minLength: 1, description: "a node name, or 'home'" }),
+});
+export type MigrateRequest = Static<typeof MigrateRequest>;
+
+export const SignalName = Type.Union(
+  ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGTSTP'].map(
+    (s) => Type.Literal(s),
+  ),
+);
+export const SignalRequest = Type.Object({ signal: SignalName });
+export type SignalRequest = Static<typeof SignalRequest>;
+
+export const Event = Type.Object({
+  id: Type.Integer(),
+  at: Type.Integer(),
+  processId: Type.Union([Type.Integer(), Type.Null()]),
+  node: Type.Union([Type.String(), Type.Null()]),
+  kind: Type.String(),
+  message: Type.String(),
+});
+export type Event = Static<typeof Event>;
+
+/**
+ * One line of GET /v1/processes/{id}/output (NDJSON). `offset` counts bytes of the process's
+ * whole output so far, so a follower that lost its connection resumes with ?offset=.
+ */
+export const OutputLine = Type.Union([
+  Type.Object({
+    offset: Type.Integer(),
+    stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+    data: Type.String({ description: 'base64' }),
+  }),
+  Type.Object({
+    exit: Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]) }),
+  }),
+]);
+export type OutputLine = Static<typeof OutputLine>;
+
+export const IdParam = Type.Object({
+  id: Type.String({ pattern: '^[0-9]+$', description: "godwit's process id, or the process's home PID" }),
+});

@@ -1,0 +1,44 @@
+/** Configuration files written by the set-up and read by each component at start. */
+import Type, { type Static } from 'typebox';
+
+export const AgentConfig = Type.Object({
+  node: Type.String(),
+  /** address and port this agent listens on (its node's address) */
+  listen: Type.Object({ host: Type.String(), port: Type.Integer() }),
+  /** how the orchestrator and other agents reach it */
+  url: Type.String(),
+  token: Type.String({ minLength: 16 }),
+  orchestrator: Type.Object({ url: Type.String() }),
+  /** root of everything the agent writes: images, program directories, logs */
+  dataDir: Type.String({ pattern: '^/' }),
+  criuPath: Type.String(),
+  keeperPath: Type.String(),
+  tiniPath: Type.String(),
+  /** control groups the agent joins at start, so its programs and restores inherit them */
+  cgroups: Type.Array(Type.String({ pattern: '^/sys/fs/cgroup/' })),
+  /** CPUs this node may use (its cgroup quota in the simulated cluster, its cores elsewhere) */
+  cpuCapacity: Type.Optional(Type.Number()),
+  memLimitBytes: Type.Optional(Type.Integer()),
+});
+export type AgentConfig = Static<typeof AgentConfig>;
+
+export const OrchestratorConfig = Type.Object({
+  listen: Type.Object({ host: Type.String(), port: Type.Integer() }),
+  dataDir: Type.String({ pattern: '^/' }),
+  /** bearer tokens of people and schedulers, and whose they are */
+  users: Type.Array(Type.Object({ name: Type.String(), token: Type.String({ minLength: 16 }), admin: Type.Optional(Type.Boolean()) })),
+  nodes: Type.Array(Type.Object({ name: Type.String(), url: Type.String(), token: Type.String({ minLength: 16 }) })),
+  /** ms without a report before a node counts as offline */
+  nodeTimeoutMs: Type.Optional(Type.Integer()),
+  outputLimitBytes: Type.Optional(Type.Integer({ description: 'kept output per process before rotating' })),
+});
+export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
+
+/** What the CLI reads: written by `godwit cluster up` (mode 0600) or by an administrator. */
+export const ClientConfig = Type.Object({
+  url: Type.String(),
+  token: Type.String(),
+  user: Type.String(),
+  homeNode: Type.String(),
+});
+export type ClientConfig = Static<typeof ClientConfig>;

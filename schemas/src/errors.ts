@@ -1,0 +1,76 @@
+/**
+ * The one catalogue of godwit's errors. The code is API: clients match on it. The message is
+ * for people and names what it is about (process, node, path) and what to do.
+ */
+export interface ErrorDef {
+  readonly statusCode: number;
+  readonly error: string;
+}
+
+export const ERRORS = {
+  GODWIT_ERR_UNAUTHORIZED: { statusCode: 401, error: 'Unauthorized' },
+  GODWIT_ERR_FORBIDDEN: { statusCode: 403, error: 'Forbidden' },
+  GODWIT_ERR_BAD_REQUEST: { statusCode: 400, error: 'Bad Request' },
+  GODWIT_ERR_NOT_FOUND: { statusCode: 404, error: 'Not Found' },
+  GODWIT_ERR_PROCESS_NOT_FOUND: { statusCode: 404, error: 'Not Found' },
+  GODWIT_ERR_NODE_NOT_FOUND: { statusCode: 404, error: 'Not Found' },
+  GODWIT_ERR_NODE_OFFLINE: { statusCode: 409, error: 'Conflict' },
+  GODWIT_ERR_PROCESS_NOT_RUNNING: { statusCode: 409, error: 'Conflict' },
+  GODWIT_ERR_MIGRATION_IN_PROGRESS: { statusCode: 409, error: 'Conflict' },
+  GODWIT_ERR_SAME_NODE: { statusCode: 409, error: 'Conflict' },
+  GODWIT_ERR_LAUNCH_FAILED: { statusCode: 422, error: 'Unprocessable Entity' },
+  /** CRIU could not dump the process: it keeps running where it was. */
+  GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
+  GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },
+  GODWIT_ERR_TRANSFER_FAILED: { statusCode: 502, error: 'Bad Gateway' },
+  GODWIT_ERR_AGENT_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
+  GODWIT_ERR_MIGRATION_FAILED: { statusCode: 500, error: 'Internal Server Error' },
+  GODWIT_ERR_INTERNAL: { statusCode: 500, error: 'Internal Server Error' },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The shape of every error the orchestrator and the agents return. */
+export interface ApiErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  /** extra machine-readable facts: the known nodes, the failed migration's id, CRIU's log lines */
+  details?: Record<string, unknown>;
+}
+
+export class GodwitError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GodwitError';
+    this.code = code;
+    this.statusCode = ERRORS[code].statusCode;
+    this.details = details;
+  }
+
+  toBody(): ApiErrorBody {
+    const body: ApiErrorBody = {
+      statusCode: this.statusCode,
+      code: this.code,
+      error: ERRORS[this.code].error,
+      message: this.message,
+    };
+    if (this.details) body.details = this.details;
+    return body;
+  }
+
+  static fromBody(body: ApiErrorBody): GodwitError {
+    const code = body.code in ERRORS ? body.code : 'GODWIT_ERR_INTERNAL';
+    return new GodwitError(code, body.message, body.details);
+  }
+}
+
+export function isApiErrorBody(x: unknown): x is ApiErrorBody {
+  return typeof x === 'object' && x !== null && typeof (x as ApiErrorBody).code === 'string' &&
+    typeof (x as ApiErrorBody).message === 'string';
+}

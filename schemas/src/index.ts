@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './api.js';
+export * from './agent-api.js';
+export * from './config.js';
+export * from './frames.js';
