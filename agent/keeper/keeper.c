@@ -19,6 +19,9 @@
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
  * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU.
  *
+ * DIR/stdin is a FIFO (made if missing) that the keeper holds open for reading and writing, so
+ * the agent may come and go; it carries frames 'd' + u32 length + data, or 'c' + u32 0 (close).
+ *
  * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, restore-failed {code},
  * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
  * a 32-bit little-endian length, the payload.
@@ -207,6 +210,8 @@ int main(int argc, char **argv)
 	if (out_fd < 0)
 		die("open %s", path);
 	snprintf(path, sizeof(path), "%s/stdin", dir);
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+		die("mkfifo %s", path);
 	int fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fifo < 0)
 		die("open %s", path);

@@ -1,0 +1,31 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AgentConfig } from '@godwit/schemas';
+import { createCriu, type Criu } from './criu.js';
+import { installErrorHandler, requireToken } from './http-errors.js';
+import { createImageStore } from './images.js';
+import { createLifecycle } from './lifecycle.js';
+import { createProcStore, type ProcStore } from './procs.js';
+import { agentRoutes } from './routes.js';
+import { createStdinWriter } from './stdin.js';
+
+export interface Agent {
+  app: FastifyInstance;
+  procs: ProcStore;
+  criu: Criu;
+}
+
+export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?: boolean | object } = {}): Promise<Agent> {
+  const app = Fastify({
+    logger: opts.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
+    disableRequestLogging: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandler(app);
+  requireToken(app, config.token);
+  const criu = createCriu(config.criuPath);
+  const procs = createProcStore(config.dataDir);
+  const images = createImageStore(config.dataDir);
+  const lifecycle = createLifecycle({ config, criu, procs, images });
+  await app.register(agentRoutes, { node: config.node, procs, images, lifecycle, writeStdin: createStdinWriter() });
+  return { app, procs, criu };
+}

@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { AgentConfig } from '@godwit/schemas';
+import Value from 'typebox/value';
+
+export function loadConfig(path: string): Readonly<AgentConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read agent configuration ${path}: ${(err as Error).message}`);
+  }
+  if (!Value.Check(AgentConfig, raw)) {
+    const first = [...Value.Errors(AgentConfig, raw)][0];
+    throw new Error(`invalid agent configuration ${path}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'does not match the schema'}`);
+  }
+  return Object.freeze(raw);
+}

@@ -1,0 +1,38 @@
+/**
+ * Pulls the reasons out of a CRIU log: each "Error (file:line): text" with the lines before it,
+ * as runc does. Lines CRIU prints on every run here and that never explain a failure are skipped.
+ */
+import { readFile } from 'node:fs/promises';
+
+const NOISE = [/rlimit: Can't setup RLIMIT_NOFILE/, /^(Dumping|Restoring) FAILED\.?$/, /Could not process rule: No such file or directory/];
+const CONTEXT = 5;
+
+export interface CriuLogSummary {
+  /** the error texts, most specific first */
+  reasons: string[];
+  /** each error line with a few lines of context, for details */
+  excerpt: string[];
+}
+
+export function summarizeCriuLog(text: string): CriuLogSummary {
+  const lines = text.split('\n');
+  const reasons: string[] = [];
+  const excerpt: string[] = [];
+  lines.forEach((line, i) => {
+    const m = /^\(\s*[\d.]+\)\s+(?:\d+:\s+)?Error \([^)]*\):\s*(.*)$/.exec(line) ?? /^Error \([^)]*\):\s*(.*)$/.exec(line);
+    if (!m) return;
+    const text = m[1]!.trim();
+    if (NOISE.some((re) => re.test(text))) return;
+    reasons.push(text);
+    excerpt.push(...lines.slice(Math.max(0, i - CONTEXT), i + 1), '--');
+  });
+  return { reasons: [...new Set(reasons)], excerpt: excerpt.slice(0, 200) };
+}
+
+export async function readCriuLog(path: string): Promise<CriuLogSummary> {
+  try {
+    return summarizeCriuLog(await readFile(path, 'utf8'));
+  } catch {
+    return { reasons: [], excerpt: [] };
+  }
+}

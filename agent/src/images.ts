@@ -1,0 +1,147 @@
+/**
+ * Image directories under dataDir/images/MIGRATION, and moving them between agents as a tar
+ * stream over HTTP: no temporary archive on either side. godwit.json (what the destination needs
+ * to restore) goes first.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { GodwitError, isApiErrorBody, type StreamInodes } from '@godwit/schemas';
+
+export const META_FILE = 'godwit.json';
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export interface ImageMeta {
+  version: 1;
+  processId: number;
+  epoch: number;
+  rootPid: number;
+  inodes: StreamInodes;
+  argv: string[];
+  cwd: string;
+}
+
+export function createImageStore(dataDir: string) {
+  const root = join(dataDir, 'images');
+  const dirOf = (migrationId: number) => join(root, String(migrationId));
+
+  async function size(dir: string): Promise<number> {
+    let total = 0;
+    for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+    return total;
+  }
+
+  return {
+    dirOf,
+    size,
+
+    async fresh(migrationId: number): Promise<string> {
+      const dir = dirOf(migrationId);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return dir;
+    },
+
+    async writeMeta(migrationId: number, meta: ImageMeta): Promise<void> {
+      await writeFile(join(dirOf(migrationId), META_FILE), JSON.stringify(meta), { mode: 0o600 });
+    },
+
+    async readMeta(migrationId: number): Promise<ImageMeta | undefined> {
+      try {
+        return JSON.parse(await readFile(join(dirOf(migrationId), META_FILE), 'utf8')) as ImageMeta;
+      } catch {
+        return undefined;
+      }
+    },
+
+    async remove(migrationId: number): Promise<void> {
+      await rm(dirOf(migrationId), { recursive: true, force: true });
+      await rm(`${dirOf(migrationId)}.partial`, { recursive: true, force: true });
+    },
+
+    /** Streams the images to another agent's PUT /v1/images/MIGRATION. */
+    async send(migrationId: number, to: { url: string; token: string }): Promise<{ bytes: number; ms: number }> {
+      const t0 = Date.now();
+      const dir = dirOf(migrationId);
+      const names = (await readdir(dir)).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
+      const pack = tar.pack();
+      const url = new URL(`/v1/images/${migrationId}`, to.url);
+      const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(url, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
+        });
+        req.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        pack.pipe(req);
+      });
+      let bytes = 0;
+      try {
+        for (const name of names) {
+          const st = await stat(join(dir, name));
+          if (!st.isFile()) continue;
+          bytes += st.size;
+          const entry = pack.entry({ name, size: st.size, mode: 0o600 });
+          await pipeline(createReadStream(join(dir, name)), entry);
+        }
+        pack.finalize();
+        const res = await reply;
+        if (res.status >= 300) {
+          let body: unknown;
+          try {
+            body = JSON.parse(res.body);
+          } catch {
+            body = undefined;
+          }
+          throw isApiErrorBody(body) ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+        }
+      } catch (err) {
+        pack.destroy();
+        if (err instanceof GodwitError) throw err;
+        throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(err as Error).message}`);
+      }
+      return { bytes, ms: Date.now() - t0 };
+    },
+
+    /** Unpacks a tar stream into dataDir/images/MIGRATION; the directory appears only when complete. */
+    async receive(migrationId: number, body: Readable): Promise<number> {
+      const final = dirOf(migrationId);
+      const partial = `${final}.partial`;
+      await rm(partial, { recursive: true, force: true });
+      await mkdir(partial, { recursive: true, mode: 0o700 });
+      const extract = tar.extract();
+      let bytes = 0;
+      extract.on('entry', (header, stream, next) => {
+        if (header.type !== 'file' || !SAFE_NAME.test(header.name)) {
+          stream.resume();
+          extract.destroy(new GodwitError('GODWIT_ERR_BAD_REQUEST', `image archive entry '${header.name}' is not a plain file name`));
+          return;
+        }
+        bytes += header.size ?? 0;
+        pipeline(stream, createWriteStream(join(partial, header.name), { mode: 0o600 })).then(() => next(), (err: Error) => next(err));
+      });
+      try {
+        await pipeline(body, extract);
+      } catch (err) {
+        await rm(partial, { recursive: true, force: true });
+        if (err instanceof GodwitError) throw err;
+        throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `receiving the images of migration ${migrationId} failed: ${(err as Error).message}`);
+      }
+      await rm(final, { recursive: true, force: true });
+      await rename(partial, final);
+      return bytes;
+    },
+  };
+}
+
+export type ImageStore = ReturnType<typeof createImageStore>;

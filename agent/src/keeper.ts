@@ -1,0 +1,86 @@
+/**
+ * The one place that starts godwit-keeper (agent/keeper/keeper.c): per program and epoch, the
+ * small process that owns the program's pipes, adopts it as a subreaper and records its exit.
+ * Keepers are detached: they outlive an agent restart, and the agent reads their state from disk.
+ */
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StreamInodes } from '@godwit/schemas';
+import { waitFor } from './wait.js';
+
+export type KeeperEvent =
+  | ({ ev: 'started'; pid: number } & StreamInodes)
+  | { ev: 'exited'; code: number; signal: number }
+  | { ev: 'restore-failed'; code: number; signal: number };
+
+export function statusPath(dir: string, epoch: number): string {
+  return join(dir, `status.${epoch}`);
+}
+
+export function outputPath(dir: string, epoch: number): string {
+  return join(dir, `out.${epoch}`);
+}
+
+export function readEvents(dir: string, epoch: number): KeeperEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(statusPath(dir, epoch), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as KeeperEvent];
+      } catch {
+        return []; // a line being written right now
+      }
+    });
+}
+
+export interface KeeperStart {
+  keeperPath: string;
+  dir: string;
+  epoch: number;
+  env: Record<string, string>;
+  mode: { launch: { cwd: string; argv: string[] } } | { restore: { pidfile: string; criuArgv: string[] } };
+}
+
+/** Starts a keeper and waits until it reports the program started, or why it did not. */
+export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise<KeeperEvent> {
+  const args =
+    'launch' in opts.mode
+      ? [opts.dir, String(opts.epoch), 'launch', opts.mode.launch.cwd, '--', ...opts.mode.launch.argv]
+      : [opts.dir, String(opts.epoch), 'restore', opts.mode.restore.pidfile, '--', ...opts.mode.restore.criuArgv];
+  const logPath = join(opts.dir, `keeper.${opts.epoch}.log`);
+  const log = openSync(logPath, 'a', 0o600);
+  let exited: string | undefined;
+  try {
+    const child = spawn(opts.keeperPath, args, { detached: true, stdio: ['ignore', log, log], env: opts.env });
+    child.on('error', (err) => (exited = err.message));
+    child.on('exit', (code, signal) => (exited ??= `keeper exited (${signal ?? code})`));
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+  return waitFor(
+    () => {
+      const ev = readEvents(opts.dir, opts.epoch).find((e) => e.ev === 'started' || e.ev === 'restore-failed');
+      if (ev) return ev;
+      if (exited !== undefined) {
+        let text = '';
+        try {
+          text = readFileSync(logPath, 'utf8').trim();
+        } catch {
+          // no log
+        }
+        throw new Error(`${exited}: ${text || 'no output'}`);
+      }
+      return undefined;
+    },
+    { timeoutMs, what: `the keeper of epoch ${opts.epoch} in ${opts.dir} to start its program` },
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * Launching, dumping and restoring programs on this node: the steps in the order they run.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import {
+  GodwitError,
+  type AgentConfig,
+  type AgentProc,
+  type DumpResult,
+  type LaunchRequest,
+  type RestoreRequest,
+  type RestoreResult,
+} from '@godwit/schemas';
+import type { Criu } from './criu.js';
+import type { ImageStore } from './images.js';
+import { startKeeper } from './keeper.js';
+import { removeCriuLockTable } from './nft.js';
+import type { ProcStore } from './procs.js';
+import { waitFor } from './wait.js';
+
+const START_TIMEOUT_MS = 30_000;
+const RESTORE_TIMEOUT_MS = 10 * 60_000;
+
+export interface LifecycleDeps {
+  config: Readonly<AgentConfig>;
+  criu: Criu;
+  procs: ProcStore;
+  images: ImageStore;
+}
+
+function findProgram(argv0: string, cwd: string, path: string): string | undefined {
+  const candidates = argv0.includes('/')
+    ? [isAbsolute(argv0) ? argv0 : resolve(cwd, argv0)]
+    : path.split(':').filter(Boolean).map((d) => join(d, argv0));
+  return candidates.find((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** tini's child appears a moment after tini itself */
+async function settlePid(procs: ProcStore, rootPid: number): Promise<number | null> {
+  try {
+    return await waitFor(() => procs.programPid(rootPid) ?? undefined, { timeoutMs: 2000, what: `the child of ${rootPid}` });
+  } catch {
+    return null;
+  }
+}
+
+export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) {
+  const node = config.node;
+
+  function running(id: number): AgentProc {
+    const cur = procs.current(id);
+    if (!cur || (cur.state !== 'running' && cur.state !== 'dumping')) {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${id} is not running on ${node}`);
+    }
+    return cur;
+  }
+
+  return {
+    running,
+
+    async launch(req: LaunchRequest): Promise<AgentProc> {
+      if (procs.current(req.id)) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${req.id} already exists on ${node}`);
+      try {
+        if (!statSync(req.cwd).isDirectory()) throw new Error('not a directory');
+      } catch {
+        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `working directory ${req.cwd} does not exist on ${node}`);
+      }
+      const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...req.env };
+      const program = findProgram(req.argv[0]!, req.cwd, env.PATH);
+      if (!program) {
+        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `program '${req.argv[0]}' was not found or is not executable on ${node} (cwd ${req.cwd}, PATH ${env.PATH})`);
+      }
+      const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd });
+      let ev;
+      try {
+        ev = await startKeeper(
+          { keeperPath: config.keeperPath, dir, epoch: 0, env, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
+          START_TIMEOUT_MS,
+        );
+      } catch (err) {
+        procs.removeEpoch(req.id, 0);
+        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}: ${(err as Error).message}`);
+      }
+      if (ev.ev !== 'started') throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}`);
+      const pid = await settlePid(procs, ev.pid);
+      return { id: req.id, epoch: 0, state: 'running', rootPid: ev.pid, pid, inodes: { in: ev.in, out: ev.out, err: ev.err } };
+    },
+
+    /** Dumps the program into images of this migration; it no longer runs here afterwards. */
+    async dump(id: number, migrationId: number): Promise<DumpResult> {
+      const cur = running(id);
+      if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
+      const meta = procs.meta(id);
+      procs.dumping.add(id);
+      try {
+        const dir = await images.fresh(migrationId);
+        const frozenAt = Date.now();
+        try {
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}` });
+        } catch (err) {
+          await removeCriuLockTable(cur.rootPid);
+          await images.remove(migrationId);
+          throw err;
+        }
+        const dumpMs = Date.now() - frozenAt;
+        procs.markDumped(id, cur.epoch);
+        await images.writeMeta(migrationId, {
+          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes,
+          argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
+        });
+        // CRIU killed the tree; its keeper records that and closes the epoch's output
+        await waitFor(() => (procs.epochInfo(id, cur.epoch)?.state === 'dumped' ? true : undefined), {
+          timeoutMs: 10_000,
+          what: `the keeper of process ${id} to see it stop after the dump`,
+        });
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir) };
+      } finally {
+        procs.dumping.delete(id);
+      }
+    },
+
+    async restore(id: number, req: RestoreRequest): Promise<RestoreResult> {
+      const meta = await images.readMeta(req.migrationId);
+      if (!meta || meta.processId !== id) {
+        throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${id} for migration ${req.migrationId}`);
+      }
+      const existing = procs.epochInfo(id, req.epoch);
+      if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
+      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
+      const imagesDir = images.dirOf(req.migrationId);
+      const logName = `restore-${req.epoch}.log`;
+      const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
+      const t0 = Date.now();
+      let ev;
+      try {
+        ev = await startKeeper(
+          {
+            keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+            mode: { restore: { pidfile, criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes }) } },
+          },
+          RESTORE_TIMEOUT_MS,
+        );
+      } catch (err) {
+        procs.removeEpoch(id, req.epoch);
+        throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: ${(err as Error).message}`);
+      }
+      if (ev.ev !== 'started') {
+        procs.removeEpoch(id, req.epoch);
+        throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.code });
+      }
+      const restoredAt = Date.now();
+      return {
+        rootPid: ev.pid,
+        pid: await settlePid(procs, ev.pid),
+        inodes: { in: ev.in, out: ev.out, err: ev.err },
+        restoredAt,
+        restoreMs: restoredAt - t0,
+      };
+    },
+
+    /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
+    async discardImages(migrationId: number): Promise<void> {
+      const meta = await images.readMeta(migrationId);
+      if (meta) await removeCriuLockTable(meta.rootPid);
+      await images.remove(migrationId);
+    },
+  };
+}
+
+export type Lifecycle = ReturnType<typeof createLifecycle>;

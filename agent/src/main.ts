@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/** godwit agent: one per node. `node agent/dist/main.js --config FILE` */
+import { parseArgs } from 'node:util';
+import { joinCgroups } from './cgroups.js';
+import { buildAgent } from './app.js';
+import { loadConfig } from './config.js';
+import { createLoadMeter } from './load.js';
+import { startReporter } from './reporter.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  if (!values.config) throw new Error('usage: godwit-agent --config FILE');
+  const config = loadConfig(values.config);
+  joinCgroups(config.cgroups);
+  const { app, procs, criu } = await buildAgent(config);
+  const features = await criu.features();
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  app.log.info({ node: config.node, features }, 'agent ready');
+  const meter = createLoadMeter(config);
+  const reporter = startReporter({
+    node: config.node,
+    url: config.url,
+    token: config.token,
+    orchestratorUrl: config.orchestrator.url,
+    features,
+    procs: () => procs.list(),
+    load: () => meter(procs.list().filter((p) => p.state === 'running').length),
+    log: app.log,
+  });
+  // Programs are left running: their keepers hold them, and a restarted agent finds them on disk.
+  const stop = async () => {
+    reporter.stop();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`godwit-agent: ${(err as Error).message}\n`);
+  process.exit(1);
+});

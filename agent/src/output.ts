@@ -1,0 +1,56 @@
+/**
+ * Serves one epoch's output as the keeper writes it: frames from a byte offset, following the
+ * file until the keeper's exit frame, which is rewritten as the EpochEnd the orchestrator reads.
+ */
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeFrame, FRAME_HEADER, FrameDecoder, type EpochEnd } from '@godwit/schemas';
+import { signalName } from './signals.js';
+
+const POLL_MS = 25;
+
+export interface EpochStream {
+  file: string;
+  offset: number;
+  /** waits until no dump of this program is running, then says whether the epoch ended in one */
+  endedByDump: () => Promise<boolean>;
+  signal: AbortSignal;
+}
+
+export async function* epochOutput(opts: EpochStream): AsyncGenerator<Buffer> {
+  const fh = await open(opts.file, 'r');
+  try {
+    const decoder = new FrameDecoder();
+    const buf = Buffer.alloc(256 * 1024);
+    let pos = opts.offset;
+    while (!opts.signal.aborted) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) {
+        await sleep(POLL_MS);
+        continue;
+      }
+      pos += bytesRead;
+      const out: Buffer[] = [];
+      for (const frame of decoder.push(Buffer.from(buf.subarray(0, bytesRead)))) {
+        if (frame.type !== 'x') {
+          out.push(encodeFrame(frame.type, frame.data));
+          continue;
+        }
+        if (out.length) yield Buffer.concat(out);
+        const raw = JSON.parse(frame.data.toString('utf8')) as { code: number; signal: number };
+        const end: EpochEnd = {
+          code: raw.code >= 0 ? raw.code : null,
+          signal: signalName(raw.signal),
+          dumped: await opts.endedByDump(),
+        };
+        yield encodeFrame('x', Buffer.from(JSON.stringify(end)));
+        return;
+      }
+      if (out.length) yield Buffer.concat(out);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export { FRAME_HEADER };

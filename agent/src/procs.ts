@@ -1,0 +1,122 @@
+/**
+ * The programs on this node, read from disk each time (the keepers keep the truth there), so an
+ * agent restarted at any moment knows what runs. Layout under dataDir/procs/ID/:
+ *   meta.json    argv, cwd             stdin     FIFO read by the keeper
+ *   status.K     keeper events         out.K     framed output of epoch K
+ *   dumped.K     epoch K ended in a dump, not an exit
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentProc, StreamInodes } from '@godwit/schemas';
+import { outputPath, readEvents, statusPath } from './keeper.js';
+
+export interface ProcMeta {
+  id: number;
+  argv: string[];
+  cwd: string;
+}
+
+export function createProcStore(dataDir: string) {
+  const root = join(dataDir, 'procs');
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  /** ids whose dump is running now */
+  const dumping = new Set<number>();
+
+  const dirOf = (id: number) => join(root, String(id));
+
+  function epochsOf(id: number): number[] {
+    let names: string[];
+    try {
+      names = readdirSync(dirOf(id));
+    } catch {
+      return [];
+    }
+    return names
+      .map((n) => /^status\.(\d+)$/.exec(n)?.[1])
+      .filter((e): e is string => e !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** The program's own host PID: tini's child. */
+  function programPid(rootPid: number): number | null {
+    try {
+      const kids = readFileSync(`/proc/${rootPid}/task/${rootPid}/children`, 'utf8').trim().split(/\s+/);
+      return kids[0] ? Number(kids[0]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function epochInfo(id: number, epoch: number): AgentProc | undefined {
+    const events = readEvents(dirOf(id), epoch);
+    const started = events.find((e) => e.ev === 'started');
+    if (!started || started.ev !== 'started') return undefined;
+    const ended = events.some((e) => e.ev === 'exited');
+    const dumped = existsSync(join(dirOf(id), `dumped.${epoch}`));
+    const state = ended ? (dumped ? 'dumped' : 'exited') : dumping.has(id) ? 'dumping' : 'running';
+    const inodes: StreamInodes = { in: started.in, out: started.out, err: started.err };
+    return { id, epoch, state, rootPid: started.pid, pid: ended ? null : programPid(started.pid), inodes };
+  }
+
+  return {
+    dumping,
+    dirOf,
+    programPid,
+    epochInfo,
+
+    /** the newest epoch of a program on this node */
+    current(id: number): AgentProc | undefined {
+      const epochs = epochsOf(id);
+      for (let i = epochs.length - 1; i >= 0; i--) {
+        const info = epochInfo(id, epochs[i]!);
+        if (info) return info;
+      }
+      return undefined;
+    },
+
+    list(): AgentProc[] {
+      let ids: number[];
+      try {
+        ids = readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number);
+      } catch {
+        return [];
+      }
+      return ids.flatMap((id) => epochsOf(id).flatMap((e) => epochInfo(id, e) ?? []));
+    },
+
+    prepare(meta: ProcMeta): string {
+      const dir = dirOf(meta.id);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!existsSync(join(dir, 'meta.json'))) writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
+      return dir;
+    },
+
+    meta(id: number): ProcMeta | undefined {
+      try {
+        return JSON.parse(readFileSync(join(dirOf(id), 'meta.json'), 'utf8')) as ProcMeta;
+      } catch {
+        return undefined;
+      }
+    },
+
+    markDumped(id: number, epoch: number): void {
+      writeFileSync(join(dirOf(id), `dumped.${epoch}`), '');
+    },
+
+    isDumped(id: number, epoch: number): boolean {
+      return existsSync(join(dirOf(id), `dumped.${epoch}`));
+    },
+
+    /** forgets one epoch; the program's directory goes with its last epoch */
+    removeEpoch(id: number, epoch: number): void {
+      const dir = dirOf(id);
+      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`)]) {
+        rmSync(f, { force: true });
+      }
+      if (epochsOf(id).length === 0) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type ProcStore = ReturnType<typeof createProcStore>;

@@ -1,0 +1,63 @@
+/**
+ * Tells the orchestrator this node is here, what it can do and what runs on it (hello), then
+ * its load every second, over a websocket that reconnects by itself.
+ */
+import WebSocket from 'ws';
+import type { AgentHello, AgentLoadMessage, AgentProc, NodeFeatures, NodeLoad } from '@godwit/schemas';
+import type { FastifyBaseLogger } from 'fastify';
+
+const REPORT_MS = 1000;
+const MAX_BACKOFF_MS = 2000;
+
+export interface ReporterDeps {
+  node: string;
+  url: string;
+  token: string;
+  orchestratorUrl: string;
+  features: NodeFeatures;
+  procs: () => AgentProc[];
+  load: () => NodeLoad;
+  log: FastifyBaseLogger;
+}
+
+export function startReporter(deps: ReporterDeps): { stop: () => void } {
+  const wsUrl = new URL('/v1/agents/ws', deps.orchestratorUrl);
+  wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  let stopped = false;
+  let backoff = 200;
+  let ws: WebSocket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const connect = () => {
+    if (stopped) return;
+    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${deps.token}` } });
+    ws.on('open', () => {
+      backoff = 200;
+      deps.log.info({ orchestrator: deps.orchestratorUrl }, 'connected to the orchestrator');
+      const hello: AgentHello = { type: 'hello', node: deps.node, url: deps.url, features: deps.features, procs: deps.procs() };
+      ws!.send(JSON.stringify(hello));
+      const report = () => {
+        const msg: AgentLoadMessage = { type: 'load', load: deps.load() };
+        if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+      };
+      report();
+      timer = setInterval(report, REPORT_MS);
+    });
+    ws.on('error', (err) => deps.log.debug({ err: err.message }, 'orchestrator websocket error'));
+    ws.on('close', () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      if (stopped) return;
+      setTimeout(connect, backoff).unref();
+      backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+    });
+  };
+  connect();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      ws?.close();
+    },
+  };
+}

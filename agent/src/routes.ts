@@ -1,0 +1,123 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { DumpRequest, GodwitError, LaunchRequest, RestoreRequest, SendRequest, SignalRequest } from '@godwit/schemas';
+import { outputPath } from './keeper.js';
+import type { ImageStore } from './images.js';
+import type { Lifecycle } from './lifecycle.js';
+import { epochOutput } from './output.js';
+import type { ProcStore } from './procs.js';
+import { waitFor } from './wait.js';
+
+export interface RouteDeps {
+  node: string;
+  procs: ProcStore;
+  images: ImageStore;
+  lifecycle: Lifecycle;
+  writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
+}
+
+const Id = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
+const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: Type.String({ pattern: '^[0-9]+$' }) });
+const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
+
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, procs, images, lifecycle, writeStdin }) => {
+  app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
+
+  app.get('/v1/procs', async () => procs.list());
+
+  app.post('/v1/procs', { schema: { body: LaunchRequest } }, async (req, reply) => {
+    const proc = await lifecycle.launch(req.body);
+    return reply.status(201).send(proc);
+  });
+
+  app.get('/v1/procs/:id/output', {
+    schema: { params: Id, querystring: Type.Object({ epoch: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) }) },
+  }, async (req, reply) => {
+    const id = Number(req.params.id);
+    const { epoch, offset } = req.query;
+    if (!procs.epochInfo(id, epoch)) {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `${node} has no output of process ${id} epoch ${epoch}`);
+    }
+    const abort = new AbortController();
+    req.raw.on('close', () => abort.abort());
+    const stream = Readable.from(
+      epochOutput({
+        file: outputPath(procs.dirOf(id), epoch),
+        offset,
+        signal: abort.signal,
+        endedByDump: async () => {
+          await waitFor(() => (procs.dumping.has(id) ? undefined : true), { timeoutMs: 15 * 60_000, what: `the dump of process ${id}` });
+          return procs.isDumped(id, epoch);
+        },
+      }),
+    );
+    return reply.type('application/octet-stream').send(stream);
+  });
+
+  app.delete('/v1/procs/:id/epochs/:epoch', { schema: { params: IdEpoch } }, async (req, reply) => {
+    const id = Number(req.params.id);
+    const epoch = Number(req.params.epoch);
+    const info = procs.epochInfo(id, epoch);
+    if (info && (info.state === 'running' || info.state === 'dumping')) {
+      throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} epoch ${epoch} still runs on ${node}`);
+    }
+    procs.removeEpoch(id, epoch);
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/procs/:id/stdin', {
+    schema: { params: Id, querystring: Type.Object({ eof: Type.Optional(Type.Boolean()) }) },
+  }, async (req, reply) => {
+    const id = Number(req.params.id);
+    lifecycle.running(id);
+    const chunks: Buffer[] = [];
+    if (req.body) for await (const c of req.body as Readable) chunks.push(c as Buffer);
+    await writeStdin(procs.dirOf(id), Buffer.concat(chunks), req.query.eof ?? false);
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/procs/:id/signal', { schema: { params: Id, body: SignalRequest } }, async (req, reply) => {
+    const cur = lifecycle.running(Number(req.params.id));
+    // tini, PID 1 of the program's namespace, passes signals on to the program
+    try {
+      process.kill(cur.rootPid, req.body.signal);
+    } catch (err) {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `cannot signal process ${req.params.id} on ${node}: ${(err as Error).message}`);
+    }
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/procs/:id/dump', { schema: { params: Id, body: DumpRequest } }, async (req) =>
+    lifecycle.dump(Number(req.params.id), req.body.migrationId),
+  );
+
+  app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) => {
+    const meta = await images.readMeta(req.body.migrationId);
+    if (!meta || meta.processId !== Number(req.params.id)) {
+      throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${req.params.id} for migration ${req.body.migrationId}`);
+    }
+    return images.send(req.body.migrationId, req.body.to);
+  });
+
+  app.post('/v1/procs/:id/restore', { schema: { params: Id, body: RestoreRequest } }, async (req) =>
+    lifecycle.restore(Number(req.params.id), req.body),
+  );
+
+  app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER }, async (req) => {
+    const bytes = await images.receive(Number(req.params.migrationId), req.body as Readable);
+    return { bytes };
+  });
+
+  app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
+    const mid = Number(req.params.migrationId);
+    const meta = await images.readMeta(mid);
+    if (!meta) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images for migration ${mid}`);
+    return { bytes: await images.size(images.dirOf(mid)) };
+  });
+
+  app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
+    await lifecycle.discardImages(Number(req.params.migrationId));
+    return reply.status(204).send();
+  });
+};
