@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
 import { createCriu, type Criu } from './criu.js';
@@ -18,7 +18,7 @@ export interface Agent {
 export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?: boolean | object } = {}): Promise<Agent> {
   const app = Fastify({
     logger: opts.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
   requireToken(app, config.token);

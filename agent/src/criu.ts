@@ -11,6 +11,11 @@ import { readCriuLog } from './criu-log.js';
 const COMMON = ['--file-locks', '--tcp-established', '--network-lock', 'nftables', '--link-remap'];
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
+/** `criu dump` of a program's tree: the arguments every godwit dump uses. */
+export function dumpArgs(pid: number, imagesDir: string, logName: string): string[] {
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON];
+}
+
 export interface Criu {
   readonly path: string;
   dump(opts: { pid: number; imagesDir: string; what: string }): Promise<void>;
@@ -27,7 +32,7 @@ export function createCriu(path: string): Criu {
 
     async dump({ pid, imagesDir, what }) {
       const logName = 'dump.log';
-      const result = await execa(path, ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON], {
+      const result = await execa(path, dumpArgs(pid, imagesDir, logName), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',

@@ -21,6 +21,8 @@ export interface ImageMeta {
   epoch: number;
   rootPid: number;
   inodes: StreamInodes;
+  /** CRIU's network lock tables this dump left in the source node's namespace */
+  lockTables: string[];
   argv: string[];
   cwd: string;
 }
@@ -70,11 +72,11 @@ export function createImageStore(dataDir: string) {
       const names = (await readdir(dir)).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
       const pack = tar.pack();
       const url = new URL(`/v1/images/${migrationId}`, to.url);
+      const req = request(url, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
+      });
       const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(url, {
-          method: 'PUT',
-          headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
-        });
         req.on('response', (res) => {
           let body = '';
           res.setEncoding('utf8');
@@ -83,19 +85,21 @@ export function createImageStore(dataDir: string) {
           res.on('error', reject);
         });
         req.on('error', reject);
-        pack.pipe(req);
       });
+      // a destination that goes away mid-stream fails each of these; none may go unobserved
       let bytes = 0;
-      try {
+      const streamed = pipeline(pack, req);
+      const packed = (async () => {
         for (const name of names) {
           const st = await stat(join(dir, name));
           if (!st.isFile()) continue;
           bytes += st.size;
-          const entry = pack.entry({ name, size: st.size, mode: 0o600 });
-          await pipeline(createReadStream(join(dir, name)), entry);
+          await pipeline(createReadStream(join(dir, name)), pack.entry({ name, size: st.size, mode: 0o600 }));
         }
         pack.finalize();
-        const res = await reply;
+      })();
+      try {
+        const [, , res] = await Promise.all([packed, streamed, reply]);
         if (res.status >= 300) {
           let body: unknown;
           try {
@@ -107,6 +111,8 @@ export function createImageStore(dataDir: string) {
         }
       } catch (err) {
         pack.destroy();
+        req.destroy();
+        await Promise.allSettled([packed, streamed, reply]);
         if (err instanceof GodwitError) throw err;
         throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(err as Error).message}`);
       }

@@ -15,7 +15,8 @@ import {
 import type { Criu } from './criu.js';
 import type { ImageStore } from './images.js';
 import { startKeeper } from './keeper.js';
-import { removeCriuLockTable } from './nft.js';
+import { criuLockTables, removeLockTables } from './nft.js';
+import { cannotMove } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -52,8 +53,21 @@ async function settlePid(procs: ProcStore, rootPid: number): Promise<number | nu
   }
 }
 
+/** One dump at a time on a node, so the lock table CRIU adds can be told apart. */
+function createMutex(): () => Promise<() => void> {
+  let tail = Promise.resolve();
+  return () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ready = tail.then(() => release);
+    tail = tail.then(() => held);
+    return ready;
+  };
+}
+
 export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) {
   const node = config.node;
+  const dumpLock = createMutex();
 
   function running(id: number): AgentProc {
     const cur = procs.current(id);
@@ -98,22 +112,39 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
     async dump(id: number, migrationId: number): Promise<DumpResult> {
       const cur = running(id);
       if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
+      const blockers = cannotMove(cur.rootPid, node);
+      if (blockers.length) {
+        throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
+      }
       const meta = procs.meta(id);
       procs.dumping.add(id);
+      const release = await dumpLock();
       try {
         const dir = await images.fresh(migrationId);
+        // CRIU names its lock table after a run id found only in the images: the table that
+        // appears during the dump is this dump's
+        const tablesBefore = new Set(await criuLockTables());
         const frozenAt = Date.now();
+        let failure: unknown;
         try {
           await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}` });
         } catch (err) {
-          await removeCriuLockTable(cur.rootPid);
-          await images.remove(migrationId);
-          throw err;
+          failure = err;
         }
         const dumpMs = Date.now() - frozenAt;
+        let lockTables: string[];
+        try {
+          lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
+        } finally {
+          release();
+        }
+        if (failure) {
+          await removeLockTables(lockTables);
+          throw failure;
+        }
         procs.markDumped(id, cur.epoch);
         await images.writeMeta(migrationId, {
-          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes,
+          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables,
           argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
         });
         // CRIU killed the tree; its keeper records that and closes the epoch's output
@@ -122,6 +153,9 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
           what: `the keeper of process ${id} to see it stop after the dump`,
         });
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir) };
+      } catch (err) {
+        await images.remove(migrationId);
+        throw err;
       } finally {
         procs.dumping.delete(id);
       }
@@ -169,7 +203,7 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
     async discardImages(migrationId: number): Promise<void> {
       const meta = await images.readMeta(migrationId);
-      if (meta) await removeCriuLockTable(meta.rootPid);
+      if (meta) await removeLockTables(meta.lockTables);
       await images.remove(migrationId);
     },
   };

@@ -1,16 +1,15 @@
-/** The one place that runs `nft`: removing the network lock table CRIU leaves after a dump. */
+/** The one place that runs `nft`: finding and removing the network lock tables CRIU leaves. */
 import { execa } from 'execa';
 
-/**
- * CRIU locks a dumped tree's TCP connections with table `inet CRIU-<root pid>` in the node's
- * network namespace; only a restore in the same namespace removes it. After the program resumed
- * elsewhere (or the dump failed) the table would keep blocking those ports here.
- */
-export async function removeCriuLockTable(rootPid: number): Promise<boolean> {
+/** Names of CRIU's lock tables (`inet CRIU-<run id>`) in this node's network namespace. */
+export async function criuLockTables(): Promise<string[]> {
   const listed = await execa('nft', ['list', 'tables'], { reject: false });
-  const name = `CRIU-${rootPid}`;
-  const found = listed.stdout.split('\n').some((line) => line.trim() === `table inet ${name}`);
-  if (!found) return false;
-  await execa('nft', ['delete', 'table', 'inet', name], { reject: false });
-  return true;
+  return listed.stdout
+    .split('\n')
+    .map((line) => /^table inet (CRIU-\S+)$/.exec(line.trim())?.[1])
+    .filter((name): name is string => name !== undefined);
+}
+
+export async function removeLockTables(names: readonly string[]): Promise<void> {
+  for (const name of names) await execa('nft', ['delete', 'table', 'inet', name], { reject: false });
 }

@@ -1,0 +1,108 @@
+/**
+ * Looks at a program's tree, without stopping it, for what would make a move fail or break the
+ * program, so the user hears why in words before anything is frozen (openMosix's "cantmove").
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+/** Every process of the tree under (and including) root, by walking /proc children lists. */
+export function treePids(root: number): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        queue.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      } catch {
+        // the task ended while we looked
+      }
+    }
+  }
+  return out;
+}
+
+function tracerOf(pid: number): number {
+  try {
+    return Number(/TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function socketInodes(pid: number): Set<number> {
+  const inodes = new Set<number>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return inodes;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return inodes;
+}
+
+/** /proc/net/tcp writes IPv4 addresses as little-endian hex, IPv6 as four such words. */
+function decodeAddress(hex: string): string {
+  const [addr, port] = hex.split(':') as [string, string];
+  if (addr.length === 8) {
+    const bytes = addr.match(/../g)!.map((b) => parseInt(b, 16)).reverse();
+    return `${bytes.join('.')}:${parseInt(port, 16)}`;
+  }
+  const words = addr.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(''));
+  const groups = words.join('').match(/.{4}/g)!.map((g) => g.replace(/^0+(?=.)/, ''));
+  return `[${groups.join(':')}]:${parseInt(port, 16)}`;
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address.startsWith('[0:0:0:0:0:0:0:1]') || address.startsWith('[0:0:0:0:0:ffff:7f');
+}
+
+const TCP_LISTEN = '0A';
+
+/** Reasons the program cannot move off this node, in words; empty when nothing is in the way. */
+export function cannotMove(rootPid: number, node: string): string[] {
+  const pids = treePids(rootPid);
+  const reasons: string[] = [];
+  for (const pid of pids) {
+    const tracer = tracerOf(pid);
+    if (tracer) reasons.push(`process ${pid} is being traced by process ${tracer} (a debugger or strace): detach it first`);
+  }
+  const inodes = new Set<number>();
+  for (const pid of pids) for (const ino of socketInodes(pid)) inodes.add(ino);
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${rootPid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !inodes.has(Number(f[9]))) continue;
+      const local = decodeAddress(f[1]!);
+      const remote = decodeAddress(f[2]!);
+      if (isLoopback(local)) continue;
+      if (f[3] === TCP_LISTEN) {
+        if (/^(0\.0\.0\.0|\[0:0:0:0:0:0:0:0\]):/.test(local)) continue;
+        reasons.push(`it listens on ${local}, an address of ${node} that no other node has`);
+      } else {
+        reasons.push(`it has a TCP connection from ${local} to ${remote}; ${local.replace(/:\d+$/, '')} is ${node}'s own address, which no other node has (only connections over loopback can move)`);
+      }
+    }
+  }
+  return reasons;
+}

@@ -1,0 +1,144 @@
+/**
+ * Full-copy migration benchmark: godwit moving a program of 64 MiB, 256 MiB and 1 GiB between
+ * two nodes of a local cluster, against bare CRIU doing the same steps by hand in the same run
+ * (criu dump in the source node, copy of the images, criu restore in the destination node, with
+ * the same options and the same node limits). Prints stopped time and total time, and the ratios.
+ *
+ *   npm run bench -- [--sizes 64,256,1024] [--runs 3] [--id 43]
+ */
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AgentProc, Migration, OrchestratorConfig, Process } from '@godwit/schemas';
+import { createCriu, dumpArgs } from '../agent/src/criu.js';
+import { clusterDown, clusterUp, type ClusterInfo } from '../cli/src/cluster/index.js';
+
+const REPO = join(import.meta.dirname, '..');
+const MEMHOG = join(REPO, 'bench', 'bin', 'memhog');
+const IN_NODE = join(REPO, 'bench', 'in-node.sh');
+const KEEPER = join(REPO, 'agent', 'keeper', 'godwit-keeper');
+
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '64,256,1024' }, runs: { type: 'string', default: '3' }, id: { type: 'string', default: '43' } },
+});
+const sizes = values.sizes.split(',').map(Number);
+const runs = Number(values.runs);
+
+interface Sample { stoppedMs: number; totalMs: number; bytes: number }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+}
+
+async function main(): Promise<void> {
+  const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
+  const info: ClusterInfo = await clusterUp({ home, id: Number(values.id), nodes: 2, cpus: 1, memMiB: 6144, log: () => undefined });
+  const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
+  const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
+  const [src, dst] = info.nodes as [ClusterInfo['nodes'][number], ClusterInfo['nodes'][number]];
+
+  const call = async <T>(method: string, path: string, body?: unknown, base = info.url, token = info.client.token): Promise<T> => {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  const output = async (id: number) => {
+    const text = await (await fetch(new URL(`/v1/processes/${id}/output?follow=false`, info.url), { headers: { authorization: `Bearer ${info.client.token}` } })).text();
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
+  };
+  const start = async (mib: number): Promise<Process> => {
+    const p = await call<Process>('POST', '/v1/processes', { argv: [MEMHOG, String(mib), '600'], cwd: '/tmp', node: src.name });
+    await deadline(`memhog ${mib} to be ready`, async () => ((await output(p.id)).includes('ready') ? true : undefined));
+    return p;
+  };
+  const stop = (id: number) => call('POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }).catch(() => undefined);
+
+  async function viaGodwit(mib: number): Promise<Sample> {
+    const p = await start(mib);
+    const m = await call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name });
+    await stop(p.id);
+    return { stoppedMs: m.frozenMs!, totalMs: m.totalMs!, bytes: m.bytes! };
+  }
+
+  const criu = createCriu('/usr/local/sbin/criu');
+  async function bare(mib: number): Promise<Sample> {
+    const p = await start(mib);
+    const procs = await call<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
+    const proc = procs.find((x) => x.id === p.id && x.state === 'running')!;
+    const work = mkdtempSync(join(home, 'bare-'));
+    const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
+    await execa('mkdir', ['-p', dumpDir, keeperDir]);
+    const t0 = Date.now();
+    await execa(IN_NODE, [src.netns, ...src.cgroups, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
+    await execa('cp', ['-r', dumpDir, copyDir]);
+    const pidfile = join(copyDir, 'restore.pid');
+    await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
+      ...criu.restoreArgv({ imagesDir: copyDir, logName: 'restore.log', pidfile, inodes: proc.inodes })], { detached: true, stdio: 'ignore' }).unref?.();
+    const rootPid = await deadline('the bare restore', async () => {
+      try {
+        const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');
+        if (ev.includes('restore-failed')) throw new Error(`bare restore failed: see ${copyDir}/restore.log`);
+        const m = /"started","pid":(\d+)/.exec(ev);
+        return m ? Number(m[1]) : undefined;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    });
+    const total = Date.now() - t0;
+    const bytes = dirBytes(dumpDir);
+    process.kill(rootPid, 'SIGKILL');
+    await execa('nsenter', [`--net=/run/netns/${src.netns}`, '--', 'sh', '-c', 'nft list tables | awk \'/CRIU-/{print $3}\' | xargs -r -n1 nft delete table inet']).catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+    // by hand there is no transfer to overlap: the stopped time is the whole of it
+    return { stoppedMs: total, totalMs: total, bytes };
+  }
+
+  const rows: string[][] = [];
+  try {
+    for (const mib of sizes) {
+      const g: Sample[] = [];
+      const b: Sample[] = [];
+      for (let i = 0; i < runs; i++) {
+        g.push(await viaGodwit(mib));
+        b.push(await bare(mib));
+      }
+      const gs = median(g.map((s) => s.stoppedMs));
+      const bs = median(b.map((s) => s.stoppedMs));
+      const gt = median(g.map((s) => s.totalMs));
+      const bt = median(b.map((s) => s.totalMs));
+      rows.push([`${mib} MiB`, `${(median(g.map((s) => s.bytes)) / 2 ** 20).toFixed(0)} MiB`, `${gs}`, `${bs}`, (gs / bs).toFixed(2), `${gt}`, `${bt}`, (gt / bt).toFixed(2)]);
+      process.stderr.write(`bench: ${mib} MiB done\n`);
+    }
+  } finally {
+    await clusterDown({ home, log: () => undefined });
+    rmSync(home, { recursive: true, force: true });
+  }
+  const head = ['program', 'images', 'godwit stopped ms', 'bare CRIU stopped ms', 'ratio', 'godwit total ms', 'bare CRIU total ms', 'ratio'];
+  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
+  process.stdout.write(`Full-copy migration between two nodes, median of ${runs} runs each\n\n${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

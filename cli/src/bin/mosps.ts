@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { buildPsCommand } from '../commands/ps.js';
+import { runMain } from '../program.js';
+
+await runMain(buildPsCommand('mosps'));

@@ -1,0 +1,181 @@
+/** Typed client of the orchestrator's REST API (/v1), over global fetch. */
+import fs from 'node:fs';
+import { Value } from 'typebox/value';
+import {
+  ClientConfig,
+  GodwitError,
+  isApiErrorBody,
+  type Event,
+  type Migration,
+  type Node,
+  type OutputLine,
+  type Process,
+  type RunRequest,
+} from '@godwit/schemas';
+import { CliError } from './errors.js';
+import { clientConfigPath } from './paths.js';
+
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const file = clientConfigPath(env);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new CliError(`no cluster configured: run \`npm start\` or \`godwit cluster up\` (no ${file})`);
+    }
+    throw new CliError(`cannot read the client configuration ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`client configuration ${file} is not JSON: ${(err as Error).message}`);
+  }
+  if (!Value.Check(ClientConfig, parsed)) {
+    const first = [...Value.Errors(ClientConfig, parsed)][0];
+    throw new CliError(`client configuration ${file} is invalid: ${first ? `${first.instancePath || '/'} ${first.message}` : 'bad shape'}`);
+  }
+  return parsed;
+}
+
+export interface ClientOptions {
+  /** ms before a plain request gives up (streams have none) */
+  timeoutMs?: number;
+}
+
+export type StreamEnd = { exit: { code: number | null; signal: string | null } };
+
+export class GodwitClient {
+  readonly config: ClientConfig;
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(config: ClientConfig, opts: ClientOptions = {}) {
+    this.config = config;
+    this.base = config.url.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+  }
+
+  private async fetch(path: string, init: RequestInit & { timeoutMs?: number | null } = {}): Promise<Response> {
+    const url = `${this.base}/v1${path}`;
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.config.token}`);
+    const timeoutMs = init.timeoutMs === undefined ? this.timeoutMs : init.timeoutMs;
+    const signals = [init.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
+      (s): s is AbortSignal => s != null,
+    );
+    let res: Response;
+    try {
+      res = await fetch(url, { ...init, headers, signal: signals.length ? AbortSignal.any(signals) : null });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      if ((err as Error).name === 'TimeoutError') {
+        throw new CliError(`the orchestrator at ${this.base} did not answer ${init.method ?? 'GET'} /v1${path} within ${timeoutMs} ms`);
+      }
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CliError(`cannot reach the orchestrator at ${this.base} (${why}); is the cluster up? (\`godwit cluster status\`)`, {
+        cause: err,
+      });
+    }
+    if (!res.ok) throw await errorFromResponse(res, `${init.method ?? 'GET'} /v1${path}`);
+    return res;
+  }
+
+  private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const res = await this.fetch(path, init);
+    return (await res.json()) as T;
+  }
+
+  private post<T>(path: string, body: unknown): Promise<T> {
+    return this.json<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  listNodes(): Promise<Node[]> {
+    return this.json<Node[]>('/nodes');
+  }
+
+  run(req: RunRequest): Promise<Process> {
+    return this.post<Process>('/processes', req);
+  }
+
+  /** `all`: every user's processes, not only the caller's. */
+  listProcesses(opts: { all?: boolean } = {}): Promise<Process[]> {
+    return this.json<Process[]>(`/processes${opts.all ? '?all=true' : ''}`);
+  }
+
+  getProcess(id: string | number): Promise<Process> {
+    return this.json<Process>(`/processes/${encodeURIComponent(String(id))}`);
+  }
+
+  migrate(id: string | number, to: string): Promise<Migration> {
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to });
+  }
+
+  getMigration(id: number): Promise<Migration> {
+    return this.json<Migration>(`/migrations/${id}`);
+  }
+
+  listEvents(): Promise<Event[]> {
+    return this.json<Event[]>('/events');
+  }
+
+  async signal(id: string | number, signal: string): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/signal`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ signal }),
+    });
+  }
+
+  async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/stdin${opts.eof ? '?eof=true' : ''}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: data,
+    });
+  }
+
+  /**
+   * One connection to the output stream from byte `offset`: yields each NDJSON line as it
+   * arrives. Ends when the server ends the response (after an exit line, or because it went away).
+   */
+  async *output(id: string | number, opts: { offset: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<OutputLine> {
+    const q = `offset=${opts.offset}${opts.follow ? '&follow=true' : ''}`;
+    const res = await this.fetch(`/processes/${encodeURIComponent(String(id))}/output?${q}`, {
+      timeoutMs: null,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let pending = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (line) yield JSON.parse(line) as OutputLine;
+      }
+    }
+    const rest = (pending + decoder.decode()).trim();
+    if (rest) yield JSON.parse(rest) as OutputLine;
+  }
+}
+
+async function errorFromResponse(res: Response, what: string): Promise<Error> {
+  const text = await res.text().catch(() => '');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (isApiErrorBody(body)) return GodwitError.fromBody(body);
+  return new CliError(`${what} failed: HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 300)}` : ''}`);
+}
+
+export function connect(env: NodeJS.ProcessEnv = process.env): GodwitClient {
+  return new GodwitClient(loadClientConfig(env));
+}

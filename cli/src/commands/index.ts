@@ -1,0 +1,22 @@
+/** The umbrella `godwit` command. */
+import { Command } from '@commander-js/extra-typings';
+import { buildClusterCommand } from './cluster.js';
+import { buildMigrateCommand } from './migrate.js';
+import { buildNodesCommand } from './nodes.js';
+import { buildPsCommand } from './ps.js';
+import { buildRunCommand } from './run.js';
+
+export const VERSION = '0.1.0';
+
+export function buildGodwitProgram() {
+  return new Command('godwit')
+    .description('MOSIX-style live process migration on Linux, with CRIU')
+    .version(VERSION, '-V, --version')
+    .enablePositionalOptions()
+    .addCommand(buildRunCommand('run'))
+    .addCommand(buildMigrateCommand('migrate'))
+    .addCommand(buildPsCommand('ps'))
+    .addCommand(buildNodesCommand('nodes'))
+    .addCommand(buildClusterCommand())
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps.');
+}

@@ -1,0 +1,31 @@
+/** `mosmigrate` / `godwit migrate`: move a process to another node, or home. */
+import { Command } from '@commander-js/extra-typings';
+import type { Migration } from '@godwit/schemas';
+import { connect, type GodwitClient } from '../client.js';
+import { CliError } from '../errors.js';
+import { print } from '../program.js';
+import { renderJson, renderMigration } from '../render.js';
+
+export async function migrate(client: GodwitClient, id: string, to: string): Promise<Migration> {
+  const m = await client.migrate(id, to);
+  if (m.state === 'failed') {
+    throw new CliError(`moving process ${m.processId} from ${m.from} to ${m.to} failed: ${m.reason ?? 'no reason given'}`, {
+      details: { migration: m.id, ...(m.code ? { code: m.code } : {}) },
+    });
+  }
+  return m;
+}
+
+export function buildMigrateCommand(name: string) {
+  return new Command(name)
+    .description('move a running process to another node, or back home (MOSIX mosmigrate)')
+    .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
+    .argument('<node>', "where to: a node name (see `godwit nodes`), or 'home'")
+    .option('--json', 'print the migration as JSON')
+    .addHelpText('after', `\nWaits until the move is over, then prints e.g.\n  process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)`)
+    .action(async (id, to, opts) => {
+      if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
+      const m = await migrate(connect(), id, to);
+      await print(opts.json ? renderJson(m) : renderMigration(m));
+    });
+}

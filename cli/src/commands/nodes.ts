@@ -1,0 +1,15 @@
+/** `godwit nodes`: the cluster's nodes and their load. */
+import { Command } from '@commander-js/extra-typings';
+import { connect } from '../client.js';
+import { print } from '../program.js';
+import { renderJson, renderNodesTable } from '../render.js';
+
+export function buildNodesCommand(name: string) {
+  return new Command(name)
+    .description("list the cluster's nodes: state, address, CPUs used/capacity, free memory, programs running")
+    .option('--json', 'print the nodes as JSON')
+    .action(async (opts) => {
+      const nodes = await connect().listNodes();
+      await print(opts.json ? renderJson(nodes) : renderNodesTable(nodes));
+    });
+}

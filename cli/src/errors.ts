@@ -1,0 +1,83 @@
+/**
+ * Errors the CLI raises itself (no configuration, orchestrator unreachable, bad usage), and the
+ * one place that turns any error into the lines a person reads and an exit status.
+ */
+import { CommanderError } from '@commander-js/extra-typings';
+import { GodwitError } from '@godwit/schemas';
+
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(message: string, opts: { exitCode?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'CliError';
+    this.exitCode = opts.exitCode ?? EXIT_ERROR;
+    this.details = opts.details;
+  }
+}
+
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT_USAGE });
+    this.name = 'UsageError';
+  }
+}
+
+export interface RenderedError {
+  /** what to write to stderr, '' when commander already wrote it */
+  text: string;
+  exitCode: number;
+}
+
+const MAX_DETAIL_LINES = 30;
+
+function formatDetail(key: string, value: unknown): string[] {
+  if (Array.isArray(value)) {
+    const simple = value.every((v) => ['string', 'number', 'boolean'].includes(typeof v));
+    if (simple && value.join(', ').length <= 100 && !value.some((v) => String(v).includes('\n'))) {
+      return [`  ${key}: ${value.join(', ')}`];
+    }
+    const lines = value.flatMap((v) => (typeof v === 'string' ? v.split('\n') : [JSON.stringify(v)]));
+    const shown = lines.slice(-MAX_DETAIL_LINES).map((l) => `    ${l}`);
+    if (lines.length > MAX_DETAIL_LINES) shown.unshift(`    ... (${lines.length - MAX_DETAIL_LINES} lines before)`);
+    return [`  ${key}:`, ...shown];
+  }
+  if (typeof value === 'string' && value.includes('\n')) {
+    return [`  ${key}:`, ...value.split('\n').map((l) => `    ${l}`)];
+  }
+  if (value !== null && typeof value === 'object') return [`  ${key}: ${JSON.stringify(value)}`];
+  return [`  ${key}: ${String(value)}`];
+}
+
+/** Detail lines, less those whose facts the message already gives (e.g. the list of nodes). */
+function formatDetails(details: Record<string, unknown> | undefined, message: string): string[] {
+  if (!details) return [];
+  return Object.entries(details).flatMap(([k, v]) => {
+    const lines = formatDetail(k, v);
+    const value = lines.length === 1 ? lines[0]!.slice(`  ${k}: `.length) : null;
+    return value && message.includes(value) ? [] : lines;
+  });
+}
+
+/** One error → the text for stderr (`godwit: message` then detail lines) and the exit status. Never a stack. */
+export function renderError(err: unknown, prog = 'godwit'): RenderedError {
+  if (err instanceof CommanderError) {
+    // Help and version end in a CommanderError with status 0; usage errors were already printed
+    // through configureOutput (see program.ts).
+    return { text: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
+  }
+  if (err instanceof GodwitError) {
+    const lines = [`${prog}: ${err.message}`, ...formatDetails(err.details, err.message)];
+    return { text: lines.join('\n') + '\n', exitCode: EXIT_ERROR };
+  }
+  if (err instanceof CliError) {
+    const lines = [`${prog}: ${err.message}`, ...formatDetails(err.details, err.message)];
+    return { text: lines.join('\n') + '\n', exitCode: err.exitCode };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { text: `${prog}: ${message}\n`, exitCode: EXIT_ERROR };
+}

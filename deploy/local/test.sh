@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `npm test [-- mocha arguments]`: prepare the host, build, then run the suites: every unit and
+# integration test by default, or the files and options given.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+make -s -C test/programs
+make -s -C bench
+if [ $# -eq 0 ]; then
+  set -- 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
+fi
+exec npx mocha "$@"

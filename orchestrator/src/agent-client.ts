@@ -1,0 +1,164 @@
+/**
+ * Calls to one node's agent REST API. Agent errors come back as the GodwitError they describe;
+ * a node that cannot be reached, or does not answer in time, is GODWIT_ERR_AGENT_UNREACHABLE.
+ */
+import {
+  type AgentProc,
+  type DumpRequest,
+  type DumpResult,
+  GodwitError,
+  isApiErrorBody,
+  type LaunchRequest,
+  type RestoreRequest,
+  type RestoreResult,
+  type SendRequest,
+  type SendResult,
+  type SignalRequest,
+} from '@godwit/schemas';
+
+export interface AgentNode {
+  name: string;
+  url: string;
+  token: string;
+}
+
+export interface AgentTimeouts {
+  /** quick calls: list, stdin, signal, delete */
+  shortMs: number;
+  /** launch */
+  launchMs: number;
+  /** dump, send, restore: CRIU and the image transfer */
+  longMs: number;
+}
+
+export const DEFAULT_AGENT_TIMEOUTS: AgentTimeouts = { shortMs: 10_000, launchMs: 30_000, longMs: 10 * 60_000 };
+
+export interface AgentClient {
+  node: AgentNode;
+  launch(req: LaunchRequest): Promise<AgentProc>;
+  list(): Promise<AgentProc[]>;
+  /** the epoch's output frames from byte `offset` of its file; ends after its 'x' frame */
+  output(id: number, epoch: number, offset: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  deleteEpoch(id: number, epoch: number): Promise<void>;
+  stdin(id: number, data: Buffer, eof: boolean): Promise<void>;
+  signal(id: number, req: SignalRequest): Promise<void>;
+  dump(id: number, req: DumpRequest): Promise<DumpResult>;
+  send(id: number, req: SendRequest): Promise<SendResult>;
+  restore(id: number, req: RestoreRequest): Promise<RestoreResult>;
+  /** whether the agent holds images of that migration */
+  hasImages(migrationId: number): Promise<boolean>;
+  deleteImages(migrationId: number): Promise<void>;
+}
+
+interface CallOptions {
+  method: string;
+  path: string;
+  json?: unknown;
+  raw?: Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** statuses that are answers, not errors */
+  accept?: number[];
+}
+
+export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEFAULT_AGENT_TIMEOUTS): AgentClient {
+  const base = node.url.replace(/\/+$/, '');
+
+  async function call(o: CallOptions): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${node.token}` };
+    let body: string | Buffer | undefined;
+    if (o.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(o.json);
+    } else if (o.raw) {
+      headers['content-type'] = 'application/octet-stream';
+      body = o.raw;
+    }
+    const signals = [o.signal, o.timeoutMs ? AbortSignal.timeout(o.timeoutMs) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    let res: Response;
+    try {
+      res = await fetch(`${base}${o.path}`, {
+        method: o.method,
+        headers,
+        body,
+        signal: signals.length ? AbortSignal.any(signals) : undefined,
+      });
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      const why = (err as Error).name === 'TimeoutError'
+        ? `no answer in ${o.timeoutMs} ms`
+        : describeCause(err);
+      throw new GodwitError(
+        'GODWIT_ERR_AGENT_UNREACHABLE',
+        `the agent of node ${node.name} (${node.url}) could not be reached for ${o.method} ${o.path}: ${why}`,
+        { node: node.name },
+        { cause: err },
+      );
+    }
+    if (res.ok || o.accept?.includes(res.status)) return res;
+    throw await errorOf(res, o);
+  }
+
+  async function errorOf(res: Response, o: CallOptions): Promise<GodwitError> {
+    const text = await res.text().catch(() => '');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (isApiErrorBody(body)) {
+      const e = GodwitError.fromBody(body);
+      return new GodwitError(e.code, e.message, { ...e.details, node: node.name, agentStatus: res.status });
+    }
+    return new GodwitError(
+      res.status === 404 ? 'GODWIT_ERR_NOT_FOUND' : 'GODWIT_ERR_INTERNAL',
+      `the agent of node ${node.name} answered ${o.method} ${o.path} with HTTP ${res.status}: ${text.slice(0, 500)}`,
+      { node: node.name, agentStatus: res.status },
+    );
+  }
+
+  async function json<T>(o: CallOptions): Promise<T> {
+    const res = await call(o);
+    return (await res.json()) as T;
+  }
+
+  async function none(o: CallOptions): Promise<void> {
+    const res = await call(o);
+    await res.arrayBuffer();
+  }
+
+  return {
+    node,
+    launch: (req) => json({ method: 'POST', path: '/v1/procs', json: req, timeoutMs: timeouts.launchMs }),
+    list: () => json({ method: 'GET', path: '/v1/procs', timeoutMs: timeouts.shortMs }),
+    output: async (id, epoch, offset, signal) => {
+      const res = await call({ method: 'GET', path: `/v1/procs/${id}/output?epoch=${epoch}&offset=${offset}`, signal });
+      if (!res.body) throw new GodwitError('GODWIT_ERR_INTERNAL', `node ${node.name} sent no output body`);
+      return res.body as unknown as AsyncIterable<Uint8Array>;
+    },
+    deleteEpoch: (id, epoch) =>
+      none({ method: 'DELETE', path: `/v1/procs/${id}/epochs/${epoch}`, timeoutMs: timeouts.shortMs }),
+    stdin: (id, data, eof) =>
+      none({ method: 'POST', path: `/v1/procs/${id}/stdin?eof=${eof}`, raw: data, timeoutMs: timeouts.shortMs }),
+    signal: (id, req) => none({ method: 'POST', path: `/v1/procs/${id}/signal`, json: req, timeoutMs: timeouts.shortMs }),
+    dump: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/dump`, json: req, timeoutMs: timeouts.longMs }),
+    send: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/send`, json: req, timeoutMs: timeouts.longMs }),
+    restore: (id, req) =>
+      json({ method: 'POST', path: `/v1/procs/${id}/restore`, json: req, timeoutMs: timeouts.longMs }),
+    hasImages: async (mid) => {
+      const res = await call({ method: 'GET', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs, accept: [404] });
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    deleteImages: (mid) => none({ method: 'DELETE', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs }),
+  };
+}
+
+function describeCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
+  return (err as Error).message;
+}

@@ -1,0 +1,115 @@
+/** Builds the orchestrator: database, node registry, output relay, migrations, and the API. */
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { type AgentClient, type AgentTimeouts, createAgentClient, DEFAULT_AGENT_TIMEOUTS } from './agent-client.js';
+import { requireUsers } from './auth.js';
+import { Bus } from './bus.js';
+import { clusterRoutes } from './cluster.js';
+import type { Config } from './config.js';
+import { type Ctx, DEFAULT_TUNABLES, type Tunables } from './context.js';
+import { openDb } from './db.js';
+import { installErrorHandling } from './errors.js';
+import { createMigrator, type Migrator } from './migration.js';
+import { agentSocketRoute, createNodeRegistry } from './nodes.js';
+import { openApiRoute, registerOpenApi } from './openapi.js';
+import { createOutputRelay, type OutputRelay } from './output-relay.js';
+import { processRoutes } from './processes.js';
+import { reconcile, resumeMigration } from './reconcile.js';
+
+export interface AppDeps {
+  /** Fastify's logger option; by default pino to stdout at info, without authorization headers */
+  logger?: FastifyServerOptions['logger'];
+  tunables?: Partial<Tunables>;
+  agentTimeouts?: Partial<AgentTimeouts>;
+}
+
+export interface Godwit {
+  ctx: Ctx;
+  relay: OutputRelay;
+  migrator: Migrator;
+  /** settles when the start-up reconciliation has ended (it begins when the app is ready) */
+  reconciled: Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    godwit: Godwit;
+  }
+}
+
+const CLOSE_WAIT_MS = 30_000;
+const STDIN_BODY_LIMIT = 16 * 1024 * 1024;
+
+export const DEFAULT_LOGGER = {
+  level: 'info',
+  redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+};
+
+export async function buildApp(config: Config, deps: AppDeps = {}) {
+  const app = Fastify({
+    logger: deps.logger ?? DEFAULT_LOGGER,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  const closing = new AbortController();
+  const db = openDb(config.dataDir);
+  const bus = new Bus();
+  const nodes = createNodeRegistry(config, db, bus, app.log);
+  const timeouts = { ...DEFAULT_AGENT_TIMEOUTS, ...deps.agentTimeouts };
+  const agents = new Map<string, AgentClient>(config.nodes.map((n) => [n.name, createAgentClient(n, timeouts)]));
+  const ctx: Ctx = {
+    config,
+    db,
+    log: app.log,
+    bus,
+    nodes,
+    agent: (name) => {
+      const a = agents.get(name);
+      if (!a) nodes.require(name);
+      return a!;
+    },
+    tunables: { ...DEFAULT_TUNABLES, ...deps.tunables },
+    closing: closing.signal,
+  };
+  const relay = createOutputRelay(ctx);
+  const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
+  let reconciled!: (p: Promise<void>) => void;
+  const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
+  app.decorate('godwit', godwit);
+
+  await registerOpenApi(app);
+  await app.register(websocket);
+  await agentSocketRoute(app, config, nodes);
+  openApiRoute(app);
+  await app.register(async (scope) => {
+    await requireUsers(scope, config);
+    await scope.register(processRoutes, { ctx, migrator, relay });
+    await scope.register(clusterRoutes, { ctx });
+  });
+
+  app.addHook('onReady', async () => {
+    reconciled(
+      reconcile(ctx, migrator, relay).catch((err: unknown) => {
+        app.log.error({ err }, 'reconciliation at start failed');
+      }),
+    );
+  });
+  app.addHook('preClose', async () => {
+    closing.abort();
+    nodes.close();
+  });
+  app.addHook('onClose', async () => {
+    const wait = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    await wait(relay.stopped());
+    await migrator.idle(CLOSE_WAIT_MS);
+    if (app.hasDecorator('godwit')) await wait(godwit.reconciled);
+    db.close();
+  });
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,37 @@
+/** Bearer tokens of people: each request knows whose it is. */
+import bearerAuth from '@fastify/bearer-auth';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GodwitError } from '@godwit/schemas';
+import type { Config } from './config.js';
+
+export interface User {
+  name: string;
+  admin: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User;
+  }
+}
+
+/** Adds the token check to the routes registered in `scope` (and only there). */
+export async function requireUsers(scope: FastifyInstance, config: Config): Promise<void> {
+  const byToken = new Map(config.users.map((u) => [u.token, { name: u.name, admin: u.admin === true }]));
+  scope.decorateRequest('user', null as unknown as User);
+  await scope.register(bearerAuth, {
+    keys: [],
+    verifyErrorLogLevel: 'info',
+    auth: (key: string, req: FastifyRequest) => {
+      const user = byToken.get(key);
+      if (!user) return false;
+      req.user = user;
+      return true;
+    },
+    errorResponse: (err: Error) =>
+      new GodwitError(
+        'GODWIT_ERR_UNAUTHORIZED',
+        `${err.message}: send "Authorization: Bearer <token>" with a token from the orchestrator's users`,
+      ).toBody(),
+  });
+}

@@ -1,0 +1,381 @@
+/**
+ * SQLite state: nodes, processes, migrations, events. The database is the truth an orchestrator
+ * restarted at any moment starts from. SQL lives here, in statements prepared once.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  Event,
+  Migration,
+  MigrationState,
+  Node,
+  NodeFeatures,
+  NodeLoad,
+  Process,
+  ProcessState,
+  StreamInodes,
+} from '@godwit/schemas';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS nodes (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  state TEXT NOT NULL,
+  last_seen INTEGER,
+  features TEXT,
+  load TEXT
+);
+CREATE TABLE IF NOT EXISTS processes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner TEXT NOT NULL,
+  argv TEXT NOT NULL,
+  cwd TEXT NOT NULL,
+  home_node TEXT NOT NULL,
+  node TEXT NOT NULL,
+  pid INTEGER,
+  orig_pid INTEGER,
+  nmigs INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL,
+  exit_code INTEGER,
+  exit_signal TEXT,
+  created_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  last_frozen_ms INTEGER,
+  -- the run (epoch) the program is in now, on node
+  epoch INTEGER NOT NULL DEFAULT 0,
+  -- where the output relay is: the epoch it reads, on which node, how far (whole frames), and
+  -- whether it has read that epoch's end frame
+  out_node TEXT NOT NULL,
+  out_epoch INTEGER NOT NULL DEFAULT 0,
+  out_epoch_offset INTEGER NOT NULL DEFAULT 0,
+  out_epoch_ended INTEGER NOT NULL DEFAULT 0,
+  -- payload bytes of output so far, and how they are kept: <id>.log starts at log_base and is
+  -- log_size bytes long; <id>.log.1 starts at log1_base (null when there is none)
+  out_offset INTEGER NOT NULL DEFAULT 0,
+  log_base INTEGER NOT NULL DEFAULT 0,
+  log_size INTEGER NOT NULL DEFAULT 0,
+  log1_base INTEGER
+);
+CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
+CREATE TABLE IF NOT EXISTS migrations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  process_id INTEGER NOT NULL REFERENCES processes(id),
+  from_node TEXT NOT NULL,
+  to_node TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  state TEXT NOT NULL,
+  steps TEXT NOT NULL,
+  from_epoch INTEGER NOT NULL,
+  dump TEXT,
+  -- node where epoch from_epoch + 1 runs: to_node when done, from_node when rolled back
+  restored_on TEXT,
+  frozen_ms INTEGER,
+  total_ms INTEGER,
+  bytes INTEGER,
+  code TEXT,
+  reason TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS migrations_process ON migrations(process_id);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  process_id INTEGER,
+  node TEXT,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_process ON events(process_id);
+`;
+
+export interface ProcessRow {
+  id: number;
+  owner: string;
+  argv: string;
+  cwd: string;
+  home_node: string;
+  node: string;
+  pid: number | null;
+  orig_pid: number | null;
+  nmigs: number;
+  state: ProcessState;
+  exit_code: number | null;
+  exit_signal: string | null;
+  created_at: number;
+  ended_at: number | null;
+  last_frozen_ms: number | null;
+  epoch: number;
+  out_node: string;
+  out_epoch: number;
+  out_epoch_offset: number;
+  out_epoch_ended: number;
+  out_offset: number;
+  log_base: number;
+  log_size: number;
+  log1_base: number | null;
+}
+
+export interface MigrationRow {
+  id: number;
+  process_id: number;
+  from_node: string;
+  to_node: string;
+  strategy: string;
+  state: MigrationState;
+  steps: string;
+  from_epoch: number;
+  dump: string | null;
+  restored_on: string | null;
+  frozen_ms: number | null;
+  total_ms: number | null;
+  bytes: number | null;
+  code: string | null;
+  reason: string | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
+interface NodeRow {
+  name: string;
+  url: string;
+  state: 'online' | 'offline';
+  last_seen: number | null;
+  features: string | null;
+  load: string | null;
+}
+
+interface EventRow {
+  id: number;
+  at: number;
+  process_id: number | null;
+  node: string | null;
+  kind: string;
+  message: string;
+}
+
+/** What dump returned, kept so a restore (here or after a restart) can use it. */
+export interface DumpRecord {
+  /** null when the dump's answer was never recorded (the orchestrator stopped first) */
+  frozenAt: number | null;
+  inodes: StreamInodes;
+  bytes: number;
+}
+
+type Params<P> = P extends unknown[] ? P : [P];
+
+/** the part of a prepared statement used here, typed by its parameters P and rows R */
+export interface Stmt<P, R> {
+  run(...params: Params<P>): Database.RunResult;
+  get(...params: Params<P>): R | undefined;
+  all(...params: Params<P>): R[];
+}
+
+function prepareAll(db: Database.Database) {
+  const prep = <P extends unknown[] | object = [], R = unknown>(sql: string): Stmt<P, R> =>
+    db.prepare(sql) as unknown as Stmt<P, R>;
+  return {
+    upsertConfiguredNode: prep<{ name: string; url: string }>(
+      `INSERT INTO nodes (name, url, state) VALUES (@name, @url, 'offline')
+       ON CONFLICT(name) DO UPDATE SET url = excluded.url, state = 'offline'`,
+    ),
+    nodeByName: prep<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
+    allNodes: prep<[], NodeRow>('SELECT * FROM nodes'),
+    setNodeOnline: prep<{ name: string; url: string; at: number; features: string }>(
+      `UPDATE nodes SET state = 'online', url = @url, last_seen = @at, features = @features WHERE name = @name`,
+    ),
+    setNodeLoad: prep<{ name: string; at: number; load: string }>(
+      'UPDATE nodes SET last_seen = @at, load = @load WHERE name = @name',
+    ),
+    setNodeOffline: prep<[string]>(`UPDATE nodes SET state = 'offline' WHERE name = ?`),
+
+    insertProcess: prep<{
+      owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number;
+    }>(
+      `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node)
+       VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node)`,
+    ),
+    processById: prep<[number], ProcessRow>('SELECT * FROM processes WHERE id = ?'),
+    processByOrigPid: prep<{ pid: number; owner: string }, ProcessRow>(
+      `SELECT * FROM processes WHERE orig_pid = @pid AND owner = @owner
+       ORDER BY (state IN ('running', 'migrating')) DESC, id DESC LIMIT 1`,
+    ),
+    processesOf: prep<[string], ProcessRow>('SELECT * FROM processes WHERE owner = ? ORDER BY id'),
+    allProcesses: prep<[], ProcessRow>('SELECT * FROM processes ORDER BY id'),
+    liveProcesses: prep<[], ProcessRow>(
+      `SELECT * FROM processes WHERE state IN ('running', 'migrating') ORDER BY id`,
+    ),
+    setLaunched: prep<{ id: number; pid: number | null }>(
+      'UPDATE processes SET pid = @pid, orig_pid = @pid WHERE id = @id',
+    ),
+    setPid: prep<{ id: number; pid: number | null }>(
+      'UPDATE processes SET pid = @pid, orig_pid = COALESCE(orig_pid, @pid) WHERE id = @id',
+    ),
+    setProcessState: prep<{ id: number; state: ProcessState }>(
+      'UPDATE processes SET state = @state WHERE id = @id',
+    ),
+    endProcess: prep<{
+      id: number; state: ProcessState; exit_code: number | null; exit_signal: string | null; ended_at: number;
+    }>(
+      `UPDATE processes SET state = @state, exit_code = @exit_code, exit_signal = @exit_signal,
+       ended_at = @ended_at WHERE id = @id`,
+    ),
+    setMigrated: prep<{
+      id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null;
+    }>(
+      `UPDATE processes SET node = @node, pid = @pid, epoch = @epoch, nmigs = nmigs + 1,
+       last_frozen_ms = @last_frozen_ms, state = 'running' WHERE id = @id`,
+    ),
+    setResumed: prep<{ id: number; pid: number | null; epoch: number }>(
+      `UPDATE processes SET pid = @pid, epoch = @epoch, state = 'running' WHERE id = @id AND state = 'migrating'`,
+    ),
+    endMigrating: prep<[number]>(`UPDATE processes SET state = 'running' WHERE id = ? AND state = 'migrating'`),
+    setOutputProgress: prep<{
+      id: number; out_epoch_offset: number; out_epoch_ended: number; out_offset: number; log_size: number;
+    }>(
+      `UPDATE processes SET out_epoch_offset = @out_epoch_offset, out_epoch_ended = @out_epoch_ended,
+       out_offset = @out_offset, log_size = @log_size WHERE id = @id`,
+    ),
+    setOutputEpoch: prep<{ id: number; out_node: string; out_epoch: number }>(
+      `UPDATE processes SET out_node = @out_node, out_epoch = @out_epoch, out_epoch_offset = 0,
+       out_epoch_ended = 0 WHERE id = @id`,
+    ),
+    setLogRotated: prep<{ id: number; log1_base: number | null; log_base: number; log_size: number }>(
+      'UPDATE processes SET log1_base = @log1_base, log_base = @log_base, log_size = @log_size WHERE id = @id',
+    ),
+
+    insertMigration: prep<{
+      process_id: number; from_node: string; to_node: string; strategy: string; steps: string;
+      from_epoch: number; started_at: number;
+    }>(
+      `INSERT INTO migrations (process_id, from_node, to_node, strategy, state, steps, from_epoch, started_at)
+       VALUES (@process_id, @from_node, @to_node, @strategy, 'requested', @steps, @from_epoch, @started_at)`,
+    ),
+    migrationById: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE id = ?'),
+    migrationsOf: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE process_id = ? ORDER BY id'),
+    unfinishedMigrations: prep<[], MigrationRow>(
+      `SELECT * FROM migrations WHERE state NOT IN ('done', 'failed') ORDER BY id`,
+    ),
+    migrationRestoring: prep<{ process_id: number; from_epoch: number }, MigrationRow>(
+      `SELECT * FROM migrations WHERE process_id = @process_id AND from_epoch = @from_epoch
+       AND restored_on IS NOT NULL ORDER BY id DESC LIMIT 1`,
+    ),
+    setMigrationState: prep<{ id: number; state: MigrationState; steps: string }>(
+      'UPDATE migrations SET state = @state, steps = @steps WHERE id = @id',
+    ),
+    setMigrationDump: prep<{ id: number; dump: string }>('UPDATE migrations SET dump = @dump WHERE id = @id'),
+    setMigrationBytes: prep<{ id: number; bytes: number }>('UPDATE migrations SET bytes = @bytes WHERE id = @id'),
+    setMigrationFailure: prep<{ id: number; code: string; reason: string }>(
+      'UPDATE migrations SET code = @code, reason = @reason WHERE id = @id',
+    ),
+    endMigration: prep<{
+      id: number; restored_on: string | null; frozen_ms: number | null; total_ms: number; ended_at: number;
+    }>(
+      `UPDATE migrations SET restored_on = @restored_on, frozen_ms = @frozen_ms, total_ms = @total_ms,
+       ended_at = @ended_at WHERE id = @id`,
+    ),
+
+    insertEvent: prep<{ at: number; process_id: number | null; node: string | null; kind: string; message: string }>(
+      'INSERT INTO events (at, process_id, node, kind, message) VALUES (@at, @process_id, @node, @kind, @message)',
+    ),
+    eventsAll: prep<[], EventRow>('SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT 1000) ORDER BY id'),
+    eventsOfOwner: prep<[string], EventRow>(
+      `SELECT * FROM (SELECT e.* FROM events e JOIN processes p ON p.id = e.process_id
+       WHERE p.owner = ? ORDER BY e.id DESC LIMIT 1000) ORDER BY id`,
+    ),
+    eventsOfProcess: prep<[number], EventRow>(
+      'SELECT * FROM (SELECT * FROM events WHERE process_id = ? ORDER BY id DESC LIMIT 1000) ORDER BY id',
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareAll>;
+
+export interface Db {
+  raw: Database.Database;
+  q: Statements;
+  /** runs fn in one transaction */
+  tx<T>(fn: () => T): T;
+  event(e: { processId?: number | null; node?: string | null; kind: string; message: string }): void;
+  close(): void;
+}
+
+export function openDb(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const raw = new Database(join(dataDir, 'godwit.db'));
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('foreign_keys = ON');
+  raw.exec(SCHEMA);
+  const q = prepareAll(raw);
+  return {
+    raw,
+    q,
+    tx: <T>(fn: () => T): T => raw.transaction(fn)(),
+    event: (e) => {
+      q.insertEvent.run({
+        at: Date.now(),
+        process_id: e.processId ?? null,
+        node: e.node ?? null,
+        kind: e.kind,
+        message: e.message,
+      });
+    },
+    close: () => raw.close(),
+  };
+}
+
+export function toNode(r: NodeRow): Node {
+  return {
+    name: r.name,
+    url: r.url,
+    state: r.state,
+    lastSeen: r.last_seen,
+    features: r.features ? (JSON.parse(r.features) as NodeFeatures) : null,
+    load: r.load ? (JSON.parse(r.load) as NodeLoad) : null,
+  };
+}
+
+export function toProcess(r: ProcessRow): Process {
+  return {
+    id: r.id,
+    owner: r.owner,
+    argv: JSON.parse(r.argv) as string[],
+    cwd: r.cwd,
+    homeNode: r.home_node,
+    node: r.node,
+    pid: r.pid,
+    origPid: r.orig_pid,
+    nmigs: r.nmigs,
+    state: r.state,
+    exitCode: r.exit_code,
+    exitSignal: r.exit_signal,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+    lastFrozenMs: r.last_frozen_ms,
+  };
+}
+
+export function toMigration(r: MigrationRow): Migration {
+  return {
+    id: r.id,
+    processId: r.process_id,
+    from: r.from_node,
+    to: r.to_node,
+    strategy: r.strategy,
+    state: r.state,
+    steps: JSON.parse(r.steps) as Migration['steps'],
+    frozenMs: r.frozen_ms,
+    totalMs: r.total_ms,
+    bytes: r.bytes,
+    code: r.code,
+    reason: r.reason,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+  };
+}
+
+export function toEvent(r: EventRow): Event {
+  return { id: r.id, at: r.at, processId: r.process_id, node: r.node, kind: r.kind, message: r.message };
+}

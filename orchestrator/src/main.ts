@@ -1,0 +1,45 @@
+/** node orchestrator/dist/main.js --config FILE */
+import { parseArgs } from 'node:util';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
+  if (!values.config) {
+    console.error('usage: godwit-orchestrator --config FILE');
+    process.exit(1);
+  }
+  let config;
+  try {
+    config = loadConfig(values.config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+  const app = await buildApp(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      app.log.warn(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info(`${signal}: closing`);
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'closing failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+}
+
+main().catch((err: unknown) => {
+  console.error(`orchestrator failed to start: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,320 @@
+/**
+ * Migration, as a state machine whose every step is written down before it is taken:
+ *
+ *   requested → dumping → dumped → transferring → transferred → restoring → done
+ *   requested, dumping → failed                 (the process never stopped)
+ *   dumped … restoring → rolling-back → failed  (restored from the source's own images)
+ *
+ * A restarted orchestrator finishes what it finds half done (reconcile.ts), using the same steps.
+ */
+import {
+  type AgentProc,
+  type DumpResult,
+  type ErrorCode,
+  GodwitError,
+  type Migration,
+  type MigrationState,
+} from '@godwit/schemas';
+import { waitUntil } from './bus.js';
+import type { Ctx } from './context.js';
+import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
+
+export interface Migrator {
+  /** checks, records and runs a migration; resolves when it is done, throws why it failed */
+  migrate(proc: ProcessRow, to: string): Promise<Migration>;
+  /** waits (up to timeoutMs) while a process is migrating */
+  settled(id: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** resolves when no migration runs, or after timeoutMs */
+  idle(timeoutMs: number): Promise<void>;
+  // steps reconcile resumes from
+  rollback(m: MigrationRow, cause: GodwitError, dump: DumpRecord): Promise<Migration>;
+  restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration>;
+  finishDone(m: MigrationRow, restored: { pid: number | null; restoredAt: number | null }, dump: DumpRecord | null): Migration;
+  /** ends a migration whose process was found running at `from` (never dumped, or rolled back) */
+  finishStayed(m: MigrationRow, found: AgentProc, reason: string): Migration;
+  /** ends a migration whose process is nowhere to be found */
+  finishLost(m: MigrationRow, reason: string): Migration;
+  /** runs fn as the one migration of the process, so no other starts meanwhile */
+  exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * `resume` finishes a migration left half done (reconcile.ts): used when the source's agent is
+ * unreachable just when the program must be restored there, so it waits for the agent instead of
+ * giving the program up.
+ */
+export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<void>): Migrator {
+  const { db, bus, log, nodes } = ctx;
+  const active = new Map<number, Promise<unknown>>();
+
+  /** persists the next state (and anything else in the same transaction) before it is acted upon */
+  function transition(m: MigrationRow, state: MigrationState, also?: () => void): MigrationRow {
+    const steps = JSON.parse(m.steps) as { state: MigrationState; at: number }[];
+    steps.push({ state, at: Date.now() });
+    db.tx(() => {
+      db.q.setMigrationState.run({ id: m.id, state, steps: JSON.stringify(steps) });
+      also?.();
+    });
+    log.info({ migration: m.id, process: m.process_id, state }, `migration ${m.id} of process ${m.process_id}: ${state}`);
+    return db.q.migrationById.get(m.id)!;
+  }
+
+  function ended(m: MigrationRow, restoredOn: string | null, frozenMs: number | null): void {
+    db.q.endMigration.run({
+      id: m.id,
+      restored_on: restoredOn,
+      frozen_ms: frozenMs,
+      total_ms: Date.now() - m.started_at,
+      ended_at: Date.now(),
+    });
+  }
+
+  function cleanupImages(m: MigrationRow): void {
+    for (const node of [m.from_node, m.to_node]) {
+      ctx.agent(node).deleteImages(m.id).catch((err: unknown) => {
+        log.warn({ err, migration: m.id, node }, `could not delete the images of migration ${m.id} on ${node}`);
+      });
+    }
+  }
+
+  /** a failure before the process stopped: it runs on where it was */
+  function failBeforeDump(m: MigrationRow, cause: GodwitError): never {
+    const message = `process ${m.process_id} cannot move to ${m.to_node}: ${cause.message}; it keeps running on ${m.from_node}`;
+    transition(m, 'failed', () => {
+      db.q.setMigrationFailure.run({ id: m.id, code: cause.code, reason: cause.message });
+      ended(m, null, null);
+      db.q.endMigrating.run(m.process_id);
+      db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
+    });
+    bus.emit('process', m.process_id);
+    throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id });
+  }
+
+  function finishDone(
+    m: MigrationRow,
+    restored: { pid: number | null; restoredAt: number | null },
+    dump: DumpRecord | null,
+  ): Migration {
+    const frozenMs = restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : null;
+    const done = transition(m, 'done', () => {
+      ended(m, m.to_node, frozenMs);
+      db.q.setMigrated.run({
+        id: m.process_id,
+        node: m.to_node,
+        pid: restored.pid,
+        epoch: m.from_epoch + 1,
+        last_frozen_ms: frozenMs,
+      });
+      const stats = [frozenMs !== null ? `frozen ${frozenMs} ms` : null, m.bytes !== null ? `${m.bytes} bytes` : null]
+        .filter(Boolean)
+        .join(', ');
+      db.event({
+        processId: m.process_id,
+        node: m.to_node,
+        kind: 'migrated',
+        message: `process ${m.process_id} moved from ${m.from_node} to ${m.to_node}${stats ? ` (${stats})` : ''}`,
+      });
+    });
+    bus.emit('process', m.process_id);
+    cleanupImages(m);
+    return toMigration(db.q.migrationById.get(done.id)!);
+  }
+
+  async function rollback(m: MigrationRow, cause: GodwitError, dump: DumpRecord): Promise<Migration> {
+    const head = `process ${m.process_id} cannot move to ${m.to_node}: ${cause.message}`;
+    m = transition(m, 'rolling-back', () => db.q.setMigrationFailure.run({ id: m.id, code: cause.code, reason: cause.message }));
+    let restored;
+    try {
+      restored = await ctx.agent(m.from_node).restore(m.process_id, {
+        migrationId: m.id,
+        epoch: m.from_epoch + 1,
+        inodes: dump.inodes,
+      });
+    } catch (err) {
+      const e = asGodwitError(err);
+      if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE' && resume) {
+        // its images are on the source's disk: restore it there once that agent is back
+        const message = `${head}; the agent of ${m.from_node} cannot be reached to restore it (${e.message}): it is restored there as soon as that agent is back`;
+        db.event({ processId: m.process_id, node: m.from_node, kind: 'rollback-pending', message });
+        const pending = m;
+        setTimeout(() => {
+          exclusive(pending.process_id, () => resume(pending)).catch((err2: unknown) =>
+            log.error({ err: err2, migration: pending.id }, `could not finish rolling back migration ${pending.id}`),
+          );
+        }, 0);
+        throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id, rollbackError: e.toBody() });
+      }
+      const message = `${head}; restoring it on ${m.from_node} failed too (${e.message}): the process is lost`;
+      finishLost(m, message);
+      throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id, rollbackError: e.toBody() });
+    }
+    const message = `${head}; it was restored on ${m.from_node} and keeps running there`;
+    const frozenMs = dump.frozenAt !== null ? restored.restoredAt - dump.frozenAt : null;
+    transition(m, 'failed', () => {
+      ended(m, m.from_node, frozenMs);
+      db.q.setResumed.run({ id: m.process_id, pid: restored.pid, epoch: m.from_epoch + 1 });
+      db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
+    });
+    bus.emit('process', m.process_id);
+    cleanupImages(m);
+    throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id });
+  }
+
+  async function restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration> {
+    m = transition(m, 'restoring');
+    try {
+      const r = await ctx.agent(m.to_node).restore(m.process_id, {
+        migrationId: m.id,
+        epoch: m.from_epoch + 1,
+        inodes: dump.inodes,
+      });
+      return finishDone(m, r, dump);
+    } catch (err) {
+      const e = asGodwitError(err);
+      if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE') {
+        // the restore may have worked and only its answer got lost: never run the program twice
+        const found = await findRunning(m.to_node, m.process_id, m.from_epoch + 1);
+        if (found) return finishDone(m, { pid: found.pid, restoredAt: null }, dump);
+      }
+      return rollback(m, e, dump);
+    }
+  }
+
+  async function findRunning(node: string, id: number, epoch: number): Promise<AgentProc | undefined> {
+    try {
+      const procs = await ctx.agent(node).list();
+      return procs.find((p) => p.id === id && p.epoch === epoch && (p.state === 'running' || p.state === 'exited'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  function finishStayed(m: MigrationRow, found: AgentProc, reason: string): Migration {
+    const message = `process ${m.process_id} did not move to ${m.to_node}: ${reason}`;
+    const end = transition(m, 'failed', () => {
+      db.q.setMigrationFailure.run({ id: m.id, code: 'GODWIT_ERR_MIGRATION_FAILED', reason });
+      ended(m, found.epoch === m.from_epoch + 1 ? m.from_node : null, null);
+      db.q.setResumed.run({ id: m.process_id, pid: found.pid, epoch: found.epoch });
+      db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
+    });
+    bus.emit('process', m.process_id);
+    cleanupImages(m);
+    return toMigration(end);
+  }
+
+  function finishLost(m: MigrationRow, reason: string): Migration {
+    const end = transition(m, 'failed', () => {
+      if (!m.code) db.q.setMigrationFailure.run({ id: m.id, code: 'GODWIT_ERR_MIGRATION_FAILED', reason });
+      ended(m, null, null);
+      db.q.endProcess.run({ id: m.process_id, state: 'lost', exit_code: null, exit_signal: null, ended_at: Date.now() });
+      db.event({ processId: m.process_id, node: m.from_node, kind: 'lost', message: reason });
+    });
+    bus.emit('process', m.process_id);
+    return toMigration(end);
+  }
+
+  async function run(m: MigrationRow): Promise<Migration> {
+    const to = nodes.require(m.to_node);
+    m = transition(m, 'dumping');
+    let dumped: DumpResult;
+    try {
+      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id });
+    } catch (err) {
+      failBeforeDump(m, asGodwitError(err));
+    }
+    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes };
+    m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) }));
+    m = transition(m, 'transferring');
+    try {
+      const sent = await ctx.agent(m.from_node).send(m.process_id, {
+        migrationId: m.id,
+        to: { url: to.url, token: to.token },
+      });
+      m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
+    } catch (err) {
+      return rollback(m, asGodwitError(err), dump);
+    }
+    return restoreAtDest(m, dump);
+  }
+
+  /** checks everything that can be checked before anything stops, and records the request */
+  function begin(proc: ProcessRow, toName: string): MigrationRow {
+    const to = toName === 'home' ? proc.home_node : toName;
+    nodes.require(to);
+    if (proc.state === 'migrating' || active.has(proc.id)) {
+      throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${proc.id} is migrating already; wait for that to end`);
+    }
+    if (proc.state !== 'running') {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${proc.id} is not running (it is ${proc.state}); only running processes move`);
+    }
+    if (proc.node === to) {
+      throw new GodwitError('GODWIT_ERR_SAME_NODE', `process ${proc.id} runs on ${to} already`);
+    }
+    for (const n of [to, proc.node]) {
+      if (!nodes.isOnline(n)) {
+        throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${n} is offline: its agent is not connected, so process ${proc.id} cannot move to ${to} now`, { node: n });
+      }
+    }
+    const now = Date.now();
+    let id = 0;
+    db.tx(() => {
+      id = Number(
+        db.q.insertMigration.run({
+          process_id: proc.id,
+          from_node: proc.node,
+          to_node: to,
+          strategy: 'full',
+          steps: JSON.stringify([{ state: 'requested', at: now }]),
+          from_epoch: proc.epoch,
+          started_at: now,
+        }).lastInsertRowid,
+      );
+      db.q.setProcessState.run({ id: proc.id, state: 'migrating' });
+      db.event({ processId: proc.id, node: proc.node, kind: 'migration-started', message: `process ${proc.id} is moving from ${proc.node} to ${to} (migration ${id})` });
+    });
+    bus.emit('process', proc.id);
+    return db.q.migrationById.get(id)!;
+  }
+
+  function exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T> {
+    const p = fn().finally(() => active.delete(processId));
+    active.set(processId, p.catch(() => undefined));
+    return p;
+  }
+
+  return {
+    migrate: (proc, to) => {
+      let m: MigrationRow;
+      try {
+        m = begin(proc, to);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return exclusive(proc.id, () => run(m));
+    },
+    settled: async (id, timeoutMs, signal) => {
+      await waitUntil(
+        bus,
+        ['process'],
+        () => (db.q.processById.get(id)?.state === 'migrating' ? undefined : true),
+        { timeoutMs, signal, pollMs: 500 },
+      );
+    },
+    idle: async (timeoutMs) => {
+      const all = Promise.allSettled([...active.values()]);
+      await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    },
+    rollback,
+    restoreAtDest,
+    finishDone,
+    finishStayed,
+    finishLost,
+    exclusive,
+  };
+}
+
+export function asGodwitError(err: unknown): GodwitError {
+  if (err instanceof GodwitError) return err;
+  const code: ErrorCode = 'GODWIT_ERR_MIGRATION_FAILED';
+  return new GodwitError(code, (err as Error)?.message ?? String(err), undefined, { cause: err });
+}

@@ -1,0 +1,231 @@
+/** /v1/processes: run, list, look at, move, feed and signal the programs of the cluster. */
+import { once } from 'node:events';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import {
+  ErrorBody,
+  GodwitError,
+  IdParam,
+  MigrateRequest,
+  Migration,
+  Process,
+  RunRequest,
+  SignalRequest,
+} from '@godwit/schemas';
+import type { User } from './auth.js';
+import type { Ctx } from './context.js';
+import { type ProcessRow, toMigration, toProcess } from './db.js';
+import type { Migrator } from './migration.js';
+import type { OutputRelay } from './output-relay.js';
+
+export interface ProcessRouteDeps {
+  ctx: Ctx;
+  migrator: Migrator;
+  relay: OutputRelay;
+}
+
+const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
+const STDIN_WAIT_MS = 120_000;
+
+export function visible(row: ProcessRow, user: User): boolean {
+  return user.admin || row.owner === user.name;
+}
+
+/** `id` is godwit's id, or else the home PID of one of the user's processes */
+export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
+  const n = Number(id);
+  const row = ctx.db.q.processById.get(n);
+  if (row && visible(row, user)) return row;
+  const byPid = ctx.db.q.processByOrigPid.get({ pid: n, owner: user.name });
+  if (byPid) return byPid;
+  throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `no process ${id} of ${user.name}'s (as godwit id or home PID)`);
+}
+
+export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay }) => {
+  const { db, nodes } = ctx;
+
+  app.post(
+    '/v1/processes',
+    { schema: { summary: 'run a program', body: RunRequest, response: { 201: Process, ...errors } } },
+    async (req, reply) => {
+      const b = req.body;
+      const start = nodes.require(b.node ?? b.homeNode ?? nodes.names[0]!);
+      const home = b.homeNode ? nodes.require(b.homeNode).name : start.name;
+      if (!nodes.isOnline(start.name)) {
+        throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${start.name} is offline: its agent is not connected; run on another node`, {
+          node: start.name,
+        });
+      }
+      const id = Number(
+        db.q.insertProcess.run({
+          owner: req.user.name,
+          argv: JSON.stringify(b.argv),
+          cwd: b.cwd,
+          home_node: home,
+          node: start.name,
+          created_at: Date.now(),
+        }).lastInsertRowid,
+      );
+      try {
+        const proc = await ctx.agent(start.name).launch({
+          id,
+          argv: b.argv,
+          cwd: b.cwd,
+          env: { ...b.env, GODWIT_PROC_ID: String(id) },
+        });
+        db.tx(() => {
+          db.q.setLaunched.run({ id, pid: proc.pid });
+          db.event({ processId: id, node: start.name, kind: 'started', message: `process ${id} (${b.argv[0]}) started on ${start.name} as PID ${proc.pid}` });
+        });
+      } catch (err) {
+        const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_LAUNCH_FAILED', String((err as Error).message));
+        db.tx(() => {
+          db.q.endProcess.run({ id, state: 'exited', exit_code: null, exit_signal: null, ended_at: Date.now() });
+          db.event({ processId: id, node: start.name, kind: 'launch-failed', message: `process ${id} could not start on ${start.name}: ${e.message}` });
+        });
+        throw new GodwitError(e.code, e.message, { ...e.details, processId: id });
+      }
+      relay.start(id);
+      return reply.code(201).send(toProcess(db.q.processById.get(id)!));
+    },
+  );
+
+  app.get(
+    '/v1/processes',
+    {
+      schema: {
+        summary: "list one's processes (an admin's ?all=true lists everyone's)",
+        querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }),
+        response: { 200: Type.Array(Process), ...errors },
+      },
+    },
+    async (req) => {
+      const rows = req.user.admin && req.query.all ? db.q.allProcesses.all() : db.q.processesOf.all(req.user.name);
+      return rows.map(toProcess);
+    },
+  );
+
+  app.get(
+    '/v1/processes/:id',
+    { schema: { summary: 'one process', params: IdParam, response: { 200: Process, ...errors } } },
+    async (req) => toProcess(findProcess(ctx, req.user, req.params.id)),
+  );
+
+  app.post(
+    '/v1/processes/:id/migrate',
+    {
+      schema: {
+        summary: 'move a process to another node; answers when the move has ended',
+        params: IdParam,
+        body: MigrateRequest,
+        response: { 200: Migration, ...errors },
+      },
+    },
+    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to),
+  );
+
+  app.get(
+    '/v1/processes/:id/migrations',
+    { schema: { summary: "a process's migrations", params: IdParam, response: { 200: Type.Array(Migration), ...errors } } },
+    async (req) => db.q.migrationsOf.all(findProcess(ctx, req.user, req.params.id).id).map(toMigration),
+  );
+
+  app.get(
+    '/v1/migrations/:id',
+    {
+      schema: {
+        summary: 'one migration',
+        params: Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) }),
+        response: { 200: Migration, ...errors },
+      },
+    },
+    async (req) => {
+      const m = db.q.migrationById.get(Number(req.params.id));
+      const p = m ? db.q.processById.get(m.process_id) : undefined;
+      if (!m || !p || !visible(p, req.user)) {
+        throw new GodwitError('GODWIT_ERR_NOT_FOUND', `no migration ${req.params.id} of ${req.user.name}'s processes`);
+      }
+      return toMigration(m);
+    },
+  );
+
+  app.get(
+    '/v1/processes/:id/output',
+    {
+      schema: {
+        summary: "a process's output as NDJSON OutputLine objects, from byte `offset`; `follow` waits for more until it exits",
+        params: IdParam,
+        querystring: Type.Object({
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+          follow: Type.Boolean({ default: false }),
+        }),
+        produces: ['application/x-ndjson'],
+      },
+    },
+    async (req, reply) => {
+      const row = findProcess(ctx, req.user, req.params.id);
+      // written by hand so the headers go out at once, before any output exists
+      reply.hijack();
+      const res = reply.raw;
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const signal = AbortSignal.any([gone.signal, ctx.closing]);
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      res.flushHeaders();
+      try {
+        for await (const l of relay.read(row.id, req.query.offset, req.query.follow, signal)) {
+          if (!res.write(`${JSON.stringify(l)}\n`)) await once(res, 'drain', { signal });
+        }
+      } catch (err) {
+        if (!signal.aborted) req.log.error({ err }, `output of process ${row.id} failed`);
+      } finally {
+        res.end();
+      }
+    },
+  );
+
+  /** stdin and signals go where the process runs; during a migration, that is known after it */
+  async function whereRunning(user: User, id: string): Promise<ProcessRow> {
+    let row = findProcess(ctx, user, id);
+    if (row.state === 'migrating') {
+      await migrator.settled(row.id, STDIN_WAIT_MS, ctx.closing);
+      row = db.q.processById.get(row.id)!;
+    }
+    if (row.state !== 'running') {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${row.id} is not running (it is ${row.state})`);
+    }
+    return row;
+  }
+
+  app.post(
+    '/v1/processes/:id/stdin',
+    {
+      schema: {
+        summary: "write the raw body to the program's stdin; ?eof=true closes it afterwards",
+        params: IdParam,
+        querystring: Type.Object({ eof: Type.Boolean({ default: false }) }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const row = await whereRunning(req.user, req.params.id);
+      const body = req.body as Buffer | string | undefined;
+      const data = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(String(body));
+      await ctx.agent(row.node).stdin(row.id, data, req.query.eof);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/processes/:id/signal',
+    {
+      schema: { summary: 'send a signal to the program', params: IdParam, body: SignalRequest, response: { 204: Type.Null(), ...errors } },
+    },
+    async (req, reply) => {
+      const row = await whereRunning(req.user, req.params.id);
+      await ctx.agent(row.node).signal(row.id, req.body);
+      db.event({ processId: row.id, node: row.node, kind: 'signal', message: `${req.user.name} sent ${req.body.signal} to process ${row.id}` });
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,123 @@
+/**
+ * What a starting orchestrator does so that one killed at any moment loses no process: finish
+ * or undo each migration it finds half done, by looking at what the agents hold, and restart
+ * the output relay of every live process.
+ */
+import { type AgentProc, GodwitError } from '@godwit/schemas';
+import { sleep } from './bus.js';
+import type { Ctx } from './context.js';
+import type { DumpRecord, MigrationRow } from './db.js';
+import { asGodwitError, type Migrator } from './migration.js';
+import type { OutputRelay } from './output-relay.js';
+
+export async function reconcile(ctx: Ctx, migrator: Migrator, relay: OutputRelay): Promise<void> {
+  const { db, log } = ctx;
+  const live = db.q.liveProcesses.all();
+  for (const p of live) relay.start(p.id);
+  const unfinished = db.q.unfinishedMigrations.all();
+  if (unfinished.length) log.info(`reconciling ${unfinished.length} unfinished migration(s)`);
+  const busy = new Set(unfinished.map((m) => m.process_id));
+  await Promise.all([
+    ...unfinished.map((m) =>
+      migrator
+        .exclusive(m.process_id, () => resumeMigration(ctx, migrator, m))
+        .catch((err: unknown) => log.error({ err, migration: m.id }, `could not reconcile migration ${m.id}`)),
+    ),
+    ...ctx.nodes.names.map((node) =>
+      checkNode(ctx, node, live.filter((p) => p.node === node && !busy.has(p.id)).map((p) => p.id)).catch((err: unknown) =>
+        log.error({ err, node }, `could not check the processes of node ${node}`),
+      ),
+    ),
+  ]);
+  for (const p of db.q.liveProcesses.all()) relay.start(p.id);
+}
+
+/** Marks lost the processes a node's agent no longer knows. */
+async function checkNode(ctx: Ctx, node: string, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const { db, log } = ctx;
+  if (!(await ctx.nodes.waitOnline([node], ctx.tunables.reconcileWaitMs, ctx.closing))) {
+    log.warn(`node ${node} is not online; its ${ids.length} process(es) stay as recorded until it is`);
+    return;
+  }
+  const procs = await ctx.agent(node).list();
+  for (const id of ids) {
+    const row = db.q.processById.get(id);
+    if (!row || row.state !== 'running' || row.node !== node) continue;
+    const found = procs.find((p) => p.id === id && p.epoch === row.epoch);
+    if (found) {
+      if (row.pid === null && found.pid !== null) db.q.setPid.run({ id, pid: found.pid });
+      continue;
+    }
+    const message = `process ${id} is lost: the agent of ${node} no longer knows its run ${row.epoch}`;
+    db.tx(() => {
+      db.q.endProcess.run({ id, state: 'lost', exit_code: null, exit_signal: null, ended_at: Date.now() });
+      db.event({ processId: id, node, kind: 'lost', message });
+    });
+    ctx.bus.emit('process', id);
+    log.warn(message);
+  }
+}
+
+const at = (procs: AgentProc[], id: number, epoch: number) => procs.find((p) => p.id === id && p.epoch === epoch);
+
+async function listWhileDumping(ctx: Ctx, node: string, id: number, deadline: number): Promise<AgentProc[]> {
+  for (;;) {
+    const procs = await ctx.agent(node).list();
+    if (!procs.some((p) => p.id === id && p.state === 'dumping') || Date.now() > deadline) return procs;
+    await sleep(500, ctx.closing);
+  }
+}
+
+export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: MigrationRow): Promise<void> {
+  const { log } = ctx;
+  const id = m.process_id;
+  const from = m.from_node;
+  const to = m.to_node;
+  let delay = 500;
+  for (;;) {
+    if (ctx.closing.aborted) return;
+    await ctx.nodes.waitOnline([from, to], ctx.tunables.reconcileWaitMs, ctx.closing);
+    try {
+      const deadline = Date.now() + ctx.tunables.dumpingWaitMs;
+      const src = await listWhileDumping(ctx, from, id, deadline);
+      const dst = await listWhileDumping(ctx, to, id, deadline);
+      const next = m.from_epoch + 1;
+      const dNew = at(dst, id, next);
+      const dump: DumpRecord | null = m.dump ? (JSON.parse(m.dump) as DumpRecord) : null;
+      if (dNew && dNew.state !== 'dumped') {
+        log.info(`migration ${m.id}: process ${id} runs on ${to}: done`);
+        migrator.finishDone(m, { pid: dNew.pid, restoredAt: null }, dump);
+        return;
+      }
+      const sNew = at(src, id, next);
+      const sOld = at(src, id, m.from_epoch);
+      const stayed = sNew && sNew.state !== 'dumped' ? sNew : sOld && sOld.state !== 'dumped' ? sOld : undefined;
+      if (stayed) {
+        migrator.finishStayed(m, stayed, `the orchestrator restarted during the migration; the process stayed on ${from}`);
+        return;
+      }
+      // without a recorded dump, the agent's list still has the streams' inodes of the dumped run
+      const images: DumpRecord | null = dump ?? (sOld ? { frozenAt: null, inodes: sOld.inodes, bytes: 0 } : null);
+      if (images && (await ctx.agent(from).hasImages(m.id))) {
+        const cause = new GodwitError('GODWIT_ERR_MIGRATION_FAILED', 'the orchestrator restarted during the migration');
+        await migrator.rollback(m, cause, images).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        return;
+      }
+      if (images && (await ctx.agent(to).hasImages(m.id))) {
+        await migrator.restoreAtDest(m, images).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        return;
+      }
+      const reason = `process ${id} is lost: after the orchestrator restarted during its migration ${m.id}, neither ${from} nor ${to} runs it or holds its images`;
+      migrator.finishLost(m, reason);
+      log.warn(reason);
+      return;
+    } catch (err) {
+      const e = asGodwitError(err);
+      if (e.code !== 'GODWIT_ERR_AGENT_UNREACHABLE') throw err;
+      log.warn(`migration ${m.id}: ${e.message}; trying again`);
+      await sleep(delay, ctx.closing);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}

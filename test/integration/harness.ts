@@ -1,0 +1,149 @@
+/**
+ * One real local cluster for the whole integration suite (started on first use, removed after
+ * the last test), and helpers that act as a user would: the CLI's commands, the REST API.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import type { Migration, Process } from '@godwit/schemas';
+import { clusterDown, clusterUp, type ClusterInfo } from '../../cli/src/cluster/index.js';
+
+export const REPO = join(import.meta.dirname, '..', '..');
+const CLI = join(REPO, 'cli', 'dist', 'bin');
+
+let started: Promise<Harness> | undefined;
+
+export interface Harness {
+  info: ClusterInfo;
+  env: NodeJS.ProcessEnv;
+  home: string;
+}
+
+/** The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). */
+export function cluster(): Promise<Harness> {
+  started ??= (async () => {
+    const home = mkdtempSync(join(tmpdir(), 'godwit-test-'));
+    const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
+    const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
+    const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
+    return { info, env, home };
+  })();
+  return started;
+}
+
+export async function teardown(): Promise<void> {
+  if (!started) return;
+  const h = await started.catch(() => undefined);
+  started = undefined;
+  if (!h) return;
+  const report = await clusterDown({ home: h.home, log: () => undefined });
+  if (report.problems.length) process.stderr.write(`cluster down left problems: ${report.problems.join('; ')}\n`);
+  rmSync(h.home, { recursive: true, force: true });
+}
+
+/** Runs one of the CLI's commands to completion, as a user at node 0 would. */
+export async function cli(h: Harness, bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps', args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
+  return execa('node', [join(CLI, `${bin}.js`), ...args], { env: opts.env ?? h.env, reject: false, timeout: 180_000, cwd: REPO });
+}
+
+/** A foreground `mosrun` whose output a test watches while it runs. */
+export interface Run {
+  child: ResultPromise;
+  stdout: () => string;
+  stderr: () => string;
+  /** waits until stdout matches; the error shows what was printed */
+  waitFor: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  /** godwit's id of the process, from `mosrun -v` */
+  id: () => Promise<number>;
+}
+
+export function mosrun(h: Harness, args: string[], opts: { input?: boolean } = {}): Run {
+  const child = execa('node', [join(CLI, 'mosrun.js'), '-v', ...args], {
+    env: h.env,
+    reject: false,
+    cwd: REPO,
+    stdin: opts.input ? 'pipe' : 'ignore',
+    buffer: false,
+    timeout: 600_000,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const waitUntil = async <T>(probe: () => T | null | undefined, what: string, timeoutMs: number): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = probe();
+      if (v) return v;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; mosrun stdout: ${JSON.stringify(out.slice(-800))}; stderr: ${JSON.stringify(err.slice(-800))}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (re, timeoutMs = 60_000) => waitUntil(() => re.exec(out), `${re} in the output`, timeoutMs),
+    id: async () => Number((await waitUntil(() => /process (\d+) started/.exec(err), 'mosrun -v to print the process id', 60_000))[1]),
+  };
+}
+
+/** Calls the orchestrator's REST API directly, as a scheduler would. */
+export async function api<T = unknown>(h: Harness, method: string, path: string, body?: unknown, token = h.info.client.token) {
+  const res = await fetch(new URL(path, h.info.url), {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json as T };
+}
+
+export async function processInfo(h: Harness, id: number): Promise<Process> {
+  const res = await api<Process>(h, 'GET', `/v1/processes/${id}`);
+  if (res.status !== 200) throw new Error(`GET /v1/processes/${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export async function migrations(h: Harness, id: number): Promise<Migration[]> {
+  return (await api<Migration[]>(h, 'GET', `/v1/processes/${id}/migrations`)).body;
+}
+
+/** Polls until `probe` returns a value; the error says what was seen last. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** CRIU network lock tables left in any node's namespace: a move that ended must leave none. */
+export async function lockTablesLeft(h: Harness): Promise<string[]> {
+  const left: string[] = [];
+  for (const n of h.info.nodes) {
+    const res = await execa('nsenter', [`--net=/run/netns/${n.netns}`, '--', 'nft', 'list', 'tables'], { reject: false });
+    for (const line of res.stdout.split('\n')) if (/CRIU-/.test(line)) left.push(`${n.name}: ${line.trim()}`);
+  }
+  return left;
+}
+
+export function program(name: string): string {
+  return join(REPO, 'test', 'programs', name);
+}

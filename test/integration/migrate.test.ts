@@ -1,0 +1,63 @@
+/**
+ * The foundation's promise: a running program moves between nodes while the user keeps talking
+ * to it, and nothing it prints is lost or repeated.
+ */
+import { expect } from 'chai';
+import { cli, cluster, mosrun, processInfo, program, type Harness } from './harness.js';
+
+describe('live migration of a running program', function () {
+  let h: Harness;
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+  });
+
+  it('moves a counter home -> node1 -> node2 -> home with continuous output', async function () {
+    this.timeout(240_000);
+    const run = mosrun(h, [program('counter'), '150']);
+    const id = await run.id();
+    await run.waitFor(/^3$/m);
+    const pids: number[] = [];
+    const first = await processInfo(h, id);
+    expect(first.node, 'a program started with -h runs on its home node').to.equal('node0');
+    pids.push(first.pid!);
+
+    let seen = 0;
+    for (const [i, to] of [['node1', 'node1'], ['node2', 'node2'], ['home', 'node0']].entries()) {
+      // wait for new output between moves, so each move happens mid-run
+      seen = Math.max(seen, ...run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number));
+      await run.waitFor(new RegExp(`^${seen + 2}$`, 'm'));
+      const mig = await cli(h, 'mosmigrate', [String(id), to![0]!]);
+      expect(mig.exitCode, `mosmigrate ${id} ${to![0]} failed: ${mig.stderr}`).to.equal(0);
+      expect(mig.stdout).to.match(new RegExp(`moved .*to ${to![1]}`));
+      const ps = await cli(h, 'mosps', ['--json']);
+      const row = (JSON.parse(ps.stdout) as { id: number; node: string; nmigs: number; pid: number }[]).find((p) => p.id === id);
+      expect(row, `mosps --json lists process ${id}: ${ps.stdout}`).to.exist;
+      expect(row!.node).to.equal(to![1]);
+      expect(row!.nmigs).to.equal(i + 1);
+      pids.push(row!.pid);
+    }
+    const table = await cli(h, 'mosps', []);
+    expect(table.stdout, 'mosps shows the WHERE and NMIGS columns').to.match(/WHERE/).and.match(/NMIGS/);
+
+    const result = await run.child;
+    expect(result.exitCode, `mosrun's exit status; stderr: ${run.stderr()}`).to.equal(0);
+    const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    const expected = Array.from({ length: 150 }, (_, i) => i + 1);
+    expect(numbers, 'every number printed once, in order, across 3 migrations').to.deep.equal(expected);
+    expect(run.stdout()).to.match(/result=counted 150/);
+    expect(new Set(pids).size, `the host PID changes with each move: ${pids.join(', ')}`).to.equal(4);
+  });
+
+  it('keeps the exit status of a program that exits after being migrated', async function () {
+    this.timeout(120_000);
+    const run = mosrun(h, [program('exit7'), '4']);
+    const id = await run.id();
+    await run.waitFor(/tick 2/);
+    const mig = await cli(h, 'mosmigrate', [String(id), 'node1']);
+    expect(mig.exitCode, mig.stderr).to.equal(0);
+    const result = await run.child;
+    expect(result.exitCode, `mosrun should exit with the program's status 7; stderr: ${run.stderr()}`).to.equal(7);
+    expect(run.stdout()).to.match(/result=exiting with 7/);
+  });
+});

@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import { buildRunCommand, exitStatus, programEnv, type RunArgs } from '../../../cli/src/commands/run.js';
+import { buildGodwitProgram } from '../../../cli/src/commands/index.js';
+import { configureCommand } from '../../../cli/src/program.js';
+import { renderError } from '../../../cli/src/errors.js';
+
+/** Parses like the `mosrun` binary would, capturing the arguments instead of running anything. */
+async function parse(argv: string[]): Promise<{ args: RunArgs | null; err: unknown; stderr: string }> {
+  let args: RunArgs | null = null;
+  let stderr = '';
+  const cmd = buildRunCommand('mosrun', async (a) => {
+    args = a;
+  });
+  configureCommand(cmd);
+  cmd.configureOutput({ writeErr: (s) => (stderr += s), writeOut: () => {} });
+  try {
+    await cmd.parseAsync(['node', 'mosrun', ...argv]);
+    return { args, err: null, stderr };
+  } catch (err) {
+    return { args, err, stderr };
+  }
+}
+
+describe('mosrun arguments', () => {
+  it('runs on the home node by default', async () => {
+    const { args } = await parse(['prog']);
+    expect(args).to.deep.equal({ node: undefined, verbose: false, json: false, argv: ['prog'] });
+  });
+
+  it('takes -h for the home node', async () => {
+    const { args } = await parse(['-h', 'prog', 'a']);
+    expect(args!.node).to.equal(undefined);
+    expect(args!.argv).to.deep.equal(['prog', 'a']);
+  });
+
+  it('takes -r NODE and the glued MOSIX form -rNODE', async () => {
+    expect((await parse(['-r', 'node1', 'prog'])).args!.node).to.equal('node1');
+    expect((await parse(['-rnode2', 'prog'])).args!.node).to.equal('node2');
+    expect((await parse(['--node', 'node3', 'prog'])).args!.node).to.equal('node3');
+  });
+
+  it('takes -v', async () => {
+    const { args } = await parse(['-v', '-rnode1', 'prog']);
+    expect(args!.verbose).to.equal(true);
+    expect(args!.node).to.equal('node1');
+  });
+
+  it("leaves the program's own options alone, even ones mosrun also has", async () => {
+    const { args } = await parse(['-v', 'ls', '-la', '-h', '-r', 'x', '--help', '--json', '-v', '--']);
+    expect(args!.argv).to.deep.equal(['ls', '-la', '-h', '-r', 'x', '--help', '--json', '-v', '--']);
+    expect(args!.json).to.equal(false);
+  });
+
+  it('takes a program after --', async () => {
+    const { args } = await parse(['--', '-weird-name', 'x']);
+    expect(args!.argv).to.deep.equal(['-weird-name', 'x']);
+  });
+
+  it('rejects -h with -r, and a missing program, as usage errors (exit 2)', async () => {
+    for (const argv of [['-h', '-rnode1', 'prog'], [], ['-r']]) {
+      const { args, err, stderr } = await parse(argv);
+      expect(args).to.equal(null);
+      expect(renderError(err).exitCode).to.equal(2);
+      expect(stderr).to.match(/^godwit: /);
+      expect(stderr).to.not.match(/^error:/m);
+    }
+  });
+
+  it('rejects unknown mosrun options before the program', async () => {
+    const { err, stderr } = await parse(['-x', 'prog']);
+    expect(renderError(err).exitCode).to.equal(2);
+    expect(stderr).to.contain("unknown option '-x'");
+  });
+
+  it('`godwit run` passes the program options through the same way', async () => {
+    const program = buildGodwitProgram();
+    configureCommand(program);
+    let captured: string[] = [];
+    const run = program.commands.find((c) => c.name() === 'run')!;
+    run.action((...a: unknown[]) => {
+      captured = [a[0] as string, ...(a[1] as string[])];
+    });
+    await program.parseAsync(['node', 'godwit', 'run', '-rnode1', 'python3', '-c', 'print(1)', '-v']);
+    expect(captured).to.deep.equal(['python3', '-c', 'print(1)', '-v']);
+    expect(run.opts()).to.deep.include({ node: 'node1' });
+  });
+});
+
+describe('mosrun helpers', () => {
+  it("passes the caller's environment without GODWIT_ variables", () => {
+    const env = programEnv({ PATH: '/bin', HOME: '/root', GODWIT_TOKEN: 's3cret', GODWIT_CONFIG: '/x', X: undefined });
+    expect(env).to.deep.equal({ PATH: '/bin', HOME: '/root' });
+  });
+
+  it('exits with the code, or 128+N for signal N', () => {
+    expect(exitStatus({ code: 7, signal: null })).to.equal(7);
+    expect(exitStatus({ code: null, signal: 'SIGKILL' })).to.equal(137);
+    expect(exitStatus({ code: null, signal: 'SIGTERM' })).to.equal(143);
+  });
+});

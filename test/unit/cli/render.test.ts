@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import type { Migration, Node, Process } from '@godwit/schemas';
+import { formatBytes, renderMigration, renderNodesTable, renderPsTable, selectProcesses } from '../../../cli/src/render.js';
+
+function proc(over: Partial<Process>): Process {
+  return {
+    id: 1, owner: 'root', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node0',
+    pid: 4242, origPid: 4242, nmigs: 0, state: 'running', exitCode: null, exitSignal: null,
+    createdAt: 1, endedAt: null, lastFrozenMs: null, ...over,
+  };
+}
+
+const sample: Process[] = [
+  proc({ id: 3, node: 'node2', nmigs: 2, origPid: 5000, argv: ['python3', '-c', 'print("hi there")'] }),
+  proc({ id: 1 }),
+  proc({ id: 2, state: 'exited', exitCode: 0, endedAt: 5 }),
+  proc({ id: 4, state: 'migrating', node: 'node1', owner: 'guest' }),
+  proc({ id: 5, state: 'exited', exitSignal: 'SIGKILL' }),
+];
+
+describe('mosps rendering', () => {
+  it('shows running and migrating processes by default, oldest first', () => {
+    expect(selectProcesses(sample).map((p) => p.id)).to.deep.equal([1, 3, 4]);
+    expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5]);
+  });
+
+  it('draws a borderless table with ID PID WHERE FROM NMIGS STATE CMD', () => {
+    const out = renderPsTable(selectProcesses(sample, { exited: true }));
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+NMIGS\s+STATE\s+CMD$/);
+    expect(lines).to.have.length(6);
+    expect(out).to.not.match(/[│─┌┐└┘]/);
+    expect(lines[3]).to.match(/^3\s+5000\s+node2\s+node0\s+2\s+running\s+python3 -c 'print\("hi there"\)'$/);
+    expect(lines[2]).to.match(/exited\(0\)/);
+    expect(lines[5]).to.match(/killed\(SIGKILL\)/);
+    for (const l of lines) expect(l).to.equal(l.trimEnd());
+  });
+
+  it('adds USER with --all', () => {
+    const out = renderPsTable(sample, { owner: true });
+    expect(out.split('\n')[0]).to.match(/STATE\s+USER\s+CMD/);
+    expect(out).to.contain('guest');
+  });
+
+  it('shows - for an unknown PID and cuts long commands', () => {
+    const out = renderPsTable([proc({ origPid: null, argv: ['x'.repeat(200)] })]);
+    expect(out.split('\n')[1]).to.match(/^1\s+-\s+/);
+    expect(out).to.contain('…');
+  });
+
+  it('is JSON-able as is (--json prints the selected processes)', () => {
+    const procs = selectProcesses(sample);
+    expect(JSON.parse(JSON.stringify(procs))).to.deep.equal(procs);
+  });
+});
+
+describe('nodes and migration rendering', () => {
+  const nodes: Node[] = [
+    {
+      name: 'node0', url: 'http://10.77.1.10:7701', state: 'online', lastSeen: 1,
+      features: { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false },
+      load: { at: 1, cpuCapacity: 1, cpuUsed: 0.5, memTotalBytes: 2 ** 31, memFreeBytes: 1.5 * 2 ** 30, running: 2 },
+    },
+    { name: 'node1', url: 'http://10.77.1.11:7701', state: 'offline', lastSeen: null, features: null, load: null },
+  ];
+
+  it('draws the nodes', () => {
+    const lines = renderNodesTable(nodes).trimEnd().split('\n');
+    expect(lines[0]).to.match(/^NAME\s+STATE\s+ADDRESS\s+CPU\s+MEM FREE\s+RUNNING$/);
+    expect(lines[1]).to.match(/^node0\s+online\s+http:\/\/10\.77\.1\.10:7701\s+0\.50\/1\s+1\.5 GiB\s+2$/);
+    expect(lines[2]).to.match(/^node1\s+offline\s+\S+\s+-\s+-\s+-$/);
+  });
+
+  it('formats sizes', () => {
+    expect(formatBytes(512)).to.equal('512 B');
+    expect(formatBytes(2048)).to.equal('2.0 KiB');
+    expect(formatBytes(300 * 2 ** 20)).to.equal('300 MiB');
+  });
+
+  it('says where a process moved, how long it took and how long it stopped', () => {
+    const m: Migration = {
+      id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'full', state: 'done', steps: [],
+      frozenMs: 160, totalMs: 412, bytes: 1000, code: null, reason: null, startedAt: 0, endedAt: 412,
+    };
+    expect(renderMigration(m)).to.equal('process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)\n');
+  });
+});

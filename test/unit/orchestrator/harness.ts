@@ -1,0 +1,139 @@
+/** A test cluster: fake agents, and an orchestrator that really listens on 127.0.0.1. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, buildApp } from '../../../orchestrator/src/app.js';
+import { checkConfig, type Config } from '../../../orchestrator/src/config.js';
+import { type FakeAgent, startFakeAgent } from './fake-agent.js';
+
+export const TOKENS = {
+  alice: 'alice-token-0123456789',
+  bob: 'bob-token-0123456789ab',
+  root: 'root-token-0123456789a',
+};
+
+export interface Cluster {
+  app: App;
+  url: string;
+  config: Config;
+  agents: FakeAgent[];
+  agent(name: string): FakeAgent;
+  /** app.inject as a user */
+  req(user: keyof typeof TOKENS, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; body: string }>;
+  /** a new orchestrator on the same data directory and agents */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  nodes?: number;
+  outputLimitBytes?: number;
+  /** connect the agents (default true) */
+  connect?: boolean;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'godwit-orch-'));
+  const agents: FakeAgent[] = [];
+  for (let i = 0; i < (opts.nodes ?? 2); i++) agents.push(await startFakeAgent(`node${i}`, `node${i}-token-0123456789`));
+  const config = checkConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    users: [
+      { name: 'alice', token: TOKENS.alice },
+      { name: 'bob', token: TOKENS.bob },
+      { name: 'root', token: TOKENS.root, admin: true },
+    ],
+    nodes: agents.map((a) => ({ name: a.name, url: a.url, token: a.token })),
+    nodeTimeoutMs: 2000,
+    ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
+  });
+
+  const cluster: Cluster = {
+    app: undefined as unknown as App,
+    url: '',
+    config,
+    agents,
+    agent: (name) => agents.find((a) => a.name === name)!,
+    req: async (user, method, url, body) => {
+      const res = await cluster.app.inject({
+        method: method as 'GET',
+        url,
+        headers: { authorization: `Bearer ${TOKENS[user]}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      let json: unknown;
+      try {
+        json = res.json();
+      } catch {
+        json = undefined;
+      }
+      return { status: res.statusCode, json, body: res.body };
+    },
+    restart: async () => {
+      await stopOrchestrator();
+      await startOrchestrator();
+    },
+    close: async () => {
+      await stopOrchestrator();
+      for (const a of agents) await a.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+
+  async function startOrchestrator() {
+    const app = await buildApp(config, {
+      logger: false,
+      tunables: { reconcileWaitMs: 5000, retryMaxMs: 200 },
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    if (!addr || typeof addr === 'string') throw new Error('orchestrator has no port');
+    cluster.app = app;
+    cluster.url = `http://127.0.0.1:${addr.port}`;
+    if (opts.connect !== false) {
+      for (const a of agents) await a.connect(cluster.url);
+      await waitFor(() => agents.every((a) => app.godwit.ctx.nodes.isOnline(a.name)), 'all nodes online');
+    }
+  }
+
+  async function stopOrchestrator() {
+    if (!cluster.app) return;
+    for (const a of agents) await a.disconnect();
+    await cluster.app.close();
+  }
+
+  await startOrchestrator();
+  return cluster;
+}
+
+/** Polls check until it returns truthy; fails after timeoutMs naming what it waited for and what it last saw. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+  seen?: () => unknown,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) {
+      const saw = seen ? await seen() : last;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last saw ${JSON.stringify(saw)}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function decodeOutput(ndjson: string): { text: string; lines: any[]; exit?: { code: number | null; signal: string | null } } {
+  const lines = ndjson.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  let text = '';
+  let exit;
+  for (const l of lines) {
+    if (l.exit) exit = l.exit;
+    else text += Buffer.from(l.data, 'base64').toString();
+  }
+  return { text, lines, exit };
+}
