@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
     await execa('mkdir', ['-p', dumpDir, keeperDir]);
     const t0 = Date.now();
-    await execa(IN_NODE, [src.netns, ...src.cgroups, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
+    await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
     await execa('cp', ['-r', dumpDir, copyDir]);
     const pidfile = join(copyDir, 'restore.pid');
     await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',

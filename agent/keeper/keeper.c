@@ -17,6 +17,7 @@
  * Usage:
  *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
+ * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first.
  * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU.
  *
  * DIR/stdin is a FIFO (made if missing) that the keeper holds open for reading and writing, so
@@ -135,6 +136,35 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * GODWIT_KEEPER_CGROUPS (':'-separated directories) are the node's program control groups:
+ * joined before any child exists, so the program, or the tree `criu restore` brings back, is
+ * held to the node's capacity. Not passed on to the program.
+ */
+static void join_cgroups(void)
+{
+	const char *list = getenv("GODWIT_KEEPER_CGROUPS");
+	if (!list || !*list) {
+		unsetenv("GODWIT_KEEPER_CGROUPS");
+		return;
+	}
+	char *dirs = strdup(list), *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/cgroup.procs", d);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("open %s", path);
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%d\n", getpid());
+		if (write(fd, pid, (size_t)n) != n)
+			die("joining control group %s", d);
+		close(fd);
+	}
+	free(dirs);
+	unsetenv("GODWIT_KEEPER_CGROUPS");
+}
+
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
 
 /*
@@ -193,6 +223,7 @@ int main(int argc, char **argv)
 	else
 		goto usage;
 
+	join_cgroups();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);

@@ -19,6 +19,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const app = Fastify({
     logger: opts.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
     logController: new LogController({ disableRequestLogging: true }),
+    // the orchestrator follows output over long-lived requests: closing must not wait for them
+    forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
   requireToken(app, config.token);

@@ -13,6 +13,8 @@ import tar from 'tar-stream';
 import { GodwitError, isApiErrorBody, type StreamInodes } from '@godwit/schemas';
 
 export const META_FILE = 'godwit.json';
+/** large reads: images are mostly memory pages, hundreds of MiB */
+const CHUNK = 1 << 20;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface ImageMeta {
@@ -94,7 +96,7 @@ export function createImageStore(dataDir: string) {
           const st = await stat(join(dir, name));
           if (!st.isFile()) continue;
           bytes += st.size;
-          await pipeline(createReadStream(join(dir, name)), pack.entry({ name, size: st.size, mode: 0o600 }));
+          await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry({ name, size: st.size, mode: 0o600 }));
         }
         pack.finalize();
       })();

@@ -46,6 +46,8 @@ export interface KeeperStart {
   dir: string;
   epoch: number;
   env: Record<string, string>;
+  /** the node's program control groups, joined by the keeper before it starts anything */
+  cgroups: readonly string[];
   mode: { launch: { cwd: string; argv: string[] } } | { restore: { pidfile: string; criuArgv: string[] } };
 }
 
@@ -59,7 +61,11 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
   const log = openSync(logPath, 'a', 0o600);
   let exited: string | undefined;
   try {
-    const child = spawn(opts.keeperPath, args, { detached: true, stdio: ['ignore', log, log], env: opts.env });
+    const child = spawn(opts.keeperPath, args, {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...opts.env, GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':') },
+    });
     child.on('error', (err) => (exited = err.message));
     child.on('exit', (code, signal) => (exited ??= `keeper exited (${signal ?? code})`));
     child.unref();

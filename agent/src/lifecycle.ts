@@ -96,7 +96,7 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
       let ev;
       try {
         ev = await startKeeper(
-          { keeperPath: config.keeperPath, dir, epoch: 0, env, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
+          { keeperPath: config.keeperPath, dir, epoch: 0, env, cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
           START_TIMEOUT_MS,
         );
       } catch (err) {
@@ -177,7 +177,7 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
       try {
         ev = await startKeeper(
           {
-            keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+            keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
             mode: { restore: { pidfile, criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes }) } },
           },
           RESTORE_TIMEOUT_MS,

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** godwit agent: one per node. `node agent/dist/main.js --config FILE` */
 import { parseArgs } from 'node:util';
-import { joinCgroups } from './cgroups.js';
 import { buildAgent } from './app.js';
 import { loadConfig } from './config.js';
 import { createLoadMeter } from './load.js';
@@ -11,7 +10,6 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' } } });
   if (!values.config) throw new Error('usage: godwit-agent --config FILE');
   const config = loadConfig(values.config);
-  joinCgroups(config.cgroups);
   const { app, procs, criu } = await buildAgent(config);
   const features = await criu.features();
   await app.listen({ host: config.listen.host, port: config.listen.port });

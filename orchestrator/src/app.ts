@@ -49,6 +49,8 @@ export const DEFAULT_LOGGER = {
 export async function buildApp(config: Config, deps: AppDeps = {}) {
   const app = Fastify({
     logger: deps.logger ?? DEFAULT_LOGGER,
+    // followers and agents hold long streams open: closing must not wait for them
+    forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>

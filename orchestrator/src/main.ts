@@ -40,6 +40,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`orchestrator failed to start: ${(err as Error).stack ?? String(err)}`);
+  console.error(`orchestrator failed to start: ${(err as Error).message ?? String(err)}`);
   process.exit(1);
 });

@@ -14,7 +14,11 @@ export const AgentConfig = Type.Object({
   criuPath: Type.String(),
   keeperPath: Type.String(),
   tiniPath: Type.String(),
-  /** control groups the agent joins at start, so its programs and restores inherit them */
+  /**
+   * control groups that hold this node's programs (its CPU and memory capacity): each program's
+   * keeper joins them before it launches or restores the program. The agent itself, and the
+   * dumps and transfers it runs, stay outside, as a kernel's migration work would.
+   */
   cgroups: Type.Array(Type.String({ pattern: '^/sys/fs/cgroup/' })),
   /** CPUs this node may use (its cgroup quota in the simulated cluster, its cores elsewhere) */
   cpuCapacity: Type.Optional(Type.Number()),

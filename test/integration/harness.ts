@@ -2,7 +2,7 @@
  * One real local cluster for the whole integration suite (started on first use, removed after
  * the last test), and helpers that act as a user would: the CLI's commands, the REST API.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -11,6 +11,9 @@ import { clusterDown, clusterUp, type ClusterInfo } from '../../cli/src/cluster/
 
 export const REPO = join(import.meta.dirname, '..', '..');
 const CLI = join(REPO, 'cli', 'dist', 'bin');
+
+/** where the last run's orchestrator and agent logs are kept */
+export const LAST_LOGS = join(tmpdir(), 'godwit-test-logs');
 
 let started: Promise<Harness> | undefined;
 
@@ -39,6 +42,9 @@ export async function teardown(): Promise<void> {
   if (!h) return;
   const report = await clusterDown({ home: h.home, log: () => undefined });
   if (report.problems.length) process.stderr.write(`cluster down left problems: ${report.problems.join('; ')}\n`);
+  // the components' logs outlive the run, for reading after a failure
+  rmSync(LAST_LOGS, { recursive: true, force: true });
+  renameSync(h.info.logsDir, LAST_LOGS);
   rmSync(h.home, { recursive: true, force: true });
 }
 
