@@ -23,8 +23,11 @@
  * DIR/stdin is a FIFO (made if missing) that the keeper holds open for reading and writing, so
  * the agent may come and go; it carries frames 'd' + u32 length + data, or 'c' + u32 0 (close).
  *
+ * Input the program had not read when it ended (for instance dumped by CRIU) is saved to
+ * DIR/unread.EPOCH before the exited event.
+ *
  * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, restore-failed {code},
- * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
+ * stdin-closed, exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
  * a 32-bit little-endian length, the payload.
  */
 #define _GNU_SOURCE
@@ -165,6 +168,27 @@ static void join_cgroups(void)
 	unsetenv("GODWIT_KEEPER_CGROUPS");
 }
 
+/* What the program left unread on its stdin, for the run that follows a dump: DIR/unread.EPOCH */
+static void save_unread_input(const char *dir, const char *epoch, int in_r, const char *pending, size_t npending)
+{
+	char path[4096], buf[65536];
+	fcntl(in_r, F_SETFL, O_NONBLOCK);
+	ssize_t n = read(in_r, buf, sizeof(buf));
+	if (n <= 0 && npending == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/unread.%s", dir, epoch);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("open %s", path);
+	while (n > 0) {
+		write_all(fd, buf, (size_t)n);
+		n = read(in_r, buf, sizeof(buf));
+	}
+	/* then what the keeper had taken from the FIFO but not yet passed on */
+	write_all(fd, pending, npending);
+	close(fd);
+}
+
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
 
 /*
@@ -289,7 +313,11 @@ int main(int argc, char **argv)
 			die("exec %s", rest[0]);
 		}
 	}
-	close(pin[0]);
+	/*
+	 * Keep a read end of the program's stdin: input it had not read when CRIU dumped it would
+	 * otherwise vanish with the pipe (a restore gets fresh pipes). Read only after it is gone.
+	 */
+	int in_r = pin[0];
 	close(pout[1]);
 	close(perr[1]);
 	int in_w = pin[1];
@@ -418,6 +446,7 @@ int main(int argc, char **argv)
 						continue;
 					memcpy(&fdata_left, fhdr + 1, 4);
 					if (fhdr[0] == 'c') {
+						event("{\"ev\":\"stdin-closed\"}");
 						close_stdin_after = 1;
 						fhdr_len = 0;
 						if (inlen == inoff) {
@@ -445,6 +474,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	save_unread_input(dir, epoch, in_r, inbuf + inoff, inlen - inoff);
 	char js[128];
 	int code = WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : -1;
 	int sig = WIFSIGNALED(exit_status) ? WTERMSIG(exit_status) : 0;

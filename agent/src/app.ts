@@ -27,7 +27,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
   const images = createImageStore(config.dataDir);
-  const lifecycle = createLifecycle({ config, criu, procs, images });
-  await app.register(agentRoutes, { node: config.node, procs, images, lifecycle, writeStdin: createStdinWriter() });
+  const writeStdin = createStdinWriter();
+  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin });
+  await app.register(agentRoutes, { node: config.node, procs, images, lifecycle, writeStdin });
   return { app, procs, criu };
 }

@@ -13,6 +13,8 @@ import tar from 'tar-stream';
 import { GodwitError, isApiErrorBody, type StreamInodes } from '@godwit/schemas';
 
 export const META_FILE = 'godwit.json';
+/** input the program had not read when it was dumped, handed to it first after the restore */
+export const UNREAD_FILE = 'godwit-stdin';
 /** large reads: images are mostly memory pages, hundreds of MiB */
 const CHUNK = 1 << 20;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -25,6 +27,8 @@ export interface ImageMeta {
   inodes: StreamInodes;
   /** CRIU's network lock tables this dump left in the source node's namespace */
   lockTables: string[];
+  /** the user had closed the program's stdin: close it again after the restore */
+  stdinClosed: boolean;
   argv: string[];
   cwd: string;
 }

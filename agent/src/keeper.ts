@@ -12,6 +12,7 @@ import { waitFor } from './wait.js';
 export type KeeperEvent =
   | ({ ev: 'started'; pid: number } & StreamInodes)
   | { ev: 'exited'; code: number; signal: number }
+  | { ev: 'stdin-closed' }
   | { ev: 'restore-failed'; code: number; signal: number };
 
 export function statusPath(dir: string, epoch: number): string {
@@ -52,7 +53,9 @@ export interface KeeperStart {
 }
 
 /** Starts a keeper and waits until it reports the program started, or why it did not. */
-export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise<KeeperEvent> {
+export type KeeperStarted = Extract<KeeperEvent, { ev: 'started' | 'restore-failed' }>;
+
+export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise<KeeperStarted> {
   const args =
     'launch' in opts.mode
       ? [opts.dir, String(opts.epoch), 'launch', opts.mode.launch.cwd, '--', ...opts.mode.launch.argv]
@@ -74,7 +77,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
   }
   return waitFor(
     () => {
-      const ev = readEvents(opts.dir, opts.epoch).find((e) => e.ev === 'started' || e.ev === 'restore-failed');
+      const ev = readEvents(opts.dir, opts.epoch).find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed');
       if (ev) return ev;
       if (exited !== undefined) {
         let text = '';

@@ -1,7 +1,7 @@
 /**
  * Launching, dumping and restoring programs on this node: the steps in the order they run.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   GodwitError,
@@ -13,7 +13,7 @@ import {
   type RestoreResult,
 } from '@godwit/schemas';
 import type { Criu } from './criu.js';
-import type { ImageStore } from './images.js';
+import { UNREAD_FILE, type ImageStore } from './images.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
 import { cannotMove } from './preflight.js';
@@ -28,6 +28,7 @@ export interface LifecycleDeps {
   criu: Criu;
   procs: ProcStore;
   images: ImageStore;
+  writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
 }
 
 function findProgram(argv0: string, cwd: string, path: string): string | undefined {
@@ -65,7 +66,7 @@ function createMutex(): () => Promise<() => void> {
   };
 }
 
-export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) {
+export function createLifecycle({ config, criu, procs, images, writeStdin }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
 
@@ -143,14 +144,17 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
           throw failure;
         }
         procs.markDumped(id, cur.epoch);
-        await images.writeMeta(migrationId, {
-          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables,
-          argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
-        });
-        // CRIU killed the tree; its keeper records that and closes the epoch's output
+        // CRIU killed the tree; its keeper records that, saves what input was left unread, and
+        // closes the epoch's output
         await waitFor(() => (procs.epochInfo(id, cur.epoch)?.state === 'dumped' ? true : undefined), {
           timeoutMs: 10_000,
           what: `the keeper of process ${id} to see it stop after the dump`,
+        });
+        const unread = procs.unreadInput(id, cur.epoch);
+        if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
+        await images.writeMeta(migrationId, {
+          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables,
+          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
         });
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir) };
       } catch (err) {
@@ -191,6 +195,10 @@ export function createLifecycle({ config, criu, procs, images }: LifecycleDeps) 
         throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.code });
       }
       const restoredAt = Date.now();
+      const unread = join(imagesDir, UNREAD_FILE);
+      if (existsSync(unread) || meta.stdinClosed) {
+        await writeStdin(dir, existsSync(unread) ? readFileSync(unread) : Buffer.alloc(0), meta.stdinClosed);
+      }
       return {
         rootPid: ev.pid,
         pid: await settlePid(procs, ev.pid),

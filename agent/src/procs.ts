@@ -100,6 +100,15 @@ export function createProcStore(dataDir: string) {
       }
     },
 
+    /** what the keeper of an ended epoch saved of the program's unread input */
+    unreadInput(id: number, epoch: number): string {
+      return join(dirOf(id), `unread.${epoch}`);
+    },
+
+    stdinClosed(id: number, epoch: number): boolean {
+      return readEvents(dirOf(id), epoch).some((e) => e.ev === 'stdin-closed');
+    },
+
     markDumped(id: number, epoch: number): void {
       writeFileSync(join(dirOf(id), `dumped.${epoch}`), '');
     },
@@ -111,7 +120,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`)]) {
+      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) rmSync(dir, { recursive: true, force: true });

@@ -57,4 +57,18 @@ describe('programs that migrate and finish with the right result', function () {
     expect(run.stdout()).to.match(/^result=lines=4$/m);
     expect(result.exitCode).to.equal(0);
   });
+
+  it('input the program had not read yet, and the end of its input, survive a move', async function () {
+    this.timeout(120_000);
+    const script = 'echo ready; sleep 4; n=0; while read -r l; do n=$((n+1)); echo "got $l"; done; echo "result=read $n"';
+    const run = mosrun(h, ['bash', '-c', script], { input: true });
+    const id = await run.id();
+    run.child.stdin!.end('first\nsecond\n');
+    await run.waitFor(/^ready$/m);
+    const mig = await cli(h, 'mosmigrate', [String(id), 'node2']);
+    expect(mig.exitCode, mig.stderr).to.equal(0);
+    const result = await run.child;
+    expect(run.stdout(), 'both lines arrive once, then the end of input').to.match(/got first\ngot second\nresult=read 2/);
+    expect(result.exitCode).to.equal(0);
+  });
 });
