@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { GodwitError, isApiErrorBody, type StreamInodes } from '@godwit/schemas';
+import { GodwitError, parseApiError, type StreamInodes } from '@godwit/schemas';
 
 export const META_FILE = 'godwit.json';
 /** input the program had not read when it was dumped, handed to it first after the restore */
@@ -107,13 +107,8 @@ export function createImageStore(dataDir: string) {
       try {
         const [, , res] = await Promise.all([packed, streamed, reply]);
         if (res.status >= 300) {
-          let body: unknown;
-          try {
-            body = JSON.parse(res.body);
-          } catch {
-            body = undefined;
-          }
-          throw isApiErrorBody(body) ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+          const body = parseApiError(res.body);
+          throw body ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
         }
       } catch (err) {
         pack.destroy();
@@ -140,7 +135,7 @@ export function createImageStore(dataDir: string) {
           return;
         }
         bytes += header.size ?? 0;
-        pipeline(stream, createWriteStream(join(partial, header.name), { mode: 0o600 })).then(() => next(), (err: Error) => next(err));
+        pipeline(stream, createWriteStream(join(partial, header.name), { mode: 0o600, highWaterMark: CHUNK })).then(() => next(), (err: Error) => next(err));
       });
       try {
         await pipeline(body, extract);

@@ -4,7 +4,7 @@ import { Value } from 'typebox/value';
 import {
   ClientConfig,
   GodwitError,
-  isApiErrorBody,
+  parseApiError,
   type Event,
   type Migration,
   type Node,
@@ -166,13 +166,8 @@ export class GodwitClient {
 
 async function errorFromResponse(res: Response, what: string): Promise<Error> {
   const text = await res.text().catch(() => '');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (isApiErrorBody(body)) return GodwitError.fromBody(body);
+  const body = parseApiError(text);
+  if (body) return GodwitError.fromBody(body);
   return new CliError(`${what} failed: HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 300)}` : ''}`);
 }
 

@@ -7,7 +7,7 @@ import {
   type DumpRequest,
   type DumpResult,
   GodwitError,
-  isApiErrorBody,
+  parseApiError,
   type LaunchRequest,
   type RestoreRequest,
   type RestoreResult,
@@ -103,13 +103,8 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
 
   async function errorOf(res: Response, o: CallOptions): Promise<GodwitError> {
     const text = await res.text().catch(() => '');
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (isApiErrorBody(body)) {
+    const body = parseApiError(text);
+    if (body) {
       const e = GodwitError.fromBody(body);
       return new GodwitError(e.code, e.message, { ...e.details, node: node.name, agentStatus: res.status });
     }

@@ -74,3 +74,13 @@ export function isApiErrorBody(x: unknown): x is ApiErrorBody {
   return typeof x === 'object' && x !== null && typeof (x as ApiErrorBody).code === 'string' &&
     typeof (x as ApiErrorBody).message === 'string';
 }
+
+/** The API error in a response body's text, if it is one (else undefined: a proxy's page, say). */
+export function parseApiError(text: string): ApiErrorBody | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    return isApiErrorBody(body) ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
