@@ -26,9 +26,9 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
-  const images = createImageStore(config.dataDir);
+  const images = createImageStore(config.dataDir, criu);
   const writeStdin = createStdinWriter();
   const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin });
-  await app.register(agentRoutes, { node: config.node, procs, images, lifecycle, writeStdin });
+  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, writeStdin });
   return { app, procs, criu };
 }

@@ -4,21 +4,36 @@
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { GodwitError, type NodeFeatures, type StreamInodes } from '@godwit/schemas';
+import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
 import { readCriuLog } from './criu-log.js';
 
 /** File locks (SQLite), established TCP connections (no iptables here: nftables), unlinked files. */
 const COMMON = ['--file-locks', '--tcp-established', '--network-lock', 'nftables', '--link-remap'];
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
-/** `criu dump` of a program's tree: the arguments every godwit dump uses. */
-export function dumpArgs(pid: number, imagesDir: string, logName: string): string[] {
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON];
+/**
+ * `criu dump` of a program's tree: the arguments every godwit dump uses. With a page server the
+ * memory goes straight to the destination and the tree is left stopped, so the source can still
+ * resume it if the move fails.
+ */
+export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer): string[] {
+  const direct = pageServer
+    ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port), '--leave-stopped']
+    : [];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...direct];
+}
+
+export interface RunningPageServer {
+  /** settles when CRIU's page server has received a whole dump (rejects with its reason) */
+  done: Promise<void>;
+  stop: () => void;
 }
 
 export interface Criu {
   readonly path: string;
-  dump(opts: { pid: number; imagesDir: string; what: string }): Promise<void>;
+  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer }): Promise<void>;
+  /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
+  pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
   /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
   restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes }): string[];
   /** turns a failed restore's log into the error a user reads */
@@ -30,9 +45,9 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what }) {
+    async dump({ pid, imagesDir, what, pageServer }) {
       const logName = 'dump.log';
-      const result = await execa(path, dumpArgs(pid, imagesDir, logName), {
+      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
@@ -46,6 +61,29 @@ export function createCriu(path: string): Criu {
         exitCode: result.exitCode ?? null,
         criuLog: log.excerpt,
       });
+    },
+
+    async pageServer({ imagesDir, at }) {
+      const logName = 'page-server.log';
+      const child = execa(path, ['page-server', '-D', imagesDir, '-o', logName, '--address', at.host, '--port', String(at.port), '--status-fd', '3'], {
+        reject: false,
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        timeout: DUMP_TIMEOUT_MS,
+      });
+      const failed = async (code: number | undefined) => {
+        const log = await readCriuLog(join(imagesDir, logName));
+        return new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `CRIU's page server on ${at.host}:${at.port} failed: ${log.reasons.join('; ') || `exit status ${code}`}`);
+      };
+      // CRIU writes one byte to the status fd once it listens
+      const ready = new Promise<void>((resolve) => child.stdio[3]!.once('data', () => resolve()));
+      const done = child.then(async (r) => {
+        if (r.exitCode !== 0 && !r.isTerminated) throw await failed(r.exitCode);
+      });
+      await Promise.race([ready, done.then(() => Promise.reject(new Error('exited before listening')))]).catch(async () => {
+        throw await failed((await child).exitCode);
+      });
+      done.catch(() => undefined);
+      return { done, stop: () => void child.kill('SIGKILL') };
     },
 
     restoreArgv({ imagesDir, logName, pidfile, inodes }) {

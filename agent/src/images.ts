@@ -6,11 +6,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { GodwitError, parseApiError, type StreamInodes } from '@godwit/schemas';
+import { GodwitError, parseApiError, type PageServer, type StreamInodes } from '@godwit/schemas';
+import type { Criu, RunningPageServer } from './criu.js';
 
 export const META_FILE = 'godwit.json';
 /** input the program had not read when it was dumped, handed to it first after the restore */
@@ -29,13 +31,29 @@ export interface ImageMeta {
   lockTables: string[];
   /** the user had closed the program's stdin: close it again after the restore */
   stdinClosed: boolean;
+  /** the memory pages went to the destination's page server, not into these images */
+  direct: boolean;
   argv: string[];
   cwd: string;
 }
 
-export function createImageStore(dataDir: string) {
+/** A port free on `host` now, for a CRIU page server (CRIU 4.2 cannot pick one itself). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function createImageStore(dataDir: string, criu: Criu) {
   const root = join(dataDir, 'images');
   const dirOf = (migrationId: number) => join(root, String(migrationId));
+  /** page servers receiving the pages of a migration here, until its images are complete */
+  const pageServers = new Map<number, RunningPageServer>();
 
   async function size(dir: string): Promise<number> {
     let total = 0;
@@ -66,7 +84,28 @@ export function createImageStore(dataDir: string) {
       }
     },
 
+    /** Starts a page server that writes a migration's pages where its images will be received. */
+    async startPageServer(migrationId: number, host: string): Promise<PageServer> {
+      pageServers.get(migrationId)?.stop();
+      const partial = `${dirOf(migrationId)}.partial`;
+      await rm(partial, { recursive: true, force: true });
+      await mkdir(partial, { recursive: true, mode: 0o700 });
+      let lastError: unknown;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const at = { host, port: await freePort(host) };
+        try {
+          pageServers.set(migrationId, await criu.pageServer({ imagesDir: partial, at }));
+          return at;
+        } catch (err) {
+          lastError = err; // another program took the port meanwhile
+        }
+      }
+      throw lastError;
+    },
+
     async remove(migrationId: number): Promise<void> {
+      pageServers.get(migrationId)?.stop();
+      pageServers.delete(migrationId);
       await rm(dirOf(migrationId), { recursive: true, force: true });
       await rm(`${dirOf(migrationId)}.partial`, { recursive: true, force: true });
     },
@@ -99,8 +138,10 @@ export function createImageStore(dataDir: string) {
         for (const name of names) {
           const st = await stat(join(dir, name));
           if (!st.isFile()) continue;
-          bytes += st.size;
-          await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry({ name, size: st.size, mode: 0o600 }));
+          const header = { name, size: st.size, mode: 0o600 };
+          // most images are small: one read each beats a stream per file
+          if (st.size <= CHUNK) pack.entry(header, await readFile(join(dir, name)));
+          else await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry(header));
         }
         pack.finalize();
       })();
@@ -110,6 +151,8 @@ export function createImageStore(dataDir: string) {
           const body = parseApiError(res.body);
           throw body ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
         }
+        // the destination counts what it holds, pages from a page server included
+        bytes = (JSON.parse(res.body) as { bytes: number }).bytes;
       } catch (err) {
         pack.destroy();
         req.destroy();
@@ -124,29 +167,39 @@ export function createImageStore(dataDir: string) {
     async receive(migrationId: number, body: Readable): Promise<number> {
       const final = dirOf(migrationId);
       const partial = `${final}.partial`;
-      await rm(partial, { recursive: true, force: true });
-      await mkdir(partial, { recursive: true, mode: 0o700 });
+      const pageServer = pageServers.get(migrationId);
+      if (!pageServer) {
+        await rm(partial, { recursive: true, force: true });
+        await mkdir(partial, { recursive: true, mode: 0o700 });
+      }
       const extract = tar.extract();
-      let bytes = 0;
       extract.on('entry', (header, stream, next) => {
         if (header.type !== 'file' || !SAFE_NAME.test(header.name)) {
           stream.resume();
           extract.destroy(new GodwitError('GODWIT_ERR_BAD_REQUEST', `image archive entry '${header.name}' is not a plain file name`));
           return;
         }
-        bytes += header.size ?? 0;
         pipeline(stream, createWriteStream(join(partial, header.name), { mode: 0o600, highWaterMark: CHUNK })).then(() => next(), (err: Error) => next(err));
       });
       try {
         await pipeline(body, extract);
+        const meta = JSON.parse(await readFile(join(partial, META_FILE), 'utf8')) as ImageMeta;
+        if (pageServer) {
+          // the pages came (or never will) through the page server: wait for it, or let it go
+          if (meta.direct) await pageServer.done;
+          else pageServer.stop();
+          pageServers.delete(migrationId);
+        }
       } catch (err) {
+        pageServers.get(migrationId)?.stop();
+        pageServers.delete(migrationId);
         await rm(partial, { recursive: true, force: true });
         if (err instanceof GodwitError) throw err;
         throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `receiving the images of migration ${migrationId} failed: ${(err as Error).message}`);
       }
       await rm(final, { recursive: true, force: true });
       await rename(partial, final);
-      return bytes;
+      return size(final);
     },
   };
 }

@@ -8,6 +8,8 @@ import {
   type AgentConfig,
   type AgentProc,
   type DumpResult,
+  type FinishResult,
+  type PageServer,
   type LaunchRequest,
   type RestoreRequest,
   type RestoreResult,
@@ -16,7 +18,7 @@ import type { Criu } from './criu.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
-import { cannotMove } from './preflight.js';
+import { canResumeAfterDump, cannotMove, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -70,6 +72,24 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
   const node = config.node;
   const dumpLock = createMutex();
 
+  /** CRIU killed the tree: wait for its keeper to record that and close the epoch's output */
+  async function endDumpedEpoch(id: number, epoch: number): Promise<void> {
+    procs.markDumped(id, epoch);
+    await waitFor(() => (procs.epochInfo(id, epoch)?.state === 'dumped' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: `the keeper of process ${id} to see it stop after the dump`,
+    });
+  }
+
+  /** the images' description, when this migration left the program stopped here */
+  async function stoppedCopy(id: number, migrationId: number) {
+    const meta = await images.readMeta(migrationId);
+    if (!meta || meta.processId !== id || !meta.direct) {
+      throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no stopped copy of process ${id} for migration ${migrationId}`);
+    }
+    return procs.epochInfo(id, meta.epoch)?.state === 'stopped' ? meta : undefined;
+  }
+
   function running(id: number): AgentProc {
     const cur = procs.current(id);
     if (!cur || (cur.state !== 'running' && cur.state !== 'dumping')) {
@@ -110,7 +130,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
     },
 
     /** Dumps the program into images of this migration; it no longer runs here afterwards. */
-    async dump(id: number, migrationId: number): Promise<DumpResult> {
+    async dump(id: number, migrationId: number, pageServer?: PageServer): Promise<DumpResult> {
       const cur = running(id);
       if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
       const blockers = cannotMove(cur.rootPid, node);
@@ -118,6 +138,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
       }
       const meta = procs.meta(id);
+      const direct = pageServer !== undefined && canResumeAfterDump(cur.rootPid);
       procs.dumping.add(id);
       const release = await dumpLock();
       try {
@@ -128,7 +149,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         const frozenAt = Date.now();
         let failure: unknown;
         try {
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}` });
+          await criu.dump({
+            pid: cur.rootPid,
+            imagesDir: dir,
+            what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`,
+            ...(direct ? { pageServer } : {}),
+          });
         } catch (err) {
           failure = err;
         }
@@ -143,20 +169,19 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
           await removeLockTables(lockTables);
           throw failure;
         }
-        procs.markDumped(id, cur.epoch);
-        // CRIU killed the tree; its keeper records that, saves what input was left unread, and
-        // closes the epoch's output
-        await waitFor(() => (procs.epochInfo(id, cur.epoch)?.state === 'dumped' ? true : undefined), {
-          timeoutMs: 10_000,
-          what: `the keeper of process ${id} to see it stop after the dump`,
-        });
-        const unread = procs.unreadInput(id, cur.epoch);
-        if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
+        if (direct) {
+          // the tree is stopped, its memory already at the destination: finish or resume it later
+          procs.markStopped(id, cur.epoch, true);
+        } else {
+          await endDumpedEpoch(id, cur.epoch);
+          const unread = procs.unreadInput(id, cur.epoch);
+          if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
+        }
         await images.writeMeta(migrationId, {
-          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables,
+          version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
           stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
         });
-        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir) };
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir), direct };
       } catch (err) {
         await images.remove(migrationId);
         throw err;
@@ -206,6 +231,42 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         restoredAt,
         restoreMs: restoredAt - t0,
       };
+    },
+
+    /** It runs at the destination now: end its stopped copy here, and hand over its unread input. */
+    async finish(id: number, migrationId: number): Promise<FinishResult> {
+      const meta = await stoppedCopy(id, migrationId);
+      if (!meta) return { unread: '', stdinClosed: false };
+      procs.markDumped(id, meta.epoch);
+      try {
+        process.kill(meta.rootPid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await endDumpedEpoch(id, meta.epoch);
+      procs.markStopped(id, meta.epoch, false);
+      await removeLockTables(meta.lockTables);
+      const unread = procs.unreadInput(id, meta.epoch);
+      return {
+        unread: existsSync(unread) ? readFileSync(unread).toString('base64') : '',
+        stdinClosed: procs.stdinClosed(id, meta.epoch),
+      };
+    },
+
+    /** The move failed after a dump that left the program stopped here: let it run on. */
+    async resume(id: number, migrationId: number): Promise<void> {
+      const meta = await stoppedCopy(id, migrationId);
+      if (!meta) return;
+      for (const pid of treePids(meta.rootPid)) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // ended meanwhile
+        }
+      }
+      await removeLockTables(meta.lockTables);
+      procs.markStopped(id, meta.epoch, false);
+      await images.remove(migrationId);
     },
 
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */

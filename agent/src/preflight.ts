@@ -73,16 +73,17 @@ function isLoopback(address: string): boolean {
 
 const TCP_LISTEN = '0A';
 
-/** Reasons the program cannot move off this node, in words; empty when nothing is in the way. */
-export function cannotMove(rootPid: number, node: string): string[] {
-  const pids = treePids(rootPid);
-  const reasons: string[] = [];
-  for (const pid of pids) {
-    const tracer = tracerOf(pid);
-    if (tracer) reasons.push(`process ${pid} is being traced by process ${tracer} (a debugger or strace): detach it first`);
-  }
+interface TcpSocket {
+  local: string;
+  remote: string;
+  listening: boolean;
+}
+
+/** The TCP sockets the tree holds, from its network namespace's tables. */
+function tcpSockets(rootPid: number, pids: number[]): TcpSocket[] {
   const inodes = new Set<number>();
   for (const pid of pids) for (const ino of socketInodes(pid)) inodes.add(ino);
+  const found: TcpSocket[] = [];
   for (const table of ['tcp', 'tcp6']) {
     let text: string;
     try {
@@ -93,15 +94,35 @@ export function cannotMove(rootPid: number, node: string): string[] {
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || !inodes.has(Number(f[9]))) continue;
-      const local = decodeAddress(f[1]!);
-      const remote = decodeAddress(f[2]!);
-      if (isLoopback(local)) continue;
-      if (f[3] === TCP_LISTEN) {
-        if (/^(0\.0\.0\.0|\[0:0:0:0:0:0:0:0\]):/.test(local)) continue;
-        reasons.push(`it listens on ${local}, an address of ${node} that no other node has`);
-      } else {
-        reasons.push(`it has a TCP connection from ${local} to ${remote}; ${local.replace(/:\d+$/, '')} is ${node}'s own address, which no other node has (only connections over loopback can move)`);
-      }
+      found.push({ local: decodeAddress(f[1]!), remote: decodeAddress(f[2]!), listening: f[3] === TCP_LISTEN });
+    }
+  }
+  return found;
+}
+
+/**
+ * Whether the program may be dumped stopped, with its pages sent away, and resumed if the move
+ * fails: CRIU leaves a stopped tree's TCP sockets in repair mode, which a resume cannot undo.
+ */
+export function canResumeAfterDump(rootPid: number): boolean {
+  return tcpSockets(rootPid, treePids(rootPid)).length === 0;
+}
+
+/** Reasons the program cannot move off this node, in words; empty when nothing is in the way. */
+export function cannotMove(rootPid: number, node: string): string[] {
+  const pids = treePids(rootPid);
+  const reasons: string[] = [];
+  for (const pid of pids) {
+    const tracer = tracerOf(pid);
+    if (tracer) reasons.push(`process ${pid} is being traced by process ${tracer} (a debugger or strace): detach it first`);
+  }
+  for (const { local, remote, listening } of tcpSockets(rootPid, pids)) {
+    if (isLoopback(local)) continue;
+    if (listening) {
+      if (/^(0\.0\.0\.0|\[0:0:0:0:0:0:0:0\]):/.test(local)) continue;
+      reasons.push(`it listens on ${local}, an address of ${node} that no other node has`);
+    } else {
+      reasons.push(`it has a TCP connection from ${local} to ${remote}; ${local.replace(/:\d+$/, '')} is ${node}'s own address, which no other node has (only connections over loopback can move)`);
     }
   }
   return reasons;

@@ -4,6 +4,7 @@
  *   meta.json    argv, cwd             stdin     FIFO read by the keeper
  *   status.K     keeper events         out.K     framed output of epoch K
  *   dumped.K     epoch K ended in a dump, not an exit
+ *   stopped.K    epoch K was dumped with its pages sent away, and is held stopped
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +55,8 @@ export function createProcStore(dataDir: string) {
     if (!started || started.ev !== 'started') return undefined;
     const ended = events.some((e) => e.ev === 'exited');
     const dumped = existsSync(join(dirOf(id), `dumped.${epoch}`));
-    const state = ended ? (dumped ? 'dumped' : 'exited') : dumping.has(id) ? 'dumping' : 'running';
+    const stopped = existsSync(join(dirOf(id), `stopped.${epoch}`));
+    const state = ended ? (dumped ? 'dumped' : 'exited') : dumping.has(id) ? 'dumping' : stopped ? 'stopped' : 'running';
     const inodes: StreamInodes = { in: started.in, out: started.out, err: started.err };
     return { id, epoch, state, rootPid: started.pid, pid: ended ? null : programPid(started.pid), inodes };
   }
@@ -109,6 +111,13 @@ export function createProcStore(dataDir: string) {
       return readEvents(dirOf(id), epoch).some((e) => e.ev === 'stdin-closed');
     },
 
+    /** held stopped at the source (true), or no longer (false) */
+    markStopped(id: number, epoch: number, stopped: boolean): void {
+      const file = join(dirOf(id), `stopped.${epoch}`);
+      if (stopped) writeFileSync(file, '');
+      else rmSync(file, { force: true });
+    },
+
     markDumped(id: number, epoch: number): void {
       writeFileSync(join(dirOf(id), `dumped.${epoch}`), '');
     },
@@ -120,7 +129,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`)]) {
+      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,8 @@ import { waitFor } from './wait.js';
 
 export interface RouteDeps {
   node: string;
+  /** the address page servers listen on: this node's own */
+  host: string;
   procs: ProcStore;
   images: ImageStore;
   lifecycle: Lifecycle;
@@ -20,8 +22,9 @@ export interface RouteDeps {
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
 const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: Type.String({ pattern: '^[0-9]+$' }) });
 const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
+const MigrationRef = Type.Object({ migrationId: Type.Integer() });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, procs, images, lifecycle, writeStdin }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, writeStdin }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   app.get('/v1/procs', async () => procs.list());
@@ -89,7 +92,20 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.post('/v1/procs/:id/dump', { schema: { params: Id, body: DumpRequest } }, async (req) =>
-    lifecycle.dump(Number(req.params.id), req.body.migrationId),
+    lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer),
+  );
+
+  app.post('/v1/procs/:id/finish', { schema: { params: Id, body: MigrationRef } }, async (req) =>
+    lifecycle.finish(Number(req.params.id), req.body.migrationId),
+  );
+
+  app.post('/v1/procs/:id/resume', { schema: { params: Id, body: MigrationRef } }, async (req, reply) => {
+    await lifecycle.resume(Number(req.params.id), req.body.migrationId);
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) =>
+    images.startPageServer(Number(req.params.migrationId), host),
   );
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) => {

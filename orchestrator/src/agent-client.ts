@@ -6,6 +6,8 @@ import {
   type AgentProc,
   type DumpRequest,
   type DumpResult,
+  type FinishResult,
+  type PageServer,
   GodwitError,
   parseApiError,
   type LaunchRequest,
@@ -45,6 +47,12 @@ export interface AgentClient {
   dump(id: number, req: DumpRequest): Promise<DumpResult>;
   send(id: number, req: SendRequest): Promise<SendResult>;
   restore(id: number, req: RestoreRequest): Promise<RestoreResult>;
+  /** a CRIU page server at this (destination) node for the migration's pages */
+  pageServer(migrationId: number): Promise<PageServer>;
+  /** ends the stopped copy a direct dump left at this (source) node: the program moved */
+  finish(id: number, migrationId: number): Promise<FinishResult>;
+  /** lets the stopped copy a direct dump left at this (source) node run on: the move failed */
+  resume(id: number, migrationId: number): Promise<void>;
   /** whether the agent holds images of that migration */
   hasImages(migrationId: number): Promise<boolean>;
   deleteImages(migrationId: number): Promise<void>;
@@ -143,6 +151,9 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     send: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/send`, json: req, timeoutMs: timeouts.longMs }),
     restore: (id, req) =>
       json({ method: 'POST', path: `/v1/procs/${id}/restore`, json: req, timeoutMs: timeouts.longMs }),
+    pageServer: (mid) => json({ method: 'POST', path: `/v1/images/${mid}/page-server`, timeoutMs: timeouts.shortMs }),
+    finish: (id, mid) => json({ method: 'POST', path: `/v1/procs/${id}/finish`, json: { migrationId: mid }, timeoutMs: timeouts.shortMs }),
+    resume: (id, mid) => none({ method: 'POST', path: `/v1/procs/${id}/resume`, json: { migrationId: mid }, timeoutMs: timeouts.shortMs }),
     hasImages: async (mid) => {
       const res = await call({ method: 'GET', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs, accept: [404] });
       await res.arrayBuffer();

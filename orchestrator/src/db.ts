@@ -161,6 +161,8 @@ export interface DumpRecord {
   frozenAt: number | null;
   inodes: StreamInodes;
   bytes: number;
+  /** the pages went straight to the destination; the source holds the program stopped */
+  direct?: boolean;
 }
 
 type Params<P> = P extends unknown[] ? P : [P];

@@ -10,6 +10,7 @@
 import {
   type AgentProc,
   type DumpResult,
+  type RestoreResult,
   type ErrorCode,
   GodwitError,
   type Migration,
@@ -30,6 +31,8 @@ export interface Migrator {
   rollback(m: MigrationRow, cause: GodwitError, dump: DumpRecord): Promise<Migration>;
   restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration>;
   finishDone(m: MigrationRow, restored: { pid: number | null; restoredAt: number | null }, dump: DumpRecord | null): Migration;
+  /** ends the stopped copy a direct dump left at the source, once the program runs elsewhere */
+  finishSource(m: MigrationRow): Promise<void>;
   /** ends a migration whose process was found running at `from` (never dumped, or rolled back) */
   finishStayed(m: MigrationRow, found: AgentProc, reason: string): Migration;
   /** ends a migration whose process is nowhere to be found */
@@ -87,6 +90,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
     });
     bus.emit('process', m.process_id);
+    cleanupImages(m);
     throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id });
   }
 
@@ -123,17 +127,21 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   async function rollback(m: MigrationRow, cause: GodwitError, dump: DumpRecord): Promise<Migration> {
     const head = `process ${m.process_id} cannot move to ${m.to_node}: ${cause.message}`;
     m = transition(m, 'rolling-back', () => db.q.setMigrationFailure.run({ id: m.id, code: cause.code, reason: cause.message }));
-    let restored;
+    let restored: RestoreResult | undefined;
     try {
-      restored = await ctx.agent(m.from_node).restore(m.process_id, {
-        migrationId: m.id,
-        epoch: m.from_epoch + 1,
-        inodes: dump.inodes,
-      });
+      // a direct dump left it stopped at the source: it simply runs on there
+      if (dump.direct) await ctx.agent(m.from_node).resume(m.process_id, m.id);
+      else {
+        restored = await ctx.agent(m.from_node).restore(m.process_id, {
+          migrationId: m.id,
+          epoch: m.from_epoch + 1,
+          inodes: dump.inodes,
+        });
+      }
     } catch (err) {
       const e = asGodwitError(err);
       if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE' && resume) {
-        // its images are on the source's disk: restore it there once that agent is back
+        // its images (or its stopped tree) are at the source: restore it there once that agent is back
         const message = `${head}; the agent of ${m.from_node} cannot be reached to restore it (${e.message}): it is restored there as soon as that agent is back`;
         db.event({ processId: m.process_id, node: m.from_node, kind: 'rollback-pending', message });
         const pending = m;
@@ -148,16 +156,42 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       finishLost(m, message);
       throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id, rollbackError: e.toBody() });
     }
-    const message = `${head}; it was restored on ${m.from_node} and keeps running there`;
-    const frozenMs = dump.frozenAt !== null ? restored.restoredAt - dump.frozenAt : null;
+    const message = restored
+      ? `${head}; it was restored on ${m.from_node} and keeps running there`
+      : `${head}; it keeps running on ${m.from_node}`;
+    const resumedAt = restored ? restored.restoredAt : Date.now();
+    const frozenMs = dump.frozenAt !== null ? resumedAt - dump.frozenAt : null;
     transition(m, 'failed', () => {
-      ended(m, m.from_node, frozenMs);
-      db.q.setResumed.run({ id: m.process_id, pid: restored.pid, epoch: m.from_epoch + 1 });
+      if (restored) {
+        ended(m, m.from_node, frozenMs);
+        db.q.setResumed.run({ id: m.process_id, pid: restored.pid, epoch: m.from_epoch + 1 });
+      } else {
+        // the same run goes on: no new epoch for the output relay to look for
+        ended(m, null, frozenMs);
+        db.q.endMigrating.run(m.process_id);
+      }
       db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
     });
     bus.emit('process', m.process_id);
     cleanupImages(m);
     throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id });
+  }
+
+  /**
+   * After a direct dump, the program runs at the destination: its stopped copy at the source
+   * ends, and input it had not read yet goes to the destination before any new input.
+   */
+  async function finishSource(m: MigrationRow): Promise<void> {
+    try {
+      const left = await ctx.agent(m.from_node).finish(m.process_id, m.id);
+      if (left.unread || left.stdinClosed) {
+        await ctx.agent(m.to_node).stdin(m.process_id, Buffer.from(left.unread, 'base64'), left.stdinClosed);
+      }
+    } catch (err) {
+      const message = `process ${m.process_id} runs on ${m.to_node}, but its stopped copy on ${m.from_node} could not be ended: ${asGodwitError(err).message}`;
+      db.event({ processId: m.process_id, node: m.from_node, kind: 'stale-copy', message });
+      log.error({ err, migration: m.id }, message);
+    }
   }
 
   async function restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration> {
@@ -168,13 +202,17 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         epoch: m.from_epoch + 1,
         inodes: dump.inodes,
       });
+      if (dump.direct) await finishSource(m);
       return finishDone(m, r, dump);
     } catch (err) {
       const e = asGodwitError(err);
       if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE') {
         // the restore may have worked and only its answer got lost: never run the program twice
         const found = await findRunning(m.to_node, m.process_id, m.from_epoch + 1);
-        if (found) return finishDone(m, { pid: found.pid, restoredAt: null }, dump);
+        if (found) {
+          if (dump.direct) await finishSource(m);
+          return finishDone(m, { pid: found.pid, restoredAt: null }, dump);
+        }
       }
       return rollback(m, e, dump);
     }
@@ -216,13 +254,18 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   async function run(m: MigrationRow): Promise<Migration> {
     const to = nodes.require(m.to_node);
     m = transition(m, 'dumping');
+    // memory pages go straight to the destination while dumping, where the source can do that
+    const pageServer = await ctx.agent(m.to_node).pageServer(m.id).catch((err: unknown) => {
+      log.warn({ err, migration: m.id }, `no page server on ${m.to_node}: the pages go through the source's disk`);
+      return undefined;
+    });
     let dumped: DumpResult;
     try {
-      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id });
+      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...(pageServer ? { pageServer } : {}) });
     } catch (err) {
       failBeforeDump(m, asGodwitError(err));
     }
-    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes };
+    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct };
     m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) }));
     m = transition(m, 'transferring');
     try {
@@ -307,6 +350,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     rollback,
     restoreAtDest,
     finishDone,
+    finishSource,
     finishStayed,
     finishLost,
     exclusive,

@@ -85,13 +85,21 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
       const next = m.from_epoch + 1;
       const dNew = at(dst, id, next);
       const dump: DumpRecord | null = m.dump ? (JSON.parse(m.dump) as DumpRecord) : null;
+      const sNew = at(src, id, next);
+      const sOld = at(src, id, m.from_epoch);
       if (dNew && dNew.state !== 'dumped') {
         log.info(`migration ${m.id}: process ${id} runs on ${to}: done`);
+        if (sOld?.state === 'stopped') await migrator.finishSource(m);
         migrator.finishDone(m, { pid: dNew.pid, restoredAt: null }, dump);
         return;
       }
-      const sNew = at(src, id, next);
-      const sOld = at(src, id, m.from_epoch);
+      if (sOld?.state === 'stopped') {
+        // a direct dump left it stopped at the source, and it runs nowhere else: let it run on
+        const cause = new GodwitError('GODWIT_ERR_MIGRATION_FAILED', 'the orchestrator restarted during the migration');
+        const record: DumpRecord = { ...(dump ?? { frozenAt: null, inodes: sOld.inodes, bytes: 0 }), direct: true };
+        await migrator.rollback(m, cause, record).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        return;
+      }
       const stayed = sNew && sNew.state !== 'dumped' ? sNew : sOld && sOld.state !== 'dumped' ? sOld : undefined;
       if (stayed) {
         migrator.finishStayed(m, stayed, `the orchestrator restarted during the migration; the process stayed on ${from}`);

@@ -14,6 +14,8 @@ export const AgentProcState = Type.Union([
   Type.Literal('dumping'),
   Type.Literal('exited'),
   Type.Literal('dumped'),
+  /** dumped with its pages sent straight to the destination, held stopped until the move ends */
+  Type.Literal('stopped'),
 ]);
 
 /** One run of a program on one node. Each restore starts a new epoch (epoch 0 is the launch). */
@@ -35,7 +37,19 @@ export const LaunchRequest = Type.Object({
 });
 export type LaunchRequest = Static<typeof LaunchRequest>;
 
-export const DumpRequest = Type.Object({ migrationId: Type.Integer() });
+/** A destination's CRIU page server, ready to take a dump's memory pages over TCP. */
+export const PageServer = Type.Object({ host: Type.String(), port: Type.Integer() });
+export type PageServer = Static<typeof PageServer>;
+
+export const DumpRequest = Type.Object({
+  migrationId: Type.Integer(),
+  /**
+   * Where to send the memory pages while dumping. The source then keeps the program stopped,
+   * not dead, until told to finish (it moved) or resume (it did not). Used only where resuming
+   * is safe (no TCP connections); otherwise the pages go to the source's disk as usual.
+   */
+  pageServer: Type.Optional(PageServer),
+});
 export type DumpRequest = Static<typeof DumpRequest>;
 export const DumpResult = Type.Object({
   epoch: Type.Integer(),
@@ -43,6 +57,7 @@ export const DumpResult = Type.Object({
   frozenAt: Type.Integer({ description: 'ms since the epoch when CRIU began freezing the tree' }),
   dumpMs: Type.Integer(),
   bytes: Type.Integer({ description: 'size of the images' }),
+  direct: Type.Boolean({ description: 'the pages went to the page server; the program is stopped at the source' }),
 });
 export type DumpResult = Static<typeof DumpResult>;
 
@@ -54,6 +69,13 @@ export type SendRequest = Static<typeof SendRequest>;
 export const SendResult = Type.Object({ bytes: Type.Integer(), ms: Type.Integer() });
 export type SendResult = Static<typeof SendResult>;
 export const ReceiveResult = Type.Object({ bytes: Type.Integer() });
+
+/** The program runs at the destination: what its stopped copy at the source leaves behind. */
+export const FinishResult = Type.Object({
+  unread: Type.String({ description: 'base64 of the input it had not read, for the destination' }),
+  stdinClosed: Type.Boolean(),
+});
+export type FinishResult = Static<typeof FinishResult>;
 
 export const RestoreRequest = Type.Object({
   migrationId: Type.Integer(),
