@@ -220,8 +220,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.code });
       }
       const restoredAt = Date.now();
+      // after a direct dump the source still holds the input: it comes with finish() instead
       const unread = join(imagesDir, UNREAD_FILE);
-      if (existsSync(unread) || meta.stdinClosed) {
+      if (!meta.direct && (existsSync(unread) || meta.stdinClosed)) {
         await writeStdin(dir, existsSync(unread) ? readFileSync(unread) : Buffer.alloc(0), meta.stdinClosed);
       }
       return {

@@ -61,13 +61,21 @@ describe('programs that migrate and finish with the right result', function () {
   it('input the program had not read yet, and the end of its input, survive a move', async function () {
     this.timeout(120_000);
     const script = 'echo ready; sleep 4; n=0; while read -r l; do n=$((n+1)); echo "got $l"; done; echo "result=read $n"';
+    // mosrun's own stdin stays open and silent: the input comes through the API, so that it
+    // and its end have reached the node before the move
     const run = mosrun(h, ['bash', '-c', script], { input: true });
     const id = await run.id();
-    run.child.stdin!.end('first\nsecond\n');
+    const res = await fetch(new URL(`/v1/processes/${id}/stdin?eof=true`, h.info.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.info.client.token}`, 'content-type': 'application/octet-stream' },
+      body: 'first\nsecond\n',
+    });
+    expect(res.status, await res.text()).to.equal(204);
     await run.waitFor(/^ready$/m);
     const mig = await cli(h, 'mosmigrate', [String(id), 'node2']);
     expect(mig.exitCode, mig.stderr).to.equal(0);
     const result = await run.child;
+    run.child.stdin!.destroy();
     expect(run.stdout(), 'both lines arrive once, then the end of input').to.match(/got first\ngot second\nresult=read 2/);
     expect(result.exitCode).to.equal(0);
   });
