@@ -83,10 +83,17 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   /** a failure before the process stopped: it runs on where it was */
   function failBeforeDump(m: MigrationRow, cause: GodwitError): never {
     const message = `process ${m.process_id} cannot move to ${m.to_node}: ${cause.message}; it keeps running on ${m.from_node}`;
-    transition(m, 'failed', () => {
+    failAtSource(m, cause, message, () => {
       db.q.setMigrationFailure.run({ id: m.id, code: cause.code, reason: cause.message });
       ended(m, null, null);
       db.q.endMigrating.run(m.process_id);
+    });
+  }
+
+  /** records a failed migration after which the program runs at the source, and throws why */
+  function failAtSource(m: MigrationRow, cause: GodwitError, message: string, record: () => void): never {
+    transition(m, 'failed', () => {
+      record();
       db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
     });
     bus.emit('process', m.process_id);
@@ -161,7 +168,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       : `${head}; it keeps running on ${m.from_node}`;
     const resumedAt = restored ? restored.restoredAt : Date.now();
     const frozenMs = dump.frozenAt !== null ? resumedAt - dump.frozenAt : null;
-    transition(m, 'failed', () => {
+    failAtSource(m, cause, message, () => {
       if (restored) {
         ended(m, m.from_node, frozenMs);
         db.q.setResumed.run({ id: m.process_id, pid: restored.pid, epoch: m.from_epoch + 1 });
@@ -170,11 +177,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         ended(m, null, frozenMs);
         db.q.endMigrating.run(m.process_id);
       }
-      db.event({ processId: m.process_id, node: m.from_node, kind: 'migration-failed', message });
     });
-    bus.emit('process', m.process_id);
-    cleanupImages(m);
-    throw new GodwitError(cause.code, message, { ...cause.details, migrationId: m.id });
   }
 
   /**

@@ -165,25 +165,28 @@ describe('bad input and faults', function () {
     const file = join(dir, 'shared.log');
     writeFileSync(file, '');
     const script = `exec 3<${file}; for i in $(seq 1 80); do echo $i; sleep 0.1; done`;
-    const run = mosrun(h, ['bash', '-c', script]);
-    const writer = setInterval(() => appendFileSync(file, 'x'), 5);
     try {
-      const id = await run.id();
-      await run.waitFor(/^3$/m);
-      const res = await cli(h, 'mosmigrate', [String(id), 'node1']);
-      expect(res.exitCode, `mosmigrate should fail; stdout: ${res.stdout}`).to.not.equal(0);
-      expect(res.stderr, `the reason, in: ${res.stderr}`).to.match(/restore/i).and.match(/keeps running on node0/);
-      const proc = await processInfo(h, id);
-      expect(proc.node).to.equal('node0');
-      expect(proc.state).to.equal('running');
-      expect((await migrations(h, id)).at(-1)?.state).to.equal('failed');
+      const run = mosrun(h, ['bash', '-c', script]);
+      const writer = setInterval(() => appendFileSync(file, 'x'), 5);
+      try {
+        const id = await run.id();
+        await run.waitFor(/^3$/m);
+        const res = await cli(h, 'mosmigrate', [String(id), 'node1']);
+        expect(res.exitCode, `mosmigrate should fail; stdout: ${res.stdout}`).to.not.equal(0);
+        expect(res.stderr, `the reason, in: ${res.stderr}`).to.match(/restore/i).and.match(/keeps running on node0/);
+        const proc = await processInfo(h, id);
+        expect(proc.node).to.equal('node0');
+        expect(proc.state).to.equal('running');
+        expect((await migrations(h, id)).at(-1)?.state).to.equal('failed');
+      } finally {
+        clearInterval(writer);
+      }
+      const result = await run.child;
+      expect(result.exitCode, run.stderr()).to.equal(0);
+      const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+      expect(numbers, 'every line once, in order, through the failed move').to.deep.equal(Array.from({ length: 80 }, (_, k) => k + 1));
     } finally {
-      clearInterval(writer);
+      rmSync(dir, { recursive: true, force: true });
     }
-    const result = await run.child;
-    rmSync(dir, { recursive: true, force: true });
-    expect(result.exitCode, run.stderr()).to.equal(0);
-    const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-    expect(numbers, 'every line once, in order, through the failed move').to.deep.equal(Array.from({ length: 80 }, (_, k) => k + 1));
   });
 });
