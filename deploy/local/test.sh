@@ -3,6 +3,8 @@
 # integration test by default, or the files and options given.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# the tests and the benchmark are TypeScript too: checked, not only run
+npx tsc -p test
 make -s -C test/programs
 make -s -C bench
 if [ $# -eq 0 ]; then

@@ -72,7 +72,7 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
 
   const err = (f: Failure) => new GodwitError(f.code, f.message, f.details);
   app.setErrorHandler((e, _req, reply) => {
-    const g = e instanceof GodwitError ? e : new GodwitError('GODWIT_ERR_INTERNAL', e.message);
+    const g = e instanceof GodwitError ? e : new GodwitError('GODWIT_ERR_INTERNAL', (e as Error).message);
     return reply.code(g.statusCode).send(g.toBody() satisfies ApiErrorBody);
   });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
