@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentProc, Migration, OrchestratorConfig, Process } from '@godwit/schemas';
 import { createCriu, dumpArgs } from '../agent/src/criu.js';
+import { parseCriuLockTables } from '../agent/src/nft.js';
 import { clusterDown, clusterUp, type ClusterInfo } from '../cli/src/cluster/index.js';
 
 const REPO = join(import.meta.dirname, '..');
@@ -107,7 +108,9 @@ async function main(): Promise<void> {
     const total = Date.now() - t0;
     const bytes = dirBytes(dumpDir);
     process.kill(rootPid, 'SIGKILL');
-    await execa('nsenter', [`--net=/run/netns/${src.netns}`, '--', 'sh', '-c', 'nft list tables | awk \'/CRIU-/{print $3}\' | xargs -r -n1 nft delete table inet']).catch(() => undefined);
+    // the agent's own clean-up, done by hand: the dump's network lock table in the source node
+    const listing = await execa(IN_NODE, [src.netns, '--', 'nft', 'list', 'tables']);
+    for (const table of parseCriuLockTables(listing.stdout)) await execa(IN_NODE, [src.netns, '--', 'nft', 'delete', 'table', 'inet', table]);
     rmSync(work, { recursive: true, force: true });
     // by hand there is no transfer to overlap: the stopped time is the whole of it
     return { stoppedMs: total, totalMs: total, bytes };

@@ -72,9 +72,11 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
   const node = config.node;
   const dumpLock = createMutex();
 
-  /** CRIU killed the tree: wait for its keeper to record that and close the epoch's output */
-  async function endDumpedEpoch(id: number, epoch: number): Promise<void> {
-    procs.markDumped(id, epoch);
+  /**
+   * The tree was killed after its dump (marked so beforehand, for the output's end frame): wait
+   * for its keeper to record that and close the epoch's output.
+   */
+  async function awaitDumpedEnd(id: number, epoch: number): Promise<void> {
     await waitFor(() => (procs.epochInfo(id, epoch)?.state === 'dumped' ? true : undefined), {
       timeoutMs: 10_000,
       what: `the keeper of process ${id} to see it stop after the dump`,
@@ -173,7 +175,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
           // the tree is stopped, its memory already at the destination: finish or resume it later
           procs.markStopped(id, cur.epoch, true);
         } else {
-          await endDumpedEpoch(id, cur.epoch);
+          procs.markDumped(id, cur.epoch);
+          await awaitDumpedEnd(id, cur.epoch);
           const unread = procs.unreadInput(id, cur.epoch);
           if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
         }
@@ -244,7 +247,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
       } catch {
         // gone already
       }
-      await endDumpedEpoch(id, meta.epoch);
+      await awaitDumpedEnd(id, meta.epoch);
       procs.markStopped(id, meta.epoch, false);
       await removeLockTables(meta.lockTables);
       const unread = procs.unreadInput(id, meta.epoch);

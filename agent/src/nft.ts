@@ -1,13 +1,17 @@
 /** The one place that runs `nft`: finding and removing the network lock tables CRIU leaves. */
 import { execa } from 'execa';
 
-/** Names of CRIU's lock tables (`inet CRIU-<run id>`) in this node's network namespace. */
-export async function criuLockTables(): Promise<string[]> {
-  const listed = await execa('nft', ['list', 'tables'], { reject: false });
-  return listed.stdout
+/** CRIU's lock tables (`inet CRIU-<run id>`) in the output of `nft list tables`. */
+export function parseCriuLockTables(listing: string): string[] {
+  return listing
     .split('\n')
     .map((line) => /^table inet (CRIU-\S+)$/.exec(line.trim())?.[1])
     .filter((name): name is string => name !== undefined);
+}
+
+/** Names of CRIU's lock tables in this node's network namespace. */
+export async function criuLockTables(): Promise<string[]> {
+  return parseCriuLockTables((await execa('nft', ['list', 'tables'], { reject: false })).stdout);
 }
 
 export async function removeLockTables(names: readonly string[]): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeFrame, FRAME_HEADER, FrameDecoder, type EpochEnd } from '@godwit/schemas';
+import { encodeFrame, FrameDecoder, type EpochEnd } from '@godwit/schemas';
 import { signalName } from './signals.js';
 
 const POLL_MS = 25;
@@ -52,5 +52,3 @@ export async function* epochOutput(opts: EpochStream): AsyncGenerator<Buffer> {
     await fh.close();
   }
 }
-
-export { FRAME_HEADER };
