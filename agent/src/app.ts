@@ -4,6 +4,8 @@ import type { AgentConfig } from '@godwit/schemas';
 import { createCriu, type Criu } from './criu.js';
 import { installErrorHandler, requireToken } from './http-errors.js';
 import { createImageStore } from './images.js';
+import { createKeptOutput } from './kept-output.js';
+import { keptRoutes } from './kept-routes.js';
 import { createLifecycle } from './lifecycle.js';
 import { createProcStore, type ProcStore } from './procs.js';
 import { agentRoutes } from './routes.js';
@@ -30,5 +32,6 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const writeStdin = createStdinWriter();
   const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, writeStdin });
+  await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   return { app, procs, criu };
 }

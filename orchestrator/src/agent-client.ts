@@ -7,6 +7,10 @@ import {
   type DumpRequest,
   type DumpResult,
   type FinishResult,
+  type KeptAppendQuery,
+  type KeptLayout,
+  type KeptReadQuery,
+  type KeptReadResult,
   type PageServer,
   GodwitError,
   parseApiError,
@@ -56,6 +60,9 @@ export interface AgentClient {
   /** whether the agent holds images of that migration */
   hasImages(migrationId: number): Promise<boolean>;
   deleteImages(migrationId: number): Promise<void>;
+  /** stores output of a process whose home is this node (kept-output.ts in the agent) */
+  keptAppend(id: number, q: KeptAppendQuery, frames: Buffer): Promise<KeptLayout>;
+  keptRead(id: number, q: KeptReadQuery): Promise<KeptReadResult>;
 }
 
 interface CallOptions {
@@ -160,7 +167,15 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
       return res.status === 200;
     },
     deleteImages: (mid) => none({ method: 'DELETE', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs }),
+    keptAppend: (id, q, frames) =>
+      json({ method: 'POST', path: `/v1/kept/${id}?${query(q)}`, raw: frames, timeoutMs: timeouts.shortMs }),
+    keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),
   };
+}
+
+function query(q: object): string {
+  const defined = Object.entries(q).filter(([, v]) => v !== undefined && v !== null);
+  return new URLSearchParams(defined.map(([k, v]): [string, string] => [k, String(v)])).toString();
 }
 
 function describeCause(err: unknown): string {

@@ -50,8 +50,9 @@ CREATE TABLE IF NOT EXISTS processes (
   out_epoch INTEGER NOT NULL DEFAULT 0,
   out_epoch_offset INTEGER NOT NULL DEFAULT 0,
   out_epoch_ended INTEGER NOT NULL DEFAULT 0,
-  -- payload bytes of output so far, and how they are kept: <id>.log starts at log_base and is
-  -- log_size bytes long; <id>.log.1 starts at log1_base (null when there is none)
+  -- payload bytes of output so far, and how they are kept on the home node's agent: its newest
+  -- segment starts at log_base and is valid for log_size bytes; an older one starts at log1_base
+  -- (null when there is none)
   out_offset INTEGER NOT NULL DEFAULT 0,
   log_base INTEGER NOT NULL DEFAULT 0,
   log_size INTEGER NOT NULL DEFAULT 0,
@@ -234,16 +235,16 @@ function prepareAll(db: Database.Database) {
     ),
     endMigrating: prep<[number]>(`UPDATE processes SET state = 'running' WHERE id = ? AND state = 'migrating'`),
     setOutputProgress: prep<{
-      id: number; out_epoch_offset: number; out_epoch_ended: number; out_offset: number; log_size: number;
+      id: number; out_epoch_offset: number; out_epoch_ended: number; out_offset: number;
     }>(
       `UPDATE processes SET out_epoch_offset = @out_epoch_offset, out_epoch_ended = @out_epoch_ended,
-       out_offset = @out_offset, log_size = @log_size WHERE id = @id`,
+       out_offset = @out_offset WHERE id = @id`,
     ),
     setOutputEpoch: prep<{ id: number; out_node: string; out_epoch: number }>(
       `UPDATE processes SET out_node = @out_node, out_epoch = @out_epoch, out_epoch_offset = 0,
        out_epoch_ended = 0 WHERE id = @id`,
     ),
-    setLogRotated: prep<{ id: number; log1_base: number | null; log_base: number; log_size: number }>(
+    setLogLayout: prep<{ id: number; log1_base: number | null; log_base: number; log_size: number }>(
       'UPDATE processes SET log1_base = @log1_base, log_base = @log_base, log_size = @log_size WHERE id = @id',
     ),
 

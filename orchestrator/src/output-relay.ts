@@ -1,13 +1,14 @@
 /**
- * Moves each live process's output from the agents into <dataDir>/output and hands it to the
- * people following it. One puller per process reads the epoch it is at from the node that
- * ran it, through the epoch's end frame, then goes on with the next epoch wherever it runs.
+ * Moves each live process's output from the agents that ran it to its home node's agent, which
+ * keeps it (bounded, in two rotating segments: the agent's kept-output.ts), and hands it to the
+ * people following it. One puller per process reads the epoch it is at from the node that ran
+ * it, through the epoch's end frame, then goes on with the next epoch wherever it runs. The
+ * database records how much of the kept output is valid; the home agent cuts back to that.
  */
-import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, type OutputLine } from '@godwit/schemas';
+import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, type KeptLayout, type OutputLine } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
-import { appendLog, ensureOutputDir, type ReadCursor, readLog, recoverLog } from './output-log.js';
 
 export interface OutputRelay {
   /** starts the puller of a live process, unless it runs already */
@@ -23,7 +24,6 @@ const isLive = (r: ProcessRow | undefined) => r !== undefined && (r.state === 'r
 export function createOutputRelay(ctx: Ctx): OutputRelay {
   const { db, bus, log, config } = ctx;
   const pullers = new Map<number, Promise<void>>();
-  ensureOutputDir(config.dataDir);
 
   /** where the epoch after the one the relay has finished runs, once a migration says so */
   function nextEpoch(id: number): { node: string; epoch: number } | 'ended' | undefined {
@@ -37,7 +37,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
    * Stores frames; returns the epoch's end frame if they held it. Stored in groups of at most a
    * quarter of the log limit, so that rotation (at a group's start) keeps the log bounded.
    */
-  function store(id: number, frames: Frame[]): EpochEnd | undefined {
+  async function store(id: number, frames: Frame[]): Promise<EpochEnd | undefined> {
     const groupLimit = Math.max(1, Math.floor(config.outputLimitBytes / 4));
     let group: Frame[] = [];
     let bytes = 0;
@@ -46,7 +46,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
       bytes += 5 + f.data.length;
       if (f.type === 'x') return storeGroup(id, group);
       if (bytes >= groupLimit) {
-        storeGroup(id, group);
+        await storeGroup(id, group);
         group = [];
         bytes = 0;
       }
@@ -55,7 +55,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
     return undefined;
   }
 
-  function storeGroup(id: number, frames: Frame[]): EpochEnd | undefined {
+  async function storeGroup(id: number, frames: Frame[]): Promise<EpochEnd | undefined> {
     const row = db.q.processById.get(id)!;
     let epochOffset = row.out_epoch_offset;
     let outOffset = row.out_offset;
@@ -72,17 +72,21 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
     }
     const exited = end !== undefined && !end.dumped;
     if (exited) parts.push(encodeFrame('x', Buffer.from(JSON.stringify({ code: end!.code, signal: end!.signal }))));
-    let logSize = row.log_size;
+    let layout: KeptLayout = { logBase: row.log_base, logSize: row.log_size, log1Base: row.log1_base };
     if (parts.length) {
-      logSize = appendLog(config.dataDir, db, row, Buffer.concat(parts), config.outputLimitBytes);
+      layout = await ctx.agent(row.home_node).keptAppend(
+        id,
+        { logBase: row.log_base, logSize: row.log_size, outOffset: row.out_offset, limit: config.outputLimitBytes },
+        Buffer.concat(parts),
+      );
     }
     db.tx(() => {
+      db.q.setLogLayout.run({ id, log1_base: layout.log1Base, log_base: layout.logBase, log_size: layout.logSize });
       db.q.setOutputProgress.run({
         id,
         out_epoch_offset: epochOffset,
         out_epoch_ended: end ? 1 : 0,
         out_offset: outOffset,
-        log_size: logSize,
       });
       if (exited) {
         db.q.endProcess.run({ id, state: 'exited', exit_code: end!.code, exit_signal: end!.signal, ended_at: Date.now() });
@@ -105,9 +109,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
 
   async function pull(id: number): Promise<void> {
     const signal = ctx.closing;
-    const first = db.q.processById.get(id);
-    if (!first) return;
-    recoverLog(config.dataDir, db, first);
+    if (!db.q.processById.get(id)) return;
     let delay = 100;
     let lastError = '';
     while (!signal.aborted) {
@@ -127,7 +129,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
         for await (const chunk of stream) {
           const frames = decoder.push(Buffer.from(chunk));
           if (frames.length === 0) continue;
-          end = store(id, frames);
+          end = await store(id, frames);
           delay = 100;
           lastError = '';
           if (end) break;
@@ -158,15 +160,30 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
 
     async *read(id, from, follow, signal) {
       let pos = from;
-      let cursor: ReadCursor | undefined;
       for (;;) {
         const row = db.q.processById.get(id);
         if (!row) return;
-        const r = readLog(config.dataDir, row, pos, cursor);
-        cursor = r.cursor;
-        pos = r.next;
-        for (const l of r.lines) yield { offset: l.offset, stream: l.stream, data: l.data.toString('base64') };
-        if (r.lines.length && pos < row.out_offset) continue;
+        if (pos < row.out_offset) {
+          let lines: OutputLine[];
+          try {
+            const r = await ctx.agent(row.home_node).keptRead(id, {
+              from: pos,
+              end: row.out_offset,
+              logBase: row.log_base,
+              logSize: row.log_size,
+              ...(row.log1_base !== null ? { log1Base: row.log1_base } : {}),
+            });
+            lines = r.lines;
+            pos = r.next;
+          } catch (err) {
+            // a follower waits for the home node to come back; its output is kept there
+            if (!follow || signal.aborted) throw err;
+            await sleep(ctx.tunables.retryMaxMs, signal);
+            continue;
+          }
+          yield* lines;
+          if (lines.length && pos < row.out_offset) continue;
+        }
         if (!isLive(row)) {
           yield { exit: { code: row.exit_code, signal: row.exit_signal } };
           return;

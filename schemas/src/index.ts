@@ -3,3 +3,4 @@ export * from './api.js';
 export * from './agent-api.js';
 export * from './config.js';
 export * from './frames.js';
+export * from './kept-output.js';

@@ -180,6 +180,8 @@ describe('orchestrator API', function () {
       a.write(id, 'o', line);
     }
     a.exit(id, 0);
+    // a follower reading while the output arrives gets all of it: read once all of it is kept
+    await waitFor(async () => (await c.req('alice', 'GET', `/v1/processes/${id}`)).json.state === 'exited', 'the exit relayed');
     const d = decodeOutput((await c.req('alice', 'GET', `/v1/processes/${id}/output?follow=true`)).body);
     expect(d.exit).to.deep.equal({ code: 0, signal: null });
     expect(d.text.length).to.be.lessThan(all.length);

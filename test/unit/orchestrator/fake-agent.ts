@@ -3,6 +3,9 @@
  * calls, and the websocket report it expects, with programs that are only what a test makes them
  * say. Failures are set per call kind.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
@@ -17,6 +20,8 @@ import {
   type SendRequest,
   type StreamInodes,
 } from '@godwit/schemas';
+import { createKeptOutput } from '../../../agent/src/kept-output.js';
+import { keptRoutes } from '../../../agent/src/kept-routes.js';
 
 export interface FakeEpoch {
   proc: AgentProc;
@@ -219,6 +224,10 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
     return { rootPid: e.proc.rootPid, pid: e.proc.pid, inodes: e.proc.inodes, restoredAt: Date.now(), restoreMs: 3 };
   });
 
+  // the output a home node keeps is plain file work: the agent's own code, on a scratch directory
+  const keptDir = mkdtempSync(join(tmpdir(), `godwit-fake-${name}-`));
+  await app.register(keptRoutes, { kept: createKeptOutput(keptDir, name) });
+
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   if (!addr || typeof addr === 'string') throw new Error('fake agent has no port');
@@ -280,6 +289,7 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
       await agent.disconnect();
       for (const e of epochs.values()) for (const l of e.listeners) l();
       await app.close();
+      rmSync(keptDir, { recursive: true, force: true });
     },
   };
   return agent;

@@ -1,0 +1,50 @@
+/**
+ * The output kept for each process on its home node (the MOSIX deputy's side of its I/O). The
+ * orchestrator records how far the kept output is valid; the home node's agent holds the bytes,
+ * in segments named by the payload offset they start at, and reconciles them with that record on
+ * every append, so that a crash of either side at any moment loses nothing recorded.
+ */
+import Type, { type Static } from 'typebox';
+
+/** Where the kept output stands, as the orchestrator records it. */
+export const KeptLayout = Type.Object({
+  logBase: Type.Integer({ minimum: 0, description: 'payload offset the newest segment starts at' }),
+  logSize: Type.Integer({ minimum: 0, description: 'valid bytes (frames) of the newest segment' }),
+  log1Base: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'payload offset of the older segment, if one is kept' }),
+});
+export type KeptLayout = Static<typeof KeptLayout>;
+
+/** POST /v1/kept/:id, body: encoded frames to append after `logSize` bytes of segment `logBase`. */
+export const KeptAppendQuery = Type.Object({
+  logBase: Type.Integer({ minimum: 0 }),
+  logSize: Type.Integer({ minimum: 0 }),
+  /** payload offset after the recorded output: where a new segment starts when rotating */
+  outOffset: Type.Integer({ minimum: 0 }),
+  /** a segment may grow to this many bytes before a new one starts */
+  limit: Type.Integer({ minimum: 1 }),
+});
+export type KeptAppendQuery = Static<typeof KeptAppendQuery>;
+
+/** GET /v1/kept/:id: output from payload offset `from` up to `end`, within the recorded layout. */
+export const KeptReadQuery = Type.Object({
+  from: Type.Integer({ minimum: 0 }),
+  end: Type.Integer({ minimum: 0 }),
+  logBase: Type.Integer({ minimum: 0 }),
+  logSize: Type.Integer({ minimum: 0 }),
+  log1Base: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type KeptReadQuery = Static<typeof KeptReadQuery>;
+
+export const KeptLine = Type.Object({
+  offset: Type.Integer(),
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  data: Type.String({ description: 'base64' }),
+});
+export type KeptLine = Static<typeof KeptLine>;
+
+export const KeptReadResult = Type.Object({
+  lines: Type.Array(KeptLine),
+  /** the offset to read from next */
+  next: Type.Integer(),
+});
+export type KeptReadResult = Static<typeof KeptReadResult>;
