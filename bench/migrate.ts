@@ -5,6 +5,7 @@
  * the same options and the same node limits). Prints stopped time and total time, and the ratios.
  *
  *   npm run bench -- [--sizes 64,256,1024] [--runs 3] [--id 43]
+ *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
  */
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     const p = await start(mib);
     const m = await call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name });
     await stop(p.id);
+    if (process.env.BENCH_STEPS) process.stderr.write(`godwit ${mib} MiB: ${m.steps.map((s, i) => `${s.state} +${i ? s.at - m.steps[i - 1]!.at : 0}`).join(', ')}\n`);
     return { stoppedMs: m.frozenMs!, totalMs: m.totalMs!, bytes: m.bytes! };
   }
 
