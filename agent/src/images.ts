@@ -3,7 +3,7 @@
  * stream over HTTP: no temporary archive on either side. godwit.json (what the destination needs
  * to restore) goes first.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -54,6 +54,11 @@ export function createImageStore(dataDir: string, criu: Criu) {
   const dirOf = (migrationId: number) => join(root, String(migrationId));
   /** page servers receiving the pages of a migration here, until its images are complete */
   const pageServers = new Map<number, RunningPageServer>();
+  // images a previous run of this agent was receiving can never be completed: the orchestrator
+  // fails those migrations, so their partial directories are only litter
+  if (existsSync(root)) {
+    for (const name of readdirSync(root)) if (name.endsWith('.partial')) rmSync(join(root, name), { recursive: true, force: true });
+  }
 
   async function size(dir: string): Promise<number> {
     let total = 0;

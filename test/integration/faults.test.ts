@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { createServer, type Server, type Socket } from 'node:net';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -160,6 +160,9 @@ describe('bad input and faults', function () {
       const nodes = await api<{ name: string; state: string }[]>(h, 'GET', '/v1/nodes');
       return nodes.body.find((n) => n.name === 'node1')?.state === 'online' ? true : undefined;
     }, 'node1 to come back online');
+    const images = join(h.home, 'nodes', 'node1', 'data', 'images');
+    const partial = existsSync(images) ? readdirSync(images).filter((n) => n.endsWith('.partial')) : [];
+    expect(partial, `half-received images left on node1 after its agent restarted, in ${images}`).to.deep.equal([]);
     await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGTERM' });
     await run.child;
   });

@@ -15,7 +15,6 @@ import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import * as ip from './ip.js';
-import * as nft from './nft.js';
 import { startInNetns } from './nsenter.js';
 import { isAlive, kill, startTime, terminate } from './procs.js';
 import { homePaths, readState, writeJson, type ClusterState, type Component, type HomePaths, type Resource } from './state.js';
@@ -521,19 +520,6 @@ export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
       if (!(await ip.linkExists(link))) continue;
       await attempt(`link ${link}`, () => ip.deleteLink(link));
     }
-  }
-
-  // CRIU's network-lock tables (`inet CRIU-<pid>`) of dumps that were never restored, once
-  // their process is gone.
-  try {
-    for (const t of await nft.listTables()) {
-      const m = /^CRIU-(\d+)$/.exec(t.name);
-      if (!t.name.startsWith('CRIU')) continue;
-      if (m && isAlive(Number(m[1]))) continue;
-      await attempt(`nftables table ${t.family} ${t.name}`, () => nft.deleteTable(t));
-    }
-  } catch (err) {
-    problem(`listing nftables tables: ${(err as Error).message}`);
   }
 
   // Configuration (tokens) and data; the logs stay for a post-mortem.
