@@ -1,8 +1,11 @@
 /**
  * Full-copy migration benchmark: godwit moving a program of 64 MiB, 256 MiB and 1 GiB between
- * two nodes of a local cluster, against bare CRIU doing the same steps by hand in the same run
- * (criu dump in the source node, copy of the images, criu restore in the destination node, with
- * the same options and the same node limits). Prints stopped time and total time, and the ratios.
+ * two nodes of a local cluster, against bare CRIU doing the same steps by hand in the same run,
+ * with the same options and the same node limits, two ways: criu dump in the source node, `cp -r`
+ * of the images, criu restore in the destination node; and the same with the pages sent during
+ * the dump to a CRIU page server in the destination node (what godwit does), so that the copy
+ * crosses the nodes' network as it must between real machines. Prints stopped time and total
+ * time, and the ratios.
  *
  *   npm run bench -- [--sizes 64,256,1024] [--runs 3] [--id 43]
  *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
@@ -21,6 +24,7 @@ const REPO = join(import.meta.dirname, '..');
 const MEMHOG = join(REPO, 'bench', 'bin', 'memhog');
 const IN_NODE = join(REPO, 'bench', 'in-node.sh');
 const KEEPER = join(REPO, 'agent', 'keeper', 'godwit-keeper');
+const PAGE_SERVER_PORT = 7790;
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '64,256,1024' }, runs: { type: 'string', default: '3' }, id: { type: 'string', default: '43' } },
@@ -83,16 +87,29 @@ async function main(): Promise<void> {
   }
 
   const criu = createCriu('/usr/local/sbin/criu');
-  async function bare(mib: number): Promise<Sample> {
+  async function bare(mib: number, via: 'cp' | 'page-server'): Promise<Sample> {
     const p = await start(mib);
     const procs = await call<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
     const proc = procs.find((x) => x.id === p.id && x.state === 'running')!;
     const work = mkdtempSync(join(home, 'bare-'));
     const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
     await execa('mkdir', ['-p', dumpDir, keeperDir]);
-    const t0 = Date.now();
-    await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
-    await execa('cp', ['-r', dumpDir, copyDir]);
+    let t0: number;
+    if (via === 'cp') {
+      t0 = Date.now();
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
+      await execa('cp', ['-r', dumpDir, copyDir]);
+    } else {
+      // as godwit does: the page server is up before the program stops
+      const at = { host: new URL(dst.url).hostname, port: PAGE_SERVER_PORT };
+      await execa('mkdir', ['-p', copyDir]);
+      await execa(IN_NODE, [dst.netns, '--', criu.path, 'page-server', '-D', copyDir, '-o', 'page-server.log', '--address', at.host, '--port', String(at.port), '-d']);
+      t0 = Date.now();
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', at)]);
+      await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
+      // the dump left it stopped (the source could resume it): by hand it simply ends
+      process.kill(proc.rootPid, 'SIGKILL');
+    }
     const pidfile = join(copyDir, 'restore.pid');
     await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
       ...criu.restoreArgv({ imagesDir: copyDir, logName: 'restore.log', pidfile, inodes: proc.inodes })], { detached: true, stdio: 'ignore' }).unref?.();
@@ -108,7 +125,7 @@ async function main(): Promise<void> {
       }
     });
     const total = Date.now() - t0;
-    const bytes = dirBytes(dumpDir);
+    const bytes = dirBytes(copyDir);
     process.kill(rootPid, 'SIGKILL');
     // the agent's own clean-up, done by hand: the dump's network lock table in the source node
     const listing = await execa(IN_NODE, [src.netns, '--', 'nft', 'list', 'tables']);
@@ -123,22 +140,27 @@ async function main(): Promise<void> {
     for (const mib of sizes) {
       const g: Sample[] = [];
       const b: Sample[] = [];
+      const ps: Sample[] = [];
       for (let i = 0; i < runs; i++) {
-        g.push(await viaGodwit(mib));
-        b.push(await bare(mib));
+        // each in turn goes first: the first of a round runs right after the last one's clean-up
+        const steps = [async () => g.push(await viaGodwit(mib)), async () => b.push(await bare(mib, 'cp')), async () => ps.push(await bare(mib, 'page-server'))];
+        for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
       }
-      const gs = median(g.map((s) => s.stoppedMs));
-      const bs = median(b.map((s) => s.stoppedMs));
-      const gt = median(g.map((s) => s.totalMs));
-      const bt = median(b.map((s) => s.totalMs));
-      rows.push([`${mib} MiB`, `${(median(g.map((s) => s.bytes)) / 2 ** 20).toFixed(0)} MiB`, `${gs}`, `${bs}`, (gs / bs).toFixed(2), `${gt}`, `${bt}`, (gt / bt).toFixed(2)]);
+      const stopped = (xs: Sample[]) => median(xs.map((x) => x.stoppedMs));
+      const total = (xs: Sample[]) => median(xs.map((x) => x.totalMs));
+      const ratio = (a: number, b2: number) => (a / b2).toFixed(2);
+      rows.push([
+        `${mib} MiB`, `${(median(g.map((x) => x.bytes)) / 2 ** 20).toFixed(0)} MiB`,
+        `${stopped(g)}`, `${stopped(b)}`, ratio(stopped(g), stopped(b)), `${stopped(ps)}`, ratio(stopped(g), stopped(ps)),
+        `${total(g)}`, `${total(b)}`, ratio(total(g), total(b)),
+      ]);
       process.stderr.write(`bench: ${mib} MiB done\n`);
     }
   } finally {
     await clusterDown({ home, log: () => undefined });
     rmSync(home, { recursive: true, force: true });
   }
-  const head = ['program', 'images', 'godwit stopped ms', 'bare CRIU stopped ms', 'ratio', 'godwit total ms', 'bare CRIU total ms', 'ratio'];
+  const head = ['program', 'images', 'godwit stopped ms', 'bare CRIU + cp stopped ms', 'ratio', 'bare CRIU + page server stopped ms', 'ratio', 'godwit total ms', 'bare CRIU + cp total ms', 'ratio'];
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
   process.stdout.write(`Full-copy migration between two nodes, median of ${runs} runs each\n\n${lines.join('\n')}\n`);
 }
