@@ -51,7 +51,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
         bytes = 0;
       }
     }
-    if (group.length) storeGroup(id, group);
+    if (group.length) await storeGroup(id, group);
     return undefined;
   }
 
