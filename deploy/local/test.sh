@@ -3,8 +3,10 @@
 # integration test by default, or the files and options given.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-# the tests and the benchmark are TypeScript too: checked, not only run
+# the tests and the benchmark are TypeScript too: checked, not only run; then the promises
+# nobody awaits, which the compiler does not catch
 npx tsc -p test
+npx eslint .
 make -s -C test/programs
 make -s -C bench
 if [ $# -eq 0 ]; then

@@ -56,7 +56,7 @@ describe('CLI binaries against a fake orchestrator', function () {
   let pendingExit: ((signal: string) => void) | null = null;
 
   before(async () => {
-    server = http.createServer(async (req, res) => {
+    const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
       const url = new URL(req.url!, 'http://x');
       if (req.headers.authorization !== 'Bearer test-token-0123456789') return apiError(res, 401, 'GODWIT_ERR_UNAUTHORIZED', 'bad token');
       const m = /^\/v1\/processes\/(\d+)(?:\/(\w+))?$/.exec(url.pathname);
@@ -123,6 +123,9 @@ describe('CLI binaries against a fake orchestrator', function () {
         }));
       }
       apiError(res, 404, 'GODWIT_ERR_NOT_FOUND', `no route ${url.pathname}`);
+    };
+    server = http.createServer((req, res) => {
+      handle(req, res).catch((err: unknown) => apiError(res, 500, 'GODWIT_ERR_INTERNAL', `fake orchestrator: ${(err as Error).message}`));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;

@@ -1,0 +1,21 @@
+// Type-aware checks only where the compiler is silent: a promise nobody awaits or handles is how
+// a daemon loses work or races itself (the output relay once did).
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', 'node_modules/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  {
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: {
+      parser: tseslint.parser,
+      // bench/ is type-checked with the tests (test/tsconfig.json), which the project service
+      // cannot find from there
+      parserOptions: { projectService: { allowDefaultProject: ['bench/*.ts'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+);
