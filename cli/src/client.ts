@@ -113,6 +113,15 @@ export class GodwitClient {
     return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to });
   }
 
+  freeze(id: string | number): Promise<Migration> {
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/freeze`, {});
+  }
+
+  /** `to`: a node, or 'home'; by default the process's home */
+  continue(id: string | number, to?: string): Promise<Migration> {
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/continue`, to ? { to } : {});
+  }
+
   getMigration(id: number): Promise<Migration> {
     return this.json<Migration>(`/migrations/${id}`);
   }

@@ -32,7 +32,7 @@ export function commandLine(argv: string[], width = CMD_WIDTH): string {
 }
 
 export function isActive(p: Process): boolean {
-  return p.state === 'running' || p.state === 'migrating';
+  return p.state === 'running' || p.state === 'migrating' || p.state === 'frozen';
 }
 
 /** The processes mosps shows: active ones, or all with `exited`; oldest first. */
@@ -47,12 +47,13 @@ function stateText(p: Process): string {
 }
 
 export function renderPsTable(procs: Process[], opts: { owner?: boolean } = {}): string {
-  const head = ['ID', 'PID', 'WHERE', 'FROM', 'NMIGS', 'STATE', ...(opts.owner ? ['USER'] : []), 'CMD'];
+  const head = ['ID', 'PID', 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE', ...(opts.owner ? ['USER'] : []), 'CMD'];
   const rows = procs.map((p) => [
     String(p.id),
     p.origPid === null ? '-' : String(p.origPid),
     p.node,
     p.homeNode,
+    p.frz,
     String(p.nmigs),
     stateText(p),
     ...(opts.owner ? [p.owner] : []),
@@ -89,6 +90,12 @@ export function renderNodesTable(nodes: Node[]): string {
 }
 
 export function renderMigration(m: Migration): string {
+  if (m.state === 'frozen') {
+    return `process ${m.processId} is frozen on ${m.from} (image ${m.bytes === null ? '?' : formatBytes(m.bytes)}); \`mosmigrate ${m.processId} continue [NODE]\` brings it back\n`;
+  }
+  if (m.from === m.to && m.strategy === 'freeze') {
+    return `process ${m.processId} continues on ${m.to}${m.frozenMs === null ? '' : ` after ${m.frozenMs} ms frozen`}\n`;
+  }
   const total = m.totalMs ?? (m.endedAt !== null ? m.endedAt - m.startedAt : null);
   const stopped = m.frozenMs === null ? '' : ` (stopped ${m.frozenMs} ms)`;
   return `process ${m.processId} moved from ${m.from} to ${m.to}${total === null ? '' : ` in ${total} ms`}${stopped}\n`;

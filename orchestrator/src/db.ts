@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   Event,
+  FreezeReason,
   Migration,
   MigrationState,
   Node,
@@ -56,7 +57,9 @@ CREATE TABLE IF NOT EXISTS processes (
   out_offset INTEGER NOT NULL DEFAULT 0,
   log_base INTEGER NOT NULL DEFAULT 0,
   log_size INTEGER NOT NULL DEFAULT 0,
-  log1_base INTEGER
+  log1_base INTEGER,
+  -- MOSIX's FRZ: why it is frozen (M, A, E, N) or '-'
+  frz TEXT NOT NULL DEFAULT '-'
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -116,6 +119,7 @@ export interface ProcessRow {
   log_base: number;
   log_size: number;
   log1_base: number | null;
+  frz: FreezeReason;
 }
 
 export interface MigrationRow {
@@ -207,7 +211,10 @@ function prepareAll(db: Database.Database) {
     processesOf: prep<[string], ProcessRow>('SELECT * FROM processes WHERE owner = ? ORDER BY id'),
     allProcesses: prep<[], ProcessRow>('SELECT * FROM processes ORDER BY id'),
     liveProcesses: prep<[], ProcessRow>(
-      `SELECT * FROM processes WHERE state IN ('running', 'migrating') ORDER BY id`,
+      `SELECT * FROM processes WHERE state IN ('running', 'migrating', 'frozen') ORDER BY id`,
+    ),
+    setFrozen: prep<{ id: number; frz: FreezeReason }>(
+      `UPDATE processes SET state = 'frozen', frz = @frz, pid = NULL WHERE id = @id`,
     ),
     setLaunched: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = @pid WHERE id = @id',
@@ -228,7 +235,7 @@ function prepareAll(db: Database.Database) {
       id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null;
     }>(
       `UPDATE processes SET node = @node, pid = @pid, epoch = @epoch, nmigs = nmigs + 1,
-       last_frozen_ms = @last_frozen_ms, state = 'running' WHERE id = @id`,
+       last_frozen_ms = @last_frozen_ms, state = 'running', frz = '-' WHERE id = @id`,
     ),
     setResumed: prep<{ id: number; pid: number | null; epoch: number }>(
       `UPDATE processes SET pid = @pid, epoch = @epoch, state = 'running' WHERE id = @id AND state = 'migrating'`,
@@ -258,8 +265,12 @@ function prepareAll(db: Database.Database) {
     migrationById: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE id = ?'),
     migrationsOf: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE process_id = ? ORDER BY id'),
     unfinishedMigrations: prep<[], MigrationRow>(
-      `SELECT * FROM migrations WHERE state NOT IN ('done', 'failed') ORDER BY id`,
+      `SELECT * FROM migrations WHERE state NOT IN ('done', 'failed', 'frozen') ORDER BY id`,
     ),
+    frozenMigration: prep<[number], MigrationRow>(
+      `SELECT * FROM migrations WHERE process_id = ? AND state = 'frozen' ORDER BY id DESC LIMIT 1`,
+    ),
+    setMigrationTo: prep<{ id: number; to_node: string }>('UPDATE migrations SET to_node = @to_node WHERE id = @id'),
     migrationRestoring: prep<{ process_id: number; from_epoch: number }, MigrationRow>(
       `SELECT * FROM migrations WHERE process_id = @process_id AND from_epoch = @from_epoch
        AND restored_on IS NOT NULL ORDER BY id DESC LIMIT 1`,
@@ -304,6 +315,18 @@ export interface Db {
   close(): void;
 }
 
+/** Columns added since the first schema: a database from before gets them, with their defaults. */
+const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
+  ['processes', 'frz', "TEXT NOT NULL DEFAULT '-'"],
+];
+
+function addMissingColumns(raw: Database.Database): void {
+  for (const [table, column, declaration] of ADDED_COLUMNS) {
+    const have = (raw.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+    if (!have) raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`);
+  }
+}
+
 export function openDb(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
   const raw = new Database(join(dataDir, 'godwit.db'));
@@ -311,6 +334,7 @@ export function openDb(dataDir: string): Db {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.exec(SCHEMA);
+  addMissingColumns(raw);
   const q = prepareAll(raw);
   return {
     raw,
@@ -357,6 +381,7 @@ export function toProcess(r: ProcessRow): Process {
     createdAt: r.created_at,
     endedAt: r.ended_at,
     lastFrozenMs: r.last_frozen_ms,
+    frz: r.frz,
   };
 }
 

@@ -12,6 +12,7 @@ import {
   type DumpResult,
   type RestoreResult,
   type ErrorCode,
+  type FreezeReason,
   GodwitError,
   type Migration,
   type MigrationState,
@@ -39,6 +40,12 @@ export interface Migrator {
   finishLost(m: MigrationRow, reason: string): Migration;
   /** runs fn as the one migration of the process, so no other starts meanwhile */
   exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T>;
+  /** dumps the process to its node's disk and ends it there: a migration that waits at 'frozen' */
+  freeze(proc: ProcessRow, why: FreezeReason): Promise<Migration>;
+  /** brings a frozen process back on `to` (a node, or 'home', the default) */
+  thaw(proc: ProcessRow, to?: string): Promise<Migration>;
+  /** ends a frozen process, as the signal would have: its image is dropped */
+  endFrozen(proc: ProcessRow, signal: string): void;
 }
 
 /**
@@ -81,8 +88,8 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   }
 
   /** a failure before the process stopped: it runs on where it was */
-  function failBeforeDump(m: MigrationRow, cause: GodwitError): never {
-    const message = `process ${m.process_id} cannot move to ${m.to_node}: ${cause.message}; it keeps running on ${m.from_node}`;
+  function failBeforeDump(m: MigrationRow, cause: GodwitError, head = `process ${m.process_id} cannot move to ${m.to_node}`): never {
+    const message = `${head}: ${cause.message}; it keeps running on ${m.from_node}`;
     failAtSource(m, cause, message, () => {
       db.q.setMigrationFailure.run({ id: m.id, code: cause.code, reason: cause.message });
       ended(m, null, null);
@@ -123,7 +130,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         processId: m.process_id,
         node: m.to_node,
         kind: 'migrated',
-        message: `process ${m.process_id} moved from ${m.from_node} to ${m.to_node}${stats ? ` (${stats})` : ''}`,
+        message: `process ${m.process_id} ${m.from_node === m.to_node ? `continued on ${m.to_node}` : `moved from ${m.from_node} to ${m.to_node}`}${stats ? ` (${stats})` : ''}`,
       });
     });
     bus.emit('process', m.process_id);
@@ -197,7 +204,11 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     }
   }
 
-  async function restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration> {
+  async function restoreAtDest(
+    m: MigrationRow,
+    dump: DumpRecord,
+    failed: (m: MigrationRow, e: GodwitError) => Promise<Migration> = (m2, e) => rollback(m2, e, dump),
+  ): Promise<Migration> {
     m = transition(m, 'restoring');
     try {
       const r = await ctx.agent(m.to_node).restore(m.process_id, {
@@ -217,7 +228,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
           return finishDone(m, { pid: found.pid, restoredAt: null }, dump);
         }
       }
-      return rollback(m, e, dump);
+      return failed(m, e);
     }
   }
 
@@ -283,24 +294,36 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     return restoreAtDest(m, dump);
   }
 
-  /** checks everything that can be checked before anything stops, and records the request */
-  function begin(proc: ProcessRow, toName: string): MigrationRow {
-    const to = toName === 'home' ? proc.home_node : toName;
-    nodes.require(to);
+  function requireOnline(ids: { proc: number; to: string }, ...names: string[]): void {
+    for (const n of names) {
+      if (!nodes.isOnline(n)) {
+        throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${n} is offline: its agent is not connected, so process ${ids.proc} cannot go to ${ids.to} now`, { node: n });
+      }
+    }
+  }
+
+  function requireRunning(proc: ProcessRow, what: string): void {
     if (proc.state === 'migrating' || active.has(proc.id)) {
       throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${proc.id} is migrating already; wait for that to end`);
     }
     if (proc.state !== 'running') {
-      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${proc.id} is not running (it is ${proc.state}); only running processes move`);
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${proc.id} is not running (it is ${proc.state}); only running processes ${what}`);
     }
+  }
+
+  /** checks everything that can be checked before anything stops, and records the request */
+  function begin(proc: ProcessRow, toName: string): MigrationRow {
+    const to = toName === 'home' ? proc.home_node : toName;
+    nodes.require(to);
+    requireRunning(proc, 'move');
     if (proc.node === to) {
       throw new GodwitError('GODWIT_ERR_SAME_NODE', `process ${proc.id} runs on ${to} already`);
     }
-    for (const n of [to, proc.node]) {
-      if (!nodes.isOnline(n)) {
-        throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${n} is offline: its agent is not connected, so process ${proc.id} cannot move to ${to} now`, { node: n });
-      }
-    }
+    requireOnline({ proc: proc.id, to }, to, proc.node);
+    return record(proc, to, 'full', `process ${proc.id} is moving from ${proc.node} to ${to}`);
+  }
+
+  function record(proc: ProcessRow, to: string, strategy: string, message: string): MigrationRow {
     const now = Date.now();
     let id = 0;
     db.tx(() => {
@@ -309,17 +332,114 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
           process_id: proc.id,
           from_node: proc.node,
           to_node: to,
-          strategy: 'full',
+          strategy,
           steps: JSON.stringify([{ state: 'requested', at: now }]),
           from_epoch: proc.epoch,
           started_at: now,
         }).lastInsertRowid,
       );
       db.q.setProcessState.run({ id: proc.id, state: 'migrating' });
-      db.event({ processId: proc.id, node: proc.node, kind: 'migration-started', message: `process ${proc.id} is moving from ${proc.node} to ${to} (migration ${id})` });
+      db.event({ processId: proc.id, node: proc.node, kind: 'migration-started', message: `${message} (migration ${id})` });
     });
     bus.emit('process', proc.id);
     return db.q.migrationById.get(id)!;
+  }
+
+  /** The freeze: the program is dumped to its node's disk and ends there; its images stay. */
+  async function runFreeze(m: MigrationRow, why: FreezeReason): Promise<Migration> {
+    m = transition(m, 'dumping');
+    let dumped: DumpResult;
+    try {
+      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id });
+    } catch (err) {
+      failBeforeDump(m, asGodwitError(err), `process ${m.process_id} cannot be frozen`);
+    }
+    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
+    const frozen = transition(m, 'frozen', () => {
+      db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) });
+      db.q.setMigrationBytes.run({ id: m.id, bytes: dumped.bytes });
+      db.q.setFrozen.run({ id: m.process_id, frz: why });
+      db.event({
+        processId: m.process_id,
+        node: m.from_node,
+        kind: 'frozen',
+        message: `process ${m.process_id} is frozen: its image (${dumped.bytes} bytes) is kept on ${m.from_node}; \`mosmigrate ${m.process_id} continue [NODE]\` brings it back`,
+      });
+    });
+    bus.emit('process', m.process_id);
+    return toMigration(frozen);
+  }
+
+  /** A frozen process comes back: its images go to `to` if they are elsewhere, and it is restored there. */
+  async function runThaw(m: MigrationRow, proc: ProcessRow): Promise<Migration> {
+    const dump = JSON.parse(m.dump!) as DumpRecord;
+    const stayFrozen = async (at: MigrationRow, e: GodwitError): Promise<Migration> => {
+      transition(at, 'frozen', () => {
+        db.q.setMigrationTo.run({ id: at.id, to_node: at.from_node });
+        db.q.setFrozen.run({ id: at.process_id, frz: proc.frz === '-' ? 'M' : proc.frz });
+        db.event({ processId: at.process_id, node: at.to_node, kind: 'continue-failed', message: `process ${at.process_id} could not continue on ${at.to_node}: ${e.message}` });
+      });
+      bus.emit('process', at.process_id);
+      if (at.to_node !== at.from_node) {
+        ctx.agent(at.to_node).deleteImages(at.id).catch(() => undefined);
+      }
+      throw new GodwitError(e.code, `process ${at.process_id} could not continue on ${at.to_node}: ${e.message}; it stays frozen, its image kept on ${at.from_node}`, {
+        ...e.details,
+        migrationId: at.id,
+      });
+    };
+    if (m.to_node !== m.from_node) {
+      m = transition(m, 'transferring');
+      try {
+        const to = nodes.require(m.to_node);
+        const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, token: to.token } });
+        m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
+      } catch (err) {
+        return stayFrozen(m, asGodwitError(err));
+      }
+    }
+    return restoreAtDest(m, dump, stayFrozen);
+  }
+
+  function thaw(proc: ProcessRow, toName?: string): Promise<Migration> {
+    if (proc.state !== 'frozen' || active.has(proc.id)) {
+      return Promise.reject(new GodwitError('GODWIT_ERR_NOT_FROZEN', `process ${proc.id} is not frozen (it is ${proc.state}); only frozen processes continue`));
+    }
+    const frozen = db.q.frozenMigration.get(proc.id);
+    const to = !toName || toName === 'home' ? proc.home_node : toName;
+    try {
+      nodes.require(to);
+      if (!frozen) throw new GodwitError('GODWIT_ERR_INTERNAL', `process ${proc.id} is frozen, but no record says where its image is`);
+      requireOnline({ proc: proc.id, to }, to, frozen.from_node);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return exclusive(proc.id, async () => {
+      db.tx(() => {
+        db.q.setMigrationTo.run({ id: frozen!.id, to_node: to });
+        db.q.setProcessState.run({ id: proc.id, state: 'migrating' });
+        db.event({ processId: proc.id, node: to, kind: 'continuing', message: `process ${proc.id} continues on ${to}, from its image on ${frozen!.from_node}` });
+      });
+      bus.emit('process', proc.id);
+      return runThaw(db.q.migrationById.get(frozen!.id)!, proc);
+    });
+  }
+
+  function endFrozen(proc: ProcessRow, signal: string): void {
+    const m = db.q.frozenMigration.get(proc.id);
+    const message = `process ${proc.id} was frozen and ended by ${signal}; its image is dropped`;
+    db.tx(() => {
+      if (m) {
+        transition(m, 'failed', () => {
+          db.q.setMigrationFailure.run({ id: m.id, code: 'GODWIT_ERR_PROCESS_NOT_RUNNING', reason: message });
+          ended(m, null, null);
+        });
+      }
+      db.q.endProcess.run({ id: proc.id, state: 'exited', exit_code: null, exit_signal: signal, ended_at: Date.now() });
+      db.event({ processId: proc.id, node: proc.node, kind: 'exited', message });
+    });
+    bus.emit('process', proc.id);
+    if (m) cleanupImages(m);
   }
 
   function exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T> {
@@ -350,8 +470,21 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       const all = Promise.allSettled([...active.values()]);
       await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     },
+    freeze: (proc, why) => {
+      let m: MigrationRow;
+      try {
+        requireRunning(proc, 'can be frozen');
+        requireOnline({ proc: proc.id, to: proc.node }, proc.node);
+        m = record(proc, proc.node, 'freeze', `process ${proc.id} is being frozen on ${proc.node}`);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return exclusive(proc.id, () => runFreeze(m, why));
+    },
+    thaw,
+    endFrozen,
     rollback,
-    restoreAtDest,
+    restoreAtDest: (m, dump) => restoreAtDest(m, dump),
     finishDone,
     finishSource,
     finishStayed,

@@ -19,7 +19,8 @@ export interface OutputRelay {
   stopped(): Promise<void>;
 }
 
-const isLive = (r: ProcessRow | undefined) => r !== undefined && (r.state === 'running' || r.state === 'migrating');
+// a frozen process is still alive: its next run comes when it continues
+const isLive = (r: ProcessRow | undefined) => r !== undefined && (r.state === 'running' || r.state === 'migrating' || r.state === 'frozen');
 
 export function createOutputRelay(ctx: Ctx): OutputRelay {
   const { db, bus, log, config } = ctx;

@@ -6,6 +6,7 @@ import {
   ErrorBody,
   GodwitError,
   IdParam,
+  ContinueRequest,
   MigrateRequest,
   Migration,
   Process,
@@ -124,6 +125,31 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to),
   );
 
+  app.post(
+    '/v1/processes/:id/freeze',
+    {
+      schema: {
+        summary: 'dump a process to disk and stop it (MOSIX freeze): it holds no CPU or memory until it continues',
+        params: IdParam,
+        response: { 200: Migration, ...errors },
+      },
+    },
+    async (req) => migrator.freeze(findProcess(ctx, req.user, req.params.id), 'M'),
+  );
+
+  app.post(
+    '/v1/processes/:id/continue',
+    {
+      schema: {
+        summary: 'bring a frozen process back, on its home node or on `to`',
+        params: IdParam,
+        body: ContinueRequest,
+        response: { 200: Migration, ...errors },
+      },
+    },
+    async (req) => migrator.thaw(findProcess(ctx, req.user, req.params.id), req.body.to),
+  );
+
   app.get(
     '/v1/processes/:id/migrations',
     { schema: { summary: "a process's migrations", params: IdParam, response: { 200: Type.Array(Migration), ...errors } } },
@@ -184,6 +210,9 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     },
   );
 
+  /** signals whose default action ends a program */
+  const ENDING_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']);
+
   /** stdin and signals go where the process runs; during a migration, that is known after it */
   async function whereRunning(user: User, id: string): Promise<ProcessRow> {
     let row = findProcess(ctx, user, id);
@@ -222,6 +251,12 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       schema: { summary: 'send a signal to the program', params: IdParam, body: SignalRequest, response: { 204: Type.Null(), ...errors } },
     },
     async (req, reply) => {
+      const frozen = findProcess(ctx, req.user, req.params.id);
+      if (frozen.state === 'frozen' && ENDING_SIGNALS.has(req.body.signal)) {
+        // nothing runs to receive it: the signal's default action, without the program
+        migrator.endFrozen(frozen, req.body.signal);
+        return reply.code(204).send(null);
+      }
       const row = await whereRunning(req.user, req.params.id);
       await ctx.agent(row.node).signal(row.id, req.body);
       db.event({ processId: row.id, node: row.node, kind: 'signal', message: `${req.user.name} sent ${req.body.signal} to process ${row.id}` });

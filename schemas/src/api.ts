@@ -43,10 +43,19 @@ export type Node = Static<typeof Node>;
 export const ProcessState = Type.Union([
   Type.Literal('running'),
   Type.Literal('migrating'),
+  /** dumped to disk and stopped: it holds no CPU or memory; `continue` brings it back */
+  Type.Literal('frozen'),
   Type.Literal('exited'),
   Type.Literal('lost'),
 ]);
 export type ProcessState = Static<typeof ProcessState>;
+
+/**
+ * MOSIX's FRZ column: why a process is frozen. M manually, A automatically, E expelled from its
+ * node, N cannot be frozen, - not frozen.
+ */
+export const FreezeReason = Type.Union([Type.Literal('M'), Type.Literal('A'), Type.Literal('E'), Type.Literal('N'), Type.Literal('-')]);
+export type FreezeReason = Static<typeof FreezeReason>;
 
 export const Process = Type.Object({
   id: Type.Integer({ description: "godwit's process id" }),
@@ -64,6 +73,7 @@ export const Process = Type.Object({
   createdAt: Type.Integer(),
   endedAt: Type.Union([Type.Integer(), Type.Null()]),
   lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
+  frz: FreezeReason,
 });
 export type Process = Static<typeof Process>;
 
@@ -86,6 +96,8 @@ export const MigrationState = Type.Union([
   Type.Literal('done'),
   Type.Literal('rolling-back'),
   Type.Literal('failed'),
+  /** a freeze: dumped, its images kept where it was, until `continue` moves on from 'dumped' */
+  Type.Literal('frozen'),
 ]);
 export type MigrationState = Static<typeof MigrationState>;
 
@@ -113,6 +125,11 @@ export const MigrateRequest = Type.Object({
   to: Type.String({ minLength: 1, description: "a node name, or 'home'" }),
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
+
+export const ContinueRequest = Type.Object({
+  to: Type.Optional(Type.String({ minLength: 1, description: "where to bring it back: a node name, or 'home' (the default)" })),
+});
+export type ContinueRequest = Static<typeof ContinueRequest>;
 
 export const SignalName = Type.Union(
   ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGTSTP'].map(

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Migration, Process } from '@godwit/schemas';
-import { clusterDown, clusterUp, type ClusterInfo } from '../../cli/src/cluster/index.js';
+import { clusterDown, clusterUp, restartComponent, stopComponent, type ClusterInfo } from '../../cli/src/cluster/index.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 const CLI = join(REPO, 'cli', 'dist', 'bin');
@@ -124,8 +124,10 @@ export async function migrations(h: Harness, id: number): Promise<Migration[]> {
   return (await api<Migration[]>(h, 'GET', `/v1/processes/${id}/migrations`)).body;
 }
 
-/** Polls until `probe` returns a value; the error says what was seen last. */
-/** `what` may be a function, to describe what was seen by the time it gave up */
+/**
+ * Polls until `probe` returns a value; the error says what was seen last. `what` may be a
+ * function, to describe what was seen by the time it gave up.
+ */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string | (() => string), timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -153,4 +155,14 @@ export async function lockTablesLeft(h: Harness): Promise<string[]> {
 
 export function program(name: string): string {
   return join(REPO, 'test', 'programs', name);
+}
+
+/** Kills a component of the cluster (the orchestrator or a node's agent) and starts it again. */
+export async function crashAndRestart(h: Harness, name: string): Promise<void> {
+  await stopComponent({ home: h.home, name, signal: 'SIGKILL' });
+  await restartComponent({ home: h.home, name });
+  await eventually(async () => {
+    const nodes = await api<{ state: string }[]>(h, 'GET', '/v1/nodes');
+    return nodes.status === 200 && nodes.body.every((n) => n.state === 'online') ? true : undefined;
+  }, `every node online after ${name} restarted`, 60_000);
 }

@@ -5,17 +5,9 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Migration, Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, migrations, mosrun, processInfo, program, REPO, type Harness } from './harness.js';
-import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
+import { api, cli, cluster, crashAndRestart, eventually, migrations, mosrun, processInfo, program, REPO, type Harness } from './harness.js';
 
-async function restartOrchestrator(h: Harness): Promise<void> {
-  await stopComponent({ home: h.home, name: 'orchestrator', signal: 'SIGKILL' });
-  await restartComponent({ home: h.home, name: 'orchestrator' });
-  await eventually(async () => {
-    const nodes = await api<{ state: string }[]>(h, 'GET', '/v1/nodes');
-    return nodes.status === 200 && nodes.body.every((n) => n.state === 'online') ? true : undefined;
-  }, 'the restarted orchestrator to see every node online', 60_000);
-}
+const restartOrchestrator = (h: Harness) => crashAndRestart(h, 'orchestrator');
 
 describe('orchestrator crash and restart', function () {
   let h: Harness;

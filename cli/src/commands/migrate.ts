@@ -18,14 +18,25 @@ export async function migrate(client: GodwitClient, id: string, to: string): Pro
 
 export function buildMigrateCommand(name: string) {
   return new Command(name)
-    .description('move a running process to another node, or back home (MOSIX mosmigrate)')
+    .description('move a running process to another node or back home, or freeze it and bring it back (MOSIX mosmigrate)')
     .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
-    .argument('<node>', "where to: a node name (see `godwit nodes`), or 'home'")
+    .argument('<node>', "where to: a node name (see `godwit nodes`) or 'home'; or 'freeze', or 'continue'")
+    .argument('[target]', "with 'continue': the node to bring it back on (default: its home)")
     .option('--json', 'print the migration as JSON')
-    .addHelpText('after', `\nWaits until the move is over, then prints e.g.\n  process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)`)
-    .action(async (id, to, opts) => {
+    .addHelpText('after', [
+      '',
+      'Waits until it is over, then prints e.g.',
+      '  process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)',
+      'freeze dumps the process to disk and stops it: it uses no CPU or memory until',
+      "`continue` brings it back, on its home node or on the node named after it.",
+    ].join('\n'))
+    .action(async (id, node, target, opts) => {
       if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
-      const m = await migrate(connect(), id, to);
+      if (target !== undefined && node !== 'continue') {
+        throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
+      }
+      const client = connect();
+      const m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node);
       await print(opts.json ? renderJson(m) : renderMigration(m));
     });
 }

@@ -6,7 +6,7 @@ function proc(over: Partial<Process>): Process {
   return {
     id: 1, owner: 'root', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node0',
     pid: 4242, origPid: 4242, nmigs: 0, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1, endedAt: null, lastFrozenMs: null, ...over,
+    createdAt: 1, endedAt: null, lastFrozenMs: null, frz: '-', ...over,
   };
 }
 
@@ -16,21 +16,23 @@ const sample: Process[] = [
   proc({ id: 2, state: 'exited', exitCode: 0, endedAt: 5 }),
   proc({ id: 4, state: 'migrating', node: 'node1', owner: 'guest' }),
   proc({ id: 5, state: 'exited', exitSignal: 'SIGKILL' }),
+  proc({ id: 6, state: 'frozen', frz: 'M', pid: null }),
 ];
 
 describe('mosps rendering', () => {
-  it('shows running and migrating processes by default, oldest first', () => {
-    expect(selectProcesses(sample).map((p) => p.id)).to.deep.equal([1, 3, 4]);
-    expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5]);
+  it('shows running, migrating and frozen processes by default, oldest first', () => {
+    expect(selectProcesses(sample).map((p) => p.id)).to.deep.equal([1, 3, 4, 6]);
+    expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5, 6]);
   });
 
-  it('draws a borderless table with ID PID WHERE FROM NMIGS STATE CMD', () => {
+  it('draws a borderless table with ID PID WHERE FROM FRZ NMIGS STATE CMD', () => {
     const out = renderPsTable(selectProcesses(sample, { exited: true }));
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+NMIGS\s+STATE\s+CMD$/);
-    expect(lines).to.have.length(6);
+    expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+CMD$/);
+    expect(lines.find((l) => /^6\s/.test(l))).to.match(/\sM\s+0\s+frozen\s/);
+    expect(lines).to.have.length(7);
     expect(out).to.not.match(/[│─┌┐└┘]/);
-    expect(lines[3]).to.match(/^3\s+5000\s+node2\s+node0\s+2\s+running\s+python3 -c 'print\("hi there"\)'$/);
+    expect(lines[3]).to.match(/^3\s+5000\s+node2\s+node0\s+-\s+2\s+running\s+python3 -c 'print\("hi there"\)'$/);
     expect(lines[2]).to.match(/exited\(0\)/);
     expect(lines[5]).to.match(/killed\(SIGKILL\)/);
     for (const l of lines) expect(l).to.equal(l.trimEnd());
