@@ -18,6 +18,7 @@ import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
+import { place } from './placement.js';
 
 export interface ProcessRouteDeps {
   ctx: Ctx;
@@ -50,13 +51,10 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     { schema: { summary: 'run a program', body: RunRequest, response: { 201: Process, ...errors } } },
     async (req, reply) => {
       const b = req.body;
-      const start = nodes.require(b.node ?? b.homeNode ?? nodes.names[0]!);
-      const home = b.homeNode ? nodes.require(b.homeNode).name : start.name;
-      if (!nodes.isOnline(start.name)) {
-        throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${start.name} is offline: its agent is not connected; run on another node`, {
-          node: start.name,
-        });
-      }
+      if (b.node) nodes.require(b.node);
+      const home = nodes.require(b.homeNode ?? b.node ?? nodes.names[0]!).name;
+      const online = nodes.list().filter((n) => nodes.isOnline(n.name));
+      const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}) }));
       const id = Number(
         db.q.insertProcess.run({
           owner: req.user.name,

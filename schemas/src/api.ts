@@ -83,6 +83,8 @@ export const RunRequest = Type.Object({
   env: Type.Optional(Type.Record(Type.String(), Type.String())),
   homeNode: Type.Optional(NodeName),
   node: Type.Optional(NodeName),
+  best: Type.Optional(Type.Boolean({ description: 'start on the node with the most spare CPU now (MOSIX mosrun -b); not with node' })),
+  memMiB: Type.Optional(Type.Integer({ minimum: 1, description: 'only on a node with this much free memory (MOSIX mosrun -m)' })),
 });
 export type RunRequest = Static<typeof RunRequest>;
 

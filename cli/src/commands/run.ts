@@ -5,14 +5,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { GodwitError, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 
 export interface RunArgs {
-  /** the node to start on; undefined means the home node */
+  /** the node to start on; undefined means the home node (or the best one, with `best`) */
   node: string | undefined;
+  /** MOSIX -b: the node with the most spare CPU now */
+  best: boolean;
+  /** MOSIX -m: only a node with this much free memory, in MiB */
+  memMiB: number | undefined;
   verbose: boolean;
   json: boolean;
   argv: string[];
@@ -23,10 +27,17 @@ export type RunAction = (args: RunArgs) => Promise<void>;
 export function buildRunCommand(name: string, action: RunAction = runAction) {
   return new Command(name)
     .description('run a program under godwit, so that it can migrate between nodes (MOSIX mosrun)')
-    .usage('[-h | -r NODE] [-v] [--json] PROGRAM [ARGS...]')
+    .usage('[-h | -r NODE | -b] [-m MB] [-v] [--json] PROGRAM [ARGS...]')
     .helpOption('--help', 'show this help')
-    .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts('node'))
-    .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)'))
+    .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts(['node', 'best']))
+    .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)').conflicts('best'))
+    .addOption(new Option('-b, --best', 'start it on the node with the most spare CPU now'))
+    .addOption(
+      new Option('-m, --mem <MB>', 'only on a node with MB megabytes of free memory; refused if there is none (also glued: -m1000)').argParser((v) => {
+        if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgumentError(`'${v}' is not a whole number of megabytes`);
+        return Number(v);
+      }),
+    )
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
@@ -49,6 +60,8 @@ Examples:
     .action(async (program, args, opts) => {
       await action({
         node: opts.node,
+        best: opts.best ?? false,
+        memMiB: opts.mem,
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
         argv: [program, ...args],
@@ -88,7 +101,8 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
     cwd: process.cwd(),
     env: programEnv(process.env),
     homeNode: client.config.homeNode,
-    node: args.node ?? client.config.homeNode,
+    ...(args.best ? { best: true } : { node: args.node ?? client.config.homeNode }),
+    ...(args.memMiB !== undefined ? { memMiB: args.memMiB } : {}),
   };
   const proc = await client.run(req);
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');

@@ -24,7 +24,18 @@ async function parse(argv: string[]): Promise<{ args: RunArgs | null; err: unkno
 describe('mosrun arguments', () => {
   it('runs on the home node by default', async () => {
     const { args } = await parse(['prog']);
-    expect(args).to.deep.equal({ node: undefined, verbose: false, json: false, argv: ['prog'] });
+    expect(args).to.deep.equal({ node: undefined, best: false, memMiB: undefined, verbose: false, json: false, argv: ['prog'] });
+  });
+
+  it('takes -b (the best node now) and -m MB, glued too, and refuses -b with -r', async () => {
+    expect((await parse(['-b', '-m', '1000', 'prog'])).args).to.include({ best: true, memMiB: 1000, node: undefined });
+    expect((await parse(['-m1000', 'prog'])).args!.memMiB).to.equal(1000);
+    const bad = await parse(['-m', 'lots', 'prog']);
+    expect(bad.args).to.equal(null);
+    expect(bad.stderr).to.match(/'lots' is not a whole number of megabytes/);
+    const both = await parse(['-b', '-rnode1', 'prog']);
+    expect(both.args).to.equal(null);
+    expect(both.stderr).to.match(/cannot be used with/);
   });
 
   it('takes -h for the home node', async () => {
