@@ -5,6 +5,7 @@ import { DumpRequest, GodwitError, LaunchRequest, RestoreRequest, SendRequest, S
 import { outputPath } from './keeper.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
+import { cannotMove } from './preflight.js';
 import { epochOutput } from './output.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
@@ -90,6 +91,11 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     }
     return reply.status(204).send();
   });
+
+  // what would stop a dump, looked at without stopping the program
+  app.get('/v1/procs/:id/blockers', { schema: { params: Id } }, async (req) => ({
+    reasons: cannotMove(lifecycle.running(Number(req.params.id)).rootPid, node),
+  }));
 
   app.post('/v1/procs/:id/dump', { schema: { params: Id, body: DumpRequest } }, async (req) =>
     lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer),

@@ -11,6 +11,7 @@ import {
   type OutputLine,
   type Process,
   type RunRequest,
+  type WhyResult,
 } from '@godwit/schemas';
 import { CliError } from './errors.js';
 import { clientConfigPath } from './paths.js';
@@ -111,6 +112,10 @@ export class GodwitClient {
 
   migrate(id: string | number, to: string): Promise<Migration> {
     return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to });
+  }
+
+  why(id: string | number): Promise<WhyResult> {
+    return this.json<WhyResult>(`/processes/${encodeURIComponent(String(id))}/why`);
   }
 
   freeze(id: string | number): Promise<Migration> {

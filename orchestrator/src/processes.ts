@@ -8,6 +8,7 @@ import {
   IdParam,
   ContinueRequest,
   MigrateRequest,
+  WhyResult,
   Migration,
   Process,
   RunRequest,
@@ -19,6 +20,7 @@ import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
+import { whyNotMovable } from './why.js';
 
 export interface ProcessRouteDeps {
   ctx: Ctx;
@@ -146,6 +148,18 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       },
     },
     async (req) => migrator.thaw(findProcess(ctx, req.user, req.params.id), req.body.to),
+  );
+
+  app.get(
+    '/v1/processes/:id/why',
+    {
+      schema: {
+        summary: 'every reason the process cannot move now, in words (found without stopping it)',
+        params: IdParam,
+        response: { 200: WhyResult, ...errors },
+      },
+    },
+    async (req) => whyNotMovable(ctx, findProcess(ctx, req.user, req.params.id)),
   );
 
   app.get(

@@ -128,6 +128,14 @@ export const MigrateRequest = Type.Object({
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
 
+/** GET /v1/processes/{id}/why: every reason it cannot move now (openMosix's /proc/PID/cantmove) */
+export const WhyResult = Type.Object({
+  processId: Type.Integer(),
+  movable: Type.Boolean(),
+  reasons: Type.Array(Type.String(), { description: 'in words; empty when it can move' }),
+});
+export type WhyResult = Static<typeof WhyResult>;
+
 export const ContinueRequest = Type.Object({
   to: Type.Optional(Type.String({ minLength: 1, description: "where to bring it back: a node name, or 'home' (the default)" })),
 });

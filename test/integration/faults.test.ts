@@ -73,6 +73,9 @@ describe('bad input and faults', function () {
       await new Promise<void>((resolve, reject) => {
         tracer.stdout!.once('data', (d: Buffer) => (String(d).startsWith('seized') ? resolve() : reject(new Error(`tracer: ${String(d)}`))));
       });
+      const why = await cli(h, 'godwit', ['why', String(id)]);
+      expect(why.exitCode, why.stderr).to.equal(0);
+      expect(why.stdout).to.match(new RegExp(`process ${id} cannot move now:\\n  - process \\d+ is being traced by process ${tracer.pid}`));
       const res = await cli(h, 'mosmigrate', [String(id), 'node1']);
       expect(res.exitCode).to.not.equal(0);
       expect(res.stderr).to.match(/traced/);
@@ -81,6 +84,8 @@ describe('bad input and faults', function () {
       tracer.kill('SIGKILL');
       await tracer;
     }
+    const free = await cli(h, 'godwit', ['why', '--json', String(id)]);
+    expect(JSON.parse(free.stdout), free.stderr).to.deep.equal({ processId: id, movable: true, reasons: [] });
     const after = await processInfo(h, id);
     expect(after.node).to.equal('node0');
     expect(after.state).to.equal('running');

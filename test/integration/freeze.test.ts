@@ -37,6 +37,8 @@ describe('freezing a process and bringing it back', function () {
     await crashAndRestart(h, 'orchestrator');
     await crashAndRestart(h, 'node0');
     expect((await processInfo(h, id)).state).to.equal('frozen');
+    const why = await cli(h, 'godwit', ['why', String(id)]);
+    expect(why.stdout, why.stderr).to.match(/it is frozen \(FRZ M\)/);
     const refused = await cli(h, 'mosmigrate', [String(id), 'node2']);
     expect(refused.exitCode).to.not.equal(0);
     expect(refused.stderr).to.match(/frozen/);

@@ -5,6 +5,7 @@ import { buildMigrateCommand } from './migrate.js';
 import { buildNodesCommand } from './nodes.js';
 import { buildPsCommand } from './ps.js';
 import { buildRunCommand } from './run.js';
+import { buildWhyCommand } from './why.js';
 
 export const VERSION = '0.1.0';
 
@@ -17,6 +18,7 @@ export function buildGodwitProgram() {
     .addCommand(buildMigrateCommand('migrate'))
     .addCommand(buildPsCommand('ps'))
     .addCommand(buildNodesCommand('nodes'))
+    .addCommand(buildWhyCommand('why'))
     .addCommand(buildClusterCommand())
     .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps.');
 }

@@ -1,0 +1,24 @@
+/** `godwit why ID`: every reason a process cannot move now (openMosix's /proc/PID/cantmove). */
+import { Command } from '@commander-js/extra-typings';
+import type { WhyResult } from '@godwit/schemas';
+import { connect } from '../client.js';
+import { CliError } from '../errors.js';
+import { print } from '../program.js';
+import { renderJson } from '../render.js';
+
+export function renderWhy(w: WhyResult): string {
+  if (w.movable) return `process ${w.processId} can move: nothing is in the way\n`;
+  return `process ${w.processId} cannot move now:\n${w.reasons.map((r) => `  - ${r}\n`).join('')}`;
+}
+
+export function buildWhyCommand(name: string) {
+  return new Command(name)
+    .description('say why a process cannot move now, every reason in words (found without stopping it)')
+    .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
+    .option('--json', 'print the answer as JSON')
+    .action(async (id, opts) => {
+      if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
+      const w = await connect().why(id);
+      await print(opts.json ? renderJson(w) : renderWhy(w));
+    });
+}
