@@ -11,6 +11,7 @@ import {
   type OutputLine,
   type Process,
   type RunRequest,
+  type Strategy,
   type WhyResult,
 } from '@godwit/schemas';
 import { CliError } from './errors.js';
@@ -110,8 +111,8 @@ export class GodwitClient {
     return this.json<Process>(`/processes/${encodeURIComponent(String(id))}`);
   }
 
-  migrate(id: string | number, to: string): Promise<Migration> {
-    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to });
+  migrate(id: string | number, to: string, strategy?: Strategy): Promise<Migration> {
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}) });
   }
 
   why(id: string | number): Promise<WhyResult> {

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS migrations (
   from_node TEXT NOT NULL,
   to_node TEXT NOT NULL,
   strategy TEXT NOT NULL,
+  strategy_reason TEXT,
   state TEXT NOT NULL,
   steps TEXT NOT NULL,
   from_epoch INTEGER NOT NULL,
@@ -128,6 +129,7 @@ export interface MigrationRow {
   from_node: string;
   to_node: string;
   strategy: string;
+  strategy_reason: string | null;
   state: MigrationState;
   steps: string;
   from_epoch: number;
@@ -256,11 +258,11 @@ function prepareAll(db: Database.Database) {
     ),
 
     insertMigration: prep<{
-      process_id: number; from_node: string; to_node: string; strategy: string; steps: string;
-      from_epoch: number; started_at: number;
+      process_id: number; from_node: string; to_node: string; strategy: string; strategy_reason: string | null;
+      steps: string; from_epoch: number; started_at: number;
     }>(
-      `INSERT INTO migrations (process_id, from_node, to_node, strategy, state, steps, from_epoch, started_at)
-       VALUES (@process_id, @from_node, @to_node, @strategy, 'requested', @steps, @from_epoch, @started_at)`,
+      `INSERT INTO migrations (process_id, from_node, to_node, strategy, strategy_reason, state, steps, from_epoch, started_at)
+       VALUES (@process_id, @from_node, @to_node, @strategy, @strategy_reason, 'requested', @steps, @from_epoch, @started_at)`,
     ),
     migrationById: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE id = ?'),
     migrationsOf: prep<[number], MigrationRow>('SELECT * FROM migrations WHERE process_id = ? ORDER BY id'),
@@ -318,6 +320,7 @@ export interface Db {
 /** Columns added since the first schema: a database from before gets them, with their defaults. */
 const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'frz', "TEXT NOT NULL DEFAULT '-'"],
+  ['migrations', 'strategy_reason', 'TEXT'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -392,6 +395,7 @@ export function toMigration(r: MigrationRow): Migration {
     from: r.from_node,
     to: r.to_node,
     strategy: r.strategy,
+    strategyReason: r.strategy_reason,
     state: r.state,
     steps: JSON.parse(r.steps) as Migration['steps'],
     frozenMs: r.frozen_ms,

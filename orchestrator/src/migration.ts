@@ -16,14 +16,16 @@ import {
   GodwitError,
   type Migration,
   type MigrationState,
+  type Strategy,
 } from '@godwit/schemas';
 import { waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
+import { chooseStrategy } from './strategy.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
-  migrate(proc: ProcessRow, to: string): Promise<Migration>;
+  migrate(proc: ProcessRow, to: string, strategy?: Strategy): Promise<Migration>;
   /** waits (up to timeoutMs) while a process is migrating */
   settled(id: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** resolves when no migration runs, or after timeoutMs */
@@ -312,7 +314,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   }
 
   /** checks everything that can be checked before anything stops, and records the request */
-  function begin(proc: ProcessRow, toName: string): MigrationRow {
+  function begin(proc: ProcessRow, toName: string, asked: Strategy): MigrationRow {
     const to = toName === 'home' ? proc.home_node : toName;
     nodes.require(to);
     requireRunning(proc, 'move');
@@ -320,10 +322,12 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       throw new GodwitError('GODWIT_ERR_SAME_NODE', `process ${proc.id} runs on ${to} already`);
     }
     requireOnline({ proc: proc.id, to }, to, proc.node);
-    return record(proc, to, 'full', `process ${proc.id} is moving from ${proc.node} to ${to}`);
+    const features = (name: string) => ({ name, features: nodes.list().find((n) => n.name === name)?.features ?? null });
+    const choice = chooseStrategy(asked, { from: features(proc.node), to: features(to) });
+    return record(proc, to, choice, `process ${proc.id} is moving from ${proc.node} to ${to} (${choice.reason})`);
   }
 
-  function record(proc: ProcessRow, to: string, strategy: string, message: string): MigrationRow {
+  function record(proc: ProcessRow, to: string, how: { strategy: string; reason: string }, message: string): MigrationRow {
     const now = Date.now();
     let id = 0;
     db.tx(() => {
@@ -332,7 +336,8 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
           process_id: proc.id,
           from_node: proc.node,
           to_node: to,
-          strategy,
+          strategy: how.strategy,
+          strategy_reason: how.reason,
           steps: JSON.stringify([{ state: 'requested', at: now }]),
           from_epoch: proc.epoch,
           started_at: now,
@@ -449,10 +454,10 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   }
 
   return {
-    migrate: (proc, to) => {
+    migrate: (proc, to, strategy = 'auto') => {
       let m: MigrationRow;
       try {
-        m = begin(proc, to);
+        m = begin(proc, to, strategy);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -475,7 +480,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       try {
         requireRunning(proc, 'can be frozen');
         requireOnline({ proc: proc.id, to: proc.node }, proc.node);
-        m = record(proc, proc.node, 'freeze', `process ${proc.id} is being frozen on ${proc.node}`);
+        m = record(proc, proc.node, { strategy: 'freeze', reason: 'a freeze: dumped to the disk of its node' }, `process ${proc.id} is being frozen on ${proc.node}`);
       } catch (err) {
         return Promise.reject(err);
       }

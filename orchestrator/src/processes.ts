@@ -122,7 +122,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
         response: { 200: Migration, ...errors },
       },
     },
-    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to),
+    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to, req.body.strategy),
   );
 
   app.post(

@@ -111,6 +111,7 @@ export const Migration = Type.Object({
   from: NodeName,
   to: NodeName,
   strategy: Type.String(),
+  strategyReason: Type.Union([Type.String(), Type.Null()], { description: 'why this strategy: asked for, or what auto saw' }),
   state: MigrationState,
   steps: Type.Array(MigrationStep),
   frozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'from freeze to running again' }),
@@ -123,8 +124,12 @@ export const Migration = Type.Object({
 });
 export type Migration = Static<typeof Migration>;
 
+export const Strategy = Type.Union([Type.Literal('auto'), Type.Literal('full'), Type.Literal('lazy'), Type.Literal('precopy')]);
+export type Strategy = Static<typeof Strategy>;
+
 export const MigrateRequest = Type.Object({
   to: Type.String({ minLength: 1, description: "a node name, or 'home'" }),
+  strategy: Type.Optional(Strategy),
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
 

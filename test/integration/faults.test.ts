@@ -132,6 +132,24 @@ describe('bad input and faults', function () {
     }
   });
 
+  it('refuses a strategy the nodes cannot do before anything stops, and the program runs on', async function () {
+    this.timeout(60_000);
+    const run = mosrun(h, [program('counter'), '40']);
+    const id = await run.id();
+    await run.waitFor(/^2$/m);
+    const res = await cli(h, 'mosmigrate', ['--strategy', 'precopy', String(id), 'node1']);
+    expect(res.exitCode).to.not.equal(0);
+    // this machine's kernel has no soft-dirty tracking (see the platform notes)
+    expect(res.stderr).to.match(/pre-copy migration cannot be used: it needs memory dirty tracking/).and.match(/not stopped/);
+    expect(await migrations(h, id), 'nothing recorded: nothing began').to.deep.equal([]);
+    const auto = await cli(h, 'mosmigrate', ['--json', String(id), 'node1']);
+    expect(auto.exitCode, auto.stderr).to.equal(0);
+    expect(JSON.parse(auto.stdout)).to.include({ strategy: 'full', state: 'done' }).and.have.property('strategyReason').that.matches(/^auto: full copy/);
+    const result = await run.child;
+    expect(result.exitCode, run.stderr()).to.equal(0);
+    expect(run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number)).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
   it('keeps the program at the source when the destination agent dies during the transfer', async function () {
     this.timeout(240_000);
     const run = mosrun(h, [join(REPO, 'bench', 'bin', 'memhog'), '1024', '120']);

@@ -1,13 +1,13 @@
 /** `mosmigrate` / `godwit migrate`: move a process to another node, or home. */
-import { Command } from '@commander-js/extra-typings';
-import type { Migration } from '@godwit/schemas';
+import { Command, Option } from '@commander-js/extra-typings';
+import type { Migration, Strategy } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
 import { renderJson, renderMigration } from '../render.js';
 
-export async function migrate(client: GodwitClient, id: string, to: string): Promise<Migration> {
-  const m = await client.migrate(id, to);
+export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy): Promise<Migration> {
+  const m = await client.migrate(id, to, strategy);
   if (m.state === 'failed') {
     throw new CliError(`moving process ${m.processId} from ${m.from} to ${m.to} failed: ${m.reason ?? 'no reason given'}`, {
       details: { migration: m.id, ...(m.code ? { code: m.code } : {}) },
@@ -22,6 +22,11 @@ export function buildMigrateCommand(name: string) {
     .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
     .argument('<node>', "where to: a node name (see `godwit nodes`) or 'home'; or 'freeze', or 'continue'")
     .argument('[target]', "with 'continue': the node to bring it back on (default: its home)")
+    .addOption(
+      new Option('--strategy <how>', 'how its memory moves: auto picks the best the two nodes allow; a forced one they cannot do is refused before anything stops')
+        .choices(['auto', 'full', 'lazy', 'precopy'] as const)
+        .default('auto' as const),
+    )
     .option('--json', 'print the migration as JSON')
     .addHelpText('after', [
       '',
@@ -36,7 +41,7 @@ export function buildMigrateCommand(name: string) {
         throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
       }
       const client = connect();
-      const m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node);
+      const m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node, opts.strategy);
       await print(opts.json ? renderJson(m) : renderMigration(m));
     });
 }

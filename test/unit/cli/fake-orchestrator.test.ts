@@ -118,7 +118,7 @@ describe('CLI binaries against a fake orchestrator', function () {
         if (to !== 'node1') return apiError(res, 404, 'GODWIT_ERR_NODE_NOT_FOUND', `no node '${to}'`, { nodes: ['node0', 'node1'] });
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({
-          id: 5, processId: Number(m[1]), from: 'node0', to, strategy: 'full', state: 'done', steps: [],
+          id: 5, processId: Number(m[1]), from: 'node0', to, strategy: 'full', strategyReason: null, state: 'done', steps: [],
           frozenMs: 120, totalMs: 300, bytes: 10, code: null, reason: null, startedAt: 0, endedAt: 300,
         }));
       }

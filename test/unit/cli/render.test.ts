@@ -81,7 +81,7 @@ describe('nodes and migration rendering', () => {
 
   it('says where a process moved, how long it took and how long it stopped', () => {
     const m: Migration = {
-      id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'full', state: 'done', steps: [],
+      id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'full', strategyReason: null, state: 'done', steps: [],
       frozenMs: 160, totalMs: 412, bytes: 1000, code: null, reason: null, startedAt: 0, endedAt: 412,
     };
     expect(renderMigration(m)).to.equal('process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)\n');
