@@ -5,6 +5,7 @@ import {
   ClientConfig,
   GodwitError,
   parseApiError,
+  type DrainResult,
   type Event,
   type Migration,
   type Node,
@@ -113,6 +114,14 @@ export class GodwitClient {
 
   migrate(id: string | number, to: string, strategy?: Strategy): Promise<Migration> {
     return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}) });
+  }
+
+  drain(node: string): Promise<DrainResult> {
+    return this.post<DrainResult>(`/nodes/${encodeURIComponent(node)}/drain`, {});
+  }
+
+  undrain(node: string): Promise<Node> {
+    return this.post<Node>(`/nodes/${encodeURIComponent(node)}/undrain`, {});
   }
 
   why(id: string | number): Promise<WhyResult> {

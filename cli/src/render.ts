@@ -80,7 +80,7 @@ function cpuText(n: number): string {
 export function renderNodesTable(nodes: Node[]): string {
   const rows = nodes.map((n) => [
     n.name,
-    n.state,
+    n.drained ? `${n.state}, drained` : n.state,
     n.url,
     n.load ? `${cpuText(n.load.cpuUsed)}/${cpuText(n.load.cpuCapacity)}` : '-',
     n.load ? formatBytes(n.load.memFreeBytes) : '-',

@@ -90,7 +90,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   await app.register(async (scope) => {
     await requireUsers(scope, config);
     await scope.register(processRoutes, { ctx, migrator, relay });
-    await scope.register(clusterRoutes, { ctx });
+    await scope.register(clusterRoutes, { ctx, migrator });
   });
 
   app.addHook('onReady', async () => {

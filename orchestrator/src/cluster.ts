@@ -1,14 +1,48 @@
 /** /v1/nodes and /v1/events: the cluster as a whole. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { ErrorBody, Event, Node } from '@godwit/schemas';
+import { DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
+import type { User } from './auth.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db.js';
+import { drain, setDrained } from './drain.js';
+import type { Migrator } from './migration.js';
 import { findProcess } from './processes.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
-export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx }> = async (app, { ctx }) => {
+const NodeParam = Type.Object({ name: NodeName });
+
+function requireAdmin(user: User, what: string): void {
+  if (!user.admin) throw new GodwitError('GODWIT_ERR_FORBIDDEN', `only an administrator may ${what}`);
+}
+
+export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migrator }> = async (app, { ctx, migrator }) => {
+  app.post(
+    '/v1/nodes/:name/drain',
+    {
+      schema: {
+        summary: 'MOSIX expel: nothing new starts or moves to the node, and its processes move elsewhere (frozen where none fits); admin only',
+        params: NodeParam,
+        response: { 200: DrainResult, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(req.user, 'drain a node');
+      return drain(ctx, migrator, req.params.name, req.user.name);
+    },
+  );
+
+  app.post(
+    '/v1/nodes/:name/undrain',
+    { schema: { summary: 'let programs start and move to the node again; admin only', params: NodeParam, response: { 200: Node, ...errors } } },
+    async (req) => {
+      requireAdmin(req.user, 'undrain a node');
+      setDrained(ctx, req.params.name, false, req.user.name);
+      return ctx.nodes.list().find((n) => n.name === req.params.name)!;
+    },
+  );
+
   app.get(
     '/v1/nodes',
     { schema: { summary: 'the nodes, their state and load', response: { 200: Type.Array(Node), ...errors } } },

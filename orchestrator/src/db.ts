@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS nodes (
   state TEXT NOT NULL,
   last_seen INTEGER,
   features TEXT,
-  load TEXT
+  load TEXT,
+  -- MOSIX's expel (mosctl drain): nothing new starts or moves here
+  drained INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS processes (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -151,6 +153,7 @@ interface NodeRow {
   last_seen: number | null;
   features: string | null;
   load: string | null;
+  drained: number;
 }
 
 interface EventRow {
@@ -198,6 +201,8 @@ function prepareAll(db: Database.Database) {
       'UPDATE nodes SET last_seen = @at, load = @load WHERE name = @name',
     ),
     setNodeOffline: prep<[string]>(`UPDATE nodes SET state = 'offline' WHERE name = ?`),
+    setNodeDrained: prep<{ name: string; drained: number }>('UPDATE nodes SET drained = @drained WHERE name = @name'),
+    runningOn: prep<[string], ProcessRow>(`SELECT * FROM processes WHERE node = ? AND state = 'running' ORDER BY id`),
 
     insertProcess: prep<{
       owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number;
@@ -321,6 +326,7 @@ export interface Db {
 const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'frz', "TEXT NOT NULL DEFAULT '-'"],
   ['migrations', 'strategy_reason', 'TEXT'],
+  ['nodes', 'drained', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -364,6 +370,7 @@ export function toNode(r: NodeRow): Node {
     lastSeen: r.last_seen,
     features: r.features ? (JSON.parse(r.features) as NodeFeatures) : null,
     load: r.load ? (JSON.parse(r.load) as NodeLoad) : null,
+    drained: r.drained === 1,
   };
 }
 

@@ -29,7 +29,12 @@ export function place(nodes: Node[], req: PlacementRequest): string {
   if (req.best && req.node) {
     throw new GodwitError('GODWIT_ERR_BAD_REQUEST', 'choose either a node to start on or the best node (-b), not both');
   }
-  const wanted = req.best ? nodes : nodes.filter((n) => n.name === (req.node ?? req.home));
+  const named = req.node ?? req.home;
+  const drained = nodes.find((n) => n.name === named && n.drained);
+  if (!req.best && drained) {
+    throw new GodwitError('GODWIT_ERR_NODE_DRAINED', `node ${named} is drained: nothing new starts there until \`mosctl undrain ${named}\`; start it elsewhere (-r NODE or -b)`, { node: named });
+  }
+  const wanted = req.best ? nodes.filter((n) => !n.drained) : nodes.filter((n) => n.name === named);
   if (wanted.length === 0) {
     throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${req.node ?? req.home} is offline: its agent is not connected; run on another node`, {
       node: req.node ?? req.home,

@@ -37,8 +37,18 @@ export const Node = Type.Object({
   lastSeen: Type.Union([Type.Integer(), Type.Null()]),
   features: Type.Union([NodeFeatures, Type.Null()]),
   load: Type.Union([NodeLoad, Type.Null()]),
+  drained: Type.Boolean({ description: 'mosctl drain: nothing new starts or moves here' }),
 });
 export type Node = Static<typeof Node>;
+
+/** What `mosctl drain` did with each process that was on the node. */
+export const DrainResult = Type.Object({
+  node: NodeName,
+  moved: Type.Array(Type.Object({ processId: Type.Integer(), to: NodeName })),
+  frozen: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+  failed: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+});
+export type DrainResult = Static<typeof DrainResult>;
 
 export const ProcessState = Type.Union([
   Type.Literal('running'),

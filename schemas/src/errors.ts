@@ -21,6 +21,7 @@ export const ERRORS = {
   GODWIT_ERR_NOT_FROZEN: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_NO_NODE_FITS: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_STRATEGY_UNAVAILABLE: { statusCode: 409, error: 'Conflict' },
+  GODWIT_ERR_NODE_DRAINED: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_LAUNCH_FAILED: { statusCode: 422, error: 'Unprocessable Entity' },
   /** CRIU could not dump the process: it keeps running where it was. */
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },

@@ -1,6 +1,7 @@
 /** The umbrella `godwit` command. */
 import { Command } from '@commander-js/extra-typings';
 import { buildClusterCommand } from './cluster.js';
+import { buildCtlCommand } from './ctl.js';
 import { buildMigrateCommand } from './migrate.js';
 import { buildNodesCommand } from './nodes.js';
 import { buildPsCommand } from './ps.js';
@@ -19,6 +20,7 @@ export function buildGodwitProgram() {
     .addCommand(buildPsCommand('ps'))
     .addCommand(buildNodesCommand('nodes'))
     .addCommand(buildWhyCommand('why'))
+    .addCommand(buildCtlCommand('ctl'))
     .addCommand(buildClusterCommand())
-    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps.');
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl.');
 }

@@ -61,16 +61,16 @@ describe('nodes and migration rendering', () => {
     {
       name: 'node0', url: 'http://10.77.1.10:7701', state: 'online', lastSeen: 1,
       features: { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false },
-      load: { at: 1, cpuCapacity: 1, cpuUsed: 0.5, memTotalBytes: 2 ** 31, memFreeBytes: 1.5 * 2 ** 30, running: 2 },
+      load: { at: 1, cpuCapacity: 1, cpuUsed: 0.5, memTotalBytes: 2 ** 31, memFreeBytes: 1.5 * 2 ** 30, running: 2 }, drained: false,
     },
-    { name: 'node1', url: 'http://10.77.1.11:7701', state: 'offline', lastSeen: null, features: null, load: null },
+    { name: 'node1', url: 'http://10.77.1.11:7701', state: 'offline', lastSeen: null, features: null, load: null, drained: true },
   ];
 
   it('draws the nodes', () => {
     const lines = renderNodesTable(nodes).trimEnd().split('\n');
     expect(lines[0]).to.match(/^NAME\s+STATE\s+ADDRESS\s+CPU\s+MEM FREE\s+RUNNING$/);
     expect(lines[1]).to.match(/^node0\s+online\s+http:\/\/10\.77\.1\.10:7701\s+0\.50\/1\s+1\.5 GiB\s+2$/);
-    expect(lines[2]).to.match(/^node1\s+offline\s+\S+\s+-\s+-\s+-$/);
+    expect(lines[2]).to.match(/^node1\s+offline, drained\s+\S+\s+-\s+-\s+-$/);
   });
 
   it('formats sizes', () => {

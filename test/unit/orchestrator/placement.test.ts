@@ -3,9 +3,9 @@ import { GodwitError, type Node } from '@godwit/schemas';
 import { place } from '../../../orchestrator/src/placement.js';
 
 const GiB = 1024 ** 3;
-function node(name: string, cpuUsed: number, freeGiB: number, running = 0): Node {
+function node(name: string, cpuUsed: number, freeGiB: number, running = 0, drained = false): Node {
   return {
-    name, url: `http://${name}`, state: 'online', lastSeen: 0, features: null,
+    name, url: `http://${name}`, state: 'online', lastSeen: 0, features: null, drained,
     load: { at: 0, cpuCapacity: 1, cpuUsed, memTotalBytes: 4 * GiB, memFreeBytes: freeGiB * GiB, running },
   };
 }
@@ -25,6 +25,12 @@ describe('placement (mosrun -h, -r, -b, -m)', () => {
     expect(place(nodes, { home: 'node0', best: true, memMiB: 2500 })).to.equal('node1');
     expect(() => place(nodes, { home: 'node0', memMiB: 2048 })).to.throw(GodwitError, /no node among node0 has 2048 MiB of free memory \(node0 1024 MiB free\); nothing was started/);
     expect(() => place(nodes, { home: 'node0', best: true, memMiB: 8192 })).to.throw(GodwitError, /no node has 8192 MiB/);
+  });
+
+  it('starts nothing on a drained node, and -b passes it over', () => {
+    const drained = [node('node0', 0, 1), node('node1', 0, 3, 0, true)];
+    expect(() => place(drained, { home: 'node0', node: 'node1' })).to.throw(GodwitError, /node node1 is drained/);
+    expect(place(drained, { home: 'node1', best: true })).to.equal('node0');
   });
 
   it('says a node is offline, and refuses -b with a node', () => {

@@ -1,0 +1,50 @@
+/** mosctl drain (MOSIX's expel): every process leaves the node and runs on elsewhere; nothing new starts there. */
+import { expect } from 'chai';
+import type { DrainResult } from '@godwit/schemas';
+import { cli, cluster, mosrun, processInfo, program, type Harness } from './harness.js';
+
+const numbers = (out: string) => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+
+describe('draining a node (mosctl drain / undrain)', function () {
+  let h: Harness;
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+  });
+
+  it('moves every process off node1, starts nothing there until undrained, and is for admins only', async function () {
+    this.timeout(180_000);
+    const admin = { env: { ...h.env, GODWIT_CONFIG: h.info.adminConfigPath } };
+    const runs = [mosrun(h, ['-r', 'node1', program('counter'), '60']), mosrun(h, ['-r', 'node1', program('counter'), '70'])];
+    const ids = await Promise.all(runs.map((r) => r.id()));
+    await Promise.all(runs.map((r) => r.waitFor(/^2$/m)));
+    try {
+      const refused = await cli(h, 'mosctl', ['drain', 'node1']);
+      expect(refused.exitCode).to.not.equal(0);
+      expect(refused.stderr).to.match(/only an administrator may drain a node/);
+
+      const res = await cli(h, 'mosctl', ['drain', '--json', 'node1'], admin);
+      expect(res.exitCode, res.stderr).to.equal(0);
+      const drained = JSON.parse(res.stdout) as DrainResult;
+      expect(drained.moved.map((m) => m.processId).sort(), res.stdout).to.deep.equal([...ids].sort());
+      for (const id of ids) {
+        const p = await processInfo(h, id);
+        expect([p.state, p.node === 'node1'], `process ${id} after the drain`).to.deep.equal(['running', false]);
+      }
+      const status = await cli(h, 'mosctl', ['status']);
+      expect(status.stdout).to.match(/^node1\s+online, drained\s/m);
+      const blocked = await cli(h, 'mosrun', ['-r', 'node1', 'true']);
+      expect(blocked.exitCode).to.not.equal(0);
+      expect(blocked.stderr).to.match(/node node1 is drained/);
+    } finally {
+      await cli(h, 'mosctl', ['undrain', 'node1'], admin);
+    }
+    const again = await cli(h, 'mosrun', ['-r', 'node1', 'true']);
+    expect(again.exitCode, again.stderr).to.equal(0);
+    for (const [i, run] of runs.entries()) {
+      const result = await run.child;
+      expect(result.exitCode, run.stderr()).to.equal(0);
+      expect(numbers(run.stdout()), 'every line once, in order, through the drain').to.deep.equal(Array.from({ length: [60, 70][i]! }, (_, k) => k + 1));
+    }
+  });
+});
