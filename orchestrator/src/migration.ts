@@ -322,10 +322,11 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       throw new GodwitError('GODWIT_ERR_SAME_NODE', `process ${proc.id} runs on ${to} already`);
     }
     requireOnline({ proc: proc.id, to }, to, proc.node);
-    if (nodes.list().find((n) => n.name === to)?.drained) {
+    const known = nodes.list();
+    if (known.find((n) => n.name === to)?.drained) {
       throw new GodwitError('GODWIT_ERR_NODE_DRAINED', `node ${to} is drained: nothing moves there until \`mosctl undrain ${to}\``, { node: to });
     }
-    const features = (name: string) => ({ name, features: nodes.list().find((n) => n.name === name)?.features ?? null });
+    const features = (name: string) => ({ name, features: known.find((n) => n.name === name)?.features ?? null });
     const choice = chooseStrategy(asked, { from: features(proc.node), to: features(to) });
     return record(proc, to, choice, `process ${proc.id} is moving from ${proc.node} to ${to} (${choice.reason})`);
   }

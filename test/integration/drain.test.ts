@@ -1,9 +1,7 @@
 /** mosctl drain (MOSIX's expel): every process leaves the node and runs on elsewhere; nothing new starts there. */
 import { expect } from 'chai';
 import type { DrainResult } from '@godwit/schemas';
-import { cli, cluster, mosrun, processInfo, program, type Harness } from './harness.js';
-
-const numbers = (out: string) => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+import { cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 describe('draining a node (mosctl drain / undrain)', function () {
   let h: Harness;
@@ -44,7 +42,7 @@ describe('draining a node (mosctl drain / undrain)', function () {
     for (const [i, run] of runs.entries()) {
       const result = await run.child;
       expect(result.exitCode, run.stderr()).to.equal(0);
-      expect(numbers(run.stdout()), 'every line once, in order, through the drain').to.deep.equal(Array.from({ length: [60, 70][i]! }, (_, k) => k + 1));
+      expect(numbersIn(run.stdout()), 'every line once, in order, through the drain').to.deep.equal(oneTo([60, 70][i]!));
     }
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Migration } from '@godwit/schemas';
-import { api, cli, cluster, eventually, migrations, mosrun, processInfo, program, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 
 describe('bad input and faults', function () {
@@ -93,7 +93,7 @@ describe('bad input and faults', function () {
     expect(migs.at(-1)?.state, 'the refused migration is recorded as failed').to.equal('failed');
     const result = await run.child;
     expect(result.exitCode).to.equal(0);
-    expect(run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number)).to.deep.equal(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(60));
   });
 
   it('does not move a program whose TCP connection leads off its node, and says why', async function () {
@@ -147,7 +147,7 @@ describe('bad input and faults', function () {
     expect(JSON.parse(auto.stdout)).to.include({ strategy: 'full', state: 'done' }).and.have.property('strategyReason').that.matches(/^auto: full copy/);
     const result = await run.child;
     expect(result.exitCode, run.stderr()).to.equal(0);
-    expect(run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number)).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(40));
   });
 
   it('keeps the program at the source when the destination agent dies during the transfer', async function () {
@@ -216,8 +216,8 @@ describe('bad input and faults', function () {
       }
       const result = await run.child;
       expect(result.exitCode, run.stderr()).to.equal(0);
-      const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-      expect(numbers, 'every line once, in order, through the failed move').to.deep.equal(Array.from({ length: 80 }, (_, k) => k + 1));
+      const numbers = numbersIn(run.stdout());
+      expect(numbers, 'every line once, in order, through the failed move').to.deep.equal(oneTo(80));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,9 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import { api, cli, cluster, crashAndRestart, migrations, mosrun, processInfo, program, type Harness } from './harness.js';
-
-const numbers = (out: string) => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+import { api, cli, cluster, crashAndRestart, migrations, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 describe('freezing a process and bringing it back', function () {
   let h: Harness;
@@ -52,7 +50,7 @@ describe('freezing a process and bringing it back', function () {
 
     const result = await run.child;
     expect(result.exitCode, run.stderr()).to.equal(0);
-    expect(numbers(run.stdout()), 'every line once, in order, across the freeze').to.deep.equal(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(numbersIn(run.stdout()), 'every line once, in order, across the freeze').to.deep.equal(oneTo(80));
   });
 
   it('ends a frozen process that is sent SIGTERM, and refuses to continue what is not frozen', async function () {

@@ -166,3 +166,9 @@ export async function crashAndRestart(h: Harness, name: string): Promise<void> {
     return nodes.status === 200 && nodes.body.every((n) => n.state === 'online') ? true : undefined;
   }, `every node online after ${name} restarted`, 60_000);
 }
+
+/** The lines of a program's output that are plain numbers (what the counters print), in order. */
+export const numbersIn = (out: string): number[] => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+
+/** 1, 2, ..., n: what a counter of n prints */
+export const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);

@@ -3,7 +3,7 @@
  * to it, and nothing it prints is lost or repeated.
  */
 import { expect } from 'chai';
-import { cli, cluster, mosrun, processInfo, program, type Harness } from './harness.js';
+import { cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 describe('live migration of a running program', function () {
   let h: Harness;
@@ -25,7 +25,7 @@ describe('live migration of a running program', function () {
     let seen = 0;
     for (const [i, to] of [['node1', 'node1'], ['node2', 'node2'], ['home', 'node0']].entries()) {
       // wait for new output between moves, so each move happens mid-run
-      seen = Math.max(seen, ...run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number));
+      seen = Math.max(seen, ...numbersIn(run.stdout()));
       await run.waitFor(new RegExp(`^${seen + 2}$`, 'm'));
       const mig = await cli(h, 'mosmigrate', [String(id), to![0]!]);
       expect(mig.exitCode, `mosmigrate ${id} ${to![0]} failed: ${mig.stderr}`).to.equal(0);
@@ -42,8 +42,8 @@ describe('live migration of a running program', function () {
 
     const result = await run.child;
     expect(result.exitCode, `mosrun's exit status; stderr: ${run.stderr()}`).to.equal(0);
-    const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-    const expected = Array.from({ length: 150 }, (_, i) => i + 1);
+    const numbers = numbersIn(run.stdout());
+    const expected = oneTo(150);
     expect(numbers, 'every number printed once, in order, across 3 migrations').to.deep.equal(expected);
     expect(run.stdout()).to.match(/result=counted 150/);
     expect(new Set(pids).size, `the host PID changes with each move: ${pids.join(', ')}`).to.equal(4);

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Migration, Process } from '@godwit/schemas';
-import { api, cli, cluster, crashAndRestart, eventually, migrations, mosrun, processInfo, program, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
 
 const restartOrchestrator = (h: Harness) => crashAndRestart(h, 'orchestrator');
 
@@ -38,8 +38,8 @@ describe('orchestrator crash and restart', function () {
     for (const run of [a, b]) {
       const result = await run.child;
       expect(result.exitCode, run.stderr()).to.equal(0);
-      const numbers = run.stdout().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-      expect(numbers, 'mosrun reconnected and saw every line exactly once').to.deep.equal(Array.from({ length: 120 }, (_, i) => i + 1));
+      const numbers = numbersIn(run.stdout());
+      expect(numbers, 'mosrun reconnected and saw every line exactly once').to.deep.equal(oneTo(120));
     }
   });
 
@@ -71,7 +71,7 @@ describe('orchestrator crash and restart', function () {
     await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGTERM' });
     await run.child;
     const beatLines = run.stdout().split('\n').filter((l) => l.startsWith('beat')).map((l) => Number(l.split(' ')[1]));
-    expect(beatLines, 'no beat lost or repeated').to.deep.equal(Array.from({ length: beatLines.length }, (_, i) => i + 1));
+    expect(beatLines, 'no beat lost or repeated').to.deep.equal(oneTo(beatLines.length));
     expect(ready).to.match(/^[0-9a-f]{16}$/);
   });
 });
