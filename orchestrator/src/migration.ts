@@ -268,7 +268,6 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   }
 
   async function run(m: MigrationRow): Promise<Migration> {
-    const to = nodes.require(m.to_node);
     m = transition(m, 'dumping');
     // memory pages go straight to the destination while dumping, where the source can do that
     const pageServer = await ctx.agent(m.to_node).pageServer(m.id).catch((err: unknown) => {
@@ -283,17 +282,24 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     }
     const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct };
     m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) }));
+    return transferAndRestore(m, dump);
+  }
+
+  /** The images go from the source to the destination, and the program is restored there. */
+  async function transferAndRestore(
+    m: MigrationRow,
+    dump: DumpRecord,
+    failed: (m: MigrationRow, e: GodwitError) => Promise<Migration> = (m2, e) => rollback(m2, e, dump),
+  ): Promise<Migration> {
+    const to = nodes.require(m.to_node);
     m = transition(m, 'transferring');
     try {
-      const sent = await ctx.agent(m.from_node).send(m.process_id, {
-        migrationId: m.id,
-        to: { url: to.url, token: to.token },
-      });
+      const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, token: to.token } });
       m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
     } catch (err) {
-      return rollback(m, asGodwitError(err), dump);
+      return failed(m, asGodwitError(err));
     }
-    return restoreAtDest(m, dump);
+    return restoreAtDest(m, dump, failed);
   }
 
   function requireOnline(ids: { proc: number; to: string }, ...names: string[]): void {
@@ -397,17 +403,8 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         migrationId: at.id,
       });
     };
-    if (m.to_node !== m.from_node) {
-      m = transition(m, 'transferring');
-      try {
-        const to = nodes.require(m.to_node);
-        const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, token: to.token } });
-        m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
-      } catch (err) {
-        return stayFrozen(m, asGodwitError(err));
-      }
-    }
-    return restoreAtDest(m, dump, stayFrozen);
+    // its images are where it was frozen: they move only if it continues elsewhere
+    return m.to_node === m.from_node ? restoreAtDest(m, dump, stayFrozen) : transferAndRestore(m, dump, stayFrozen);
   }
 
   function thaw(proc: ProcessRow, toName?: string): Promise<Migration> {
