@@ -29,19 +29,61 @@ export interface RunningPageServer {
   stop: () => void;
 }
 
+/** A CRIU daemon of a lazy migration, running on its own so that it outlives an agent restart. */
+export interface LazyDaemon {
+  pid: number;
+  /** settles when it exits (never rejects): its exit status, null when it was killed */
+  exited: Promise<number | null>;
+}
+
 export interface Criu {
   readonly path: string;
   dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer }): Promise<void>;
+  /**
+   * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
+   * stopped tree at `at` until the destination has them all. Resolves once it serves.
+   */
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer }): Promise<LazyDaemon>;
+  /** `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server */
+  lazyPages(opts: { imagesDir: string; from: PageServer }): Promise<LazyDaemon>;
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
   pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
   /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
-  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes }): string[];
+  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean }): string[];
   /** turns a failed restore's log into the error a user reads */
   restoreError(opts: { imagesDir: string; logName: string; what: string; exitCode: number }): Promise<GodwitError>;
   features(): Promise<NodeFeatures>;
 }
 
+export const LAZY_DUMP_LOG = 'dump.log';
+export const LAZY_PAGES_LOG = 'lazy-pages.log';
+
 export function createCriu(path: string): Criu {
+  /**
+   * Starts a CRIU daemon detached from the agent (a restart of the agent must not end a
+   * transfer), and waits for the byte CRIU writes to its status fd once it is ready.
+   */
+  async function startDaemon(args: string[], imagesDir: string, logName: string, fail: (reason: string) => GodwitError): Promise<LazyDaemon> {
+    const child = execa(path, [...args, '--status-fd', '3'], {
+      reject: false,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      detached: true,
+      cleanup: false,
+    });
+    const exited = child.then((r) => (r.isTerminated ? null : (r.exitCode ?? null)));
+    const ready = await Promise.race([
+      new Promise<true>((resolve) => child.stdio[3]!.once('data', () => resolve(true))),
+      exited.then(() => false as const),
+    ]);
+    child.stdio[3]!.destroy();
+    if (!ready) {
+      const code = await exited;
+      const log = await readCriuLog(join(imagesDir, logName));
+      throw fail(log.reasons.join('; ') || `criu exited with status ${code}`);
+    }
+    return { pid: child.pid!, exited };
+  }
+
   return {
     path,
 
@@ -61,6 +103,25 @@ export function createCriu(path: string): Criu {
         exitCode: result.exitCode ?? null,
         criuLog: log.excerpt,
       });
+    },
+
+    lazyDump({ pid, imagesDir, what, at }) {
+      return startDaemon(
+        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
+        imagesDir,
+        LAZY_DUMP_LOG,
+        (reason) => new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, { phase: 'dump', imagesDir }),
+      );
+    },
+
+    lazyPages({ imagesDir, from }) {
+      // -v4: the log's per-fault lines are how godwit tells pages fetched on demand from pushed ones
+      return startDaemon(
+        ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', '--address', from.host, '--port', String(from.port), '-v4'],
+        imagesDir,
+        LAZY_PAGES_LOG,
+        (reason) => new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `CRIU's lazy-pages daemon could not start: ${reason}`, { phase: 'restore', imagesDir }),
+      );
     },
 
     async pageServer({ imagesDir, at }) {
@@ -86,7 +147,7 @@ export function createCriu(path: string): Criu {
       return { done, stop: () => void child.kill('SIGKILL') };
     },
 
-    restoreArgv({ imagesDir, logName, pidfile, inodes }) {
+    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy }) {
       // The keeper places the new pipes' program ends at fds 3, 4 and 5.
       const inherit = [inodes.in, inodes.out, inodes.err].flatMap((ino, i) => ['--inherit-fd', `fd[${3 + i}]:pipe:[${ino}]`]);
       return [
@@ -96,6 +157,7 @@ export function createCriu(path: string): Criu {
         // the restored tree joins the restoring agent's groups, i.e. the destination node's
         '--manage-cgroups=ignore',
         ...COMMON, ...inherit,
+        ...(lazy === true ? ['--lazy-pages'] : []),
       ];
     },
 

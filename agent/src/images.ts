@@ -6,13 +6,13 @@
 import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { GodwitError, parseApiError, type PageServer, type StreamInodes } from '@godwit/schemas';
 import type { Criu, RunningPageServer } from './criu.js';
+import { freePort } from './free-port.js';
 
 export const META_FILE = 'godwit.json';
 /** input the program had not read when it was dumped, handed to it first after the restore */
@@ -35,18 +35,8 @@ export interface ImageMeta {
   direct: boolean;
   argv: string[];
   cwd: string;
-}
-
-/** A port free on `host` now, for a CRIU page server (CRIU 4.2 cannot pick one itself). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  /** a lazy dump: CRIU (dumpPid) serves the pages from the stopped tree at `at` */
+  lazy?: { at: PageServer; dumpPid: number };
 }
 
 export function createImageStore(dataDir: string, criu: Criu) {

@@ -1,7 +1,7 @@
 /**
  * Launching, dumping and restoring programs on this node: the steps in the order they run.
  */
-import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   GodwitError,
@@ -9,21 +9,27 @@ import {
   type AgentProc,
   type DumpResult,
   type FinishResult,
+  type LazyStatus,
   type PageServer,
   type LaunchRequest,
   type RestoreRequest,
   type RestoreResult,
 } from '@godwit/schemas';
-import type { Criu } from './criu.js';
+import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
+import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
-import { canResumeAfterDump, cannotMove, treePids } from './preflight.js';
+import { criuAlive, holdStopped, killCriu, readLazyPagesStats } from './lazy.js';
+import { canResumeAfterDump, cannotMove, cannotMoveLazily, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
 
 const START_TIMEOUT_MS = 30_000;
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
+/** how long ending a lazy source waits for CRIU to see the destination's last request */
+const LAZY_END_TIMEOUT_MS = 60_000;
+const LAZY_PAGES_PID = 'lazy-pages.pid';
 
 export interface LifecycleDeps {
   config: Readonly<AgentConfig>;
@@ -71,6 +77,14 @@ function createMutex(): () => Promise<() => void> {
 export function createLifecycle({ config, criu, procs, images, writeStdin }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
+
+  function lazyPagesPid(migrationId: number): number | undefined {
+    try {
+      return Number(readFileSync(join(images.dirOf(migrationId), LAZY_PAGES_PID), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
 
   /**
    * The tree was killed after its dump (marked so beforehand, for the output's end frame): wait
@@ -132,15 +146,19 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
     },
 
     /** Dumps the program into images of this migration; it no longer runs here afterwards. */
-    async dump(id: number, migrationId: number, pageServer?: PageServer): Promise<DumpResult> {
+    async dump(id: number, migrationId: number, pageServer?: PageServer, lazy = false): Promise<DumpResult> {
       const cur = running(id);
       if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
       const blockers = cannotMove(cur.rootPid, node);
       if (blockers.length) {
         throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
       }
+      if (lazy) {
+        const why = cannotMoveLazily(cur.rootPid);
+        if (why.length) throw new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `lazy migration cannot be used: ${why.join('; ')}; the process was not stopped`, { strategy: 'lazy' });
+      }
       const meta = procs.meta(id);
-      const direct = pageServer !== undefined && canResumeAfterDump(cur.rootPid);
+      const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
       procs.dumping.add(id);
       const release = await dumpLock();
       try {
@@ -148,15 +166,18 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         // CRIU names its lock table after a run id found only in the images: the table that
         // appears during the dump is this dump's
         const tablesBefore = new Set(await criuLockTables());
+        const what = `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
+        const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
         const frozenAt = Date.now();
         let failure: unknown;
+        let server: LazyDaemon | undefined;
         try {
-          await criu.dump({
-            pid: cur.rootPid,
-            imagesDir: dir,
-            what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`,
-            ...(direct ? { pageServer } : {}),
-          });
+          if (lazyAt) {
+            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt });
+            holdStopped(cur.rootPid);
+          } else {
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, ...(direct ? { pageServer } : {}) });
+          }
         } catch (err) {
           failure = err;
         }
@@ -183,8 +204,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         await images.writeMeta(migrationId, {
           version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
           stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
+          ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
-        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir), direct };
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir), direct, lazy };
       } catch (err) {
         await images.remove(migrationId);
         throw err;
@@ -205,20 +227,34 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
       const logName = `restore-${req.epoch}.log`;
       const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
       const t0 = Date.now();
+      // the pages come on demand, through a daemon the restored tree hands its memory to
+      let pager: LazyDaemon | undefined;
+      if (meta.lazy) {
+        try {
+          pager = await criu.lazyPages({ imagesDir, from: meta.lazy.at });
+        } catch (err) {
+          procs.removeEpoch(id, req.epoch);
+          throw err;
+        }
+        writeFileSync(join(imagesDir, LAZY_PAGES_PID), String(pager.pid));
+      }
+      const stopPager = () => pager && killCriu(pager.pid);
       let ev;
       try {
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
-            mode: { restore: { pidfile, criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes }) } },
+            mode: { restore: { pidfile, criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined }) } },
           },
           RESTORE_TIMEOUT_MS,
         );
       } catch (err) {
+        stopPager();
         procs.removeEpoch(id, req.epoch);
         throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: ${(err as Error).message}`);
       }
       if (ev.ev !== 'started') {
+        stopPager();
         procs.removeEpoch(id, req.epoch);
         throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.code });
       }
@@ -241,6 +277,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
     async finish(id: number, migrationId: number): Promise<FinishResult> {
       const meta = await stoppedCopy(id, migrationId);
       if (!meta) return { unread: '', stdinClosed: false };
+      const server = meta.lazy?.dumpPid;
+      if (server !== undefined) {
+        // its pages are served from the stopped tree until the destination has the last one
+        await waitFor(() => (criuAlive(server) ? undefined : true), { timeoutMs: LAZY_END_TIMEOUT_MS, intervalMs: 50, what: `CRIU (pid ${server}) to serve the last pages of process ${id}` })
+          .catch(() => killCriu(server));
+      }
       procs.markDumped(id, meta.epoch);
       try {
         process.kill(meta.rootPid, 'SIGKILL');
@@ -261,6 +303,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
     async resume(id: number, migrationId: number): Promise<void> {
       const meta = await stoppedCopy(id, migrationId);
       if (!meta) return;
+      if (meta.lazy) killCriu(meta.lazy.dumpPid);
       for (const pid of treePids(meta.rootPid)) {
         try {
           process.kill(pid, 'SIGCONT');
@@ -273,10 +316,23 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
       await images.remove(migrationId);
     },
 
+    /** The destination's view of a lazy migration's background transfer. */
+    async lazyStatus(migrationId: number): Promise<LazyStatus> {
+      const pid = lazyPagesPid(migrationId);
+      if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
+      const running = criuAlive(pid);
+      const stats = await readLazyPagesStats(join(images.dirOf(migrationId), LAZY_PAGES_LOG));
+      const reason = stats.errors.length ? `CRIU's lazy-pages daemon failed: ${stats.errors.join('; ')}` : null;
+      return { running, ok: reason === null, onDemandBytes: stats.onDemandBytes, backgroundBytes: stats.backgroundBytes, reason };
+    },
+
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
     async discardImages(migrationId: number): Promise<void> {
       const meta = await images.readMeta(migrationId);
       if (meta) await removeLockTables(meta.lockTables);
+      const pager = lazyPagesPid(migrationId);
+      if (pager !== undefined) killCriu(pager);
+      if (meta?.lazy) killCriu(meta.lazy.dumpPid);
       await images.remove(migrationId);
     },
   };

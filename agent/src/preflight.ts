@@ -2,7 +2,7 @@
  * Looks at a program's tree, without stopping it, for what would make a move fail or break the
  * program, so the user hears why in words before anything is frozen (openMosix's "cantmove").
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 /** Every process of the tree under (and including) root, by walking /proc children lists. */
 export function treePids(root: number): number[] {
@@ -101,11 +101,12 @@ function tcpSockets(rootPid: number, pids: number[]): TcpSocket[] {
 }
 
 /**
- * Whether the program may be dumped stopped, with its pages sent away, and resumed if the move
- * fails: CRIU leaves a stopped tree's TCP sockets in repair mode, which a resume cannot undo.
+ * Whether the program may be dumped and held stopped at the source, its pages sent away, to
+ * resume there if the move fails: only when its stopped copy holds nothing the restored one needs
+ * too (see cannotMoveLazily).
  */
 export function canResumeAfterDump(rootPid: number): boolean {
-  return tcpSockets(rootPid, treePids(rootPid)).length === 0;
+  return cannotMoveLazily(rootPid).length === 0;
 }
 
 /** Reasons the program cannot move off this node, in words; empty when nothing is in the way. */
@@ -126,4 +127,57 @@ export function cannotMove(rootPid: number, node: string): string[] {
     }
   }
   return reasons;
+}
+
+/** The fds of a process with what they point at, skipping those closed while we look. */
+function fdsOf(pid: number): { fd: string; target: string }[] {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  return fds.flatMap((fd) => {
+    try {
+      return [{ fd, target: readlinkSync(`/proc/${pid}/fd/${fd}`) }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Reasons the program cannot move lazily, nor be held stopped at the source while it moves: its
+ * stopped copy would still hold its file locks and FIFOs, on the file system the restored copy
+ * shares (the restore waits for the lock forever), and a stopped tree's TCP sockets cannot be
+ * handed back if the move fails.
+ */
+export function cannotMoveLazily(rootPid: number): string[] {
+  const pids = treePids(rootPid);
+  const reasons: string[] = [];
+  for (const pid of pids) {
+    for (const { fd, target } of fdsOf(pid)) {
+      try {
+        if (/^lock:/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) reasons.push(`process ${pid} holds a lock on ${target}`);
+        if (target.startsWith('/') && statSync(`/proc/${pid}/fd/${fd}`).isFIFO()) reasons.push(`process ${pid} has the FIFO ${target} open`);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  if (tcpSockets(rootPid, pids).length) reasons.push('it has TCP sockets, which only a full copy moves safely');
+  return [...new Set(reasons)];
+}
+
+/** Resident memory of the whole tree, in bytes. */
+export function residentBytes(rootPid: number): number {
+  let kib = 0;
+  for (const pid of treePids(rootPid)) {
+    try {
+      kib += Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return kib * 1024;
 }

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { DumpRequest, GodwitError, LaunchRequest, RestoreRequest, SendRequest, SignalRequest } from '@godwit/schemas';
+import { DumpRequest, GodwitError, LaunchRequest, type ProcInspection, RestoreRequest, SendRequest, SignalRequest } from '@godwit/schemas';
 import { outputPath } from './keeper.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
-import { cannotMove } from './preflight.js';
+import { cannotMove, cannotMoveLazily, residentBytes } from './preflight.js';
 import { epochOutput } from './output.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
@@ -93,12 +93,13 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   // what would stop a dump, looked at without stopping the program
-  app.get('/v1/procs/:id/blockers', { schema: { params: Id } }, async (req) => ({
-    reasons: cannotMove(lifecycle.running(Number(req.params.id)).rootPid, node),
-  }));
+  app.get('/v1/procs/:id/blockers', { schema: { params: Id } }, async (req): Promise<ProcInspection> => {
+    const { rootPid } = lifecycle.running(Number(req.params.id));
+    return { reasons: cannotMove(rootPid, node), lazyReasons: cannotMoveLazily(rootPid), residentBytes: residentBytes(rootPid) };
+  });
 
   app.post('/v1/procs/:id/dump', { schema: { params: Id, body: DumpRequest } }, async (req) =>
-    lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer),
+    lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer, req.body.lazy ?? false),
   );
 
   app.post('/v1/procs/:id/finish', { schema: { params: Id, body: MigrationRef } }, async (req) =>
@@ -130,6 +131,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     const bytes = await images.receive(Number(req.params.migrationId), req.body as Readable);
     return { bytes };
   });
+
+  app.get('/v1/images/:migrationId/lazy', { schema: { params: Mid } }, async (req) => lifecycle.lazyStatus(Number(req.params.migrationId)));
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);

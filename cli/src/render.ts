@@ -98,5 +98,9 @@ export function renderMigration(m: Migration): string {
   }
   const total = m.totalMs ?? (m.endedAt !== null ? m.endedAt - m.startedAt : null);
   const stopped = m.frozenMs === null ? '' : ` (stopped ${m.frozenMs} ms)`;
-  return `process ${m.processId} moved from ${m.from} to ${m.to}${total === null ? '' : ` in ${total} ms`}${stopped}\n`;
+  const lazily = m.strategy === 'lazy' ? ' lazily' : '';
+  const line = `process ${m.processId} moved${lazily} from ${m.from} to ${m.to}${total === null ? '' : ` in ${total} ms`}${stopped}\n`;
+  if (m.strategy !== 'lazy' || m.bytesBeforeResume === null) return line;
+  const followed = (m.onDemandBytes ?? 0) + (m.backgroundBytes ?? 0);
+  return `${line}  ${formatBytes(m.bytesBeforeResume)} copied before it ran again; ${formatBytes(followed)} of memory followed (${formatBytes(m.onDemandBytes ?? 0)} on demand, ${formatBytes(m.backgroundBytes ?? 0)} in the background)\n`;
 }

@@ -11,7 +11,9 @@ import {
   type KeptLayout,
   type KeptReadQuery,
   type KeptReadResult,
+  type LazyStatus,
   type PageServer,
+  type ProcInspection,
   GodwitError,
   parseApiError,
   type LaunchRequest,
@@ -60,8 +62,10 @@ export interface AgentClient {
   /** whether the agent holds images of that migration */
   hasImages(migrationId: number): Promise<boolean>;
   deleteImages(migrationId: number): Promise<void>;
-  /** what would keep the process from leaving this node, in words (nothing is stopped to find out) */
-  blockers(id: number): Promise<string[]>;
+  /** what would keep the process from leaving this node, or from leaving lazily, and its size (nothing is stopped to find out) */
+  inspect(id: number): Promise<ProcInspection>;
+  /** how the background transfer of a lazy migration to this (destination) node goes */
+  lazyStatus(migrationId: number): Promise<LazyStatus>;
   /** stores output of a process whose home is this node (kept-output.ts in the agent) */
   keptAppend(id: number, q: KeptAppendQuery, frames: Buffer): Promise<KeptLayout>;
   keptRead(id: number, q: KeptReadQuery): Promise<KeptReadResult>;
@@ -169,7 +173,8 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
       return res.status === 200;
     },
     deleteImages: (mid) => none({ method: 'DELETE', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs }),
-    blockers: async (id) => (await json<{ reasons: string[] }>({ method: 'GET', path: `/v1/procs/${id}/blockers`, timeoutMs: timeouts.shortMs })).reasons,
+    inspect: (id) => json({ method: 'GET', path: `/v1/procs/${id}/blockers`, timeoutMs: timeouts.shortMs }),
+    lazyStatus: (mid) => json({ method: 'GET', path: `/v1/images/${mid}/lazy`, timeoutMs: timeouts.shortMs }),
     keptAppend: (id, q, frames) =>
       json({ method: 'POST', path: `/v1/kept/${id}?${query(q)}`, raw: frames, timeoutMs: timeouts.shortMs }),
     keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),

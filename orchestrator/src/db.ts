@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS migrations (
   frozen_ms INTEGER,
   total_ms INTEGER,
   bytes INTEGER,
+  -- a lazy migration's pages after the program resumed: touched by it, pushed in the background
+  on_demand_bytes INTEGER,
+  background_bytes INTEGER,
+  -- when the source released the program's last page
+  released_at INTEGER,
   code TEXT,
   reason TEXT,
   started_at INTEGER NOT NULL,
@@ -140,6 +145,9 @@ export interface MigrationRow {
   frozen_ms: number | null;
   total_ms: number | null;
   bytes: number | null;
+  on_demand_bytes: number | null;
+  background_bytes: number | null;
+  released_at: number | null;
   code: string | null;
   reason: string | null;
   started_at: number;
@@ -173,6 +181,8 @@ export interface DumpRecord {
   bytes: number;
   /** the pages went straight to the destination; the source holds the program stopped */
   direct?: boolean;
+  /** the pages stay at the source until the destination pulls them, after the restore */
+  lazy?: boolean;
 }
 
 type Params<P> = P extends unknown[] ? P : [P];
@@ -287,6 +297,14 @@ function prepareAll(db: Database.Database) {
     ),
     setMigrationDump: prep<{ id: number; dump: string }>('UPDATE migrations SET dump = @dump WHERE id = @id'),
     setMigrationBytes: prep<{ id: number; bytes: number }>('UPDATE migrations SET bytes = @bytes WHERE id = @id'),
+    setMigrationStrategy: prep<{ id: number; strategy: string; strategy_reason: string }>(
+      'UPDATE migrations SET strategy = @strategy, strategy_reason = @strategy_reason WHERE id = @id',
+    ),
+    setMigrationFrozenMs: prep<{ id: number; frozen_ms: number | null }>('UPDATE migrations SET frozen_ms = @frozen_ms WHERE id = @id'),
+    setMigrationPages: prep<{ id: number; on_demand_bytes: number; background_bytes: number; released_at: number }>(
+      `UPDATE migrations SET on_demand_bytes = @on_demand_bytes, background_bytes = @background_bytes,
+       released_at = @released_at WHERE id = @id`,
+    ),
     setMigrationFailure: prep<{ id: number; code: string; reason: string }>(
       'UPDATE migrations SET code = @code, reason = @reason WHERE id = @id',
     ),
@@ -327,6 +345,9 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'frz', "TEXT NOT NULL DEFAULT '-'"],
   ['migrations', 'strategy_reason', 'TEXT'],
   ['nodes', 'drained', 'INTEGER NOT NULL DEFAULT 0'],
+  ['migrations', 'on_demand_bytes', 'INTEGER'],
+  ['migrations', 'background_bytes', 'INTEGER'],
+  ['migrations', 'released_at', 'INTEGER'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -408,6 +429,11 @@ export function toMigration(r: MigrationRow): Migration {
     frozenMs: r.frozen_ms,
     totalMs: r.total_ms,
     bytes: r.bytes,
+    bytesBeforeResume: r.bytes,
+    totalBytes: r.bytes === null ? null : r.bytes + (r.on_demand_bytes ?? 0) + (r.background_bytes ?? 0),
+    onDemandBytes: r.on_demand_bytes,
+    backgroundBytes: r.background_bytes,
+    sourceReleasedAt: r.released_at,
     code: r.code,
     reason: r.reason,
     startedAt: r.started_at,

@@ -2,8 +2,9 @@
  * Migration, as a state machine whose every step is written down before it is taken:
  *
  *   requested → dumping → dumped → transferring → transferred → restoring → done
+ *   lazy:                                        … restoring → transferring-memory → done
  *   requested, dumping → failed                 (the process never stopped)
- *   dumped … restoring → rolling-back → failed  (restored from the source's own images)
+ *   dumped … transferring-memory → rolling-back → failed  (it runs on at the source)
  *
  * A restarted orchestrator finishes what it finds half done (reconcile.ts), using the same steps.
  */
@@ -13,15 +14,16 @@ import {
   type RestoreResult,
   type ErrorCode,
   type FreezeReason,
+  type LazyStatus,
   GodwitError,
   type Migration,
   type MigrationState,
   type Strategy,
 } from '@godwit/schemas';
-import { waitUntil } from './bus.js';
+import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
-import { chooseStrategy } from './strategy.js';
+import { type Choice, type Ends, checkNodes, chooseStrategy } from './strategy.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
@@ -33,6 +35,8 @@ export interface Migrator {
   // steps reconcile resumes from
   rollback(m: MigrationRow, cause: GodwitError, dump: DumpRecord): Promise<Migration>;
   restoreAtDest(m: MigrationRow, dump: DumpRecord): Promise<Migration>;
+  /** a lazy migration whose program runs at the destination: waits for its memory, then ends the source's copy */
+  followMemory(m: MigrationRow, restored: { pid: number | null; restoredAt: number | null }, dump: DumpRecord): Promise<Migration>;
   finishDone(m: MigrationRow, restored: { pid: number | null; restoredAt: number | null }, dump: DumpRecord | null): Migration;
   /** ends the stopped copy a direct dump left at the source, once the program runs elsewhere */
   finishSource(m: MigrationRow): Promise<void>;
@@ -55,6 +59,12 @@ export interface Migrator {
  * unreachable just when the program must be restored there, so it waits for the agent instead of
  * giving the program up.
  */
+/** how long the memory of a lazily moved program may take to arrive, and how often to ask */
+const MEMORY_TIMEOUT_MS = 30 * 60_000;
+const MEMORY_POLL_MS = 100;
+/** how long a restarting source agent is waited for, to end a copy left stopped there */
+const SOURCE_RETRY_MS = 60_000;
+
 export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<void>): Migrator {
   const { db, bus, log, nodes } = ctx;
   const active = new Map<number, Promise<unknown>>();
@@ -115,7 +125,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     restored: { pid: number | null; restoredAt: number | null },
     dump: DumpRecord | null,
   ): Migration {
-    const frozenMs = restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : null;
+    const frozenMs = restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : m.frozen_ms;
     const done = transition(m, 'done', () => {
       ended(m, m.to_node, frozenMs);
       db.q.setMigrated.run({
@@ -195,7 +205,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
    */
   async function finishSource(m: MigrationRow): Promise<void> {
     try {
-      const left = await ctx.agent(m.from_node).finish(m.process_id, m.id);
+      const left = await retryUnreachable(() => ctx.agent(m.from_node).finish(m.process_id, m.id), SOURCE_RETRY_MS);
       if (left.unread || left.stdinClosed) {
         await ctx.agent(m.to_node).stdin(m.process_id, Buffer.from(left.unread, 'base64'), left.stdinClosed);
       }
@@ -218,6 +228,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         epoch: m.from_epoch + 1,
         inodes: dump.inodes,
       });
+      if (dump.lazy) return followMemory(m, r, dump);
       if (dump.direct) await finishSource(m);
       return finishDone(m, r, dump);
     } catch (err) {
@@ -226,11 +237,49 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         // the restore may have worked and only its answer got lost: never run the program twice
         const found = await findRunning(m.to_node, m.process_id, m.from_epoch + 1);
         if (found) {
+          if (dump.lazy) return followMemory(m, { pid: found.pid, restoredAt: null }, dump);
           if (dump.direct) await finishSource(m);
           return finishDone(m, { pid: found.pid, restoredAt: null }, dump);
         }
       }
       return failed(m, e);
+    }
+  }
+
+  /**
+   * The program runs at the destination while its memory still comes from the source: wait for
+   * the last page, then end the source's stopped copy. Should pages stop coming, the copy at the
+   * destination has holes: it ends, and the intact stopped copy at the source runs on instead.
+   */
+  async function followMemory(m: MigrationRow, restored: { pid: number | null; restoredAt: number | null }, dump: DumpRecord): Promise<Migration> {
+    const frozenMs = restored.restoredAt !== null && dump.frozenAt !== null ? restored.restoredAt - dump.frozenAt : m.frozen_ms;
+    m = transition(m, 'transferring-memory', () => db.q.setMigrationFrozenMs.run({ id: m.id, frozen_ms: frozenMs }));
+    const deadline = Date.now() + MEMORY_TIMEOUT_MS;
+    let status: LazyStatus = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
+    while (status.running && status.ok && Date.now() < deadline) {
+      await sleep(MEMORY_POLL_MS, ctx.closing);
+      status = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
+    }
+    if (status.running || !status.ok) {
+      const why = status.reason ?? `its memory did not arrive within ${MEMORY_TIMEOUT_MS / 60_000} minutes`;
+      await ctx.agent(m.to_node).signal(m.process_id, { signal: 'SIGKILL' }).catch(() => undefined);
+      return rollback(m, new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `${why}; its copy on ${m.to_node} was ended`), dump);
+    }
+    await finishSource(m);
+    db.q.setMigrationPages.run({ id: m.id, on_demand_bytes: status.onDemandBytes, background_bytes: status.backgroundBytes, released_at: Date.now() });
+    return finishDone(db.q.migrationById.get(m.id)!, { pid: restored.pid, restoredAt: null }, dump);
+  }
+
+  /** an agent restarting (its programs and CRIU daemons run on) is waited for, up to timeoutMs */
+  async function retryUnreachable<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if (asGodwitError(err).code !== 'GODWIT_ERR_AGENT_UNREACHABLE' || Date.now() > deadline || ctx.closing.aborted) throw err;
+        await sleep(500, ctx.closing);
+      }
     }
   }
 
@@ -267,20 +316,37 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     return toMigration(end);
   }
 
+  function endsOf(from: string, to: string): Ends {
+    const known = nodes.list();
+    const features = (name: string) => ({ name, features: known.find((n) => n.name === name)?.features ?? null });
+    return { from: features(from), to: features(to) };
+  }
+
   async function run(m: MigrationRow): Promise<Migration> {
-    m = transition(m, 'dumping');
-    // memory pages go straight to the destination while dumping, where the source can do that
-    const pageServer = await ctx.agent(m.to_node).pageServer(m.id).catch((err: unknown) => {
-      log.warn({ err, migration: m.id }, `no page server on ${m.to_node}: the pages go through the source's disk`);
-      return undefined;
-    });
-    let dumped: DumpResult;
+    let choice: Choice;
     try {
-      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...(pageServer ? { pageServer } : {}) });
+      const program = await ctx.agent(m.from_node).inspect(m.process_id);
+      choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
     } catch (err) {
       failBeforeDump(m, asGodwitError(err));
     }
-    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct };
+    db.q.setMigrationStrategy.run({ id: m.id, strategy: choice.strategy, strategy_reason: choice.reason });
+    m = transition(m, 'dumping');
+    const lazy = choice.strategy === 'lazy';
+    // without lazy, memory pages go straight to the destination while dumping, where the source can do that
+    const pageServer = lazy
+      ? undefined
+      : await ctx.agent(m.to_node).pageServer(m.id).catch((err: unknown) => {
+          log.warn({ err, migration: m.id }, `no page server on ${m.to_node}: the pages go through the source's disk`);
+          return undefined;
+        });
+    let dumped: DumpResult;
+    try {
+      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...(lazy ? { lazy } : pageServer ? { pageServer } : {}) });
+    } catch (err) {
+      failBeforeDump(m, asGodwitError(err));
+    }
+    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct, lazy: dumped.lazy };
     m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) }));
     return transferAndRestore(m, dump);
   }
@@ -328,13 +394,12 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       throw new GodwitError('GODWIT_ERR_SAME_NODE', `process ${proc.id} runs on ${to} already`);
     }
     requireOnline({ proc: proc.id, to }, to, proc.node);
-    const known = nodes.list();
-    if (known.find((n) => n.name === to)?.drained) {
+    if (nodes.list().find((n) => n.name === to)?.drained) {
       throw new GodwitError('GODWIT_ERR_NODE_DRAINED', `node ${to} is drained: nothing moves there until \`mosctl undrain ${to}\``, { node: to });
     }
-    const features = (name: string) => ({ name, features: known.find((n) => n.name === name)?.features ?? null });
-    const choice = chooseStrategy(asked, { from: features(proc.node), to: features(to) });
-    return record(proc, to, choice, `process ${proc.id} is moving from ${proc.node} to ${to} (${choice.reason})`);
+    checkNodes(asked, endsOf(proc.node, to));
+    // which strategy `auto` takes is decided once the program's node has looked at it (run)
+    return record(proc, to, { strategy: asked, reason: `${asked}, as asked` }, `process ${proc.id} is moving from ${proc.node} to ${to}`);
   }
 
   function record(proc: ProcessRow, to: string, how: { strategy: string; reason: string }, message: string): MigrationRow {
@@ -491,6 +556,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     endFrozen,
     rollback,
     restoreAtDest: (m, dump) => restoreAtDest(m, dump),
+    followMemory,
     finishDone,
     finishSource,
     finishStayed,

@@ -87,6 +87,11 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
       const dump: DumpRecord | null = m.dump ? (JSON.parse(m.dump) as DumpRecord) : null;
       const sNew = at(src, id, next);
       const sOld = at(src, id, m.from_epoch);
+      if (dNew && dNew.state !== 'dumped' && dump?.lazy) {
+        log.info(`migration ${m.id}: process ${id} runs on ${to}; its memory follows from ${from}`);
+        await migrator.followMemory(m, { pid: dNew.pid, restoredAt: null }, dump).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        return;
+      }
       if (dNew && dNew.state !== 'dumped') {
         log.info(`migration ${m.id}: process ${id} runs on ${to}: done`);
         if (sOld?.state === 'stopped') await migrator.finishSource(m);

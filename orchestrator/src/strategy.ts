@@ -1,19 +1,29 @@
 /**
- * Which way a migration moves memory, decided before anything stops: the strategy asked for if
- * both nodes can do it, or (auto) the best the two nodes and godwit allow. The nodes' kernel
- * features come from `criu check --feature` at each agent's start.
+ * Which way a migration moves memory. Twice decided: before anything is recorded, from what the
+ * two nodes can do (their kernel features, from `criu check --feature` at each agent's start);
+ * then, before the program stops, from a look at the program itself (its size, and what a lazy
+ * move would break). A strategy that cannot be used is refused with the reason, and nothing stops.
  */
-import { GodwitError, type NodeFeatures, type Strategy } from '@godwit/schemas';
+import { GodwitError, type NodeFeatures, type ProcInspection, type Strategy } from '@godwit/schemas';
 
 export interface Choice {
-  strategy: 'full';
+  strategy: 'full' | 'lazy';
   reason: string;
 }
 
-interface Ends {
+export interface Ends {
   from: { name: string; features: NodeFeatures | null };
   to: { name: string; features: NodeFeatures | null };
 }
+
+/**
+ * Below this resident size a whole copy stops the program for less time than a lazy move, whose
+ * own fixed costs (a second CRIU daemon, the page server's start) outweigh the pages it saves:
+ * `npm run bench` measures both (README, "Lazy migration").
+ */
+export const LAZY_FROM_BYTES = 128 * 1024 * 1024;
+
+const MiB = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MiB`;
 
 function unavailable(strategy: string, why: string): GodwitError {
   return new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `${strategy} migration cannot be used: ${why}; the process was not stopped`, { strategy });
@@ -24,25 +34,38 @@ function lacking(ends: Ends, has: (f: NodeFeatures) => boolean): string[] {
   return [ends.from, ends.to].filter((n) => !n.features || !has(n.features)).map((n) => n.name);
 }
 
-export function chooseStrategy(asked: Strategy, ends: Ends): Choice {
-  switch (asked) {
-    case 'full':
-      return { strategy: 'full', reason: 'full copy, as asked' };
-    case 'precopy': {
-      const without = lacking(ends, (f) => f.dirtyTracking);
-      if (without.length) {
-        throw unavailable('pre-copy', `it needs memory dirty tracking, and the kernel of ${without.join(' and ')} has none (\`criu check --feature mem_dirty_track\` fails there)`);
-      }
-      throw unavailable('pre-copy', 'godwit does not do pre-copy rounds yet; use --strategy full');
+const noUffd = (without: string[]) =>
+  `it needs userfaultfd, and ${without.join(' and ')} cannot provide it (\`criu check --feature uffd-noncoop\` fails there)`;
+
+/** Refuses, before anything is recorded, a strategy the two nodes cannot do. */
+export function checkNodes(asked: Strategy, ends: Ends): void {
+  if (asked === 'precopy') {
+    const without = lacking(ends, (f) => f.dirtyTracking);
+    if (without.length) {
+      throw unavailable('pre-copy', `it needs memory dirty tracking, and the kernel of ${without.join(' and ')} has none (\`criu check --feature mem_dirty_track\` fails there)`);
     }
-    case 'lazy': {
-      const without = lacking(ends, (f) => f.lazyPages);
-      if (without.length) {
-        throw unavailable('lazy', `it needs userfaultfd, and ${without.join(' and ')} cannot provide it (\`criu check --feature uffd-noncoop\` fails there)`);
-      }
-      throw unavailable('lazy', 'godwit does not move memory on demand yet; use --strategy full');
-    }
-    case 'auto':
-      return { strategy: 'full', reason: 'auto: full copy, the one strategy godwit has so far (lazy and pre-copy are not built yet)' };
+    throw unavailable('pre-copy', 'godwit does not do pre-copy rounds yet; use --strategy lazy or full');
   }
+  if (asked === 'lazy') {
+    const without = lacking(ends, (f) => f.lazyPages);
+    if (without.length) throw unavailable('lazy', noUffd(without));
+  }
+}
+
+/** The strategy to use, once the program's node has looked at it. */
+export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspection): Choice {
+  checkNodes(asked, ends);
+  const size = MiB(program.residentBytes);
+  if (asked === 'full') return { strategy: 'full', reason: 'full copy, as asked' };
+  if (asked === 'lazy') {
+    if (program.lazyReasons.length) throw unavailable('lazy', program.lazyReasons.join('; '));
+    return { strategy: 'lazy', reason: `lazy, as asked: ${size} resident follows on demand` };
+  }
+  const without = lacking(ends, (f) => f.lazyPages);
+  if (without.length) return { strategy: 'full', reason: `auto: full copy, as lazy ${noUffd(without)}` };
+  if (program.lazyReasons.length) return { strategy: 'full', reason: `auto: full copy, as it cannot move lazily: ${program.lazyReasons.join('; ')}` };
+  if (program.residentBytes < LAZY_FROM_BYTES) {
+    return { strategy: 'full', reason: `auto: full copy, as ${size} resident is below ${MiB(LAZY_FROM_BYTES)}, where moving lazily starts to stop it for less time` };
+  }
+  return { strategy: 'lazy', reason: `auto: lazy, as ${size} resident is at least ${MiB(LAZY_FROM_BYTES)}: it runs again before its memory follows` };
 }

@@ -15,7 +15,7 @@ export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult>
   else if (!ctx.nodes.isOnline(p.node)) reasons.push(`its node ${p.node} is offline: its agent is not connected`);
   else {
     try {
-      reasons.push(...(await ctx.agent(p.node).blockers(p.id)));
+      reasons.push(...(await ctx.agent(p.node).inspect(p.id)).reasons);
     } catch (err) {
       reasons.push(`its node ${p.node} could not look at it: ${asGodwitError(err).message}`);
     }

@@ -49,6 +49,11 @@ export const DumpRequest = Type.Object({
    * is safe (no TCP connections); otherwise the pages go to the source's disk as usual.
    */
   pageServer: Type.Optional(PageServer),
+  /**
+   * Dump all but the memory and serve the pages from the stopped tree, on demand, until the
+   * destination has them all (post-copy). Overrides pageServer.
+   */
+  lazy: Type.Optional(Type.Boolean()),
 });
 export type DumpRequest = Static<typeof DumpRequest>;
 export const DumpResult = Type.Object({
@@ -58,6 +63,7 @@ export const DumpResult = Type.Object({
   dumpMs: Type.Integer(),
   bytes: Type.Integer({ description: 'size of the images' }),
   direct: Type.Boolean({ description: 'the pages went to the page server; the program is stopped at the source' }),
+  lazy: Type.Boolean({ description: 'the pages stay at the source, served to the destination on demand' }),
 });
 export type DumpResult = Static<typeof DumpResult>;
 
@@ -92,6 +98,26 @@ export const RestoreResult = Type.Object({
   restoreMs: Type.Integer(),
 });
 export type RestoreResult = Static<typeof RestoreResult>;
+
+/** What a look at a running program (without stopping it) says about moving it. */
+export const ProcInspection = Type.Object({
+  /** why it cannot move at all */
+  reasons: Type.Array(Type.String()),
+  /** why it cannot move lazily */
+  lazyReasons: Type.Array(Type.String()),
+  residentBytes: Type.Integer(),
+});
+export type ProcInspection = Static<typeof ProcInspection>;
+
+/** The destination's side of a lazy migration's background transfer. */
+export const LazyStatus = Type.Object({
+  running: Type.Boolean({ description: 'pages are still coming from the source' }),
+  ok: Type.Boolean({ description: 'no error so far (when not running: every page arrived)' }),
+  onDemandBytes: Type.Integer(),
+  backgroundBytes: Type.Integer(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+export type LazyStatus = Static<typeof LazyStatus>;
 
 export const AgentHello = Type.Object({
   type: Type.Literal('hello'),

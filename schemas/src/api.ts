@@ -105,6 +105,8 @@ export const MigrationState = Type.Union([
   Type.Literal('transferring'),
   Type.Literal('transferred'),
   Type.Literal('restoring'),
+  /** lazy: it runs at the destination, and its memory is still being transferred from the source */
+  Type.Literal('transferring-memory'),
   Type.Literal('done'),
   Type.Literal('rolling-back'),
   Type.Literal('failed'),
@@ -127,6 +129,11 @@ export const Migration = Type.Object({
   frozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'from freeze to running again' }),
   totalMs: Type.Union([Type.Integer(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'image bytes moved' }),
+  bytesBeforeResume: Type.Union([Type.Integer(), Type.Null()], { description: 'bytes copied before the process ran again' }),
+  totalBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'every byte moved, memory that followed included' }),
+  onDemandBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: memory fetched because the process touched it' }),
+  backgroundBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: memory pushed in the background' }),
+  sourceReleasedAt: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: when the source released the last page' }),
   code: Type.Union([Type.String(), Type.Null()], { description: 'error code when failed' }),
   reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, in words' }),
   startedAt: Type.Integer(),
@@ -156,11 +163,18 @@ export const ContinueRequest = Type.Object({
 });
 export type ContinueRequest = Static<typeof ContinueRequest>;
 
-export const SignalName = Type.Union(
-  ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGTSTP'].map(
-    (s) => Type.Literal(s),
-  ),
-);
+export const SignalName = Type.Union([
+  Type.Literal('SIGINT'),
+  Type.Literal('SIGTERM'),
+  Type.Literal('SIGKILL'),
+  Type.Literal('SIGHUP'),
+  Type.Literal('SIGQUIT'),
+  Type.Literal('SIGUSR1'),
+  Type.Literal('SIGUSR2'),
+  Type.Literal('SIGCONT'),
+  Type.Literal('SIGSTOP'),
+  Type.Literal('SIGTSTP'),
+]);
 export const SignalRequest = Type.Object({ signal: SignalName });
 export type SignalRequest = Static<typeof SignalRequest>;
 

@@ -187,7 +187,12 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
     running(Number(req.params.id));
     if (fail.dump) throw err(fail.dump);
     const e = dumpNow(Number(req.params.id), req.body.migrationId);
-    return { epoch: e.proc.epoch, inodes: e.proc.inodes, frozenAt: Date.now() - 5, dumpMs: 5, bytes: 4096 };
+    return { epoch: e.proc.epoch, inodes: e.proc.inodes, frozenAt: Date.now() - 5, dumpMs: 5, bytes: 4096, direct: false, lazy: false };
+  });
+  // a small program that nothing keeps from moving: auto copies it whole
+  app.get<{ Params: { id: string } }>('/v1/procs/:id/blockers', async (req) => {
+    running(Number(req.params.id));
+    return { reasons: [], lazyReasons: [], residentBytes: 1 << 20 };
   });
   app.post<{ Params: { id: string }; Body: SendRequest }>('/v1/procs/:id/send', async (req) => {
     if (fail.send) throw err(fail.send);

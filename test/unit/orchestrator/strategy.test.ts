@@ -1,22 +1,36 @@
 import { expect } from 'chai';
-import { GodwitError, type NodeFeatures } from '@godwit/schemas';
-import { chooseStrategy } from '../../../orchestrator/src/strategy.js';
+import { GodwitError, type NodeFeatures, type ProcInspection } from '@godwit/schemas';
+import { LAZY_FROM_BYTES, checkNodes, chooseStrategy } from '../../../orchestrator/src/strategy.js';
 
 const here: NodeFeatures = { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false };
 const ends = (to: NodeFeatures | null = here) => ({ from: { name: 'node0', features: here }, to: { name: 'node1', features: to } });
+const program = (residentBytes: number, lazyReasons: string[] = []): ProcInspection => ({ reasons: [], lazyReasons, residentBytes });
+const big = program(LAZY_FROM_BYTES);
+const small = program(LAZY_FROM_BYTES - 1);
 
 describe('migration strategy', () => {
-  it('auto takes full copy and says why; full is taken as asked', () => {
-    expect(chooseStrategy('auto', ends())).to.deep.include({ strategy: 'full' }).and.have.property('reason').that.matches(/^auto: /);
-    expect(chooseStrategy('full', ends()).strategy).to.equal('full');
+  it('auto moves small programs whole and large ones lazily, and says why', () => {
+    expect(chooseStrategy('auto', ends(), small)).to.deep.include({ strategy: 'full' }).and.have.property('reason').that.matches(/^auto: full copy, as 128 MiB resident is below/);
+    expect(chooseStrategy('auto', ends(), big)).to.deep.include({ strategy: 'lazy' }).and.have.property('reason').that.matches(/^auto: lazy/);
+  });
+
+  it('auto copies whole what cannot move lazily, or where a node lacks userfaultfd', () => {
+    expect(chooseStrategy('auto', ends(), program(LAZY_FROM_BYTES, ['process 7 holds a lock on /x']))).to.deep.include({ strategy: 'full' })
+      .and.have.property('reason').that.matches(/holds a lock on \/x/);
+    expect(chooseStrategy('auto', ends({ ...here, lazyPages: false }), big).reason).to.match(/node1 cannot provide it/);
+  });
+
+  it('takes full and lazy as asked', () => {
+    expect(chooseStrategy('full', ends(), big).strategy).to.equal('full');
+    expect(chooseStrategy('lazy', ends(), small).strategy).to.equal('lazy');
   });
 
   it('refuses pre-copy where the kernel has no dirty tracking, naming the nodes', () => {
-    expect(() => chooseStrategy('precopy', ends())).to.throw(GodwitError, /memory dirty tracking, and the kernel of node0 and node1 has none/);
+    expect(() => checkNodes('precopy', ends())).to.throw(GodwitError, /memory dirty tracking, and the kernel of node0 and node1 has none/);
   });
 
-  it('refuses lazy where userfaultfd is missing or not reported, and says it is not built otherwise', () => {
-    expect(() => chooseStrategy('lazy', ends(null))).to.throw(GodwitError, /node1 cannot provide it/);
-    expect(() => chooseStrategy('lazy', ends())).to.throw(GodwitError, /not move memory on demand yet/);
+  it('refuses lazy where userfaultfd is missing or not reported, or the program holds what its stopped copy keeps', () => {
+    expect(() => checkNodes('lazy', ends(null))).to.throw(GodwitError, /node1 cannot provide it/);
+    expect(() => chooseStrategy('lazy', ends(), program(1, ['process 7 has the FIFO /tmp/f open']))).to.throw(GodwitError, /lazy migration cannot be used: process 7 has the FIFO/);
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * What the benchmarks share: a two-node local cluster, the orchestrator's API, memhog programs
+ * started on the source node, and the by-hand steps of the bare-CRIU baselines (a restore into
+ * the destination node through the keeper, the clean-up the agent would do).
+ */
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
+import { createCriu } from '../agent/src/criu.js';
+import { parseCriuLockTables } from '../agent/src/nft.js';
+import { clusterDown, clusterUp, type ClusterInfo } from '../cli/src/cluster/index.js';
+
+export const REPO = join(import.meta.dirname, '..');
+const MEMHOG = join(REPO, 'bench', 'bin', 'memhog');
+export const IN_NODE = join(REPO, 'bench', 'in-node.sh');
+const KEEPER = join(REPO, 'agent', 'keeper', 'godwit-keeper');
+export const criu = createCriu('/usr/local/sbin/criu');
+
+type Node = ClusterInfo['nodes'][number];
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+}
+
+export interface BenchCluster {
+  home: string;
+  src: Node;
+  dst: Node;
+  call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** memhog of `mib` MiB on the source node, once its memory is filled */
+  start(mib: number): Promise<Process>;
+  stop(id: number): Promise<unknown>;
+  /** the source agent's record of a running program (its host PIDs and stream inodes) */
+  agentProc(id: number): Promise<AgentProc>;
+  /** runs `criu restore` by hand in the destination node, as the keeper does; resolves when it runs */
+  bareRestore(opts: { imagesDir: string; keeperDir: string; inodes: StreamInodes; lazy?: boolean }): Promise<number>;
+  /** deletes the network lock table a by-hand dump left in the source node */
+  dropLockTables(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openBenchCluster(id: number, memMiB: number): Promise<BenchCluster> {
+  const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
+  const info = await clusterUp({ home, id, nodes: 2, cpus: 1, memMiB, log: () => undefined });
+  const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
+  const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
+  const [src, dst] = info.nodes as [Node, Node];
+
+  const request = async <T>(method: string, path: string, body: unknown, base: string, token: string): Promise<T> => {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  const call = <T>(method: string, path: string, body?: unknown) => request<T>(method, path, body, info.url, info.client.token);
+  const output = async (pid: number) => {
+    const text = await (await fetch(new URL(`/v1/processes/${pid}/output?follow=false`, info.url), { headers: { authorization: `Bearer ${info.client.token}` } })).text();
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
+  };
+
+  return {
+    home,
+    src,
+    dst,
+    call,
+    async start(mib) {
+      const p = await call<Process>('POST', '/v1/processes', { argv: [MEMHOG, String(mib), '600'], cwd: '/tmp', node: src.name });
+      await deadline(`memhog ${mib} to be ready`, async () => ((await output(p.id)).includes('ready') ? true : undefined));
+      return p;
+    },
+    stop: (pid) => call('POST', `/v1/processes/${pid}/signal`, { signal: 'SIGKILL' }).catch(() => undefined),
+    async agentProc(pid) {
+      const procs = await request<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
+      return procs.find((x) => x.id === pid && x.state === 'running')!;
+    },
+    async bareRestore({ imagesDir, keeperDir, inodes, lazy }) {
+      const pidfile = join(imagesDir, 'restore.pid');
+      await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
+        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy })], { detached: true, stdio: 'ignore' }).unref?.();
+      return deadline('the bare restore', async () => {
+        try {
+          const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');
+          if (ev.includes('restore-failed')) throw new Error(`bare restore failed: see ${imagesDir}/restore.log`);
+          const m = /"started","pid":(\d+)/.exec(ev);
+          return m ? Number(m[1]) : undefined;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        }
+      });
+    },
+    async dropLockTables() {
+      const listing = await execa(IN_NODE, [src.netns, '--', 'nft', 'list', 'tables']);
+      for (const table of parseCriuLockTables(listing.stdout)) await execa(IN_NODE, [src.netns, '--', 'nft', 'delete', 'table', 'inet', table]);
+    },
+    async close() {
+      await clusterDown({ home, log: () => undefined });
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Lazy (post-copy) migration benchmark: godwit moving a program of 64 MiB to 4 GiB between two
+ * nodes of a local cluster whole and lazily, against bare CRIU lazy migration done by hand in the
+ * same run (criu dump --lazy-pages in the source node, `cp` of its images, criu lazy-pages and
+ * criu restore --lazy-pages in the destination node). Prints, per size: stopped time, bytes
+ * copied before the program ran again, the time until the source released the last page, and
+ * the background transfer rate.
+ *
+ *   npm run bench:lazy -- [--sizes 64,256,1024,4096] [--runs 3] [--id 43]
+ */
+import { execa } from 'execa';
+import type { Readable } from 'node:stream';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Migration } from '@godwit/schemas';
+import { dumpArgs } from '../agent/src/criu.js';
+import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
+
+const LAZY_PORT = 7791;
+
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '64,256,1024,4096' }, runs: { type: 'string', default: '3' }, id: { type: 'string', default: '43' } },
+});
+const sizes = values.sizes.split(',').map(Number);
+const runs = Number(values.runs);
+
+interface Sample {
+  stoppedMs: number;
+  beforeResumeBytes: number;
+  /** from the freeze until the source holds nothing (all memory at the destination) */
+  totalMs: number;
+  /** memory moved after the program ran again, and how long that took */
+  followedBytes: number;
+  followMs: number;
+}
+
+/** a CRIU started by hand with --status-fd 3: resolves once it says it is ready */
+async function ready(status: Readable, exited: Promise<unknown>, what: string): Promise<void> {
+  const ok = await Promise.race([new Promise<boolean>((resolve) => status.once('data', () => resolve(true))), exited.then(() => false)]);
+  if (!ok) throw new Error(`${what} exited before it was ready`);
+}
+
+async function main(): Promise<void> {
+  const c = await openBenchCluster(Number(values.id), 6144);
+  const { src, dst } = c;
+
+  async function viaGodwit(mib: number, strategy: 'full' | 'lazy'): Promise<Sample> {
+    const p = await c.start(mib);
+    const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name, strategy });
+    await c.stop(p.id);
+    const resumedAt = m.steps.find((s) => s.state === 'transferring-memory')?.at;
+    const followMs = resumedAt !== undefined && m.sourceReleasedAt !== null ? m.sourceReleasedAt - resumedAt : 0;
+    return {
+      stoppedMs: m.frozenMs!,
+      beforeResumeBytes: m.bytesBeforeResume!,
+      totalMs: strategy === 'lazy' ? m.sourceReleasedAt! - m.startedAt : m.totalMs!,
+      followedBytes: (m.onDemandBytes ?? 0) + (m.backgroundBytes ?? 0),
+      followMs,
+    };
+  }
+
+  async function bareLazy(mib: number): Promise<Sample> {
+    const p = await c.start(mib);
+    const proc = await c.agentProc(p.id);
+    const work = mkdtempSync(join(c.home, 'bare-'));
+    const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
+    await execa('mkdir', ['-p', dumpDir, copyDir, keeperDir]);
+    const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
+    const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
+    const t0 = Date.now();
+    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log'),
+      '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
+    await ready(dump.stdio[3], dump, 'the lazy dump');
+    await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
+    const beforeResumeBytes = dirBytes(copyDir);
+    const pager = execa(IN_NODE, [dst.netns, '--', criu.path, 'lazy-pages', '-D', copyDir, '-o', 'lazy-pages.log',
+      '--page-server', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
+    await ready(pager.stdio[3], pager, 'the lazy-pages daemon');
+    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, lazy: true });
+    const resumedAt = Date.now();
+    await Promise.all([dump, pager]);
+    const doneAt = Date.now();
+    process.kill(rootPid, 'SIGKILL');
+    await c.dropLockTables();
+    rmSync(work, { recursive: true, force: true });
+    return { stoppedMs: resumedAt - t0, beforeResumeBytes, totalMs: doneAt - t0, followedBytes: mib * 2 ** 20, followMs: doneAt - resumedAt };
+  }
+
+  const rows: string[][] = [];
+  try {
+    for (const mib of sizes) {
+      const samples: Record<'full' | 'lazy' | 'bare', Sample[]> = { full: [], lazy: [], bare: [] };
+      for (let i = 0; i < runs; i++) {
+        // each in turn goes first: the first of a round runs right after the last one's clean-up
+        const steps = [
+          async () => samples.full.push(await viaGodwit(mib, 'full')),
+          async () => samples.lazy.push(await viaGodwit(mib, 'lazy')),
+          async () => samples.bare.push(await bareLazy(mib)),
+        ];
+        for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
+      }
+      const med = (k: keyof typeof samples, f: (s: Sample) => number) => median(samples[k].map(f));
+      const kib = (b: number) => `${Math.round(b / 1024)}`;
+      const rate = (k: keyof typeof samples) => {
+        const ms = med(k, (s) => s.followMs);
+        return ms > 0 ? (med(k, (s) => s.followedBytes) / ms / 1e6).toFixed(2) : '-';
+      };
+      rows.push([
+        `${mib} MiB`,
+        `${med('full', (s) => s.stoppedMs)}`, `${med('lazy', (s) => s.stoppedMs)}`, `${med('bare', (s) => s.stoppedMs)}`,
+        (med('lazy', (s) => s.stoppedMs) / med('bare', (s) => s.stoppedMs)).toFixed(2),
+        kib(med('lazy', (s) => s.beforeResumeBytes)), kib(med('bare', (s) => s.beforeResumeBytes)),
+        `${med('full', (s) => s.totalMs)}`, `${med('lazy', (s) => s.totalMs)}`, `${med('bare', (s) => s.totalMs)}`,
+        rate('lazy'), rate('bare'),
+      ]);
+      process.stderr.write(`bench: ${mib} MiB done\n`);
+    }
+  } finally {
+    await c.close();
+  }
+  const head = [
+    'program', 'full stopped ms', 'lazy stopped ms', 'bare CRIU lazy stopped ms', 'lazy / bare',
+    'lazy KiB before resume', 'bare KiB before resume', 'full total ms', 'lazy total ms', 'bare lazy total ms',
+    'lazy background GB/s', 'bare background GB/s',
+  ];
+  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
+  process.stdout.write(`Full and lazy migration between two nodes, median of ${runs} runs each (total: until the source holds nothing)\n\n${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

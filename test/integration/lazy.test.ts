@@ -1,0 +1,119 @@
+/**
+ * Lazy migration (post-copy): the program runs again at the destination before its memory has
+ * moved; its pages follow on demand and in the background, and every one of them arrives.
+ */
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Migration } from '@godwit/schemas';
+import { api, cli, cluster, crashAndRestart, eventually, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
+
+const MiB = 1024 * 1024;
+
+describe('lazy migration', function () {
+  let h: Harness;
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+  });
+
+  const imagesOf = (node: string, migrationId: number) => join(h.home, 'nodes', node, 'data', 'images', String(migrationId));
+
+  /** memcheck holding `mib` MiB, and the checksum it printed once its memory was filled */
+  async function startMemcheck(mib: number): Promise<{ run: Run; id: number; sum: string }> {
+    const run = mosrun(h, [program('bin/memcheck'), String(mib)], { input: true });
+    const id = await run.id();
+    const sum = (await run.waitFor(/^ready ([0-9a-f]{16})$/m, 120_000))[1]!;
+    return { run, id, sum };
+  }
+
+  /** asks the program for the checksum of its memory as it is now, and expects the first one */
+  async function expectIntact(run: Run, sum: string, nth: number): Promise<void> {
+    run.child.stdin!.write('check\n');
+    await eventually(async () => ((run.stdout().match(/^sum [0-9a-f]{16}$/gm) ?? []).length >= nth ? true : undefined), () => `answer ${nth} to "check"; stdout: ${run.stdout()}`, 120_000);
+    const sums = run.stdout().match(/^sum ([0-9a-f]{16})$/gm)!;
+    expect(sums[nth - 1], `the checksum after the move; stdout: ${run.stdout()}`).to.equal(`sum ${sum}`);
+  }
+
+  async function lastMigration(id: number): Promise<Migration> {
+    const all = await migrations(h, id);
+    return all[all.length - 1]!;
+  }
+
+  it('moves 256 MiB home -> node1 -> node2 with under 5% of it copied before it runs again, and every byte arrives', async function () {
+    this.timeout(300_000);
+    const { run, id, sum } = await startMemcheck(256);
+    const pids = [(await processInfo(h, id)).pid];
+    const hops: [string, string[]][] = [['node1', ['--strategy', 'lazy']], ['node2', []]];
+    for (const [to, how] of hops) {
+      const res = await cli(h, 'mosmigrate', [String(id), to, ...how]);
+      expect(res.exitCode, `mosmigrate ${id} ${to} ${how.join(' ')}: ${res.stderr}`).to.equal(0);
+      expect(res.stdout, 'mosmigrate says how the memory followed').to.match(/moved lazily/).and.match(/on demand/);
+      const m = await lastMigration(id);
+      expect(m.strategy, `strategy of migration ${m.id} (${m.strategyReason})`).to.equal('lazy');
+      if (how.length === 0) expect(m.strategyReason, 'auto says why it chose lazy').to.match(/^auto: lazy, as \d+ MiB resident/);
+      expect(m.state).to.equal('done');
+      expect(m.bytesBeforeResume, `bytes before resume of migration ${m.id}: ${JSON.stringify(m)}`).to.be.a('number').below(0.05 * 256 * MiB);
+      expect(m.onDemandBytes! + m.backgroundBytes!, `memory that followed: ${JSON.stringify(m)}`).to.be.at.least(256 * MiB);
+      expect(m.totalBytes).to.equal(m.bytesBeforeResume! + m.onDemandBytes! + m.backgroundBytes!);
+      expect(m.frozenMs, 'a stopped time is recorded').to.be.a('number');
+      expect(m.sourceReleasedAt, 'when the source let go of the last page').to.be.a('number');
+      const p = await processInfo(h, id);
+      expect(p.node).to.equal(to);
+      expect(p.lastFrozenMs).to.equal(m.frozenMs);
+      expect(pids, 'a new host PID on each node').to.not.include(p.pid);
+      pids.push(p.pid);
+      // nothing of it is left where it was
+      await eventually(async () => (existsSync(imagesOf(m.from, m.id)) || existsSync(imagesOf(m.to, m.id)) ? undefined : true), `the images of migration ${m.id} to be removed from ${m.from} and ${m.to}`);
+    }
+    await expectIntact(run, sum, 1);
+    run.child.stdin!.end();
+    const result = await run.child;
+    expect(result.exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
+    expect(run.stdout()).to.match(/^intact$/m);
+    expect(await lockTablesLeft(h)).to.deep.equal([]);
+  });
+
+  it('refuses to move a program holding a file lock lazily, before anything stops, and it runs on', async function () {
+    this.timeout(120_000);
+    const lockFile = join(h.home, 'lazy.lock');
+    const run = mosrun(h, ['flock', lockFile, 'sh', '-c', 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo $i; sleep 0.1; done'], { input: false });
+    const id = await run.id();
+    await run.waitFor(/^3$/m);
+    const res = await cli(h, 'mosmigrate', [String(id), 'node1', '--strategy', 'lazy']);
+    expect(res.exitCode).to.not.equal(0);
+    expect(res.stderr, 'the refusal says what is in the way').to.match(/lazy migration cannot be used/).and.match(/holds a lock on .*lazy\.lock/).and.match(/not stopped/);
+    const p = await processInfo(h, id);
+    expect(p.node).to.equal('node0');
+    expect(p.state).to.equal('running');
+    // auto copies it whole instead, and says why
+    const auto = await cli(h, 'mosmigrate', [String(id), 'node1']);
+    expect(auto.exitCode, auto.stderr).to.equal(0);
+    expect((await lastMigration(id)).strategyReason).to.match(/^auto: full copy/);
+    await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGTERM' });
+    await run.child;
+  });
+
+  it('finishes the move, every page intact, when the source agent dies while the memory follows', async function () {
+    this.timeout(300_000);
+    const { run, id, sum } = await startMemcheck(512);
+    const moving = cli(h, 'mosmigrate', [String(id), 'node1', '--strategy', 'lazy']);
+    const seen: string[] = [];
+    await eventually(async () => {
+      const m = (await migrations(h, id)).at(-1);
+      if (m && seen.at(-1) !== m.state) seen.push(m.state);
+      return m && ['restoring', 'transferring-memory', 'done'].includes(m.state) ? true : undefined;
+    }, () => `the migration to restore at node1; states seen: ${seen.join(', ')}`, 120_000);
+    await crashAndRestart(h, 'node0');
+    const res = await moving;
+    expect(res.exitCode, `mosmigrate after the source agent was killed (states seen: ${seen.join(', ')}): ${res.stderr}`).to.equal(0);
+    const p = await processInfo(h, id);
+    expect(p.node).to.equal('node1');
+    expect(p.state).to.equal('running');
+    await expectIntact(run, sum, 1);
+    run.child.stdin!.end();
+    const result = await run.child;
+    expect(result.exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
+    expect(await lockTablesLeft(h)).to.deep.equal([]);
+  });
+});
