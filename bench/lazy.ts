@@ -7,6 +7,7 @@
  * the background transfer rate.
  *
  *   npm run bench:lazy -- [--sizes 64,256,1024,4096] [--runs 3] [--id 43]
+ *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
  */
 import { execa } from 'execa';
 import type { Readable } from 'node:stream';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     const p = await c.start(mib);
     const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name, strategy });
     await c.stop(p.id);
+    if (process.env.BENCH_STEPS) process.stderr.write(`godwit ${strategy} ${mib} MiB: ${m.steps.map((s, i) => `${s.state} +${i ? s.at - m.steps[i - 1]!.at : 0}`).join(', ')}\n`);
     const resumedAt = m.steps.find((s) => s.state === 'transferring-memory')?.at;
     const followMs = resumedAt !== undefined && m.sourceReleasedAt !== null ? m.sourceReleasedAt - resumedAt : 0;
     return {

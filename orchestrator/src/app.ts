@@ -15,6 +15,7 @@ import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
 import { processRoutes } from './processes.js';
+import { endStrayCopies } from './strays.js';
 import { reconcile, resumeMigration } from './reconcile.js';
 
 export interface AppDeps {
@@ -94,6 +95,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   });
 
   app.addHook('onReady', async () => {
+    ctx.bus.on('online', (node) => {
+      endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
+    });
     reconciled(
       reconcile(ctx, migrator, relay).catch((err: unknown) => {
         app.log.error({ err }, 'reconciliation at start failed');

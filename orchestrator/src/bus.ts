@@ -1,5 +1,6 @@
 /** In-process notices between modules: a migration moved an epoch, output grew, a node came online. */
 import { EventEmitter } from 'node:events';
+import type { MigrationProgress } from '@godwit/schemas';
 
 export interface BusEvents {
   /** a process's epoch or state changed (migration done or rolled back, exited, lost) */
@@ -8,6 +9,8 @@ export interface BusEvents {
   output: [id: number];
   /** a node's agent said hello */
   online: [node: string];
+  /** a migration took a step, or more of its memory arrived */
+  progress: [p: MigrationProgress];
 }
 
 export class Bus extends EventEmitter<BusEvents> {

@@ -78,7 +78,18 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       also?.();
     });
     log.info({ migration: m.id, process: m.process_id, state }, `migration ${m.id} of process ${m.process_id}: ${state}`);
-    return db.q.migrationById.get(m.id)!;
+    const now = db.q.migrationById.get(m.id)!;
+    progress(now);
+    return now;
+  }
+
+  /** what should move in all, per migration, from the source's look at the program */
+  const expected = new Map<number, number>();
+
+  function progress(m: MigrationRow, followed = (m.on_demand_bytes ?? 0) + (m.background_bytes ?? 0)): void {
+    const totalBytes = expected.get(m.id) ?? null;
+    bus.emit('progress', { migrationId: m.id, processId: m.process_id, strategy: m.strategy, state: m.state, bytes: (m.bytes ?? 0) + followed, totalBytes, at: Date.now() });
+    if (m.state === 'done' || m.state === 'failed' || m.state === 'frozen') expected.delete(m.id);
   }
 
   function ended(m: MigrationRow, restoredOn: string | null, frozenMs: number | null): void {
@@ -259,6 +270,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     while (status.running && status.ok && Date.now() < deadline) {
       await sleep(MEMORY_POLL_MS, ctx.closing);
       status = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
+      progress(m, status.onDemandBytes + status.backgroundBytes);
     }
     if (status.running || !status.ok) {
       const why = status.reason ?? `its memory did not arrive within ${MEMORY_TIMEOUT_MS / 60_000} minutes`;
@@ -327,6 +339,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     try {
       const program = await ctx.agent(m.from_node).inspect(m.process_id);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
+      expected.set(m.id, program.residentBytes);
     } catch (err) {
       failBeforeDump(m, asGodwitError(err));
     }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
+  type MigrationProgress,
   ErrorBody,
   GodwitError,
   IdParam,
@@ -160,6 +161,27 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       },
     },
     async (req) => whyNotMovable(ctx, findProcess(ctx, req.user, req.params.id)),
+  );
+
+  app.get(
+    '/v1/processes/:id/progress',
+    {
+      websocket: true,
+      schema: {
+        summary: "a websocket: one MigrationProgress message (JSON) per step of the process's migrations, and as its memory arrives",
+        params: IdParam,
+      },
+      // an unknown or foreign process is refused before the upgrade, in the API's error shape
+      preValidation: async (req) => void findProcess(ctx, req.user, req.params.id),
+    },
+    (socket, req) => {
+      const id = findProcess(ctx, req.user, req.params.id).id;
+      const send = (p: MigrationProgress) => {
+        if (p.processId === id) socket.send(JSON.stringify(p));
+      };
+      ctx.bus.on('progress', send);
+      socket.on('close', () => ctx.bus.off('progress', send));
+    },
   );
 
   app.get(

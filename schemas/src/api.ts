@@ -141,6 +141,21 @@ export const Migration = Type.Object({
 });
 export type Migration = Static<typeof Migration>;
 
+/**
+ * A migration's progress, sent over GET /v1/processes/{id}/progress (a websocket) at each step
+ * and, while memory moves, as bytes arrive.
+ */
+export const MigrationProgress = Type.Object({
+  migrationId: Type.Integer(),
+  processId: Type.Integer(),
+  strategy: Type.String(),
+  state: MigrationState,
+  bytes: Type.Integer({ description: 'bytes moved so far' }),
+  totalBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'what should move in all, where known' }),
+  at: Type.Integer(),
+});
+export type MigrationProgress = Static<typeof MigrationProgress>;
+
 export const Strategy = Type.Union([Type.Literal('auto'), Type.Literal('full'), Type.Literal('lazy'), Type.Literal('precopy')]);
 export type Strategy = Static<typeof Strategy>;
 

@@ -155,7 +155,7 @@ describe('bad input and faults', function () {
     const run = mosrun(h, [join(REPO, 'bench', 'bin', 'memhog'), '1024', '120']);
     const id = await run.id();
     await run.waitFor(/beat 1\b/, 120_000);
-    const pending = api<Migration | { code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1' });
+    const pending = api<Migration | { code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1', strategy: 'full' });
     // the pages flow to node1 while the dump runs (its CRIU page server takes them), the rest of
     // the images after it: either is the middle of the transfer
     const seen: string[] = [];

@@ -3,12 +3,27 @@
  * moved; its pages follow on demand and in the background, and every one of them arrives.
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Migration } from '@godwit/schemas';
+import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 import { api, cli, cluster, crashAndRestart, eventually, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
+
+/** host PIDs of live programs run as `argv` (`NAME ARGS`: mosrun and tini, whose command lines end alike, left out) */
+function copiesOf(argv: string): number[] {
+  const [name] = argv.split(' ');
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return cmd[0]!.endsWith(`/${name}`) && cmd.join(' ').endsWith(argv) && !/^\d+ \(.*\) Z/.test(stat) ? [Number(pid)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 describe('lazy migration', function () {
   let h: Harness;
@@ -49,6 +64,7 @@ describe('lazy migration', function () {
       const res = await cli(h, 'mosmigrate', [String(id), to, ...how]);
       expect(res.exitCode, `mosmigrate ${id} ${to} ${how.join(' ')}: ${res.stderr}`).to.equal(0);
       expect(res.stdout, 'mosmigrate says how the memory followed').to.match(/moved lazily/).and.match(/on demand/);
+      expect(res.stderr, 'mosmigrate shows the steps as they happen (plain lines: not a terminal)').to.match(/: dumping\n/).and.match(/: transferring-memory/).and.match(/: done .*MiB/);
       const m = await lastMigration(id);
       expect(m.strategy, `strategy of migration ${m.id} (${m.strategyReason})`).to.equal('lazy');
       if (how.length === 0) expect(m.strategyReason, 'auto says why it chose lazy').to.match(/^auto: lazy, as \d+ MiB resident/);
@@ -92,6 +108,37 @@ describe('lazy migration', function () {
     expect((await lastMigration(id)).strategyReason).to.match(/^auto: full copy/);
     await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGTERM' });
     await run.child;
+  });
+
+  it('lets the program run on at the source, intact, when the destination agent dies before the restore is over', async function () {
+    this.timeout(300_000);
+    const { run, id, sum } = await startMemcheck(512);
+    const pending = api<Migration | { code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1', strategy: 'lazy' });
+    const seen: string[] = [];
+    await eventually(async () => {
+      const m = (await migrations(h, id)).at(-1);
+      if (m && seen.at(-1) !== m.state) seen.push(m.state);
+      return m && ['dumping', 'dumped', 'transferring', 'transferred', 'restoring'].includes(m.state) ? true : undefined;
+    }, () => `the migration to be under way; states seen: ${seen.join(', ')}`, 120_000);
+    await stopComponent({ home: h.home, name: 'node1', signal: 'SIGKILL' });
+    try {
+      const res = await pending;
+      expect(res.status, `the migration's answer after node1's agent was killed (states seen: ${seen.join(', ')}): ${JSON.stringify(res.body)}`).to.be.at.least(400);
+      const m = await lastMigration(id);
+      expect(m.state).to.equal('failed');
+      const p = await processInfo(h, id);
+      expect(p.node).to.equal('node0');
+      expect(p.state).to.equal('running');
+      await expectIntact(run, sum, 1);
+    } finally {
+      await restartComponent({ home: h.home, name: 'node1' });
+    }
+    // whatever node1 restored meanwhile does not run on beside it
+    await eventually(async () => (copiesOf(`memcheck 512`).length === 1 ? true : undefined), () => `one copy of memcheck 512; found pids ${copiesOf('memcheck 512').join(', ')}`, 60_000);
+    run.child.stdin!.end();
+    const result = await run.child;
+    expect(result.exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
+    expect(await lockTablesLeft(h)).to.deep.equal([]);
   });
 
   it('finishes the move, every page intact, when the source agent dies while the memory follows', async function () {

@@ -4,6 +4,7 @@ import type { Migration, Strategy } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
+import { showProgress } from '../progress.js';
 import { renderJson, renderMigration } from '../render.js';
 
 export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy): Promise<Migration> {
@@ -41,7 +42,16 @@ export function buildMigrateCommand(name: string) {
         throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
       }
       const client = connect();
-      const m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node, opts.strategy);
+      const view = opts.json
+        ? undefined
+        : showProgress({ url: client.config.url, token: client.config.token, processId: id, tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
+      await view?.opened;
+      let m: Migration;
+      try {
+        m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node, opts.strategy);
+      } finally {
+        view?.close();
+      }
       await print(opts.json ? renderJson(m) : renderMigration(m));
     });
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { type Cluster, decodeOutput, startCluster, waitFor } from './harness.js';
+import WebSocket from 'ws';
+import { type Cluster, TOKENS, decodeOutput, startCluster, waitFor } from './harness.js';
 
 const RUN = { argv: ['/bin/prog'], cwd: '/tmp' };
 
@@ -23,6 +24,24 @@ describe('orchestrator migrations', function () {
   async function outputText(id: number): Promise<string> {
     return decodeOutput((await c.req('alice', 'GET', `/v1/processes/${id}/output`)).body).text;
   }
+
+  it("sends each step of a process's migration over its progress websocket, and only to its owner", async () => {
+    const id = await runOn('node0');
+    const open = (token: string) => new WebSocket(`${c.url.replace(/^http/, 'ws')}/v1/processes/${id}/progress`, { headers: { authorization: `Bearer ${token}` } });
+    const ws = open(TOKENS.alice);
+    const got: { state: string; migrationId: number; bytes: number }[] = [];
+    ws.on('message', (d: WebSocket.RawData) => got.push(JSON.parse(String(d))));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const stranger = open(TOKENS.bob);
+    const refused = await new Promise<number>((resolve) => stranger.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(refused, "another user's process is not found").to.equal(404);
+    const m = (await c.req('alice', 'POST', `/v1/processes/${id}/migrate`, { to: 'node1' })).json;
+    await waitFor(async () => got.at(-1)?.state === 'done', 'the done step over the websocket', 5000, async () => JSON.stringify(got));
+    ws.close();
+    expect(got.map((p) => p.state)).to.deep.equal(['dumping', 'dumped', 'transferring', 'transferred', 'restoring', 'done']);
+    expect(got.every((p) => p.migrationId === m.id)).to.equal(true);
+    expect(got.at(-1)!.bytes).to.equal(4096);
+  });
 
   it('moves a process, and its output goes on in order across epochs', async () => {
     const id = await runOn('node0');
