@@ -56,11 +56,28 @@ fetch_criu_source() {
   ls "$dir"/criu_*.orig.tar.* >/dev/null 2>&1 || die "could not fetch CRIU's source from Debian's sid suite"
 }
 
+# CRIU probes the kernel at every run (about 20 ms here) unless it can cache what it found in a
+# tmpfs directory, /run by default. Where /run is no tmpfs (as on the machines godwit was built
+# on), godwit builds CRIU to cache in a tmpfs of its own, root's only: a migration runs CRIU
+# three times while the program is stopped.
+KDAT_DIR=/run/godwit-criu
+on_tmpfs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = tmpfs ]; }
+criu_usable() {
+  local bin=$1 have
+  have=$(criu_version "$bin" || true)
+  [ -n "$have" ] && version_ge "$have" "$CRIU_MIN" && { on_tmpfs /run || grep -q "$KDAT_DIR" "$bin"; }
+}
+
+prepare_kdat_dir() {
+  on_tmpfs /run && return 0
+  mkdir -p "$KDAT_DIR"
+  chown root:root "$KDAT_DIR" && chmod 0700 "$KDAT_DIR"
+  on_tmpfs "$KDAT_DIR" || mount -t tmpfs -o size=1m,mode=0700 godwit-criu "$KDAT_DIR" || say "could not mount a tmpfs on $KDAT_DIR: CRIU will probe the kernel at every run"
+}
+
 install_criu() {
-  local have
-  have=$(criu_version "$CRIU_PREFIX/criu" || true)
-  if [ -n "$have" ] && version_ge "$have" "$CRIU_MIN"; then
-    say "criu $have already installed at $CRIU_PREFIX/criu"
+  if criu_usable "$CRIU_PREFIX/criu"; then
+    say "criu $(criu_version "$CRIU_PREFIX/criu") already installed at $CRIU_PREFIX/criu"
     return 0
   fi
   apt_install build-essential libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev \
@@ -78,11 +95,13 @@ install_criu() {
   ver=$(basename "$tarball" | sed -E 's/^criu_([0-9.]+)\.orig.*/\1/')
   version_ge "$ver" "$CRIU_MIN" || die "Debian's CRIU source is $ver; godwit needs $CRIU_MIN or newer"
   src="$BUILD_ROOT/criu-$ver"
-  if [ ! -x "$src/criu/criu" ]; then
+  local rundir=/run
+  on_tmpfs /run || rundir=$KDAT_DIR
+  if ! { [ -x "$src/criu/criu" ] && grep -q "$rundir" "$src/criu/criu"; }; then
     say "building criu $ver (about a minute)"
     rm -rf "$src" && mkdir -p "$src"
     tar -xf "$tarball" -C "$src" --strip-components=1
-    make -C "$src" -j"$(nproc)" criu >"$BUILD_ROOT/build.log" 2>&1 || die "building criu failed: see $BUILD_ROOT/build.log"
+    make -C "$src" -j"$(nproc)" RUNDIR="$rundir" criu >"$BUILD_ROOT/build.log" 2>&1 || die "building criu failed: see $BUILD_ROOT/build.log"
   fi
   install -D -m 0755 "$src/criu/criu" "$CRIU_PREFIX/criu"
   say "installed criu $(criu_version "$CRIU_PREFIX/criu") at $CRIU_PREFIX/criu"
@@ -90,6 +109,7 @@ install_criu() {
 
 apt_install tini iproute2 nftables util-linux procps
 install_criu
+prepare_kdat_dir
 
 cur=$(cat /proc/sys/fs/pipe-max-size)
 if [ "$cur" -lt "$PIPE_MAX_SIZE" ]; then
