@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { buildAgent } from './app.js';
 import { loadConfig } from './config.js';
 import { createLoadMeter } from './load.js';
+import { createProcMeter } from './proc-load.js';
 import { startReporter } from './reporter.js';
 
 async function main(): Promise<void> {
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   await app.listen({ host: config.listen.host, port: config.listen.port });
   app.log.info({ node: config.node, features }, 'agent ready');
   const meter = createLoadMeter(config);
+  const procMeter = createProcMeter();
   const reporter = startReporter({
     node: config.node,
     url: config.url,
@@ -22,7 +24,10 @@ async function main(): Promise<void> {
     orchestratorUrl: config.orchestrator.url,
     features,
     procs: () => procs.list(),
-    load: () => meter(procs.list().filter((p) => p.state === 'running').length),
+    load: () => {
+      const list = procs.list();
+      return { ...meter(list.filter((p) => p.state === 'running').length), procs: procMeter(list) };
+    },
     log: app.log,
   });
   // Programs are left running: their keepers hold them, and a restarted agent finds them on disk.

@@ -5,6 +5,9 @@ import {
   ClientConfig,
   GodwitError,
   parseApiError,
+  type BalancerSettings,
+  type BalancerStatus,
+  type BalancerUpdate,
   type DrainResult,
   type Event,
   type Migration,
@@ -122,6 +125,14 @@ export class GodwitClient {
 
   undrain(node: string): Promise<Node> {
     return this.post<Node>(`/nodes/${encodeURIComponent(node)}/undrain`, {});
+  }
+
+  balancer(): Promise<BalancerStatus> {
+    return this.json<BalancerStatus>('/balancer');
+  }
+
+  setBalancer(change: BalancerUpdate): Promise<BalancerSettings> {
+    return this.json<BalancerSettings>('/balancer', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
   }
 
   why(id: string | number): Promise<WhyResult> {

@@ -14,6 +14,7 @@ import { createMigrator, type Migrator } from './migration.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
+import { createBalancer } from './balancer.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
 import { reconcile, resumeMigration } from './reconcile.js';
@@ -80,6 +81,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   };
   const relay = createOutputRelay(ctx);
   const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
+  const balancer = createBalancer(ctx, migrator);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
@@ -91,20 +93,21 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   await app.register(async (scope) => {
     await requireUsers(scope, config);
     await scope.register(processRoutes, { ctx, migrator, relay });
-    await scope.register(clusterRoutes, { ctx, migrator });
+    await scope.register(clusterRoutes, { ctx, migrator, balancer });
   });
 
   app.addHook('onReady', async () => {
     ctx.bus.on('online', (node) => {
       endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
     });
-    reconciled(
-      reconcile(ctx, migrator, relay).catch((err: unknown) => {
-        app.log.error({ err }, 'reconciliation at start failed');
-      }),
-    );
+    const done = reconcile(ctx, migrator, relay).catch((err: unknown) => {
+      app.log.error({ err }, 'reconciliation at start failed');
+    });
+    reconciled(done);
+    void done.then(() => balancer.start());
   });
   app.addHook('preClose', async () => {
+    balancer.stop();
     closing.abort();
     nodes.close();
   });

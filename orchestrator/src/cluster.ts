@@ -1,7 +1,8 @@
 /** /v1/nodes and /v1/events: the cluster as a whole. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
+import { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
+import type { Balancer } from './balancer.js';
 import type { User } from './auth.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db.js';
@@ -17,7 +18,28 @@ function requireAdmin(user: User, what: string): void {
   if (!user.admin) throw new GodwitError('GODWIT_ERR_FORBIDDEN', `only an administrator may ${what}`);
 }
 
-export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migrator }> = async (app, { ctx, migrator }) => {
+export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migrator; balancer: Balancer }> = async (app, { ctx, migrator, balancer }) => {
+  app.get(
+    '/v1/balancer',
+    { schema: { summary: "the automatic load balancer's settings and its latest decisions, newest first", response: { 200: BalancerStatus, ...errors } } },
+    async () => balancer.status(),
+  );
+
+  app.put(
+    '/v1/balancer',
+    {
+      schema: {
+        summary: 'turn the balancer on or off, or change its settings (MOSIX mosctl); admin only',
+        body: BalancerUpdate,
+        response: { 200: BalancerSettings, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(req.user, 'change the balancer');
+      return balancer.update(req.body, req.user.name);
+    },
+  );
+
   app.post(
     '/v1/nodes/:name/drain',
     {

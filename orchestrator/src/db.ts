@@ -61,7 +61,9 @@ CREATE TABLE IF NOT EXISTS processes (
   log_size INTEGER NOT NULL DEFAULT 0,
   log1_base INTEGER,
   -- MOSIX's FRZ: why it is frozen (M, A, E, N) or '-'
-  frz TEXT NOT NULL DEFAULT '-'
+  frz TEXT NOT NULL DEFAULT '-',
+  -- mosrun -L: the balancer never moves it
+  locked INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -91,6 +93,11 @@ CREATE TABLE IF NOT EXISTS migrations (
   ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS migrations_process ON migrations(process_id);
+-- settings changed at run time (the balancer's), as JSON by name
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   at INTEGER NOT NULL,
@@ -128,6 +135,7 @@ export interface ProcessRow {
   log_size: number;
   log1_base: number | null;
   frz: FreezeReason;
+  locked: number;
 }
 
 export interface MigrationRow {
@@ -215,10 +223,10 @@ function prepareAll(db: Database.Database) {
     runningOn: prep<[string], ProcessRow>(`SELECT * FROM processes WHERE node = ? AND state = 'running' ORDER BY id`),
 
     insertProcess: prep<{
-      owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number;
+      owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number; locked: number;
     }>(
-      `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node)
-       VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node)`,
+      `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node, locked)
+       VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node, @locked)`,
     ),
     processById: prep<[number], ProcessRow>('SELECT * FROM processes WHERE id = ?'),
     processByOrigPid: prep<{ pid: number; owner: string }, ProcessRow>(
@@ -296,6 +304,10 @@ function prepareAll(db: Database.Database) {
       'UPDATE migrations SET state = @state, steps = @steps WHERE id = @id',
     ),
     setMigrationDump: prep<{ id: number; dump: string }>('UPDATE migrations SET dump = @dump WHERE id = @id'),
+    setting: prep<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+    setSetting: prep<{ name: string; value: string }>(
+      'INSERT INTO settings (name, value) VALUES (@name, @value) ON CONFLICT(name) DO UPDATE SET value = @value',
+    ),
     setMigrationBytes: prep<{ id: number; bytes: number }>('UPDATE migrations SET bytes = @bytes WHERE id = @id'),
     setMigrationStrategy: prep<{ id: number; strategy: string; strategy_reason: string }>(
       'UPDATE migrations SET strategy = @strategy, strategy_reason = @strategy_reason WHERE id = @id',
@@ -348,6 +360,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['migrations', 'on_demand_bytes', 'INTEGER'],
   ['migrations', 'background_bytes', 'INTEGER'],
   ['migrations', 'released_at', 'INTEGER'],
+  ['processes', 'locked', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -413,6 +426,7 @@ export function toProcess(r: ProcessRow): Process {
     endedAt: r.ended_at,
     lastFrozenMs: r.last_frozen_ms,
     frz: r.frz,
+    locked: r.locked === 1,
   };
 }
 

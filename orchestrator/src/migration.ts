@@ -391,7 +391,9 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
 
   function requireRunning(proc: ProcessRow, what: string): void {
     if (proc.state === 'migrating' || active.has(proc.id)) {
-      throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${proc.id} is migrating already; wait for that to end`);
+      const now = db.q.migrationsOf.all(proc.id).at(-1);
+      const paging = now?.state === 'transferring-memory' ? ` (it runs on ${now.to_node}, and its memory is still arriving there from ${now.from_node})` : '';
+      throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${proc.id} is migrating already${paging}; wait for that to end`);
     }
     if (proc.state !== 'running') {
       throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${proc.id} is not running (it is ${proc.state}); only running processes ${what}`);

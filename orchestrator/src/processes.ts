@@ -66,6 +66,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           home_node: home,
           node: start.name,
           created_at: Date.now(),
+          locked: b.locked === true ? 1 : 0,
         }).lastInsertRowid,
       );
       try {

@@ -3,6 +3,8 @@
  * words, from its record and from its node's look at it, without stopping it.
  */
 import type { WhyResult } from '@godwit/schemas';
+import { classify } from './balance-decision.js';
+import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
 import { asGodwitError } from './migration.js';
@@ -22,5 +24,22 @@ export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult>
   }
   const others = ctx.nodes.names.filter((n) => n !== p.node && ctx.nodes.isOnline(n));
   if (p.state === 'running' && others.length === 0) reasons.push('no other node is online');
-  return { processId: p.id, movable: reasons.length === 0, reasons };
+  return { processId: p.id, movable: reasons.length === 0, reasons, notAutomatically: p.state === 'running' ? balancerReasons(ctx, p) : [] };
+}
+
+/** What keeps the balancer from moving it: its lock, and how it used its node of late. */
+function balancerReasons(ctx: Ctx, p: ProcessRow): string[] {
+  const out: string[] = [];
+  if (p.locked === 1) out.push('it is locked (mosrun -L): the balancer never moves it');
+  const node = ctx.nodes.list().find((n) => n.name === p.node);
+  const here = node?.load?.procs ?? [];
+  const load = here.find((l) => l.id === p.id && l.epoch === p.epoch);
+  if (!node?.load || !load) return out;
+  const competing = here.filter((l) => l.cpuRate >= 0.05).length;
+  const kind = classify(load, Math.min(1, node.load.cpuCapacity / Math.max(1, competing)));
+  if (kind === 'io') out.push(`it is I/O-bound (${Math.round(load.ioBytesPerS / 1024)} KiB/s of I/O): a faster node would not speed it up`);
+  const { minCpuSeconds } = readBalancerSettings(ctx.db);
+  if (load.cpuSeconds < minCpuSeconds) out.push(`it is young: ${load.cpuSeconds.toFixed(1)} s of CPU on ${p.node}, and the balancer moves processes after ${minCpuSeconds} s`);
+  if (kind === 'idle') out.push(`it hardly uses the CPU (${load.cpuRate} CPUs of late): it would gain nothing elsewhere`);
+  return out;
 }

@@ -11,6 +11,17 @@ export const ErrorBody = Type.Object({
 
 export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
 
+/** One program's use of its node, as its agent measures it (the balancer's input). */
+export const ProcLoad = Type.Object({
+  id: Type.Integer(),
+  epoch: Type.Integer(),
+  cpuSeconds: Type.Number({ description: 'CPU time used since this run began (a restore starts again at its dumped total)' }),
+  cpuRate: Type.Number({ description: 'CPUs it used over the last report' }),
+  ioBytesPerS: Type.Integer({ description: 'bytes read and written per second over the last report' }),
+  rssBytes: Type.Integer(),
+});
+export type ProcLoad = Static<typeof ProcLoad>;
+
 export const NodeLoad = Type.Object({
   at: Type.Integer({ description: 'ms since the epoch' }),
   cpuCapacity: Type.Number({ description: 'CPUs this node may use' }),
@@ -18,6 +29,7 @@ export const NodeLoad = Type.Object({
   memTotalBytes: Type.Integer(),
   memFreeBytes: Type.Integer(),
   running: Type.Integer({ description: 'godwit programs running on the node' }),
+  procs: Type.Optional(Type.Array(ProcLoad)),
 });
 export type NodeLoad = Static<typeof NodeLoad>;
 
@@ -84,6 +96,7 @@ export const Process = Type.Object({
   endedAt: Type.Union([Type.Integer(), Type.Null()]),
   lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
   frz: FreezeReason,
+  locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
 });
 export type Process = Static<typeof Process>;
 
@@ -95,6 +108,7 @@ export const RunRequest = Type.Object({
   node: Type.Optional(NodeName),
   best: Type.Optional(Type.Boolean({ description: 'start on the node with the most spare CPU now (MOSIX mosrun -b); not with node' })),
   memMiB: Type.Optional(Type.Integer({ minimum: 1, description: 'only on a node with this much free memory (MOSIX mosrun -m)' })),
+  locked: Type.Optional(Type.Boolean({ description: 'never move it automatically (MOSIX mosrun -L)' })),
 });
 export type RunRequest = Static<typeof RunRequest>;
 
@@ -170,6 +184,7 @@ export const WhyResult = Type.Object({
   processId: Type.Integer(),
   movable: Type.Boolean(),
   reasons: Type.Array(Type.String(), { description: 'in words; empty when it can move' }),
+  notAutomatically: Type.Array(Type.String(), { description: 'why the balancer leaves it where it is, though mosmigrate could move it' }),
 });
 export type WhyResult = Static<typeof WhyResult>;
 
@@ -222,3 +237,29 @@ export type OutputLine = Static<typeof OutputLine>;
 export const IdParam = Type.Object({
   id: Type.String({ pattern: '^[0-9]+$', description: "godwit's process id, or the process's home PID" }),
 });
+
+/** The automatic load balancer's settings (mosctl balance). */
+export const BalancerSettings = Type.Object({
+  enabled: Type.Boolean(),
+  intervalMs: Type.Integer({ minimum: 200, description: 'how often it looks at the loads' }),
+  minCpuSeconds: Type.Number({ minimum: 0, description: 'only processes that used this much CPU move' }),
+  holdSeconds: Type.Number({ minimum: 0, description: 'a process that moved stays where it went at least this long' }),
+});
+export type BalancerSettings = Static<typeof BalancerSettings>;
+export const BalancerUpdate = Type.Partial(BalancerSettings);
+export type BalancerUpdate = Static<typeof BalancerUpdate>;
+
+/** One move the balancer made or tried, and why. */
+export const BalanceDecision = Type.Object({
+  at: Type.Integer(),
+  processId: Type.Integer(),
+  from: NodeName,
+  to: NodeName,
+  reason: Type.String(),
+  migrationId: Type.Union([Type.Integer(), Type.Null()]),
+  outcome: Type.String({ description: "'moved', or why the move failed" }),
+});
+export type BalanceDecision = Static<typeof BalanceDecision>;
+
+export const BalancerStatus = Type.Object({ settings: BalancerSettings, decisions: Type.Array(BalanceDecision) });
+export type BalancerStatus = Static<typeof BalancerStatus>;

@@ -2,11 +2,11 @@
  * One real local cluster for the whole integration suite (started on first use, removed after
  * the last test), and helpers that act as a user would: the CLI's commands, the REST API.
  */
-import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import type { Migration, Process } from '@godwit/schemas';
+import type { BalancerUpdate, Migration, Process } from '@godwit/schemas';
 import { clusterDown, clusterUp, restartComponent, stopComponent, type ClusterInfo } from '../../cli/src/cluster/index.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
@@ -30,9 +30,19 @@ export function cluster(): Promise<Harness> {
     const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
-    return { info, env, home };
+    const h = { info, env, home };
+    // the programs of a test stay where it put them; the balancer's own test turns it on
+    await setBalancer(h, { enabled: false });
+    return h;
   })();
   return started;
+}
+
+/** Changes the balancer's settings as the cluster's administrator. */
+export async function setBalancer(h: Harness, change: BalancerUpdate): Promise<void> {
+  const admin = JSON.parse(readFileSync(h.info.adminConfigPath, 'utf8')) as { token: string };
+  const res = await api(h, 'PUT', '/v1/balancer', change, admin.token);
+  if (res.status !== 200) throw new Error(`PUT /v1/balancer ${JSON.stringify(change)} answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 
 export async function teardown(): Promise<void> {

@@ -90,6 +90,28 @@ describe('lazy migration', function () {
     expect(await lockTablesLeft(h)).to.deep.equal([]);
   });
 
+  it('refuses to move a program again while its memory is still arriving, and it ends up whole', async function () {
+    this.timeout(300_000);
+    const { run, id, sum } = await startMemcheck(1024);
+    const first = api<Migration>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1', strategy: 'lazy' });
+    const seen: string[] = [];
+    await eventually(async () => {
+      const m = (await migrations(h, id)).at(-1);
+      if (m && seen.at(-1) !== m.state) seen.push(m.state);
+      return m?.state === 'transferring-memory' || m?.state === 'done' ? true : undefined;
+    }, () => `the memory to be on its way; states seen: ${seen.join(', ')}`, 120_000);
+    expect(seen.at(-1), `1 GiB takes seconds to follow; states seen: ${seen.join(', ')}`).to.equal('transferring-memory');
+    const again = await api<{ code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node2', strategy: 'lazy' });
+    expect(again.status, `a second move while the memory follows: ${JSON.stringify(again.body)}`).to.equal(409);
+    expect(again.body.message).to.match(/is migrating already \(it runs on node1, and its memory is still arriving there from node0\)/);
+    const done = await first;
+    expect(done.status, JSON.stringify(done.body)).to.equal(200);
+    expect(done.body.state).to.equal('done');
+    await expectIntact(run, sum, 1);
+    run.child.stdin!.end();
+    expect((await run.child).exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
+  });
+
   it('refuses to move a program holding a file lock lazily, before anything stops, and it runs on', async function () {
     this.timeout(120_000);
     const lockFile = join(h.home, 'lazy.lock');

@@ -1,6 +1,7 @@
 /** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, status. */
 import { Command } from '@commander-js/extra-typings';
-import type { DrainResult } from '@godwit/schemas';
+import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
+import { CliError } from '../errors.js';
 import { connect } from '../client.js';
 import { print } from '../program.js';
 import { renderJson, renderNodesTable } from '../render.js';
@@ -13,8 +14,36 @@ export function renderDrain(r: DrainResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+const SETTING_NAMES: Record<string, (v: number) => BalancerUpdate> = {
+  interval: (v) => ({ intervalMs: Math.round(v * 1000) }),
+  'min-cpu': (v) => ({ minCpuSeconds: v }),
+  hold: (v) => ({ holdSeconds: v }),
+};
+
+export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
+  let out: BalancerUpdate = {};
+  for (const pair of pairs) {
+    const m = /^([a-z-]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(pair);
+    const set = m ? SETTING_NAMES[m[1]!] : undefined;
+    if (!m || !set) {
+      throw new CliError(`'${pair}' is not a balancer setting: use ${Object.keys(SETTING_NAMES).map((k) => `${k}=SECONDS`).join(', ')}`, { exitCode: 2 });
+    }
+    out = { ...out, ...set(Number(m[2])) };
+  }
+  return out;
+}
+
+export function renderBalancerSettings(s: BalancerSettings): string {
+  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU; a process that moved stays ${s.holdSeconds} s\n`;
+}
+
+export function renderBalancerStatus(st: BalancerStatus): string {
+  const moves = st.decisions.map((d) => `  ${new Date(d.at).toISOString()} process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome} (${d.reason})\n`);
+  return `${renderBalancerSettings(st.settings)}${moves.length ? `latest moves:\n${moves.join('')}` : 'no moves yet\n'}`;
+}
+
 export function buildCtlCommand(name: string) {
-  const cmd = new Command(name).description("administer the cluster (MOSIX mosctl): drain or undrain a node, show the nodes' state");
+  const cmd = new Command(name).description("administer the cluster (MOSIX mosctl): drain or undrain a node, the load balancer, the nodes' state");
   cmd
     .command('drain')
     .description('expel: move every process off NODE (freezing those that fit nowhere) and start nothing new there (admin)')
@@ -32,6 +61,28 @@ export function buildCtlCommand(name: string) {
     .action(async (node, opts) => {
       const n = await connect().undrain(node);
       await print(opts.json ? renderJson(n) : `node ${n.name} takes programs again\n`);
+    });
+  const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');
+  balance
+    .command('on')
+    .description('let the balancer move processes (admin)')
+    .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: true }))));
+  balance
+    .command('off')
+    .description('stop the balancer; nothing moves by itself (admin)')
+    .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: false }))));
+  balance
+    .command('set')
+    .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS')
+    .argument('<settings...>', 'NAME=VALUE pairs')
+    .action(async (pairs) => print(renderBalancerSettings(await connect().setBalancer(parseBalancerSettings(pairs)))));
+  balance
+    .command('status')
+    .description('its settings and its latest decisions, newest first')
+    .option('--json', 'print them as JSON')
+    .action(async (opts) => {
+      const st = await connect().balancer();
+      await print(opts.json ? renderJson(st) : renderBalancerStatus(st));
     });
   cmd
     .command('status')

@@ -17,6 +17,8 @@ export interface RunArgs {
   best: boolean;
   /** MOSIX -m: only a node with this much free memory, in MiB */
   memMiB: number | undefined;
+  /** MOSIX -L: never moved automatically */
+  locked: boolean;
   verbose: boolean;
   json: boolean;
   argv: string[];
@@ -27,7 +29,7 @@ export type RunAction = (args: RunArgs) => Promise<void>;
 export function buildRunCommand(name: string, action: RunAction = runAction) {
   return new Command(name)
     .description('run a program under godwit, so that it can migrate between nodes (MOSIX mosrun)')
-    .usage('[-h | -r NODE | -b] [-m MB] [-v] [--json] PROGRAM [ARGS...]')
+    .usage('[-h | -r NODE | -b] [-m MB] [-L | -l] [-v] [--json] PROGRAM [ARGS...]')
     .helpOption('--help', 'show this help')
     .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts(['node', 'best']))
     .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)').conflicts('best'))
@@ -38,6 +40,8 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
         return Number(v);
       }),
     )
+    .addOption(new Option('-L, --locked', 'never move it automatically (the balancer leaves it; mosmigrate still moves it)').conflicts('unlocked'))
+    .addOption(new Option('-l, --unlocked', 'the balancer may move it (the default)'))
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
@@ -62,6 +66,7 @@ Examples:
         node: opts.node,
         best: opts.best ?? false,
         memMiB: opts.mem,
+        locked: opts.locked ?? false,
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
         argv: [program, ...args],
@@ -103,6 +108,7 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
     homeNode: client.config.homeNode,
     ...(args.best ? { best: true } : { node: args.node ?? client.config.homeNode }),
     ...(args.memMiB !== undefined ? { memMiB: args.memMiB } : {}),
+    ...(args.locked ? { locked: true } : {}),
   };
   const proc = await client.run(req);
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');

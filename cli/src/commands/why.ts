@@ -7,8 +7,10 @@ import { print } from '../program.js';
 import { renderJson } from '../render.js';
 
 export function renderWhy(w: WhyResult): string {
-  if (w.movable) return `process ${w.processId} can move: nothing is in the way\n`;
-  return `process ${w.processId} cannot move now:\n${w.reasons.map((r) => `  - ${r}\n`).join('')}`;
+  const list = (rs: string[]) => rs.map((r) => `  - ${r}\n`).join('');
+  const auto = w.notAutomatically.length ? `the balancer leaves it where it is:\n${list(w.notAutomatically)}` : '';
+  if (w.movable) return `process ${w.processId} can move: nothing is in the way of mosmigrate\n${auto}`;
+  return `process ${w.processId} cannot move now:\n${list(w.reasons)}${auto}`;
 }
 
 export function buildWhyCommand(name: string) {

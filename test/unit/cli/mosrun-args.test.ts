@@ -24,7 +24,13 @@ async function parse(argv: string[]): Promise<{ args: RunArgs | null; err: unkno
 describe('mosrun arguments', () => {
   it('runs on the home node by default', async () => {
     const { args } = await parse(['prog']);
-    expect(args).to.deep.equal({ node: undefined, best: false, memMiB: undefined, verbose: false, json: false, argv: ['prog'] });
+    expect(args).to.deep.equal({ node: undefined, best: false, memMiB: undefined, locked: false, verbose: false, json: false, argv: ['prog'] });
+  });
+
+  it('takes -L (never moved by the balancer) and -l (the default), not both', async () => {
+    expect((await parse(['-L', 'prog'])).args!.locked).to.equal(true);
+    expect((await parse(['-l', 'prog'])).args!.locked).to.equal(false);
+    expect((await parse(['-L', '-l', 'prog'])).args).to.equal(null);
   });
 
   it('takes -b (the best node now) and -m MB, glued too, and refuses -b with -r', async () => {

@@ -1,0 +1,70 @@
+/**
+ * How each program on this node uses it, for the balancer: CPU time so far and per second now,
+ * I/O per second and resident memory, summed over its tree (from /proc, without stopping it).
+ */
+import { readFileSync } from 'node:fs';
+import type { AgentProc, ProcLoad } from '@godwit/schemas';
+import { residentBytes, treePids } from './preflight.js';
+
+/** USER_HZ: /proc/PID/stat counts CPU time in these */
+const TICKS_PER_S = 100;
+
+function cpuTicks(pid: number): number {
+  try {
+    // fields after the command (which may hold spaces): state is 3rd, utime 14th, stime 15th
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** seconds since the process started (its start time in /proc/PID/stat, against the uptime) */
+function runSeconds(pid: number): number {
+  try {
+    const start = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ')[19]) / TICKS_PER_S;
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Math.max(0, uptime - start);
+  } catch {
+    return 0;
+  }
+}
+
+function ioBytes(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/rchar: (\d+)/.exec(io)?.[1] ?? 0) + Number(/wchar: (\d+)/.exec(io)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export function createProcMeter() {
+  const last = new Map<string, { at: number; ticks: number; io: number }>();
+  return (procs: AgentProc[]): ProcLoad[] => {
+    const now = Date.now();
+    const seen = new Set<string>();
+    const out = procs.filter((p) => p.state === 'running').map((p) => {
+      const key = `${p.id}.${p.epoch}`;
+      seen.add(key);
+      const pids = treePids(p.rootPid);
+      const ticks = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+      const io = pids.reduce((sum, pid) => sum + ioBytes(pid), 0);
+      const before = last.get(key);
+      last.set(key, { at: now, ticks, io });
+      // the first look at a run (just launched or restored) measures it over its whole run so far
+      const seconds = Math.max(0.001, before ? (now - before.at) / 1000 : runSeconds(p.rootPid));
+      const since = before ?? { ticks: 0, io: 0 };
+      return {
+        id: p.id,
+        epoch: p.epoch,
+        cpuSeconds: ticks / TICKS_PER_S,
+        cpuRate: Math.round(((ticks - since.ticks) / TICKS_PER_S / seconds) * 100) / 100,
+        ioBytesPerS: Math.round((io - since.io) / seconds),
+        rssBytes: residentBytes(p.rootPid),
+      };
+    });
+    for (const key of last.keys()) if (!seen.has(key)) last.delete(key);
+    return out;
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * The balancer's choice, from one look at the cluster: which process (if any) to move from the
+ * busiest node to one where it would run faster, by the rules openMosix used. A pure function,
+ * so each rule is tested on its own.
+ *
+ * - Only CPU-bound processes count as load: one using at least half its fair share of its node's
+ *   CPUs, and doing little I/O. A process that waits (on I/O, on a timer, on its input) gains
+ *   nothing from a faster node.
+ * - A node's load is its CPU-bound processes per CPU it may use (its control group's quota).
+ * - A move must leave the destination less loaded than the source was, and what the process is
+ *   expected to gain (its CPU share there against here, over as long again as it has run: past
+ *   behaviour is the best guess of the future) must beat the time its memory takes to move.
+ * - Never a process that is locked, that has used less CPU than minCpuSeconds, or that moved less
+ *   than holdSeconds ago; and never back to the node its last move came from (no ping-pong).
+ */
+import type { BalancerSettings, ProcLoad } from '@godwit/schemas';
+
+/** a conservative rate at which memory moves between nodes, to price a move */
+const MOVE_BYTES_PER_S = 300e6;
+/** I/O above this, per second, makes a process I/O-bound whatever its CPU use */
+const IO_BOUND_BYTES_PER_S = 1 << 20;
+/** a process using less CPU than this does not compete for it */
+const IDLE_CPU_RATE = 0.05;
+
+export interface BalanceNode {
+  name: string;
+  /** online, not drained, with a load report */
+  usable: boolean;
+  cpuCapacity: number;
+  memFreeBytes: number;
+}
+
+export interface BalanceProc {
+  id: number;
+  node: string;
+  locked: boolean;
+  load: ProcLoad;
+  /** CPU used over all its runs, on every node */
+  cpuSeconds: number;
+  /** when it last moved, and from where */
+  lastMove: { at: number; from: string } | null;
+}
+
+export interface Move {
+  processId: number;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export type Classified = 'cpu' | 'io' | 'idle';
+
+/** How a process uses its node, given how many compete for the node's CPUs. */
+export function classify(p: ProcLoad, fairShare: number): Classified {
+  if (p.ioBytesPerS >= IO_BOUND_BYTES_PER_S) return 'io';
+  return p.cpuRate >= 0.5 * fairShare && p.cpuRate >= IDLE_CPU_RATE ? 'cpu' : 'idle';
+}
+
+function fairShareOn(capacity: number, procs: BalanceProc[]): number {
+  const competing = procs.filter((p) => p.load.cpuRate >= IDLE_CPU_RATE).length;
+  return Math.min(1, capacity / Math.max(1, competing));
+}
+
+/** The CPU-bound processes of each node, by node name. */
+export function cpuBound(nodes: BalanceNode[], procs: BalanceProc[]): Map<string, BalanceProc[]> {
+  const out = new Map<string, BalanceProc[]>();
+  for (const n of nodes) {
+    const here = procs.filter((p) => p.node === n.name);
+    const share = fairShareOn(n.cpuCapacity, here);
+    out.set(n.name, here.filter((p) => classify(p.load, share) === 'cpu'));
+  }
+  return out;
+}
+
+export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: BalancerSettings, now: number): Move | null {
+  const bound = cpuBound(nodes, procs);
+  const load = (n: BalanceNode, extra = 0) => (bound.get(n.name)!.length + extra) / Math.max(n.cpuCapacity, 0.01);
+  const sources = nodes.filter((n) => bound.get(n.name)!.length > 0).sort((a, b) => load(b) - load(a));
+  for (const from of sources) {
+    const candidates = bound.get(from.name)!
+      .filter((p) => !p.locked && p.cpuSeconds >= settings.minCpuSeconds && (!p.lastMove || now - p.lastMove.at >= settings.holdSeconds * 1000))
+      .sort((a, b) => a.load.rssBytes - b.load.rssBytes || a.id - b.id);
+    for (const p of candidates) {
+      const targets = nodes
+        .filter((n) => n.usable && n.name !== from.name && n.memFreeBytes > p.load.rssBytes)
+        .filter((n) => p.lastMove?.from !== n.name)
+        .filter((n) => load(n, 1) < load(from))
+        .sort((a, b) => load(a, 1) - load(b, 1) || a.name.localeCompare(b.name));
+      const to = targets[0];
+      if (!to) continue;
+      const shareHere = Math.min(1, from.cpuCapacity / bound.get(from.name)!.length);
+      const shareThere = Math.min(1, to.cpuCapacity / (bound.get(to.name)!.length + 1));
+      const gainS = (shareThere - shareHere) * (p.cpuSeconds / Math.max(shareHere, 0.01));
+      const costS = p.load.rssBytes / MOVE_BYTES_PER_S;
+      if (gainS <= costS) continue;
+      return {
+        processId: p.id,
+        from: from.name,
+        to: to.name,
+        reason: `${from.name} has ${bound.get(from.name)!.length} CPU-bound process(es) for ${from.cpuCapacity} CPU(s), ${to.name} ${bound.get(to.name)!.length} for ${to.cpuCapacity}: process ${p.id} (${p.cpuSeconds.toFixed(1)} s of CPU) should gain about ${gainS.toFixed(1)} s for ${(costS * 1000).toFixed(0)} ms of moving`,
+      };
+    }
+  }
+  return null;
+}
