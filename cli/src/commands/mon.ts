@@ -27,7 +27,7 @@ export function buildMonCommand(name: string) {
     .addOption(new Option('--view <view>', 'the view to start with').choices(Object.values(VIEW_KEYS)).default('load'))
     .action(async (opts) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
-        throw new UsageError(`${name} draws on a terminal; for the same figures as text, \`godwit nodes\` (--json) and \`mosps\``);
+        throw new UsageError('mosmon draws on a terminal (its input and output); for the same figures as text: `godwit nodes` (or --json) and `mosps`');
       }
       const config = loadClientConfig();
       const client = new GodwitClient(config, { timeoutMs: READ_TIMEOUT_MS });

@@ -1,5 +1,7 @@
 /** mosmon's screen as a person drives it: keys switch views, q quits, it follows the orchestrator going away and coming back. */
+import path from 'node:path';
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { createElement } from 'react';
 import { render } from 'ink-testing-library';
 import type { Node, Process } from '@godwit/schemas';
@@ -93,5 +95,26 @@ describe('mosmon screen', () => {
     // an absence can only be watched for a while: 5 reading intervals, each of which would draw a frame
     await new Promise((r) => setTimeout(r, 100));
     expect(app.frames.length, 'no frame after quitting').to.equal(frames);
+  });
+});
+
+describe('mosmon command', function () {
+  this.timeout(30_000);
+  const mosmon = (args: string[]) =>
+    execa(process.execPath, ['--import', import.meta.resolve('tsx'), path.resolve(import.meta.dirname, '../../../cli/src/bin/mosmon.ts'), ...args], {
+      reject: false,
+      stdin: 'ignore',
+    });
+
+  it('refuses to draw off a terminal, and a bad interval or view, exit 2', async () => {
+    const off = await mosmon([]);
+    expect(off.stderr).to.match(/^godwit: mosmon draws on a terminal .*`godwit nodes`/);
+    expect(off.exitCode).to.equal(2);
+    const interval = await mosmon(['--interval', '0']);
+    expect(interval.stderr).to.match(/^godwit: option '-t, --interval <seconds>' argument '0' is invalid\. it must be a number of seconds from 0\.1 to 3600\./);
+    expect(interval.exitCode).to.equal(2);
+    const view = await mosmon(['--view', 'x']);
+    expect(view.stderr).to.match(/Allowed choices are load, frozen, memory, dead, help/);
+    expect(view.exitCode).to.equal(2);
   });
 });
