@@ -92,6 +92,16 @@ describe('mosmon in a terminal', function () {
     expect(screen, 'the screen from before mosmon is back').to.not.match(/godwit mosmon/);
   });
 
+  it('gives the terminal its screen back when it is ended by SIGTERM, as on q', async function () {
+    this.timeout(60_000);
+    term = await open();
+    await term.waitFor(/3 nodes, updated/, 'the load view');
+    process.kill(await term.programPid(), 'SIGTERM');
+    const screen = await term.waitFor(/\[exited \d+\]/, 'mosmon to end on SIGTERM');
+    expect(screen, screen).to.match(/\[exited 143\]/);
+    expect(screen, 'the screen from before mosmon is back').to.not.match(/godwit mosmon/);
+  });
+
   it('redraws to the size of the terminal when it is resized', async function () {
     this.timeout(120_000);
     term = await open(120, 30);

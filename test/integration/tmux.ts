@@ -3,7 +3,7 @@
  * tmux server of its own, on a socket in a directory of its own (`tmux -S`), so no one else's tmux
  * sessions are ever touched and nothing is left behind.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -16,6 +16,8 @@ export interface Terminal {
   /** waits until the screen matches; the error shows the screen as it was last seen */
   waitFor: (re: RegExp, what: string, timeoutMs?: number) => Promise<string>;
   resize: (columns: number, rows: number) => Promise<void>;
+  /** the PID of the program while it runs (a child of the window's shell) */
+  programPid: () => Promise<number>;
   /** ends the server, its window and what runs there; safe to call twice */
   close: () => Promise<void>;
 }
@@ -54,6 +56,12 @@ export async function openTerminal(opts: { argv: string[]; env: NodeJS.ProcessEn
       }
     },
     resize: async (columns, rows) => void (await tmux('resize-window', '-t', 'test', '-x', String(columns), '-y', String(rows))),
+    programPid: async () => {
+      const shellPid = (await tmux('display-message', '-p', '-t', 'test', '#{pane_pid}')).trim();
+      const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      if (children.length !== 1) throw new Error(`the shell of the terminal (pid ${shellPid}) has children [${children.join(', ')}], not one program`);
+      return Number(children[0]);
+    },
     close,
   };
 }

@@ -1,4 +1,5 @@
 /** `mosmon` / `godwit mon`: a full-screen live monitor of the cluster (MOSIX mosmon). */
+import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createElement } from 'react';
 import { render } from 'ink';
@@ -34,6 +35,13 @@ export function buildMonCommand(name: string) {
       process.stdout.write(ENTER_ALT_SCREEN);
       try {
         const app = render(createElement(Monitor, { client, url: config.url, intervalMs: opts.interval * 1000, view: opts.view as View }));
+        // a signal ends mosmon as q does, so the terminal gets its own screen back
+        for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+          process.once(signal, () => {
+            process.exitCode = 128 + os.constants.signals[signal];
+            app.unmount();
+          });
+        }
         await app.waitUntilExit();
       } finally {
         process.stdout.write(LEAVE_ALT_SCREEN);

@@ -76,12 +76,14 @@ function rowsFor(view: Exclude<View, 'help' | 'dead'>, s: Snapshot): Row[] {
   for (const p of s.processes) if (p.state === 'frozen') frozenOn.set(p.node, (frozenOn.get(p.node) ?? 0) + 1);
   const mostFrozen = Math.max(1, ...frozenOn.values());
   return s.nodes.map((node) => {
-    const l = node.load;
+    // an offline node's last report is stale: its figures would mislead
+    const l = node.state === 'offline' ? null : node.load;
     if (view === 'frozen') {
+      // the orchestrator knows what lies frozen on a node, whether or not the node answers
       const n = frozenOn.get(node.name) ?? 0;
       return { node, fraction: n / mostFrozen, figures: `${n} frozen  ${l ? `${formatBytes(l.memFreeBytes)} free` : 'memory unknown'}` };
     }
-    if (!l) return { node, fraction: null, figures: 'no load reported yet' };
+    if (!l) return { node, fraction: null, figures: node.state === 'offline' ? 'no current figures' : 'no load reported yet' };
     if (view === 'load') {
       return { node, fraction: l.cpuUsed / l.cpuCapacity, figures: `${num(l.cpuUsed)}/${num(l.cpuCapacity)} CPU  ${l.running} running` };
     }
@@ -101,7 +103,7 @@ function barLines(view: Exclude<View, 'help' | 'dead'>, s: Snapshot, columns: nu
   const barWidth = Math.max(12, columns - nameWidth - figuresWidth - 14);
   return rows.map((r) => {
     const tag = nodeTag(r.node);
-    // a node that is offline has no current figures: say so in the bar's place
+    // an offline node's bar is empty, not zero: nothing is known of it now
     const drawn = r.node.state === 'offline' || r.fraction === null ? `[${' '.repeat(barWidth - 2)}]` : bar(r.fraction, barWidth);
     return line(`${r.node.name.padEnd(nameWidth)}  ${drawn}  ${r.figures.padEnd(figuresWidth)}  ${tag}`.trimEnd(), tag ? 'dim' : 'plain');
   });
@@ -136,7 +138,7 @@ const HELP: Line[] = [
   'Only your own processes count, unless you are an administrator.',
 ].map((t) => line(t));
 
-/** The whole screen: a title, the view, and a status line; never more than `rows` lines. */
+/** The whole screen: a title, the view, and a status line; at most `rows` - 1 lines, each at most `columns` wide. */
 export function renderScreen(state: MonitorState, size: Size, url: string): Line[] {
   const { snapshot: s, view } = state;
   const title = line(`godwit mosmon: ${TITLES[view]}    (l f m d h, q quits)`, 'title');

@@ -71,8 +71,8 @@ describe('mosmon screen', () => {
     await until(frame, /orchestrator unreachable: cannot reach the orchestrator at http:\/\/o:7700 \(ECONNREFUSED\)/);
     expect(frame(), 'the last figures stay on the screen').to.match(/node0\s+\[#+/);
     client.down = false;
-    client.nodes = [node('node0'), node('node1', { state: 'offline', load: null })];
-    await until(frame, /node1\s+\[ +\]\s+no load reported yet\s+offline/);
+    client.nodes = [node('node0'), node('node1', { state: 'offline' })];
+    await until(frame, /node1\s+\[ +\]\s+no current figures\s+offline/);
     expect(frame()).to.not.match(/unreachable/);
   });
 

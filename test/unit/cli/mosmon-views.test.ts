@@ -28,7 +28,8 @@ const snapshot: Snapshot = {
     node('node0', { load: load({ cpuUsed: 0.5, running: 2, memFreeBytes: 3 * GIB }) }),
     node('node1', { load: load({ cpuUsed: 1, running: 1, memFreeBytes: 1 * GIB }) }),
     node('node2', { drained: true }),
-    node('node3', { state: 'offline', load: null, lastSeen: at - 60_000 }),
+    node('node3', { state: 'offline', load: load({ cpuUsed: 1 }), lastSeen: at - 60_000 }),
+    node('node4', { state: 'online', load: null }),
   ],
   processes: [
     proc(1, { state: 'frozen', frz: 'M', node: 'node1' }),
@@ -59,8 +60,9 @@ describe('mosmon views', () => {
     const filled = (name: string) => /#+/.exec(row(lines, name))?.[0].length ?? 0;
     expect(filled('node1')).to.equal(2 * filled('node0'));
     expect(row(lines, 'node2')).to.match(/\[\.+\]\s+0\/1 CPU  0 running\s+drained$/);
-    expect(row(lines, 'node3')).to.match(/^node3  \[ +\]  no load reported yet\s+offline$/);
-    expect(lines.at(-1)).to.equal(`4 nodes, updated ${clock(at)}`);
+    expect(row(lines, 'node3'), 'its last report is stale').to.match(/^node3  \[ +\]  no current figures\s+offline$/);
+    expect(row(lines, 'node4')).to.match(/^node4  \[ +\]  no load reported yet$/);
+    expect(lines.at(-1)).to.equal(`5 nodes, updated ${clock(at)}`);
   });
 
   it('f: frozen processes on each node, and its free memory', () => {
@@ -70,6 +72,7 @@ describe('mosmon views', () => {
     expect(row(lines, 'node0')).to.match(/\[#+\.+\]  1 frozen  3\.0 GiB free$/);
     expect(row(lines, 'node2')).to.match(/\[\.+\]  0 frozen  4\.0 GiB free\s+drained$/);
     expect(row(lines, 'node3')).to.match(/0 frozen  memory unknown\s+offline$/);
+    expect(row(lines, 'node4')).to.match(/0 frozen  memory unknown$/);
   });
 
   it('m: memory used over total on each node', () => {
@@ -84,7 +87,7 @@ describe('mosmon views', () => {
     expect(row(lines, 'node2')).to.match(/drained: nothing new starts or moves here/);
     expect(row(lines, 'node3')).to.equal(`node3  offline, last seen ${clock(at - 60_000)}`);
     expect(lines.some((l) => l.startsWith('node0') || l.startsWith('node1'))).to.equal(false);
-    expect(lines).to.include('2 of 4 nodes online and taking programs');
+    expect(lines).to.include('3 of 5 nodes online and taking programs');
     const healthy = renderScreen({ view: 'dead', snapshot: { ...snapshot, nodes: [node('node0')] }, unreachable: null }, { columns: 80, rows: 24 }, URL);
     expect(healthy.map((l) => l.text)).to.include('no dead or drained nodes (1 online)');
   });
