@@ -46,18 +46,68 @@ function stateText(p: Process): string {
   return `exited(${p.exitCode ?? '?'})`;
 }
 
-export function renderPsTable(procs: Process[], opts: { owner?: boolean } = {}): string {
-  const head = ['ID', 'PID', 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE', ...(opts.owner ? ['USER'] : []), 'CMD'];
+/** How mosps names a node: by name, by its number in the cluster (-n), or by its host (-h). */
+export type NodeLabel = 'name' | 'number' | 'host';
+
+/**
+ * The label of each node for `how`. A number is the node's position in the cluster's list, as
+ * MOSIX numbers its nodes; a host is the address its agent serves on.
+ */
+export function nodeLabeller(nodes: Node[], how: NodeLabel): (name: string) => string {
+  if (how === 'name') return (name) => name;
+  const labels = new Map(nodes.map((n, i) => [n.name, how === 'number' ? String(i) : hostOf(n.url)]));
+  // a node no longer listed keeps its name rather than vanish from the table
+  return (name) => labels.get(name) ?? name;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}
+
+/** ps's elapsed time: [[d-]hh:]mm:ss */
+export function formatElapsed(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const [d, h, m, sec] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60];
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hms = `${h || d ? `${two(h)}:` : ''}${two(m)}:${two(sec)}`;
+  return d ? `${d}-${hms}` : hms;
+}
+
+export interface PsTableOptions {
+  /** a USER column (other users' processes are shown) */
+  owner?: boolean;
+  /** -V: USER, the PID where it runs now, elapsed time, last stopped time, the whole command */
+  verbose?: boolean;
+  /** how WHERE and FROM name nodes; by name when absent */
+  label?: (node: string) => string;
+  /** for the elapsed time; Date.now() when absent */
+  now?: number;
+}
+
+export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): string {
+  const label = opts.label ?? ((name: string) => name);
+  const now = opts.now ?? Date.now();
+  const v = opts.verbose ?? false;
+  const head = [
+    'ID', 'PID', ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
+    ...(opts.owner || v ? ['USER'] : []), ...(v ? ['ELAPSED', 'STOPPED'] : []), 'CMD',
+  ];
   const rows = procs.map((p) => [
     String(p.id),
     p.origPid === null ? '-' : String(p.origPid),
-    p.node,
-    p.homeNode,
+    ...(v ? [p.pid === null ? '-' : String(p.pid)] : []),
+    label(p.node),
+    label(p.homeNode),
     p.frz,
     String(p.nmigs),
     stateText(p),
-    ...(opts.owner ? [p.owner] : []),
-    commandLine(p.argv),
+    ...(opts.owner || v ? [p.owner] : []),
+    ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastFrozenMs === null ? '-' : `${p.lastFrozenMs} ms`] : []),
+    commandLine(p.argv, v ? Infinity : CMD_WIDTH),
   ]);
   return renderTable(head, rows);
 }

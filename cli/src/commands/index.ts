@@ -3,6 +3,7 @@ import { Command } from '@commander-js/extra-typings';
 import { buildClusterCommand } from './cluster.js';
 import { buildCtlCommand } from './ctl.js';
 import { buildMigrateCommand } from './migrate.js';
+import { buildMonCommand } from './mon.js';
 import { buildNodesCommand } from './nodes.js';
 import { buildPsCommand } from './ps.js';
 import { buildRunCommand } from './run.js';
@@ -21,6 +22,7 @@ export function buildGodwitProgram() {
     .addCommand(buildNodesCommand('nodes'))
     .addCommand(buildWhyCommand('why'))
     .addCommand(buildCtlCommand('ctl'))
+    .addCommand(buildMonCommand('mon'))
     .addCommand(buildClusterCommand())
-    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl.');
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon.');
 }

@@ -1,17 +1,34 @@
 /** `mosps` / `godwit ps`: the caller's godwit processes, where they run and where they came from. */
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
+import { UsageError } from '../errors.js';
 import { print } from '../program.js';
-import { renderJson, renderPsTable, selectProcesses } from '../render.js';
+import { nodeLabeller, renderJson, renderPsTable, selectProcesses, type NodeLabel } from '../render.js';
 
 export function buildPsCommand(name: string) {
   return new Command(name)
     .description('list godwit processes: ID, home PID, where each runs (WHERE), its home (FROM), migrations (MOSIX mosps)')
-    .option('-a, --all', "every user's processes, not only yours (for administrators)")
+    // -h means host names, as in MOSIX
+    .helpOption('--help', 'display help for command')
+    .option('-O, --others', "other users' processes too (for administrators; MOSIX -O)")
+    .option('-a, --all', 'the same as -O')
+    .addOption(new Option('-n, --numbers', 'nodes by their number in the cluster (as `godwit nodes` lists them)').conflicts('hosts'))
+    .option('-h, --hosts', 'nodes by the host address of their agent')
+    .option('-V, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time and the whole command')
     .option('--exited', 'include processes that have ended')
     .option('--json', 'print the processes as JSON')
+    // MOSIX flags godwit cannot honour yet: refused with the reason rather than "unknown option"
+    .addOption(new Option('-M, --memory').hideHelp())
+    .addOption(new Option('-L, --locked').hideHelp())
     .action(async (opts) => {
-      const procs = selectProcesses(await connect().listProcesses({ all: opts.all ?? false }), { exited: opts.exited ?? false });
-      await print(opts.json ? renderJson(procs) : renderPsTable(procs, { owner: opts.all ?? false }));
+      if (opts.memory) throw new UsageError('mosps -M: the orchestrator does not know the memory of each process yet (nodes report only their own)');
+      if (opts.locked) throw new UsageError('mosps -L: processes cannot be locked to their node yet (there is no mosrun -L)');
+      const others = (opts.others ?? false) || (opts.all ?? false);
+      const client = connect();
+      const procs = selectProcesses(await client.listProcesses({ all: others }), { exited: opts.exited ?? false });
+      if (opts.json) return print(renderJson(procs));
+      const how: NodeLabel = opts.numbers ? 'number' : opts.hosts ? 'host' : 'name';
+      const label = nodeLabeller(how === 'name' ? [] : await client.listNodes(), how);
+      await print(renderPsTable(procs, { owner: others, verbose: opts.verbose ?? false, label }));
     });
 }

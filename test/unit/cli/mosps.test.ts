@@ -1,0 +1,76 @@
+/** mosps's MOSIX flags: how nodes are named (-n, -h), the verbose table (-V), and refused flags. */
+import path from 'node:path';
+import { expect } from 'chai';
+import { execa } from 'execa';
+import type { Node, Process } from '@godwit/schemas';
+import { formatElapsed, nodeLabeller, renderPsTable } from '../../../cli/src/render.js';
+
+const repo = path.resolve(import.meta.dirname, '..', '..', '..');
+
+function node(name: string, url: string): Node {
+  return { name, url, state: 'online', lastSeen: 1, features: null, load: null, drained: false };
+}
+
+function proc(over: Partial<Process>): Process {
+  return {
+    id: 1, owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node2',
+    pid: 777, origPid: 4242, nmigs: 1, state: 'running', exitCode: null, exitSignal: null,
+    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', ...over,
+  };
+}
+
+const nodes = [node('node0', 'http://10.77.1.10:7701'), node('node1', 'http://10.77.1.11:7701'), node('node2', 'http://10.77.1.12:7701')];
+
+describe('mosps flags', () => {
+  it('-n names nodes by their number in the cluster, -h by their host address', () => {
+    const byNumber = renderPsTable([proc({})], { label: nodeLabeller(nodes, 'number') }).split('\n');
+    expect(byNumber[1]).to.match(/^1\s+4242\s+2\s+0\s+-\s+1\s+running\s/);
+    const byHost = renderPsTable([proc({})], { label: nodeLabeller(nodes, 'host') }).split('\n');
+    expect(byHost[1]).to.match(/^1\s+4242\s+10\.77\.1\.12\s+10\.77\.1\.10\s+-\s/);
+  });
+
+  it('keeps the name of a node the cluster no longer lists', () => {
+    expect(nodeLabeller(nodes, 'number')('node9')).to.equal('node9');
+    expect(nodeLabeller(nodes, 'name')('node1')).to.equal('node1');
+  });
+
+  it('-V adds the PID where it runs now, the user, elapsed time, the last stopped time and the whole command', () => {
+    const argv = ['python3', '-c', 'x'.repeat(100)];
+    const lines = renderPsTable([proc({ argv }), proc({ id: 2, pid: null, lastFrozenMs: null, state: 'frozen', frz: 'M' })], {
+      verbose: true,
+      now: 1_000 + 3_725_000,
+    }).split('\n');
+    expect(lines[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+CMD$/);
+    expect(lines[1]).to.match(/^1\s+4242\s+777\s+node2\s+node0\s+-\s+1\s+running\s+alice\s+01:02:05\s+160 ms\s+python3 -c x{100}$/);
+    expect(lines[2]).to.match(/^2\s+4242\s+-\s+node2\s+node0\s+M\s+1\s+frozen\s+alice\s+01:02:05\s+-\s/);
+  });
+
+  it('formats elapsed time as ps does', () => {
+    expect(formatElapsed(59_999)).to.equal('00:59');
+    expect(formatElapsed(3_600_000)).to.equal('01:00:00');
+    expect(formatElapsed(90_061_000)).to.equal('1-01:01:01');
+  });
+
+  describe('refused flags', function () {
+    this.timeout(30_000);
+    const mosps = (args: string[]) =>
+      execa(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repo, 'cli', 'src', 'bin', 'mosps.ts'), ...args], {
+        reject: false,
+        // no cluster: a flag must be refused before anything is asked of one
+        env: { ...process.env, GODWIT_CONFIG: '/nonexistent/cluster.json' },
+      });
+
+    for (const [args, message] of [
+      [['-x'], /^godwit: unknown option '-x'\n\(see `mosps --help`\)$/],
+      [['-n', '-h'], /^godwit: option '-n, --numbers' cannot be used with option '-h, --hosts'/],
+      [['-M'], /^godwit: mosps -M: the orchestrator does not know the memory of each process yet/],
+      [['-L'], /^godwit: mosps -L: processes cannot be locked to their node yet/],
+    ] as const) {
+      it(`mosps ${args.join(' ')}: says why, exit 2`, async () => {
+        const r = await mosps([...args]);
+        expect(r.stderr).to.match(message);
+        expect(r.exitCode, r.stderr).to.equal(2);
+      });
+    }
+  });
+});
