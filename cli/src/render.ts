@@ -36,8 +36,8 @@ export function isActive(p: Process): boolean {
 }
 
 /** The processes mosps shows: active ones, or all with `exited`; oldest first. */
-export function selectProcesses(procs: Process[], opts: { exited?: boolean } = {}): Process[] {
-  return procs.filter((p) => opts.exited || isActive(p)).sort((a, b) => a.id - b.id);
+export function selectProcesses(procs: Process[], opts: { exited?: boolean; locked?: boolean } = {}): Process[] {
+  return procs.filter((p) => (opts.exited || isActive(p)) && (!opts.locked || p.locked)).sort((a, b) => a.id - b.id);
 }
 
 function stateText(p: Process): string {

@@ -15,17 +15,16 @@ export function buildPsCommand(name: string) {
     .addOption(new Option('-n, --numbers', 'nodes by their number in the cluster (as `godwit nodes` lists them)').conflicts('hosts'))
     .option('-h, --hosts', 'nodes by the host address of their agent')
     .option('-V, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time and the whole command')
+    .option('-L, --locked', 'only locked processes (mosrun -L: the balancer never moves them)')
     .option('--exited', 'include processes that have ended')
     .option('--json', 'print the processes as JSON')
     // MOSIX flags godwit cannot honour yet: refused with the reason rather than "unknown option"
     .addOption(new Option('-M, --memory').hideHelp())
-    .addOption(new Option('-L, --locked').hideHelp())
     .action(async (opts) => {
       if (opts.memory) throw new UsageError('mosps -M: the orchestrator does not know the memory of each process yet (nodes report only their own)');
-      if (opts.locked) throw new UsageError('mosps -L: processes cannot be locked to their node yet (there is no mosrun -L)');
       const others = (opts.others ?? false) || (opts.all ?? false);
       const client = connect();
-      const procs = selectProcesses(await client.listProcesses({ all: others }), { exited: opts.exited ?? false });
+      const procs = selectProcesses(await client.listProcesses({ all: others }), { exited: opts.exited ?? false, locked: opts.locked ?? false });
       if (opts.json) return print(renderJson(procs));
       const how: NodeLabel = opts.numbers ? 'number' : opts.hosts ? 'host' : 'name';
       const label = nodeLabeller(how === 'name' ? [] : await client.listNodes(), how);

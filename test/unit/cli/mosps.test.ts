@@ -15,7 +15,7 @@ function proc(over: Partial<Process>): Process {
   return {
     id: 1, owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node2',
     pid: 777, origPid: 4242, nmigs: 1, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', ...over,
+    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', locked: false, ...over,
   };
 }
 
@@ -64,7 +64,6 @@ describe('mosps flags', () => {
       [['-x'], /^godwit: unknown option '-x'\n\(see `mosps --help`\)$/],
       [['-n', '-h'], /^godwit: option '-n, --numbers' cannot be used with option '-h, --hosts'/],
       [['-M'], /^godwit: mosps -M: the orchestrator does not know the memory of each process yet/],
-      [['-L'], /^godwit: mosps -L: processes cannot be locked to their node yet/],
     ] as const) {
       it(`mosps ${args.join(' ')}: says why, exit 2`, async () => {
         const r = await mosps([...args]);

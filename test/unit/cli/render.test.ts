@@ -11,7 +11,7 @@ function proc(over: Partial<Process>): Process {
 }
 
 const sample: Process[] = [
-  proc({ id: 3, node: 'node2', nmigs: 2, origPid: 5000, argv: ['python3', '-c', 'print("hi there")'] }),
+  proc({ id: 3, node: 'node2', nmigs: 2, origPid: 5000, argv: ['python3', '-c', 'print("hi there")'], locked: true }),
   proc({ id: 1 }),
   proc({ id: 2, state: 'exited', exitCode: 0, endedAt: 5 }),
   proc({ id: 4, state: 'migrating', node: 'node1', owner: 'guest' }),
@@ -23,6 +23,7 @@ describe('mosps rendering', () => {
   it('shows running, migrating and frozen processes by default, oldest first', () => {
     expect(selectProcesses(sample).map((p) => p.id)).to.deep.equal([1, 3, 4, 6]);
     expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(selectProcesses(sample, { locked: true }).map((p) => p.id), 'mosps -L').to.deep.equal([3]);
   });
 
   it('draws a borderless table with ID PID WHERE FROM FRZ NMIGS STATE CMD', () => {
