@@ -38,9 +38,10 @@ export function dirBytes(dir: string): number {
 
 export interface BenchCluster {
   home: string;
+  info: ClusterInfo;
   src: Node;
   dst: Node;
-  call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T>;
   /** memhog of `mib` MiB on the source node, once its memory is filled */
   start(mib: number): Promise<Process>;
   stop(id: number): Promise<unknown>;
@@ -53,9 +54,9 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-export async function openBenchCluster(id: number, memMiB: number): Promise<BenchCluster> {
+export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
-  const info = await clusterUp({ home, id, nodes: 2, cpus: 1, memMiB, log: () => undefined });
+  const info = await clusterUp({ home, id, nodes: nodeCount, cpus: 1, memMiB, log: () => undefined });
   const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
   const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
   const [src, dst] = info.nodes as [Node, Node];
@@ -70,7 +71,7 @@ export async function openBenchCluster(id: number, memMiB: number): Promise<Benc
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
   };
-  const call = <T>(method: string, path: string, body?: unknown) => request<T>(method, path, body, info.url, info.client.token);
+  const call = <T>(method: string, path: string, body?: unknown, token = info.client.token) => request<T>(method, path, body, info.url, token);
   const output = async (pid: number) => {
     const text = await (await fetch(new URL(`/v1/processes/${pid}/output?follow=false`, info.url), { headers: { authorization: `Bearer ${info.client.token}` } })).text();
     return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
@@ -78,6 +79,7 @@ export async function openBenchCluster(id: number, memMiB: number): Promise<Benc
 
   return {
     home,
+    info,
     src,
     dst,
     call,

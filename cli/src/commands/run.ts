@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { GodwitError, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { runBatch } from './batch.js';
 
 export interface RunArgs {
   /** the node to start on; undefined means the home node (or the best one, with `best`) */
@@ -19,6 +20,8 @@ export interface RunArgs {
   memMiB: number | undefined;
   /** MOSIX -L: never moved automatically */
   locked: boolean;
+  /** MOSIX -S: argv[0] is a file of commands, run at most this many at once */
+  batch?: number;
   verbose: boolean;
   json: boolean;
   argv: string[];
@@ -29,7 +32,7 @@ export type RunAction = (args: RunArgs) => Promise<void>;
 export function buildRunCommand(name: string, action: RunAction = runAction) {
   return new Command(name)
     .description('run a program under godwit, so that it can migrate between nodes (MOSIX mosrun)')
-    .usage('[-h | -r NODE | -b] [-m MB] [-L | -l] [-v] [--json] PROGRAM [ARGS...]')
+    .usage('[-h | -r NODE | -b] [-m MB] [-L | -l] [-v] [--json] PROGRAM [ARGS...]\n       mosrun -S MAXJOBS [-r NODE] [-m MB] [-L] COMMANDS-FILE')
     .helpOption('--help', 'show this help')
     .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts(['node', 'best']))
     .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)').conflicts('best'))
@@ -42,6 +45,12 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     )
     .addOption(new Option('-L, --locked', 'never move it automatically (the balancer leaves it; mosmigrate still moves it)').conflicts('unlocked'))
     .addOption(new Option('-l, --unlocked', 'the balancer may move it (the default)'))
+    .addOption(
+      new Option('-S, --batch <MAXJOBS>', 'batch mode: run every command of the file PROGRAM names (one per line, by sh -c), at most MAXJOBS at once, each on the best node then').argParser((v) => {
+        if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgumentError(`'${v}' is not a number of jobs (1 or more)`);
+        return Number(v);
+      }),
+    )
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
@@ -67,6 +76,7 @@ Examples:
         best: opts.best ?? false,
         memMiB: opts.mem,
         locked: opts.locked ?? false,
+        ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
         argv: [program, ...args],
@@ -75,6 +85,11 @@ Examples:
 }
 
 async function runAction(args: RunArgs): Promise<void> {
+  if (args.batch !== undefined) {
+    if (args.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
+    process.exitCode = await runBatch(connect(), args, args.batch, args.argv[0]!);
+    return;
+  }
   process.exitCode = await runForeground(connect(), args);
 }
 
@@ -189,7 +204,7 @@ async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
  * Copies the program's output to ours until its exit line; reconnects from the last offset when
  * the stream drops (an orchestrator restart), for up to a minute.
  */
-async function followOutput(client: GodwitClient, id: number): Promise<number> {
+export async function followOutput(client: GodwitClient, id: number): Promise<number> {
   let next = 0;
   let backoff = 100;
   let lostSince: number | null = null;

@@ -27,6 +27,12 @@ describe('mosrun arguments', () => {
     expect(args).to.deep.equal({ node: undefined, best: false, memMiB: undefined, locked: false, verbose: false, json: false, argv: ['prog'] });
   });
 
+  it('takes -S MAXJOBS with a commands file (batch mode), and refuses a bad count', async () => {
+    expect((await parse(['-S', '2', 'jobs.txt'])).args).to.include({ batch: 2 });
+    expect((await parse(['-S2', 'jobs.txt'])).args!.argv).to.deep.equal(['jobs.txt']);
+    expect((await parse(['-S', '0', 'jobs.txt'])).args).to.equal(null);
+  });
+
   it('takes -L (never moved by the balancer) and -l (the default), not both', async () => {
     expect((await parse(['-L', 'prog'])).args!.locked).to.equal(true);
     expect((await parse(['-l', 'prog'])).args!.locked).to.equal(false);

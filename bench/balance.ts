@@ -1,0 +1,65 @@
+/**
+ * Load-balancing benchmark: 12 CPU-bound jobs of equal work (busyloop) started on node0 of a
+ * 3-node local cluster whose nodes have one CPU each; the makespan (first start to last exit)
+ * with the balancer against without it, and against the ideal (the total work divided by the
+ * cluster's capacity: 12 x one job's time alone / 3). The balancer runs with min-cpu=1 s (its
+ * default, 5 s, is meant for longer programs than a benchmark can wait for) and interval=1 s.
+ *
+ *   npm run bench:balance -- [--jobs 12] [--iterations 3000000000] [--id 43]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Process } from '@godwit/schemas';
+import { REPO, deadline, openBenchCluster, type BenchCluster } from './bench-cluster.js';
+
+const BUSYLOOP = join(REPO, 'test', 'programs', 'bin', 'busyloop');
+
+const { values } = parseArgs({
+  options: { jobs: { type: 'string', default: '12' }, iterations: { type: 'string', default: '3000000000' }, id: { type: 'string', default: '43' } },
+});
+const jobs = Number(values.jobs);
+
+/** starts `n` jobs on node0 at once and waits for every one to exit; resolves with the makespan in ms */
+async function makespan(c: BenchCluster, n: number): Promise<number> {
+  const t0 = Date.now();
+  const started = await Promise.all(Array.from({ length: n }, () =>
+    c.call<Process>('POST', '/v1/processes', { argv: [BUSYLOOP, values.iterations], cwd: '/tmp', node: c.src.name })));
+  await deadline(`${n} jobs to finish`, async () => {
+    const all = await Promise.all(started.map((p) => c.call<Process>('GET', `/v1/processes/${p.id}`)));
+    const bad = all.find((p) => p.state === 'exited' && p.exitCode !== 0);
+    if (bad) throw new Error(`job ${bad.id} failed: ${bad.exitCode ?? bad.exitSignal}`);
+    return all.every((p) => p.state === 'exited') ? true : undefined;
+  }, 30 * 60_000);
+  return Date.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const c = await openBenchCluster(Number(values.id), 2048, 3);
+  const admin = (JSON.parse(readFileSync(c.info.adminConfigPath, 'utf8')) as { token: string }).token;
+  const balancer = (change: object) => c.call('PUT', '/v1/balancer', change, admin);
+  try {
+    await balancer({ enabled: false });
+    const one = await makespan(c, 1);
+    process.stderr.write(`bench: one job alone ${one} ms\n`);
+    const without = await makespan(c, jobs);
+    process.stderr.write(`bench: ${jobs} jobs without the balancer ${without} ms\n`);
+    await balancer({ enabled: true, minCpuSeconds: 1, intervalMs: 1000, holdSeconds: 20 });
+    const withB = await makespan(c, jobs);
+    const ideal = (jobs * one) / c.info.nodes.length;
+    const rows = [
+      ['ideal (total work / 3 CPUs)', `${Math.round(ideal)}`, '1.00'],
+      ['with the balancer', `${withB}`, (withB / ideal).toFixed(2)],
+      ['without the balancer', `${without}`, (without / ideal).toFixed(2)],
+    ];
+    const lines = [['', 'makespan ms', 'x ideal'], ['---', '---', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`);
+    process.stdout.write(`${jobs} equal CPU-bound jobs started on node0 of 3 one-CPU nodes (one job alone: ${one} ms)\n\n${lines.join('\n')}\n`);
+  } finally {
+    await c.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});
