@@ -4,7 +4,7 @@
 module.exports = {
   'node-option': ['import=tsx'],
   extension: ['ts'],
-  require: ['test/integration/hooks.ts'],
+  require: ['test/env.ts', 'test/integration/hooks.ts'],
   timeout: 120000,
   'forbid-only': true,
 };

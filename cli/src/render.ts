@@ -84,6 +84,8 @@ export interface PsTableOptions {
   verbose?: boolean;
   /** how WHERE and FROM name nodes; by name when absent */
   label?: (node: string) => string;
+  /** -M: a MEM column, resident memory where it runs */
+  memory?: boolean;
   /** for the elapsed time; Date.now() when absent */
   now?: number;
 }
@@ -94,7 +96,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
   const v = opts.verbose ?? false;
   const head = [
     'ID', 'PID', ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
-    ...(opts.owner || v ? ['USER'] : []), ...(v ? ['ELAPSED', 'STOPPED'] : []), 'CMD',
+    ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED'] : []), 'CMD',
   ];
   const rows = procs.map((p) => [
     String(p.id),
@@ -106,6 +108,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     String(p.nmigs),
     stateText(p),
     ...(opts.owner || v ? [p.owner] : []),
+    ...(opts.memory ? [p.memBytes == null ? '-' : formatBytes(p.memBytes)] : []),
     ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastFrozenMs === null ? '-' : `${p.lastFrozenMs} ms`] : []),
     commandLine(p.argv, v ? Infinity : CMD_WIDTH),
   ]);

@@ -49,6 +49,12 @@ export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
 export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay }) => {
   const { db, nodes } = ctx;
 
+  /** each running process's resident memory, from the last report of the node it runs on */
+  function residentMemory(): (r: ProcessRow) => number | null {
+    const byNode = new Map(nodes.list().map((n) => [n.name, n.load?.procs ?? []]));
+    return (r) => (r.state === 'running' ? (byNode.get(r.node)?.find((l) => l.id === r.id && l.epoch === r.epoch)?.rssBytes ?? null) : null);
+  }
+
   app.post(
     '/v1/processes',
     { schema: { summary: 'run a program', body: RunRequest, response: { 201: Process, ...errors } } },
@@ -104,14 +110,18 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     },
     async (req) => {
       const rows = req.user.admin && req.query.all ? db.q.allProcesses.all() : db.q.processesOf.all(req.user.name);
-      return rows.map(toProcess);
+      const mem = residentMemory();
+      return rows.map((r) => ({ ...toProcess(r), memBytes: mem(r) }));
     },
   );
 
   app.get(
     '/v1/processes/:id',
     { schema: { summary: 'one process', params: IdParam, response: { 200: Process, ...errors } } },
-    async (req) => toProcess(findProcess(ctx, req.user, req.params.id)),
+    async (req) => {
+      const row = findProcess(ctx, req.user, req.params.id);
+      return { ...toProcess(row), memBytes: residentMemory()(row) };
+    },
   );
 
   app.post(

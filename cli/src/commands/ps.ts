@@ -1,7 +1,6 @@
 /** `mosps` / `godwit ps`: the caller's godwit processes, where they run and where they came from. */
 import { Command, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { UsageError } from '../errors.js';
 import { print } from '../program.js';
 import { nodeLabeller, renderJson, renderPsTable, selectProcesses, type NodeLabel } from '../render.js';
 
@@ -15,19 +14,18 @@ export function buildPsCommand(name: string) {
     .addOption(new Option('-n, --numbers', 'nodes by their number in the cluster (as `godwit nodes` lists them)').conflicts('hosts'))
     .option('-h, --hosts', 'nodes by the host address of their agent')
     .option('-V, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time and the whole command')
+    .option('-M, --memory', 'a MEM column: resident memory where each runs (from its node’s last report)')
     .option('-L, --locked', 'only locked processes (mosrun -L: the balancer never moves them)')
     .option('--exited', 'include processes that have ended')
     .option('--json', 'print the processes as JSON')
     // MOSIX flags godwit cannot honour yet: refused with the reason rather than "unknown option"
-    .addOption(new Option('-M, --memory').hideHelp())
     .action(async (opts) => {
-      if (opts.memory) throw new UsageError('mosps -M: the orchestrator does not know the memory of each process yet (nodes report only their own)');
       const others = (opts.others ?? false) || (opts.all ?? false);
       const client = connect();
       const procs = selectProcesses(await client.listProcesses({ all: others }), { exited: opts.exited ?? false, locked: opts.locked ?? false });
       if (opts.json) return print(renderJson(procs));
       const how: NodeLabel = opts.numbers ? 'number' : opts.hosts ? 'host' : 'name';
       const label = nodeLabeller(how === 'name' ? [] : await client.listNodes(), how);
-      await print(renderPsTable(procs, { owner: others, verbose: opts.verbose ?? false, label }));
+      await print(renderPsTable(procs, { owner: others, verbose: opts.verbose ?? false, memory: opts.memory ?? false, label }));
     });
 }

@@ -1,4 +1,4 @@
-/** mosps's MOSIX flags: how nodes are named (-n, -h), the verbose table (-V), and refused flags. */
+/** mosps's MOSIX flags: how nodes are named (-n, -h), the verbose table (-V), memory (-M), and refused flags. */
 import path from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
@@ -45,6 +45,13 @@ describe('mosps flags', () => {
     expect(lines[2]).to.match(/^2\s+4242\s+-\s+node2\s+node0\s+M\s+1\s+frozen\s+alice\s+01:02:05\s+-\s/);
   });
 
+  it('-M adds the resident memory where each runs, - where it is not known', () => {
+    const lines = renderPsTable([proc({ memBytes: 300 * 2 ** 20 }), proc({ id: 2, memBytes: null })], { memory: true }).split('\n');
+    expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+MEM\s+CMD$/);
+    expect(lines[1]).to.match(/\srunning\s+300 MiB\s/);
+    expect(lines[2]).to.match(/\srunning\s+-\s/);
+  });
+
   it('formats elapsed time as ps does', () => {
     expect(formatElapsed(59_999)).to.equal('00:59');
     expect(formatElapsed(3_600_000)).to.equal('01:00:00');
@@ -63,7 +70,6 @@ describe('mosps flags', () => {
     for (const [args, message] of [
       [['-x'], /^godwit: unknown option '-x'\n\(see `mosps --help`\)$/],
       [['-n', '-h'], /^godwit: option '-n, --numbers' cannot be used with option '-h, --hosts'/],
-      [['-M'], /^godwit: mosps -M: the orchestrator does not know the memory of each process yet/],
     ] as const) {
       it(`mosps ${args.join(' ')}: says why, exit 2`, async () => {
         const r = await mosps([...args]);
