@@ -45,4 +45,17 @@ describe('draining a node (mosctl drain / undrain)', function () {
       expect(numbersIn(run.stdout()), 'every line once, in order, through the drain').to.deep.equal(oneTo([60, 70][i]!));
     }
   });
+
+  it('mossetpe -r lists the nodes with their addresses; -R says why it cannot; mosctl localstatus shows the home node', async function () {
+    this.timeout(60_000);
+    const list = await cli(h, 'mossetpe', ['-r']);
+    expect(list.exitCode, list.stderr).to.equal(0);
+    h.info.nodes.forEach((n, i) => expect(list.stdout).to.match(new RegExp(`^${i + 1} ${n.address.replace(/\./g, '\\.')} ${n.name}$`, 'm')));
+    const replace = await cli(h, 'mossetpe', ['-R', '/tmp/nodes.txt']);
+    expect(replace.exitCode).to.equal(2);
+    expect(replace.stderr).to.match(/orchestrator's configuration/);
+    const local = await cli(h, 'mosctl', ['localstatus']);
+    expect(local.exitCode, local.stderr).to.equal(0);
+    expect(local.stdout).to.match(/^node0\s+online/m).and.match(/^balancer (on|off):/m);
+  });
 });

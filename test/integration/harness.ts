@@ -59,7 +59,7 @@ export async function teardown(): Promise<void> {
 }
 
 /** Runs one of the CLI's commands to completion, as a user at node 0 would. */
-export async function cli(h: Harness, bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl', args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
+export async function cli(h: Harness, bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl' | 'mossetpe', args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
   return execa('node', [join(CLI, `${bin}.js`), ...args], { env: opts.env ?? h.env, reject: false, timeout: 180_000, cwd: REPO });
 }
 

@@ -85,6 +85,17 @@ export function buildCtlCommand(name: string) {
       await print(opts.json ? renderJson(st) : renderBalancerStatus(st));
     });
   cmd
+    .command('localstatus')
+    .description('this node (your home node): its state, load and programs, and the balancer')
+    .option('--json', 'print the node and the balancer as JSON')
+    .action(async (opts) => {
+      const client = connect();
+      const [nodes, balancer] = await Promise.all([client.listNodes(), client.balancer()]);
+      const here = nodes.filter((n) => n.name === client.config.homeNode);
+      if (!here.length) throw new CliError(`your home node ${client.config.homeNode} is not one of the cluster's nodes (${nodes.map((n) => n.name).join(', ')})`);
+      await print(opts.json ? renderJson({ node: here[0], balancer: balancer.settings }) : `${renderNodesTable(here)}${renderBalancerSettings(balancer.settings)}`);
+    });
+  cmd
     .command('status')
     .description("the nodes: state (drained or not), CPUs used/capacity, free memory, programs running")
     .option('--json', 'print the nodes as JSON')

@@ -2,6 +2,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { buildClusterCommand } from './cluster.js';
 import { buildCtlCommand } from './ctl.js';
+import { buildSetpeCommand } from './setpe.js';
 import { buildMigrateCommand } from './migrate.js';
 import { buildMonCommand } from './mon.js';
 import { buildNodesCommand } from './nodes.js';
@@ -22,7 +23,8 @@ export function buildGodwitProgram() {
     .addCommand(buildNodesCommand('nodes'))
     .addCommand(buildWhyCommand('why'))
     .addCommand(buildCtlCommand('ctl'))
+    .addCommand(buildSetpeCommand('setpe'))
     .addCommand(buildMonCommand('mon'))
     .addCommand(buildClusterCommand())
-    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon.');
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe.');
 }

@@ -1,0 +1,30 @@
+/** `mossetpe`: the cluster's node list (MOSIX mossetpe -r). */
+import { Command } from '@commander-js/extra-typings';
+import type { Node } from '@godwit/schemas';
+import { connect } from '../client.js';
+import { CliError } from '../errors.js';
+import { print } from '../program.js';
+import { renderJson } from '../render.js';
+
+/** MOSIX's node-list format: node number, address, then godwit's name for the node. */
+export function renderNodeList(nodes: Node[]): string {
+  return nodes.map((n, i) => `${i + 1} ${new URL(n.url).hostname} ${n.name}\n`).join('');
+}
+
+export function buildSetpeCommand(name: string) {
+  return new Command(name)
+    .description("show the cluster's node list (MOSIX mossetpe -r)")
+    .option('-r, --read', 'print the node list: number, address, name (the default)')
+    .option('-R, --replace <file>', 'replace the node list (not possible at run time: see the message)')
+    .option('--json', 'print the nodes as JSON')
+    .action(async (opts) => {
+      if (opts.replace !== undefined) {
+        throw new CliError(
+          `mossetpe -R: godwit's node list is the orchestrator's configuration (each node with the token its agent proves itself with); edit "nodes" in its config.json and restart it (${opts.replace} was not read)`,
+          { exitCode: 2 },
+        );
+      }
+      const nodes = await connect().listNodes();
+      await print(opts.json ? renderJson(nodes) : renderNodeList(nodes));
+    });
+}
