@@ -61,19 +61,24 @@ function fairShareOn(capacity: number, procs: BalanceProc[]): number {
   return Math.min(1, capacity / Math.max(1, competing));
 }
 
-/** The CPU-bound processes of each node, by node name. */
-export function cpuBound(nodes: BalanceNode[], procs: BalanceProc[]): Map<string, BalanceProc[]> {
-  const out = new Map<string, BalanceProc[]>();
+/** The ids of the CPU-bound processes, each judged against the node it was measured on. */
+export function cpuBoundIds(nodes: BalanceNode[], procs: BalanceProc[]): Set<number> {
+  const out = new Set<number>();
   for (const n of nodes) {
     const here = procs.filter((p) => p.node === n.name);
     const share = fairShareOn(n.cpuCapacity, here);
-    out.set(n.name, here.filter((p) => classify(p.load, share) === 'cpu'));
+    for (const p of here) if (classify(p.load, share) === 'cpu') out.add(p.id);
   }
   return out;
 }
 
-export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: BalancerSettings, now: number): Move | null {
-  const bound = cpuBound(nodes, procs);
+/**
+ * The move to make now, if any. `boundIds` (the CPU-bound processes) defaults to what the loads
+ * say; a plan passes the ones measured before its first move, as rates measured on a crowded
+ * node say nothing of the node a process is planned to go to.
+ */
+export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: BalancerSettings, now: number, boundIds = cpuBoundIds(nodes, procs)): Move | null {
+  const bound = new Map(nodes.map((n) => [n.name, procs.filter((p) => p.node === n.name && boundIds.has(p.id))]));
   const load = (n: BalanceNode, extra = 0) => (bound.get(n.name)!.length + extra) / Math.max(n.cpuCapacity, 0.01);
   const sources = nodes.filter((n) => bound.get(n.name)!.length > 0).sort((a, b) => load(b) - load(a));
   for (const from of sources) {
@@ -102,4 +107,22 @@ export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: Bal
     }
   }
   return null;
+}
+
+/**
+ * Up to `max` moves at once, each decided on the cluster as the ones before it will leave it, so
+ * that a node with many surplus processes sheds them to several nodes in one round.
+ */
+export function plan(nodes: BalanceNode[], procs: BalanceProc[], settings: BalancerSettings, now: number, max: number): Move[] {
+  const moves: Move[] = [];
+  const boundIds = cpuBoundIds(nodes, procs);
+  let view = procs;
+  while (moves.length < max) {
+    const move = decide(nodes, view, settings, now, boundIds);
+    if (!move) break;
+    moves.push(move);
+    // as it will be: on its new node, just moved (so it is not chosen twice)
+    view = view.map((p) => (p.id === move.processId ? { ...p, node: move.to, lastMove: { at: now, from: move.from } } : p));
+  }
+  return moves;
 }

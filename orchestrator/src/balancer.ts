@@ -1,17 +1,17 @@
 /**
  * The automatic load balancer: every intervalMs it looks at the loads the agents report and
- * makes at most one move (balance-decision.ts says which), waits for it to end, and looks again
- * only once every node has reported since, so that it never acts on loads from before its own
- * last move. Its settings live in SQLite (mosctl balance), its decisions in the event list.
+ * makes up to maxMoves moves at once (balance-decision.ts says which), waits for them to end,
+ * and looks again only once every node has reported since, so that it never acts on loads from
+ * before its own last moves. Its settings live in SQLite (mosctl balance), its decisions in the event list.
  */
 import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad } from '@godwit/schemas';
 import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import type { Db } from './db.js';
-import { type BalanceNode, type BalanceProc, decide } from './balance-decision.js';
+import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
 import { asGodwitError, type Migrator } from './migration.js';
 
-export const DEFAULT_BALANCER: BalancerSettings = { enabled: true, intervalMs: 2000, minCpuSeconds: 5, holdSeconds: 20 };
+export const DEFAULT_BALANCER: BalancerSettings = { enabled: true, intervalMs: 2000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4 };
 /** decisions kept for GET /v1/balancer */
 const KEEP_DECISIONS = 50;
 
@@ -79,8 +79,13 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
   async function tick(s: BalancerSettings): Promise<void> {
     const seen = look();
     if (!seen) return;
-    const move = decide(seen.nodes, seen.procs, s, Date.now());
-    if (!move) return;
+    const moves = plan(seen.nodes, seen.procs, s, Date.now(), s.maxMoves);
+    if (!moves.length) return;
+    await Promise.all(moves.map((move) => carryOut(move)));
+    quietSince = Date.now();
+  }
+
+  async function carryOut(move: Move): Promise<void> {
     const proc = db.q.processById.get(move.processId);
     if (!proc) return;
     const decision: BalanceDecision = { at: Date.now(), ...move, migrationId: null, outcome: 'moving' };
@@ -97,7 +102,6 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
       decision.outcome = e.message;
       log.warn({ process: move.processId }, `the balancer could not move process ${move.processId}: ${e.message}`);
     }
-    quietSince = Date.now();
   }
 
   async function loop(): Promise<void> {

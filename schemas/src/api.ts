@@ -245,6 +245,7 @@ export const BalancerSettings = Type.Object({
   intervalMs: Type.Integer({ minimum: 200, description: 'how often it looks at the loads' }),
   minCpuSeconds: Type.Number({ minimum: 0, description: 'only processes that used this much CPU move' }),
   holdSeconds: Type.Number({ minimum: 0, description: 'a process that moved stays where it went at least this long' }),
+  maxMoves: Type.Integer({ minimum: 1, description: 'migrations it runs at once' }),
 });
 export type BalancerSettings = Static<typeof BalancerSettings>;
 export const BalancerUpdate = Type.Partial(BalancerSettings);

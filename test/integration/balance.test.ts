@@ -64,7 +64,7 @@ describe('automatic load balancing', function () {
       const whyIo = await cli(h, 'godwit', ['why', String(io)]);
       expect(whyIo.stdout).to.match(/I\/O-bound/);
     } finally {
-      await setBalancer(h, { enabled: false, minCpuSeconds: 5, holdSeconds: 20, intervalMs: 2000 });
+      await setBalancer(h, { enabled: false, minCpuSeconds: 5, holdSeconds: 20, intervalMs: 2000, maxMoves: 4 });
       for (const id of ids) await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
       await Promise.all(runs.map((r) => r.child));
     }

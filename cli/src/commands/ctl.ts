@@ -18,6 +18,7 @@ const SETTING_NAMES: Record<string, (v: number) => BalancerUpdate> = {
   interval: (v) => ({ intervalMs: Math.round(v * 1000) }),
   'min-cpu': (v) => ({ minCpuSeconds: v }),
   hold: (v) => ({ holdSeconds: v }),
+  'max-moves': (v) => ({ maxMoves: Math.max(1, Math.round(v)) }),
 };
 
 export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
@@ -26,7 +27,7 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
     const m = /^([a-z-]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(pair);
     const set = m ? SETTING_NAMES[m[1]!] : undefined;
     if (!m || !set) {
-      throw new CliError(`'${pair}' is not a balancer setting: use ${Object.keys(SETTING_NAMES).map((k) => `${k}=SECONDS`).join(', ')}`, { exitCode: 2 });
+      throw new CliError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N`, { exitCode: 2 });
     }
     out = { ...out, ...set(Number(m[2])) };
   }
@@ -34,7 +35,7 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
 }
 
 export function renderBalancerSettings(s: BalancerSettings): string {
-  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU; a process that moved stays ${s.holdSeconds} s\n`;
+  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU, up to ${s.maxMoves} at once; a process that moved stays ${s.holdSeconds} s\n`;
 }
 
 export function renderBalancerStatus(st: BalancerStatus): string {
@@ -73,7 +74,7 @@ export function buildCtlCommand(name: string) {
     .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: false }))));
   balance
     .command('set')
-    .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS')
+    .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS max-moves=N')
     .argument('<settings...>', 'NAME=VALUE pairs')
     .action(async (pairs) => print(renderBalancerSettings(await connect().setBalancer(parseBalancerSettings(pairs)))));
   balance

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { BalancerSettings } from '@godwit/schemas';
-import { type BalanceNode, type BalanceProc, decide } from '../../../orchestrator/src/balance-decision.js';
+import { type BalanceNode, type BalanceProc, decide, plan } from '../../../orchestrator/src/balance-decision.js';
 
-const settings: BalancerSettings = { enabled: true, intervalMs: 1000, minCpuSeconds: 5, holdSeconds: 20 };
+const settings: BalancerSettings = { enabled: true, intervalMs: 1000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4 };
 const NOW = 1_000_000;
 const node = (name: string, over: Partial<BalanceNode> = {}): BalanceNode => ({ name, usable: true, cpuCapacity: 1, memFreeBytes: 4 * 2 ** 30, ...over });
 const three = [node('node0'), node('node1'), node('node2')];
@@ -57,5 +57,14 @@ describe('the balancer decides', () => {
     expect(decide([node('node0'), node('node1', { memFreeBytes: 1 << 10 }), node('node2', { usable: false })], busyOn('node0', 3), settings, NOW)).to.equal(null);
     const huge = busyOn('node0', 2).map((p) => ({ ...p, cpuSeconds: 5, load: { ...p.load, rssBytes: 3 * 2 ** 30 } }));
     expect(decide(three, huge, settings, NOW), '3 GiB to move for a few seconds of gain').to.equal(null);
+  });
+
+  it('plans several moves at once, each on the cluster as the earlier ones leave it', () => {
+    const moves = plan(three, busyOn('node0', 12), settings, NOW, 10);
+    const to = (n: string) => moves.filter((m) => m.to === n).length;
+    expect(moves, 'from 12/0/0 to 4/4/4').to.have.length(8);
+    expect([to('node1'), to('node2')]).to.deep.equal([4, 4]);
+    expect(new Set(moves.map((m) => m.processId)).size, 'no process twice').to.equal(8);
+    expect(plan(three, busyOn('node0', 12), settings, NOW, 3)).to.have.length(3);
   });
 });
