@@ -17,9 +17,9 @@ export interface Ends {
 }
 
 /**
- * Below this resident size a whole copy stops the program for less time than a lazy move, whose
- * own fixed costs (a second CRIU daemon, the page server's start) outweigh the pages it saves:
- * `npm run bench` measures both (README, "Lazy migration").
+ * From this resident size a lazy move wins on both stopped and total time. Below it, a lazy move
+ * still stops the program a little less (about 200 ms here) but takes longer in all and keeps the
+ * program dependent on its source meanwhile: `npm run bench:lazy` (README, "Lazy migration").
  */
 export const LAZY_FROM_BYTES = 128 * 1024 * 1024;
 
@@ -65,7 +65,7 @@ export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspect
   if (without.length) return { strategy: 'full', reason: `auto: full copy, as lazy ${noUffd(without)}` };
   if (program.lazyReasons.length) return { strategy: 'full', reason: `auto: full copy, as it cannot move lazily: ${program.lazyReasons.join('; ')}` };
   if (program.residentBytes < LAZY_FROM_BYTES) {
-    return { strategy: 'full', reason: `auto: full copy, as ${size} resident is below ${MiB(LAZY_FROM_BYTES)}, where moving lazily starts to stop it for less time` };
+    return { strategy: 'full', reason: `auto: full copy, as ${size} resident is below ${MiB(LAZY_FROM_BYTES)}, from where moving lazily is quicker in all` };
   }
   return { strategy: 'lazy', reason: `auto: lazy, as ${size} resident is at least ${MiB(LAZY_FROM_BYTES)}: it runs again before its memory follows` };
 }
