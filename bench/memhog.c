@@ -4,18 +4,10 @@
  * 100 ms until it has printed SECONDS*10 of them; at the end it recomputes and prints the checksum.
  * Usage: memhog SIZE_MIB [SECONDS]
  */
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
-static uint64_t checksum(const uint64_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i += 512)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
+#include "../test/programs/src/filled.h"
 
 int main(int argc, char **argv)
 {
@@ -23,22 +15,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: memhog SIZE_MIB [SECONDS]\n");
 		return 2;
 	}
-	size_t mib = strtoul(argv[1], NULL, 10);
 	long seconds = argc > 2 ? strtol(argv[2], NULL, 10) : 3600;
-	size_t n = mib * 1024 * 1024 / sizeof(uint64_t);
-	uint64_t *p = malloc(n * sizeof(uint64_t));
+	size_t n;
+	uint64_t *p = filled(strtoul(argv[1], NULL, 10), &n);
 	if (!p) {
 		perror("malloc");
 		return 1;
 	}
-	uint64_t x = 88172645463325252ull;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = x;
-	}
-	uint64_t before = checksum(p, n);
+	uint64_t before = checksum(p, n, 512);
 	printf("ready %016llx\n", (unsigned long long)before);
 	fflush(stdout);
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
@@ -47,7 +31,7 @@ int main(int argc, char **argv)
 		printf("beat %ld\n", i);
 		fflush(stdout);
 	}
-	uint64_t after = checksum(p, n);
+	uint64_t after = checksum(p, n, 512);
 	printf("%s %016llx\n", after == before ? "intact" : "CORRUPT", (unsigned long long)after);
 	return after == before ? 0 : 1;
 }
