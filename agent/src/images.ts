@@ -60,6 +60,11 @@ export function createImageStore(dataDir: string, criu: Criu) {
     dirOf,
     size,
 
+    /** the migrations whose images (complete) are here */
+    migrationIds(): number[] {
+      return existsSync(root) ? readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number) : [];
+    },
+
     async fresh(migrationId: number): Promise<string> {
       const dir = dirOf(migrationId);
       await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * Launching, dumping and restoring programs on this node: the steps in the order they run.
  */
-import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   GodwitError,
@@ -77,6 +77,14 @@ function createMutex(): () => Promise<() => void> {
 export function createLifecycle({ config, criu, procs, images, writeStdin }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
+
+  // A lazy-pages daemon whose restore never happened (this agent died between the two) would wait
+  // for it forever: the orchestrator has let the program run on at its source meanwhile.
+  for (const migrationId of images.migrationIds()) {
+    const pager = lazyPagesPid(migrationId);
+    const restored = readdirSync(images.dirOf(migrationId)).some((f) => /^restore-\d+\.pid$/.test(f));
+    if (pager !== undefined && !restored) killCriu(pager);
+  }
 
   function lazyPagesPid(migrationId: number): number | undefined {
     try {
