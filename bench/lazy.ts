@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
-import { dumpArgs } from '../agent/src/criu.js';
+import { dumpArgs, statusReady } from '../agent/src/criu.js';
 import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
 
 const LAZY_PORT = 7791;
@@ -38,8 +38,7 @@ interface Sample {
 
 /** a CRIU started by hand with --status-fd 3: resolves once it says it is ready */
 async function ready(status: Readable, exited: Promise<unknown>, what: string): Promise<void> {
-  const ok = await Promise.race([new Promise<boolean>((resolve) => status.once('data', () => resolve(true))), exited.then(() => false)]);
-  if (!ok) throw new Error(`${what} exited before it was ready`);
+  if (!(await statusReady(status, exited))) throw new Error(`${what} exited before it was ready`);
 }
 
 async function main(): Promise<void> {

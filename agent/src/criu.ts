@@ -4,6 +4,7 @@
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
 import { readCriuLog } from './criu-log.js';
 
@@ -55,6 +56,14 @@ export interface Criu {
   features(): Promise<NodeFeatures>;
 }
 
+/**
+ * Whether a CRIU started with `--status-fd 3` said it is ready (it writes one byte there once it
+ * listens or serves), rather than exiting first.
+ */
+export function statusReady(status: Readable, exited: Promise<unknown>): Promise<boolean> {
+  return Promise.race([new Promise<boolean>((resolve) => status.once('data', () => resolve(true))), exited.then(() => false)]);
+}
+
 export const LAZY_DUMP_LOG = 'dump.log';
 export const LAZY_PAGES_LOG = 'lazy-pages.log';
 
@@ -71,10 +80,7 @@ export function createCriu(path: string): Criu {
       cleanup: false,
     });
     const exited = child.then((r) => (r.isTerminated ? null : (r.exitCode ?? null)));
-    const ready = await Promise.race([
-      new Promise<true>((resolve) => child.stdio[3]!.once('data', () => resolve(true))),
-      exited.then(() => false as const),
-    ]);
+    const ready = await statusReady(child.stdio[3]!, exited);
     child.stdio[3]!.destroy();
     if (!ready) {
       const code = await exited;
@@ -135,13 +141,9 @@ export function createCriu(path: string): Criu {
         const log = await readCriuLog(join(imagesDir, logName));
         return new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `CRIU's page server on ${at.host}:${at.port} failed: ${log.reasons.join('; ') || `exit status ${code}`}`);
       };
-      // CRIU writes one byte to the status fd once it listens
-      const ready = new Promise<void>((resolve) => child.stdio[3]!.once('data', () => resolve()));
+      if (!(await statusReady(child.stdio[3]!, child))) throw await failed((await child).exitCode);
       const done = child.then(async (r) => {
         if (r.exitCode !== 0 && !r.isTerminated) throw await failed(r.exitCode);
-      });
-      await Promise.race([ready, done.then(() => Promise.reject(new Error('exited before listening')))]).catch(async () => {
-        throw await failed((await child).exitCode);
       });
       done.catch(() => undefined);
       return { done, stop: () => void child.kill('SIGKILL') };

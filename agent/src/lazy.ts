@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
 
 const PAGE = 4096;
@@ -60,8 +61,7 @@ export function lazyPagesStats(text: string): LazyPagesStats {
     else copied += Number(m[1]);
   }
   const onDemandBytes = Math.min(faults * PAGE, copied);
-  const errors = [...text.matchAll(/Error \([^)]*\):\s*(.*)/g)].map((m) => m[1]!.trim()).filter((e) => !/RLIMIT_NOFILE/.test(e));
-  return { onDemandBytes, backgroundBytes: copied - onDemandBytes, errors };
+  return { onDemandBytes, backgroundBytes: copied - onDemandBytes, errors: summarizeCriuLog(text).reasons };
 }
 
 export async function readLazyPagesStats(path: string): Promise<LazyPagesStats> {

@@ -56,8 +56,9 @@ export function classify(p: ProcLoad, fairShare: number): Classified {
   return p.cpuRate >= 0.5 * fairShare && p.cpuRate >= IDLE_CPU_RATE ? 'cpu' : 'idle';
 }
 
-function fairShareOn(capacity: number, procs: BalanceProc[]): number {
-  const competing = procs.filter((p) => p.load.cpuRate >= IDLE_CPU_RATE).length;
+/** The share of its node's CPUs each process there may have: those that use the CPU share it. */
+export function fairShareOn(capacity: number, loads: ProcLoad[]): number {
+  const competing = loads.filter((l) => l.cpuRate >= IDLE_CPU_RATE).length;
   return Math.min(1, capacity / Math.max(1, competing));
 }
 
@@ -66,7 +67,7 @@ export function cpuBoundIds(nodes: BalanceNode[], procs: BalanceProc[]): Set<num
   const out = new Set<number>();
   for (const n of nodes) {
     const here = procs.filter((p) => p.node === n.name);
-    const share = fairShareOn(n.cpuCapacity, here);
+    const share = fairShareOn(n.cpuCapacity, here.map((p) => p.load));
     for (const p of here) if (classify(p.load, share) === 'cpu') out.add(p.id);
   }
   return out;

@@ -72,6 +72,8 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
         });
       }
     }
+    // processes that ended need no count of their CPU
+    for (const id of cpu.keys()) if (!byId.has(id)) cpu.delete(id);
     const view = online.map((n) => ({ name: n.name, usable: !n.drained, cpuCapacity: n.load!.cpuCapacity, memFreeBytes: n.load!.memFreeBytes }));
     return { nodes: view, procs };
   }

@@ -3,7 +3,7 @@
  * words, from its record and from its node's look at it, without stopping it.
  */
 import type { WhyResult } from '@godwit/schemas';
-import { classify } from './balance-decision.js';
+import { classify, fairShareOn } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
@@ -35,8 +35,7 @@ function balancerReasons(ctx: Ctx, p: ProcessRow): string[] {
   const here = node?.load?.procs ?? [];
   const load = here.find((l) => l.id === p.id && l.epoch === p.epoch);
   if (!node?.load || !load) return out;
-  const competing = here.filter((l) => l.cpuRate >= 0.05).length;
-  const kind = classify(load, Math.min(1, node.load.cpuCapacity / Math.max(1, competing)));
+  const kind = classify(load, fairShareOn(node.load.cpuCapacity, here));
   if (kind === 'io') out.push(`it is I/O-bound (${Math.round(load.ioBytesPerS / 1024)} KiB/s of I/O): a faster node would not speed it up`);
   const { minCpuSeconds } = readBalancerSettings(ctx.db);
   if (load.cpuSeconds < minCpuSeconds) out.push(`it is young: ${load.cpuSeconds.toFixed(1)} s of CPU on ${p.node}, and the balancer moves processes after ${minCpuSeconds} s`);
