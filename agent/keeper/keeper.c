@@ -18,7 +18,9 @@
  *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
  * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first.
- * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU.
+ * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU,
+ * and the files GODWIT_KEEPER_FILES names (lines "FLAGS OFFSET PATH": open(2) flags, where to
+ * seek) are opened and placed at fds 6, 7, ... for CRIU's --inherit-fd.
  *
  * DIR/stdin is a FIFO (made if missing) that the keeper holds open for reading and writing, so
  * the agent may come and go; it carries frames 'd' + u32 length + data, or 'c' + u32 0 (close).
@@ -189,6 +191,40 @@ static void save_unread_input(const char *dir, const char *epoch, int in_r, cons
 	close(fd);
 }
 
+#define MAX_FILES 64
+
+/* Opens the files GODWIT_KEEPER_FILES names, each at fd 100 or above; returns how many. */
+static int open_inherited_files(int *fds)
+{
+	const char *spec = getenv("GODWIT_KEEPER_FILES");
+	int n = 0;
+	while (spec && *spec) {
+		const char *end = strchr(spec, '\n');
+		size_t len = end ? (size_t)(end - spec) : strlen(spec);
+		char line[4200];
+		if (len >= sizeof(line) || n >= MAX_FILES)
+			die("GODWIT_KEEPER_FILES: entry too long or too many");
+		memcpy(line, spec, len);
+		line[len] = 0;
+		int flags, off = 0;
+		long long offset;
+		if (sscanf(line, "%d %lld %n", &flags, &offset, &off) != 2 || off == 0)
+			die("GODWIT_KEEPER_FILES: bad entry '%s'", line);
+		int fd = open(line + off, flags | O_CLOEXEC, 0600);
+		if (fd < 0)
+			die("open %s", line + off);
+		if (!(flags & O_APPEND) && offset > 0 && lseek(fd, offset, SEEK_SET) < 0)
+			die("seeking %s", line + off);
+		fds[n] = fcntl(fd, F_DUPFD, 100);
+		if (fds[n] < 0)
+			die("dup");
+		close(fd);
+		n++;
+		spec = end ? end + 1 : NULL;
+	}
+	return n;
+}
+
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
 
 /*
@@ -308,7 +344,11 @@ int main(int argc, char **argv)
 			    c = fcntl(perr[1], F_DUPFD, 100);
 			if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
 				die("placing pipes for criu");
-			syscall(SYS_close_range, 6, ~0U, 0);
+			int files[MAX_FILES], nfiles = open_inherited_files(files);
+			for (int i = 0; i < nfiles; i++)
+				if (dup2(files[i], 6 + i) < 0)
+					die("placing files for criu");
+			syscall(SYS_close_range, 6 + nfiles, ~0U, 0);
 			execv(rest[0], rest);
 			die("exec %s", rest[0]);
 		}

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
+import { createCheckpoints } from './checkpoints.js';
 import { createCriu, type Criu } from './criu.js';
 import { installErrorHandler, requireToken } from './http-errors.js';
 import { createImageStore } from './images.js';
@@ -31,7 +32,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const images = createImageStore(config.dataDir, criu);
   const writeStdin = createStdinWriter();
   const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin });
-  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, writeStdin });
+  const checkpoints = createCheckpoints({ config, procs, images, lifecycle });
+  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   return { app, procs, criu };
 }

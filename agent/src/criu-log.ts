@@ -4,7 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 
-const NOISE = [/rlimit: Can't setup RLIMIT_NOFILE/, /^(Dumping|Restoring) FAILED\.?$/, /Could not process rule: No such file or directory/];
+const NOISE = [
+  /rlimit: Can't setup RLIMIT_NOFILE/,
+  /^(Dumping|Restoring) FAILED\.?$/,
+  /Could not process rule: No such file or directory/,
+  // the restore's cgroup helper, after a restored task died of the real error
+  /cg: cgroupd: recv req error/,
+];
 const CONTEXT = 5;
 
 export interface CriuLogSummary {
@@ -19,7 +25,8 @@ export function summarizeCriuLog(text: string): CriuLogSummary {
   const reasons: string[] = [];
   const excerpt: string[] = [];
   lines.forEach((line, i) => {
-    const m = /^\(\s*[\d.]+\)\s+(?:\d+:\s+)?Error \([^)]*\):\s*(.*)$/.exec(line) ?? /^Error \([^)]*\):\s*(.*)$/.exec(line);
+    // "(time) PID: Error (file:line): text"; a restored task's lines may lack the time
+    const m = /^\s*(?:\(\s*[\d.]+\)\s+)?(?:\d+:\s+)?Error \([^)]*\):\s*(.*)$/.exec(line);
     if (!m) return;
     const text = m[1]!.trim();
     if (NOISE.some((re) => re.test(text))) return;

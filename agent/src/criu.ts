@@ -17,11 +17,19 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
  * memory goes straight to the destination and the tree is left stopped, so the source can still
  * resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer): string[] {
-  const direct = pageServer
-    ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port), '--leave-stopped']
-    : [];
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...direct];
+export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer, leaveStopped = false): string[] {
+  const direct = pageServer ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port)] : [];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+}
+
+/** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */
+export interface InheritedFile {
+  /** the path the checkpointed process had open: CRIU's key for it */
+  path: string;
+  /** what to open in its place (the same path, accepted as it is now, or a remapped one) */
+  open: string;
+  flags: number;
+  offset: number;
 }
 
 export interface RunningPageServer {
@@ -39,7 +47,8 @@ export interface LazyDaemon {
 
 export interface Criu {
   readonly path: string;
-  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer }): Promise<void>;
+  /** with leaveStopped the tree stays stopped after the dump (a checkpoint resumes or ends it) */
+  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer; leaveStopped?: boolean }): Promise<void>;
   /**
    * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
    * stopped tree at `at` until the destination has them all. Resolves once it serves.
@@ -50,7 +59,7 @@ export interface Criu {
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
   pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
   /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
-  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean }): string[];
+  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean; files?: readonly InheritedFile[] }): string[];
   /** turns a failed restore's log into the error a user reads */
   restoreError(opts: { imagesDir: string; logName: string; what: string; exitCode: number }): Promise<GodwitError>;
   features(): Promise<NodeFeatures>;
@@ -93,9 +102,9 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what, pageServer }) {
+    async dump({ pid, imagesDir, what, pageServer, leaveStopped }) {
       const logName = 'dump.log';
-      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer), {
+      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer, leaveStopped), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
@@ -149,9 +158,13 @@ export function createCriu(path: string): Criu {
       return { done, stop: () => void child.kill('SIGKILL') };
     },
 
-    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy }) {
-      // The keeper places the new pipes' program ends at fds 3, 4 and 5.
-      const inherit = [inodes.in, inodes.out, inodes.err].flatMap((ino, i) => ['--inherit-fd', `fd[${3 + i}]:pipe:[${ino}]`]);
+    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy, files = [] }) {
+      // The keeper places the new pipes' program ends at fds 3, 4 and 5, and the files it opens
+      // for us at 6 and on; CRIU knows a regular file by its path without the leading slash.
+      const inherit = [
+        ...[inodes.in, inodes.out, inodes.err].map((ino, i) => `fd[${3 + i}]:pipe:[${ino}]`),
+        ...files.map((f, i) => `fd[${6 + i}]:${f.path.replace(/^\/+/, '')}`),
+      ].flatMap((spec) => ['--inherit-fd', spec]);
       return [
         path, 'restore', '-d', '-D', imagesDir, '-o', logName, '--pidfile', pidfile,
         // the program has its own mount namespace: without --root, CRIU hits BUG at mount.c

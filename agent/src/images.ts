@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { GodwitError, parseApiError, type PageServer, type StreamInodes } from '@godwit/schemas';
-import type { Criu, RunningPageServer } from './criu.js';
+import type { Criu, InheritedFile, RunningPageServer } from './criu.js';
 import { freePort } from './free-port.js';
 
 export const META_FILE = 'godwit.json';
@@ -37,6 +37,29 @@ export interface ImageMeta {
   cwd: string;
   /** a lazy dump: CRIU (dumpPid) serves the pages from the stopped tree at `at` */
   lazy?: { at: PageServer; dumpPid: number };
+  /** a recovery: files handed to the restored tree already open, in place of changed ones */
+  inherit?: InheritedFile[];
+}
+
+/**
+ * Packs an images directory as a tar stream, godwit.json first (what the receiver needs before
+ * the rest). The stream errors if a file cannot be read.
+ */
+export function packImages(dir: string): tar.Pack {
+  const pack = tar.pack();
+  (async () => {
+    const names = (await readdir(dir)).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
+    for (const name of names) {
+      const st = await stat(join(dir, name));
+      if (!st.isFile()) continue;
+      const header = { name, size: st.size, mode: 0o600 };
+      // most images are small: one read each beats a stream per file
+      if (st.size <= CHUNK) pack.entry(header, await readFile(join(dir, name)));
+      else await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry(header));
+    }
+    pack.finalize();
+  })().catch((err: Error) => pack.destroy(err));
+  return pack;
 }
 
 export function createImageStore(dataDir: string, criu: Criu) {
@@ -76,6 +99,16 @@ export function createImageStore(dataDir: string, criu: Criu) {
       await writeFile(join(dirOf(migrationId), META_FILE), JSON.stringify(meta), { mode: 0o600 });
     },
 
+    /** the same, for images gathered outside the store (a checkpoint) */
+    async writeMetaIn(dir: string, meta: ImageMeta): Promise<void> {
+      await writeFile(join(dir, META_FILE), JSON.stringify(meta), { mode: 0o600 });
+    },
+
+    async writeFileIn(dir: string, name: string, text: string): Promise<void> {
+      if (!SAFE_NAME.test(name)) throw new Error(`'${name}' is not a plain file name`);
+      await writeFile(join(dir, name), text, { mode: 0o600 });
+    },
+
     async readMeta(migrationId: number): Promise<ImageMeta | undefined> {
       try {
         return JSON.parse(await readFile(join(dirOf(migrationId), META_FILE), 'utf8')) as ImageMeta;
@@ -113,9 +146,7 @@ export function createImageStore(dataDir: string, criu: Criu) {
     /** Streams the images to another agent's PUT /v1/images/MIGRATION. */
     async send(migrationId: number, to: { url: string; token: string }): Promise<{ bytes: number; ms: number }> {
       const t0 = Date.now();
-      const dir = dirOf(migrationId);
-      const names = (await readdir(dir)).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
-      const pack = tar.pack();
+      const pack = packImages(dirOf(migrationId));
       const url = new URL(`/v1/images/${migrationId}`, to.url);
       const req = request(url, {
         method: 'PUT',
@@ -134,19 +165,8 @@ export function createImageStore(dataDir: string, criu: Criu) {
       // a destination that goes away mid-stream fails each of these; none may go unobserved
       let bytes = 0;
       const streamed = pipeline(pack, req);
-      const packed = (async () => {
-        for (const name of names) {
-          const st = await stat(join(dir, name));
-          if (!st.isFile()) continue;
-          const header = { name, size: st.size, mode: 0o600 };
-          // most images are small: one read each beats a stream per file
-          if (st.size <= CHUNK) pack.entry(header, await readFile(join(dir, name)));
-          else await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry(header));
-        }
-        pack.finalize();
-      })();
       try {
-        const [, , res] = await Promise.all([packed, streamed, reply]);
+        const [, res] = await Promise.all([streamed, reply]);
         if (res.status >= 300) {
           const body = parseApiError(res.body);
           throw body ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
@@ -156,7 +176,7 @@ export function createImageStore(dataDir: string, criu: Criu) {
       } catch (err) {
         pack.destroy();
         req.destroy();
-        await Promise.allSettled([packed, streamed, reply]);
+        await Promise.allSettled([streamed, reply]);
         if (err instanceof GodwitError) throw err;
         throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(err as Error).message}`);
       }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StreamInodes } from '@godwit/schemas';
+import type { InheritedFile } from './criu.js';
 import { waitFor } from './wait.js';
 
 export type KeeperEvent =
@@ -49,7 +50,8 @@ export interface KeeperStart {
   env: Record<string, string>;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
-  mode: { launch: { cwd: string; argv: string[] } } | { restore: { pidfile: string; criuArgv: string[] } };
+  /** restore: the files the keeper opens for CRIU's --inherit-fd, at fds 6 and on */
+  mode: { launch: { cwd: string; argv: string[] } } | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
 }
 
 /** Starts a keeper and waits until it reports the program started, or why it did not. */
@@ -67,7 +69,13 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
     const child = spawn(opts.keeperPath, args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...opts.env, GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':') },
+      env: {
+        ...opts.env,
+        GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
+        ...('restore' in opts.mode && opts.mode.restore.files?.length
+          ? { GODWIT_KEEPER_FILES: opts.mode.restore.files.map((f) => `${f.flags} ${f.offset} ${f.open}`).join('\n') }
+          : {}),
+      },
     });
     child.on('error', (err) => (exited = err.message));
     child.on('exit', (code, signal) => (exited ??= `keeper exited (${signal ?? code})`));

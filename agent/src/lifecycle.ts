@@ -122,6 +122,18 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
     return cur;
   }
 
+  /** Lets a tree left stopped by a dump run on, and drops the network lock CRIU left for it. */
+  async function continueStopped(rootPid: number, lockTables: string[]): Promise<void> {
+    for (const pid of treePids(rootPid)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // ended meanwhile
+      }
+    }
+    await removeLockTables(lockTables);
+  }
+
   return {
     running,
 
@@ -252,7 +264,13 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
-            mode: { restore: { pidfile, criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined }) } },
+            mode: {
+              restore: {
+                pidfile,
+                criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [] }),
+                files: meta.inherit ?? [],
+              },
+            },
           },
           RESTORE_TIMEOUT_MS,
         );
@@ -312,16 +330,55 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
       const meta = await stoppedCopy(id, migrationId);
       if (!meta) return;
       if (meta.lazy) killCriu(meta.lazy.dumpPid);
-      for (const pid of treePids(meta.rootPid)) {
-        try {
-          process.kill(pid, 'SIGCONT');
-        } catch {
-          // ended meanwhile
-        }
-      }
-      await removeLockTables(meta.lockTables);
+      await continueStopped(meta.rootPid, meta.lockTables);
       procs.markStopped(id, meta.epoch, false);
       await images.remove(migrationId);
+    },
+
+    /**
+     * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
+     * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
+     */
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; frozenAt: number; lockTables: string[] }> {
+      const cur = running(id);
+      if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
+      procs.dumping.add(id);
+      try {
+        const release = await dumpLock();
+        const tablesBefore = new Set(await criuLockTables());
+        const frozenAt = Date.now();
+        let failure: unknown;
+        try {
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true });
+        } catch (err) {
+          failure = err;
+        }
+        let lockTables: string[];
+        try {
+          lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
+        } finally {
+          release();
+        }
+        if (failure) {
+          await removeLockTables(lockTables);
+          throw failure;
+        }
+        return { proc: cur, frozenAt, lockTables };
+      } finally {
+        procs.dumping.delete(id);
+      }
+    },
+
+    continueStopped,
+
+    /** Ends a stopped tree: it exits killed, as the user asked by `exit` after its checkpoint. */
+    async endStopped(rootPid: number, lockTables: string[]): Promise<void> {
+      try {
+        process.kill(rootPid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await removeLockTables(lockTables);
     },
 
     /** The destination's view of a lazy migration's background transfer. */

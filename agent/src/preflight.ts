@@ -28,7 +28,7 @@ export function treePids(root: number): number[] {
   return out;
 }
 
-function tracerOf(pid: number): number {
+export function tracerOf(pid: number): number {
   try {
     return Number(/TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   } catch {

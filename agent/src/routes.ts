@@ -1,7 +1,19 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { DumpRequest, GodwitError, LaunchRequest, type ProcInspection, RestoreRequest, SendRequest, SignalRequest } from '@godwit/schemas';
+import {
+  CheckpointPath,
+  DumpRequest,
+  GodwitError,
+  LaunchRequest,
+  type ProcInspection,
+  RestoreRequest,
+  SendRequest,
+  SignalRequest,
+  StageCheckpointRequest,
+  TakeCheckpointRequest,
+} from '@godwit/schemas';
+import type { Checkpoints } from './checkpoints.js';
 import { outputPath } from './keeper.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -17,6 +29,7 @@ export interface RouteDeps {
   procs: ProcStore;
   images: ImageStore;
   lifecycle: Lifecycle;
+  checkpoints: Checkpoints;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
 }
 
@@ -25,7 +38,7 @@ const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: T
 const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
 const MigrationRef = Type.Object({ migrationId: Type.Integer() });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, writeStdin }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, checkpoints, writeStdin }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   app.get('/v1/procs', async () => procs.list());
@@ -110,6 +123,14 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     await lifecycle.resume(Number(req.params.id), req.body.migrationId);
     return reply.status(204).send();
   });
+
+  app.post('/v1/procs/:id/checkpoint', { schema: { params: Id, body: TakeCheckpointRequest } }, async (req) =>
+    checkpoints.take(Number(req.params.id), req.body.path, req.body.then),
+  );
+
+  app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));
+
+  app.get('/v1/checkpoints/info', { schema: { querystring: Type.Object({ path: CheckpointPath }) } }, async (req) => checkpoints.info(req.query.path));
 
   app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) =>
     images.startPageServer(Number(req.params.migrationId), host),

@@ -8,6 +8,10 @@ import {
   type BalancerSettings,
   type BalancerStatus,
   type BalancerUpdate,
+  type Checkpoint,
+  type CheckpointInfo,
+  type CheckpointRequest,
+  type RecoverRequest,
   type DrainResult,
   type Event,
   type Migration,
@@ -146,6 +150,23 @@ export class GodwitClient {
   /** `to`: a node, or 'home'; by default the process's home */
   continue(id: string | number, to?: string): Promise<Migration> {
     return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/continue`, to ? { to } : {});
+  }
+
+  /** MOSIX mosmigrate checkpoint | checkstop | exit */
+  checkpoint(id: string | number, then: NonNullable<CheckpointRequest['then']>): Promise<Checkpoint> {
+    return this.post<Checkpoint>(`/processes/${encodeURIComponent(String(id))}/checkpoint`, { then });
+  }
+
+  listCheckpoints(id: string | number): Promise<Checkpoint[]> {
+    return this.json<Checkpoint[]>(`/processes/${encodeURIComponent(String(id))}/checkpoints`);
+  }
+
+  checkpointInfo(file: string): Promise<CheckpointInfo> {
+    return this.json<CheckpointInfo>(`/checkpoints/info?file=${encodeURIComponent(file)}`);
+  }
+
+  recover(req: RecoverRequest): Promise<Process> {
+    return this.post<Process>('/checkpoints/recover', req);
   }
 
   getMigration(id: number): Promise<Migration> {

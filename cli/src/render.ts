@@ -1,6 +1,6 @@
 /** Rendering of command results: tables for people, JSON for programs. Pure functions of data. */
 import Table from 'cli-table3';
-import type { Migration, Node, Process } from '@godwit/schemas';
+import type { CheckpointInfo, Migration, Node, Process } from '@godwit/schemas';
 
 const BORDERLESS = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -156,4 +156,20 @@ export function renderMigration(m: Migration): string {
   if (m.strategy !== 'lazy' || m.bytesBeforeResume === null) return line;
   const followed = (m.onDemandBytes ?? 0) + (m.backgroundBytes ?? 0);
   return `${line}  ${formatBytes(m.bytesBeforeResume)} copied before it ran again; ${formatBytes(followed)} of memory followed (${formatBytes(m.onDemandBytes ?? 0)} on demand, ${formatBytes(m.backgroundBytes ?? 0)} in the background)\n`;
+}
+
+/** MOSIX mosrun -I: the files a checkpointed process had open, then and now. */
+export function renderCheckpointInfo(info: CheckpointInfo): string {
+  const when = new Date(info.takenAt).toISOString();
+  const lines = [
+    `checkpoint ${info.path}: process ${info.processId} (${info.argv.join(' ')}), taken on ${info.node} at ${when}, in ${info.cwd}`,
+    "Standard Input (0), Output (1), Error (2): godwit's pipes (they reconnect to whoever recovers it)",
+  ];
+  const mode = { r: 'Read', w: 'Write', rw: 'Read-Write' } as const;
+  for (const f of info.files) {
+    const now = f.sizeNow === null ? 'gone now' : f.sizeNow === f.size ? 'unchanged' : `${f.sizeNow} bytes now`;
+    const note = f.saved ? ' (saved with the checkpoint: comes back with -R)' : f.sizeNow !== f.size ? ' (changed: -R needs -O or --accept-changed)' : '';
+    lines.push(`File-Descriptor #${f.fd}${f.pid > 2 ? ` of pid ${f.pid}` : ''}: ${f.path}, offset=${f.offset}, ${mode[f.mode]}${f.append ? ', Append' : ''}, ${f.size} bytes then, ${now}${note}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -4,6 +4,11 @@
  */
 import {
   type AgentProc,
+  type CheckpointInfo,
+  type StageCheckpointRequest,
+  type StageCheckpointResult,
+  type TakeCheckpointRequest,
+  type TakeCheckpointResult,
   type DumpRequest,
   type DumpResult,
   type FinishResult,
@@ -69,6 +74,11 @@ export interface AgentClient {
   /** stores output of a process whose home is this node (kept-output.ts in the agent) */
   keptAppend(id: number, q: KeptAppendQuery, frames: Buffer): Promise<KeptLayout>;
   keptRead(id: number, q: KeptReadQuery): Promise<KeptReadResult>;
+  /** a checkpoint of the process into a file of the checkpoint directory; it runs on, or ends */
+  checkpoint(id: number, req: TakeCheckpointRequest): Promise<TakeCheckpointResult>;
+  /** unpacks a checkpoint file into images ready for a restore here */
+  stageCheckpoint(req: StageCheckpointRequest): Promise<StageCheckpointResult>;
+  checkpointInfo(path: string): Promise<CheckpointInfo>;
 }
 
 interface CallOptions {
@@ -178,6 +188,9 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     keptAppend: (id, q, frames) =>
       json({ method: 'POST', path: `/v1/kept/${id}?${query(q)}`, raw: frames, timeoutMs: timeouts.shortMs }),
     keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),
+    checkpoint: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/checkpoint`, json: req, timeoutMs: timeouts.longMs }),
+    stageCheckpoint: (req) => json({ method: 'POST', path: '/v1/checkpoints/stage', json: req, timeoutMs: timeouts.longMs }),
+    checkpointInfo: (path) => json({ method: 'GET', path: `/v1/checkpoints/info?${query({ path })}`, timeoutMs: timeouts.shortMs }),
   };
 }
 

@@ -15,6 +15,9 @@ import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
 import { createBalancer } from './balancer.js';
+import { checkpointRoutes } from './checkpoint-routes.js';
+import { createCheckpointer } from './checkpoints.js';
+import { createLossWatch } from './node-loss.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
 import { reconcile, resumeMigration } from './reconcile.js';
@@ -82,6 +85,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const relay = createOutputRelay(ctx);
   const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
   const balancer = createBalancer(ctx, migrator);
+  const checkpointer = createCheckpointer(ctx, migrator, relay);
+  const lossWatch = createLossWatch(ctx, checkpointer);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
@@ -92,7 +97,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   openApiRoute(app);
   await app.register(async (scope) => {
     await requireUsers(scope, config);
-    await scope.register(processRoutes, { ctx, migrator, relay });
+    await scope.register(processRoutes, { ctx, migrator, relay, checkpointer });
+    await scope.register(checkpointRoutes, { ctx, checkpointer });
     await scope.register(clusterRoutes, { ctx, migrator, balancer });
   });
 
@@ -104,10 +110,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
       app.log.error({ err }, 'reconciliation at start failed');
     });
     reconciled(done);
-    void done.then(() => balancer.start());
+    void done.then(() => {
+      balancer.start();
+      checkpointer.start();
+      lossWatch.start();
+    });
   });
   app.addHook('preClose', async () => {
     balancer.stop();
+    checkpointer.stop();
+    lossWatch.stop();
     closing.abort();
     nodes.close();
   });

@@ -5,10 +5,12 @@ import { OrchestratorConfig } from '@godwit/schemas';
 
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_NODE_LOST_MS = 30_000;
 
 export interface Config extends OrchestratorConfig {
   readonly nodeTimeoutMs: number;
   readonly outputLimitBytes: number;
+  readonly nodeLostMs: number;
 }
 
 export class ConfigError extends Error {
@@ -37,6 +39,7 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
     ...cfg,
     nodeTimeoutMs: cfg.nodeTimeoutMs ?? DEFAULT_NODE_TIMEOUT_MS,
     outputLimitBytes: cfg.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES,
+    nodeLostMs: cfg.nodeLostMs ?? DEFAULT_NODE_LOST_MS,
   });
 }
 

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
+  Checkpoint,
   Event,
   FreezeReason,
   Migration,
@@ -63,7 +64,15 @@ CREATE TABLE IF NOT EXISTS processes (
   -- MOSIX's FRZ: why it is frozen (M, A, E, N) or '-'
   frz TEXT NOT NULL DEFAULT '-',
   -- mosrun -L: the balancer never moves it
-  locked INTEGER NOT NULL DEFAULT 0
+  locked INTEGER NOT NULL DEFAULT 0,
+  -- mosrun -C FILE -N MAX -A MINUTES: checkpoints go to FILE.1, FILE.2, ... (FILE absolute)
+  ckpt_file TEXT,
+  ckpt_max INTEGER,
+  ckpt_every_ms INTEGER,
+  ckpt_count INTEGER NOT NULL DEFAULT 0,
+  last_ckpt_at INTEGER,
+  -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost
+  recover_on_failure INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -93,6 +102,31 @@ CREATE TABLE IF NOT EXISTS migrations (
   ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS migrations_process ON migrations(process_id);
+-- each checkpoint file, as written and verified; a file recycled by rotation replaces its row
+CREATE TABLE IF NOT EXISTS checkpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  process_id INTEGER NOT NULL REFERENCES processes(id),
+  number INTEGER NOT NULL,
+  path TEXT NOT NULL UNIQUE,
+  bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  taken_at INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  frozen_ms INTEGER NOT NULL,
+  files TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_process ON checkpoints(process_id);
+-- recoveries from checkpoints: their ids name the images they are restored from, in a range of
+-- their own so they never meet a migration's
+CREATE TABLE IF NOT EXISTS recoveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  process_id INTEGER,
+  path TEXT NOT NULL,
+  node TEXT NOT NULL,
+  started_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'recoveries', 1000000000
+  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'recoveries');
 -- settings changed at run time (the balancer's), as JSON by name
 CREATE TABLE IF NOT EXISTS settings (
   name TEXT PRIMARY KEY,
@@ -136,6 +170,25 @@ export interface ProcessRow {
   log1_base: number | null;
   frz: FreezeReason;
   locked: number;
+  ckpt_file: string | null;
+  ckpt_max: number | null;
+  ckpt_every_ms: number | null;
+  ckpt_count: number;
+  last_ckpt_at: number | null;
+  recover_on_failure: number;
+}
+
+export interface CheckpointRow {
+  id: number;
+  process_id: number;
+  number: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  taken_at: number;
+  node: string;
+  frozen_ms: number;
+  files: string;
 }
 
 export interface MigrationRow {
@@ -224,9 +277,36 @@ function prepareAll(db: Database.Database) {
 
     insertProcess: prep<{
       owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number; locked: number;
+      ckpt_file: string | null; ckpt_max: number | null; ckpt_every_ms: number | null; recover_on_failure: number;
     }>(
-      `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node, locked)
-       VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node, @locked)`,
+      `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node, locked,
+         ckpt_file, ckpt_max, ckpt_every_ms, recover_on_failure)
+       VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node, @locked,
+         @ckpt_file, @ckpt_max, @ckpt_every_ms, @recover_on_failure)`,
+    ),
+    setCheckpointTaken: prep<{ id: number; ckpt_file: string; ckpt_count: number; last_ckpt_at: number }>(
+      'UPDATE processes SET ckpt_file = @ckpt_file, ckpt_count = @ckpt_count, last_ckpt_at = @last_ckpt_at WHERE id = @id',
+    ),
+    checkpointDue: prep<[number], ProcessRow>(
+      `SELECT * FROM processes WHERE state = 'running' AND ckpt_every_ms IS NOT NULL
+       AND COALESCE(last_ckpt_at, created_at) + ckpt_every_ms <= ? ORDER BY id`,
+    ),
+    upsertCheckpoint: prep<Omit<CheckpointRow, 'id'>>(
+      `INSERT INTO checkpoints (process_id, number, path, bytes, sha256, taken_at, node, frozen_ms, files)
+       VALUES (@process_id, @number, @path, @bytes, @sha256, @taken_at, @node, @frozen_ms, @files)
+       ON CONFLICT(path) DO UPDATE SET process_id = excluded.process_id, number = excluded.number, bytes = excluded.bytes,
+         sha256 = excluded.sha256, taken_at = excluded.taken_at, node = excluded.node, frozen_ms = excluded.frozen_ms,
+         files = excluded.files`,
+    ),
+    checkpointsOf: prep<[number], CheckpointRow>('SELECT * FROM checkpoints WHERE process_id = ? ORDER BY number'),
+    latestCheckpoint: prep<[number], CheckpointRow>('SELECT * FROM checkpoints WHERE process_id = ? ORDER BY number DESC LIMIT 1'),
+    checkpointByPath: prep<[string], CheckpointRow>('SELECT * FROM checkpoints WHERE path = ?'),
+    insertRecovery: prep<{ process_id: number | null; path: string; node: string; started_at: number }>(
+      'INSERT INTO recoveries (process_id, path, node, started_at) VALUES (@process_id, @path, @node, @started_at)',
+    ),
+    setRecoveryProcess: prep<{ id: number; process_id: number }>('UPDATE recoveries SET process_id = @process_id WHERE id = @id'),
+    setRecovered: prep<{ id: number; node: string; pid: number | null; epoch: number }>(
+      `UPDATE processes SET node = @node, pid = @pid, epoch = @epoch, state = 'running', frz = '-' WHERE id = @id`,
     ),
     processById: prep<[number], ProcessRow>('SELECT * FROM processes WHERE id = ?'),
     processByOrigPid: prep<{ pid: number; owner: string }, ProcessRow>(
@@ -361,6 +441,12 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['migrations', 'background_bytes', 'INTEGER'],
   ['migrations', 'released_at', 'INTEGER'],
   ['processes', 'locked', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'ckpt_file', 'TEXT'],
+  ['processes', 'ckpt_max', 'INTEGER'],
+  ['processes', 'ckpt_every_ms', 'INTEGER'],
+  ['processes', 'ckpt_count', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'last_ckpt_at', 'INTEGER'],
+  ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -427,6 +513,27 @@ export function toProcess(r: ProcessRow): Process {
     lastFrozenMs: r.last_frozen_ms,
     frz: r.frz,
     locked: r.locked === 1,
+    checkpointFile: r.ckpt_file,
+    checkpointMax: r.ckpt_max,
+    checkpointEveryMs: r.ckpt_every_ms,
+    checkpoints: r.ckpt_count,
+    lastCheckpointAt: r.last_ckpt_at,
+    recoverOnFailure: r.recover_on_failure === 1,
+  };
+}
+
+export function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    id: r.id,
+    processId: r.process_id,
+    number: r.number,
+    path: r.path,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    takenAt: r.taken_at,
+    node: r.node,
+    frozenMs: r.frozen_ms,
+    files: JSON.parse(r.files) as Checkpoint['files'],
   };
 }
 

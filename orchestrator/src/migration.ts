@@ -44,6 +44,8 @@ export interface Migrator {
   finishStayed(m: MigrationRow, found: AgentProc, reason: string): Migration;
   /** ends a migration whose process is nowhere to be found */
   finishLost(m: MigrationRow, reason: string): Migration;
+  /** throws, in words, unless the process runs and nothing (a migration, a checkpoint) acts on it now */
+  requireRunning(proc: ProcessRow, what: string): void;
   /** runs fn as the one migration of the process, so no other starts meanwhile */
   exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T>;
   /** dumps the process to its node's disk and ends it there: a migration that waits at 'frozen' */
@@ -577,6 +579,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     finishStayed,
     finishLost,
     exclusive,
+    requireRunning,
   };
 }
 

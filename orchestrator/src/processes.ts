@@ -16,6 +16,7 @@ import {
   SignalRequest,
 } from '@godwit/schemas';
 import type { User } from './auth.js';
+import type { Checkpointer } from './checkpoints.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
@@ -27,6 +28,7 @@ export interface ProcessRouteDeps {
   ctx: Ctx;
   migrator: Migrator;
   relay: OutputRelay;
+  checkpointer: Checkpointer;
 }
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
@@ -46,7 +48,7 @@ export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
   throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `no process ${id} of ${user.name}'s (as godwit id or home PID)`);
 }
 
-export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay }) => {
+export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, checkpointer }) => {
   const { db, nodes } = ctx;
 
   /** each running process's resident memory, from the last report of the node it runs on */
@@ -64,6 +66,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       const home = nodes.require(b.homeNode ?? b.node ?? nodes.names[0]!).name;
       const online = nodes.list().filter((n) => nodes.isOnline(n.name));
       const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}) }));
+      const policy = checkpointer.policyColumns(req.user.name, b.checkpoint);
       const id = Number(
         db.q.insertProcess.run({
           owner: req.user.name,
@@ -73,6 +76,8 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           node: start.name,
           created_at: Date.now(),
           locked: b.locked === true ? 1 : 0,
+          ...policy,
+          recover_on_failure: b.recoverOnFailure === true ? 1 : 0,
         }).lastInsertRowid,
       );
       try {

@@ -3,7 +3,7 @@
  * REST API with that agent's node token; agents report to the orchestrator over a websocket.
  */
 import Type, { type Static } from 'typebox';
-import { NodeFeatures, NodeLoad } from './api.js';
+import { NodeFeatures, NodeLoad, OpenFile } from './api.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
 export const StreamInodes = Type.Object({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
@@ -98,6 +98,57 @@ export const RestoreResult = Type.Object({
   restoreMs: Type.Integer(),
 });
 export type RestoreResult = Static<typeof RestoreResult>;
+
+/** A path under the cluster's checkpoint directory (the agents' `checkpointDir`), relative to it. */
+export const CheckpointPath = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$', maxLength: 1024 });
+
+export const TakeCheckpointRequest = Type.Object({
+  path: CheckpointPath,
+  /** run: the program goes on; exit: it ends once its checkpoint is safe */
+  then: Type.Union([Type.Literal('run'), Type.Literal('exit')]),
+});
+export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
+export const TakeCheckpointResult = Type.Object({
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  takenAt: Type.Integer(),
+  frozenMs: Type.Integer(),
+  files: Type.Array(OpenFile),
+});
+export type TakeCheckpointResult = Static<typeof TakeCheckpointResult>;
+
+/** Unpacks a checkpoint into the images of a migration (a recovery), ready for a restore. */
+export const StageCheckpointRequest = Type.Object({
+  path: CheckpointPath,
+  /** the checksum recorded when it was taken: a file that does not match is refused */
+  sha256: Type.Optional(Type.String()),
+  migrationId: Type.Integer(),
+  /** the process it becomes (a recovery with -R makes a new one) */
+  processId: Type.Integer(),
+  remap: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.String({ pattern: '^/' })),
+  acceptChanged: Type.Boolean(),
+});
+export type StageCheckpointRequest = Static<typeof StageCheckpointRequest>;
+export const StageCheckpointResult = Type.Object({
+  inodes: StreamInodes,
+  argv: Type.Array(Type.String()),
+  cwd: Type.String(),
+  /** files written back from the checkpoint, and files opened in place of changed or remapped ones */
+  restoredFiles: Type.Array(Type.String()),
+  substituted: Type.Array(Type.String()),
+});
+export type StageCheckpointResult = Static<typeof StageCheckpointResult>;
+
+export const CheckpointManifest = Type.Object({
+  version: Type.Literal(1),
+  processId: Type.Integer(),
+  node: Type.String(),
+  takenAt: Type.Integer(),
+  argv: Type.Array(Type.String()),
+  cwd: Type.String(),
+  files: Type.Array(OpenFile),
+});
+export type CheckpointManifest = Static<typeof CheckpointManifest>;
 
 /** What a look at a running program (without stopping it) says about moving it. */
 export const ProcInspection = Type.Object({

@@ -98,8 +98,25 @@ export const Process = Type.Object({
   frz: FreezeReason,
   locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
   memBytes: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'resident memory where it runs, from its node’s last report' })),
+  checkpointFile: Type.Union([Type.String(), Type.Null()], { description: 'where its checkpoints go: this path with .1, .2, ... (MOSIX mosrun -C)' }),
+  checkpointMax: Type.Union([Type.Integer(), Type.Null()], { description: 'extensions used before they are recycled (mosrun -N); null: no limit' }),
+  checkpointEveryMs: Type.Union([Type.Integer(), Type.Null()], { description: 'automatic checkpoints this often (mosrun -A)' }),
+  checkpoints: Type.Integer({ description: 'checkpoints taken so far' }),
+  lastCheckpointAt: Type.Union([Type.Integer(), Type.Null()]),
+  recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),
 });
 export type Process = Static<typeof Process>;
+
+/** MOSIX mosrun -C FILE -N MAX -A MINUTES */
+export const CheckpointPolicy = Type.Object({
+  file: Type.String({
+    minLength: 1,
+    description: "checkpoints go to FILE.1, FILE.2, ...: a name (or path) inside the user's checkpoint directory, or an absolute path there",
+  }),
+  max: Type.Optional(Type.Integer({ minimum: 1, description: 'extensions .1 to .MAX are used, then recycled oldest first' })),
+  everyMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'take one automatically this often (fractions allowed)' })),
+});
+export type CheckpointPolicy = Static<typeof CheckpointPolicy>;
 
 export const RunRequest = Type.Object({
   argv: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
@@ -110,8 +127,70 @@ export const RunRequest = Type.Object({
   best: Type.Optional(Type.Boolean({ description: 'start on the node with the most spare CPU now (MOSIX mosrun -b); not with node' })),
   memMiB: Type.Optional(Type.Integer({ minimum: 1, description: 'only on a node with this much free memory (MOSIX mosrun -m)' })),
   locked: Type.Optional(Type.Boolean({ description: 'never move it automatically (MOSIX mosrun -L)' })),
+  checkpoint: Type.Optional(CheckpointPolicy),
+  recoverOnFailure: Type.Optional(Type.Boolean({ description: 'if its node is lost, recover it elsewhere from its latest checkpoint' })),
 });
 export type RunRequest = Static<typeof RunRequest>;
+
+/** A regular file the checkpointed process had open, as its checkpoint recorded it. */
+export const OpenFile = Type.Object({
+  pid: Type.Integer({ description: 'PID inside the program’s namespace' }),
+  fd: Type.Integer(),
+  path: Type.String(),
+  mode: Type.Union([Type.Literal('r'), Type.Literal('w'), Type.Literal('rw')]),
+  append: Type.Boolean(),
+  offset: Type.Integer(),
+  size: Type.Integer({ description: 'its size at the checkpoint' }),
+  saved: Type.Boolean({ description: 'its content is in the checkpoint (a file of its working directory open for writing), and comes back with a recovery' }),
+});
+export type OpenFile = Static<typeof OpenFile>;
+
+export const Checkpoint = Type.Object({
+  id: Type.Integer(),
+  processId: Type.Integer(),
+  number: Type.Integer({ description: '1 for the first checkpoint of the process, and so on' }),
+  path: Type.String({ description: 'the checkpoint file (FILE.N)' }),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  takenAt: Type.Integer(),
+  node: NodeName,
+  frozenMs: Type.Integer({ description: 'how long the process was stopped for it' }),
+  files: Type.Array(OpenFile),
+});
+export type Checkpoint = Static<typeof Checkpoint>;
+
+export const CheckpointRequest = Type.Object({
+  then: Type.Optional(
+    Type.Union([Type.Literal('run'), Type.Literal('stop'), Type.Literal('exit')], {
+      description: "run on (checkpoint, the default), freeze it (checkstop), or end it (exit)",
+    }),
+  ),
+});
+export type CheckpointRequest = Static<typeof CheckpointRequest>;
+
+/** MOSIX mosrun -R FILE [-O fd=file,...] */
+export const RecoverRequest = Type.Object({
+  file: Type.String({ minLength: 1, description: 'the checkpoint file (FILE.N), named as for -C' }),
+  node: Type.Optional(NodeName),
+  homeNode: Type.Optional(NodeName),
+  remap: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.String({ pattern: '^/' }), { description: 'fd → file to open instead of the one it had (MOSIX -O)' })),
+  acceptChanged: Type.Optional(Type.Boolean({ description: 'go on although files it had open changed since the checkpoint' })),
+  checkpoint: Type.Optional(CheckpointPolicy),
+  recoverOnFailure: Type.Optional(Type.Boolean()),
+});
+export type RecoverRequest = Static<typeof RecoverRequest>;
+
+/** MOSIX mosrun -I FILE: what a checkpoint holds, and how its files look now */
+export const CheckpointInfo = Type.Object({
+  path: Type.String(),
+  processId: Type.Integer(),
+  argv: Type.Array(Type.String()),
+  cwd: Type.String(),
+  takenAt: Type.Integer(),
+  node: NodeName,
+  files: Type.Array(Type.Intersect([OpenFile, Type.Object({ sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone' }) })])),
+});
+export type CheckpointInfo = Static<typeof CheckpointInfo>;
 
 export const MigrationState = Type.Union([
   Type.Literal('requested'),

@@ -23,6 +23,11 @@ export const AgentConfig = Type.Object({
   /** CPUs this node may use (its cgroup quota in the simulated cluster, its cores elsewhere) */
   cpuCapacity: Type.Optional(Type.Number()),
   memLimitBytes: Type.Optional(Type.Integer()),
+  /**
+   * where checkpoints are written, the same directory on every node (shared storage across
+   * machines): any node can recover a process from any checkpoint
+   */
+  checkpointDir: Type.String({ pattern: '^/' }),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 
@@ -35,6 +40,10 @@ export const OrchestratorConfig = Type.Object({
   /** ms without a report before a node counts as offline */
   nodeTimeoutMs: Type.Optional(Type.Integer()),
   outputLimitBytes: Type.Optional(Type.Integer({ description: 'kept output per process before rotating' })),
+  /** the agents' checkpointDir: users name checkpoint files inside CHECKPOINTDIR/USER/ */
+  checkpointDir: Type.String({ pattern: '^/' }),
+  /** ms without a report before the processes of a node count as lost (and are recovered) */
+  nodeLostMs: Type.Optional(Type.Integer()),
 });
 export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 

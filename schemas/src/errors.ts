@@ -26,6 +26,9 @@ export const ERRORS = {
   /** CRIU could not dump the process: it keeps running where it was. */
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },
+  GODWIT_ERR_CANNOT_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
+  GODWIT_ERR_BAD_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
+  GODWIT_ERR_FILES_CHANGED: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_TRANSFER_FAILED: { statusCode: 502, error: 'Bad Gateway' },
   GODWIT_ERR_AGENT_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
   GODWIT_ERR_MIGRATION_FAILED: { statusCode: 500, error: 'Internal Server Error' },

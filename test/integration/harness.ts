@@ -59,8 +59,19 @@ export async function teardown(): Promise<void> {
 }
 
 /** Runs one of the CLI's commands to completion, as a user at node 0 would. */
-export async function cli(h: Harness, bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl' | 'mossetpe', args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
-  return execa('node', [join(CLI, `${bin}.js`), ...args], { env: opts.env ?? h.env, reject: false, timeout: 180_000, cwd: REPO });
+export async function cli(
+  h: Harness,
+  bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl' | 'mossetpe',
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+) {
+  return execa('node', [join(CLI, `${bin}.js`), ...args], {
+    env: opts.env ?? h.env,
+    reject: false,
+    timeout: 180_000,
+    cwd: REPO,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
 }
 
 /** A foreground `mosrun` whose output a test watches while it runs. */
@@ -74,11 +85,11 @@ export interface Run {
   id: () => Promise<number>;
 }
 
-export function mosrun(h: Harness, args: string[], opts: { input?: boolean } = {}): Run {
+export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string } = {}): Run {
   const child = execa('node', [join(CLI, 'mosrun.js'), '-v', ...args], {
     env: h.env,
     reject: false,
-    cwd: REPO,
+    cwd: opts.cwd ?? REPO,
     stdin: opts.input ? 'pipe' : 'ignore',
     buffer: false,
     timeout: 600_000,
@@ -103,7 +114,7 @@ export function mosrun(h: Harness, args: string[], opts: { input?: boolean } = {
     stdout: () => out,
     stderr: () => err,
     waitFor: (re, timeoutMs = 60_000) => waitUntil(() => re.exec(out), `${re} in the output`, timeoutMs),
-    id: async () => Number((await waitUntil(() => /process (\d+) started/.exec(err), 'mosrun -v to print the process id', 60_000))[1]),
+    id: async () => Number((await waitUntil(() => /process (\d+) (?:started|recovered)/.exec(err), 'mosrun -v to print the process id', 60_000))[1]),
   };
 }
 

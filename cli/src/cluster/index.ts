@@ -235,6 +235,8 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     // Configuration: fresh tokens at every start.
     await make({ kind: 'dir', path: p.orchestratorDir }, () => void fs.mkdirSync(path.join(p.orchestratorDir, 'data'), { recursive: true, mode: 0o700 }));
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
+    // checkpoints outlive the cluster (a user recovers from them after a restart): not a resource
+    fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const userToken = token();
     const guestToken = token();
@@ -250,6 +252,9 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       ],
       nodes: state.nodes.map((n, i) => ({ name: n.name, url: n.url, token: nodeTokens[i]! })),
       nodeTimeoutMs: 5000,
+      // a simulated node that stops reporting was stopped for good: recover its processes soon
+      nodeLostMs: 15_000,
+      checkpointDir: p.checkpoints,
     };
     const orchestratorConfigPath = path.join(p.orchestratorDir, 'config.json');
     writeJson(orchestratorConfigPath, orchestratorConfig);
@@ -270,6 +275,9 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         cgroups: n.cgroups,
         cpuCapacity: cpus,
         memLimitBytes: memMiB * 1024 * 1024,
+        // the simulated nodes share one file system: one directory serves them all, as shared
+        // storage would across machines
+        checkpointDir: p.checkpoints,
       };
       const file = path.join(dir, 'config.json');
       writeJson(file, config);

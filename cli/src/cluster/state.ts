@@ -47,6 +47,7 @@ export interface HomePaths {
   state: string;
   orchestratorDir: string;
   nodesDir: string;
+  checkpoints: string;
   logs: string;
   clientConfig: string;
   guestConfig: string;
@@ -60,6 +61,7 @@ export function homePaths(home: string): HomePaths {
     state: path.join(home, 'cluster', 'state.json'),
     orchestratorDir: path.join(home, 'orchestrator'),
     nodesDir: path.join(home, 'nodes'),
+    checkpoints: path.join(home, 'checkpoints'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
     guestConfig: path.join(home, 'cluster-guest.json'),

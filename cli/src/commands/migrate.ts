@@ -21,7 +21,7 @@ export function buildMigrateCommand(name: string) {
   return new Command(name)
     .description('move a running process to another node or back home, or freeze it and bring it back (MOSIX mosmigrate)')
     .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
-    .argument('<node>', "where to: a node name (see `godwit nodes`) or 'home'; or 'freeze', or 'continue'")
+    .argument('<node>', "where to: a node name (see `godwit nodes`) or 'home'; or 'freeze', 'continue', 'checkpoint', 'checkstop' or 'exit'")
     .argument('[target]', "with 'continue': the node to bring it back on (default: its home)")
     .addOption(
       new Option('--strategy <how>', 'how its memory moves: auto picks the best the two nodes allow; a forced one they cannot do is refused before anything stops')
@@ -35,6 +35,9 @@ export function buildMigrateCommand(name: string) {
       '  process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)',
       'freeze dumps the process to disk and stops it: it uses no CPU or memory until',
       "`continue` brings it back, on its home node or on the node named after it.",
+      'checkpoint saves the process to its next checkpoint file (mosrun -C FILE: FILE.1, FILE.2, ...;',
+      'by default ckpt.PID.N in your checkpoint directory) and lets it run on; checkstop then freezes',
+      'it; exit then ends it. `mosrun -R FILE.N` recovers it from one, on any node.',
     ].join('\n'))
     .action(async (id, node, target, opts) => {
       if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
@@ -42,6 +45,13 @@ export function buildMigrateCommand(name: string) {
         throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
       }
       const client = connect();
+      if (node === 'checkpoint' || node === 'checkstop' || node === 'exit') {
+        if (target !== undefined) throw new CliError(`too many arguments: nothing goes after '${node}'`, { exitCode: 2 });
+        const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit');
+        const then = node === 'checkpoint' ? 'it runs on' : node === 'checkstop' ? 'it is frozen' : 'it has ended';
+        await print(opts.json ? renderJson(c) : `process ${c.processId} checkpointed to ${c.path} (checkpoint ${c.number}, ${c.bytes} bytes, stopped ${c.frozenMs} ms); ${then}\n`);
+        return;
+      }
       const view = opts.json
         ? undefined
         : showProgress({ url: client.config.url, token: client.config.token, processId: id, tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });

@@ -6,9 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { GodwitError, type Process, type RunRequest } from '@godwit/schemas';
+import { GodwitError, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { print } from '../program.js';
+import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
 
 export interface RunArgs {
@@ -25,14 +27,42 @@ export interface RunArgs {
   verbose: boolean;
   json: boolean;
   argv: string[];
+  /** MOSIX -C FILE -N MAX -A MINUTES */
+  checkpoint?: CheckpointPolicy;
+  recoverOnFailure?: boolean;
+  /** MOSIX -R FILE [-O fd=file,...]: recover from a checkpoint instead of starting PROGRAM */
+  recover?: { file: string; remap: Record<string, string>; acceptChanged: boolean };
+  /** MOSIX -I FILE: list what a checkpoint holds */
+  info?: string;
 }
+
+/** MOSIX -O: "3=/new/file,4=other" (relative files are taken from the current directory) */
+export function parseRemap(spec: string, cwd: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of spec.split(',').filter(Boolean)) {
+    const m = /^([0-9]+)=(.+)$/.exec(part.trim());
+    if (!m) throw new InvalidArgumentError(`'${part}' is not FD=FILE (for example 3=/tmp/other.log)`);
+    out[m[1]!] = m[2]!.startsWith('/') ? m[2]! : `${cwd.replace(/\/$/, '')}/${m[2]!}`;
+  }
+  return out;
+}
+
+const positive = (what: string) => (v: string) => {
+  if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgumentError(`'${v}' is not ${what}`);
+  return Number(v);
+};
 
 export type RunAction = (args: RunArgs) => Promise<void>;
 
 export function buildRunCommand(name: string, action: RunAction = runAction) {
   return new Command(name)
     .description('run a program under godwit, so that it can migrate between nodes (MOSIX mosrun)')
-    .usage('[-h | -r NODE | -b] [-m MB] [-L | -l] [-v] [--json] PROGRAM [ARGS...]\n       mosrun -S MAXJOBS [-r NODE] [-m MB] [-L] COMMANDS-FILE')
+    .usage(
+      '[-h | -r NODE | -b] [-m MB] [-L | -l] [-C FILE [-N MAX] [-A MINUTES]] [--recover-on-failure] [-v] [--json] PROGRAM [ARGS...]\n' +
+        '       mosrun -S MAXJOBS [-r NODE] [-m MB] [-L] COMMANDS-FILE\n' +
+        '       mosrun -R FILE [-O FD=FILE,...] [--accept-changed] [-r NODE]\n' +
+        '       mosrun -I FILE',
+    )
     .helpOption('--help', 'show this help')
     .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts(['node', 'best']))
     .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)').conflicts('best'))
@@ -51,12 +81,28 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
         return Number(v);
       }),
     )
+    .option('-C, --checkpoint-file <FILE>', "checkpoints go to FILE.1, FILE.2, ... in your checkpoint directory (a name there, or a path inside it)")
+    .addOption(new Option('-N, --checkpoint-max <MAX>', 'use extensions .1 to .MAX, then recycle them oldest first').argParser(positive('a number of checkpoints (1 or more)')))
+    .addOption(
+      new Option('-A, --checkpoint-every <MINUTES>', 'take a checkpoint automatically every MINUTES (fractions allowed, e.g. 0.5)').argParser((v) => {
+        if (!/^[0-9]*\.?[0-9]+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`'${v}' is not a number of minutes above 0`);
+        return Number(v);
+      }),
+    )
+    .option('--recover-on-failure', 'if its node is lost, recover it on another node from its latest checkpoint')
+    .option('-R, --recover <FILE>', 'recover the program from checkpoint FILE (e.g. myjob.3) instead of starting one; it runs in the foreground as if started here')
+    .addOption(
+      new Option('-O, --open-instead <FD=FILE>', "with -R: give the recovered program FILE in place of what its descriptor FD had open (MOSIX's fd remap); several: 3=a,4=b")
+        .argParser((v) => parseRemap(v, process.cwd())),
+    )
+    .option('--accept-changed', 'with -R: go on although files it had open changed since the checkpoint')
+    .option('-I, --info <FILE>', 'list the files the process of checkpoint FILE had open, with their sizes then and now')
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
       'write the created process as one JSON line to stderr when it starts, and the final process when it ends (stdout stays the program’s)',
     )
-    .argument('<program>', 'the program to run')
+    .argument('[program]', 'the program to run')
     .argument('[args...]', 'its arguments, passed on untouched (dashes included)')
     .passThroughOptions()
     .addHelpText(
@@ -68,10 +114,40 @@ passed on to it. Exits with the program's exit status (128+N when killed by sign
 
 Examples:
   ${name} -v ./counter 60
-  ${name} -rnode1 python3 -c 'print(42)'`,
+  ${name} -rnode1 python3 -c 'print(42)'
+  ${name} -C myjob -N 3 -A 20 ./simulate     (checkpoints myjob.1 .. myjob.3, every 20 minutes)
+  ${name} -R myjob.2 -O 3=/tmp/other.log`,
     )
     .action(async (program, args, opts) => {
+      const only = (flag: string, ok: boolean) => {
+        if (!ok) throw new CliError(`${flag} goes only with -R`, { exitCode: 2 });
+      };
+      only('-O', opts.openInstead === undefined || opts.recover !== undefined);
+      only('--accept-changed', opts.acceptChanged === undefined || opts.recover !== undefined);
+      if (opts.recover !== undefined || opts.info !== undefined) {
+        if (program !== undefined) throw new CliError(`${opts.recover !== undefined ? '-R' : '-I'} takes no program: it comes from the checkpoint`, { exitCode: 2 });
+        if (opts.recover !== undefined && opts.info !== undefined) throw new CliError('-R and -I do not go together', { exitCode: 2 });
+      } else if (program === undefined) {
+        throw new CliError('missing the program to run (or -R FILE to recover one, -I FILE to look into a checkpoint)', { exitCode: 2 });
+      }
+      if ((opts.checkpointMax !== undefined || opts.checkpointEvery !== undefined) && opts.checkpointFile === undefined) {
+        throw new CliError('-N and -A need -C FILE: where the checkpoints go', { exitCode: 2 });
+      }
       await action({
+        ...(opts.checkpointFile !== undefined
+          ? {
+              checkpoint: {
+                file: opts.checkpointFile,
+                ...(opts.checkpointMax !== undefined ? { max: opts.checkpointMax } : {}),
+                ...(opts.checkpointEvery !== undefined ? { everyMinutes: opts.checkpointEvery } : {}),
+              },
+            }
+          : {}),
+        recoverOnFailure: opts.recoverOnFailure ?? false,
+        ...(opts.recover !== undefined
+          ? { recover: { file: opts.recover, remap: opts.openInstead ?? {}, acceptChanged: opts.acceptChanged ?? false } }
+          : {}),
+        ...(opts.info !== undefined ? { info: opts.info } : {}),
         node: opts.node,
         best: opts.best ?? false,
         memMiB: opts.mem,
@@ -79,12 +155,17 @@ Examples:
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
-        argv: [program, ...args],
+        argv: program === undefined ? [] : [program, ...args],
       });
     });
 }
 
 async function runAction(args: RunArgs): Promise<void> {
+  if (args.info !== undefined) {
+    const info = await connect().checkpointInfo(args.info);
+    await print(args.json ? renderJson(info) : renderCheckpointInfo(info));
+    return;
+  }
   if (args.batch !== undefined) {
     if (args.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
     process.exitCode = await runBatch(connect(), args, args.batch, args.argv[0]!);
@@ -116,18 +197,34 @@ function say(line: string): void {
 }
 
 export async function runForeground(client: GodwitClient, args: RunArgs): Promise<number> {
-  const req: RunRequest = {
-    argv: args.argv,
-    cwd: process.cwd(),
-    env: programEnv(process.env),
+  const common = {
     homeNode: client.config.homeNode,
-    ...(args.best ? { best: true } : { node: args.node ?? client.config.homeNode }),
-    ...(args.memMiB !== undefined ? { memMiB: args.memMiB } : {}),
-    ...(args.locked ? { locked: true } : {}),
+    ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
+    ...(args.recoverOnFailure ? { recoverOnFailure: true } : {}),
   };
-  const proc = await client.run(req);
+  let proc: Process;
+  if (args.recover) {
+    proc = await client.recover({
+      file: args.recover.file,
+      node: args.node ?? client.config.homeNode,
+      remap: args.recover.remap,
+      acceptChanged: args.recover.acceptChanged,
+      ...common,
+    });
+  } else {
+    const req: RunRequest = {
+      argv: args.argv,
+      cwd: process.cwd(),
+      env: programEnv(process.env),
+      ...(args.best ? { best: true } : { node: args.node ?? client.config.homeNode }),
+      ...(args.memMiB !== undefined ? { memMiB: args.memMiB } : {}),
+      ...(args.locked ? { locked: true } : {}),
+      ...common,
+    };
+    proc = await client.run(req);
+  }
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');
-  else if (args.verbose) say(`process ${proc.id} started on ${proc.node} (pid ${proc.origPid ?? proc.pid ?? '?'})`);
+  else if (args.verbose) say(`process ${proc.id} ${args.recover ? `recovered from ${args.recover.file}` : 'started'} on ${proc.node} (pid ${proc.origPid ?? proc.pid ?? '?'})`);
 
   // A signal that cannot be passed on (orchestrator gone) ends mosrun itself, as it would end
   // a local program: the user asked to stop, and nothing else would.

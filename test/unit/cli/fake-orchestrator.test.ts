@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Process } from '@godwit/schemas';
+import { fakeProcess } from './fake-process.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
 const bin = (name: string) => path.join(repo, 'cli', 'src', 'bin', `${name}.ts`);
@@ -25,10 +26,7 @@ interface Seen {
 }
 
 function proc(id: number, over: Partial<Process> = {}): Process {
-  return {
-    id, owner: 'root', argv: ['prog'], cwd: '/', homeNode: 'node0', node: 'node0', pid: 100 + id, origPid: 100 + id,
-    nmigs: 0, state: 'running', exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
-  };
+  return fakeProcess({ id, pid: 100 + id, origPid: 100 + id, ...over });
 }
 
 function apiError(res: http.ServerResponse, status: number, code: string, message: string, details?: unknown) {

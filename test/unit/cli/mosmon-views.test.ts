@@ -1,6 +1,7 @@
 /** What each mosmon view draws for a given cluster, at a given terminal size. */
 import { expect } from 'chai';
 import type { Node, NodeLoad, Process } from '@godwit/schemas';
+import { fakeProcess } from './fake-process.js';
 import { bar, clock, renderScreen, wrap, type MonitorState, type Snapshot, type View } from '../../../cli/src/monitor/views.js';
 
 const GIB = 2 ** 30;
@@ -15,10 +16,7 @@ function node(name: string, over: Partial<Node> = {}): Node {
 }
 
 function proc(id: number, over: Partial<Process>): Process {
-  return {
-    id, owner: 'root', argv: ['x'], cwd: '/', homeNode: 'node0', node: 'node0', pid: 1, origPid: 1, nmigs: 0, state: 'running',
-    exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
-  };
+  return fakeProcess({ id, argv: ['x'], pid: 1, origPid: 1, ...over });
 }
 
 const at = Date.UTC(2026, 10, 24, 4, 5, 6);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Node, Process } from '@godwit/schemas';
+import { fakeProcess } from './fake-process.js';
 import { formatElapsed, nodeLabeller, renderPsTable } from '../../../cli/src/render.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -12,11 +13,7 @@ function node(name: string, url: string): Node {
 }
 
 function proc(over: Partial<Process>): Process {
-  return {
-    id: 1, owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node2',
-    pid: 777, origPid: 4242, nmigs: 1, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', locked: false, ...over,
-  };
+  return fakeProcess({ owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', node: 'node2', pid: 777, origPid: 4242, nmigs: 1, createdAt: 1_000, lastFrozenMs: 160, ...over });
 }
 
 const nodes = [node('node0', 'http://10.77.1.10:7701'), node('node1', 'http://10.77.1.11:7701'), node('node2', 'http://10.77.1.12:7701')];

@@ -24,7 +24,9 @@ async function parse(argv: string[]): Promise<{ args: RunArgs | null; err: unkno
 describe('mosrun arguments', () => {
   it('runs on the home node by default', async () => {
     const { args } = await parse(['prog']);
-    expect(args).to.deep.equal({ node: undefined, best: false, memMiB: undefined, locked: false, verbose: false, json: false, argv: ['prog'] });
+    expect(args).to.deep.equal({
+      node: undefined, best: false, memMiB: undefined, locked: false, verbose: false, json: false, argv: ['prog'], recoverOnFailure: false,
+    });
   });
 
   it('takes -S MAXJOBS with a commands file (batch mode), and refuses a bad count', async () => {
@@ -83,9 +85,32 @@ describe('mosrun arguments', () => {
     for (const argv of [['-h', '-rnode1', 'prog'], [], ['-r']]) {
       const { args, err, stderr } = await parse(argv);
       expect(args).to.equal(null);
-      expect(renderError(err).exitCode).to.equal(2);
-      expect(stderr).to.match(/^godwit: /);
-      expect(stderr).to.not.match(/^error:/m);
+      const shown = renderError(err);
+      expect(shown.exitCode).to.equal(2);
+      // commander's own usage errors are printed as it parses; godwit's come back to be printed
+      expect(stderr + shown.text).to.match(/^godwit: /);
+      expect(stderr + shown.text).to.not.match(/^error:/m);
+    }
+  });
+
+  it('takes MOSIX checkpoint options: -C/-N/-A to checkpoint, -R with -O to recover, -I to look', async () => {
+    const run = (await parse(['-Cjob', '-N3', '-A0.5', '--recover-on-failure', 'prog'])).args!;
+    expect([run.checkpoint, run.recoverOnFailure, run.argv]).to.deep.equal([{ file: 'job', max: 3, everyMinutes: 0.5 }, true, ['prog']]);
+    const rec = (await parse(['-Rjob.2', '-O', '3=/tmp/a,4=b', '--accept-changed'])).args!;
+    expect(rec.recover).to.deep.equal({ file: 'job.2', remap: { 3: '/tmp/a', 4: `${process.cwd()}/b` }, acceptChanged: true });
+    expect((await parse(['-I', 'job.2'])).args!.info).to.equal('job.2');
+    for (const [argv, why] of [
+      [['-N3', 'prog'], /-N and -A need -C FILE/],
+      [['-R', 'job.1', 'prog'], /-R takes no program/],
+      [['-O', '3=/x', 'prog'], /-O goes only with -R/],
+      [['-Cjob', '-A', 'soon', 'prog'], /'soon' is not a number of minutes/],
+      [['-R', 'job.1', '-O', 'three=/x'], /'three=\/x' is not FD=FILE/],
+    ] as const) {
+      const { args, err, stderr } = await parse([...argv]);
+      expect(args, argv.join(' ')).to.equal(null);
+      const shown = renderError(err);
+      expect(shown.exitCode, argv.join(' ')).to.equal(2);
+      expect(stderr + shown.text).to.match(why);
     }
   });
 

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
 import type { Migration, Node, Process } from '@godwit/schemas';
+import { fakeProcess } from './fake-process.js';
 import { formatBytes, renderMigration, renderNodesTable, renderPsTable, selectProcesses } from '../../../cli/src/render.js';
 
 function proc(over: Partial<Process>): Process {
-  return {
-    id: 1, owner: 'root', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node0',
-    pid: 4242, origPid: 4242, nmigs: 0, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
-  };
+  return fakeProcess({ argv: ['./counter', '60'], cwd: '/tmp', pid: 4242, origPid: 4242, createdAt: 1, ...over });
 }
 
 const sample: Process[] = [

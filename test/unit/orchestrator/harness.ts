@@ -46,6 +46,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ],
     nodes: agents.map((a) => ({ name: a.name, url: a.url, token: a.token })),
     nodeTimeoutMs: 2000,
+    checkpointDir: join(dataDir, 'checkpoints'),
     ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
   });
 

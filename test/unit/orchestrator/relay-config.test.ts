@@ -6,6 +6,7 @@ describe('orchestrator configuration', () => {
   const good = {
     listen: { host: '127.0.0.1', port: 7000 },
     dataDir: '/var/lib/godwit',
+    checkpointDir: '/srv/godwit/checkpoints',
     users: [{ name: 'alice', token: 'alice-token-0123456789' }],
     nodes: [{ name: 'node0', url: 'http://10.0.0.1:7001', token: 'node0-token-0123456789' }],
   };
@@ -14,6 +15,7 @@ describe('orchestrator configuration', () => {
     const c = checkConfig(good);
     expect(c.nodeTimeoutMs).to.equal(5000);
     expect(c.outputLimitBytes).to.equal(8 * 1024 * 1024);
+    expect(c.nodeLostMs).to.equal(30_000);
     expect(Object.isFrozen(c) && Object.isFrozen(c.nodes[0])).to.equal(true);
   });
 

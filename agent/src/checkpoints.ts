@@ -1,0 +1,333 @@
+/**
+ * Checkpoints: a program's images, the files it was writing in its own directory, and a
+ * manifest of every file it had open, packed into one file under the cluster's checkpoint
+ * directory. A checkpoint is written beside its final name, checked, and only then renamed over
+ * it, so a crash while taking one never costs the previous one.
+ */
+import { createHash } from 'node:crypto';
+import { constants, createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmod, copyFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import {
+  GodwitError,
+  type AgentConfig,
+  type CheckpointInfo,
+  type CheckpointManifest,
+  type StageCheckpointRequest,
+  type StageCheckpointResult,
+  type TakeCheckpointResult,
+} from '@godwit/schemas';
+import type { InheritedFile } from './criu.js';
+import { packImages, type ImageStore } from './images.js';
+import type { Lifecycle } from './lifecycle.js';
+import { inside, O_ACCMODE, openFiles, type TreeFile } from './open-files.js';
+import { cannotMove, tracerOf, treePids } from './preflight.js';
+import { waitFor } from './wait.js';
+import type { ProcStore } from './procs.js';
+
+const MANIFEST = 'godwit-checkpoint.json';
+/** the manifest as the agent writes it: each file with its open(2) flags too */
+type Manifest = Omit<CheckpointManifest, 'files'> & { files: TreeFile[] };
+const savedName = (i: number) => `godwit-file-${i}`;
+
+export interface CheckpointDeps {
+  config: Readonly<AgentConfig>;
+  procs: ProcStore;
+  images: ImageStore;
+  lifecycle: Lifecycle;
+}
+
+/** the distinct paths among files, in order: a saved file's content is stored under its index here */
+function distinctPaths(files: readonly TreeFile[]): string[] {
+  return [...new Set(files.map((f) => f.path))];
+}
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function sizeNow(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
+/** The manifest of a checkpoint file, read without unpacking the rest. */
+async function readManifest(file: string): Promise<Manifest> {
+  const extract = tar.extract();
+  let manifest: (Manifest) | undefined;
+  extract.on('entry', (header, stream, next) => {
+    if (header.name !== MANIFEST) {
+      stream.on('end', next).resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
+    stream.on('end', () => {
+      manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
+      next();
+    });
+  });
+  await pipeline(createReadStream(file), extract);
+  if (!manifest) throw new Error('it has no godwit manifest');
+  return manifest;
+}
+
+/** what a checkpoint in progress leaves beside its work directory, for a restarted agent */
+interface InProgress {
+  rootPid: number;
+  target: string;
+}
+
+export function createCheckpoints({ config, procs, images, lifecycle }: CheckpointDeps) {
+  const root = config.checkpointDir;
+  const node = config.node;
+  const workRoot = join(config.dataDir, 'checkpoint-work');
+
+  /**
+   * A checkpoint this agent was taking when it died: its program may be left stopped (CRIU
+   * leaves it so, and only the agent lets it go on), and its half-written file lies beside the
+   * user's previous one. Once CRIU has let go of the tree, the program runs on.
+   */
+  async function finishInterrupted(): Promise<void> {
+    if (!existsSync(workRoot)) return;
+    for (const name of readdirSync(workRoot).filter((n) => /^\d+\.json$/.test(n))) {
+      const id = Number(name.slice(0, -5));
+      try {
+        const left = JSON.parse(readFileSync(join(workRoot, name), 'utf8')) as InProgress;
+        if (procs.current(id)?.rootPid === left.rootPid) {
+          await waitFor(() => (treePids(left.rootPid).every((p) => tracerOf(p) === 0) ? true : undefined), {
+            timeoutMs: 10 * 60_000,
+            intervalMs: 100,
+            what: `CRIU to let go of process ${id}`,
+          });
+          await lifecycle.continueStopped(left.rootPid, []);
+        }
+        await rm(`${left.target}.partial`, { force: true });
+      } finally {
+        await rm(join(workRoot, String(id)), { recursive: true, force: true });
+        await rm(join(workRoot, name), { force: true });
+      }
+    }
+  }
+  const interrupted = finishInterrupted().catch(() => undefined);
+
+  /** a checkpoint path, confined to the checkpoint directory (the schema already refuses '..') */
+  function resolveIn(rel: string): string {
+    const abs = join(root, rel);
+    if (!inside(abs, root)) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `checkpoint path ${rel} leaves ${root}`);
+    return abs;
+  }
+
+  function badCheckpoint(abs: string, why: string): GodwitError {
+    return new GodwitError('GODWIT_ERR_BAD_CHECKPOINT', `${abs} is not a usable checkpoint: ${why}`);
+  }
+
+  /** Packs dir into target (via target.partial), fsynced and read back before it replaces target. */
+  async function writeArchive(dir: string, target: string): Promise<{ bytes: number; sha256: string }> {
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const partial = `${target}.partial`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(packImages(dir), count, createWriteStream(partial, { mode: 0o600 }));
+      await fsyncPath(partial);
+      const sha256 = hash.digest('hex');
+      const readBack = await sha256Of(createReadStream(partial));
+      if (readBack !== sha256) throw new Error(`what was written reads back differently (sha256 ${readBack}, not ${sha256})`);
+      await rename(partial, target);
+      await fsyncPath(dirname(target));
+      return { bytes, sha256 };
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+  }
+
+  return {
+    /**
+     * Takes a checkpoint of a running program into `rel`. The tree is stopped from the dump until
+     * the files it writes are copied, so images and files agree; then it runs on, or, with
+     * 'exit', ends once the checkpoint is safely written (and runs on if it could not be).
+     */
+    async take(id: number, rel: string, then: 'run' | 'exit'): Promise<TakeCheckpointResult> {
+      const target = resolveIn(rel);
+      const cur = lifecycle.running(id);
+      const blockers = cannotMove(cur.rootPid, node);
+      if (blockers.length) {
+        throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `process ${id} cannot be checkpointed: ${blockers.join('; ')}; it runs on`, { blockers });
+      }
+      await interrupted;
+      const work = join(workRoot, String(id));
+      const marker = `${work}.json`;
+      await rm(work, { recursive: true, force: true });
+      await mkdir(work, { recursive: true, mode: 0o700 });
+      await writeFile(marker, JSON.stringify({ rootPid: cur.rootPid, target } satisfies InProgress), { mode: 0o600 });
+      try {
+        let stopped;
+        try {
+          stopped = await lifecycle.dumpStopped(id, work);
+        } catch (err) {
+          const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', (err as Error).message);
+          throw new GodwitError(e.code === 'GODWIT_ERR_CANNOT_DUMP' ? 'GODWIT_ERR_CANNOT_CHECKPOINT' : e.code, `${e.message}; it runs on`, e.details);
+        }
+        const { proc, frozenAt, lockTables } = stopped;
+        const goOn = () => lifecycle.continueStopped(proc.rootPid, lockTables);
+        let files: TreeFile[];
+        let frozenMs: number;
+        try {
+          files = openFiles(proc.rootPid);
+          const saved = new Set(files.filter((f) => f.saved).map((f) => f.path));
+          const paths = distinctPaths(files);
+          for (const [i, p] of paths.entries()) if (saved.has(p)) await copyFile(p, join(work, savedName(i)));
+          const meta = procs.meta(id);
+          await images.writeMetaIn(work, {
+            version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
+            stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
+          });
+          const manifest: Manifest = { version: 1, processId: id, node, takenAt: frozenAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
+          await images.writeFileIn(work, MANIFEST, JSON.stringify(manifest));
+        } catch (err) {
+          await goOn();
+          throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `saving the files of process ${id} failed: ${(err as Error).message}; it runs on`);
+        }
+        if (then === 'run') await goOn();
+        frozenMs = Date.now() - frozenAt;
+        let written;
+        try {
+          written = await writeArchive(work, target);
+        } catch (err) {
+          if (then === 'exit') await goOn();
+          throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `writing checkpoint ${target} failed: ${(err as Error).message}; the process runs on`);
+        }
+        if (then === 'exit') {
+          await lifecycle.endStopped(proc.rootPid, lockTables);
+          frozenMs = Date.now() - frozenAt;
+        }
+        return { ...written, takenAt: frozenAt, frozenMs, files: files.map(({ flags: _flags, fileMode: _mode, ...f }) => f) };
+      } finally {
+        await rm(work, { recursive: true, force: true });
+        await rm(marker, { force: true });
+      }
+    },
+
+    /**
+     * Unpacks a checkpoint into the images of a recovery. Files the program was writing in its
+     * own directory come back as they were; any other file that changed since stops the recovery
+     * with each one named, unless the user remapped it or accepted the change: those are handed
+     * to CRIU already open, so it does not refuse them.
+     */
+    async stage(req: StageCheckpointRequest): Promise<StageCheckpointResult> {
+      const file = resolveIn(req.path);
+      if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
+      if (req.sha256) {
+        const actual = await sha256Of(createReadStream(file));
+        if (actual !== req.sha256) throw badCheckpoint(file, `its checksum (sha256 ${actual}) is not the one recorded when it was taken (${req.sha256}): it was damaged or replaced`);
+      }
+      try {
+        await images.receive(req.migrationId, createReadStream(file));
+      } catch (err) {
+        throw badCheckpoint(file, (err as Error).message);
+      }
+      try {
+        const dir = images.dirOf(req.migrationId);
+        const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as Manifest;
+        const meta = await images.readMeta(req.migrationId);
+        if (!meta) throw badCheckpoint(file, 'it has no image description');
+        const paths = distinctPaths(manifest.files);
+        const remapped = new Map<string, string>();
+        for (const f of manifest.files) {
+          const to = req.remap[String(f.fd)];
+          if (to !== undefined) remapped.set(f.path, to);
+        }
+        const inherit: InheritedFile[] = [];
+        const writeBack: { from: string; to: string; mode: number }[] = [];
+        const changed: string[] = [];
+        for (const [i, path] of paths.entries()) {
+          const f = manifest.files.find((x) => x.path === path)!;
+          const keep = f.flags & (O_ACCMODE | constants.O_APPEND);
+          const to = remapped.get(path);
+          if (to !== undefined) {
+            inherit.push({ path, open: to, flags: keep | (f.mode === 'r' ? 0 : constants.O_CREAT), offset: f.offset });
+          } else if (manifest.files.some((x) => x.path === path && x.saved)) {
+            writeBack.push({ from: join(dir, savedName(i)), to: path, mode: f.fileMode });
+          } else {
+            const now = sizeNow(path);
+            if (now === f.size) continue;
+            if (req.acceptChanged && now !== null) inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
+            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : `${now} bytes now`}`);
+          }
+        }
+        if (changed.length) {
+          throw new GodwitError(
+            'GODWIT_ERR_FILES_CHANGED',
+            `files that process ${manifest.processId} had open changed since its checkpoint ${file}: ${changed.join('; ')}. ` +
+              'Give it another file with -O FD=FILE, or go on with the files as they are now with --accept-changed',
+            { changed },
+          );
+        }
+        for (const w of writeBack) {
+          await copyFile(w.from, w.to);
+          await chmod(w.to, w.mode);
+        }
+        await images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
+        return {
+          inodes: meta.inodes,
+          argv: meta.argv,
+          cwd: meta.cwd,
+          restoredFiles: writeBack.map((w) => w.to),
+          substituted: inherit.map((i) => (i.open === i.path ? i.path : `${i.path} -> ${i.open}`)),
+        };
+      } catch (err) {
+        await images.remove(req.migrationId);
+        throw err;
+      }
+    },
+
+    /** MOSIX mosrun -I: the files the checkpointed process had open, with their sizes then and now. */
+    async info(rel: string): Promise<CheckpointInfo> {
+      const file = resolveIn(rel);
+      if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
+      let manifest;
+      try {
+        manifest = await readManifest(file);
+      } catch (err) {
+        throw badCheckpoint(file, (err as Error).message);
+      }
+      return {
+        path: file,
+        processId: manifest.processId,
+        argv: manifest.argv,
+        cwd: manifest.cwd,
+        takenAt: manifest.takenAt,
+        node: manifest.node,
+        files: manifest.files.map(({ flags: _flags, fileMode: _mode, ...f }) => ({ ...f, sizeNow: sizeNow(f.path) })),
+      };
+    },
+  };
+}
+
+export type Checkpoints = ReturnType<typeof createCheckpoints>;

@@ -1,0 +1,88 @@
+/**
+ * The regular files a program's tree has open, read from /proc while it is stopped for a
+ * checkpoint: CRIU records each one's size and refuses a restore when it changed, so a recovery
+ * must know them (and bring back those the program was writing in its own directory).
+ */
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { constants } from 'node:fs';
+import type { OpenFile } from '@godwit/schemas';
+import { treePids } from './preflight.js';
+
+/** open(2)'s access mode bits (Node's constants lack them) */
+export const O_ACCMODE = 3;
+
+/** the PID the process has inside its own namespace (the last of NSpid) */
+function namespacePid(pid: number): number {
+  try {
+    const ns = /^NSpid:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    return Number(ns?.[ns.length - 1] ?? pid);
+  } catch {
+    return pid;
+  }
+}
+
+function modeOf(flags: number): OpenFile['mode'] {
+  const acc = flags & O_ACCMODE;
+  return acc === constants.O_RDONLY ? 'r' : acc === constants.O_WRONLY ? 'w' : 'rw';
+}
+
+/** whether path lies inside dir (both absolute) */
+export function inside(path: string, dir: string): boolean {
+  const d = dir.endsWith('/') ? dir : `${dir}/`;
+  return path.startsWith(d);
+}
+
+export interface TreeFile extends OpenFile {
+  /** open(2) flags as /proc/PID/fdinfo shows them */
+  flags: number;
+  /** its permission bits: CRIU checks them too when it restores */
+  fileMode: number;
+}
+
+/**
+ * Every regular file open in the tree under rootPid (tini, PID 1, is left out: it opens none of
+ * the program's). `saved` marks those open for writing inside the program's working directory.
+ */
+export function openFiles(rootPid: number): TreeFile[] {
+  const files: TreeFile[] = [];
+  for (const pid of treePids(rootPid)) {
+    if (pid === rootPid) continue;
+    let cwd: string;
+    let fds: string[];
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // it ended while we looked
+    }
+    const nsPid = namespacePid(pid);
+    for (const name of fds) {
+      const fd = Number(name);
+      try {
+        const path = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (!path.startsWith('/') || path.endsWith(' (deleted)')) continue;
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        if (!st.isFile()) continue;
+        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+        const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
+        const offset = Number(/^pos:\s*(\d+)/m.exec(info)?.[1] ?? 0);
+        const mode = modeOf(flags);
+        files.push({
+          pid: nsPid,
+          fd,
+          path,
+          mode,
+          append: (flags & constants.O_APPEND) !== 0,
+          offset,
+          size: st.size,
+          saved: mode !== 'r' && inside(path, cwd),
+          flags,
+          fileMode: st.mode & 0o7777,
+        });
+      } catch {
+        // closed while we looked
+      }
+    }
+  }
+  return files;
+}

@@ -1,0 +1,55 @@
+/** Checkpoints through the API: take one, list them, look into a file, recover from one. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { Checkpoint, CheckpointInfo, CheckpointRequest, ErrorBody, IdParam, Process, RecoverRequest } from '@godwit/schemas';
+import type { Checkpointer } from './checkpoints.js';
+import type { Ctx } from './context.js';
+import { toCheckpoint } from './db.js';
+import { findProcess } from './processes.js';
+
+const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
+
+export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointer: Checkpointer }> = async (app, { ctx, checkpointer }) => {
+  app.post(
+    '/v1/processes/:id/checkpoint',
+    {
+      schema: {
+        summary: 'take a checkpoint (MOSIX mosmigrate checkpoint); then: run on, stop (freeze it: checkstop) or exit',
+        params: IdParam,
+        body: CheckpointRequest,
+        response: { 200: Checkpoint, ...errors },
+      },
+    },
+    async (req) => checkpointer.take(findProcess(ctx, req.user, req.params.id), req.body.then ?? 'run'),
+  );
+
+  app.get(
+    '/v1/processes/:id/checkpoints',
+    { schema: { summary: "a process's checkpoint files, oldest first", params: IdParam, response: { 200: Type.Array(Checkpoint), ...errors } } },
+    async (req) => ctx.db.q.checkpointsOf.all(findProcess(ctx, req.user, req.params.id).id).map(toCheckpoint),
+  );
+
+  app.get(
+    '/v1/checkpoints/info',
+    {
+      schema: {
+        summary: 'what a checkpoint file holds: the files its process had open, their sizes then and now (MOSIX mosrun -I)',
+        querystring: Type.Object({ file: Type.String({ minLength: 1 }) }),
+        response: { 200: CheckpointInfo, ...errors },
+      },
+    },
+    async (req) => checkpointer.info(req.user, req.query.file),
+  );
+
+  app.post(
+    '/v1/checkpoints/recover',
+    {
+      schema: {
+        summary: 'recover a program from a checkpoint file, on any node, as a new process (MOSIX mosrun -R, -O)',
+        body: RecoverRequest,
+        response: { 201: Process, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await checkpointer.recover(req.user, req.body)),
+  );
+};

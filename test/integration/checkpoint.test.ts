@@ -1,0 +1,155 @@
+/**
+ * MOSIX's checkpoints: mosrun -C/-N/-A writes FILE.1, FILE.2, ... in rotation, mosmigrate takes
+ * one by hand (checkpoint, checkstop, exit), and mosrun -R brings a program back from one on any
+ * node, with the files it was writing in its own directory as they were then; a file outside
+ * that changed stops the recovery with its name, unless the user remaps it (-O) or accepts it.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import type { Checkpoint, Event } from '@godwit/schemas';
+import { stopComponent } from '../../cli/src/cluster/index.js';
+import { api, cli, cluster, crashAndRestart, eventually, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** logcount's last line: the sum of 1..n and how many lines its log holds */
+const resultOf = (n: number) => new RegExp(`^result=sum ${(n * (n + 1)) / 2} log-lines ${n}$`, 'm');
+
+describe('checkpoints and recovery', function () {
+  let h: Harness;
+  let dir: string;
+  let mine: string;
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+    mine = join(h.home, 'checkpoints', h.info.client.user);
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'godwit-ckpt-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function checkpoints(id: number): Promise<Checkpoint[]> {
+    const res = await api<Checkpoint[]>(h, 'GET', `/v1/processes/${id}/checkpoints`);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    return res.body;
+  }
+
+  it('-C/-N/-A keeps exactly N files in rotation, each recorded with its checksum; checkstop freezes it and it goes on without a gap', async function () {
+    this.timeout(300_000);
+    const run = mosrun(h, ['-C', 'rot', '-N', '3', '-A', '0.02', program('logcount'), '150'], { cwd: dir });
+    const id = await run.id();
+    await eventually(async () => ((await processInfo(h, id)).checkpoints >= 5 ? true : undefined), () => `5 automatic checkpoints; output so far ${run.stdout().slice(-100)}`, 120_000);
+
+    const stop = await cli(h, 'mosmigrate', [String(id), 'checkstop']);
+    expect(stop.exitCode, stop.stderr).to.equal(0);
+    expect(stop.stdout).to.match(new RegExp(`process ${id} checkpointed to ${mine}/rot\\.[123] \\(checkpoint \\d+, \\d+ bytes, stopped \\d+ ms\\); it is frozen`));
+    const frozen = await processInfo(h, id);
+    expect([frozen.state, frozen.frz]).to.deep.equal(['frozen', 'M']);
+
+    const files = readdirSync(mine).filter((f) => f.startsWith('rot')).sort();
+    expect(files, 'extensions .1 to .3 only, nothing half written').to.deep.equal(['rot.1', 'rot.2', 'rot.3']);
+    const recorded = await checkpoints(id);
+    expect(recorded.map((c) => c.path).sort()).to.deep.equal(files.map((f) => join(mine, f)));
+    const last = frozen.checkpoints;
+    expect(recorded.map((c) => c.number).sort((a, b) => a - b), 'the newest three numbers').to.deep.equal([last - 2, last - 1, last]);
+    for (const c of recorded) {
+      expect(c.path, 'number N lives in extension ((N-1) mod 3) + 1').to.equal(join(mine, `rot.${((c.number - 1) % 3) + 1}`));
+      expect(sha256(c.path), `${c.path} is what was recorded`).to.equal(c.sha256);
+      expect(c.files.map((f) => [f.path, f.saved])).to.deep.include([join(dir, 'progress.log'), true]);
+    }
+
+    const cont = await cli(h, 'mosmigrate', [String(id), 'continue', 'node1']);
+    expect(cont.exitCode, cont.stderr).to.equal(0);
+    const result = await run.child;
+    expect(result.exitCode, run.stderr()).to.equal(0);
+    expect(numbersIn(run.stdout()), 'checkpoints and the freeze lose and repeat nothing').to.deep.equal(oneTo(150));
+    expect(run.stdout()).to.match(resultOf(150));
+  });
+
+  it('recovers on another node after the original was killed, its log as it was at the checkpoint; a changed outside file is refused by name, then accepted or remapped', async function () {
+    this.timeout(300_000);
+    const outside = join(dir, '..', `${dir.split('/').pop()}-outside.txt`);
+    writeFileSync(outside, 'input\n');
+    try {
+      const run = mosrun(h, ['-C', 'rec', program('logcount'), '60', outside], { cwd: dir });
+      const id = await run.id();
+      await run.waitFor(/^10$/m);
+      const before = Math.max(...numbersIn(run.stdout()));
+      const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+      expect(taken.exitCode, taken.stderr).to.equal(0);
+      expect(taken.stdout).to.match(/it runs on/);
+      const after = Math.max(...numbersIn(run.stdout()));
+      await run.waitFor(new RegExp(`^${after + 10}$`, 'm'));
+      expect((await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' })).status).to.equal(204);
+      expect((await run.child).exitCode).to.equal(128 + 9);
+
+      const info = await cli(h, 'mosrun', ['-I', 'rec.1']);
+      expect(info.exitCode, info.stderr).to.equal(0);
+      expect(info.stdout).to.match(new RegExp(`File-Descriptor #3: ${dir}/progress\\.log, offset=\\d+, Write, Append, \\d+ bytes then, \\d+ bytes now \\(saved with the checkpoint`));
+      expect(info.stdout).to.match(new RegExp(`File-Descriptor #4: ${outside}, offset=0, Read, 6 bytes then, unchanged`));
+
+      const back = mosrun(h, ['-r', 'node1', '-R', 'rec.1'], { cwd: dir });
+      const rid = await back.id();
+      expect((await processInfo(h, rid)).node).to.equal('node1');
+      expect((await back.child).exitCode, back.stderr()).to.equal(0);
+      const resumed = numbersIn(back.stdout());
+      expect(resumed[0], `it goes on from the checkpoint (taken between ${before} and ${after}), not from the start`).to.be.within(before, after + 1);
+      expect(resumed).to.deep.equal(oneTo(60).slice(resumed[0]! - 1));
+      expect(back.stdout(), 'its log came back as it was, then grew to 60 lines').to.match(resultOf(60));
+      const events = (await api<Event[]>(h, 'GET', `/v1/events?process=${rid}`)).body;
+      expect(events.map((e) => e.message).join('\n')).to.match(new RegExp(`recovered on node1 .* from ${mine}/rec\\.1 \\(process ${id}, checkpointed on node0`));
+
+      appendFileSync(outside, 'more\n');
+      const refused = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'rec.1']);
+      expect(refused.exitCode).to.not.equal(0);
+      expect(refused.stderr).to.include(`${outside} (fd 4): 6 bytes at the checkpoint, 11 bytes now`);
+      expect(refused.stderr).to.match(/-O FD=FILE.*--accept-changed/);
+      expect(refused.stderr, 'no stack trace').to.not.match(/\n\s+at /);
+
+      const accepted = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'rec.1', '--accept-changed']);
+      expect(accepted.exitCode, accepted.stderr).to.equal(0);
+      expect(accepted.stdout).to.match(resultOf(60));
+
+      const other = join(dir, 'other.txt');
+      writeFileSync(other, 'another input\n');
+      const remapped = await cli(h, 'mosrun', ['-R', 'rec.1', '-O', `4=${other}`]);
+      expect(remapped.exitCode, remapped.stderr).to.equal(0);
+      expect(remapped.stdout).to.match(resultOf(60));
+    } finally {
+      rmSync(outside, { force: true });
+    }
+  });
+
+  it('exit ends the program after its checkpoint; an agent killed during a checkpoint leaves the previous one whole and the program running', async function () {
+    this.timeout(300_000);
+    const run = mosrun(h, ['-C', 'big', program('bin/memcheck'), '256'], { cwd: dir, input: true });
+    const id = await run.id();
+    const ready = (await run.waitFor(/^ready ([0-9a-f]+)$/m))[1]!;
+    const first = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+    expect(first.exitCode, first.stderr).to.equal(0);
+    const [one] = await checkpoints(id);
+
+    // the second checkpoint is written beside the first's name until it is complete: kill the
+    // agent while it is being written
+    const second = api(h, 'POST', `/v1/processes/${id}/checkpoint`, {});
+    await eventually(async () => (existsSync(join(mine, 'big.2.partial')) ? true : undefined), 'big.2.partial to be written', 60_000);
+    await stopComponent({ home: h.home, name: 'node0', signal: 'SIGKILL' });
+    expect((await second).status, 'the checkpoint that was cut short is an error').to.not.equal(200);
+    await crashAndRestart(h, 'node0');
+    expect(sha256(one!.path), 'the previous checkpoint is untouched').to.equal(one!.sha256);
+    run.child.stdin!.write('how is it?\n');
+    await run.waitFor(new RegExp(`^sum ${ready}$`, 'm'), 60_000);
+    expect(existsSync(join(mine, 'big.2.partial')), 'the restarted agent removed the half-written file').to.equal(false);
+
+    const exit = await cli(h, 'mosmigrate', [String(id), 'exit']);
+    expect(exit.exitCode, exit.stderr).to.equal(0);
+    expect(exit.stdout).to.match(/checkpointed to .*big\.2 .*it has ended/);
+    expect((await run.child).exitCode).to.equal(128 + 9);
+    const back = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'big.2'], { input: '' });
+    expect(back.exitCode, back.stderr).to.equal(0);
+    expect(back.stdout, 'its 256 MiB came back intact').to.match(/^intact$/m);
+  });
+});
