@@ -14,6 +14,7 @@ import { createMigrator, type Migrator } from './migration.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
+import { createAutoFreeze } from './autofreeze.js';
 import { createBalancer } from './balancer.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const relay = createOutputRelay(ctx);
   const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
   const balancer = createBalancer(ctx, migrator);
+  const autoFreeze = createAutoFreeze(ctx, migrator);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
@@ -104,10 +106,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
       app.log.error({ err }, 'reconciliation at start failed');
     });
     reconciled(done);
-    void done.then(() => balancer.start());
+    void done.then(() => {
+      balancer.start();
+      autoFreeze.start();
+    });
   });
   app.addHook('preClose', async () => {
     balancer.stop();
+    autoFreeze.stop();
     closing.abort();
     nodes.close();
   });
