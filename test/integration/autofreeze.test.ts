@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
+import { execa } from 'execa';
 import type { Event, Node, Process } from '@godwit/schemas';
 import { api, cli, cluster, crashAndRestart, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
 
@@ -131,5 +132,72 @@ describe('automatic freezing and thawing on memory shortage', function () {
     const result = await hog.run.child;
     expect(result.exitCode, hog.run.stderr()).to.equal(0);
     expect(hog.run.stdout()).to.match(/^intact$/m);
+  });
+
+  it('marks a process CRIU cannot dump (traced by strace) with FRZ N while it runs on, and clears the mark once the shortage ends', async function () {
+    this.timeout(180_000);
+    const traced = await start([program('counter'), '600']);
+    await traced.run.waitFor(/^2$/m);
+    const strace = execa('strace', ['-p', String((await processInfo(h, traced.id)).pid), '-o', '/dev/null'], { reject: false });
+    try {
+      await eventually(async () => ((await cli(h, 'godwit', ['why', String(traced.id)])).stdout.match(/being traced/) ? true : undefined), 'strace to be attached');
+      await setBalancer(h, { autoFreeze: true, memLowPercent: 100, thawHoldSeconds: 2, intervalMs: 1000 });
+      const marked = await waitFor(traced.id, (p) => p.frz === 'N', 'marked FRZ N');
+      expect(marked.state, 'it runs on').to.equal('running');
+      const ps = await cli(h, 'mosps', []);
+      expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${traced.id}\\s+\\d+\\s+node0\\s+node0\\s+N\\s+0\\s+running\\s`, 'm'));
+      expect((await events(traced.id)).find((e) => e.kind === 'cannot-freeze')?.message).to.match(/should be frozen, but cannot be \(FRZ N\): .*being traced by process/);
+      const printed = numbersIn(traced.run.stdout()).length;
+      await traced.run.waitFor(new RegExp(`^${printed + 3}$`, 'm'));
+
+      await setBalancer(h, { memLowPercent: 1 });
+      await waitFor(traced.id, (p) => p.frz === '-', 'cleared of its N mark');
+      expect((await events(traced.id)).find((e) => e.kind === 'freezable')?.message).to.match(/no longer marked FRZ N: node0 is no longer short of memory/);
+    } finally {
+      strace.kill();
+      await strace;
+    }
+  });
+
+  it('moves the process away instead when another node has room for it', async function () {
+    this.timeout(300_000);
+    // three 1 GiB programs on node0: moving one leaves its destination far from short
+    const hogs: { run: Run; id: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const hog = await start([program('bin/memcheck'), '1024'], true);
+      await hog.run.waitFor(/^ready [0-9a-f]{16}$/m, 120_000);
+      hogs.push(hog);
+    }
+    let seen: Node[] = [];
+    const free = (ns: Node[], name: string) => ns.find((n) => n.name === name)!.load!.memFreeBytes;
+    const others = (ns: Node[]) => Math.min(free(ns, 'node1'), free(ns, 'node2'));
+    await eventually(async () => {
+      seen = await nodes();
+      return seen.every((n) => n.load) && free(seen, 'node0') < others(seen) - 2800 * MiB ? true : undefined;
+    }, () => `node0's report to show the three; free: ${seen.map((n) => `${n.name} ${n.load ? Math.round(n.load.memFreeBytes / MiB) : '?'} MiB`).join(', ')}`);
+    // node0 is just short; node1 and node2 could each take 1 GiB and keep twice the low mark free
+    const low = free(seen, 'node0') + 150 * MiB;
+    expect(2 * low, `room on the others: ${Math.round(others(seen) / MiB)} MiB free`).to.be.at.most(others(seen) - 1024 * MiB);
+    await setBalancer(h, { autoFreeze: true, memLowPercent: Math.ceil((low / seen[0]!.load!.memTotalBytes) * 1000) / 10, thawHoldSeconds: 2, intervalMs: 1000 });
+
+    let where: Process[] = [];
+    await eventually(async () => {
+      where = await Promise.all(hogs.map((x) => processInfo(h, x.id)));
+      return where.filter((p) => p.state === 'running' && p.node !== 'node0').length === 1 ? true : undefined;
+    }, () => `one of them to move away; they are ${where.map(describeProc).join(', ')}`, 120_000);
+    const moved = where.find((p) => p.node !== 'node0')!;
+    // the three are equal: the most recent goes
+    expect(moved.id).to.equal(hogs[2]!.id);
+    expect((await events(moved.id)).find((e) => e.kind === 'auto-move')?.message).to.match(/node0 is short of memory: .*; process \d+ \(\d+ MiB resident, the most there\) moves to node[12]/);
+    // node0 is out of shortage: nothing else happens
+    const settled = Date.now();
+    await eventually(async () => ((await nodes()).every((n) => n.load!.at > settled + 3_000) ? true : undefined), 'every node to report 3 s later');
+    expect((await Promise.all(hogs.map((x) => processInfo(h, x.id)))).map((p) => `${p.state} FRZ ${p.frz}`)).to.deep.equal(Array(3).fill('running FRZ -'));
+    for (const hog of hogs) {
+      hog.run.child.stdin!.end();
+      const result = await hog.run.child;
+      expect(result.exitCode, hog.run.stderr()).to.equal(0);
+      expect(hog.run.stdout(), `process ${hog.id}`).to.match(/^intact$/m);
+    }
   });
 });
