@@ -23,7 +23,8 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
   let quietSince = 0;
 
   function look(): { nodes: MemNode[]; running: MemProc[]; frozen: FrozenProc[] } | null {
-    const reported = nodes.list().filter((n) => n.state === 'online' && n.load && nodes.isOnline(n.name));
+    // the registry's links say who is online now; the database's state may be from before a restart
+    const reported = nodes.list().filter((n) => n.load && nodes.isOnline(n.name));
     if (reported.some((n) => n.load!.at < quietSince)) return null;
     const view: MemNode[] = reported.map((n) => ({
       name: n.name, online: true, usable: !n.drained, memTotalBytes: n.load!.memTotalBytes, memFreeBytes: n.load!.memFreeBytes,
@@ -88,12 +89,14 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
     }
     if (proc.state !== 'running') return;
     // what CRIU cannot dump can be neither moved nor frozen: asked before anything stops
-    const seen = await ctx.agent(proc.node).inspect(proc.id).catch((err: unknown) => ({ reasons: [] as string[], failed: asGodwitError(err) }));
-    if ('failed' in seen) {
-      log.warn({ process: proc.id }, `could not look at process ${proc.id} before freezing it: ${seen.failed.message}`);
+    let reasons: string[];
+    try {
+      reasons = (await ctx.agent(proc.node).inspect(proc.id)).reasons;
+    } catch (err) {
+      log.warn({ process: proc.id }, `could not look at process ${proc.id} before freezing it: ${asGodwitError(err).message}`);
       return;
     }
-    if (seen.reasons.length) return markCannotFreeze(proc.id, proc.node, seen.reasons.join('; '));
+    if (reasons.length) return markCannotFreeze(proc.id, proc.node, reasons.join('; '));
     if (a.kind === 'freeze') return freeze(proc.id, a.node, a.reason);
     db.event({ processId: a.processId, node: a.from, kind: 'auto-move', message: a.reason });
     try {
