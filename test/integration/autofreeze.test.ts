@@ -185,9 +185,8 @@ describe('automatic freezing and thawing on memory shortage', function () {
       where = await Promise.all(hogs.map((x) => processInfo(h, x.id)));
       return where.filter((p) => p.state === 'running' && p.node !== 'node0').length === 1 ? true : undefined;
     }, () => `one of them to move away; they are ${where.map(describeProc).join(', ')}`, 120_000);
+    // which of the three goes depends on a few pages more or less resident: the rule's tie-break is unit-tested
     const moved = where.find((p) => p.node !== 'node0')!;
-    // the three are equal: the most recent goes
-    expect(moved.id).to.equal(hogs[2]!.id);
     expect((await events(moved.id)).find((e) => e.kind === 'auto-move')?.message).to.match(/node0 is short of memory: .*; process \d+ \(\d+ MiB resident, the most there\) moves to node[12]/);
     // node0 is out of shortage: nothing else happens
     const settled = Date.now();
