@@ -31,12 +31,28 @@ function cpuTimeNs(cgroups: readonly string[]): number {
   return (busy * 1e9) / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * File pages nobody has touched of late (v1 total_inactive_file, v2 inactive_file): the kernel
+ * drops them before it runs short, so they are free memory in all but name. Left counted, the
+ * cache of images and output files a node wrote would make it look full, and freeze its programs.
+ */
+function inactiveFileBytes(dir: string): number {
+  try {
+    const stat = readFileSync(join(dir, 'memory.stat'), 'utf8');
+    // v1 counts the node's whole subtree under total_ (its usage does too); v2's figures always do
+    const m = /^total_inactive_file (\d+)$/m.exec(stat) ?? /^inactive_file (\d+)$/m.exec(stat);
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 function memory(cgroups: readonly string[], limit: number | undefined): { total: number; free: number } {
   for (const dir of cgroups) {
     const used = readNumber(join(dir, 'memory.usage_in_bytes')) ?? readNumber(join(dir, 'memory.current'));
     if (used === null) continue;
     const total = limit ?? totalmem();
-    return { total, free: Math.max(0, total - used) };
+    return { total, free: Math.max(0, total - (used - inactiveFileBytes(dir))) };
   }
   return { total: totalmem(), free: freemem() };
 }

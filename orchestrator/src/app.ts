@@ -14,6 +14,7 @@ import { createMigrator, type Migrator } from './migration.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
+import { createAutoFreeze } from './autofreeze.js';
 import { createBalancer } from './balancer.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
 import { createCheckpointer } from './checkpoints.js';
@@ -87,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const balancer = createBalancer(ctx, migrator);
   const checkpointer = createCheckpointer(ctx, migrator, relay);
   const lossWatch = createLossWatch(ctx, checkpointer);
+  const autoFreeze = createAutoFreeze(ctx, migrator);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
@@ -114,12 +116,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
       balancer.start();
       checkpointer.start();
       lossWatch.start();
+      autoFreeze.start();
     });
   });
   app.addHook('preClose', async () => {
     balancer.stop();
     checkpointer.stop();
     lossWatch.stop();
+    autoFreeze.stop();
     closing.abort();
     nodes.close();
   });

@@ -11,7 +11,15 @@ import type { Db } from './db.js';
 import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
 import { asGodwitError, type Migrator } from './migration.js';
 
-export const DEFAULT_BALANCER: BalancerSettings = { enabled: true, intervalMs: 2000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4 };
+/**
+ * Automatic freezing is on by default, as in MOSIX; 5% of a node's memory is a shortage that
+ * leaves the kernel room before it reclaims hard or kills, and a 10 s hold keeps a process from
+ * bouncing between frozen and running while reports catch up.
+ */
+export const DEFAULT_BALANCER: BalancerSettings = {
+  enabled: true, intervalMs: 2000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4,
+  autoFreeze: true, memLowPercent: 5, thawHoldSeconds: 10,
+};
 /** decisions kept for GET /v1/balancer */
 const KEEP_DECISIONS = 50;
 

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS processes (
   log_base INTEGER NOT NULL DEFAULT 0,
   log_size INTEGER NOT NULL DEFAULT 0,
   log1_base INTEGER,
-  -- MOSIX's FRZ: why it is frozen (M, A, E, N) or '-'
+  -- MOSIX's FRZ: why it is frozen (M, A, E) or '-'; N on a running one that cannot be frozen
   frz TEXT NOT NULL DEFAULT '-',
   -- mosrun -L: the balancer never moves it
   locked INTEGER NOT NULL DEFAULT 0,
@@ -320,6 +320,10 @@ function prepareAll(db: Database.Database) {
     ),
     setFrozen: prep<{ id: number; frz: FreezeReason }>(
       `UPDATE processes SET state = 'frozen', frz = @frz, pid = NULL WHERE id = @id`,
+    ),
+    /** N on a running process (an automatic freeze it cannot take), or '-' to clear it */
+    setRunningFrz: prep<{ id: number; frz: 'N' | '-' }>(
+      `UPDATE processes SET frz = @frz WHERE id = @id AND state = 'running'`,
     ),
     setLaunched: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = @pid WHERE id = @id',

@@ -73,8 +73,9 @@ export const ProcessState = Type.Union([
 export type ProcessState = Static<typeof ProcessState>;
 
 /**
- * MOSIX's FRZ column: why a process is frozen. M manually, A automatically, E expelled from its
- * node, N cannot be frozen, - not frozen.
+ * MOSIX's FRZ column: why a process is frozen. M manually, A automatically (its node was short of
+ * memory), E expelled from its node, - not frozen. N marks a process that still runs: an automatic
+ * freeze was wanted but it cannot be frozen; the mark goes once its node is out of shortage.
  */
 export const FreezeReason = Type.Union([Type.Literal('M'), Type.Literal('A'), Type.Literal('E'), Type.Literal('N'), Type.Literal('-')]);
 export type FreezeReason = Static<typeof FreezeReason>;
@@ -325,6 +326,11 @@ export const BalancerSettings = Type.Object({
   minCpuSeconds: Type.Number({ minimum: 0, description: 'only processes that used this much CPU move' }),
   holdSeconds: Type.Number({ minimum: 0, description: 'a process that moved stays where it went at least this long' }),
   maxMoves: Type.Integer({ minimum: 1, description: 'migrations it runs at once' }),
+  autoFreeze: Type.Boolean({
+    description: 'on memory shortage, move a process away or else freeze it (FRZ A); bring processes frozen with A or E back when room returns. Independent of `enabled`',
+  }),
+  memLowPercent: Type.Number({ minimum: 0, maximum: 100, description: 'a node with less free memory than this share of its memory (its control group\'s limit) is short' }),
+  thawHoldSeconds: Type.Number({ minimum: 0, description: 'a process frozen automatically stays frozen at least this long' }),
 });
 export type BalancerSettings = Static<typeof BalancerSettings>;
 export const BalancerUpdate = Type.Partial(BalancerSettings);

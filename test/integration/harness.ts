@@ -31,8 +31,8 @@ export function cluster(): Promise<Harness> {
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
     const h = { info, env, home };
-    // the programs of a test stay where it put them; the balancer's own test turns it on
-    await setBalancer(h, { enabled: false });
+    // the programs of a test stay where it put them; the balancer's and automatic freezing's own tests turn them on
+    await setBalancer(h, { enabled: false, autoFreeze: false });
     return h;
   })();
   return started;

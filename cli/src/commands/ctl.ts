@@ -1,4 +1,4 @@
-/** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, status. */
+/** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, the balancer and automatic freezing, status. */
 import { Command } from '@commander-js/extra-typings';
 import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
 import { CliError } from '../errors.js';
@@ -19,6 +19,8 @@ const SETTING_NAMES: Record<string, (v: number) => BalancerUpdate> = {
   'min-cpu': (v) => ({ minCpuSeconds: v }),
   hold: (v) => ({ holdSeconds: v }),
   'max-moves': (v) => ({ maxMoves: Math.max(1, Math.round(v)) }),
+  'mem-low': (v) => ({ memLowPercent: Math.min(100, v) }),
+  'thaw-hold': (v) => ({ thawHoldSeconds: v }),
 };
 
 export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
@@ -27,7 +29,7 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
     const m = /^([a-z-]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(pair);
     const set = m ? SETTING_NAMES[m[1]!] : undefined;
     if (!m || !set) {
-      throw new CliError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N`, { exitCode: 2 });
+      throw new CliError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N, mem-low=PERCENT, thaw-hold=SECONDS`, { exitCode: 2 });
     }
     out = { ...out, ...set(Number(m[2])) };
   }
@@ -35,7 +37,8 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
 }
 
 export function renderBalancerSettings(s: BalancerSettings): string {
-  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU, up to ${s.maxMoves} at once; a process that moved stays ${s.holdSeconds} s\n`;
+  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU, up to ${s.maxMoves} at once; a process that moved stays ${s.holdSeconds} s
+automatic freezing ${s.autoFreeze ? 'on' : 'off'}: a node with less than ${s.memLowPercent}% of its memory free is short; its largest process moves away, or else is frozen (FRZ A); processes frozen with A or E come back after ${s.thawHoldSeconds} s, once a node has room\n`;
 }
 
 export function renderBalancerStatus(st: BalancerStatus): string {
@@ -74,9 +77,16 @@ export function buildCtlCommand(name: string) {
     .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: false }))));
   balance
     .command('set')
-    .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS max-moves=N')
+    .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS max-moves=N, and automatic freezing\'s mem-low=PERCENT thaw-hold=SECONDS')
     .argument('<settings...>', 'NAME=VALUE pairs')
     .action(async (pairs) => print(renderBalancerSettings(await connect().setBalancer(parseBalancerSettings(pairs)))));
+  const autofreeze = cmd.command('autofreeze').description('automatic freezing on memory shortage, and thawing when room returns; its settings are under `balance set`');
+  for (const on of [true, false]) {
+    autofreeze
+      .command(on ? 'on' : 'off')
+      .description(on ? 'freeze processes of a node short of memory, and bring them back when room returns (admin)' : 'freeze and thaw nothing by itself (admin)')
+      .action(async () => print(renderBalancerSettings(await connect().setBalancer({ autoFreeze: on }))));
+  }
   balance
     .command('status')
     .description('its settings and its latest decisions, newest first')

@@ -73,15 +73,27 @@ interface Row {
 
 function rowsFor(view: Exclude<View, 'help' | 'dead'>, s: Snapshot): Row[] {
   const frozenOn = new Map<string, number>();
-  for (const p of s.processes) if (p.state === 'frozen') frozenOn.set(p.node, (frozenOn.get(p.node) ?? 0) + 1);
+  // why they are frozen (FRZ), in the order M A E, e.g. "M 1, A 2": an automatic freeze shows a node short of memory
+  const whyOn = new Map<string, Map<string, number>>();
+  for (const p of s.processes) {
+    if (p.state !== 'frozen') continue;
+    frozenOn.set(p.node, (frozenOn.get(p.node) ?? 0) + 1);
+    const why = whyOn.get(p.node) ?? new Map<string, number>();
+    why.set(p.frz, (why.get(p.frz) ?? 0) + 1);
+    whyOn.set(p.node, why);
+  }
   const mostFrozen = Math.max(1, ...frozenOn.values());
+  const reasons = (name: string) => {
+    const why = whyOn.get(name);
+    return why ? `  (${['M', 'A', 'E'].filter((f) => why.has(f)).map((f) => `${f} ${why.get(f)}`).join(', ')})` : '';
+  };
   return s.nodes.map((node) => {
     // an offline node's last report is stale: its figures would mislead
     const l = node.state === 'offline' ? null : node.load;
     if (view === 'frozen') {
       // the orchestrator knows what lies frozen on a node, whether or not the node answers
       const n = frozenOn.get(node.name) ?? 0;
-      return { node, fraction: n / mostFrozen, figures: `${n} frozen  ${l ? `${formatBytes(l.memFreeBytes)} free` : 'memory unknown'}` };
+      return { node, fraction: n / mostFrozen, figures: `${n} frozen  ${l ? `${formatBytes(l.memFreeBytes)} free` : 'memory unknown'}${reasons(node.name)}` };
     }
     if (!l) return { node, fraction: null, figures: node.state === 'offline' ? 'no current figures' : 'no load reported yet' };
     if (view === 'load') {

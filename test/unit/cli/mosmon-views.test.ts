@@ -66,8 +66,8 @@ describe('mosmon views', () => {
   it('f: frozen processes on each node, and its free memory', () => {
     const lines = screen('frozen');
     expect(lines[0]).to.match(/frozen processes and free memory/);
-    expect(row(lines, 'node1')).to.match(/\[#+\]  2 frozen  1\.0 GiB free$/);
-    expect(row(lines, 'node0')).to.match(/\[#+\.+\]  1 frozen  3\.0 GiB free$/);
+    expect(row(lines, 'node1')).to.match(/\[#+\]  2 frozen  1\.0 GiB free  \(M 1, E 1\)$/);
+    expect(row(lines, 'node0')).to.match(/\[#+\.+\]  1 frozen  3\.0 GiB free  \(M 1\)$/);
     expect(row(lines, 'node2')).to.match(/\[\.+\]  0 frozen  4\.0 GiB free\s+drained$/);
     expect(row(lines, 'node3')).to.match(/0 frozen  memory unknown\s+offline$/);
     expect(row(lines, 'node4')).to.match(/0 frozen  memory unknown$/);

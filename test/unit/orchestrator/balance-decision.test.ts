@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { BalancerSettings } from '@godwit/schemas';
 import { type BalanceNode, type BalanceProc, decide, plan } from '../../../orchestrator/src/balance-decision.js';
 
-const settings: BalancerSettings = { enabled: true, intervalMs: 1000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4 };
+const settings: BalancerSettings = { enabled: true, intervalMs: 1000, minCpuSeconds: 5, holdSeconds: 20, maxMoves: 4, autoFreeze: false, memLowPercent: 5, thawHoldSeconds: 10 };
 const NOW = 1_000_000;
 const node = (name: string, over: Partial<BalanceNode> = {}): BalanceNode => ({ name, usable: true, cpuCapacity: 1, memFreeBytes: 4 * 2 ** 30, ...over });
 const three = [node('node0'), node('node1'), node('node2')];
