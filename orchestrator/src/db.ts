@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS processes (
   -- MOSIX's FRZ: why it is frozen (M, A, E, N) or '-'
   frz TEXT NOT NULL DEFAULT '-',
   -- mosrun -L: the balancer never moves it
-  locked INTEGER NOT NULL DEFAULT 0
+  locked INTEGER NOT NULL DEFAULT 0,
+  -- memory it said (its control file needmem) it is about to need, beyond its resident memory
+  need_mem_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -136,6 +138,7 @@ export interface ProcessRow {
   log1_base: number | null;
   frz: FreezeReason;
   locked: number;
+  need_mem_bytes: number;
 }
 
 export interface MigrationRow {
@@ -247,6 +250,8 @@ function prepareAll(db: Database.Database) {
     setPid: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = COALESCE(orig_pid, @pid) WHERE id = @id',
     ),
+    setLocked: prep<{ id: number; locked: number }>('UPDATE processes SET locked = @locked WHERE id = @id'),
+    setNeedMem: prep<{ id: number; bytes: number }>('UPDATE processes SET need_mem_bytes = @bytes WHERE id = @id'),
     setProcessState: prep<{ id: number; state: ProcessState }>(
       'UPDATE processes SET state = @state WHERE id = @id',
     ),
@@ -361,6 +366,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['migrations', 'background_bytes', 'INTEGER'],
   ['migrations', 'released_at', 'INTEGER'],
   ['processes', 'locked', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -427,6 +433,7 @@ export function toProcess(r: ProcessRow): Process {
     lastFrozenMs: r.last_frozen_ms,
     frz: r.frz,
     locked: r.locked === 1,
+    needMemBytes: r.need_mem_bytes,
   };
 }
 

@@ -97,6 +97,7 @@ export const Process = Type.Object({
   lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
   frz: FreezeReason,
   locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
+  needMemBytes: Type.Integer({ description: 'memory the program said it is about to need (its control file needmem): a destination must have this free beyond its resident memory' }),
   memBytes: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'resident memory where it runs, from its node’s last report' })),
 });
 export type Process = Static<typeof Process>;

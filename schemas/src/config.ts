@@ -23,6 +23,12 @@ export const AgentConfig = Type.Object({
   /** CPUs this node may use (its cgroup quota in the simulated cluster, its cores elsewhere) */
   cpuCapacity: Type.Optional(Type.Number()),
   memLimitBytes: Type.Optional(Type.Integer()),
+  /**
+   * root of the programs' control directories (GODWIT_CONTROL=<controlDir>/<process id>): the
+   * same path on every node, on a file system mounted before any program starts; without it,
+   * programs get none
+   */
+  controlDir: Type.Optional(Type.String({ pattern: '^/' })),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

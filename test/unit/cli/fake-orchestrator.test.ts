@@ -27,7 +27,7 @@ interface Seen {
 function proc(id: number, over: Partial<Process> = {}): Process {
   return {
     id, owner: 'root', argv: ['prog'], cwd: '/', homeNode: 'node0', node: 'node0', pid: 100 + id, origPid: 100 + id,
-    nmigs: 0, state: 'running', exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
+    nmigs: 0, state: 'running', exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, needMemBytes: 0, ...over,
   };
 }
 

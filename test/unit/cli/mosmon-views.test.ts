@@ -17,7 +17,7 @@ function node(name: string, over: Partial<Node> = {}): Node {
 function proc(id: number, over: Partial<Process>): Process {
   return {
     id, owner: 'root', argv: ['x'], cwd: '/', homeNode: 'node0', node: 'node0', pid: 1, origPid: 1, nmigs: 0, state: 'running',
-    exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
+    exitCode: null, exitSignal: null, createdAt: 0, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, needMemBytes: 0, ...over,
   };
 }
 

@@ -15,7 +15,7 @@ function proc(over: Partial<Process>): Process {
   return {
     id: 1, owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node2',
     pid: 777, origPid: 4242, nmigs: 1, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', locked: false, ...over,
+    createdAt: 1_000, endedAt: null, lastFrozenMs: 160, frz: '-', locked: false, needMemBytes: 0, ...over,
   };
 }
 

@@ -6,7 +6,7 @@ function proc(over: Partial<Process>): Process {
   return {
     id: 1, owner: 'root', argv: ['./counter', '60'], cwd: '/tmp', homeNode: 'node0', node: 'node0',
     pid: 4242, origPid: 4242, nmigs: 0, state: 'running', exitCode: null, exitSignal: null,
-    createdAt: 1, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, ...over,
+    createdAt: 1, endedAt: null, lastFrozenMs: null, frz: '-', locked: false, needMemBytes: 0, ...over,
   };
 }
 
