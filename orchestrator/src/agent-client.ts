@@ -4,6 +4,7 @@
  */
 import {
   type AgentProc,
+  type ControlUpdate,
   type DumpRequest,
   type DumpResult,
   type FinishResult,
@@ -69,6 +70,8 @@ export interface AgentClient {
   /** stores output of a process whose home is this node (kept-output.ts in the agent) */
   keptAppend(id: number, q: KeptAppendQuery, frames: Buffer): Promise<KeptLayout>;
   keptRead(id: number, q: KeptReadQuery): Promise<KeptReadResult>;
+  /** what the process's control directory shows, and the answer to its request */
+  control(id: number, update: ControlUpdate): Promise<void>;
 }
 
 interface CallOptions {
@@ -178,6 +181,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     keptAppend: (id, q, frames) =>
       json({ method: 'POST', path: `/v1/kept/${id}?${query(q)}`, raw: frames, timeoutMs: timeouts.shortMs }),
     keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),
+    control: (id, update) => none({ method: 'PUT', path: `/v1/procs/${id}/control`, json: update, timeoutMs: timeouts.shortMs }),
   };
 }
 
