@@ -235,6 +235,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     // Configuration: fresh tokens at every start.
     await make({ kind: 'dir', path: p.orchestratorDir }, () => void fs.mkdirSync(path.join(p.orchestratorDir, 'data'), { recursive: true, mode: 0o700 }));
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
+    await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o755 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const userToken = token();
     const guestToken = token();
@@ -270,6 +271,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         cgroups: n.cgroups,
         cpuCapacity: cpus,
         memLimitBytes: memMiB * 1024 * 1024,
+        controlDir: p.controlDir,
       };
       const file = path.join(dir, 'config.json');
       writeJson(file, config);

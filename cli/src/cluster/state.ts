@@ -47,6 +47,8 @@ export interface HomePaths {
   state: string;
   orchestratorDir: string;
   nodesDir: string;
+  /** the programs' control directories, shared by the simulated nodes as one file system */
+  controlDir: string;
   logs: string;
   clientConfig: string;
   guestConfig: string;
@@ -60,6 +62,7 @@ export function homePaths(home: string): HomePaths {
     state: path.join(home, 'cluster', 'state.json'),
     orchestratorDir: path.join(home, 'orchestrator'),
     nodesDir: path.join(home, 'nodes'),
+    controlDir: path.join(home, 'control'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
     guestConfig: path.join(home, 'cluster-guest.json'),
