@@ -46,7 +46,13 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   if (control) {
     await app.register(controlRoutes, { control });
     control.sync();
-    const timer = setInterval(() => control.sync(), CONTROL_SYNC_MS);
+    const timer = setInterval(() => {
+      try {
+        control.sync();
+      } catch (err) {
+        app.log.warn({ err }, 'could not match the control directories with the programs here');
+      }
+    }, CONTROL_SYNC_MS);
     app.addHook('onClose', async () => {
       clearInterval(timer);
       control.close();

@@ -17,6 +17,7 @@ import type { ProcStore } from './procs.js';
 
 /** how long a file must stay unchanged before its request is read: the program's write is over */
 const SETTLE_MS = 30;
+const READY_MAX_MS = 5000;
 
 export interface ControlDeps {
   root: string;
@@ -105,7 +106,11 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     const dir = ensureDir(id);
     // what is there already is no request to this agent: the orchestrator answers it, if anything
     const watcher = watch(dir, { ignoreInitial: true, followSymlinks: false, depth: 0, awaitWriteFinish: { stabilityThreshold: SETTLE_MS, pollInterval: 10 } });
-    const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    const ready = new Promise<void>((resolve) => {
+      watcher.once('ready', () => resolve());
+      // a watcher that never gets ready must not hold a launch or a restore back
+      setTimeout(resolve, READY_MAX_MS).unref();
+    });
     const w: Watch = { epoch, watcher, ready, pending: new Set() };
     const handle = (path: string) => void onFile(id, w, path).catch((err: unknown) => log.warn({ err, process: id }, `control request of process ${id} failed`));
     watcher.on('add', handle).on('change', handle).on('error', (err) => log.warn({ err, process: id }, `watching the control directory of process ${id} failed`));
@@ -158,10 +163,11 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
       for (const p of procs.list()) if ((latest.get(p.id)?.epoch ?? -1) < p.epoch) latest.set(p.id, p);
       for (const p of latest.values()) {
         const w = watches.get(p.id);
-        // a restore here, under way: its run has no record yet
-        if (w && w.epoch > p.epoch) continue;
+        // a restore here, under way: its run has no record yet; a dump: its tree ends before
+        // the dump is recorded, and must not pass for an exit
+        if ((w && w.epoch > p.epoch) || procs.dumping.has(p.id)) continue;
         if (p.state === 'running') {
-          if (existsSync(dirOf(p.id))) void follow(p.id, p.epoch);
+          if (existsSync(dirOf(p.id))) follow(p.id, p.epoch).catch((err: unknown) => log.warn({ err, process: p.id }, `could not watch the control directory of process ${p.id}`));
         } else if (p.state === 'exited') remove(p.id);
         else if (p.state === 'dumped') unfollow(p.id);
       }
