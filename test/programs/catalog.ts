@@ -114,7 +114,7 @@ export const programs: readonly TestProgram[] = [
     exitCode: 3,
     seconds: 2,
     needsBuild: false,
-    about: 'python3: moves itself through $GODWIT_CONTROL/migrate (after lock, needmem and a refused migrate), reads whereami and nmigs back',
+    about: 'python3: moves itself to each argument through $GODWIT_CONTROL/migrate (after lock, needmem and a refused migrate), reads whereami and nmigs back',
   },
   {
     name: 'stdin_echo',

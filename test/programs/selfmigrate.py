@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Moves itself through its control directory ($GODWIT_CONTROL), as a MOSIX program would
 through /proc/self: locks itself (lock 1), declares memory it needs (needmem 64M), asks for a
-node that does not exist (refused, it runs on), then migrates itself to TARGET and reads back
-whereami and nmigs. Prints `tick N` every 100 ms throughout; exits with status 3.
+node that does not exist (refused, it runs on), then migrates itself to each TARGET in turn
+(a node name or home), reading back whereami and nmigs after each. Prints `tick N` every
+100 ms throughout; exits with status 3.
 
-usage: selfmigrate.py TARGET [BADNODE]"""
+usage: selfmigrate.py TARGET..."""
 import os
 import sys
 import time
@@ -44,19 +45,18 @@ def ask(name, value):
 
 
 def main():
-    target = sys.argv[1]
-    bad = sys.argv[2] if len(sys.argv) > 2 else "nosuchnode"
     print(f"start whereami={read('whereami')} nmigs={read('nmigs')} lock={read('lock')}", flush=True)
     ticking(0.5)
     print(f"lock -> {ask('lock', '1')}", flush=True)
     print(f"needmem -> {ask('needmem', '64M')}", flush=True)
-    print(f"refused -> {ask('migrate', bad)}", flush=True)
-    ticking(0.5)
-    print(f"migrate -> {ask('migrate', target)}", flush=True)
-    where, moves = read("whereami"), read("nmigs")
-    print(f"whereami={where} nmigs={moves}", flush=True)
-    ticking(2)
-    print(f"result=at {where} after {moves} move(s)", flush=True)
+    print(f"refused -> {ask('migrate', 'nosuchnode')}", flush=True)
+    for target in sys.argv[1:]:
+        ticking(0.5)
+        print(f"migrate {target} -> {ask('migrate', target)}", flush=True)
+        where, moves = read("whereami"), read("nmigs")
+        print(f"whereami={where} nmigs={moves}", flush=True)
+        ticking(2)
+    print(f"result=at {read('whereami')} after {read('nmigs')} move(s)", flush=True)
     sys.exit(3)
 
 
