@@ -2,15 +2,21 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
 import { createCheckpoints } from './checkpoints.js';
+import { createControl } from './control.js';
+import { controlRoutes } from './control-routes.js';
 import { createCriu, type Criu } from './criu.js';
 import { installErrorHandler, requireToken } from './http-errors.js';
 import { createImageStore } from './images.js';
 import { createKeptOutput } from './kept-output.js';
 import { keptRoutes } from './kept-routes.js';
 import { createLifecycle } from './lifecycle.js';
+import { createOrchestratorClient } from './orchestrator-client.js';
 import { createProcStore, type ProcStore } from './procs.js';
 import { agentRoutes } from './routes.js';
 import { createStdinWriter } from './stdin.js';
+
+/** how often the control directories are matched with what runs here (launches and restores start their watch at once) */
+const CONTROL_SYNC_MS = 1000;
 
 export interface Agent {
   app: FastifyInstance;
@@ -31,9 +37,28 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const procs = createProcStore(config.dataDir);
   const images = createImageStore(config.dataDir, criu);
   const writeStdin = createStdinWriter();
-  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin });
+  const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);
+  const control = config.controlDir
+    ? createControl({ root: config.controlDir, node: config.node, procs, send: orchestrator.control, log: app.log })
+    : undefined;
+  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control });
   const checkpoints = createCheckpoints({ config, procs, images, lifecycle });
-  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin });
+  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin, control });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
+  if (control) {
+    await app.register(controlRoutes, { control });
+    control.sync();
+    const timer = setInterval(() => {
+      try {
+        control.sync();
+      } catch (err) {
+        app.log.warn({ err }, 'could not match the control directories with the programs here');
+      }
+    }, CONTROL_SYNC_MS);
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      control.close();
+    });
+  }
   return { app, procs, criu };
 }

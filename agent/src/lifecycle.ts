@@ -15,6 +15,7 @@ import {
   type RestoreRequest,
   type RestoreResult,
 } from '@godwit/schemas';
+import type { Control } from './control.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
@@ -37,6 +38,8 @@ export interface LifecycleDeps {
   procs: ProcStore;
   images: ImageStore;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
+  /** the programs' control directories, where configured */
+  control?: Control;
 }
 
 function findProgram(argv0: string, cwd: string, path: string): string | undefined {
@@ -74,7 +77,7 @@ function createMutex(): () => Promise<() => void> {
   };
 }
 
-export function createLifecycle({ config, criu, procs, images, writeStdin }: LifecycleDeps) {
+export function createLifecycle({ config, criu, procs, images, writeStdin, control }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
 
@@ -149,18 +152,23 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
       if (!program) {
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `program '${req.argv[0]}' was not found or is not executable on ${node} (cwd ${req.cwd}, PATH ${env.PATH})`);
       }
+      const controlEnv: Record<string, string> = control ? { GODWIT_CONTROL: await control.open(req.id, req.control) } : {};
       const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd });
       let ev;
       try {
         ev = await startKeeper(
-          { keeperPath: config.keeperPath, dir, epoch: 0, env, cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
+          { keeperPath: config.keeperPath, dir, epoch: 0, env: { ...env, ...controlEnv }, cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
           START_TIMEOUT_MS,
         );
       } catch (err) {
         procs.removeEpoch(req.id, 0);
+        control?.unfollow(req.id);
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}: ${(err as Error).message}`);
       }
-      if (ev.ev !== 'started') throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}`);
+      if (ev.ev !== 'started') {
+        control?.unfollow(req.id);
+        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}`);
+      }
       const pid = await settlePid(procs, ev.pid);
       return { id: req.id, epoch: 0, state: 'running', rootPid: ev.pid, pid, inodes: { in: ev.in, out: ev.out, err: ev.err } };
     },
@@ -258,7 +266,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin }: Lif
         }
         writeFileSync(join(imagesDir, LAZY_PAGES_PID), String(pager.pid));
       }
-      const stopPager = () => pager && killCriu(pager.pid);
+      // watched before the program runs again here, so that no request it writes goes unseen
+      await control?.follow(id, req.epoch);
+      const stopPager = () => {
+        control?.unfollow(id);
+        if (pager) killCriu(pager.pid);
+      };
       let ev;
       try {
         ev = await startKeeper(

@@ -15,6 +15,7 @@ import {
 } from '@godwit/schemas';
 import type { Checkpoints } from './checkpoints.js';
 import { outputPath } from './keeper.js';
+import type { Control } from './control.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
 import { cannotMove, cannotMoveLazily, residentBytes } from './preflight.js';
@@ -31,6 +32,7 @@ export interface RouteDeps {
   lifecycle: Lifecycle;
   checkpoints: Checkpoints;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
+  control?: Control;
 }
 
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
@@ -38,7 +40,7 @@ const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: T
 const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
 const MigrationRef = Type.Object({ migrationId: Type.Integer() });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, checkpoints, writeStdin }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, checkpoints, writeStdin, control }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   app.get('/v1/procs', async () => procs.list());
@@ -79,6 +81,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     if (info && (info.state === 'running' || info.state === 'dumping')) {
       throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} epoch ${epoch} still runs on ${node}`);
     }
+    // the orchestrator has its output: a program that ended here needs its control directory no more
+    if (info?.state === 'exited') control?.remove(id);
     procs.removeEpoch(id, epoch);
     return reply.status(204).send();
   });

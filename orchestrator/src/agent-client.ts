@@ -9,6 +9,7 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointRequest,
   type TakeCheckpointResult,
+  type ControlUpdate,
   type DumpRequest,
   type DumpResult,
   type FinishResult,
@@ -79,6 +80,8 @@ export interface AgentClient {
   /** unpacks a checkpoint file into images ready for a restore here */
   stageCheckpoint(req: StageCheckpointRequest): Promise<StageCheckpointResult>;
   checkpointInfo(path: string): Promise<CheckpointInfo>;
+  /** what the process's control directory shows, and the answer to its request */
+  control(id: number, update: ControlUpdate): Promise<void>;
 }
 
 interface CallOptions {
@@ -191,6 +194,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     checkpoint: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/checkpoint`, json: req, timeoutMs: timeouts.longMs }),
     stageCheckpoint: (req) => json({ method: 'POST', path: '/v1/checkpoints/stage', json: req, timeoutMs: timeouts.longMs }),
     checkpointInfo: (path) => json({ method: 'GET', path: `/v1/checkpoints/info?${query({ path })}`, timeoutMs: timeouts.shortMs }),
+    control: (id, update) => none({ method: 'PUT', path: `/v1/procs/${id}/control`, json: update, timeoutMs: timeouts.shortMs }),
   };
 }
 

@@ -7,6 +7,7 @@ import { requireUsers } from './auth.js';
 import { Bus } from './bus.js';
 import { clusterRoutes } from './cluster.js';
 import type { Config } from './config.js';
+import { controlRoute, createControl } from './control.js';
 import { type Ctx, DEFAULT_TUNABLES, type Tunables } from './context.js';
 import { openDb } from './db.js';
 import { installErrorHandling } from './errors.js';
@@ -89,6 +90,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const checkpointer = createCheckpointer(ctx, migrator, relay);
   const lossWatch = createLossWatch(ctx, checkpointer);
   const autoFreeze = createAutoFreeze(ctx, migrator);
+  const control = createControl(ctx, migrator);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
@@ -96,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   await registerOpenApi(app);
   await app.register(websocket);
   await agentSocketRoute(app, config, nodes);
+  await app.register(controlRoute(config, control));
   openApiRoute(app);
   await app.register(async (scope) => {
     await requireUsers(scope, config);
@@ -105,6 +108,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   });
 
   app.addHook('onReady', async () => {
+    control.start();
     ctx.bus.on('online', (node) => {
       endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
     });

@@ -10,6 +10,8 @@
  * - A move must leave the destination less loaded than the source was, and what the process is
  *   expected to gain (its CPU share there against here, over as long again as it has run: past
  *   behaviour is the best guess of the future) must beat the time its memory takes to move.
+ * - A destination must have free memory for the process's resident memory and what it said it
+ *   is about to need (needmem).
  * - Never a process that is locked, that has used less CPU than minCpuSeconds, or that moved less
  *   than holdSeconds ago; and never back to the node its last move came from (no ping-pong).
  */
@@ -34,6 +36,8 @@ export interface BalanceProc {
   id: number;
   node: string;
   locked: boolean;
+  /** memory it said it is about to need (its control file needmem), beyond its resident memory */
+  needMemBytes: number;
   load: ProcLoad;
   /** CPU used over all its runs, on every node */
   cpuSeconds: number;
@@ -88,7 +92,7 @@ export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: Bal
       .sort((a, b) => a.load.rssBytes - b.load.rssBytes || a.id - b.id);
     for (const p of candidates) {
       const targets = nodes
-        .filter((n) => n.usable && n.name !== from.name && n.memFreeBytes > p.load.rssBytes)
+        .filter((n) => n.usable && n.name !== from.name && n.memFreeBytes > p.load.rssBytes + p.needMemBytes)
         .filter((n) => p.lastMove?.from !== n.name)
         .filter((n) => load(n, 1) < load(from))
         .sort((a, b) => load(a, 1) - load(b, 1) || a.name.localeCompare(b.name));

@@ -75,7 +75,7 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
         const moves = db.q.migrationsOf.all(row.id).filter((m) => m.state === 'done' && m.from_node !== m.to_node);
         const last = moves.at(-1);
         procs.push({
-          id: row.id, node: n.name, locked: row.locked === 1, load, cpuSeconds: total,
+          id: row.id, node: n.name, locked: row.locked === 1, needMemBytes: row.need_mem_bytes, load, cpuSeconds: total,
           lastMove: last ? { at: last.ended_at ?? last.started_at, from: last.from_node } : null,
         });
       }

@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS processes (
   ckpt_count INTEGER NOT NULL DEFAULT 0,
   last_ckpt_at INTEGER,
   -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost
-  recover_on_failure INTEGER NOT NULL DEFAULT 0
+  recover_on_failure INTEGER NOT NULL DEFAULT 0,
+  -- memory it said (its control file needmem) it is about to need, beyond its resident memory
+  need_mem_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -176,6 +178,7 @@ export interface ProcessRow {
   ckpt_count: number;
   last_ckpt_at: number | null;
   recover_on_failure: number;
+  need_mem_bytes: number;
 }
 
 export interface CheckpointRow {
@@ -331,6 +334,8 @@ function prepareAll(db: Database.Database) {
     setPid: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = COALESCE(orig_pid, @pid) WHERE id = @id',
     ),
+    setLocked: prep<{ id: number; locked: number }>('UPDATE processes SET locked = @locked WHERE id = @id'),
+    setNeedMem: prep<{ id: number; bytes: number }>('UPDATE processes SET need_mem_bytes = @bytes WHERE id = @id'),
     setProcessState: prep<{ id: number; state: ProcessState }>(
       'UPDATE processes SET state = @state WHERE id = @id',
     ),
@@ -451,6 +456,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'ckpt_count', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'last_ckpt_at', 'INTEGER'],
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -523,6 +529,7 @@ export function toProcess(r: ProcessRow): Process {
     checkpoints: r.ckpt_count,
     lastCheckpointAt: r.last_ckpt_at,
     recoverOnFailure: r.recover_on_failure === 1,
+    needMemBytes: r.need_mem_bytes,
   };
 }
 

@@ -10,7 +10,7 @@ import { type Bus, waitUntil } from './bus.js';
 import type { Config } from './config.js';
 import { type Db, toNode } from './db.js';
 
-type NodeConfig = Config['nodes'][number];
+export type NodeConfig = Config['nodes'][number];
 
 export interface NodeRegistry {
   /** node names in configuration order */
@@ -130,10 +130,14 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
 }
 
 /** GET /v1/agents/ws: agents report here, identified by their node token. */
-export async function agentSocketRoute(app: FastifyInstance, config: Config, nodes: NodeRegistry): Promise<void> {
+/** The configured node whose token an agent's request carries ("Authorization: Bearer TOKEN"), if any. */
+export function agentAuth(config: Config): (authorization: string | undefined) => NodeConfig | undefined {
   const byToken = new Map(config.nodes.map((n) => [n.token, n]));
-  const nodeOf = (auth: string | undefined) =>
-    auth?.startsWith('Bearer ') ? byToken.get(auth.slice('Bearer '.length).trim()) : undefined;
+  return (auth) => (auth?.startsWith('Bearer ') ? byToken.get(auth.slice('Bearer '.length).trim()) : undefined);
+}
+
+export async function agentSocketRoute(app: FastifyInstance, config: Config, nodes: NodeRegistry): Promise<void> {
+  const nodeOf = agentAuth(config);
   app.get(
     '/v1/agents/ws',
     {

@@ -4,6 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { NodeFeatures, NodeLoad, OpenFile } from './api.js';
+import { ControlState } from './control.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
 export const StreamInodes = Type.Object({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
@@ -34,6 +35,8 @@ export const LaunchRequest = Type.Object({
   argv: Type.Array(Type.String(), { minItems: 1 }),
   cwd: Type.String(),
   env: Type.Record(Type.String(), Type.String()),
+  /** what its control directory starts with */
+  control: ControlState,
 });
 export type LaunchRequest = Static<typeof LaunchRequest>;
 

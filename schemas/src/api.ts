@@ -98,6 +98,7 @@ export const Process = Type.Object({
   lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
   frz: FreezeReason,
   locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
+  needMemBytes: Type.Integer({ description: 'memory the program said it is about to need (its control file needmem): a destination must have this free beyond its resident memory' }),
   memBytes: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'resident memory where it runs, from its node’s last report' })),
   checkpointFile: Type.Union([Type.String(), Type.Null()], { description: 'where its checkpoints go: this path with .1, .2, ... (MOSIX mosrun -C)' }),
   checkpointMax: Type.Union([Type.Integer(), Type.Null()], { description: 'extensions used before they are recycled (mosrun -N); null: no limit' }),

@@ -28,6 +28,12 @@ export const AgentConfig = Type.Object({
    * machines): any node can recover a process from any checkpoint
    */
   checkpointDir: Type.String({ pattern: '^/' }),
+  /**
+   * root of the programs' control directories (GODWIT_CONTROL=<controlDir>/<process id>): the
+   * same path on every node, on a file system mounted before any program starts; without it,
+   * programs get none
+   */
+  controlDir: Type.Optional(Type.String({ pattern: '^/' })),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

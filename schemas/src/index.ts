@@ -4,3 +4,4 @@ export * from './agent-api.js';
 export * from './config.js';
 export * from './frames.js';
 export * from './kept-output.js';
+export * from './control.js';

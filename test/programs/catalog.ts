@@ -108,6 +108,15 @@ export const programs: readonly TestProgram[] = [
     about: 'node: HTTP server + client child on one keep-alive TCP connection over 127.0.0.1',
   },
   {
+    name: 'selfmigrate.py',
+    argv: ['test/programs/selfmigrate.py', 'node1'],
+    expect: /^result=at node1 after 1 move\(s\)$/,
+    exitCode: 3,
+    seconds: 2,
+    needsBuild: false,
+    about: 'python3: moves itself to each argument through $GODWIT_CONTROL/migrate (after lock, needmem and a refused migrate), reads whereami and nmigs back',
+  },
+  {
     name: 'stdin_echo',
     argv: ['test/programs/stdin_echo'],
     expect: /^result=lines=4$/,

@@ -237,6 +237,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
     // checkpoints outlive the cluster (a user recovers from them after a restart): not a resource
     fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
+    await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o755 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const userToken = token();
     const guestToken = token();
@@ -278,6 +279,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         // the simulated nodes share one file system: one directory serves them all, as shared
         // storage would across machines
         checkpointDir: p.checkpoints,
+        controlDir: p.controlDir,
       };
       const file = path.join(dir, 'config.json');
       writeJson(file, config);

@@ -11,7 +11,7 @@ let next = 1;
 const busy = (where: string, sharing: number, over: Partial<BalanceProc> = {}): BalanceProc => {
   const id = next++;
   return {
-    id, node: where, locked: false, cpuSeconds: 10, lastMove: null,
+    id, node: where, locked: false, needMemBytes: 0, cpuSeconds: 10, lastMove: null,
     load: { id, epoch: 0, cpuSeconds: 10, cpuRate: 1 / sharing, ioBytesPerS: 0, rssBytes: 1 << 20 },
     ...over,
   };
@@ -57,6 +57,14 @@ describe('the balancer decides', () => {
     expect(decide([node('node0'), node('node1', { memFreeBytes: 1 << 10 }), node('node2', { usable: false })], busyOn('node0', 3), settings, NOW)).to.equal(null);
     const huge = busyOn('node0', 2).map((p) => ({ ...p, cpuSeconds: 5, load: { ...p.load, rssBytes: 3 * 2 ** 30 } }));
     expect(decide(three, huge, settings, NOW), '3 GiB to move for a few seconds of gain').to.equal(null);
+  });
+
+  it('needs room at the destination for what a process said it is about to need (needmem)', () => {
+    const nodes = [node('node0'), node('node1', { memFreeBytes: 512 * 2 ** 20 })];
+    const [a, b] = busyOn('node0', 2);
+    expect(decide(nodes, [a!, b!], settings, NOW), 'it fits').to.include({ to: 'node1' });
+    const needy = [a!, b!].map((p) => ({ ...p, needMemBytes: 600 * 2 ** 20 }));
+    expect(decide(nodes, needy, settings, NOW), '1 MiB resident + 600 MiB needed > 512 MiB free').to.equal(null);
   });
 
   it('plans several moves at once, each on the cluster as the earlier ones leave it', () => {
