@@ -58,7 +58,12 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     const dir = ensureDir(id);
     writeControlFile(dir, 'whereami', `${node}\n`);
     writeControlFile(dir, 'nmigs', `${state.nmigs}\n`);
-    const current: Record<ControlKind, string> = { migrate: node, lock: state.locked ? '1' : '0', needmem: String(state.needMemBytes) };
+    const current: Record<ControlKind, string> = {
+      migrate: node,
+      lock: state.locked ? '1' : '0',
+      needmem: String(state.needMemBytes),
+      checkpoint: String(state.checkpoints),
+    };
     for (const kind of CONTROL_KINDS) {
       if (answer?.kind === kind && answer.error !== undefined) writeControlFile(dir, kind, `error: ${oneLine(answer.error)}\n`);
       // a pending request stays readable as written until its own answer replaces it

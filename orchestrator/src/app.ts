@@ -90,7 +90,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const checkpointer = createCheckpointer(ctx, migrator, relay);
   const lossWatch = createLossWatch(ctx, checkpointer);
   const autoFreeze = createAutoFreeze(ctx, migrator);
-  const control = createControl(ctx, migrator);
+  const control = createControl(ctx, migrator, checkpointer);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);

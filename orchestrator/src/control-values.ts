@@ -26,3 +26,9 @@ export function parseTarget(text: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `migrate takes a node name or 'home', not '${v}'`);
   return v;
 }
+
+/** `checkpoint`: 1 takes one */
+export function parseCheckpoint(text: string): void {
+  const v = text.trim();
+  if (v !== '1') throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `checkpoint takes 1 (take one now), not '${v}'`);
+}

@@ -9,7 +9,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type ControlKind, ControlRequest, type ControlState, type ControlUpdate, GodwitError } from '@godwit/schemas';
 import type { Config } from './config.js';
 import type { Ctx } from './context.js';
-import { parseLock, parseNeedMem, parseTarget } from './control-values.js';
+import type { Checkpointer } from './checkpoints.js';
+import { parseCheckpoint, parseLock, parseNeedMem, parseTarget } from './control-values.js';
 import type { ProcessRow } from './db.js';
 import { asGodwitError, type Migrator } from './migration.js';
 import { agentAuth } from './nodes.js';
@@ -24,9 +25,9 @@ export interface Control {
   start(): void;
 }
 
-const stateOf = (r: ProcessRow): ControlState => ({ nmigs: r.nmigs, locked: r.locked === 1, needMemBytes: r.need_mem_bytes });
+const stateOf = (r: ProcessRow): ControlState => ({ nmigs: r.nmigs, locked: r.locked === 1, needMemBytes: r.need_mem_bytes, checkpoints: r.ckpt_count });
 
-export function createControl(ctx: Ctx, migrator: Migrator): Control {
+export function createControl(ctx: Ctx, migrator: Migrator, checkpointer: Checkpointer): Control {
   const { db, bus, log } = ctx;
   const handlers: Record<ControlKind, Handler> = {
     migrate: async (row, value) => {
@@ -37,6 +38,10 @@ export function createControl(ctx: Ctx, migrator: Migrator): Control {
     },
     needmem: async (row, value) => {
       db.q.setNeedMem.run({ id: row.id, bytes: parseNeedMem(value) });
+    },
+    checkpoint: async (row, value) => {
+      parseCheckpoint(value);
+      await checkpointer.take(row, 'run');
     },
   };
   /** what each running process's files were last sent, so that a record's other changes send nothing */

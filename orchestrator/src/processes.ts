@@ -86,7 +86,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           argv: b.argv,
           cwd: b.cwd,
           env: { ...b.env, GODWIT_PROC_ID: String(id) },
-          control: { nmigs: 0, locked: b.locked === true, needMemBytes: 0 },
+          control: { nmigs: 0, locked: b.locked === true, needMemBytes: 0, checkpoints: 0 },
         });
         db.tx(() => {
           db.q.setLaunched.run({ id, pid: proc.pid });

@@ -10,7 +10,7 @@ import Type, { type Static } from 'typebox';
  * The files a program writes requests into, each the name of its kind. A new kind is one entry
  * here (and its handler in the orchestrator's control.ts).
  */
-export const CONTROL_KINDS = ['migrate', 'lock', 'needmem'] as const;
+export const CONTROL_KINDS = ['migrate', 'lock', 'needmem', 'checkpoint'] as const;
 export const ControlKind = Type.Enum(CONTROL_KINDS);
 export type ControlKind = Static<typeof ControlKind>;
 
@@ -30,6 +30,8 @@ export const ControlState = Type.Object({
   nmigs: Type.Integer(),
   locked: Type.Boolean(),
   needMemBytes: Type.Integer(),
+  /** checkpoints taken so far: `checkpoint` reads back the number of the last one */
+  checkpoints: Type.Integer(),
 });
 export type ControlState = Static<typeof ControlState>;
 

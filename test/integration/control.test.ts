@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { Event } from '@godwit/schemas';
+import type { Checkpoint, Event } from '@godwit/schemas';
 import { api, cli, cluster, eventually, mosrun, processInfo, program, type Harness } from './harness.js';
 
 const ticks = (out: string) => out.split('\n').flatMap((l) => /^tick (\d+)$/.exec(l)?.[1] ?? []).map(Number);
@@ -29,6 +29,9 @@ describe("the process's own control directory", function () {
     expect((await processInfo(h, id)).locked, 'lock 1 is mosrun -L').to.equal(true);
     await run.waitFor(/^needmem -> ok 67108864$/m);
     expect((await processInfo(h, id)).needMemBytes, 'needmem 64M').to.equal(64 * 2 ** 20);
+    await run.waitFor(/^checkpoint -> ok 1$/m);
+    const [taken] = (await api<Checkpoint[]>(h, 'GET', `/v1/processes/${id}/checkpoints`)).body;
+    expect([taken?.number, taken?.node, existsSync(taken?.path ?? '')], 'its checkpoint is recorded and on disk').to.deep.equal([1, 'node0', true]);
 
     const [, refusal] = await run.waitFor(/^refused -> (.*)$/m);
     expect(refusal, 'an unknown node is refused, naming the known ones').to.match(/^error: no node nosuchnode; the nodes are: node0, node1, node2/);
@@ -59,6 +62,6 @@ describe("the process's own control directory", function () {
     const controlDir = join(h.home, 'control', String(id));
     await eventually(async () => (existsSync(controlDir) ? undefined : true), `${controlDir} removed once the process ended`, 10_000);
     const events = await api<Event[]>(h, 'GET', `/v1/events?process=${id}`);
-    expect(events.body.filter((e) => e.kind === 'control').map((e) => e.message), 'each request is an event').to.have.length(5);
+    expect(events.body.filter((e) => e.kind === 'control').map((e) => e.message), 'each request is an event').to.have.length(6);
   });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Moves itself through its control directory ($GODWIT_CONTROL), as a MOSIX program would
-through /proc/self: locks itself (lock 1), declares memory it needs (needmem 64M), asks for a
-node that does not exist (refused, it runs on), then migrates itself to each TARGET in turn
+through /proc/self: locks itself (lock 1), declares memory it needs (needmem 64M), checkpoints
+itself (checkpoint 1, reading back the checkpoint's number), asks for a node that does not
+exist (refused, it runs on), then migrates itself to each TARGET in turn
 (a node name or home), reading back whereami and nmigs after each. Prints `tick N` every
 100 ms throughout; exits with status 3.
 
@@ -49,6 +50,7 @@ def main():
     ticking(0.5)
     print(f"lock -> {ask('lock', '1')}", flush=True)
     print(f"needmem -> {ask('needmem', '64M')}", flush=True)
+    print(f"checkpoint -> {ask('checkpoint', '1')}", flush=True)
     print(f"refused -> {ask('migrate', 'nosuchnode')}", flush=True)
     for target in sys.argv[1:]:
         ticking(0.5)

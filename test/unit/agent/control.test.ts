@@ -8,7 +8,7 @@ import { type Control, createControl } from '../../../agent/src/control.js';
 import type { ProcStore } from '../../../agent/src/procs.js';
 
 const quiet = { info: () => undefined, warn: () => undefined } as unknown as FastifyBaseLogger;
-const STATE = { nmigs: 0, locked: false, needMemBytes: 0 };
+const STATE = { nmigs: 0, locked: false, needMemBytes: 0, checkpoints: 0 };
 
 /** polls until check() holds, for the watcher's events */
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
