@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Node, Process } from '@godwit/schemas';
-import { api, cli, cluster, crashAndRestart, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
+import { api, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 /** what the harness sets: no automatic freezing, default thresholds */
@@ -134,13 +134,12 @@ describe('automatic freezing and thawing on memory shortage', function () {
     expect(hog.run.stdout()).to.match(/^intact$/m);
   });
 
-  it('marks a process CRIU cannot dump (traced by strace) with FRZ N while it runs on, and clears the mark once the shortage ends', async function () {
+  it('marks a process CRIU cannot dump (traced by a debugger) with FRZ N while it runs on, and clears the mark once the shortage ends', async function () {
     this.timeout(180_000);
     const traced = await start([program('counter'), '600']);
     await traced.run.waitFor(/^2$/m);
-    const strace = execa('strace', ['-p', String((await processInfo(h, traced.id)).pid), '-o', '/dev/null'], { reject: false });
+    const tracer = await debuggerOn((await processInfo(h, traced.id)).pid!);
     try {
-      await eventually(async () => ((await cli(h, 'godwit', ['why', String(traced.id)])).stdout.match(/being traced/) ? true : undefined), 'strace to be attached');
       await setBalancer(h, { autoFreeze: true, memLowPercent: 100, thawHoldSeconds: 2, intervalMs: 1000 });
       const marked = await waitFor(traced.id, (p) => p.frz === 'N', 'marked FRZ N');
       expect(marked.state, 'it runs on').to.equal('running');
@@ -154,8 +153,7 @@ describe('automatic freezing and thawing on memory shortage', function () {
       await waitFor(traced.id, (p) => p.frz === '-', 'cleared of its N mark');
       expect((await events(traced.id)).find((e) => e.kind === 'freezable')?.message).to.match(/no longer marked FRZ N: node0 is no longer short of memory/);
     } finally {
-      strace.kill();
-      await strace;
+      await tracer.stop();
     }
   });
 

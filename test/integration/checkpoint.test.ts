@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Checkpoint, Event } from '@godwit/schemas';
 import { stopComponent } from '../../cli/src/cluster/index.js';
-import { api, cli, cluster, crashAndRestart, eventually, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** logcount's last line: the sum of 1..n and how many lines its log holds */
@@ -69,13 +69,23 @@ describe('checkpoints and recovery', function () {
     expect(run.stdout()).to.match(resultOf(150));
   });
 
-  it('recovers on another node after the original was killed, its log as it was at the checkpoint; a changed outside file is refused by name, then accepted or remapped', async function () {
+  it('refuses to checkpoint what CRIU cannot dump (it runs on); recovers on another node after the original was killed, its log as it was at the checkpoint; a changed outside file is refused by name, then accepted or remapped', async function () {
     this.timeout(300_000);
     const outside = join(dir, '..', `${dir.split('/').pop()}-outside.txt`);
     writeFileSync(outside, 'input\n');
     try {
       const run = mosrun(h, ['-C', 'rec', program('logcount'), '60', outside], { cwd: dir });
       const id = await run.id();
+      await run.waitFor(/^5$/m);
+      const tracer = await debuggerOn((await processInfo(h, id)).pid!);
+      try {
+        const refused = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+        expect(refused.exitCode).to.not.equal(0);
+        expect(refused.stderr).to.match(new RegExp(`process ${id} cannot be checkpointed: .*being traced.*; it runs on`));
+      } finally {
+        await tracer.stop();
+      }
+      expect((await processInfo(h, id)).checkpoints, 'a refused checkpoint is no checkpoint').to.equal(0);
       await run.waitFor(/^10$/m);
       const before = Math.max(...numbersIn(run.stdout()));
       const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);

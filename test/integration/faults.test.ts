@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Migration } from '@godwit/schemas';
-import { api, cli, cluster, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, debuggerOn, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 
 describe('bad input and faults', function () {
@@ -61,18 +61,8 @@ describe('bad input and faults', function () {
     const id = await run.id();
     await run.waitFor(/^2$/m);
     const { pid } = await processInfo(h, id);
-    // a minimal debugger: PTRACE_SEIZE the program and hold it
-    const tracer = execa('python3', ['-u', '-c', [
-      'import ctypes, sys, time',
-      'libc = ctypes.CDLL(None, use_errno=True)',
-      'r = libc.ptrace(0x4206, int(sys.argv[1]), 0, 0)',
-      'print("seized" if r == 0 else f"failed {ctypes.get_errno()}", flush=True)',
-      'time.sleep(600)',
-    ].join('\n'), String(pid)], { reject: false, buffer: false });
+    const tracer = await debuggerOn(pid!);
     try {
-      await new Promise<void>((resolve, reject) => {
-        tracer.stdout!.once('data', (d: Buffer) => (String(d).startsWith('seized') ? resolve() : reject(new Error(`tracer: ${String(d)}`))));
-      });
       const why = await cli(h, 'godwit', ['why', String(id)]);
       expect(why.exitCode, why.stderr).to.equal(0);
       expect(why.stdout).to.match(new RegExp(`process ${id} cannot move now:\\n  - process \\d+ is being traced by process ${tracer.pid}`));
@@ -81,8 +71,7 @@ describe('bad input and faults', function () {
       expect(res.stderr).to.match(/traced/);
       expect(res.stderr).to.match(/keeps running on node0/);
     } finally {
-      tracer.kill('SIGKILL');
-      await tracer;
+      await tracer.stop();
     }
     const free = await cli(h, 'godwit', ['why', '--json', String(id)]);
     const why = JSON.parse(free.stdout) as { movable: boolean; reasons: string[]; notAutomatically: string[] };

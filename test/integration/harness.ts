@@ -188,6 +188,33 @@ export async function crashAndRestart(h: Harness, name: string): Promise<void> {
   }, `every node online after ${name} restarted`, 60_000);
 }
 
+/**
+ * A minimal debugger: PTRACE_SEIZEs the process and holds it, so CRIU cannot dump it, until
+ * stopped. Resolves once it holds it.
+ */
+export async function debuggerOn(pid: number): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const tracer = execa('python3', ['-u', '-c', [
+    'import ctypes, sys, time',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'r = libc.ptrace(0x4206, int(sys.argv[1]), 0, 0)',
+    'print("seized" if r == 0 else f"failed {ctypes.get_errno()}", flush=True)',
+    'time.sleep(600)',
+  ].join('\n'), String(pid)], { reject: false, buffer: false });
+  const stop = async () => {
+    tracer.kill('SIGKILL');
+    await tracer;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tracer.stdout!.once('data', (d: Buffer) => (String(d).startsWith('seized') ? resolve() : reject(new Error(`tracer: ${String(d)}`))));
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: tracer.pid!, stop };
+}
+
 /** The lines of a program's output that are plain numbers (what the counters print), in order. */
 export const numbersIn = (out: string): number[] => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
 
