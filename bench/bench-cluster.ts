@@ -54,9 +54,9 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2): Promise<BenchCluster> {
+export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
-  const info = await clusterUp({ home, id, nodes: nodeCount, cpus: 1, memMiB, log: () => undefined });
+  const info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, log: () => undefined });
   const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
   const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
   const [src, dst] = info.nodes as [Node, Node];

@@ -125,6 +125,33 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     return cur;
   }
 
+  /**
+   * Runs a dump as the node's only one, and returns the network lock tables it left. CRIU names
+   * its lock table after a run id found only in the images: the table that appears meanwhile is
+   * this dump's. A dump that fails leaves none.
+   */
+  async function dumpAlone(dump: () => Promise<void>): Promise<string[]> {
+    const release = await dumpLock();
+    let failure: unknown;
+    let lockTables: string[];
+    try {
+      const tablesBefore = new Set(await criuLockTables());
+      try {
+        await dump();
+      } catch (err) {
+        failure = err;
+      }
+      lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
+    } finally {
+      release();
+    }
+    if (failure) {
+      await removeLockTables(lockTables);
+      throw failure;
+    }
+    return lockTables;
+  }
+
   /** Lets a tree left stopped by a dump run on, and drops the network lock CRIU left for it. */
   async function continueStopped(rootPid: number, lockTables: string[]): Promise<void> {
     for (const pid of treePids(rootPid)) {
@@ -188,38 +215,23 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const meta = procs.meta(id);
       const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
       procs.dumping.add(id);
-      const release = await dumpLock();
       try {
         const dir = await images.fresh(migrationId);
-        // CRIU names its lock table after a run id found only in the images: the table that
-        // appears during the dump is this dump's
-        const tablesBefore = new Set(await criuLockTables());
         const what = `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
         const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
-        const frozenAt = Date.now();
-        let failure: unknown;
+        let frozenAt = 0;
+        let dumpMs = 0;
         let server: LazyDaemon | undefined;
-        try {
+        const lockTables = await dumpAlone(async () => {
+          frozenAt = Date.now();
           if (lazyAt) {
             server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt });
             holdStopped(cur.rootPid);
           } else {
             await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, ...(direct ? { pageServer } : {}) });
           }
-        } catch (err) {
-          failure = err;
-        }
-        const dumpMs = Date.now() - frozenAt;
-        let lockTables: string[];
-        try {
-          lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
-        } finally {
-          release();
-        }
-        if (failure) {
-          await removeLockTables(lockTables);
-          throw failure;
-        }
+          dumpMs = Date.now() - frozenAt;
+        });
         if (direct) {
           // the tree is stopped, its memory already at the destination: finish or resume it later
           procs.markStopped(id, cur.epoch, true);
@@ -357,25 +369,11 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
       procs.dumping.add(id);
       try {
-        const release = await dumpLock();
-        const tablesBefore = new Set(await criuLockTables());
-        const frozenAt = Date.now();
-        let failure: unknown;
-        try {
+        let frozenAt = 0;
+        const lockTables = await dumpAlone(async () => {
+          frozenAt = Date.now();
           await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true });
-        } catch (err) {
-          failure = err;
-        }
-        let lockTables: string[];
-        try {
-          lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
-        } finally {
-          release();
-        }
-        if (failure) {
-          await removeLockTables(lockTables);
-          throw failure;
-        }
+        });
         return { proc: cur, frozenAt, lockTables };
       } finally {
         procs.dumping.delete(id);
