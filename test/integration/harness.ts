@@ -189,16 +189,21 @@ export async function crashAndRestart(h: Harness, name: string): Promise<void> {
 }
 
 /**
- * A minimal debugger: PTRACE_SEIZEs the process and holds it, so CRIU cannot dump it, until
- * stopped. Resolves once it holds it.
+ * A minimal debugger: PTRACE_SEIZEs the process (so CRIU cannot dump it) and passes on every
+ * signal that stops it, so it runs on as under strace, until stopped. Resolves once it holds it.
  */
 export async function debuggerOn(pid: number): Promise<{ pid: number; stop: () => Promise<void> }> {
   const tracer = execa('python3', ['-u', '-c', [
-    'import ctypes, sys, time',
+    'import ctypes, os, sys',
     'libc = ctypes.CDLL(None, use_errno=True)',
-    'r = libc.ptrace(0x4206, int(sys.argv[1]), 0, 0)',
+    'pid = int(sys.argv[1])',
+    'r = libc.ptrace(0x4206, pid, 0, 0)',
     'print("seized" if r == 0 else f"failed {ctypes.get_errno()}", flush=True)',
-    'time.sleep(600)',
+    'while r == 0:',
+    '    _, st = os.waitpid(pid, 0x40000000)',
+    '    if not os.WIFSTOPPED(st):',
+    '        break',
+    '    libc.ptrace(7, pid, 0, os.WSTOPSIG(st) if st >> 16 == 0 else 0)',
   ].join('\n'), String(pid)], { reject: false, buffer: false });
   const stop = async () => {
     tracer.kill('SIGKILL');
