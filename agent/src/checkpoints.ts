@@ -1,36 +1,28 @@
 /**
  * Checkpoints: a program's images, the files it was writing in its own directory, and a
- * manifest of every file it had open, packed into one file under the cluster's checkpoint
- * directory. A checkpoint is written beside its final name, checked, and only then renamed over
- * it, so a crash while taking one never costs the previous one.
+ * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
+ * cluster's checkpoint directory; and recoveries from them.
  */
-import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { constants, createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   GodwitError,
   type AgentConfig,
   type CheckpointInfo,
-  type CheckpointManifest,
   type StageCheckpointRequest,
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
-import { packImages, type ImageStore } from './images.js';
+import { MANIFEST, type Manifest, readManifest, sha256Of, writeArchive } from './checkpoint-file.js';
+import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
 import { inside, O_ACCMODE, openFiles, type TreeFile } from './open-files.js';
 import { cannotMove, tracerOf, treePids } from './preflight.js';
 import { waitFor } from './wait.js';
 import type { ProcStore } from './procs.js';
 
-const MANIFEST = 'godwit-checkpoint.json';
-/** the manifest as the agent writes it: each file with its open(2) flags too */
-type Manifest = Omit<CheckpointManifest, 'files'> & { files: TreeFile[] };
 const savedName = (i: number) => `godwit-file-${i}`;
 
 export interface CheckpointDeps {
@@ -45,48 +37,12 @@ function distinctPaths(files: readonly TreeFile[]): string[] {
   return [...new Set(files.map((f) => f.path))];
 }
 
-async function sha256Of(stream: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 function sizeNow(path: string): number | null {
   try {
     return statSync(path).size;
   } catch {
     return null;
   }
-}
-
-/** The manifest of a checkpoint file, read without unpacking the rest. */
-async function readManifest(file: string): Promise<Manifest> {
-  const extract = tar.extract();
-  let manifest: (Manifest) | undefined;
-  extract.on('entry', (header, stream, next) => {
-    if (header.name !== MANIFEST) {
-      stream.on('end', next).resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
-    stream.on('end', () => {
-      manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
-      next();
-    });
-  });
-  await pipeline(createReadStream(file), extract);
-  if (!manifest) throw new Error('it has no godwit manifest');
-  return manifest;
 }
 
 /** what a checkpoint in progress leaves beside its work directory, for a restarted agent */
@@ -137,34 +93,6 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
 
   function badCheckpoint(abs: string, why: string): GodwitError {
     return new GodwitError('GODWIT_ERR_BAD_CHECKPOINT', `${abs} is not a usable checkpoint: ${why}`);
-  }
-
-  /** Packs dir into target (via target.partial), fsynced and read back before it replaces target. */
-  async function writeArchive(dir: string, target: string): Promise<{ bytes: number; sha256: string }> {
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    const partial = `${target}.partial`;
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(packImages(dir), count, createWriteStream(partial, { mode: 0o600 }));
-      await fsyncPath(partial);
-      const sha256 = hash.digest('hex');
-      const readBack = await sha256Of(createReadStream(partial));
-      if (readBack !== sha256) throw new Error(`what was written reads back differently (sha256 ${readBack}, not ${sha256})`);
-      await rename(partial, target);
-      await fsyncPath(dirname(target));
-      return { bytes, sha256 };
-    } catch (err) {
-      await rm(partial, { force: true });
-      throw err;
-    }
   }
 
   return {

@@ -18,7 +18,9 @@ import { createOutputRelay, type OutputRelay } from './output-relay.js';
 import { createAutoFreeze } from './autofreeze.js';
 import { createBalancer } from './balancer.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
+import { checkpointFiles } from './checkpoint-files.js';
 import { createCheckpointer } from './checkpoints.js';
+import { createRecovery } from './recovery.js';
 import { createLossWatch } from './node-loss.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
@@ -87,8 +89,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const relay = createOutputRelay(ctx);
   const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
   const balancer = createBalancer(ctx, migrator);
-  const checkpointer = createCheckpointer(ctx, migrator, relay);
-  const lossWatch = createLossWatch(ctx, checkpointer);
+  const files = checkpointFiles(config.checkpointDir);
+  const checkpointer = createCheckpointer(ctx, migrator, files);
+  const recovery = createRecovery(ctx, relay, files);
+  const lossWatch = createLossWatch(ctx, recovery);
   const autoFreeze = createAutoFreeze(ctx, migrator);
   const control = createControl(ctx, migrator, checkpointer);
   let reconciled!: (p: Promise<void>) => void;
@@ -102,8 +106,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   openApiRoute(app);
   await app.register(async (scope) => {
     await requireUsers(scope, config);
-    await scope.register(processRoutes, { ctx, migrator, relay, checkpointer });
-    await scope.register(checkpointRoutes, { ctx, checkpointer });
+    await scope.register(processRoutes, { ctx, migrator, relay, files });
+    await scope.register(checkpointRoutes, { ctx, checkpointer, recovery });
     await scope.register(clusterRoutes, { ctx, migrator, balancer });
   });
 

@@ -3,13 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { Checkpoint, CheckpointInfo, CheckpointRequest, ErrorBody, IdParam, Process, RecoverRequest } from '@godwit/schemas';
 import type { Checkpointer } from './checkpoints.js';
+import type { Recovery } from './recovery.js';
 import type { Ctx } from './context.js';
 import { toCheckpoint } from './db.js';
 import { findProcess } from './processes.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
-export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointer: Checkpointer }> = async (app, { ctx, checkpointer }) => {
+export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointer: Checkpointer; recovery: Recovery }> = async (app, { ctx, checkpointer, recovery }) => {
   app.post(
     '/v1/processes/:id/checkpoint',
     {
@@ -38,7 +39,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointe
         response: { 200: CheckpointInfo, ...errors },
       },
     },
-    async (req) => checkpointer.info(req.user, req.query.file),
+    async (req) => recovery.info(req.user, req.query.file),
   );
 
   app.post(
@@ -50,6 +51,6 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointe
         response: { 201: Process, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await checkpointer.recover(req.user, req.body)),
+    async (req, reply) => reply.code(201).send(await recovery.recover(req.user, req.body)),
   );
 };

@@ -4,12 +4,12 @@
  * --recover-on-failure), and marked lost otherwise. Should the node come back with copies still
  * running, strays.ts ends them: the record says where each process runs.
  */
-import type { Checkpointer } from './checkpoints.js';
+import type { Recovery } from './recovery.js';
 import type { Ctx } from './context.js';
 
 const TICK_MS = 1000;
 
-export function createLossWatch(ctx: Ctx, checkpointer: Checkpointer) {
+export function createLossWatch(ctx: Ctx, recovery: Recovery) {
   const { db, nodes, config, log } = ctx;
   // a node's last report before this orchestrator started says nothing of how long it has been gone
   const startedAt = Date.now();
@@ -21,7 +21,7 @@ export function createLossWatch(ctx: Ctx, checkpointer: Checkpointer) {
     if (procs.length === 0) return;
     log.warn(`node ${node} is lost (no report for ${config.nodeLostMs} ms): ${procs.length} process(es) ran there`);
     db.event({ node, kind: 'node-lost', message: `node ${node} is lost: no report for ${Math.round(config.nodeLostMs / 1000)} s; its processes are recovered from their checkpoints where asked, or marked lost` });
-    for (const proc of procs) await checkpointer.recoverLost(proc, node);
+    for (const proc of procs) await recovery.recoverLost(proc, node);
   }
 
   function tick(): void {

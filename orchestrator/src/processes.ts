@@ -16,7 +16,7 @@ import {
   SignalRequest,
 } from '@godwit/schemas';
 import type { User } from './auth.js';
-import type { Checkpointer } from './checkpoints.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
@@ -28,7 +28,7 @@ export interface ProcessRouteDeps {
   ctx: Ctx;
   migrator: Migrator;
   relay: OutputRelay;
-  checkpointer: Checkpointer;
+  files: CheckpointFiles;
 }
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
@@ -48,7 +48,7 @@ export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
   throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `no process ${id} of ${user.name}'s (as godwit id or home PID)`);
 }
 
-export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, checkpointer }) => {
+export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, files }) => {
   const { db, nodes } = ctx;
 
   /** each running process's resident memory, from the last report of the node it runs on */
@@ -66,7 +66,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       const home = nodes.require(b.homeNode ?? b.node ?? nodes.names[0]!).name;
       const online = nodes.list().filter((n) => nodes.isOnline(n.name));
       const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}) }));
-      const policy = checkpointer.policyColumns(req.user.name, b.checkpoint);
+      const policy = files.policyColumns(req.user.name, b.checkpoint);
       const id = Number(
         db.q.insertProcess.run({
           owner: req.user.name,

@@ -1,0 +1,145 @@
+/**
+ * Recovery from checkpoints: mosrun -R (a new process, on any node, with -O and
+ * --accept-changed), mosrun -I (what a checkpoint holds), and the processes of a lost node
+ * brought back from their latest checkpoint, the one way a process restarts from the past.
+ */
+import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest } from '@godwit/schemas';
+import type { User } from './auth.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
+import type { Ctx } from './context.js';
+import { type ProcessRow, toProcess } from './db.js';
+import { asGodwitError } from './migration.js';
+import type { OutputRelay } from './output-relay.js';
+import { place } from './placement.js';
+
+export interface Recovery {
+  info(user: User, file: string): Promise<CheckpointInfo>;
+  recover(user: User, req: RecoverRequest): Promise<Process>;
+  /** brings a process of a lost node back from its latest checkpoint, on another node */
+  recoverLost(proc: ProcessRow, avoid: string): Promise<void>;
+}
+
+export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel, policyColumns }: CheckpointFiles): Recovery {
+  const { db, bus, nodes } = ctx;
+
+  /** an online node to read a checkpoint from (the checkpoint directory is the same on all) */
+  function reader(): string {
+    const n = nodes.names.find((name) => nodes.isOnline(name));
+    if (!n) throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', 'no node is online to read the checkpoint');
+    return n;
+  }
+
+  async function stage(processId: number, node: string, path: string, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
+    const rid = Number(db.q.insertRecovery.run({ process_id: processId, path, node, started_at: Date.now() }).lastInsertRowid);
+    const staged = await ctx.agent(node).stageCheckpoint({
+      path: rel(path),
+      ...(db.q.checkpointByPath.get(path) ? { sha256: db.q.checkpointByPath.get(path)!.sha256 } : {}),
+      migrationId: rid,
+      processId,
+      remap: req.remap ?? {},
+      acceptChanged: req.acceptChanged === true,
+    });
+    return { rid, staged };
+  }
+
+  function describeFiles(staged: { restoredFiles: string[]; substituted: string[] }): string {
+    return [
+      staged.restoredFiles.length ? `files restored from the checkpoint: ${staged.restoredFiles.join(', ')}` : '',
+      staged.substituted.length ? `files taken as they are now or remapped: ${staged.substituted.join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+  }
+
+  async function recover(user: User, req: RecoverRequest): Promise<Process> {
+    const path = resolveFile(user.name, req.file);
+    if (req.node) nodes.require(req.node);
+    const info = await ctx.agent(reader()).checkpointInfo(rel(path));
+    const home = nodes.require(req.homeNode ?? req.node ?? nodes.names[0]!).name;
+    const target = place(nodes.list().filter((n) => nodes.isOnline(n.name)), { home, ...(req.node ? { node: req.node } : {}) });
+    const id = Number(
+      db.q.insertProcess.run({
+        owner: user.name, argv: JSON.stringify(info.argv), cwd: info.cwd, home_node: home, node: target, created_at: Date.now(), locked: 0,
+        ...policyColumns(user.name, req.checkpoint), recover_on_failure: req.recoverOnFailure === true ? 1 : 0,
+      }).lastInsertRowid,
+    );
+    let rid: number | undefined;
+    try {
+      const s = await stage(id, target, path, req);
+      rid = s.rid;
+      const restored = await ctx.agent(target).restore(id, { migrationId: s.rid, epoch: 0, inodes: s.staged.inodes });
+      db.tx(() => {
+        db.q.setLaunched.run({ id, pid: restored.pid });
+        const files = describeFiles(s.staged);
+        db.event({
+          processId: id,
+          node: target,
+          kind: 'recovered',
+          message: `process ${id} recovered on ${target} as PID ${restored.pid} from ${path} (process ${info.processId}, checkpointed on ${info.node} at ${new Date(info.takenAt).toISOString()})${files ? `; ${files}` : ''}`,
+        });
+      });
+    } catch (err) {
+      const e = asGodwitError(err);
+      db.tx(() => {
+        db.q.endProcess.run({ id, state: 'exited', exit_code: null, exit_signal: null, ended_at: Date.now() });
+        db.event({ processId: id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
+      });
+      throw new GodwitError(e.code, e.message, { ...e.details, processId: id });
+    } finally {
+      if (rid !== undefined) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+    }
+    relay.start(id);
+    return toProcess(db.q.processById.get(id)!);
+  }
+
+  async function recoverLost(proc: ProcessRow, avoid: string): Promise<void> {
+    const latest = db.q.latestCheckpoint.get(proc.id);
+    const lostAt = new Date().toISOString();
+    const markLost = (why: string) =>
+      db.tx(() => {
+        db.q.endProcess.run({ id: proc.id, state: 'lost', exit_code: null, exit_signal: null, ended_at: Date.now() });
+        db.event({ processId: proc.id, node: avoid, kind: 'lost', message: `process ${proc.id} is lost with node ${avoid} (${lostAt}): ${why}` });
+      });
+    if (!proc.recover_on_failure || !latest) {
+      markLost(
+        latest
+          ? `its last checkpoint (${latest.path}, ${new Date(latest.taken_at).toISOString()}) can bring it back: mosrun -R ${latest.path}`
+          : 'it has no checkpoint',
+      );
+      bus.emit('process', proc.id);
+      return;
+    }
+    const candidates = nodes.list().filter((n) => n.name !== avoid && nodes.isOnline(n.name) && !n.drained);
+    let rid: number | undefined;
+    let target: string | undefined;
+    try {
+      target = place(candidates, { home: candidates.some((n) => n.name === proc.home_node) ? proc.home_node : candidates[0]?.name ?? proc.home_node });
+      const epoch = proc.epoch + 1;
+      const s = await stage(proc.id, target, latest.path, { acceptChanged: false });
+      rid = s.rid;
+      const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, epoch, inodes: s.staged.inodes });
+      const files = describeFiles(s.staged);
+      db.tx(() => {
+        db.q.setRecovered.run({ id: proc.id, node: target!, pid: restored.pid, epoch });
+        // the lost node's run never ends its output: the relay goes on with the recovered run
+        // (its puller, failing to reach the lost node, reads where it is at again)
+        db.q.setOutputEpoch.run({ id: proc.id, out_node: target!, out_epoch: epoch });
+        db.event({
+          processId: proc.id,
+          node: target!,
+          kind: 'recovered',
+          message: `process ${proc.id} was lost with node ${avoid} and recovered on ${target} as PID ${restored.pid} from its checkpoint ${latest.number} (${latest.path}, taken ${new Date(latest.taken_at).toISOString()}): it goes on from there${files ? `; ${files}` : ''}`,
+        });
+      });
+    } catch (err) {
+      markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${asGodwitError(err).message}`);
+    } finally {
+      if (rid !== undefined && target) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+    }
+    bus.emit('process', proc.id);
+  }
+
+  return {
+    info: async (user, file) => ctx.agent(reader()).checkpointInfo(rel(resolveFile(user.name, file))),
+    recover,
+    recoverLost,
+  };
+}
