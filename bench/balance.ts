@@ -5,36 +5,44 @@
  * the cluster's capacity: 12 x one job's time alone on a node / 3). The nodes share this
  * machine's cores, so each gets a third of them (its cgroup quota): three nodes of one CPU each
  * on two cores would promise a capacity the machine does not have, and an ideal no scheduler
- * could reach. The balancer runs with min-cpu=0.5 s (its
- * default, 5 s, is meant for programs that run far longer than a benchmark can wait for: twelve
- * programs sharing one CPU take 60 s to reach it) and interval=1 s.
+ * could reach. The balancer runs with min-cpu=0.1 s, 1% of a job (its default, 5 s, is meant
+ * for programs that run far longer than a benchmark can wait for: twelve programs sharing
+ * two-thirds of a CPU take 90 s to reach it) and interval=1 s. Its moves and the jobs' ends are
+ * printed on stderr, to show where the time goes.
  *
- *   npm run bench:balance -- [--jobs 12] [--iterations 6000000000] [--id 43]
+ *   npm run bench:balance -- [--jobs 12] [--iterations 6000000000] [--id 43] [--min-cpu 0.1] [--max-moves 4]
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Process } from '@godwit/schemas';
+import type { BalancerStatus, Process } from '@godwit/schemas';
 import { REPO, deadline, openBenchCluster, type BenchCluster } from './bench-cluster.js';
 
 const BUSYLOOP = join(REPO, 'test', 'programs', 'bin', 'busyloop');
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '12' }, iterations: { type: 'string', default: '6000000000' }, id: { type: 'string', default: '43' } },
+  options: {
+    jobs: { type: 'string', default: '12' },
+    iterations: { type: 'string', default: '6000000000' },
+    id: { type: 'string', default: '43' },
+    'min-cpu': { type: 'string', default: '0.1' },
+    'max-moves': { type: 'string', default: '4' },
+  },
 });
 const jobs = Number(values.jobs);
 
 /** starts `n` jobs on node0 at once and waits for every one to exit; resolves with the makespan in ms */
-async function makespan(c: BenchCluster, n: number): Promise<number> {
-  const t0 = Date.now();
+async function makespan(c: BenchCluster, n: number, t0 = Date.now()): Promise<number> {
   const started = await Promise.all(Array.from({ length: n }, () =>
     c.call<Process>('POST', '/v1/processes', { argv: [BUSYLOOP, values.iterations], cwd: '/tmp', node: c.src.name })));
   await deadline(`${n} jobs to finish`, async () => {
     const all = await Promise.all(started.map((p) => c.call<Process>('GET', `/v1/processes/${p.id}`)));
     const bad = all.find((p) => p.state === 'exited' && p.exitCode !== 0);
     if (bad) throw new Error(`job ${bad.id} failed: ${bad.exitCode ?? bad.exitSignal}`);
-    return all.every((p) => p.state === 'exited') ? true : undefined;
+    if (!all.every((p) => p.state === 'exited')) return undefined;
+    if (n > 1) process.stderr.write(`bench: jobs ended at ${all.map((p) => `+${((p.endedAt! - t0) / 1000).toFixed(1)} s on ${p.node}`).join(', ')}\n`);
+    return true;
   }, 30 * 60_000);
   return Date.now() - t0;
 }
@@ -50,8 +58,14 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: one job alone ${one} ms\n`);
     const without = await makespan(c, jobs);
     process.stderr.write(`bench: ${jobs} jobs without the balancer ${without} ms\n`);
-    await balancer({ enabled: true, minCpuSeconds: 0.5, intervalMs: 1000, holdSeconds: 20, maxMoves: 4 });
-    const withB = await makespan(c, jobs);
+    const settings = { enabled: true, minCpuSeconds: Number(values['min-cpu']), intervalMs: 1000, holdSeconds: 20, maxMoves: Number(values['max-moves']) };
+    await balancer(settings);
+    const t0 = Date.now();
+    const withB = await makespan(c, jobs, t0);
+    // when each move was decided, and how it went: where the balancer's time goes
+    for (const d of (await c.call<BalancerStatus>('GET', '/v1/balancer', undefined, admin)).decisions.filter((x) => x.at >= t0)) {
+      process.stderr.write(`bench: +${((d.at - t0) / 1000).toFixed(1)} s process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome}\n`);
+    }
     const ideal = (jobs * one) / c.info.nodes.length;
     const rows = [
       [`ideal (total work / ${(3 * cpus).toFixed(2)} CPUs)`, `${Math.round(ideal)}`, '1.00'],
@@ -59,7 +73,10 @@ async function main(): Promise<void> {
       ['without the balancer', `${without}`, (without / ideal).toFixed(2)],
     ];
     const lines = [['', 'makespan ms', 'x ideal'], ['---', '---', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`);
-    process.stdout.write(`${jobs} equal CPU-bound jobs started on node0 of 3 nodes of ${cpus.toFixed(2)} CPU (one job alone on a node: ${one} ms)\n\n${lines.join('\n')}\n`);
+    process.stdout.write(
+      `${jobs} equal CPU-bound jobs started on node0 of 3 nodes of ${cpus.toFixed(2)} CPU (one job alone on a node: ${one} ms); ` +
+        `balancer min-cpu ${settings.minCpuSeconds} s, max-moves ${settings.maxMoves}, interval 1 s, hold 20 s\n\n${lines.join('\n')}\n`,
+    );
   } finally {
     await c.close();
   }
