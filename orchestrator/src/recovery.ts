@@ -90,7 +90,32 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     return toProcess(db.q.processById.get(id)!);
   }
 
+  /** a later run of the process on another node: a recovery the orchestrator made but stopped before recording */
+  async function laterRun(proc: ProcessRow, avoid: string): Promise<{ node: string; pid: number | null; epoch: number } | undefined> {
+    for (const node of nodes.names.filter((n) => n !== avoid && nodes.isOnline(n))) {
+      const found = (await ctx.agent(node).list().catch(() => [])).find((p) => p.id === proc.id && p.epoch > proc.epoch && p.state === 'running');
+      if (found) return { node, pid: found.pid, epoch: found.epoch };
+    }
+    return undefined;
+  }
+
+  function recorded(proc: ProcessRow, at: { node: string; pid: number | null; epoch: number }, message: string): void {
+    db.tx(() => {
+      db.q.setRecovered.run({ id: proc.id, node: at.node, pid: at.pid, epoch: at.epoch });
+      // the lost node's run never ends its output: the relay goes on with the recovered run
+      // (its puller, failing to reach the lost node, reads where it is at again)
+      db.q.setOutputEpoch.run({ id: proc.id, out_node: at.node, out_epoch: at.epoch });
+      db.event({ processId: proc.id, node: at.node, kind: 'recovered', message });
+    });
+  }
+
   async function recoverLost(proc: ProcessRow, avoid: string): Promise<void> {
+    const adopted = await laterRun(proc, avoid);
+    if (adopted) {
+      recorded(proc, adopted, `process ${proc.id} was lost with node ${avoid}; its recovery on ${adopted.node} (run ${adopted.epoch}, PID ${adopted.pid}), made before the orchestrator stopped, runs on`);
+      bus.emit('process', proc.id);
+      return;
+    }
     const latest = db.q.latestCheckpoint.get(proc.id);
     const lostAt = new Date().toISOString();
     const markLost = (why: string) =>
@@ -117,18 +142,11 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
       rid = s.rid;
       const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, epoch, inodes: s.staged.inodes });
       const files = describeFiles(s.staged);
-      db.tx(() => {
-        db.q.setRecovered.run({ id: proc.id, node: target!, pid: restored.pid, epoch });
-        // the lost node's run never ends its output: the relay goes on with the recovered run
-        // (its puller, failing to reach the lost node, reads where it is at again)
-        db.q.setOutputEpoch.run({ id: proc.id, out_node: target!, out_epoch: epoch });
-        db.event({
-          processId: proc.id,
-          node: target!,
-          kind: 'recovered',
-          message: `process ${proc.id} was lost with node ${avoid} and recovered on ${target} as PID ${restored.pid} from its checkpoint ${latest.number} (${latest.path}, taken ${new Date(latest.taken_at).toISOString()}): it goes on from there${files ? `; ${files}` : ''}`,
-        });
-      });
+      recorded(
+        proc,
+        { node: target, pid: restored.pid, epoch },
+        `process ${proc.id} was lost with node ${avoid} and recovered on ${target} as PID ${restored.pid} from its checkpoint ${latest.number} (${latest.path}, taken ${new Date(latest.taken_at).toISOString()}): it goes on from there${files ? `; ${files}` : ''}`,
+      );
     } catch (err) {
       markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${asGodwitError(err).message}`);
     } finally {
