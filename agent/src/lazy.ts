@@ -4,7 +4,7 @@
  * tree's memory. Both are found again by PID after an agent restart, so the transfer survives it.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
 
@@ -52,22 +52,68 @@ export interface LazyPagesStats {
   errors: string[];
 }
 
-/** Counts from the daemon's debug log: each fault, and each copy into the program's memory. */
-export function lazyPagesStats(text: string): LazyPagesStats {
-  let faults = 0;
-  let copied = 0;
-  for (const m of text.matchAll(/#PF at 0x|uffd_copy: 0x[0-9a-f]+\/(\d+)/g)) {
-    if (m[1] === undefined) faults++;
-    else copied += Number(m[1]);
-  }
-  const onDemandBytes = Math.min(faults * PAGE, copied);
-  return { onDemandBytes, backgroundBytes: copied - onDemandBytes, errors: summarizeCriuLog(text).reasons };
+/** what whole lines of the daemon's debug log say: faults, bytes copied in, errors */
+interface Tally {
+  faults: number;
+  copied: number;
+  errors: Set<string>;
 }
 
-export async function readLazyPagesStats(path: string): Promise<LazyPagesStats> {
-  try {
-    return lazyPagesStats(await readFile(path, 'utf8'));
-  } catch {
-    return { onDemandBytes: 0, backgroundBytes: 0, errors: [] };
+function tally(text: string, into: Tally): Tally {
+  for (const m of text.matchAll(/#PF at 0x|uffd_copy: 0x[0-9a-f]+\/(\d+)/g)) {
+    if (m[1] === undefined) into.faults++;
+    else into.copied += Number(m[1]);
   }
+  for (const r of summarizeCriuLog(text).reasons) into.errors.add(r);
+  return into;
+}
+
+function statsOf(t: Tally): LazyPagesStats {
+  const onDemandBytes = Math.min(t.faults * PAGE, t.copied);
+  return { onDemandBytes, backgroundBytes: t.copied - onDemandBytes, errors: [...t.errors] };
+}
+
+/** Counts from the daemon's debug log: each fault, and each copy into the program's memory. */
+export function lazyPagesStats(text: string): LazyPagesStats {
+  return statsOf(tally(text, { faults: 0, copied: 0, errors: new Set() }));
+}
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The same, kept up to date by reading only what the log gained since the last call: with -v4
+ * the log grows by a line per page fault and per copy, tens of MiB for a large program, and it
+ * is asked every 100 ms while the memory follows.
+ */
+export function lazyPagesCounter(path: string): () => Promise<LazyPagesStats> {
+  const t: Tally = { faults: 0, copied: 0, errors: new Set() };
+  let offset = 0;
+  let partial = '';
+  // callers at the same time share one read: the offset moves once
+  let reading: Promise<LazyPagesStats> | undefined;
+  const read = async (): Promise<LazyPagesStats> => {
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch {
+      return statsOf(t);
+    }
+    try {
+      const buf = Buffer.alloc(READ_CHUNK);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, offset);
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+        // the log is ASCII: a chunk never splits a character
+        const text = partial + buf.toString('latin1', 0, bytesRead);
+        const end = text.lastIndexOf('\n') + 1;
+        partial = text.slice(end);
+        tally(text.slice(0, end), t);
+      }
+    } finally {
+      await fh.close();
+    }
+    return statsOf(t);
+  };
+  return () => (reading ??= read().finally(() => (reading = undefined)));
 }

@@ -21,7 +21,7 @@ import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
-import { criuAlive, holdStopped, killCriu, readLazyPagesStats } from './lazy.js';
+import { criuAlive, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
 import { canResumeAfterDump, cannotMove, cannotMoveLazily, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
@@ -80,6 +80,8 @@ function createMutex(): () => Promise<() => void> {
 export function createLifecycle({ config, criu, procs, images, writeStdin, control }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
+  /** each lazy migration's page counts, read from its daemon's log as it grows */
+  const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
 
   // A lazy-pages daemon whose restore never happened (this agent died between the two) would wait
   // for it forever: the orchestrator has let the program run on at its source meanwhile.
@@ -397,7 +399,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const pid = lazyPagesPid(migrationId);
       if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
       const running = criuAlive(pid);
-      const stats = await readLazyPagesStats(join(images.dirOf(migrationId), LAZY_PAGES_LOG));
+      let count = pagesCounted.get(migrationId);
+      if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));
+      const stats = await count();
       const reason = stats.errors.length ? `CRIU's lazy-pages daemon failed: ${stats.errors.join('; ')}` : null;
       return { running, ok: reason === null, onDemandBytes: stats.onDemandBytes, backgroundBytes: stats.backgroundBytes, reason };
     },
@@ -408,6 +412,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (meta) await removeLockTables(meta.lockTables);
       const pager = lazyPagesPid(migrationId);
       if (pager !== undefined) killCriu(pager);
+      pagesCounted.delete(migrationId);
       if (meta?.lazy) killCriu(meta.lazy.dumpPid);
       await images.remove(migrationId);
     },

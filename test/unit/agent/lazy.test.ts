@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lazyPagesStats } from '../../../agent/src/lazy.js';
+import { lazyPagesCounter, lazyPagesStats } from '../../../agent/src/lazy.js';
 import { cannotMoveLazily, residentBytes } from '../../../agent/src/preflight.js';
 
 describe('lazy migration on the agent', () => {
@@ -17,6 +17,26 @@ describe('lazy migration on the agent', () => {
     ].join('\n');
     expect(lazyPagesStats(log)).to.deep.equal({ onDemandBytes: 4096, backgroundBytes: 65536 + 4194304, errors: [] });
     expect(lazyPagesStats('(01.000) Error (criu/uffd.c:9): uffd: 7-8: Error during UFFD copy').errors).to.deep.equal(['uffd: 7-8: Error during UFFD copy']);
+  });
+
+  it('counts a growing log by what it gained, a line cut in two counted once whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-lazy-'));
+    const log = join(dir, 'lazy-pages.log');
+    try {
+      const count = lazyPagesCounter(log);
+      expect(await count(), 'no log yet').to.deep.equal({ onDemandBytes: 0, backgroundBytes: 0, errors: [] });
+      const parts = ['(00.010) 1-4: #PF at 0x7f0000001000\n(00.011) 1-4: uffd_copy: 0x7f0000001000/4096\n(00.012) 1-4: uffd_co', 'py: 0x7f0000100000/65536\n'];
+      appendFileSync(log, parts[0]!);
+      expect(await count()).to.deep.equal({ onDemandBytes: 4096, backgroundBytes: 0, errors: [] });
+      appendFileSync(log, parts[1]!);
+      const [a, b] = await Promise.all([count(), count()]);
+      expect(a).to.deep.equal(lazyPagesStats(parts.join('')));
+      expect(b, 'callers at the same time get the same figures').to.deep.equal(a);
+      appendFileSync(log, '(01.000) Error (criu/uffd.c:9): uffd: 7-8: Error during UFFD copy\n');
+      expect((await count()).errors).to.deep.equal(['uffd: 7-8: Error during UFFD copy']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds the file locks and FIFOs a stopped copy would keep, without stopping the program', async function () {
