@@ -96,7 +96,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     async bareRestore({ imagesDir, keeperDir, inodes, lazy }) {
       const pidfile = join(imagesDir, 'restore.pid');
       await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
-        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy })], { detached: true, stdio: 'ignore' }).unref?.();
+        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
       return deadline('the bare restore', async () => {
         try {
           const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');
