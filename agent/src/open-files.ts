@@ -3,8 +3,7 @@
  * checkpoint: CRIU records each one's size and refuses a restore when it changed, so a recovery
  * must know them (and bring back those the program was writing in its own directory).
  */
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { constants } from 'node:fs';
+import { constants, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { OpenFile } from '@godwit/schemas';
 import { treePids } from './preflight.js';
 

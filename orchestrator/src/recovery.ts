@@ -31,9 +31,10 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
 
   async function stage(processId: number, node: string, path: string, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
     const rid = Number(db.q.insertRecovery.run({ process_id: processId, path, node, started_at: Date.now() }).lastInsertRowid);
+    const record = db.q.checkpointByPath.get(path);
     const staged = await ctx.agent(node).stageCheckpoint({
       path: rel(path),
-      ...(db.q.checkpointByPath.get(path) ? { sha256: db.q.checkpointByPath.get(path)!.sha256 } : {}),
+      ...(record ? { sha256: record.sha256 } : {}),
       migrationId: rid,
       processId,
       remap: req.remap ?? {},
