@@ -4,7 +4,7 @@
  * the destination node through the keeper, the clean-up the agent would do).
  */
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
@@ -95,8 +95,11 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     },
     async bareRestore({ imagesDir, keeperDir, inodes, lazy }) {
       const pidfile = join(imagesDir, 'restore.pid');
+      // the program's control directory is a mount CRIU leaves out of the images: by hand it gets an empty one
+      const control = join(imagesDir, 'control-view');
+      mkdirSync(control, { recursive: true });
       await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
-        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
+        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy, control })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
       return deadline('the bare restore', async () => {
         try {
           const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');

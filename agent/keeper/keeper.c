@@ -18,6 +18,10 @@
  *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
  * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first.
+ * GODWIT_KEEPER_CONTROL names the program's control directory (the one the agent answers): the
+ * keeper serves the program's view of it (controlfs.c) at DIR/control.EPOCH, which a launch binds
+ * at that same path in the program's mount namespace, and a restore hands to CRIU as the
+ * external mount the images name.
  * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU,
  * and the files GODWIT_KEEPER_FILES names (lines "FLAGS OFFSET PATH": open(2) flags, where to
  * seek) are opened and placed at fds 6, 7, ... for CRIU's --inherit-fd.
@@ -53,10 +57,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "controlfs.h"
+
 #define DRAIN_AFTER_EXIT_MS 3000
 #define STDIN_BUF (1 << 20)
 
 static int status_fd = -1, out_fd = -1;
+static pid_t keeper_pid;
+/* where the keeper serves the program's control directory, and the directory it shows */
+static char control_at[4096];
+static const char *control_dir;
+
+/* the keeper's own end: its control mount goes with it (never from a child's exit) */
+static void unmount_control(void)
+{
+	if (getpid() != keeper_pid || !control_at[0])
+		return;
+	controlfs_stop();
+	rmdir(control_at);
+	control_at[0] = 0;
+}
 
 static void die(const char *fmt, ...)
 {
@@ -66,6 +86,7 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, ": %s\n", strerror(errno));
 	va_end(ap);
+	unmount_control();
 	exit(125);
 }
 
@@ -228,23 +249,36 @@ static int open_inherited_files(int *fds)
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
 
 /*
- * Namespace files bound into the host's tree (ip netns, container runtimes) are mounts CRIU
- * cannot dump ("doesn't have a proper root mount"); the program has no use for them.
+ * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
+ * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
+ * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`.
+ * Read without stdio: the keeper may have a thread, and this runs in a clone of it.
  */
-static void detach_nsfs_mounts(void)
+static void detach_foreign_mounts(const char *keep)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	if (!f)
+	static char info[1 << 20];
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		die("reading /proc/self/mountinfo");
-	char line[4096], mnt[4096], fstype[256];
-	while (fgets(line, sizeof(line), f)) {
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(info) - 1 && (r = read(fd, info + len, sizeof(info) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	info[len] = 0;
+	char mnt[4096], fstype[256];
+	for (char *line = info, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(sep + 3, "%255s", fstype) != 1 || strcmp(fstype, "nsfs") != 0)
+		if (!sep || sscanf(sep + 3, "%255s", fstype) != 1 ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+		int control = strcmp(fstype, "fuse." CONTROLFS_SUBTYPE) == 0;
+		if (strcmp(fstype, "nsfs") == 0 || (control && !(keep && strcmp(mnt, keep) == 0)))
 			umount2(mnt, MNT_DETACH);
 	}
-	fclose(f);
 }
 
 /* PID 1 of the program's new namespaces. */
@@ -254,7 +288,9 @@ static int launch_child(void *p)
 	reset_signals();
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		die("making / private");
-	detach_nsfs_mounts();
+	if (control_dir && mount(control_at, control_dir, NULL, MS_BIND, NULL) < 0)
+		die("binding %s at %s", control_at, control_dir);
+	detach_foreign_mounts(control_dir);
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("mounting /proc");
 	if (setsid() < 0)
@@ -283,7 +319,20 @@ int main(int argc, char **argv)
 	else
 		goto usage;
 
+	keeper_pid = getpid();
 	join_cgroups();
+	control_dir = getenv("GODWIT_KEEPER_CONTROL");
+	if (control_dir && !*control_dir)
+		control_dir = NULL;
+	if (control_dir) {
+		control_dir = strdup(control_dir);
+		snprintf(control_at, sizeof(control_at), "%s/control.%s", dir, epoch);
+		if (mkdir(control_at, 0755) < 0 && errno != EEXIST)
+			die("mkdir %s", control_at);
+		if (controlfs_mount(control_dir, control_at) < 0)
+			die("mounting the control directory at %s", control_at);
+	}
+	unsetenv("GODWIT_KEEPER_CONTROL");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -327,9 +376,14 @@ int main(int argc, char **argv)
 			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
 		if (root < 0)
 			die("clone");
+		/* only now: the clone above must copy a keeper without threads */
+		if (control_dir && controlfs_serve() < 0)
+			die("serving the control directory");
 		event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root, ino_in,
 		      ino_out, ino_err);
 	} else {
+		if (control_dir && controlfs_serve() < 0)
+			die("serving the control directory");
 		criu = fork();
 		if (criu < 0)
 			die("fork");
@@ -419,6 +473,7 @@ int main(int argc, char **argv)
 						event("{\"ev\":\"restore-failed\",\"code\":%d,\"signal\":%d}",
 						      WIFEXITED(st) ? WEXITSTATUS(st) : -1,
 						      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+						unmount_control();
 						return 1;
 					}
 					FILE *f = fopen(arg, "r");
@@ -521,6 +576,7 @@ int main(int argc, char **argv)
 	int len = snprintf(js, sizeof(js), "{\"code\":%d,\"signal\":%d}", code, sig);
 	frame('x', js, (uint32_t)len);
 	fsync(out_fd);
+	unmount_control();
 	event("{\"ev\":\"exited\",\"code\":%d,\"signal\":%d}", code, sig);
 	return 0;
 

@@ -109,6 +109,9 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     if (old?.epoch === epoch) return old.ready;
     if (old) unfollow(id);
     const dir = ensureDir(id);
+    // a run restored here from another process's checkpoint: CRIU reopens the files it had open
+    // in its control directory, so they must exist before the orchestrator's word fills them in
+    if (!existsSync(join(dir, 'whereami'))) show(id, { nmigs: 0, locked: false, needMemBytes: 0, checkpoints: 0 }, new Set());
     // what is there already is no request to this agent: the orchestrator answers it, if anything
     const watcher = watch(dir, { ignoreInitial: true, followSymlinks: false, depth: 0, awaitWriteFinish: { stabilityThreshold: SETTLE_MS, pollInterval: 10 } });
     const ready = new Promise<void>((resolve) => {
@@ -141,6 +144,15 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     follow,
     unfollow,
     remove,
+
+    /**
+     * CRIU mounts the program's control view where the program saw it, which must be a
+     * directory: a process recovered from another's checkpoint sees its own files at the path
+     * the checkpointed one had (its GODWIT_CONTROL). Only a process directory here is made.
+     */
+    ensureMountpoint(at: string): void {
+      if (dirname(at) === root && /^\d+$/.test(basename(at)) && !existsSync(at)) mkdirSync(at, { mode: 0o755 });
+    },
 
     /** before a launch: the directory with its first contents, watched */
     async open(id: number, state: ControlState): Promise<string> {

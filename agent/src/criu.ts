@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
 import { readCriuLog } from './criu-log.js';
+import { CONTROL_MOUNT_KEY, controlMountsOf } from './control-mount.js';
 
 /** File locks (SQLite), established TCP connections (no iptables here: nftables), unlinked files. */
 const COMMON = ['--file-locks', '--tcp-established', '--network-lock', 'nftables', '--link-remap'];
@@ -19,7 +20,8 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
  */
 export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer, leaveStopped = false): string[] {
   const direct = pageServer ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port)] : [];
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+  const control = controlMountsOf(pid).flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
 /** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */
@@ -59,7 +61,8 @@ export interface Criu {
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
   pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
   /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
-  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean; files?: readonly InheritedFile[] }): string[];
+  /** control: where the restoring keeper serves the program's control directory */
+  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean; files?: readonly InheritedFile[]; control?: string }): string[];
   /** turns a failed restore's log into the error a user reads */
   restoreError(opts: { imagesDir: string; logName: string; what: string; exitCode: number }): Promise<GodwitError>;
   features(): Promise<NodeFeatures>;
@@ -158,7 +161,7 @@ export function createCriu(path: string): Criu {
       return { done, stop: () => void child.kill('SIGKILL') };
     },
 
-    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy, files = [] }) {
+    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy, files = [], control }) {
       // The keeper places the new pipes' program ends at fds 3, 4 and 5, and the files it opens
       // for us at 6 and on; CRIU knows a regular file by its path without the leading slash.
       const inherit = [
@@ -172,6 +175,7 @@ export function createCriu(path: string): Criu {
         // the restored tree joins the restoring agent's groups, i.e. the destination node's
         '--manage-cgroups=ignore',
         ...COMMON, ...inherit,
+        ...(control ? ['--external', `mnt[${CONTROL_MOUNT_KEY}]:${control}`] : []),
         ...(lazy === true ? ['--lazy-pages'] : []),
       ];
     },

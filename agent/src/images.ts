@@ -39,6 +39,8 @@ export interface ImageMeta {
   lazy?: { at: PageServer; dumpPid: number };
   /** a recovery: files handed to the restored tree already open, in place of changed ones */
   inherit?: InheritedFile[];
+  /** where the program saw its control directory: CRIU mounts the keeper's view there again */
+  controlMounts?: string[];
 }
 
 /**

@@ -48,6 +48,8 @@ export interface KeeperStart {
   dir: string;
   epoch: number;
   env: Record<string, string>;
+  /** the program's control directory, which the keeper serves to it (keeper/controlfs.c) */
+  control?: string;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
   /** restore: the files the keeper opens for CRIU's --inherit-fd, at fds 6 and on */
@@ -72,6 +74,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       env: {
         ...opts.env,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
+        ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),
         ...('restore' in opts.mode && opts.mode.restore.files?.length
           ? { GODWIT_KEEPER_FILES: opts.mode.restore.files.map((f) => `${f.flags} ${f.offset} ${f.open}`).join('\n') }
           : {}),

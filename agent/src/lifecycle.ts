@@ -19,6 +19,7 @@ import type { Control } from './control.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
+import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
 import { criuAlive, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
@@ -181,12 +182,13 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (!program) {
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `program '${req.argv[0]}' was not found or is not executable on ${node} (cwd ${req.cwd}, PATH ${env.PATH})`);
       }
-      const controlEnv: Record<string, string> = control ? { GODWIT_CONTROL: await control.open(req.id, req.control) } : {};
+      const controlDir = control ? await control.open(req.id, req.control) : undefined;
+      const controlEnv: Record<string, string> = controlDir ? { GODWIT_CONTROL: controlDir } : {};
       const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd });
       let ev;
       try {
         ev = await startKeeper(
-          { keeperPath: config.keeperPath, dir, epoch: 0, env: { ...env, ...controlEnv }, cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
+          { keeperPath: config.keeperPath, dir, epoch: 0, env: { ...env, ...controlEnv }, ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
           START_TIMEOUT_MS,
         );
       } catch (err) {
@@ -216,6 +218,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       }
       const meta = procs.meta(id);
       const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
+      const controlMounts = controlMountsOf(cur.rootPid);
       procs.dumping.add(id);
       try {
         const dir = await images.fresh(migrationId);
@@ -245,7 +248,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         }
         await images.writeMeta(migrationId, {
           version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
-          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
+          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
           ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir), direct, lazy };
@@ -282,6 +285,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       }
       // watched before the program runs again here, so that no request it writes goes unseen
       await control?.follow(id, req.epoch);
+      // a recovered process sees its control directory where the checkpointed one did
+      for (const at of meta.controlMounts ?? []) control?.ensureMountpoint(at);
       const stopPager = () => {
         control?.unfollow(id);
         if (pager) killCriu(pager.pid);
@@ -291,10 +296,14 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
+            ...(control ? { control: control.dirOf(id) } : {}),
             mode: {
               restore: {
                 pidfile,
-                criuArgv: criu.restoreArgv({ imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [] }),
+                criuArgv: criu.restoreArgv({
+                  imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [],
+                  ...(control ? { control: keeperControlPath(dir, req.epoch) } : {}),
+                }),
                 files: meta.inherit ?? [],
               },
             },

@@ -5,6 +5,7 @@
  */
 import { constants, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { OpenFile } from '@godwit/schemas';
+import { controlMountsOf } from './control-mount.js';
 import { treePids } from './preflight.js';
 
 /** open(2)'s access mode bits (Node's constants lack them) */
@@ -41,6 +42,7 @@ export interface TreeFile extends OpenFile {
 /**
  * Every regular file open in the tree under rootPid (tini, PID 1, is left out: it opens none of
  * the program's). `saved` marks those open for writing inside the program's working directory.
+ * Files of its control directory are left out too: they are the keeper's, whichever node it runs on.
  */
 export function openFiles(rootPid: number): TreeFile[] {
   const files: TreeFile[] = [];
@@ -55,11 +57,12 @@ export function openFiles(rootPid: number): TreeFile[] {
       continue; // it ended while we looked
     }
     const nsPid = namespacePid(pid);
+    const control = controlMountsOf(pid);
     for (const name of fds) {
       const fd = Number(name);
       try {
         const path = readlinkSync(`/proc/${pid}/fd/${fd}`);
-        if (!path.startsWith('/') || path.endsWith(' (deleted)')) continue;
+        if (!path.startsWith('/') || path.endsWith(' (deleted)') || control.some((dir) => inside(path, dir))) continue;
         const st = statSync(`/proc/${pid}/fd/${fd}`);
         if (!st.isFile()) continue;
         const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');

@@ -2,12 +2,13 @@
  * The process's own interface: a program controls itself through the files of its control
  * directory ($GODWIT_CONTROL), as a MOSIX program does through /proc/self.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Checkpoint, Event } from '@godwit/schemas';
 import { api, cli, cluster, eventually, mosrun, processInfo, program, type Harness } from './harness.js';
 
+const answers = (out: string) => out.split('\n').filter((l) => l.startsWith('checkpoint '));
 const ticks = (out: string) => out.split('\n').flatMap((l) => /^tick (\d+)$/.exec(l)?.[1] ?? []).map(Number);
 
 describe("the process's own control directory", function () {
@@ -64,4 +65,30 @@ describe("the process's own control directory", function () {
     const events = await api<Event[]>(h, 'GET', `/v1/events?process=${id}`);
     expect(events.body.filter((e) => e.kind === 'control').map((e) => e.message), 'each request is an event').to.have.length(6);
   });
+
+  it('lets a program checkpoint itself: its write returns once the checkpoint is taken; recovered from one, it goes on just after that write, in a control directory of its own', async function () {
+    this.timeout(180_000);
+    const name = `self${Date.now()}`;
+    const files = [1, 2, 3].map((n) => join(h.home, 'checkpoints', h.info.client.user, `${name}.${n}`));
+    try {
+      const run = mosrun(h, ['-C', name, program('selfcheckpoint.py'), '3']);
+      const first = await run.child;
+      expect(first.exitCode, `stderr: ${run.stderr()}`).to.equal(0);
+      // one read right after each write: the answer is there, not the pending request
+      expect(answers(run.stdout()), run.stdout()).to.deep.equal([1, 2, 3].map((n) => `checkpoint ${n} -> ok ${n} at node0`));
+      expect(files.map((f) => existsSync(f)), 'its three checkpoints').to.deep.equal([true, true, true]);
+
+      const back = mosrun(h, ['-r', 'node1', '-R', `${name}.2`]);
+      const again = await back.child;
+      expect(again.exitCode, `stderr: ${back.stderr()}`).to.equal(0);
+      const lines = answers(back.stdout());
+      expect(lines, `it resumes after its second write, on node1, and reads its own control files: ${back.stdout()}`).to.have.length(2);
+      expect(lines[0]).to.match(/^checkpoint 2 -> ok \d+ at node1$/);
+      expect(lines[1]).to.match(/^checkpoint 3 -> ok [1-9]\d* at node1$/);
+      expect(back.stdout()).to.match(/^result=done$/m);
+    } finally {
+      for (const f of files) rmSync(f, { force: true });
+    }
+  });
 });
+

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Moves itself through its control directory ($GODWIT_CONTROL), as a MOSIX program would
 through /proc/self: locks itself (lock 1), declares memory it needs (needmem 64M), checkpoints
-itself (checkpoint 1, reading back the checkpoint's number), asks for a node that does not
+itself (checkpoint 1: the write returns once it is taken; one read gives its number), asks for a node that does not
 exist (refused, it runs on), then migrates itself to each TARGET in turn
 (a node name or home), reading back whereami and nmigs after each. Prints `tick N` every
 100 ms throughout; exits with status 3.
@@ -45,12 +45,19 @@ def ask(name, value):
     sys.exit(1)
 
 
+def checkpoint():
+    """As on MOSIX: the write returns once the checkpoint is taken, and one read gives its number."""
+    with open(os.path.join(os.environ["GODWIT_CONTROL"], "checkpoint"), "w") as f:
+        f.write("1\n")
+    return read("checkpoint")
+
+
 def main():
     print(f"start whereami={read('whereami')} nmigs={read('nmigs')} lock={read('lock')}", flush=True)
     ticking(0.5)
     print(f"lock -> {ask('lock', '1')}", flush=True)
     print(f"needmem -> {ask('needmem', '64M')}", flush=True)
-    print(f"checkpoint -> {ask('checkpoint', '1')}", flush=True)
+    print(f"checkpoint -> {checkpoint()}", flush=True)
     print(f"refused -> {ask('migrate', 'nosuchnode')}", flush=True)
     for target in sys.argv[1:]:
         ticking(0.5)

@@ -15,6 +15,7 @@ import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import * as ip from './ip.js';
+import { detachControlMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
 import { isAlive, kill, startTime, terminate } from './procs.js';
 import { homePaths, readState, writeJson, type ClusterState, type Component, type HomePaths, type Resource } from './state.js';
@@ -443,19 +444,6 @@ async function waitFor(probe: () => Promise<boolean>, w: WaitOptions): Promise<v
   }
 }
 
-function mountsUnder(dir: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')));
-}
-
 /** Removes everything the state file records, and whatever else carries cluster `id`'s names. */
 export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
   requireRoot('cluster down');
@@ -535,6 +523,7 @@ export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
   // Configuration (tokens) and data; the logs stay for a post-mortem.
   for (const dir of [p.orchestratorDir, p.nodesDir]) {
     if (!fs.existsSync(dir)) continue;
+    for (const pr of await detachControlMounts(dir)) problem(pr);
     const mounts = mountsUnder(dir);
     if (mounts.length) {
       problem(`left ${dir} in place: still mounted there: ${mounts.join(', ')}`);
