@@ -34,6 +34,8 @@
 #define WAIT_STEP_NS (20 * 1000 * 1000L)
 /* how long a request may sit unanswered and replaced by an older answer before it is written again */
 #define REWRITE_AFTER_MS 1000
+/* no agent answered for this long (it is gone, say): the wait ends, with ETIMEDOUT for a write */
+#define WAIT_MAX_MS (10 * 60 * 1000)
 
 static const char *backing;
 static struct fuse_session *session;
@@ -300,6 +302,7 @@ static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	if (!h->have_text || off == 0) {
 		ssize_t n;
+		long long until = now_ms() + WAIT_MAX_MS;
 		for (;;) {
 			n = read_backing(h->name, h->text, sizeof(h->text), NULL);
 			if (n < 0) {
@@ -307,7 +310,8 @@ static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 				return;
 			}
 			/* a pending request: its answer is what the program is after, unless a signal comes first */
-			if (!waits(h->name) || n == 0 || is_answer(h->text, (size_t)n) || fuse_req_interrupted(req))
+			if (!waits(h->name) || n == 0 || is_answer(h->text, (size_t)n) || fuse_req_interrupted(req) ||
+			    now_ms() > until)
 				break;
 			pause_step();
 		}
@@ -348,11 +352,15 @@ static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	 * The agent may also have replaced our request with the old value before it read it (it
 	 * rewrites all files when the process's state changes): then the request is written again.
 	 */
-	long long since = now_ms();
+	long long since = now_ms(), until = since + WAIT_MAX_MS;
 	char now[TEXT_MAX];
 	for (;;) {
 		if (fuse_req_interrupted(req))
 			break;
+		if (now_ms() > until) {
+			fuse_reply_err(req, ETIMEDOUT);
+			return;
+		}
 		ino_t cur;
 		ssize_t n = read_backing(h->name, now, sizeof(now), &cur);
 		if (n >= 0 && cur != mine && is_answer(now, (size_t)n)) {
