@@ -252,7 +252,6 @@ static char child_stack[256 * 1024] __attribute__((aligned(16)));
  * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
  * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
  * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`.
- * Read without stdio: the keeper may have a thread, and this runs in a clone of it.
  */
 static void detach_foreign_mounts(const char *keep)
 {
