@@ -16,6 +16,7 @@ import {
   type RestoreResult,
 } from '@godwit/schemas';
 import type { Control } from './control.js';
+import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
@@ -80,6 +81,7 @@ function createMutex(): () => Promise<() => void> {
 export function createLifecycle({ config, criu, procs, images, writeStdin, control }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
+  const lifts = quotaLifts(config.cgroups);
   /** each lazy migration's page counts, read from its daemon's log as it grows */
   const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
 
@@ -128,20 +130,23 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   }
 
   /**
-   * Runs a dump as the node's only one, and returns the network lock tables it left. CRIU names
-   * its lock table after a run id found only in the images: the table that appears meanwhile is
-   * this dump's. A dump that fails leaves none.
+   * Runs a dump of the tree at rootPid as the node's only one, out of the node's CPU quota
+   * (cpu-quota.ts), and returns the network lock tables it left. CRIU names its lock table after
+   * a run id found only in the images: the table that appears meanwhile is this dump's. A dump
+   * that fails leaves none, and the tree, running on, back under the quota.
    */
-  async function dumpAlone(dump: () => Promise<void>): Promise<string[]> {
+  async function dumpAlone(rootPid: number, dump: () => Promise<void>): Promise<string[]> {
     const release = await dumpLock();
     let failure: unknown;
     let lockTables: string[];
     try {
       const tablesBefore = new Set(await criuLockTables());
+      liftOutOfQuota(lifts, rootPid);
       try {
         await dump();
       } catch (err) {
         failure = err;
+        backUnderQuota(lifts, rootPid);
       }
       lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
     } finally {
@@ -154,8 +159,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     return lockTables;
   }
 
-  /** Lets a tree left stopped by a dump run on, and drops the network lock CRIU left for it. */
+  /**
+   * Lets a tree left stopped by a dump run on, under its node's quota again, and drops the
+   * network lock CRIU left for it.
+   */
   async function continueStopped(rootPid: number, lockTables: string[]): Promise<void> {
+    backUnderQuota(lifts, rootPid);
     for (const pid of treePids(rootPid)) {
       try {
         process.kill(pid, 'SIGCONT');
@@ -224,7 +233,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         let frozenAt = 0;
         let dumpMs = 0;
         let server: LazyDaemon | undefined;
-        const lockTables = await dumpAlone(async () => {
+        const lockTables = await dumpAlone(cur.rootPid, async () => {
           frozenAt = Date.now();
           if (lazyAt) {
             server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt });
@@ -372,7 +381,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       procs.dumping.add(id);
       try {
         let frozenAt = 0;
-        const lockTables = await dumpAlone(async () => {
+        const lockTables = await dumpAlone(cur.rootPid, async () => {
           frozenAt = Date.now();
           await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true });
         });
