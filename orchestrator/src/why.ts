@@ -38,6 +38,6 @@ function balancerReasons(ctx: Ctx, p: ProcessRow): string[] {
   if (kind === 'io') out.push(`it is I/O-bound (${Math.round(load.ioBytesPerS / 1024)} KiB/s of I/O): a faster node would not speed it up`);
   const { minCpuSeconds } = readBalancerSettings(ctx.db);
   if (load.cpuSeconds < minCpuSeconds) out.push(`it is young: ${load.cpuSeconds.toFixed(1)} s of CPU on ${p.node}, and the balancer moves processes after ${minCpuSeconds} s`);
-  if (kind === 'idle') out.push(`it hardly wants the CPU (${load.cpuDemand} CPUs of late, running or ready to run): it would gain nothing elsewhere`);
+  if (kind === 'idle') out.push(`it hardly uses the CPU (it wanted ${load.cpuDemand} CPUs of late, running or ready to run): it would gain nothing elsewhere`);
   return out;
 }
