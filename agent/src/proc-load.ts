@@ -71,17 +71,25 @@ export function createProcMeter() {
       const key = `${p.id}.${p.epoch}`;
       seen.add(key);
       const pids = treePids(p.rootPid);
-      const ticks = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-      const delayNs = pids.reduce((sum, pid) => sum + runDelayNs(pid), 0);
+      const tree = pids.map((pid) => ({ ticks: cpuTicks(pid), delayNs: runDelayNs(pid), age: Math.max(0.001, runSeconds(pid)) }));
+      const ticks = tree.reduce((sum, t) => sum + t.ticks, 0);
+      const delayNs = tree.reduce((sum, t) => sum + t.delayNs, 0);
       const io = pids.reduce((sum, pid) => sum + ioBytes(pid), 0);
       const before = last.get(key);
       last.set(key, { at: now, ticks, delayNs, io });
-      // the first look at a run (just launched or restored) measures it over its whole run so far
       const seconds = Math.max(0.001, before ? (now - before.at) / 1000 : runSeconds(p.rootPid));
       const since = before ?? { ticks: 0, delayNs: 0, io: 0 };
-      const cpuRate = (ticks - since.ticks) / TICKS_PER_S / seconds;
-      // a thread that ended takes its counts along: the tree's sum may drop
-      const waitRate = Math.max(0, (delayNs - since.delayNs) / 1e9 / seconds);
+      // The first look at a run (just launched or restored) measures each process over its own
+      // life so far: a restored program's process comes to be only at the end of `criu restore`,
+      // well after its tree's root, and measured over the root's life it would look idle.
+      // Afterwards, over the time since the last look; a thread that ended takes its counts
+      // along, so the tree's sum may drop.
+      const cpuRate = before
+        ? (ticks - since.ticks) / TICKS_PER_S / seconds
+        : tree.reduce((sum, t) => sum + t.ticks / TICKS_PER_S / t.age, 0);
+      const waitRate = before
+        ? Math.max(0, (delayNs - since.delayNs) / 1e9 / seconds)
+        : tree.reduce((sum, t) => sum + t.delayNs / 1e9 / t.age, 0);
       return {
         id: p.id,
         epoch: p.epoch,
