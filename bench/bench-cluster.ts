@@ -4,7 +4,7 @@
  * the destination node through the keeper, the clean-up the agent would do).
  */
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
@@ -118,6 +118,10 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     },
     async close() {
       await clusterDown({ home, log: () => undefined });
+      // the components' logs outlive the cluster, as the tests' do, to see afterwards what happened
+      const kept = join(tmpdir(), `godwit-bench-logs-${id}`);
+      rmSync(kept, { recursive: true, force: true });
+      cpSync(info.logsDir, kept, { recursive: true });
       rmSync(home, { recursive: true, force: true });
     },
   };

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
+// memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs, statusReady } from '../agent/src/criu.js';
 import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
 
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
     const t0 = Date.now();
-    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log'),
+    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', undefined, false, false),
       '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
     await ready(dump.stdio[3], dump, 'the lazy dump');
     await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
+// memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs } from '../agent/src/criu.js';
 import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
 
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
     let t0: number;
     if (via === 'cp') {
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log')]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', undefined, false, false)]);
       await execa('cp', ['-r', dumpDir, copyDir]);
     } else {
       // as godwit does: the page server is up before the program stops
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
       await execa('mkdir', ['-p', copyDir]);
       await execa(IN_NODE, [dst.netns, '--', criu.path, 'page-server', '-D', copyDir, '-o', 'page-server.log', '--address', at.host, '--port', String(at.port), '-d']);
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', at)]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', at, false, false)]);
       await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
       // the dump left it stopped (the source could resume it): by hand it simply ends
       process.kill(proc.rootPid, 'SIGKILL');

@@ -9,8 +9,14 @@ import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } fr
 import { readCriuLog } from './criu-log.js';
 import { CONTROL_MOUNT_KEY, controlMountsOf } from './control-mount.js';
 
-/** File locks (SQLite), established TCP connections (no iptables here: nftables), unlinked files. */
-const COMMON = ['--file-locks', '--tcp-established', '--network-lock', 'nftables', '--link-remap'];
+/** File locks (SQLite), established TCP connections, unlinked files. */
+const COMMON = ['--file-locks', '--tcp-established', '--link-remap'];
+/**
+ * CRIU's network lock (nftables: there is no iptables here) holds the tree's TCP connections
+ * still while it is dumped. A tree without TCP sockets has nothing to hold: skipped, the dump
+ * leaves no lock table behind, so it need not wait for the node's other dumps (lifecycle.ts).
+ */
+const networkLock = (lock: boolean) => ['--network-lock', lock ? 'nftables' : 'skip'];
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
 /**
@@ -18,10 +24,10 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
  * memory goes straight to the destination and the tree is left stopped, so the source can still
  * resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer, leaveStopped = false): string[] {
+export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer, leaveStopped = false, lockNetwork = true): string[] {
   const direct = pageServer ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port)] : [];
   const control = controlMountsOf(pid).flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
 /** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */
@@ -50,12 +56,12 @@ export interface LazyDaemon {
 export interface Criu {
   readonly path: string;
   /** with leaveStopped the tree stays stopped after the dump (a checkpoint resumes or ends it) */
-  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer; leaveStopped?: boolean }): Promise<void>;
+  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer; leaveStopped?: boolean; lockNetwork: boolean }): Promise<void>;
   /**
    * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
    * stopped tree at `at` until the destination has them all. Resolves once it serves.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer }): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer; lockNetwork: boolean }): Promise<LazyDaemon>;
   /** `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server */
   lazyPages(opts: { imagesDir: string; from: PageServer }): Promise<LazyDaemon>;
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
@@ -105,9 +111,9 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what, pageServer, leaveStopped }) {
+    async dump({ pid, imagesDir, what, pageServer, leaveStopped, lockNetwork }) {
       const logName = 'dump.log';
-      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer, leaveStopped), {
+      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer, leaveStopped, lockNetwork), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
@@ -123,9 +129,9 @@ export function createCriu(path: string): Criu {
       });
     },
 
-    lazyDump({ pid, imagesDir, what, at }) {
+    lazyDump({ pid, imagesDir, what, at, lockNetwork }) {
       return startDaemon(
-        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
+        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, undefined, false, lockNetwork), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
         imagesDir,
         LAZY_DUMP_LOG,
         (reason) => new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, { phase: 'dump', imagesDir }),

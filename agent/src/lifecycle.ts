@@ -16,6 +16,7 @@ import {
   type RestoreResult,
 } from '@godwit/schemas';
 import type { Control } from './control.js';
+import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
 import { UNREAD_FILE, type ImageStore } from './images.js';
@@ -23,7 +24,7 @@ import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
 import { criuAlive, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
-import { canResumeAfterDump, cannotMove, cannotMoveLazily, treePids } from './preflight.js';
+import { canResumeAfterDump, cannotMove, cannotMoveLazily, holdsTcpSockets, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -66,7 +67,7 @@ async function settlePid(procs: ProcStore, rootPid: number): Promise<number | nu
   }
 }
 
-/** One dump at a time on a node, so the lock table CRIU adds can be told apart. */
+/** One network-locking dump at a time on a node, so the lock table CRIU adds can be told apart. */
 function createMutex(): () => Promise<() => void> {
   let tail = Promise.resolve();
   return () => {
@@ -81,6 +82,7 @@ function createMutex(): () => Promise<() => void> {
 export function createLifecycle({ config, criu, procs, images, writeStdin, control }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
+  const lifts = quotaLifts(config.cgroups);
   /** each lazy migration's page counts, read from its daemon's log as it grows */
   const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
 
@@ -129,20 +131,36 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   }
 
   /**
-   * Runs a dump as the node's only one, and returns the network lock tables it left. CRIU names
-   * its lock table after a run id found only in the images: the table that appears meanwhile is
-   * this dump's. A dump that fails leaves none.
+   * Runs a dump of the tree at rootPid out of the node's CPU quota (cpu-quota.ts), and returns
+   * the network lock tables it left. CRIU names its lock table after a run id found only in the
+   * images, so a tree with TCP sockets, whose dump locks the network, is dumped as the node's only
+   * such dump: the table that appears meanwhile is this dump's. Without TCP sockets there is
+   * nothing to lock (CRIU is told so) and no table: the dump runs at once, alongside the node's
+   * others (12 programs started on one of 3 nodes leave it 4 at a time). A dump that fails leaves
+   * no table, and the tree, running on, back under the quota.
    */
-  async function dumpAlone(dump: () => Promise<void>): Promise<string[]> {
+  async function dumpAlone(rootPid: number, dump: (lockNetwork: boolean) => Promise<void>): Promise<string[]> {
+    if (!holdsTcpSockets(rootPid)) {
+      liftOutOfQuota(lifts, rootPid);
+      try {
+        await dump(false);
+      } catch (err) {
+        backUnderQuota(lifts, rootPid);
+        throw err;
+      }
+      return [];
+    }
     const release = await dumpLock();
     let failure: unknown;
     let lockTables: string[];
     try {
       const tablesBefore = new Set(await criuLockTables());
+      liftOutOfQuota(lifts, rootPid);
       try {
-        await dump();
+        await dump(true);
       } catch (err) {
         failure = err;
+        backUnderQuota(lifts, rootPid);
       }
       lockTables = (await criuLockTables()).filter((t) => !tablesBefore.has(t));
     } finally {
@@ -155,8 +173,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     return lockTables;
   }
 
-  /** Lets a tree left stopped by a dump run on, and drops the network lock CRIU left for it. */
+  /**
+   * Lets a tree left stopped by a dump run on, under its node's quota again, and drops the
+   * network lock CRIU left for it.
+   */
   async function continueStopped(rootPid: number, lockTables: string[]): Promise<void> {
+    backUnderQuota(lifts, rootPid);
     for (const pid of treePids(rootPid)) {
       try {
         process.kill(pid, 'SIGCONT');
@@ -227,13 +249,13 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         let frozenAt = 0;
         let dumpMs = 0;
         let server: LazyDaemon | undefined;
-        const lockTables = await dumpAlone(async () => {
+        const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           frozenAt = Date.now();
           if (lazyAt) {
-            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt });
+            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork });
             holdStopped(cur.rootPid);
           } else {
-            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, ...(direct ? { pageServer } : {}) });
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, ...(direct ? { pageServer } : {}) });
           }
           dumpMs = Date.now() - frozenAt;
         });
@@ -381,9 +403,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       procs.dumping.add(id);
       try {
         let frozenAt = 0;
-        const lockTables = await dumpAlone(async () => {
+        const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           frozenAt = Date.now();
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true });
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true, lockNetwork });
         });
         return { proc: cur, frozenAt, lockTables };
       } finally {

@@ -2,12 +2,17 @@
  * Serves one epoch's output as the keeper writes it: frames from a byte offset, following the
  * file until the keeper's exit frame, which is rewritten as the EpochEnd the orchestrator reads.
  */
+import { watch } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeFrame, FrameDecoder, type EpochEnd } from '@godwit/schemas';
 import { signalName } from './signals.js';
 
-const POLL_MS = 25;
+/**
+ * The file is read again when inotify says it changed, or after this long anyway. Reading every
+ * 25 ms instead cost a node's agent about 1% of a CPU per program, silent or not, taken from the
+ * programs.
+ */
+const FALLBACK_MS = 1000;
 
 export interface EpochStream {
   file: string;
@@ -19,14 +24,33 @@ export interface EpochStream {
 
 export async function* epochOutput(opts: EpochStream): AsyncGenerator<Buffer> {
   const fh = await open(opts.file, 'r');
+  // set by every change, so that one that comes between a read and the wait is not slept through
+  let changed = false;
+  let wake = () => {};
+  const watcher = watch(opts.file, () => {
+    changed = true;
+    wake();
+  });
+  const onAbort = () => wake();
+  opts.signal.addEventListener('abort', onAbort);
   try {
     const decoder = new FrameDecoder();
     const buf = Buffer.alloc(256 * 1024);
     let pos = opts.offset;
     while (!opts.signal.aborted) {
+      changed = false;
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) {
-        await sleep(POLL_MS);
+        if (!changed && !opts.signal.aborted) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, FALLBACK_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        wake = () => {};
         continue;
       }
       pos += bytesRead;
@@ -49,6 +73,8 @@ export async function* epochOutput(opts: EpochStream): AsyncGenerator<Buffer> {
       if (out.length) yield Buffer.concat(out);
     }
   } finally {
+    watcher.close();
+    opts.signal.removeEventListener('abort', onAbort);
     await fh.close();
   }
 }

@@ -100,6 +100,11 @@ function tcpSockets(rootPid: number, pids: number[]): TcpSocket[] {
   return found;
 }
 
+/** Whether the program's tree holds any TCP socket, connected or listening, loopback or not. */
+export function holdsTcpSockets(rootPid: number): boolean {
+  return tcpSockets(rootPid, treePids(rootPid)).length > 0;
+}
+
 /**
  * Whether the program may be dumped and held stopped at the source, its pages sent away, to
  * resume there if the move fails: only when its stopped copy holds nothing the restored one needs

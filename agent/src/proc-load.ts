@@ -1,8 +1,9 @@
 /**
  * How each program on this node uses it, for the balancer: CPU time so far and per second now,
- * I/O per second and resident memory, summed over its tree (from /proc, without stopping it).
+ * how much of the time it wanted a CPU, I/O per second and resident memory, summed over its tree
+ * (from /proc, without stopping it).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { AgentProc, ProcLoad } from '@godwit/schemas';
 import { residentBytes, treePids } from './preflight.js';
 
@@ -30,6 +31,28 @@ function runSeconds(pid: number): number {
   }
 }
 
+/**
+ * Nanoseconds its threads waited to run while runnable: for a CPU quota's throttling too. With
+ * the CPU time, the time it wanted a CPU, however crowded its node: a busy loop sharing a node
+ * with eleven others uses a twelfth of it, and waits the rest. 0 where the kernel keeps no
+ * schedstat (then only CPU time shows demand).
+ */
+function runDelayNs(pid: number): number {
+  let sum = 0;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        sum += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) || 0;
+      } catch {
+        // the thread ended while we looked
+      }
+    }
+  } catch {
+    // the process ended, or no schedstat
+  }
+  return sum;
+}
+
 function ioBytes(pid: number): number {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
@@ -40,7 +63,7 @@ function ioBytes(pid: number): number {
 }
 
 export function createProcMeter() {
-  const last = new Map<string, { at: number; ticks: number; io: number }>();
+  const last = new Map<string, { at: number; ticks: number; delayNs: number; io: number }>();
   return (procs: AgentProc[]): ProcLoad[] => {
     const now = Date.now();
     const seen = new Set<string>();
@@ -48,18 +71,31 @@ export function createProcMeter() {
       const key = `${p.id}.${p.epoch}`;
       seen.add(key);
       const pids = treePids(p.rootPid);
-      const ticks = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+      const tree = pids.map((pid) => ({ ticks: cpuTicks(pid), delayNs: runDelayNs(pid), age: Math.max(0.001, runSeconds(pid)) }));
+      const ticks = tree.reduce((sum, t) => sum + t.ticks, 0);
+      const delayNs = tree.reduce((sum, t) => sum + t.delayNs, 0);
       const io = pids.reduce((sum, pid) => sum + ioBytes(pid), 0);
       const before = last.get(key);
-      last.set(key, { at: now, ticks, io });
-      // the first look at a run (just launched or restored) measures it over its whole run so far
+      last.set(key, { at: now, ticks, delayNs, io });
       const seconds = Math.max(0.001, before ? (now - before.at) / 1000 : runSeconds(p.rootPid));
-      const since = before ?? { ticks: 0, io: 0 };
+      const since = before ?? { ticks: 0, delayNs: 0, io: 0 };
+      // The first look at a run (just launched or restored) measures each process over its own
+      // life so far: a restored program's process comes to be only at the end of `criu restore`,
+      // well after its tree's root, and measured over the root's life it would look idle.
+      // Afterwards, over the time since the last look; a thread that ended takes its counts
+      // along, so the tree's sum may drop.
+      const cpuRate = before
+        ? (ticks - since.ticks) / TICKS_PER_S / seconds
+        : tree.reduce((sum, t) => sum + t.ticks / TICKS_PER_S / t.age, 0);
+      const waitRate = before
+        ? Math.max(0, (delayNs - since.delayNs) / 1e9 / seconds)
+        : tree.reduce((sum, t) => sum + t.delayNs / 1e9 / t.age, 0);
       return {
         id: p.id,
         epoch: p.epoch,
         cpuSeconds: ticks / TICKS_PER_S,
-        cpuRate: Math.round(((ticks - since.ticks) / TICKS_PER_S / seconds) * 100) / 100,
+        cpuRate: Math.round(cpuRate * 100) / 100,
+        cpuDemand: Math.round((cpuRate + waitRate) * 100) / 100,
         ioBytesPerS: Math.round((io - since.io) / seconds),
         rssBytes: residentBytes(p.rootPid),
       };

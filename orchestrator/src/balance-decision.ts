@@ -3,9 +3,11 @@
  * busiest node to one where it would run faster, by the rules openMosix used. A pure function,
  * so each rule is tested on its own.
  *
- * - Only CPU-bound processes count as load: one using at least half its fair share of its node's
- *   CPUs, and doing little I/O. A process that waits (on I/O, on a timer, on its input) gains
- *   nothing from a faster node.
+ * - Only CPU-bound processes count as load: one that wants a CPU (runs, or is ready to run and
+ *   waits for a CPU or its node's quota) at least half the time, and does little I/O. A process
+ *   that waits on anything else (I/O, a timer, its input) gains nothing from a faster node. What
+ *   it wants, not what it gets: on a crowded node a busy loop gets a small share of a CPU, and
+ *   would pass for idle, so the busiest node would look the least loaded.
  * - A node's load is its CPU-bound processes per CPU it may use (its control group's quota).
  * - A move must leave the destination less loaded than the source was, and what the process is
  *   expected to gain (its CPU share there against here, over as long again as it has run: past
@@ -21,8 +23,8 @@ import type { BalancerSettings, ProcLoad } from '@godwit/schemas';
 const MOVE_BYTES_PER_S = 300e6;
 /** I/O above this, per second, makes a process I/O-bound whatever its CPU use */
 const IO_BOUND_BYTES_PER_S = 1 << 20;
-/** a process using less CPU than this does not compete for it */
-const IDLE_CPU_RATE = 0.05;
+/** a process that wants a CPU less of the time than this does not compete for one */
+const CPU_BOUND_DEMAND = 0.5;
 
 export interface BalanceNode {
   name: string;
@@ -54,27 +56,16 @@ export interface Move {
 
 export type Classified = 'cpu' | 'io' | 'idle';
 
-/** How a process uses its node, given how many compete for the node's CPUs. */
-export function classify(p: ProcLoad, fairShare: number): Classified {
+/** How a process uses its node: by how much of the time it wants a CPU, and its I/O. */
+export function classify(p: ProcLoad): Classified {
   if (p.ioBytesPerS >= IO_BOUND_BYTES_PER_S) return 'io';
-  return p.cpuRate >= 0.5 * fairShare && p.cpuRate >= IDLE_CPU_RATE ? 'cpu' : 'idle';
+  return p.cpuDemand >= CPU_BOUND_DEMAND ? 'cpu' : 'idle';
 }
 
-/** The share of its node's CPUs each process there may have: those that use the CPU share it. */
-export function fairShareOn(capacity: number, loads: ProcLoad[]): number {
-  const competing = loads.filter((l) => l.cpuRate >= IDLE_CPU_RATE).length;
-  return Math.min(1, capacity / Math.max(1, competing));
-}
-
-/** The ids of the CPU-bound processes, each judged against the node it was measured on. */
+/** The ids of the CPU-bound processes, as measured on the nodes they ran on. */
 export function cpuBoundIds(nodes: BalanceNode[], procs: BalanceProc[]): Set<number> {
-  const out = new Set<number>();
-  for (const n of nodes) {
-    const here = procs.filter((p) => p.node === n.name);
-    const share = fairShareOn(n.cpuCapacity, here.map((p) => p.load));
-    for (const p of here) if (classify(p.load, share) === 'cpu') out.add(p.id);
-  }
-  return out;
+  const here = new Set(nodes.map((n) => n.name));
+  return new Set(procs.filter((p) => here.has(p.node) && classify(p.load) === 'cpu').map((p) => p.id));
 }
 
 /**

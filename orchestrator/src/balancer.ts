@@ -2,7 +2,9 @@
  * The automatic load balancer: every intervalMs it looks at the loads the agents report and
  * makes up to maxMoves moves at once (balance-decision.ts says which), waits for them to end,
  * and looks again only once every node has reported since, so that it never acts on loads from
- * before its own last moves. Its settings live in SQLite (mosctl balance), its decisions in the event list.
+ * before its own last moves: then at once, not an interval later, as a node that needed moves
+ * may need more (12 programs started on one of 3 nodes take two rounds of 4). Its settings live
+ * in SQLite (mosctl balance), its decisions in the event list.
  */
 import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad } from '@godwit/schemas';
 import { sleep } from './bus.js';
@@ -22,6 +24,8 @@ export const DEFAULT_BALANCER: BalancerSettings = {
 };
 /** decisions kept for GET /v1/balancer */
 const KEEP_DECISIONS = 50;
+/** how often it asks, after moves, whether every node has reported since (each does every second) */
+const REPORTS_POLL_MS = 100;
 
 export function readBalancerSettings(db: Db): BalancerSettings {
   const row = db.q.setting.get('balancer');
@@ -86,13 +90,15 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
     return { nodes: view, procs };
   }
 
-  async function tick(s: BalancerSettings): Promise<void> {
+  /** one look, and the moves it calls for; says whether it looked (false: a report is awaited) */
+  async function tick(s: BalancerSettings): Promise<boolean> {
     const seen = look();
-    if (!seen) return;
+    if (!seen) return false;
     const moves = plan(seen.nodes, seen.procs, s, Date.now(), s.maxMoves);
-    if (!moves.length) return;
+    if (!moves.length) return true;
     await Promise.all(moves.map((move) => carryOut(move)));
     quietSince = Date.now();
+    return false;
   }
 
   async function carryOut(move: Move): Promise<void> {
@@ -117,10 +123,14 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
   async function loop(): Promise<void> {
     while (!stopped && !ctx.closing.aborted) {
       const s = settings();
+      let looked = true;
       if (s.enabled) {
-        await tick(s).catch((err: unknown) => log.error({ err }, 'the balancer failed to look at the cluster'));
+        looked = await tick(s).catch((err: unknown) => {
+          log.error({ err }, 'the balancer failed to look at the cluster');
+          return true;
+        });
       }
-      await sleep(s.intervalMs, ctx.closing);
+      await sleep(looked ? s.intervalMs : REPORTS_POLL_MS, ctx.closing);
     }
   }
 

@@ -3,7 +3,7 @@
  * words, from its record and from its node's look at it, without stopping it.
  */
 import type { WhyResult } from '@godwit/schemas';
-import { classify, fairShareOn } from './balance-decision.js';
+import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
@@ -32,13 +32,12 @@ function balancerReasons(ctx: Ctx, p: ProcessRow): string[] {
   const out: string[] = [];
   if (p.locked === 1) out.push('it is locked (mosrun -L): the balancer never moves it');
   const node = ctx.nodes.list().find((n) => n.name === p.node);
-  const here = node?.load?.procs ?? [];
-  const load = here.find((l) => l.id === p.id && l.epoch === p.epoch);
-  if (!node?.load || !load) return out;
-  const kind = classify(load, fairShareOn(node.load.cpuCapacity, here));
+  const load = node?.load?.procs?.find((l) => l.id === p.id && l.epoch === p.epoch);
+  if (!load) return out;
+  const kind = classify(load);
   if (kind === 'io') out.push(`it is I/O-bound (${Math.round(load.ioBytesPerS / 1024)} KiB/s of I/O): a faster node would not speed it up`);
   const { minCpuSeconds } = readBalancerSettings(ctx.db);
   if (load.cpuSeconds < minCpuSeconds) out.push(`it is young: ${load.cpuSeconds.toFixed(1)} s of CPU on ${p.node}, and the balancer moves processes after ${minCpuSeconds} s`);
-  if (kind === 'idle') out.push(`it hardly uses the CPU (${load.cpuRate} CPUs of late): it would gain nothing elsewhere`);
+  if (kind === 'idle') out.push(`it hardly uses the CPU (it wanted ${load.cpuDemand} CPUs of late, running or ready to run): it would gain nothing elsewhere`);
   return out;
 }

@@ -17,6 +17,7 @@ export const ProcLoad = Type.Object({
   epoch: Type.Integer(),
   cpuSeconds: Type.Number({ description: 'CPU time used since this run began (a restore starts again at its dumped total)' }),
   cpuRate: Type.Number({ description: 'CPUs it used over the last report' }),
+  cpuDemand: Type.Number({ description: 'CPUs it wanted over the last report: running, or runnable and waiting for a CPU or its node\'s quota' }),
   ioBytesPerS: Type.Integer({ description: 'bytes read and written per second over the last report' }),
   rssBytes: Type.Integer(),
 });

@@ -12,7 +12,7 @@ const busy = (where: string, sharing: number, over: Partial<BalanceProc> = {}): 
   const id = next++;
   return {
     id, node: where, locked: false, needMemBytes: 0, cpuSeconds: 10, lastMove: null,
-    load: { id, epoch: 0, cpuSeconds: 10, cpuRate: 1 / sharing, ioBytesPerS: 0, rssBytes: 1 << 20 },
+    load: { id, epoch: 0, cpuSeconds: 10, cpuRate: 1 / sharing, cpuDemand: 1, ioBytesPerS: 0, rssBytes: 1 << 20 },
     ...over,
   };
 };
@@ -30,6 +30,14 @@ describe('the balancer decides', () => {
     expect(decide(three, [...busyOn('node0', 2), ...busyOn('node1', 1)], settings, NOW)).to.include({ from: 'node0', to: 'node2' });
   });
 
+  it('counts a busy loop on a crowded node as CPU-bound, by what it wants, not the share it gets', () => {
+    // twelve busy loops on two-thirds of a CPU: each gets 0.04 of it under a busy machine, and waits the rest
+    const crowded = Array.from({ length: 12 }, () => busy('node0', 12)).map((p) => ({ ...p, load: { ...p.load, cpuRate: 0.04, cpuDemand: 0.98 } }));
+    const moves = plan(three.map((n) => ({ ...n, cpuCapacity: 2 / 3 })), crowded, settings, NOW, 4);
+    expect(moves, 'four at once').to.have.length(4);
+    expect(moves[0]!.reason).to.match(/node0 has 12 CPU-bound/);
+  });
+
   it('weighs nodes by their CPUs', () => {
     const nodes = [node('node0'), node('node1', { cpuCapacity: 4 })];
     expect(decide(nodes, [...busyOn('node0', 2), ...busyOn('node1', 3)], settings, NOW)).to.include({ from: 'node0', to: 'node1' });
@@ -40,7 +48,7 @@ describe('the balancer decides', () => {
       busy('node0', 4, { locked: true }),
       busy('node0', 4, { cpuSeconds: 1 }),
       { ...busy('node0', 4), load: { ...busy('node0', 4).load, ioBytesPerS: 5 << 20 } },
-      { ...busy('node0', 4), load: { ...busy('node0', 4).load, cpuRate: 0.01 } },
+      { ...busy('node0', 4), load: { ...busy('node0', 4).load, cpuRate: 0.01, cpuDemand: 0.01 } },
     ];
     expect(decide(three, procs, settings, NOW)).to.equal(null);
   });
