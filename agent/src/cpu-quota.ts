@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mountsOf, type Mount } from './mountinfo.js';
 import { treePids } from './preflight.js';
 
 interface Lift {
@@ -18,7 +19,7 @@ interface Lift {
 }
 
 /** this agent's group in the hierarchy mounted at `mountpoint` with the given root and type */
-function ownGroup(mount: { point: string; root: string; type: string; options: string[] }): string | null {
+function ownGroup(mount: Mount): string | null {
   const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean).map((l) => l.split(':'));
   const line = mount.type === 'cgroup2'
     ? lines.find((l) => l[0] === '0')
@@ -30,17 +31,7 @@ function ownGroup(mount: { point: string; root: string; type: string; options: s
 
 /** for each of the node's groups with a CPU limit, where its programs go while they are dumped */
 export function quotaLifts(cgroups: readonly string[]): Lift[] {
-  let mounts: { point: string; root: string; type: string; options: string[] }[];
-  try {
-    mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => {
-      const [before, after] = l.split(' - ') as [string, string];
-      const f = before.split(' ');
-      const [type, , options] = after.split(' ');
-      return { point: f[4]!, root: f[3]!, type: type!, options: (options ?? '').split(',') };
-    }).filter((m) => m.type === 'cgroup' || m.type === 'cgroup2');
-  } catch {
-    return [];
-  }
+  const mounts = mountsOf('self').filter((m) => m.type === 'cgroup' || m.type === 'cgroup2');
   const out: Lift[] = [];
   for (const node of cgroups) {
     const limited = ['cpu.max', 'cpu.cfs_quota_us'].some((f) => {
