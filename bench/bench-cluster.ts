@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
 import { createCriu } from '../agent/src/criu.js';
+import { readCriuLog } from '../agent/src/criu-log.js';
 import { parseCriuLockTables } from '../agent/src/nft.js';
 import { clusterDown, clusterUp, type ClusterInfo } from '../cli/src/cluster/index.js';
 
@@ -48,7 +49,8 @@ export interface BenchCluster {
   /** the source agent's record of a running program (its host PIDs and stream inodes) */
   agentProc(id: number): Promise<AgentProc>;
   /** runs `criu restore` by hand in the destination node, as the keeper does; resolves when it runs */
-  bareRestore(opts: { imagesDir: string; keeperDir: string; inodes: StreamInodes; lazy?: boolean }): Promise<number>;
+  /** controlMounts: where the program saw its control directory (controlMountsOf, read before its dump) */
+  bareRestore(opts: { imagesDir: string; keeperDir: string; inodes: StreamInodes; controlMounts: readonly string[]; lazy?: boolean }): Promise<number>;
   /** deletes the network lock table a by-hand dump left in the source node */
   dropLockTables(): Promise<void>;
   close(): Promise<void>;
@@ -93,17 +95,22 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       const procs = await request<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
       return procs.find((x) => x.id === pid && x.state === 'running')!;
     },
-    async bareRestore({ imagesDir, keeperDir, inodes, lazy }) {
+    async bareRestore({ imagesDir, keeperDir, inodes, controlMounts, lazy }) {
       const pidfile = join(imagesDir, 'restore.pid');
       // the program's control directory is a mount CRIU leaves out of the images: by hand it gets an empty one
       const control = join(imagesDir, 'control-view');
       mkdirSync(control, { recursive: true });
+      // CRIU mounts it where the program had it: that directory went when the program ended there
+      for (const at of controlMounts) mkdirSync(at, { recursive: true });
       await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
         ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy, control })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
       return deadline('the bare restore', async () => {
         try {
           const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');
-          if (ev.includes('restore-failed')) throw new Error(`bare restore failed: see ${imagesDir}/restore.log`);
+          if (ev.includes('restore-failed')) {
+            const log = await readCriuLog(join(imagesDir, 'restore.log'));
+            throw new Error(`bare restore failed: ${log.reasons.join('; ') || `see ${imagesDir}/restore.log`}`);
+          }
           const m = /"started","pid":(\d+)/.exec(ev);
           return m ? Number(m[1]) : undefined;
         } catch (err) {

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs, statusReady } from '../agent/src/criu.js';
+import { controlMountsOf } from '../agent/src/control-mount.js';
 import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
 
 const LAZY_PORT = 7791;
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   async function bareLazy(mib: number): Promise<Sample> {
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
+    const controlMounts = controlMountsOf(proc.rootPid);
     const work = mkdtempSync(join(c.home, 'bare-'));
     const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
     await execa('mkdir', ['-p', dumpDir, copyDir, keeperDir]);
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
     const pager = execa(IN_NODE, [dst.netns, '--', criu.path, 'lazy-pages', '-D', copyDir, '-o', 'lazy-pages.log',
       '--page-server', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
     await ready(pager.stdio[3], pager, 'the lazy-pages daemon');
-    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, lazy: true });
+    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, controlMounts, lazy: true });
     const resumedAt = Date.now();
     await Promise.all([dump, pager]);
     const doneAt = Date.now();

@@ -11,13 +11,14 @@
  *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
  */
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs } from '../agent/src/criu.js';
-import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
+import { controlMountsOf } from '../agent/src/control-mount.js';
+import { IN_NODE, criu, deadline, dirBytes, median, openBenchCluster } from './bench-cluster.js';
 
 const PAGE_SERVER_PORT = 7790;
 
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
   async function bare(mib: number, via: 'cp' | 'page-server'): Promise<Sample> {
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
+    const controlMounts = controlMountsOf(proc.rootPid);
     const work = mkdtempSync(join(c.home, 'bare-'));
     const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
     await execa('mkdir', ['-p', dumpDir, keeperDir]);
@@ -63,7 +65,12 @@ async function main(): Promise<void> {
       // the dump left it stopped (the source could resume it): by hand it simply ends
       process.kill(proc.rootPid, 'SIGKILL');
     }
-    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes });
+    // The source's agent saw the program end and removes its control directory, where CRIU will
+    // mount one again: not timed, as bare CRIU has no agent to wait for
+    const paused = Date.now();
+    await deadline('the source agent to remove the ended program\'s control directory', async () => (controlMounts.some((d) => existsSync(d)) ? undefined : true), 10_000);
+    t0 += Date.now() - paused;
+    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, controlMounts });
     const total = Date.now() - t0;
     const bytes = dirBytes(copyDir);
     process.kill(rootPid, 'SIGKILL');

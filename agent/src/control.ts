@@ -136,7 +136,11 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
   /** the program ended here: its directory goes */
   function remove(id: number): void {
     unfollow(id);
-    if (existsSync(dirOf(id))) rmSync(dirOf(id), { recursive: true, force: true });
+    try {
+      if (existsSync(dirOf(id))) rmSync(dirOf(id), { recursive: true, force: true });
+    } catch {
+      // a process recovered from its checkpoint has its own view mounted there (EBUSY): it stays
+    }
   }
 
   return {
