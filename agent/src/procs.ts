@@ -132,7 +132,13 @@ export function createProcStore(dataDir: string) {
       for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`)]) {
         rmSync(f, { force: true });
       }
-      if (epochsOf(id).length === 0) rmSync(dir, { recursive: true, force: true });
+      if (epochsOf(id).length === 0) {
+        try {
+          rmSync(dir, { recursive: true, force: true });
+        } catch {
+          // a keeper killed outright leaves its control mount (DIR/control.EPOCH): only umount ends it (cluster down does)
+        }
+      }
     },
   };
 }
