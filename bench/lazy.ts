@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
     const t0 = Date.now();
-    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', undefined, false, false),
+    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts }),
       '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
     await ready(dump.stdio[3], dump, 'the lazy dump');
     await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);

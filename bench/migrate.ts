@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     let t0: number;
     if (via === 'cp') {
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', undefined, false, false)]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts })]);
       await execa('cp', ['-r', dumpDir, copyDir]);
     } else {
       // as godwit does: the page server is up before the program stops
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       await execa('mkdir', ['-p', copyDir]);
       await execa(IN_NODE, [dst.netns, '--', criu.path, 'page-server', '-D', copyDir, '-o', 'page-server.log', '--address', at.host, '--port', String(at.port), '-d']);
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', at, false, false)]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { pageServer: at, lockNetwork: false, controlMounts })]);
       await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
       // the dump left it stopped (the source could resume it): by hand it simply ends
       process.kill(proc.rootPid, 'SIGKILL');

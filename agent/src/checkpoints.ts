@@ -14,7 +14,6 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
-import { controlMountsOf } from './control-mount.js';
 import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readManifest, sha256Of, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
@@ -123,7 +122,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', (err as Error).message);
           throw new GodwitError(e.code === 'GODWIT_ERR_CANNOT_DUMP' ? 'GODWIT_ERR_CANNOT_CHECKPOINT' : e.code, `${e.message}; it runs on`, e.details);
         }
-        const { proc, frozenAt, lockTables } = stopped;
+        const { proc, frozenAt, lockTables, controlMounts } = stopped;
         const goOn = () => lifecycle.continueStopped(proc.rootPid, lockTables);
         let files: TreeFile[];
         let frozenMs: number;
@@ -136,7 +135,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           await images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
             stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
-            controlMounts: controlMountsOf(proc.rootPid),
+            controlMounts,
           });
           const manifest: Manifest = { version: 1, processId: id, node, takenAt: frozenAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
           await images.writeFileIn(work, MANIFEST, JSON.stringify(manifest));

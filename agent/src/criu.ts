@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
 import { readCriuLog } from './criu-log.js';
-import { CONTROL_MOUNT_KEY, controlMountsOf } from './control-mount.js';
+import { CONTROL_MOUNT_KEY } from './control-mount.js';
 
 /** File locks (SQLite), established TCP connections, unlinked files. */
 const COMMON = ['--file-locks', '--tcp-established', '--link-remap'];
@@ -24,9 +24,19 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
  * memory goes straight to the destination and the tree is left stopped, so the source can still
  * resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, pageServer?: PageServer, leaveStopped = false, lockNetwork = true): string[] {
+export interface DumpOptions {
+  pageServer?: PageServer;
+  /** the tree stays stopped after the dump (a checkpoint resumes or ends it) */
+  leaveStopped?: boolean;
+  /** whether CRIU's network lock holds the tree's TCP connections (only a tree with some needs it) */
+  lockNetwork: boolean;
+  /** where the program sees its control directory (controlMountsOf): a mount CRIU is told is external */
+  controlMounts: readonly string[];
+}
+
+export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, leaveStopped, lockNetwork, controlMounts }: DumpOptions): string[] {
   const direct = pageServer ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port)] : [];
-  const control = controlMountsOf(pid).flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
+  const control = controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
   return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
@@ -55,13 +65,12 @@ export interface LazyDaemon {
 
 export interface Criu {
   readonly path: string;
-  /** with leaveStopped the tree stays stopped after the dump (a checkpoint resumes or ends it) */
-  dump(opts: { pid: number; imagesDir: string; what: string; pageServer?: PageServer; leaveStopped?: boolean; lockNetwork: boolean }): Promise<void>;
+  dump(opts: { pid: number; imagesDir: string; what: string } & DumpOptions): Promise<void>;
   /**
    * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
    * stopped tree at `at` until the destination has them all. Resolves once it serves.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer; lockNetwork: boolean }): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts'>): Promise<LazyDaemon>;
   /** `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server */
   lazyPages(opts: { imagesDir: string; from: PageServer }): Promise<LazyDaemon>;
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
@@ -111,9 +120,9 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what, pageServer, leaveStopped, lockNetwork }) {
+    async dump({ pid, imagesDir, what, ...opts }) {
       const logName = 'dump.log';
-      const result = await execa(path, dumpArgs(pid, imagesDir, logName, pageServer, leaveStopped, lockNetwork), {
+      const result = await execa(path, dumpArgs(pid, imagesDir, logName, opts), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
@@ -129,9 +138,9 @@ export function createCriu(path: string): Criu {
       });
     },
 
-    lazyDump({ pid, imagesDir, what, at, lockNetwork }) {
+    lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts }) {
       return startDaemon(
-        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, undefined, false, lockNetwork), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
+        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, { lockNetwork, controlMounts }), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
         imagesDir,
         LAZY_DUMP_LOG,
         (reason) => new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, { phase: 'dump', imagesDir }),

@@ -252,10 +252,10 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           frozenAt = Date.now();
           if (lazyAt) {
-            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork });
+            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork, controlMounts });
             holdStopped(cur.rootPid);
           } else {
-            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, ...(direct ? { pageServer } : {}) });
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, controlMounts, ...(direct ? { pageServer } : {}) });
           }
           dumpMs = Date.now() - frozenAt;
         });
@@ -397,17 +397,18 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
      * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
      * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
      */
-    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; frozenAt: number; lockTables: string[] }> {
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; frozenAt: number; lockTables: string[]; controlMounts: string[] }> {
       const cur = running(id);
+      const controlMounts = controlMountsOf(cur.rootPid);
       if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
       procs.dumping.add(id);
       try {
         let frozenAt = 0;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           frozenAt = Date.now();
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true, lockNetwork });
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true, lockNetwork, controlMounts });
         });
-        return { proc: cur, frozenAt, lockTables };
+        return { proc: cur, frozenAt, lockTables, controlMounts };
       } finally {
         procs.dumping.delete(id);
       }
