@@ -6,12 +6,9 @@
  * the nodes' quotas add up to every core, so every CPU-second spent outside the nodes is one the
  * jobs could not have, and the makespan grows by it.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { groupCpuNs, hostBusyNs } from '../agent/src/load.js';
+import { cpuTicks, TICKS_PER_S } from '../agent/src/proc-load.js';
 import type { ClusterInfo } from '../cli/src/cluster/index.js';
-
-/** USER_HZ: /proc counts CPU time in these */
-const TICKS_PER_S = 100;
 
 interface Sample {
   at: number;
@@ -21,49 +18,14 @@ interface Sample {
   benchS: number;
 }
 
-/**
- * CPU seconds a process used itself: not its children's (an agent's are its keepers, whose
- * programs the node's group counts already)
- */
-function processSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
-  } catch {
-    return 0;
-  }
-}
-
-function machineSeconds(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // busy: all but idle and iowait
-  return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / TICKS_PER_S;
-}
-
-function groupSeconds(dirs: string[]): number {
-  for (const dir of dirs) {
-    try {
-      return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e9;
-    } catch {
-      // not the cpuacct hierarchy
-    }
-    try {
-      const usec = /usage_usec (\d+)/.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))?.[1];
-      if (usec) return Number(usec) / 1e6;
-    } catch {
-      // no cpu.stat here
-    }
-  }
-  return 0;
-}
-
 export function cpuSample(info: ClusterInfo): Sample {
   const self = process.cpuUsage();
   return {
     at: Date.now(),
-    machineS: machineSeconds(),
-    jobsS: info.nodes.reduce((sum, n) => sum + groupSeconds(n.cgroups), 0),
-    components: new Map(info.state.components.map((c) => [c.role === 'agent' ? `agent ${c.name}` : c.name, processSeconds(c.pid)])),
+    machineS: hostBusyNs() / 1e9,
+    jobsS: info.nodes.reduce((sum, n) => sum + (groupCpuNs(n.cgroups) ?? 0) / 1e9, 0),
+    // an agent's own time, not its children's: its keepers' programs are the node's group's
+    components: new Map(info.state.components.map((c) => [c.role === 'agent' ? `agent ${c.name}` : c.name, cpuTicks(c.pid) / TICKS_PER_S])),
     benchS: (self.user + self.system) / 1e6,
   };
 }

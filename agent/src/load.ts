@@ -13,8 +13,8 @@ function readNumber(path: string): number | null {
   }
 }
 
-/** CPU time used so far, in ns: the node's control group where it has one, else the host's. */
-function cpuTimeNs(cgroups: readonly string[]): number {
+/** CPU time a control group used so far, in ns (v1 cpuacct or v2 cpu.stat); null where none of them counts it */
+export function groupCpuNs(cgroups: readonly string[]): number | null {
   for (const dir of cgroups) {
     const v1 = readNumber(join(dir, 'cpuacct.usage'));
     if (v1 !== null) return v1;
@@ -26,9 +26,19 @@ function cpuTimeNs(cgroups: readonly string[]): number {
       // not a v2 group with cpu.stat
     }
   }
+  return null;
+}
+
+/** CPU time the host has been busy, in ns: all but idle and iowait, over every CPU */
+export function hostBusyNs(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const busy = fields.reduce((a, b) => a + b, 0) - (fields[3] ?? 0) - (fields[4] ?? 0);
   return (busy * 1e9) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU time used so far, in ns: the node's control group where it has one, else the host's. */
+function cpuTimeNs(cgroups: readonly string[]): number {
+  return groupCpuNs(cgroups) ?? hostBusyNs();
 }
 
 /**

@@ -8,9 +8,10 @@ import type { AgentProc, ProcLoad } from '@godwit/schemas';
 import { residentBytes, treePids } from './preflight.js';
 
 /** USER_HZ: /proc/PID/stat counts CPU time in these */
-const TICKS_PER_S = 100;
+export const TICKS_PER_S = 100;
 
-function cpuTicks(pid: number): number {
+/** CPU time the process used itself (not its children's), in ticks; 0 once it is gone */
+export function cpuTicks(pid: number): number {
   try {
     // fields after the command (which may hold spaces): state is 3rd, utime 14th, stime 15th
     const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
@@ -71,7 +72,7 @@ export function createProcMeter() {
       const key = `${p.id}.${p.epoch}`;
       seen.add(key);
       const pids = treePids(p.rootPid);
-      const tree = pids.map((pid) => ({ ticks: cpuTicks(pid), delayNs: runDelayNs(pid), age: Math.max(0.001, runSeconds(pid)) }));
+      const tree = pids.map((pid) => ({ pid, ticks: cpuTicks(pid), delayNs: runDelayNs(pid) }));
       const ticks = tree.reduce((sum, t) => sum + t.ticks, 0);
       const delayNs = tree.reduce((sum, t) => sum + t.delayNs, 0);
       const io = pids.reduce((sum, pid) => sum + ioBytes(pid), 0);
@@ -84,12 +85,18 @@ export function createProcMeter() {
       // well after its tree's root, and measured over the root's life it would look idle.
       // Afterwards, over the time since the last look; a thread that ended takes its counts
       // along, so the tree's sum may drop.
-      const cpuRate = before
-        ? (ticks - since.ticks) / TICKS_PER_S / seconds
-        : tree.reduce((sum, t) => sum + t.ticks / TICKS_PER_S / t.age, 0);
-      const waitRate = before
-        ? Math.max(0, (delayNs - since.delayNs) / 1e9 / seconds)
-        : tree.reduce((sum, t) => sum + t.delayNs / 1e9 / t.age, 0);
+      let cpuRate = 0;
+      let waitRate = 0;
+      if (before) {
+        cpuRate = (ticks - since.ticks) / TICKS_PER_S / seconds;
+        waitRate = Math.max(0, (delayNs - since.delayNs) / 1e9 / seconds);
+      } else {
+        for (const t of tree) {
+          const age = Math.max(0.001, runSeconds(t.pid));
+          cpuRate += t.ticks / TICKS_PER_S / age;
+          waitRate += t.delayNs / 1e9 / age;
+        }
+      }
       return {
         id: p.id,
         epoch: p.epoch,
