@@ -5,15 +5,14 @@
  * that key to the restoring keeper's own view.
  */
 import { join } from 'node:path';
+import { CONTROL_MOUNT_TYPE } from '@godwit/schemas';
 import { mountsOf } from './mountinfo.js';
 
 export const CONTROL_MOUNT_KEY = 'godwit-control';
-/** keeper/controlfs.h: CONTROLFS_SUBTYPE */
-const CONTROL_FSTYPE = 'fuse.godwit-control';
 
 /** where the program whose PID is given sees control directories (none if it has no control, or is gone) */
 export function controlMountsOf(pid: number): string[] {
-  return mountsOf(pid).flatMap((m) => (m.type === CONTROL_FSTYPE ? [m.point] : []));
+  return mountsOf(pid).flatMap((m) => (m.type === CONTROL_MOUNT_TYPE ? [m.point] : []));
 }
 
 /** where the keeper of `epoch` serves the control view, in the host's namespace (keeper.c: DIR/control.EPOCH) */

@@ -8,7 +8,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mountsOf, type Mount } from './mountinfo.js';
+import type { Mount } from '@godwit/schemas';
+import { mountsOf } from './mountinfo.js';
 import { treePids } from './preflight.js';
 
 interface Lift {

@@ -1,19 +1,6 @@
-/** A process's mount table, as /proc/PID/mountinfo has it. */
+/** A process's mount table, read from /proc. */
 import { readFileSync } from 'node:fs';
-
-export interface Mount {
-  /** where it is mounted, in that process's namespace */
-  point: string;
-  /** the directory of its file system that is mounted there */
-  root: string;
-  /** file system type, with FUSE's subtype ("fuse.NAME") */
-  type: string;
-  /** the super block's options */
-  options: string[];
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal */
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+import { type Mount, parseMountinfo } from '@godwit/schemas';
 
 /** the mounts `pid` sees (none if it is gone) */
 export function mountsOf(pid: number | 'self'): Mount[] {
@@ -22,13 +9,4 @@ export function mountsOf(pid: number | 'self'): Mount[] {
   } catch {
     return [];
   }
-}
-
-export function parseMountinfo(text: string): Mount[] {
-  return text.split('\n').flatMap((line) => {
-    const [before, after] = line.split(' - ');
-    const f = before?.split(' ') ?? [];
-    const [type, , options] = after?.split(' ') ?? [];
-    return f[3] && f[4] && type ? [{ point: unescape(f[4]), root: unescape(f[3]), type, options: (options ?? '').split(',') }] : [];
-  });
 }

@@ -14,6 +14,12 @@ export const CONTROL_KINDS = ['migrate', 'lock', 'needmem', 'checkpoint'] as con
 export const ControlKind = Type.Enum(CONTROL_KINDS);
 export type ControlKind = Static<typeof ControlKind>;
 
+/**
+ * The file system type of the keepers' view of a program's control directory
+ * (agent/keeper/controlfs.h: "fuse." CONTROLFS_SUBTYPE)
+ */
+export const CONTROL_MOUNT_TYPE = 'fuse.godwit-control';
+
 /** the longest request the agent reads from a file */
 export const CONTROL_VALUE_MAX = 256;
 

@@ -5,3 +5,4 @@ export * from './config.js';
 export * from './frames.js';
 export * from './kept-output.js';
 export * from './control.js';
+export * from './mountinfo.js';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { mountsOf, parseMountinfo } from '../../../agent/src/mountinfo.js';
+import { parseMountinfo } from '@godwit/schemas';
+import { mountsOf } from '../../../agent/src/mountinfo.js';
 
 describe('mount tables (/proc/PID/mountinfo)', () => {
   it('reads where each mount is, its root, its type with a FUSE subtype, and its options, unescaping paths', () => {
