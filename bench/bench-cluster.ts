@@ -37,6 +37,23 @@ export function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
+/**
+ * Fills and frees `mib` of memory, outside any node, before a measured step. This machine is a
+ * virtual machine whose memory beyond what was in use lately comes from its host at about
+ * 0.3 GB/s instead of 2 GB/s (a third GiB written to a tmpfs right after two others took 2-3.7 s,
+ * the first two 0.4-0.5 s): without this, whichever step first needs more memory than the one
+ * before it pays for that, whatever it does.
+ */
+export async function warmMemory(mib: number): Promise<void> {
+  const hog = execa(MEMHOG, [String(mib), '600'], { reject: false, stdin: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    hog.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    void hog.then((r) => reject(new Error(`memhog ${mib} exited before it was ready: ${r.stderr || r.exitCode}`)));
+  });
+  hog.kill('SIGKILL');
+  await hog;
+}
+
 export interface BenchCluster {
   home: string;
   info: ClusterInfo;

@@ -4,8 +4,10 @@
  * with the same options and the same node limits, two ways: criu dump in the source node, `cp -r`
  * of the images, criu restore in the destination node; and the same with the pages sent during
  * the dump to a CRIU page server in the destination node (what godwit does), so that the copy
- * crosses the nodes' network as it must between real machines. Prints stopped time and total
- * time, and the ratios.
+ * crosses the nodes' network as it must between real machines. Each measured step starts after
+ * warmMemory (bench-cluster.ts) of three times the program's size: at most what one step holds at
+ * once (the program, its images, its restored copy). Prints stopped time and total time, and the
+ * ratios.
  *
  *   npm run bench -- [--sizes 64,256,1024] [--runs 3] [--id 43]
  *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
@@ -18,7 +20,7 @@ import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
-import { IN_NODE, criu, deadline, dirBytes, median, openBenchCluster } from './bench-cluster.js';
+import { IN_NODE, criu, deadline, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
 
 const PAGE_SERVER_PORT = 7790;
 
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
   const { src, dst } = c;
 
   async function viaGodwit(mib: number): Promise<Sample> {
+    await warmMemory(3 * mib);
     const p = await c.start(mib);
     const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name, strategy: 'full' });
     await c.stop(p.id);
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
   }
 
   async function bare(mib: number, via: 'cp' | 'page-server'): Promise<Sample> {
+    await warmMemory(3 * mib);
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
     const controlMounts = controlMountsOf(proc.rootPid);

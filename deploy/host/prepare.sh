@@ -9,6 +9,10 @@ CRIU_FALLBACK=4.2.1   # the version godwit was tested with
 PIPE_MAX_SIZE=$((4 * 1024 * 1024))
 CRIU_PREFIX=${GODWIT_CRIU_PREFIX:-/usr/local/sbin}
 BUILD_ROOT=${GODWIT_BUILD_ROOT:-/var/cache/godwit/criu-build}
+# Fixes godwit carries on top of Debian's CRIU source (each file says why). The build's GitID
+# names them, so a CRIU built without them, or with older ones, is built again.
+PATCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/criu-patches" && pwd)
+GITID=godwit-$(cat "$PATCH_DIR"/*.patch | sha256sum | cut -c1-12)
 
 say() { printf 'godwit prepare: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -62,10 +66,11 @@ fetch_criu_source() {
 # three times while the program is stopped.
 KDAT_DIR=/run/godwit-criu
 on_tmpfs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = tmpfs ]; }
+has_patches() { "$1" --version 2>/dev/null | grep -qx "GitID: $GITID"; }
 criu_usable() {
   local bin=$1 have
   have=$(criu_version "$bin" || true)
-  [ -n "$have" ] && version_ge "$have" "$CRIU_MIN" && { on_tmpfs /run || grep -q "$KDAT_DIR" "$bin"; }
+  [ -n "$have" ] && version_ge "$have" "$CRIU_MIN" && has_patches "$bin" && { on_tmpfs /run || grep -q "$KDAT_DIR" "$bin"; }
 }
 
 prepare_kdat_dir() {
@@ -82,7 +87,7 @@ install_criu() {
   fi
   apt_install build-essential libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev \
     libnl-3-dev libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler \
-    uuid-dev python3-protobuf xz-utils dpkg-dev
+    uuid-dev python3-protobuf xz-utils dpkg-dev patch
   mkdir -p "$BUILD_ROOT"
   local tarball
   tarball=$(ls "$BUILD_ROOT"/criu_*.orig.tar.* 2>/dev/null | sort -V | tail -n1 || true)
@@ -97,11 +102,14 @@ install_criu() {
   src="$BUILD_ROOT/criu-$ver"
   local rundir=/run
   on_tmpfs /run || rundir=$KDAT_DIR
-  if ! { [ -x "$src/criu/criu" ] && grep -q "$rundir" "$src/criu/criu"; }; then
-    say "building criu $ver (about a minute)"
-    rm -rf "$src" && mkdir -p "$src"
+  if ! { [ -x "$src/criu/criu" ] && grep -q "$rundir" "$src/criu/criu" && has_patches "$src/criu/criu"; }; then
+    say "building criu $ver with $(ls "$PATCH_DIR"/*.patch | wc -l) patch(es) from $PATCH_DIR (about a minute)"
+    rm -rf "$src" && mkdir -p "$src" && : >"$BUILD_ROOT/build.log"
     tar -xf "$tarball" -C "$src" --strip-components=1
-    make -C "$src" -j"$(nproc)" RUNDIR="$rundir" criu >"$BUILD_ROOT/build.log" 2>&1 || die "building criu failed: see $BUILD_ROOT/build.log"
+    for p in "$PATCH_DIR"/*.patch; do
+      patch -p1 -d "$src" --forward --quiet <"$p" >>"$BUILD_ROOT/build.log" 2>&1 || die "patch $(basename "$p") does not apply to criu $ver: see $BUILD_ROOT/build.log"
+    done
+    make -C "$src" -j"$(nproc)" RUNDIR="$rundir" GITID="$GITID" criu >>"$BUILD_ROOT/build.log" 2>&1 || die "building criu failed: see $BUILD_ROOT/build.log"
   fi
   install -D -m 0755 "$src/criu/criu" "$CRIU_PREFIX/criu"
   say "installed criu $(criu_version "$CRIU_PREFIX/criu") at $CRIU_PREFIX/criu"
