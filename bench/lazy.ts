@@ -18,7 +18,7 @@ import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs, statusReady } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
-import { IN_NODE, criu, dirBytes, median, openBenchCluster } from './bench-cluster.js';
+import { IN_NODE, criu, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
 
 const LAZY_PORT = 7791;
 
@@ -48,6 +48,9 @@ async function main(): Promise<void> {
   const { src, dst } = c;
 
   async function viaGodwit(mib: number, strategy: 'full' | 'lazy'): Promise<Sample> {
+    // what the step holds at most at once: the program and its restored copy, and for a full
+    // move its images too (see warmMemory)
+    await warmMemory((strategy === 'full' ? 3 : 2) * mib);
     const p = await c.start(mib);
     const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name, strategy });
     await c.stop(p.id);
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
   }
 
   async function bareLazy(mib: number): Promise<Sample> {
+    await warmMemory(2 * mib);
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
     const controlMounts = controlMountsOf(proc.rootPid);

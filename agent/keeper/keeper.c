@@ -251,8 +251,13 @@ static char child_stack[256 * 1024] __attribute__((aligned(16)));
 /*
  * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
  * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
- * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`.
+ * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`, and
+ * the small tmpfs where godwit's CRIU caches its kernel probe (deploy/host/prepare.sh), which is
+ * none of the program's business and which every dump would pack and every restore unpack.
  */
+/* the source name deploy/host/prepare.sh mounts CRIU's kernel-probe cache with */
+#define KDAT_MOUNT_SOURCE "godwit-criu"
+
 static void detach_foreign_mounts(const char *keep)
 {
 	static char info[1 << 20];
@@ -265,17 +270,18 @@ static void detach_foreign_mounts(const char *keep)
 		len += (size_t)r;
 	close(fd);
 	info[len] = 0;
-	char mnt[4096], fstype[256];
+	char mnt[4096], fstype[256], source[256];
 	for (char *line = info, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = 0;
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(sep + 3, "%255s", fstype) != 1 ||
+		if (!sep || sscanf(sep + 3, "%255s %255s", fstype, source) != 2 ||
 		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
 		int control = strcmp(fstype, "fuse." CONTROLFS_SUBTYPE) == 0;
-		if (strcmp(fstype, "nsfs") == 0 || (control && !(keep && strcmp(mnt, keep) == 0)))
+		if (strcmp(fstype, "nsfs") == 0 || (control && !(keep && strcmp(mnt, keep) == 0)) ||
+		    strcmp(source, KDAT_MOUNT_SOURCE) == 0)
 			umount2(mnt, MNT_DETACH);
 	}
 }

@@ -184,7 +184,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
       try {
         const dir = images.dirOf(req.migrationId);
         const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as Manifest;
-        const meta = await images.readMeta(req.migrationId);
+        const meta = images.readMeta(req.migrationId);
         if (!meta) throw badCheckpoint(file, 'it has no image description');
         const paths = distinctPaths(manifest.files);
         const remapped = new Map<string, string>();
@@ -222,7 +222,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           await copyFile(w.from, w.to);
           await chmod(w.to, w.mode);
         }
-        await images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
+        images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
         return {
           inodes: meta.inodes,
           argv: meta.argv,

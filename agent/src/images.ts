@@ -3,12 +3,12 @@
  * stream over HTTP: no temporary archive on either side. godwit.json (what the destination needs
  * to restore) goes first.
  */
-import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { GodwitError, parseApiError, type PageServer, type StreamInodes } from '@godwit/schemas';
 import type { Criu, InheritedFile, RunningPageServer } from './criu.js';
@@ -50,13 +50,15 @@ export interface ImageMeta {
 export function packImages(dir: string): tar.Pack {
   const pack = tar.pack();
   (async () => {
-    const names = (await readdir(dir)).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
+    const names = readdirSync(dir).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
     for (const name of names) {
-      const st = await stat(join(dir, name));
+      const st = statSync(join(dir, name));
       if (!st.isFile()) continue;
       const header = { name, size: st.size, mode: 0o600 };
-      // most images are small: one read each beats a stream per file
-      if (st.size <= CHUNK) pack.entry(header, await readFile(join(dir, name)));
+      // Most images are small, and the program is stopped while they travel: read at once, each
+      // costs microseconds where a round through libuv's thread pool costs a millisecond or more
+      // (queued entries fail with the pack, which tells whoever reads it: nothing to add here)
+      if (st.size <= CHUNK) pack.entry(header, readFileSync(join(dir, name))).on('error', () => undefined);
       else await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry(header));
     }
     pack.finalize();
@@ -75,9 +77,10 @@ export function createImageStore(dataDir: string, criu: Criu) {
     for (const name of readdirSync(root)) if (name.endsWith('.partial')) rmSync(join(root, name), { recursive: true, force: true });
   }
 
-  async function size(dir: string): Promise<number> {
+  /** (stats read at once: the program may be stopped meanwhile, as for packImages) */
+  function size(dir: string): number {
     let total = 0;
-    for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+    for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
     return total;
   }
 
@@ -97,8 +100,9 @@ export function createImageStore(dataDir: string, criu: Criu) {
       return dir;
     },
 
-    async writeMeta(migrationId: number, meta: ImageMeta): Promise<void> {
-      await writeFile(join(dirOf(migrationId), META_FILE), JSON.stringify(meta), { mode: 0o600 });
+    /** (written at once, as the images are read and written while the program may be stopped) */
+    writeMeta(migrationId: number, meta: ImageMeta): void {
+      writeFileSync(join(dirOf(migrationId), META_FILE), JSON.stringify(meta), { mode: 0o600 });
     },
 
     /** the same, for images gathered outside the store (a checkpoint) */
@@ -111,9 +115,9 @@ export function createImageStore(dataDir: string, criu: Criu) {
       await writeFile(join(dir, name), text, { mode: 0o600 });
     },
 
-    async readMeta(migrationId: number): Promise<ImageMeta | undefined> {
+    readMeta(migrationId: number): ImageMeta | undefined {
       try {
-        return JSON.parse(await readFile(join(dirOf(migrationId), META_FILE), 'utf8')) as ImageMeta;
+        return JSON.parse(readFileSync(join(dirOf(migrationId), META_FILE), 'utf8')) as ImageMeta;
       } catch {
         return undefined;
       }
@@ -191,8 +195,8 @@ export function createImageStore(dataDir: string, criu: Criu) {
       const partial = `${final}.partial`;
       const pageServer = pageServers.get(migrationId);
       if (!pageServer) {
-        await rm(partial, { recursive: true, force: true });
-        await mkdir(partial, { recursive: true, mode: 0o700 });
+        rmSync(partial, { recursive: true, force: true });
+        mkdirSync(partial, { recursive: true, mode: 0o700 });
       }
       const extract = tar.extract();
       extract.on('entry', (header, stream, next) => {
@@ -201,11 +205,26 @@ export function createImageStore(dataDir: string, criu: Criu) {
           extract.destroy(new GodwitError('GODWIT_ERR_BAD_REQUEST', `image archive entry '${header.name}' is not a plain file name`));
           return;
         }
-        pipeline(stream, createWriteStream(join(partial, header.name), { mode: 0o600, highWaterMark: CHUNK })).then(() => next(), (err: Error) => next(err));
+        const path = join(partial, header.name);
+        if ((header.size ?? 0) > CHUNK) {
+          pipeline(stream, createWriteStream(path, { mode: 0o600, highWaterMark: CHUNK })).then(() => next(), (err: Error) => next(err));
+          return;
+        }
+        // small ones (most) written at once, as packImages reads them
+        const chunks: Buffer[] = [];
+        const collect = new Writable({
+          write(chunk: Buffer, _enc, done) {
+            chunks.push(chunk);
+            done();
+          },
+        });
+        pipeline(stream, collect)
+          .then(() => writeFileSync(path, Buffer.concat(chunks), { mode: 0o600 }))
+          .then(() => next(), (err: Error) => next(err));
       });
       try {
         await pipeline(body, extract);
-        const meta = JSON.parse(await readFile(join(partial, META_FILE), 'utf8')) as ImageMeta;
+        const meta = JSON.parse(readFileSync(join(partial, META_FILE), 'utf8')) as ImageMeta;
         if (pageServer) {
           // the pages came (or never will) through the page server: wait for it, or let it go
           if (meta.direct) await pageServer.done;
@@ -219,8 +238,8 @@ export function createImageStore(dataDir: string, criu: Criu) {
         if (err instanceof GodwitError) throw err;
         throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `receiving the images of migration ${migrationId} failed: ${(err as Error).message}`);
       }
-      await rm(final, { recursive: true, force: true });
-      await rename(partial, final);
+      rmSync(final, { recursive: true, force: true });
+      renameSync(partial, final);
       return size(final);
     },
   };

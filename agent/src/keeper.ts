@@ -101,6 +101,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       }
       return undefined;
     },
-    { timeoutMs, what: `the keeper of epoch ${opts.epoch} in ${opts.dir} to start its program` },
+    // the program may be stopped until then (a restore): every millisecond of polling counts
+    { timeoutMs, intervalMs: 2, what: `the keeper of epoch ${opts.epoch} in ${opts.dir} to start its program` },
   );
 }

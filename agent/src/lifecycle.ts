@@ -115,7 +115,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
 
   /** the images' description, when this migration left the program stopped here */
   async function stoppedCopy(id: number, migrationId: number) {
-    const meta = await images.readMeta(migrationId);
+    const meta = images.readMeta(migrationId);
     if (!meta || meta.processId !== id || !meta.direct) {
       throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no stopped copy of process ${id} for migration ${migrationId}`);
     }
@@ -268,12 +268,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
           const unread = procs.unreadInput(id, cur.epoch);
           if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
         }
-        await images.writeMeta(migrationId, {
+        images.writeMeta(migrationId, {
           version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
           stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
           ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
-        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: await images.size(dir), direct, lazy };
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy };
       } catch (err) {
         await images.remove(migrationId);
         throw err;
@@ -283,7 +283,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     },
 
     async restore(id: number, req: RestoreRequest): Promise<RestoreResult> {
-      const meta = await images.readMeta(req.migrationId);
+      const meta = images.readMeta(req.migrationId);
       if (!meta || meta.processId !== id) {
         throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${id} for migration ${req.migrationId}`);
       }
@@ -440,7 +440,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
 
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
     async discardImages(migrationId: number): Promise<void> {
-      const meta = await images.readMeta(migrationId);
+      const meta = images.readMeta(migrationId);
       if (meta) await removeLockTables(meta.lockTables);
       const pager = lazyPagesPid(migrationId);
       if (pager !== undefined) killCriu(pager);

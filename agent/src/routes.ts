@@ -141,7 +141,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   );
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) => {
-    const meta = await images.readMeta(req.body.migrationId);
+    const meta = images.readMeta(req.body.migrationId);
     if (!meta || meta.processId !== Number(req.params.id)) {
       throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${req.params.id} for migration ${req.body.migrationId}`);
     }
@@ -161,9 +161,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);
-    const meta = await images.readMeta(mid);
+    const meta = images.readMeta(mid);
     if (!meta) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images for migration ${mid}`);
-    return { bytes: await images.size(images.dirOf(mid)) };
+    return { bytes: images.size(images.dirOf(mid)) };
   });
 
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
