@@ -132,7 +132,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           const paths = distinctPaths(files);
           for (const [i, p] of paths.entries()) if (saved.has(p)) await copyFile(p, join(work, savedName(i)));
           const meta = procs.meta(id);
-          await images.writeMetaIn(work, {
+          images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
             stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
             controlMounts,

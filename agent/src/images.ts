@@ -77,6 +77,10 @@ export function createImageStore(dataDir: string, criu: Criu) {
     for (const name of readdirSync(root)) if (name.endsWith('.partial')) rmSync(join(root, name), { recursive: true, force: true });
   }
 
+  function writeMetaIn(dir: string, meta: ImageMeta): void {
+    writeFileSync(join(dir, META_FILE), JSON.stringify(meta), { mode: 0o600 });
+  }
+
   /** (stats read at once: the program may be stopped meanwhile, as for packImages) */
   function size(dir: string): number {
     let total = 0;
@@ -102,13 +106,11 @@ export function createImageStore(dataDir: string, criu: Criu) {
 
     /** (written at once, as the images are read and written while the program may be stopped) */
     writeMeta(migrationId: number, meta: ImageMeta): void {
-      writeFileSync(join(dirOf(migrationId), META_FILE), JSON.stringify(meta), { mode: 0o600 });
+      writeMetaIn(dirOf(migrationId), meta);
     },
 
     /** the same, for images gathered outside the store (a checkpoint) */
-    async writeMetaIn(dir: string, meta: ImageMeta): Promise<void> {
-      await writeFile(join(dir, META_FILE), JSON.stringify(meta), { mode: 0o600 });
-    },
+    writeMetaIn,
 
     async writeFileIn(dir: string, name: string, text: string): Promise<void> {
       if (!SAFE_NAME.test(name)) throw new Error(`'${name}' is not a plain file name`);
