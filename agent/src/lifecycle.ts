@@ -114,7 +114,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   }
 
   /** the images' description, when this migration left the program stopped here */
-  async function stoppedCopy(id: number, migrationId: number) {
+  function stoppedCopy(id: number, migrationId: number) {
     const meta = images.readMeta(migrationId);
     if (!meta || meta.processId !== id || !meta.direct) {
       throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no stopped copy of process ${id} for migration ${migrationId}`);
@@ -359,7 +359,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
 
     /** It runs at the destination now: end its stopped copy here, and hand over its unread input. */
     async finish(id: number, migrationId: number): Promise<FinishResult> {
-      const meta = await stoppedCopy(id, migrationId);
+      const meta = stoppedCopy(id, migrationId);
       if (!meta) return { unread: '', stdinClosed: false };
       const server = meta.lazy?.dumpPid;
       if (server !== undefined) {
@@ -385,7 +385,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
 
     /** The move failed after a dump that left the program stopped here: let it run on. */
     async resume(id: number, migrationId: number): Promise<void> {
-      const meta = await stoppedCopy(id, migrationId);
+      const meta = stoppedCopy(id, migrationId);
       if (!meta) return;
       if (meta.lazy) killCriu(meta.lazy.dumpPid);
       await continueStopped(meta.rootPid, meta.lockTables);

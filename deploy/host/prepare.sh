@@ -103,7 +103,7 @@ install_criu() {
   src="$BUILD_ROOT/criu-$ver"
   local rundir=/run
   on_tmpfs /run || rundir=$KDAT_DIR
-  if ! { [ -x "$src/criu/criu" ] && grep -q "$rundir" "$src/criu/criu" && has_patches "$src/criu/criu"; }; then
+  if ! { [ -x "$src/criu/criu" ] && criu_usable "$src/criu/criu"; }; then
     say "building criu $ver with $(ls "$PATCH_DIR"/*.patch | wc -l) patch(es) from $PATCH_DIR (about a minute)"
     rm -rf "$src" && mkdir -p "$src" && : >"$BUILD_ROOT/build.log"
     tar -xf "$tarball" -C "$src" --strip-components=1
