@@ -141,5 +141,17 @@ if [ "${GODWIT_RCU_EXPEDITED:-1}" = 1 ] && [ -w /sys/kernel/rcu_expedited ] && [
   say "set /sys/kernel/rcu_expedited to 1 (a keeper joins its control groups in about 1 ms instead of 10)"
 fi
 
+# While a program is frozen for a dump, CRIU walks its page tables twice: /proc/PID/smaps for the
+# flags of each mapping, PAGEMAP_SCAN for the pages present. Over 4 KiB pages that takes about
+# 18 ms a GiB (a 4 GiB program's lazy move stopped it 220 ms, 130 ms for 64 MiB); over transparent
+# huge pages, under 1 ms a GiB. "always" (the kernel's own default choice) gives programs huge
+# pages without their asking; with defrag left at madvise, a fault that finds no huge page free
+# takes small ones instead of compacting memory. GODWIT_THP=0 leaves the kernel as it is.
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+if [ "${GODWIT_THP:-1}" = 1 ] && [ -w "$THP" ] && ! grep -q '\[always\]' "$THP"; then
+  echo always >"$THP"
+  say "set transparent huge pages to always (CRIU walks a frozen program's page tables in under 1 ms a GiB instead of 18)"
+fi
+
 check=$("$CRIU_PREFIX/criu" check 2>&1) || die "criu check failed: $check"
 say "criu check: $(printf '%s' "$check" | tail -n1)"
