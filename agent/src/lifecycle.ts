@@ -3,6 +3,7 @@
  */
 import { accessSync, constants, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GodwitError,
   type AgentConfig,
@@ -32,6 +33,8 @@ const START_TIMEOUT_MS = 30_000;
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
 /** how long ending a lazy source waits for CRIU to see the destination's last request */
 const LAZY_END_TIMEOUT_MS = 60_000;
+/** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
+const CRIU_EXIT_POLL_MS = 10;
 const LAZY_PAGES_PID = 'lazy-pages.pid';
 
 export interface LifecycleDeps {
@@ -109,6 +112,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   async function awaitDumpedEnd(id: number, epoch: number): Promise<void> {
     await waitFor(() => (procs.epochInfo(id, epoch)?.state === 'dumped' ? true : undefined), {
       timeoutMs: 10_000,
+      // the source's copy of a moved program is released only then
+      intervalMs: 5,
       what: `the keeper of process ${id} to see it stop after the dump`,
     });
   }
@@ -364,7 +369,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const server = meta.lazy?.dumpPid;
       if (server !== undefined) {
         // its pages are served from the stopped tree until the destination has the last one
-        await waitFor(() => (criuAlive(server) ? undefined : true), { timeoutMs: LAZY_END_TIMEOUT_MS, intervalMs: 50, what: `CRIU (pid ${server}) to serve the last pages of process ${id}` })
+        await waitFor(() => (criuAlive(server) ? undefined : true), { timeoutMs: LAZY_END_TIMEOUT_MS, intervalMs: CRIU_EXIT_POLL_MS, what: `CRIU (pid ${server}) to serve the last pages of process ${id}` })
           .catch(() => killCriu(server));
       }
       procs.markDumped(id, meta.epoch);
@@ -427,9 +432,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     },
 
     /** The destination's view of a lazy migration's background transfer. */
-    async lazyStatus(migrationId: number): Promise<LazyStatus> {
+    /** waitMs: how long to wait for the daemon to end before answering that it still runs */
+    async lazyStatus(migrationId: number, waitMs = 0): Promise<LazyStatus> {
       const pid = lazyPagesPid(migrationId);
       if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
+      const until = Date.now() + waitMs;
+      while (criuAlive(pid) && Date.now() < until) await sleep(CRIU_EXIT_POLL_MS);
       const running = criuAlive(pid);
       let count = pagesCounted.get(migrationId);
       if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));

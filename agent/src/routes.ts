@@ -6,6 +6,7 @@ import {
   DumpRequest,
   GodwitError,
   LaunchRequest,
+  LazyStatusQuery,
   type ProcInspection,
   RestoreRequest,
   SendRequest,
@@ -157,7 +158,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     return { bytes };
   });
 
-  app.get('/v1/images/:migrationId/lazy', { schema: { params: Mid } }, async (req) => lifecycle.lazyStatus(Number(req.params.migrationId)));
+  app.get('/v1/images/:migrationId/lazy', { schema: { params: Mid, querystring: LazyStatusQuery } }, async (req) =>
+    lifecycle.lazyStatus(Number(req.params.migrationId), req.query.waitMs ?? 0),
+  );
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);

@@ -61,7 +61,11 @@ export interface Migrator {
  * unreachable just when the program must be restored there, so it waits for the agent instead of
  * giving the program up.
  */
-/** how long the memory of a lazily moved program may take to arrive, and how often to ask */
+/**
+ * How long the memory of a lazily moved program may take to arrive, and how often its progress is
+ * told: the destination answers at the latest after MEMORY_POLL_MS, and at once when the last page
+ * is in, so the source's copy ends right then.
+ */
 const MEMORY_TIMEOUT_MS = 30 * 60_000;
 const MEMORY_POLL_MS = 100;
 /** how long a restarting source agent is waited for, to end a copy left stopped there */
@@ -270,8 +274,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     const deadline = Date.now() + MEMORY_TIMEOUT_MS;
     let status: LazyStatus = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
     while (status.running && status.ok && Date.now() < deadline) {
-      await sleep(MEMORY_POLL_MS, ctx.closing);
-      status = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
+      status = await retryUnreachable(() => ctx.agent(m.to_node).lazyStatus(m.id, MEMORY_POLL_MS), MEMORY_TIMEOUT_MS);
       progress(m, status.onDemandBytes + status.backgroundBytes);
     }
     if (status.running || !status.ok) {

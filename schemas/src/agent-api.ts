@@ -163,6 +163,10 @@ export const ProcInspection = Type.Object({
 });
 export type ProcInspection = Static<typeof ProcInspection>;
 
+/** How long an answer about a transfer may wait for its end: the end is then known at once, not at the next question. */
+export const LazyStatusQuery = Type.Object({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000 })) });
+export type LazyStatusQuery = Static<typeof LazyStatusQuery>;
+
 /** The destination's side of a lazy migration's background transfer. */
 export const LazyStatus = Type.Object({
   running: Type.Boolean({ description: 'pages are still coming from the source' }),

@@ -34,8 +34,8 @@ describe('lazy migration', function () {
   const imagesOf = (node: string, migrationId: number) => join(h.home, 'nodes', node, 'data', 'images', String(migrationId));
 
   /** memcheck holding `mib` MiB, and the checksum it printed once its memory was filled */
-  async function startMemcheck(mib: number): Promise<{ run: Run; id: number; sum: string }> {
-    const run = mosrun(h, [program('bin/memcheck'), String(mib)], { input: true });
+  async function startMemcheck(mib: number, ...how: 'hidden'[]): Promise<{ run: Run; id: number; sum: string }> {
+    const run = mosrun(h, [program('bin/memcheck'), String(mib), ...how], { input: true });
     const id = await run.id();
     const sum = (await run.waitFor(/^ready ([0-9a-f]{16})$/m, 120_000))[1]!;
     return { run, id, sum };
@@ -87,6 +87,22 @@ describe('lazy migration', function () {
     expect(result.exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
     expect(run.stdout()).to.match(/^intact$/m);
     expect(await lockTablesLeft(h)).to.deep.equal([]);
+  });
+
+  it('moves memory the program cannot read itself (PROT_NONE) lazily, every page intact', async function () {
+    this.timeout(180_000);
+    const { run, id, sum } = await startMemcheck(64, 'hidden');
+    const res = await cli(h, 'mosmigrate', [String(id), 'node1', '--strategy', 'lazy']);
+    expect(res.exitCode, `mosmigrate ${id} node1 --strategy lazy: ${res.stderr}`).to.equal(0);
+    const m = await lastMigration(id);
+    expect(m.state).to.equal('done');
+    // the page server read them from the stopped program, not the dump before it resumed
+    expect(m.onDemandBytes! + m.backgroundBytes!, `memory that followed: ${JSON.stringify(m)}`).to.be.at.least(64 * MiB);
+    await expectIntact(run, sum, 1);
+    run.child.stdin!.end();
+    const result = await run.child;
+    expect(result.exitCode, `memcheck's exit; stdout: ${run.stdout()}`).to.equal(0);
+    expect(run.stdout()).to.match(/^intact$/m);
   });
 
   it('refuses to move a program again while its memory is still arriving, and it ends up whole', async function () {
