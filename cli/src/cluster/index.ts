@@ -362,10 +362,20 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
 
 type Make = (r: Resource, create: () => Promise<void> | void) => Promise<void>;
 
+/**
+ * The nodes' links carry frames of up to 64 KiB, as loopback does (its MTU is 65536): they are
+ * virtual, each frame costs about the same whatever its size, and 1500 bytes is a limit of
+ * Ethernet hardware they do not have. With 1500-byte frames the receiving side of a lazy move
+ * spent a quarter of its receiving time sending acknowledgements, and memory followed a program at
+ * 0.71 GB/s against 0.85 (1 GiB, median of 5 runs side by side; 0.79 with 9000-byte jumbo frames).
+ */
+const LINK_MTU = 65535;
+
 async function makeNetwork(state: ClusterState, make: Make): Promise<void> {
   const bridge = names.bridge(state.id);
   await make({ kind: 'bridge', name: bridge }, async () => {
     if (!(await ip.linkExists(bridge))) await ip.addBridge(bridge);
+    await ip.setMtu(bridge, LINK_MTU);
     await ip.setAddress(`${names.gateway(state.id)}/24`, bridge);
     await ip.setUp(bridge);
   });
@@ -381,10 +391,12 @@ async function makeNetwork(state: ClusterState, make: Make): Promise<void> {
         if (await ip.linkExists(peer)) await ip.moveLinkToNetns(peer, n.netns);
         await ip.renameLink(peer, 'eth0', n.netns);
       }
+      await ip.setMtu(n.veth, LINK_MTU);
       await ip.setMaster(n.veth, bridge);
       await ip.setUp(n.veth);
     });
     await ip.setUp('lo', n.netns);
+    await ip.setMtu('eth0', LINK_MTU, n.netns);
     await ip.setAddress(`${n.address}/24`, 'eth0', n.netns);
     await ip.setUp('eth0', n.netns);
     await ip.setDefaultRoute(names.gateway(state.id), n.netns);

@@ -63,6 +63,10 @@ export async function setMaster(name: string, master: string): Promise<void> {
   await ip(['link', 'set', 'dev', name, 'master', master]);
 }
 
+export async function setMtu(name: string, mtu: number, netns?: string): Promise<void> {
+  await ip(['link', 'set', 'dev', name, 'mtu', String(mtu)], netns ? { netns } : {});
+}
+
 export async function setUp(name: string, netns?: string): Promise<void> {
   await ip(['link', 'set', 'dev', name, 'up'], netns ? { netns } : {});
 }
