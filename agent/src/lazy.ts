@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
 
@@ -19,6 +20,19 @@ export function criuAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
+const CRIU_END_POLL_MS = 10;
+
+/** Whether the CRIU at `pid` has ended, or ends within `ms`. */
+export async function criuEnds(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (criuAlive(pid)) {
+    if (Date.now() >= until) return false;
+    await sleep(CRIU_END_POLL_MS);
+  }
+  return true;
 }
 
 export function killCriu(pid: number): void {

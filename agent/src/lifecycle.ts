@@ -3,7 +3,6 @@
  */
 import { accessSync, constants, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GodwitError,
   type AgentConfig,
@@ -24,7 +23,7 @@ import { UNREAD_FILE, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
-import { criuAlive, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
+import { criuEnds, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
 import { canResumeAfterDump, cannotMove, cannotMoveLazily, holdsTcpSockets, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
@@ -33,8 +32,6 @@ const START_TIMEOUT_MS = 30_000;
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
 /** how long ending a lazy source waits for CRIU to see the destination's last request */
 const LAZY_END_TIMEOUT_MS = 60_000;
-/** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
-const CRIU_EXIT_POLL_MS = 10;
 const LAZY_PAGES_PID = 'lazy-pages.pid';
 
 export interface LifecycleDeps {
@@ -367,11 +364,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const meta = stoppedCopy(id, migrationId);
       if (!meta) return { unread: '', stdinClosed: false };
       const server = meta.lazy?.dumpPid;
-      if (server !== undefined) {
-        // its pages are served from the stopped tree until the destination has the last one
-        await waitFor(() => (criuAlive(server) ? undefined : true), { timeoutMs: LAZY_END_TIMEOUT_MS, intervalMs: CRIU_EXIT_POLL_MS, what: `CRIU (pid ${server}) to serve the last pages of process ${id}` })
-          .catch(() => killCriu(server));
-      }
+      // its pages are served from the stopped tree until the destination has the last one
+      if (server !== undefined && !(await criuEnds(server, LAZY_END_TIMEOUT_MS))) killCriu(server);
       procs.markDumped(id, meta.epoch);
       try {
         process.kill(meta.rootPid, 'SIGKILL');
@@ -436,9 +430,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     async lazyStatus(migrationId: number, waitMs = 0): Promise<LazyStatus> {
       const pid = lazyPagesPid(migrationId);
       if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
-      const until = Date.now() + waitMs;
-      while (criuAlive(pid) && Date.now() < until) await sleep(CRIU_EXIT_POLL_MS);
-      const running = criuAlive(pid);
+      const running = !(await criuEnds(pid, waitMs));
       let count = pagesCounted.get(migrationId);
       if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));
       const stats = await count();
