@@ -156,7 +156,8 @@ fi
 # A lazy move's page server answers requests of 4 MiB on one TCP connection, queueing up to four
 # answers while the destination copies the one before in. With the kernel's default limit on a
 # socket's send buffer, 4 MiB, it waited in the middle of each answer instead: 1 GiB followed a
-# program at 0.76-0.83 GB/s between two nodes, 0.94-0.97 with 32 MiB (median of 5 runs each).
+# program at 0.76-0.83 GB/s between two nodes, 0.86-0.97 with 32 MiB (three runs side by side,
+# median of 5 each).
 # Nodes' network namespaces take the host's value when they are made. GODWIT_TCP_WMEM=0 leaves
 # the kernel as it is.
 TCP_WMEM_MAX=$((32 << 20))
