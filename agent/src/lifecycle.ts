@@ -425,8 +425,10 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       await removeLockTables(lockTables);
     },
 
-    /** The destination's view of a lazy migration's background transfer. */
-    /** waitMs: how long to wait for the daemon to end before answering that it still runs */
+    /**
+     * The destination's view of a lazy migration's background transfer; waitMs: how long to wait
+     * for the daemon to end before answering that it still runs.
+     */
     async lazyStatus(migrationId: number, waitMs = 0): Promise<LazyStatus> {
       const pid = lazyPagesPid(migrationId);
       if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
