@@ -25,12 +25,21 @@ export function criuAlive(pid: number): boolean {
 /** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
 const CRIU_END_POLL_MS = 10;
 
-/** Whether the CRIU at `pid` has ended, or ends within `ms`. */
-export async function criuEnds(pid: number, ms: number): Promise<boolean> {
+/**
+ * Whether the CRIU at `pid` has ended, or ends within `ms`. `exited`: its end, when this agent
+ * started it, seen at once (a CRIU left by an agent before a restart is looked at every
+ * CRIU_END_POLL_MS).
+ */
+export async function criuEnds(pid: number, ms: number, exited?: Promise<unknown>): Promise<boolean> {
+  const ends = exited?.then(
+    () => true,
+    () => true,
+  );
   const until = Date.now() + ms;
   while (criuAlive(pid)) {
     if (Date.now() >= until) return false;
-    await sleep(CRIU_END_POLL_MS);
+    const wait = sleep(CRIU_END_POLL_MS, false);
+    if (await (ends ? Promise.race([ends, wait]) : wait)) return true;
   }
   return true;
 }

@@ -85,6 +85,13 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   const lifts = quotaLifts(config.cgroups);
   /** each lazy migration's page counts, read from its daemon's log as it grows */
   const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
+  /** how each lazy move's CRIU daemon that this agent started ends, by PID, while it runs */
+  const daemonEnds = new Map<number, Promise<unknown>>();
+  function track(daemon: LazyDaemon): LazyDaemon {
+    daemonEnds.set(daemon.pid, daemon.exited);
+    void daemon.exited.then(() => daemonEnds.delete(daemon.pid));
+    return daemon;
+  }
 
   // A lazy-pages daemon whose restore never happened (this agent died between the two) would wait
   // for it forever: the orchestrator has let the program run on at its source meanwhile.
@@ -254,7 +261,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           frozenAt = Date.now();
           if (lazyAt) {
-            server = await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork, controlMounts });
+            server = track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork, controlMounts }));
             holdStopped(cur.rootPid);
           } else {
             await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, controlMounts, ...(direct ? { pageServer } : {}) });
@@ -300,7 +307,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       let pager: LazyDaemon | undefined;
       if (meta.lazy) {
         try {
-          pager = await criu.lazyPages({ imagesDir, from: meta.lazy.at });
+          pager = track(await criu.lazyPages({ imagesDir, from: meta.lazy.at }));
         } catch (err) {
           procs.removeEpoch(id, req.epoch);
           throw err;
@@ -365,7 +372,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (!meta) return { unread: '', stdinClosed: false };
       const server = meta.lazy?.dumpPid;
       // its pages are served from the stopped tree until the destination has the last one
-      if (server !== undefined && !(await criuEnds(server, LAZY_END_TIMEOUT_MS))) killCriu(server);
+      if (server !== undefined && !(await criuEnds(server, LAZY_END_TIMEOUT_MS, daemonEnds.get(server)))) killCriu(server);
       procs.markDumped(id, meta.epoch);
       try {
         process.kill(meta.rootPid, 'SIGKILL');
@@ -432,7 +439,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     async lazyStatus(migrationId: number, waitMs = 0): Promise<LazyStatus> {
       const pid = lazyPagesPid(migrationId);
       if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
-      const running = !(await criuEnds(pid, waitMs));
+      const running = !(await criuEnds(pid, waitMs, daemonEnds.get(pid)));
       let count = pagesCounted.get(migrationId);
       if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));
       const stats = await count();
