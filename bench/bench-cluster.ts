@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
-import { createCriu } from '../agent/src/criu.js';
+import { type Criu, createCriu } from '../agent/src/criu.js';
 import { readCriuLog } from '../agent/src/criu-log.js';
 import { parseCriuLockTables } from '../agent/src/nft.js';
 import { clusterDown, clusterUp, type ClusterInfo } from '../cli/src/cluster/index.js';
@@ -67,7 +67,8 @@ export interface BenchCluster {
   agentProc(id: number): Promise<AgentProc>;
   /** runs `criu restore` by hand in the destination node, as the keeper does; resolves when it runs */
   /** controlMounts: where the program saw its control directory (controlMountsOf, read before its dump) */
-  bareRestore(opts: { imagesDir: string; keeperDir: string; inodes: StreamInodes; controlMounts: readonly string[]; lazy?: boolean }): Promise<number>;
+  /** with: which CRIU (godwit's by default) */
+  bareRestore(opts: { imagesDir: string; keeperDir: string; inodes: StreamInodes; controlMounts: readonly string[]; lazy?: boolean; with?: Criu }): Promise<number>;
   /** deletes the network lock table a by-hand dump left in the source node */
   dropLockTables(): Promise<void>;
   close(): Promise<void>;
@@ -112,7 +113,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       const procs = await request<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
       return procs.find((x) => x.id === pid && x.state === 'running')!;
     },
-    async bareRestore({ imagesDir, keeperDir, inodes, controlMounts, lazy }) {
+    async bareRestore({ imagesDir, keeperDir, inodes, controlMounts, lazy, with: which = criu }) {
       const pidfile = join(imagesDir, 'restore.pid');
       // the program's control directory is a mount CRIU leaves out of the images: by hand it gets an empty one
       const control = join(imagesDir, 'control-view');
@@ -120,7 +121,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       // CRIU mounts it where the program had it: that directory went when the program ended there
       for (const at of controlMounts) mkdirSync(at, { recursive: true });
       await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
-        ...criu.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy, control })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
+        ...which.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy, control })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
       return deadline('the bare restore', async () => {
         try {
           const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');

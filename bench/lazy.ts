@@ -2,9 +2,10 @@
  * Lazy (post-copy) migration benchmark: godwit moving a program of 64 MiB to 4 GiB between two
  * nodes of a local cluster whole and lazily, against bare CRIU lazy migration done by hand in the
  * same run (criu dump --lazy-pages in the source node, `cp` of its images, criu lazy-pages and
- * criu restore --lazy-pages in the destination node). Prints, per size: stopped time, bytes
- * copied before the program ran again, the time until the source released the last page, and
- * the background transfer rate.
+ * criu restore --lazy-pages in the destination node), twice: with godwit's CRIU (its patches,
+ * its cached kernel probe) and with CRIU as Debian ships its source (bench/stock-criu.sh).
+ * Prints, per size: stopped time, bytes copied before the program ran again, the time until the
+ * source released the last page, and the background transfer rate.
  *
  *   npm run bench:lazy -- [--sizes 64,256,1024,4096] [--runs 5] [--id 43]
  *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
@@ -16,11 +17,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
-import { dumpArgs, statusReady } from '../agent/src/criu.js';
+import { type Criu, createCriu, dumpArgs, statusReady } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
-import { IN_NODE, criu, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
+import { IN_NODE, REPO, criu, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
 
 const LAZY_PORT = 7791;
+/** built by `make -C bench bin/criu-stock` (npm run bench:lazy does) */
+const stock = createCriu(join(REPO, 'bench', 'bin', 'criu-stock'));
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '64,256,1024,4096' }, runs: { type: 'string', default: '5' }, id: { type: 'string', default: '43' } },
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     };
   }
 
-  async function bareLazy(mib: number): Promise<Sample> {
+  async function bareLazy(mib: number, which: Criu): Promise<Sample> {
     await warmMemory(2 * mib);
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
@@ -77,15 +80,15 @@ async function main(): Promise<void> {
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
     const t0 = Date.now();
-    const dump = execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts }),
+    const dump = execa(IN_NODE, [src.netns, '--', which.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts }),
       '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
     await ready(dump.stdio[3], dump, 'the lazy dump');
     await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
     const beforeResumeBytes = dirBytes(copyDir);
-    const pager = execa(IN_NODE, [dst.netns, '--', criu.path, 'lazy-pages', '-D', copyDir, '-o', 'lazy-pages.log',
+    const pager = execa(IN_NODE, [dst.netns, '--', which.path, 'lazy-pages', '-D', copyDir, '-o', 'lazy-pages.log',
       '--page-server', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
     await ready(pager.stdio[3], pager, 'the lazy-pages daemon');
-    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, controlMounts, lazy: true });
+    const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, controlMounts, lazy: true, with: which });
     const resumedAt = Date.now();
     await Promise.all([dump, pager]);
     const doneAt = Date.now();
@@ -101,15 +104,17 @@ async function main(): Promise<void> {
     // (the first 64 MiB lazy move stopped the program 30-40 ms longer than the next ones)
     await viaGodwit(sizes[0]!, 'full');
     await viaGodwit(sizes[0]!, 'lazy');
-    await bareLazy(sizes[0]!);
+    await bareLazy(sizes[0]!, criu);
+    await bareLazy(sizes[0]!, stock);
     for (const mib of sizes) {
-      const samples: Record<'full' | 'lazy' | 'bare', Sample[]> = { full: [], lazy: [], bare: [] };
+      const samples: Record<'full' | 'lazy' | 'bare' | 'stock', Sample[]> = { full: [], lazy: [], bare: [], stock: [] };
       for (let i = 0; i < runs; i++) {
         // each in turn goes first: the first of a round runs right after the last one's clean-up
         const steps = [
           async () => samples.full.push(await viaGodwit(mib, 'full')),
           async () => samples.lazy.push(await viaGodwit(mib, 'lazy')),
-          async () => samples.bare.push(await bareLazy(mib)),
+          async () => samples.bare.push(await bareLazy(mib, criu)),
+          async () => samples.stock.push(await bareLazy(mib, stock)),
         ];
         for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
       }
@@ -119,23 +124,25 @@ async function main(): Promise<void> {
         const ms = med(k, (s) => s.followMs);
         return ms > 0 ? (med(k, (s) => s.followedBytes) / ms / 1e6).toFixed(2) : '-';
       };
+      const stopped = (k: keyof typeof samples) => med(k, (s) => s.stoppedMs);
       rows.push([
         `${mib} MiB`,
-        `${med('full', (s) => s.stoppedMs)}`, `${med('lazy', (s) => s.stoppedMs)}`, `${med('bare', (s) => s.stoppedMs)}`,
-        (med('lazy', (s) => s.stoppedMs) / med('bare', (s) => s.stoppedMs)).toFixed(2),
+        `${stopped('full')}`, `${stopped('lazy')}`, `${stopped('bare')}`, `${stopped('stock')}`,
+        (stopped('lazy') / stopped('bare')).toFixed(2), (stopped('lazy') / stopped('stock')).toFixed(2),
         kib(med('lazy', (s) => s.beforeResumeBytes)), kib(med('bare', (s) => s.beforeResumeBytes)),
-        `${med('full', (s) => s.totalMs)}`, `${med('lazy', (s) => s.totalMs)}`, `${med('bare', (s) => s.totalMs)}`,
-        rate('lazy'), rate('bare'),
+        `${med('full', (s) => s.totalMs)}`, `${med('lazy', (s) => s.totalMs)}`, `${med('bare', (s) => s.totalMs)}`, `${med('stock', (s) => s.totalMs)}`,
+        rate('lazy'), rate('bare'), rate('stock'),
       ]);
       process.stderr.write(`bench: ${mib} MiB done\n`);
     }
   } finally {
     await c.close();
   }
+  // bare: CRIU by hand, with godwit's patches; stock: the same steps with CRIU as Debian has it
   const head = [
-    'program', 'full stopped ms', 'lazy stopped ms', 'bare CRIU lazy stopped ms', 'lazy / bare',
-    'lazy KiB before resume', 'bare KiB before resume', 'full total ms', 'lazy total ms', 'bare lazy total ms',
-    'lazy background GB/s', 'bare background GB/s',
+    'program', 'full stopped ms', 'lazy stopped ms', 'bare lazy stopped ms', 'stock lazy stopped ms', 'lazy / bare', 'lazy / stock',
+    'lazy KiB before resume', 'bare KiB before resume', 'full total ms', 'lazy total ms', 'bare lazy total ms', 'stock lazy total ms',
+    'lazy background GB/s', 'bare background GB/s', 'stock background GB/s',
   ];
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
   process.stdout.write(`Full and lazy migration between two nodes, median of ${runs} runs each (total: until the source holds nothing)\n\n${lines.join('\n')}\n`);
