@@ -71,8 +71,11 @@ export interface Criu {
    * stopped tree at `at` until the destination has them all. Resolves once it serves.
    */
   lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts'>): Promise<LazyDaemon>;
-  /** `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server */
-  lazyPages(opts: { imagesDir: string; from: PageServer }): Promise<LazyDaemon>;
+  /**
+   * `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server;
+   * spawned(pid) is called as it starts, before it is ready
+   */
+  lazyPages(opts: { imagesDir: string; from: PageServer; spawned?: (pid: number) => void }): Promise<LazyDaemon>;
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
   pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
   /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
@@ -99,13 +102,20 @@ export function createCriu(path: string): Criu {
    * Starts a CRIU daemon detached from the agent (a restart of the agent must not end a
    * transfer), and waits for the byte CRIU writes to its status fd once it is ready.
    */
-  async function startDaemon(args: string[], imagesDir: string, logName: string, fail: (reason: string) => GodwitError): Promise<LazyDaemon> {
+  async function startDaemon(
+    args: string[],
+    imagesDir: string,
+    logName: string,
+    fail: (reason: string) => GodwitError,
+    spawned?: (pid: number) => void,
+  ): Promise<LazyDaemon> {
     const child = execa(path, [...args, '--status-fd', '3'], {
       reject: false,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       detached: true,
       cleanup: false,
     });
+    if (child.pid !== undefined) spawned?.(child.pid);
     const exited = child.then((r) => (r.isTerminated ? null : (r.exitCode ?? null)));
     const ready = await statusReady(child.stdio[3]!, exited);
     child.stdio[3]!.destroy();
@@ -147,13 +157,14 @@ export function createCriu(path: string): Criu {
       );
     },
 
-    lazyPages({ imagesDir, from }) {
+    lazyPages({ imagesDir, from, spawned }) {
       // -v4: the log's per-fault lines are how godwit tells pages fetched on demand from pushed ones
       return startDaemon(
         ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', '--address', from.host, '--port', String(from.port), '-v4'],
         imagesDir,
         LAZY_PAGES_LOG,
         (reason) => new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `CRIU's lazy-pages daemon could not start: ${reason}`, { phase: 'restore', imagesDir }),
+        spawned,
       );
     },
 

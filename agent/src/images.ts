@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { GodwitError, parseApiError, type PageServer, type StreamInodes } from '@godwit/schemas';
 import type { Criu, InheritedFile, RunningPageServer } from './criu.js';
+import { killCriu, lazyPagesPidIn } from './lazy.js';
 import { freePort } from './free-port.js';
 
 export const META_FILE = 'godwit.json';
@@ -44,13 +45,24 @@ export interface ImageMeta {
 }
 
 /**
- * Packs an images directory as a tar stream, godwit.json first (what the receiver needs before
- * the rest). The stream errors if a file cannot be read.
+ * The images sent first: godwit.json (what the receiver needs before the rest), then what
+ * `criu lazy-pages` reads as it starts (found by starting it with each left out): the inventory,
+ * the process tree and each process's ids.
+ */
+export function isLeadImage(name: string): boolean {
+  return name === META_FILE || name === 'inventory.img' || name === 'pstree.img' || /^ids-\d+\.img$/.test(name);
+}
+const packOrder = (name: string) => (name === META_FILE ? 0 : isLeadImage(name) ? 1 : 2);
+
+/**
+ * Packs an images directory as a tar stream, lead images first (then by name): a lazy move's
+ * destination starts `criu lazy-pages` once they are in. The stream errors if a file cannot be
+ * read.
  */
 export function packImages(dir: string): tar.Pack {
   const pack = tar.pack();
   (async () => {
-    const names = readdirSync(dir).sort((a, b) => (a === META_FILE ? -1 : b === META_FILE ? 1 : a.localeCompare(b)));
+    const names = readdirSync(dir).sort((a, b) => packOrder(a) - packOrder(b) || a.localeCompare(b));
     for (const name of names) {
       const st = statSync(join(dir, name));
       if (!st.isFile()) continue;
@@ -92,9 +104,15 @@ export function createImageStore(dataDir: string, criu: Criu) {
   /** page servers receiving the pages of a migration here, until its images are complete */
   const pageServers = new Map<number, RunningPageServer>();
   // images a previous run of this agent was receiving can never be completed: the orchestrator
-  // fails those migrations, so their partial directories are only litter
+  // fails those migrations, so their partial directories are only litter, and a lazy-pages
+  // daemon started for one would wait for its restore forever
   if (existsSync(root)) {
-    for (const name of readdirSync(root)) if (name.endsWith('.partial')) rmSync(join(root, name), { recursive: true, force: true });
+    for (const name of readdirSync(root)) {
+      if (!name.endsWith('.partial')) continue;
+      const pager = lazyPagesPidIn(join(root, name));
+      if (pager !== undefined) killCriu(pager);
+      rmSync(join(root, name), { recursive: true, force: true });
+    }
   }
 
   function writeMetaIn(dir: string, meta: ImageMeta): void {
@@ -211,8 +229,11 @@ export function createImageStore(dataDir: string, criu: Criu) {
       return { bytes, ms: Date.now() - t0 };
     },
 
-    /** Unpacks a tar stream into dataDir/images/MIGRATION; the directory appears only when complete. */
-    async receive(migrationId: number, body: Readable): Promise<number> {
+    /**
+     * Unpacks a tar stream into dataDir/images/MIGRATION; the directory appears only when
+     * complete. written(name, dir): a file is in place in dir (the directory being filled).
+     */
+    async receive(migrationId: number, body: Readable, written?: (name: string, dir: string) => void): Promise<number> {
       const final = dirOf(migrationId);
       const partial = `${final}.partial`;
       const pageServer = pageServers.get(migrationId);
@@ -229,7 +250,9 @@ export function createImageStore(dataDir: string, criu: Criu) {
         }
         const path = join(partial, header.name);
         if ((header.size ?? 0) > CHUNK) {
-          pipeline(stream, createWriteStream(path, { mode: 0o600, highWaterMark: CHUNK })).then(() => next(), (err: Error) => next(err));
+          pipeline(stream, createWriteStream(path, { mode: 0o600, highWaterMark: CHUNK }))
+            .then(() => written?.(header.name, partial))
+            .then(() => next(), (err: Error) => next(err));
           return;
         }
         // small ones (most) written at once, as packImages reads them, and gathered with plain
@@ -241,6 +264,7 @@ export function createImageStore(dataDir: string, criu: Criu) {
         stream.on('end', () => {
           try {
             writeFileSync(path, Buffer.concat(chunks), { mode: 0o600 });
+            written?.(header.name, partial);
           } catch (err) {
             next(err as Error);
             return;

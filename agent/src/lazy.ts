@@ -5,11 +5,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
 
 const PAGE = 4096;
+
+/** where an images directory records the PID of the `criu lazy-pages` filling its program */
+export const LAZY_PAGES_PID = 'lazy-pages.pid';
+
+/** the PID of the lazy-pages daemon started for the images in dir, if one was */
+export function lazyPagesPidIn(dir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dir, LAZY_PAGES_PID), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether `pid` is still a live CRIU (not a zombie, not a PID reused by another program). */
 export function criuAlive(pid: number): boolean {

@@ -3,6 +3,7 @@
  */
 import { accessSync, constants, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   GodwitError,
   type AgentConfig,
@@ -19,11 +20,11 @@ import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
-import { UNREAD_FILE, type ImageStore } from './images.js';
+import { META_FILE, UNREAD_FILE, isLeadImage, type ImageMeta, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
-import { criuEnds, holdStopped, killCriu, lazyPagesCounter, type LazyPagesStats } from './lazy.js';
+import { LAZY_PAGES_PID, criuEnds, holdStopped, killCriu, lazyPagesCounter, lazyPagesPidIn, type LazyPagesStats } from './lazy.js';
 import { canResumeAfterDump, cannotMove, cannotMoveLazily, holdsTcpSockets, treePids } from './preflight.js';
 import type { ProcStore } from './procs.js';
 import { waitFor } from './wait.js';
@@ -32,7 +33,6 @@ const START_TIMEOUT_MS = 30_000;
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
 /** how long ending a lazy source waits for CRIU to see the destination's last request */
 const LAZY_END_TIMEOUT_MS = 60_000;
-const LAZY_PAGES_PID = 'lazy-pages.pid';
 
 export interface LifecycleDeps {
   config: Readonly<AgentConfig>;
@@ -102,11 +102,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   }
 
   function lazyPagesPid(migrationId: number): number | undefined {
-    try {
-      return Number(readFileSync(join(images.dirOf(migrationId), LAZY_PAGES_PID), 'utf8'));
-    } catch {
-      return undefined;
-    }
+    return lazyPagesPidIn(images.dirOf(migrationId));
+  }
+
+  /** lazy-pages daemons started while their images were still arriving, by migration */
+  const earlyPagers = new Map<number, Promise<LazyDaemon>>();
+
+  /** starts `criu lazy-pages` for the images in dir; its PID is recorded there as it starts */
+  function startPager(dir: string, from: PageServer): Promise<LazyDaemon> {
+    return criu.lazyPages({ imagesDir: dir, from, spawned: (pid) => writeFileSync(join(dir, LAZY_PAGES_PID), String(pid)) }).then(track);
   }
 
   /**
@@ -306,13 +310,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       // the pages come on demand, through a daemon the restored tree hands its memory to
       let pager: LazyDaemon | undefined;
       if (meta.lazy) {
+        const early = earlyPagers.get(req.migrationId);
+        earlyPagers.delete(req.migrationId);
         try {
-          pager = track(await criu.lazyPages({ imagesDir, from: meta.lazy.at }));
+          // one started early that failed (it saw too few images?) is started again, whole
+          pager = (await early?.catch(() => undefined)) ?? (await startPager(imagesDir, meta.lazy.at));
         } catch (err) {
           procs.removeEpoch(id, req.epoch);
           throw err;
         }
-        writeFileSync(join(imagesDir, LAZY_PAGES_PID), String(pager.pid));
       }
       // watched before the program runs again here, so that no request it writes goes unseen
       await control?.follow(id, req.epoch);
@@ -364,6 +370,32 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         restoredAt,
         restoreMs: restoredAt - t0,
       };
+    },
+
+    /**
+     * Takes in a migration's images. A lazy move's `criu lazy-pages` starts as soon as what it
+     * reads as it starts is in (the lead images, see isLeadImage: godwit.json says where the
+     * pages are), while the rest arrives: the restore finds it ready instead of starting it
+     * (10-16 ms) while the program waits.
+     */
+    async receive(migrationId: number, body: Readable): Promise<number> {
+      let from: PageServer | undefined;
+      const written = (name: string, dir: string) => {
+        if (name === META_FILE) from = (JSON.parse(readFileSync(join(dir, name), 'utf8')) as ImageMeta).lazy?.at;
+        else if (from && !isLeadImage(name) && !earlyPagers.has(migrationId)) {
+          const starting = startPager(dir, from);
+          starting.catch(() => undefined); // the restore starts it again
+          earlyPagers.set(migrationId, starting);
+        }
+      };
+      try {
+        return await images.receive(migrationId, body, written);
+      } catch (err) {
+        const starting = earlyPagers.get(migrationId);
+        earlyPagers.delete(migrationId);
+        void starting?.then((daemon) => killCriu(daemon.pid), () => undefined);
+        throw err;
+      }
     },
 
     /** It runs at the destination now: end its stopped copy here, and hand over its unread input. */
@@ -453,6 +485,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (meta) await removeLockTables(meta.lockTables);
       const pager = lazyPagesPid(migrationId);
       if (pager !== undefined) killCriu(pager);
+      earlyPagers.delete(migrationId);
       pagesCounted.delete(migrationId);
       if (meta?.lazy) killCriu(meta.lazy.dumpPid);
       await images.remove(migrationId);

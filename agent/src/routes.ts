@@ -154,7 +154,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   );
 
   app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER }, async (req) => {
-    const bytes = await images.receive(Number(req.params.migrationId), req.body as Readable);
+    const bytes = await lifecycle.receive(Number(req.params.migrationId), req.body as Readable);
     return { bytes };
   });
 
