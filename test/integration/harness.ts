@@ -45,7 +45,15 @@ export async function setBalancer(h: Harness, change: BalancerUpdate): Promise<v
   if (res.status !== 200) throw new Error(`PUT /v1/balancer ${JSON.stringify(change)} answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 
+/**
+ * The mosruns still running: a test that failed before its program ended leaves its mosrun
+ * waiting for the orchestrator, which outlives the cluster and holds the test run open.
+ */
+const running = new Set<ResultPromise>();
+
 export async function teardown(): Promise<void> {
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.allSettled(running);
   if (!started) return;
   const h = await started.catch(() => undefined);
   started = undefined;
@@ -94,6 +102,8 @@ export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?
     buffer: false,
     timeout: 600_000,
   });
+  running.add(child);
+  void child.finally(() => running.delete(child));
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));

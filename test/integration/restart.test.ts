@@ -49,10 +49,13 @@ describe('orchestrator crash and restart', function () {
     const id = await run.id();
     const ready = (await run.waitFor(/ready (\w+)/, 120_000))[1];
     const pending = api<Migration>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1' }).catch(() => undefined);
+    // auto moves 512 MiB lazily: the orchestrator may be killed up to the memory's last page
+    const seen: string[] = [];
     await eventually(async () => {
       const state = (await migrations(h, id)).at(-1)?.state;
-      return state && ['dumping', 'dumped', 'transferring', 'transferred'].includes(state) ? true : undefined;
-    }, 'the migration to be under way', 60_000);
+      if (state && seen.at(-1) !== state) seen.push(state);
+      return state && ['dumping', 'dumped', 'transferring', 'transferred', 'restoring', 'transferring-memory'].includes(state) ? true : undefined;
+    }, () => `the migration to be under way; states seen: ${seen.join(', ') || 'none'}`, 60_000);
     await restartOrchestrator(h);
     await pending;
 
