@@ -44,6 +44,11 @@ export interface ImageMeta {
   controlMounts?: string[];
 }
 
+/** the description of the images in dir; throws when it cannot be read */
+export function readMetaIn(dir: string): ImageMeta {
+  return JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as ImageMeta;
+}
+
 /**
  * The images sent first: godwit.json (what the receiver needs before the rest), then what
  * `criu lazy-pages` reads as it starts (found by starting it with each left out): the inventory,
@@ -157,7 +162,7 @@ export function createImageStore(dataDir: string, criu: Criu) {
 
     readMeta(migrationId: number): ImageMeta | undefined {
       try {
-        return JSON.parse(readFileSync(join(dirOf(migrationId), META_FILE), 'utf8')) as ImageMeta;
+        return readMetaIn(dirOf(migrationId));
       } catch {
         return undefined;
       }
@@ -274,7 +279,7 @@ export function createImageStore(dataDir: string, criu: Criu) {
       });
       try {
         await pipeline(body, extract);
-        const meta = JSON.parse(readFileSync(join(partial, META_FILE), 'utf8')) as ImageMeta;
+        const meta = readMetaIn(partial);
         if (pageServer) {
           // the pages came (or never will) through the page server: wait for it, or let it go
           if (meta.direct) await pageServer.done;

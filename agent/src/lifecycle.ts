@@ -20,7 +20,7 @@ import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
-import { META_FILE, UNREAD_FILE, isLeadImage, type ImageMeta, type ImageStore } from './images.js';
+import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { criuLockTables, removeLockTables } from './nft.js';
@@ -381,7 +381,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     async receive(migrationId: number, body: Readable): Promise<number> {
       let from: PageServer | undefined;
       const written = (name: string, dir: string) => {
-        if (name === META_FILE) from = (JSON.parse(readFileSync(join(dir, name), 'utf8')) as ImageMeta).lazy?.at;
+        if (name === META_FILE) from = readMetaIn(dir).lazy?.at;
         else if (from && !isLeadImage(name) && !earlyPagers.has(migrationId)) {
           const starting = startPager(dir, from);
           starting.catch(() => undefined); // the restore starts it again
