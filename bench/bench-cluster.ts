@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
+import type { AgentConfig, AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
 import { type Criu, createCriu } from '../agent/src/criu.js';
 import { readCriuLog } from '../agent/src/criu-log.js';
 import { parseCriuLockTables } from '../agent/src/nft.js';
@@ -23,13 +23,13 @@ type Node = ClusterInfo['nodes'][number];
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+export async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000, intervalMs = 20): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -63,6 +63,8 @@ export interface BenchCluster {
   /** memhog of `mib` MiB on the source node, once its memory is filled */
   start(mib: number): Promise<Process>;
   stop(id: number): Promise<unknown>;
+  /** where a node's agent keeps a lazy move's images (its runDir, a tmpfs) */
+  runDir(node: Node): string;
   /** the source agent's record of a running program (its host PIDs and stream inodes) */
   agentProc(id: number): Promise<AgentProc>;
   /** runs `criu restore` by hand in the destination node, as the keeper does; resolves when it runs */
@@ -109,6 +111,10 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       return p;
     },
     stop: (pid) => call('POST', `/v1/processes/${pid}/signal`, { signal: 'SIGKILL' }).catch(() => undefined),
+    runDir(node) {
+      const config = JSON.parse(readFileSync(join(home, 'nodes', node.name, 'config.json'), 'utf8')) as AgentConfig;
+      return config.runDir ?? config.dataDir;
+    },
     async agentProc(pid) {
       const procs = await request<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
       return procs.find((x) => x.id === pid && x.state === 'running')!;
@@ -122,6 +128,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       for (const at of controlMounts) mkdirSync(at, { recursive: true });
       await execa(IN_NODE, [dst.netns, ...dst.cgroups, '--', KEEPER, keeperDir, '1', 'restore', pidfile, '--',
         ...which.restoreArgv({ imagesDir, logName: 'restore.log', pidfile, inodes, lazy, control })], { detached: true, stdio: 'ignore', reject: false }).unref?.();
+      // looked at every millisecond: the program's stopped time runs until this sees it started
       return deadline('the bare restore', async () => {
         try {
           const ev = readFileSync(join(keeperDir, 'status.1'), 'utf8');
@@ -135,7 +142,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
           throw err;
         }
-      });
+      }, 120_000, 1);
     },
     async dropLockTables() {
       const listing = await execa(IN_NODE, [src.netns, '--', 'nft', 'list', 'tables']);

@@ -74,8 +74,9 @@ async function main(): Promise<void> {
     const p = await c.start(mib);
     const proc = await c.agentProc(p.id);
     const controlMounts = controlMountsOf(proc.rootPid);
-    const work = mkdtempSync(join(c.home, 'bare-'));
-    const [dumpDir, copyDir, keeperDir] = ['dump', 'copy', 'keeper'].map((d) => join(work, d)) as [string, string, string];
+    // on the tmpfs each agent keeps a lazy move's images on, as godwit does
+    const work = [mkdtempSync(join(c.runDir(src), 'bare-')), mkdtempSync(join(c.runDir(dst), 'bare-'))];
+    const [dumpDir, copyDir, keeperDir] = [join(work[0]!, 'dump'), join(work[1]!, 'copy'), join(work[1]!, 'keeper')];
     await execa('mkdir', ['-p', dumpDir, copyDir, keeperDir]);
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     const doneAt = Date.now();
     process.kill(rootPid, 'SIGKILL');
     await c.dropLockTables();
-    rmSync(work, { recursive: true, force: true });
+    for (const w of work) rmSync(w, { recursive: true, force: true });
     return { stoppedMs: resumedAt - t0, beforeResumeBytes, totalMs: doneAt - t0, followedBytes: mib * 2 ** 20, followMs: doneAt - resumedAt };
   }
 

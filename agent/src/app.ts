@@ -35,7 +35,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
-  const images = createImageStore(config.dataDir, criu);
+  const images = createImageStore(config.dataDir, criu, config.runDir);
   const writeStdin = createStdinWriter();
   const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);
   const control = config.controlDir

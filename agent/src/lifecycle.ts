@@ -256,7 +256,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const controlMounts = controlMountsOf(cur.rootPid);
       procs.dumping.add(id);
       try {
-        const dir = await images.fresh(migrationId);
+        const dir = await images.fresh(migrationId, lazy);
         const what = `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
         const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
         let frozenAt = 0;

@@ -11,6 +11,12 @@ export const AgentConfig = Type.Object({
   orchestrator: Type.Object({ url: Type.String() }),
   /** root of everything the agent writes: images, program directories, logs */
   dataDir: Type.String({ pattern: '^/' }),
+  /**
+   * a tmpfs of the agent's own (not shared with other users), kept while the agent restarts:
+   * where a lazy move's images are written while the program is stopped, in a fraction of the
+   * time a disk takes (agent/src/images.ts); without it, they go under dataDir
+   */
+  runDir: Type.Optional(Type.String({ pattern: '^/' })),
   criuPath: Type.String(),
   keeperPath: Type.String(),
   tiniPath: Type.String(),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Migration } from '@godwit/schemas';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
+import { homePaths, readState } from '../../cli/src/cluster/state.js';
 import { api, cli, cluster, crashAndRestart, eventually, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -150,14 +151,22 @@ describe('lazy migration', function () {
   it('lets the program run on at the source, intact, when the destination agent dies before the restore is over', async function () {
     this.timeout(300_000);
     const { run, id, sum } = await startMemcheck(512);
-    const pending = api<Migration | { code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1', strategy: 'lazy' });
+    // node1's agent is held stopped, so that the move waits there for it: the whole stop takes
+    // less than a look at the migration every 100 ms could catch
+    const agent1 = readState(homePaths(h.home).state)!.components.find((c) => c.role === 'agent' && c.name === 'node1')!.pid;
+    process.kill(agent1, 'SIGSTOP');
+    let pending;
     const seen: string[] = [];
-    await eventually(async () => {
-      const m = (await migrations(h, id)).at(-1);
-      if (m && seen.at(-1) !== m.state) seen.push(m.state);
-      return m && ['dumping', 'dumped', 'transferring', 'transferred', 'restoring'].includes(m.state) ? true : undefined;
-    }, () => `the migration to be under way; states seen: ${seen.join(', ')}`, 120_000);
-    await stopComponent({ home: h.home, name: 'node1', signal: 'SIGKILL' });
+    try {
+      pending = api<Migration | { code: string; message: string }>(h, 'POST', `/v1/processes/${id}/migrate`, { to: 'node1', strategy: 'lazy' });
+      await eventually(async () => {
+        const m = (await migrations(h, id)).at(-1);
+        if (m && seen.at(-1) !== m.state) seen.push(m.state);
+        return m?.state === 'transferring' ? true : undefined;
+      }, () => `the migration to send its images to node1; states seen: ${seen.join(', ')}`, 120_000);
+    } finally {
+      await stopComponent({ home: h.home, name: 'node1', signal: 'SIGKILL' });
+    }
     try {
       const res = await pending;
       expect(res.status, `the migration's answer after node1's agent was killed (states seen: ${seen.join(', ')}): ${JSON.stringify(res.body)}`).to.be.at.least(400);

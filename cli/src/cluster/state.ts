@@ -11,7 +11,8 @@ export type Resource =
   | { kind: 'netns'; name: string }
   | { kind: 'veth'; name: string }
   | { kind: 'cgroup'; path: string }
-  | { kind: 'dir'; path: string };
+  | { kind: 'dir'; path: string }
+  | { kind: 'tmpfs'; path: string };
 
 export interface Component {
   role: 'orchestrator' | 'agent';
