@@ -251,12 +251,15 @@ static char child_stack[256 * 1024] __attribute__((aligned(16)));
 /*
  * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
  * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
- * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`, and
- * the small tmpfs where godwit's CRIU caches its kernel probe (deploy/host/prepare.sh), which is
- * none of the program's business and which every dump would pack and every restore unpack.
+ * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`, the
+ * small tmpfs where godwit's CRIU caches its kernel probe (deploy/host/prepare.sh), and the
+ * agents' tmpfs with the images of lazy moves under way (agent/src/run-dir.ts): none of the
+ * program's business, and every dump would pack them and every restore unpack them.
  */
 /* the source name deploy/host/prepare.sh mounts CRIU's kernel-probe cache with */
 #define KDAT_MOUNT_SOURCE "godwit-criu"
+/* the agents' runDir mounts: RUN_MOUNT_SOURCE in schemas/src/mountinfo.ts */
+#define RUN_MOUNT_SOURCE "godwit-run"
 
 static void detach_foreign_mounts(const char *keep)
 {
@@ -281,7 +284,7 @@ static void detach_foreign_mounts(const char *keep)
 			continue;
 		int control = strcmp(fstype, "fuse." CONTROLFS_SUBTYPE) == 0;
 		if (strcmp(fstype, "nsfs") == 0 || (control && !(keep && strcmp(mnt, keep) == 0)) ||
-		    strcmp(source, KDAT_MOUNT_SOURCE) == 0)
+		    strcmp(source, KDAT_MOUNT_SOURCE) == 0 || strcmp(source, RUN_MOUNT_SOURCE) == 0)
 			umount2(mnt, MNT_DETACH);
 	}
 }

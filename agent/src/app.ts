@@ -7,6 +7,7 @@ import { controlRoutes } from './control-routes.js';
 import { createCriu, type Criu } from './criu.js';
 import { installErrorHandler, requireToken } from './http-errors.js';
 import { createImageStore } from './images.js';
+import { mountRunDir } from './run-dir.js';
 import { createKeptOutput } from './kept-output.js';
 import { keptRoutes } from './kept-routes.js';
 import { createLifecycle } from './lifecycle.js';
@@ -35,6 +36,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
+  if (config.runDir) await mountRunDir(config.runDir);
   const images = createImageStore(config.dataDir, criu, config.runDir);
   const writeStdin = createStdinWriter();
   const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);

@@ -12,9 +12,9 @@ export const AgentConfig = Type.Object({
   /** root of everything the agent writes: images, program directories, logs */
   dataDir: Type.String({ pattern: '^/' }),
   /**
-   * a tmpfs of the agent's own (not shared with other users), kept while the agent restarts:
-   * where a lazy move's images are written while the program is stopped, in a fraction of the
-   * time a disk takes (agent/src/images.ts); without it, they go under dataDir
+   * where the agent mounts a tmpfs of its own (agent/src/run-dir.ts), kept while it restarts: a
+   * lazy move's images are written there while the program is stopped, in a fraction of the time
+   * a disk takes (agent/src/images.ts); without it, they go under dataDir
    */
   runDir: Type.Optional(Type.String({ pattern: '^/' })),
   criuPath: Type.String(),

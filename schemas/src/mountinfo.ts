@@ -10,6 +10,8 @@ export interface Mount {
   root: string;
   /** file system type, with FUSE's subtype ("fuse.NAME") */
   type: string;
+  /** what was mounted: a device, or the name given to a tmpfs */
+  source: string;
   /** the super block's options */
   options: string[];
 }
@@ -21,7 +23,14 @@ export function parseMountinfo(text: string): Mount[] {
   return text.split('\n').flatMap((line) => {
     const [before, after] = line.split(' - ');
     const f = before?.split(' ') ?? [];
-    const [type, , options] = after?.split(' ') ?? [];
-    return f[3] && f[4] && type ? [{ point: unescape(f[4]), root: unescape(f[3]), type, options: (options ?? '').split(',') }] : [];
+    const [type, source, options] = after?.split(' ') ?? [];
+    return f[3] && f[4] && type ? [{ point: unescape(f[4]), root: unescape(f[3]), type, source: unescape(source ?? ''), options: (options ?? '').split(',') }] : [];
   });
 }
+
+/**
+ * The name the tmpfs an agent keeps a lazy move's images on is mounted with (its runDir): the
+ * keeper hides mounts of that name from the programs it starts (agent/keeper/keeper.c), so that
+ * no dump packs what it holds, and no restore unpacks it.
+ */
+export const RUN_MOUNT_SOURCE = 'godwit-run';

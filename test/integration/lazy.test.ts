@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Migration } from '@godwit/schemas';
+import { type Migration, RUN_MOUNT_SOURCE, parseMountinfo } from '@godwit/schemas';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 import { homePaths, readState } from '../../cli/src/cluster/state.js';
 import { api, cli, cluster, crashAndRestart, eventually, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
@@ -32,7 +32,8 @@ describe('lazy migration', function () {
     h = await cluster();
   });
 
-  const imagesOf = (node: string, migrationId: number) => join(h.home, 'nodes', node, 'data', 'images', String(migrationId));
+  /** a lazy move's images, on the node's runDir tmpfs */
+  const imagesOf = (node: string, migrationId: number) => join(h.home, 'nodes', node, 'run', 'images', String(migrationId));
 
   /** memcheck holding `mib` MiB, and the checksum it printed once its memory was filled */
   async function startMemcheck(mib: number, ...how: 'hidden'[]): Promise<{ run: Run; id: number; sum: string }> {
@@ -79,6 +80,9 @@ describe('lazy migration', function () {
       expect(p.lastFrozenMs).to.equal(m.frozenMs);
       expect(pids, 'a new host PID on each node').to.not.include(p.pid);
       pids.push(p.pid);
+      // the agents' tmpfs, where the images of moves under way are, is none of the program's business
+      const seen = parseMountinfo(readFileSync(`/proc/${p.pid}/mountinfo`, 'utf8')).filter((x) => x.source === RUN_MOUNT_SOURCE);
+      expect(seen.map((x) => x.point), "the agents' runDir mounts the program sees").to.deep.equal([]);
       // nothing of it is left where it was
       await eventually(async () => (existsSync(imagesOf(m.from, m.id)) || existsSync(imagesOf(m.to, m.id)) ? undefined : true), `the images of migration ${m.id} to be removed from ${m.from} and ${m.to}`);
     }

@@ -15,7 +15,7 @@ import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import * as ip from './ip.js';
-import { detachControlMounts, mountTmpfs, mountsUnder, unmountTmpfs } from './mounts.js';
+import { detachLeftMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
 import { isAlive, kill, startTime, terminate } from './procs.js';
 import { homePaths, readState, writeJson, type ClusterState, type Component, type HomePaths, type Resource } from './state.js';
@@ -261,9 +261,8 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     const orchestratorConfigPath = path.join(p.orchestratorDir, 'config.json');
     writeJson(orchestratorConfigPath, orchestratorConfig);
     const criuPath = findCriu();
-    // each agent's runDir: a tmpfs of its own, as /run is on a host
+    // each agent mounts its own tmpfs there; `down` detaches it
     const runDir = (name: string) => path.join(p.nodesDir, name, 'run');
-    for (const n of state.nodes) await make({ kind: 'tmpfs', path: runDir(n.name) }, () => mountTmpfs(runDir(n.name), memMiB * 1024 * 1024));
     const agentConfigPaths = state.nodes.map((n, i) => {
       const dir = path.join(p.nodesDir, n.name);
       fs.mkdirSync(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
@@ -560,7 +559,7 @@ export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
   // Configuration (tokens) and data; the logs stay for a post-mortem.
   for (const dir of [p.orchestratorDir, p.nodesDir]) {
     if (!fs.existsSync(dir)) continue;
-    for (const pr of [...(await detachControlMounts(dir)), ...(await unmountTmpfs(dir))]) problem(pr);
+    for (const pr of await detachLeftMounts(dir)) problem(pr);
     const mounts = mountsUnder(dir);
     if (mounts.length) {
       problem(`left ${dir} in place: still mounted there: ${mounts.join(', ')}`);

@@ -1,7 +1,7 @@
-/** The one wrapper of `mount` and `umount`, and what the host's mount table holds under a cluster's directories. */
+/** The one wrapper of `umount`, and what the host's mount table holds under a cluster's directories. */
 import fs from 'node:fs';
 import { execa } from 'execa';
-import { CONTROL_MOUNT_TYPE, type Mount, parseMountinfo } from '@godwit/schemas';
+import { CONTROL_MOUNT_TYPE, type Mount, RUN_MOUNT_SOURCE, parseMountinfo } from '@godwit/schemas';
 
 function mounts(): Mount[] {
   try {
@@ -23,39 +23,18 @@ export function mountsUnder(dir: string): string[] {
 }
 
 /**
- * Detaches the control mounts left under dir by keepers that did not end by themselves (killed
- * with their node): nothing answers them any more. Returns what it could not detach, with why.
+ * Detaches what the cluster's components leave mounted under dir: the control mounts of keepers
+ * that did not end by themselves (killed with their node: nothing answers them any more), and the
+ * agents' runDir tmpfs (agent/src/run-dir.ts), which outlive their agents so that a restarted one
+ * finds the moves under way. At once, even where a process left behind holds a file open there.
+ * Returns what it could not detach, with why.
  */
-export async function detachControlMounts(dir: string): Promise<string[]> {
+export async function detachLeftMounts(dir: string): Promise<string[]> {
+  const left = (m: Mount) => m.type === CONTROL_MOUNT_TYPE || (m.type === 'tmpfs' && m.source === RUN_MOUNT_SOURCE);
   const problems: string[] = [];
-  for (const m of mounts().filter((x) => x.type === CONTROL_MOUNT_TYPE && under(x.point, dir))) {
+  for (const m of mounts().filter((x) => left(x) && under(x.point, dir))) {
     const failed = await run(['umount', '--lazy', m.point]);
     if (failed) problems.push(`could not detach ${m.point}: ${failed}`);
-  }
-  return problems;
-}
-
-/** what the cluster's tmpfs mounts are called in the mount table */
-const TMPFS_SOURCE = 'godwit-run';
-
-/** mounts a tmpfs of at most sizeBytes at dir (made if missing), readable by root alone */
-export async function mountTmpfs(dir: string, sizeBytes: number): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (mountsUnder(dir).includes(dir)) return;
-  const failed = await run(['mount', '-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0700`, TMPFS_SOURCE, dir]);
-  if (failed) throw new Error(`could not mount a tmpfs at ${dir}: ${failed}`);
-}
-
-/**
- * Detaches the tmpfs mounts under dir (a cluster's own directory), at once even where a process
- * left behind holds a file open there: the memory goes when the last one is closed. Returns what
- * it could not detach, with why.
- */
-export async function unmountTmpfs(dir: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const m of mounts().filter((x) => x.type === 'tmpfs' && under(x.point, dir))) {
-    const failed = await run(['umount', '--lazy', m.point]);
-    if (failed) problems.push(`could not unmount ${m.point}: ${failed}`);
   }
   return problems;
 }

@@ -11,8 +11,7 @@ export type Resource =
   | { kind: 'netns'; name: string }
   | { kind: 'veth'; name: string }
   | { kind: 'cgroup'; path: string }
-  | { kind: 'dir'; path: string }
-  | { kind: 'tmpfs'; path: string };
+  | { kind: 'dir'; path: string };
 
 export interface Component {
   role: 'orchestrator' | 'agent';
