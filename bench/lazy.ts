@@ -80,9 +80,10 @@ async function main(): Promise<void> {
     await execa('mkdir', ['-p', dumpDir, copyDir, keeperDir]);
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
-    const t0 = Date.now();
     const dump = execa(IN_NODE, [src.netns, '--', which.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts }),
       '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
+    // as godwit counts: from when the dump was started (the program runs until CRIU freezes it)
+    const t0 = Date.now();
     await ready(dump.stdio[3], dump, 'the lazy dump');
     await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
     const beforeResumeBytes = dirBytes(copyDir);

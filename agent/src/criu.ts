@@ -32,6 +32,11 @@ export interface DumpOptions {
   lockNetwork: boolean;
   /** where the program sees its control directory (controlMountsOf): a mount CRIU is told is external */
   controlMounts: readonly string[];
+  /**
+   * called once CRIU is started, before it freezes the tree: the program runs until then, and
+   * starting a process from the agent takes milliseconds (a fork copies the agent's page tables)
+   */
+  spawned?: (pid: number) => void;
 }
 
 export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, leaveStopped, lockNetwork, controlMounts }: DumpOptions): string[] {
@@ -70,7 +75,7 @@ export interface Criu {
    * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
    * stopped tree at `at` until the destination has them all. Resolves once it serves.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts'>): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'spawned'>): Promise<LazyDaemon>;
   /**
    * `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server;
    * spawned(pid) is called as it starts, before it is ready
@@ -130,13 +135,15 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what, ...opts }) {
+    async dump({ pid, imagesDir, what, spawned, ...opts }) {
       const logName = 'dump.log';
-      const result = await execa(path, dumpArgs(pid, imagesDir, logName, opts), {
+      const child = execa(path, dumpArgs(pid, imagesDir, logName, opts), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
       });
+      if (child.pid !== undefined) spawned?.(child.pid);
+      const result = await child;
       if (result.exitCode === 0) return;
       const log = await readCriuLog(join(imagesDir, logName));
       const reason = log.reasons.length ? log.reasons.join('; ') : (result.stderr || result.shortMessage);
@@ -148,12 +155,13 @@ export function createCriu(path: string): Criu {
       });
     },
 
-    lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts }) {
+    lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, spawned }) {
       return startDaemon(
         [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, { lockNetwork, controlMounts }), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
         imagesDir,
         LAZY_DUMP_LOG,
         (reason) => new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, { phase: 'dump', imagesDir }),
+        spawned,
       );
     },
 

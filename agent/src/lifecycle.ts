@@ -121,7 +121,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
     await waitFor(() => (procs.epochInfo(id, epoch)?.state === 'dumped' ? true : undefined), {
       timeoutMs: 10_000,
       // the source's copy of a moved program is released only then
-      intervalMs: 5,
+      intervalMs: 1,
       what: `the keeper of process ${id} to see it stop after the dump`,
     });
   }
@@ -263,12 +263,12 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         let dumpMs = 0;
         let server: LazyDaemon | undefined;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-          frozenAt = Date.now();
+          const spawned = () => (frozenAt = Date.now());
           if (lazyAt) {
-            server = track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork, controlMounts }));
+            server = track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what, at: lazyAt, lockNetwork, controlMounts, spawned }));
             holdStopped(cur.rootPid);
           } else {
-            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, controlMounts, ...(direct ? { pageServer } : {}) });
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what, lockNetwork, controlMounts, spawned, ...(direct ? { pageServer } : {}) });
           }
           dumpMs = Date.now() - frozenAt;
         });
@@ -443,8 +443,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       try {
         let frozenAt = 0;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-          frozenAt = Date.now();
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true, lockNetwork, controlMounts });
+          const spawned = () => (frozenAt = Date.now());
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`, leaveStopped: true, lockNetwork, controlMounts, spawned });
         });
         return { proc: cur, frozenAt, lockTables, controlMounts };
       } finally {

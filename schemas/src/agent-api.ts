@@ -62,7 +62,7 @@ export type DumpRequest = Static<typeof DumpRequest>;
 export const DumpResult = Type.Object({
   epoch: Type.Integer(),
   inodes: StreamInodes,
-  frozenAt: Type.Integer({ description: 'ms since the epoch when CRIU began freezing the tree' }),
+  frozenAt: Type.Integer({ description: 'ms since the epoch when CRIU, started to freeze the tree, began (the program ran until then)' }),
   dumpMs: Type.Integer(),
   bytes: Type.Integer({ description: 'size of the images' }),
   direct: Type.Boolean({ description: 'the pages went to the page server; the program is stopped at the source' }),
