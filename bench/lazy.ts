@@ -5,7 +5,8 @@
  * criu restore --lazy-pages in the destination node), twice: with godwit's CRIU (its patches,
  * its cached kernel probe) and with CRIU as Debian ships its source (bench/stock-criu.sh).
  * Prints, per size: stopped time, bytes copied before the program ran again, the time until the
- * source released the last page, and the background transfer rate.
+ * source released the last page, and the background transfer rate (what moved after the resume,
+ * over the time until the destination had the last page).
  *
  *   npm run bench:lazy -- [--sizes 64,256,1024,4096] [--runs 5] [--id 43]
  *   (BENCH_STEPS=1 prints each godwit migration's steps with the ms each took, to stderr)
@@ -36,7 +37,7 @@ interface Sample {
   beforeResumeBytes: number;
   /** from the freeze until the source holds nothing (all memory at the destination) */
   totalMs: number;
-  /** memory moved after the program ran again, and how long that took */
+  /** memory moved after the program ran again, and how long until the destination had it all */
   followedBytes: number;
   followMs: number;
 }
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     await c.stop(p.id);
     if (process.env.BENCH_STEPS) process.stderr.write(`godwit ${strategy} ${mib} MiB: ${m.steps.map((s, i) => `${s.state} +${i ? s.at - m.steps[i - 1]!.at : 0}`).join(', ')}\n`);
     const resumedAt = m.steps.find((s) => s.state === 'transferring-memory')?.at;
-    const followMs = resumedAt !== undefined && m.sourceReleasedAt !== null ? m.sourceReleasedAt - resumedAt : 0;
+    // until the destination had the last page: bare CRIU's transfer is timed until its daemons end
+    const followMs = resumedAt !== undefined && m.memoryArrivedAt !== null ? m.memoryArrivedAt - resumedAt : 0;
     return {
       stoppedMs: m.frozenMs!,
       beforeResumeBytes: m.bytesBeforeResume!,

@@ -87,9 +87,14 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
   /** how each lazy move's CRIU daemon that this agent started ends, by PID, while it runs */
   const daemonEnds = new Map<number, Promise<unknown>>();
+  /** when each ended, by PID, until its migration is over */
+  const daemonEndedAt = new Map<number, number>();
   function track(daemon: LazyDaemon): LazyDaemon {
     daemonEnds.set(daemon.pid, daemon.exited);
-    void daemon.exited.then(() => daemonEnds.delete(daemon.pid));
+    void daemon.exited.then(() => {
+      daemonEndedAt.set(daemon.pid, Date.now());
+      daemonEnds.delete(daemon.pid);
+    });
     return daemon;
   }
 
@@ -476,7 +481,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));
       const stats = await count();
       const reason = stats.errors.length ? `CRIU's lazy-pages daemon failed: ${stats.errors.join('; ')}` : null;
-      return { running, ok: reason === null, onDemandBytes: stats.onDemandBytes, backgroundBytes: stats.backgroundBytes, reason };
+      // one a previous run of this agent started is seen to end only now
+      const endedAt = running ? null : (daemonEndedAt.get(pid) ?? Date.now());
+      return { running, ok: reason === null, onDemandBytes: stats.onDemandBytes, backgroundBytes: stats.backgroundBytes, reason, endedAt };
     },
 
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
@@ -484,10 +491,16 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const meta = images.readMeta(migrationId);
       if (meta) await removeLockTables(meta.lockTables);
       const pager = lazyPagesPid(migrationId);
-      if (pager !== undefined) killCriu(pager);
+      if (pager !== undefined) {
+        killCriu(pager);
+        daemonEndedAt.delete(pager);
+      }
       earlyPagers.delete(migrationId);
       pagesCounted.delete(migrationId);
-      if (meta?.lazy) killCriu(meta.lazy.dumpPid);
+      if (meta?.lazy) {
+        killCriu(meta.lazy.dumpPid);
+        daemonEndedAt.delete(meta.lazy.dumpPid);
+      }
       await images.remove(migrationId);
     },
   };

@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS migrations (
   -- a lazy migration's pages after the program resumed: touched by it, pushed in the background
   on_demand_bytes INTEGER,
   background_bytes INTEGER,
-  -- when the source released the program's last page
+  -- when the destination had the program's last page, and when the source released it
+  arrived_at INTEGER,
   released_at INTEGER,
   code TEXT,
   reason TEXT,
@@ -211,6 +212,7 @@ export interface MigrationRow {
   bytes: number | null;
   on_demand_bytes: number | null;
   background_bytes: number | null;
+  arrived_at: number | null;
   released_at: number | null;
   code: string | null;
   reason: string | null;
@@ -402,9 +404,9 @@ function prepareAll(db: Database.Database) {
       'UPDATE migrations SET strategy = @strategy, strategy_reason = @strategy_reason WHERE id = @id',
     ),
     setMigrationFrozenMs: prep<{ id: number; frozen_ms: number | null }>('UPDATE migrations SET frozen_ms = @frozen_ms WHERE id = @id'),
-    setMigrationPages: prep<{ id: number; on_demand_bytes: number; background_bytes: number; released_at: number }>(
+    setMigrationPages: prep<{ id: number; on_demand_bytes: number; background_bytes: number; arrived_at: number | null; released_at: number }>(
       `UPDATE migrations SET on_demand_bytes = @on_demand_bytes, background_bytes = @background_bytes,
-       released_at = @released_at WHERE id = @id`,
+       arrived_at = @arrived_at, released_at = @released_at WHERE id = @id`,
     ),
     setMigrationFailure: prep<{ id: number; code: string; reason: string }>(
       'UPDATE migrations SET code = @code, reason = @reason WHERE id = @id',
@@ -457,6 +459,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'last_ckpt_at', 'INTEGER'],
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
+  ['migrations', 'arrived_at', 'INTEGER'],
 ];
 
 function addMissingColumns(raw: Database.Database): void {
@@ -565,6 +568,7 @@ export function toMigration(r: MigrationRow): Migration {
     totalBytes: r.bytes === null ? null : r.bytes + (r.on_demand_bytes ?? 0) + (r.background_bytes ?? 0),
     onDemandBytes: r.on_demand_bytes,
     backgroundBytes: r.background_bytes,
+    memoryArrivedAt: r.arrived_at,
     sourceReleasedAt: r.released_at,
     code: r.code,
     reason: r.reason,

@@ -283,7 +283,13 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       return rollback(m, new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `${why}; its copy on ${m.to_node} was ended`), dump);
     }
     await finishSource(m);
-    db.q.setMigrationPages.run({ id: m.id, on_demand_bytes: status.onDemandBytes, background_bytes: status.backgroundBytes, released_at: Date.now() });
+    db.q.setMigrationPages.run({
+      id: m.id,
+      on_demand_bytes: status.onDemandBytes,
+      background_bytes: status.backgroundBytes,
+      arrived_at: status.endedAt,
+      released_at: Date.now(),
+    });
     return finishDone(db.q.migrationById.get(m.id)!, { pid: restored.pid, restoredAt: null }, dump);
   }
 

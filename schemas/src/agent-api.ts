@@ -174,6 +174,7 @@ export const LazyStatus = Type.Object({
   onDemandBytes: Type.Integer(),
   backgroundBytes: Type.Integer(),
   reason: Type.Union([Type.String(), Type.Null()]),
+  endedAt: Type.Union([Type.Integer(), Type.Null()], { description: 'when the daemon was seen to end (when ok: when the last page was in)' }),
 });
 export type LazyStatus = Static<typeof LazyStatus>;
 

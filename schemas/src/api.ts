@@ -230,6 +230,7 @@ export const Migration = Type.Object({
   totalBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'every byte moved, memory that followed included' }),
   onDemandBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: memory fetched because the process touched it' }),
   backgroundBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: memory pushed in the background' }),
+  memoryArrivedAt: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: when the destination had the last page' }),
   sourceReleasedAt: Type.Union([Type.Integer(), Type.Null()], { description: 'lazy: when the source released the last page' }),
   code: Type.Union([Type.String(), Type.Null()], { description: 'error code when failed' }),
   reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, in words' }),

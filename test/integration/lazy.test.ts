@@ -75,6 +75,7 @@ describe('lazy migration', function () {
       expect(m.totalBytes).to.equal(m.bytesBeforeResume! + m.onDemandBytes! + m.backgroundBytes!);
       expect(m.frozenMs, 'a stopped time is recorded').to.be.a('number');
       expect(m.sourceReleasedAt, 'when the source let go of the last page').to.be.a('number');
+      expect(m.memoryArrivedAt, 'when the last page was in, before the source let go of it').to.be.a('number').at.most(m.sourceReleasedAt!);
       const p = await processInfo(h, id);
       expect(p.node).to.equal(to);
       expect(p.lastFrozenMs).to.equal(m.frozenMs);

@@ -81,7 +81,7 @@ describe('nodes and migration rendering', () => {
     const m: Migration = {
       id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'full', strategyReason: null, state: 'done', steps: [],
       frozenMs: 160, totalMs: 412, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
-      sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 412,
+      memoryArrivedAt: null, sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 412,
     };
     expect(renderMigration(m)).to.equal('process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)\n');
   });
@@ -90,7 +90,7 @@ describe('nodes and migration rendering', () => {
     const m: Migration = {
       id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'lazy', strategyReason: null, state: 'done', steps: [],
       frozenMs: 90, totalMs: 900, bytes: 200 * 1024, bytesBeforeResume: 200 * 1024, totalBytes: 200 * 1024 + 256 * 2 ** 20,
-      onDemandBytes: 2 ** 20, backgroundBytes: 255 * 2 ** 20, sourceReleasedAt: 900, code: null, reason: null, startedAt: 0, endedAt: 900,
+      onDemandBytes: 2 ** 20, backgroundBytes: 255 * 2 ** 20, memoryArrivedAt: 890, sourceReleasedAt: 900, code: null, reason: null, startedAt: 0, endedAt: 900,
     };
     expect(renderMigration(m)).to.equal(
       'process 3 moved lazily from node0 to node1 in 900 ms (stopped 90 ms)\n  200 KiB copied before it ran again; 256 MiB of memory followed (1.0 MiB on demand, 255 MiB in the background)\n',
