@@ -136,7 +136,7 @@ describe('bad input and faults', function () {
     expect(await migrations(h, id), 'nothing recorded: nothing began').to.deep.equal([]);
     const auto = await cli(h, 'mosmigrate', ['--json', String(id), 'node1']);
     expect(auto.exitCode, auto.stderr).to.equal(0);
-    expect(JSON.parse(auto.stdout)).to.include({ strategy: 'full', state: 'done' }).and.have.property('strategyReason').that.matches(/^auto: full copy/);
+    expect(JSON.parse(auto.stdout)).to.include({ strategy: 'lazy', state: 'done' }).and.have.property('strategyReason').that.matches(/^auto: lazy/);
     const result = await run.child;
     expect(result.exitCode, run.stderr()).to.equal(0);
     expect(numbersIn(run.stdout())).to.deep.equal(oneTo(40));

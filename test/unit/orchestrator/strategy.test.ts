@@ -1,21 +1,22 @@
 import { expect } from 'chai';
 import { GodwitError, type NodeFeatures, type ProcInspection } from '@godwit/schemas';
-import { LAZY_FROM_BYTES, checkNodes, chooseStrategy } from '../../../orchestrator/src/strategy.js';
+import { checkNodes, chooseStrategy } from '../../../orchestrator/src/strategy.js';
 
 const here: NodeFeatures = { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false };
 const ends = (to: NodeFeatures | null = here) => ({ from: { name: 'node0', features: here }, to: { name: 'node1', features: to } });
 const program = (residentBytes: number, lazyReasons: string[] = []): ProcInspection => ({ reasons: [], lazyReasons, residentBytes });
-const big = program(LAZY_FROM_BYTES);
-const small = program(LAZY_FROM_BYTES - 1);
+const MiB = 1024 * 1024;
+const big = program(4096 * MiB);
+const small = program(MiB);
 
 describe('migration strategy', () => {
-  it('auto moves small programs whole and large ones lazily, and says why', () => {
-    expect(chooseStrategy('auto', ends(), small)).to.deep.include({ strategy: 'full' }).and.have.property('reason').that.matches(/^auto: full copy, as 128 MiB resident is below/);
-    expect(chooseStrategy('auto', ends(), big)).to.deep.include({ strategy: 'lazy' }).and.have.property('reason').that.matches(/^auto: lazy/);
+  it('auto moves programs lazily whatever their size, and says why', () => {
+    expect(chooseStrategy('auto', ends(), small)).to.deep.include({ strategy: 'lazy' }).and.have.property('reason').that.matches(/^auto: lazy, as 1 MiB resident runs again before its memory follows/);
+    expect(chooseStrategy('auto', ends(), big)).to.deep.include({ strategy: 'lazy' }).and.have.property('reason').that.matches(/^auto: lazy, as 4096 MiB/);
   });
 
   it('auto copies whole what cannot move lazily, or where a node lacks userfaultfd', () => {
-    expect(chooseStrategy('auto', ends(), program(LAZY_FROM_BYTES, ['process 7 holds a lock on /x']))).to.deep.include({ strategy: 'full' })
+    expect(chooseStrategy('auto', ends(), program(4096 * MiB, ['process 7 holds a lock on /x']))).to.deep.include({ strategy: 'full' })
       .and.have.property('reason').that.matches(/holds a lock on \/x/);
     expect(chooseStrategy('auto', ends({ ...here, lazyPages: false }), big).reason).to.match(/node1 cannot provide it/);
   });
