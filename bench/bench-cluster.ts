@@ -4,7 +4,7 @@
  * the destination node through the keeper, the clean-up the agent would do).
  */
 import { execa } from 'execa';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig, AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
@@ -78,7 +78,21 @@ export interface BenchCluster {
 
 export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
-  const info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, log: () => undefined });
+  // the components' logs outlive the cluster, as the tests' do, to see afterwards what happened
+  const kept = join(tmpdir(), `godwit-bench-logs-${id}`);
+  const keepLogs = (logsDir: string) => {
+    rmSync(kept, { recursive: true, force: true });
+    if (existsSync(logsDir)) cpSync(logsDir, kept, { recursive: true });
+    rmSync(home, { recursive: true, force: true });
+  };
+  let info: ClusterInfo;
+  try {
+    info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, log: () => undefined });
+  } catch (err) {
+    // clusterUp removed what it made but its home
+    keepLogs(join(home, 'logs'));
+    throw new Error(`the cluster did not start (its logs: ${kept}): ${(err as Error).message}`);
+  }
   const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
   const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
   const [src, dst] = info.nodes as [Node, Node];
@@ -150,11 +164,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     },
     async close() {
       await clusterDown({ home, log: () => undefined });
-      // the components' logs outlive the cluster, as the tests' do, to see afterwards what happened
-      const kept = join(tmpdir(), `godwit-bench-logs-${id}`);
-      rmSync(kept, { recursive: true, force: true });
-      cpSync(info.logsDir, kept, { recursive: true });
-      rmSync(home, { recursive: true, force: true });
+      keepLogs(info.logsDir);
     },
   };
 }
