@@ -18,6 +18,11 @@
  *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
  * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first.
+ * GODWIT_KEEPER_USER ("UID GID G1,G2,...") is the program's owner: a launch runs the program as
+ * that account, without capabilities and with PR_SET_NO_NEW_PRIVS, after it has checked, as the
+ * owner, that CWD and PROGRAM are theirs to use; GODWIT_KEEPER_INIT (tini) is then exec'd as
+ * `INIT -s -- PROGRAM ARGS...`, with exactly the environment in DIR/env.EPOCH (NUL-separated
+ * KEY=VALUE): the keeper itself, root, never runs with what a user asked for.
  * GODWIT_KEEPER_CONTROL names the program's control directory (the one the agent answers): the
  * keeper serves the program's view of it (controlfs.c) at DIR/control.EPOCH, which a launch binds
  * at that same path in the program's mount namespace, and a restore hands to CRIU as the
@@ -32,12 +37,14 @@
  * Input the program had not read when it ended (for instance dumped by CRIU) is saved to
  * DIR/unread.EPOCH before the exited event.
  *
- * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, restore-failed {code},
- * stdin-closed, exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
+ * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, launch-failed {stage,errno}
+ * (stage: account, cwd, program or exec), restore-failed {code}, stdin-closed, exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
  * a 32-bit little-endian length, the payload.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -63,6 +70,16 @@
 #define STDIN_BUF (1 << 20)
 
 static int status_fd = -1, out_fd = -1;
+
+#define MAX_GROUPS 256
+/* the program's owner (GODWIT_KEEPER_USER): whose rights the program, and the files opened for it, get */
+static struct {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+} owner;
+static int have_owner;
 static pid_t keeper_pid;
 /* where the keeper serves the program's control directory, and the directory it shows */
 static char control_at[4096];
@@ -150,6 +167,11 @@ struct launch_args {
 	int in, out, err;
 	const char *cwd;
 	char **argv;
+	/* the program's environment (DIR/env.EPOCH), and tini */
+	char **envp;
+	const char *init;
+	/* where the child says why it could not start the program: closed by a successful exec */
+	int report;
 };
 
 static void reset_signals(void)
@@ -189,6 +211,80 @@ static void join_cgroups(void)
 	}
 	free(dirs);
 	unsetenv("GODWIT_KEEPER_CGROUPS");
+}
+
+/* GODWIT_KEEPER_USER: "UID GID G1,G2,..." (the groups may be empty); not passed on */
+static void read_owner(void)
+{
+	const char *s = getenv("GODWIT_KEEPER_USER");
+	if (!s || !*s) {
+		unsetenv("GODWIT_KEEPER_USER");
+		return;
+	}
+	char *end;
+	errno = 0;
+	unsigned long uid = strtoul(s, &end, 10);
+	if (end == s || *end != ' ')
+		goto bad;
+	const char *g = end + 1;
+	unsigned long gid = strtoul(g, &end, 10);
+	if (end == g || (*end != ' ' && *end != 0))
+		goto bad;
+	owner.uid = (uid_t)uid;
+	owner.gid = (gid_t)gid;
+	owner.ngroups = 0;
+	for (const char *p = *end ? end + 1 : end; *p;) {
+		unsigned long x = strtoul(p, &end, 10);
+		if (end == p || (*end != ',' && *end != 0) || owner.ngroups >= MAX_GROUPS)
+			goto bad;
+		owner.groups[owner.ngroups++] = (gid_t)x;
+		p = *end ? end + 1 : end;
+	}
+	if (errno)
+		goto bad;
+	have_owner = 1;
+	unsetenv("GODWIT_KEEPER_USER");
+	return;
+bad:
+	errno = EINVAL;
+	die("GODWIT_KEEPER_USER '%s' is not \"UID GID G1,G2,...\"", s);
+}
+
+/*
+ * Makes this process the owner for good: no capabilities (the bounding and ambient sets emptied,
+ * so nothing it execs can regain any), no new privileges (setuid binaries run as the owner), the
+ * owner's uid, gid and groups. Root's programs stay root, as in MOSIX, but without new privileges.
+ */
+static int become_owner(void)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	if (owner.uid != 0) {
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+				return -1;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+			return -1;
+	}
+	if (setgroups((size_t)owner.ngroups, owner.groups) < 0 || setresgid(owner.gid, owner.gid, owner.gid) < 0 ||
+	    setresuid(owner.uid, owner.uid, owner.uid) < 0)
+		return -1;
+	uid_t r, e, s;
+	if (getresuid(&r, &e, &s) < 0 || r != owner.uid || e != owner.uid || s != owner.uid) {
+		errno = EPERM;
+		return -1;
+	}
+	if (owner.uid != 0) {
+		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct data[2];
+		if (syscall(SYS_capget, &hdr, data) < 0)
+			return -1;
+		if (data[0].effective || data[0].permitted || data[1].effective || data[1].permitted) {
+			errno = EPERM;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* What the program left unread on its stdin, for the run that follows a dump: DIR/unread.EPOCH */
@@ -289,6 +385,55 @@ static void detach_foreign_mounts(const char *keep)
 	}
 }
 
+/* Tells the keeper why the program could not start (stage, errno), and ends the child. */
+static int launch_failed(int report, const char *stage, int err)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "%s %d", stage, err);
+	if (write(report, msg, (size_t)n) < 0)
+		_exit(125);
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/*
+ * The program as a shell would find it, with the owner's rights (so "not found" and "permission
+ * denied" are the owner's answers, not root's): a name with a slash as it is, else the first
+ * executable file of that name on the environment's PATH. 0, or the errno that explains it.
+ */
+static int find_program(const char *name, char **envp, char *out, size_t size)
+{
+	struct stat st;
+	if (strchr(name, '/')) {
+		snprintf(out, size, "%s", name);
+		if (stat(out, &st) < 0)
+			return errno;
+		if (S_ISDIR(st.st_mode))
+			return EISDIR;
+		return access(out, X_OK) < 0 ? errno : S_ISREG(st.st_mode) ? 0 : EACCES;
+	}
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (char **e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	int found = ENOENT;
+	for (const char *d = path; *d;) {
+		const char *colon = strchr(d, ':');
+		size_t len = colon ? (size_t)(colon - d) : strlen(d);
+		if (len > 0 && len + strlen(name) + 2 <= size) {
+			memcpy(out, d, len);
+			out[len] = '/';
+			strcpy(out + len + 1, name);
+			if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+				if (S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+					return 0;
+				found = EACCES;
+			}
+		}
+		d = colon ? colon + 1 : d + len;
+	}
+	return found;
+}
+
 /* PID 1 of the program's new namespaces. */
 static int launch_child(void *p)
 {
@@ -305,12 +450,60 @@ static int launch_child(void *p)
 		die("setsid");
 	if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
 		die("dup2");
-	syscall(SYS_close_range, 3, ~0U, 0);
+	/* nothing of the keeper's may reach the program; the report pipe closes at the exec */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (become_owner() < 0)
+		return launch_failed(a->report, "account", errno);
 	if (chdir(a->cwd) < 0)
-		die("chdir %s", a->cwd);
-	execvp(a->argv[0], a->argv);
-	die("exec %s", a->argv[0]);
-	return 125;
+		return launch_failed(a->report, "cwd", errno);
+	static char program[4096];
+	int err = find_program(a->argv[0], a->envp, program, sizeof(program));
+	if (err)
+		return launch_failed(a->report, "program", err);
+	int argc = 0;
+	while (a->argv[argc])
+		argc++;
+	char **argv = calloc((size_t)argc + 4, sizeof(char *));
+	if (!argv)
+		return launch_failed(a->report, "exec", ENOMEM);
+	argv[0] = (char *)a->init;
+	argv[1] = "-s";
+	argv[2] = "--";
+	argv[3] = program;
+	for (int i = 1; i < argc; i++)
+		argv[3 + i] = a->argv[i];
+	execve(a->init, argv, a->envp);
+	return launch_failed(a->report, "exec", errno);
+}
+
+/* DIR/env.EPOCH: the program's environment, NUL-separated KEY=VALUE entries */
+static char **read_env(const char *dir, const char *epoch)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/env.%s", dir, epoch);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		die("open %s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size > (1 << 20))
+		die("%s: too large", path);
+	char *text = calloc((size_t)st.st_size + 1, 1);
+	size_t got = 0;
+	ssize_t r;
+	while (text && got < (size_t)st.st_size && (r = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	int n = 0;
+	for (size_t i = 0; i < got; i++)
+		n += text[i] == 0;
+	char **envp = calloc((size_t)n + 2, sizeof(char *));
+	if (!text || !envp)
+		die("reading %s", path);
+	int k = 0;
+	for (size_t i = 0; i < got; i += strlen(text + i) + 1)
+		if (text[i])
+			envp[k++] = text + i;
+	return envp;
 }
 
 int main(int argc, char **argv)
@@ -329,6 +522,14 @@ int main(int argc, char **argv)
 
 	keeper_pid = getpid();
 	join_cgroups();
+	read_owner();
+	const char *init = getenv("GODWIT_KEEPER_INIT");
+	if (!restoring && (!have_owner || !init || *init != '/')) {
+		errno = EINVAL;
+		die("a launch needs GODWIT_KEEPER_USER and GODWIT_KEEPER_INIT");
+	}
+	init = init ? strdup(init) : NULL;
+	unsetenv("GODWIT_KEEPER_INIT");
 	control_dir = getenv("GODWIT_KEEPER_CONTROL");
 	if (control_dir && !*control_dir)
 		control_dir = NULL;
@@ -379,14 +580,32 @@ int main(int argc, char **argv)
 
 	pid_t root = -1, criu = -1;
 	if (!restoring) {
-		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest };
+		int report[2];
+		if (pipe2(report, O_CLOEXEC) < 0)
+			die("pipe");
+		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest, read_env(dir, epoch), init, report[1] };
 		root = clone(launch_child, child_stack + sizeof(child_stack),
 			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
 		if (root < 0)
 			die("clone");
+		close(report[1]);
 		/* only now: the clone above must copy a keeper without threads */
 		if (control_dir && controlfs_serve() < 0)
 			die("serving the control directory");
+		char why[64] = { 0 };
+		ssize_t r;
+		do
+			r = read(report[0], why, sizeof(why) - 1);
+		while (r < 0 && errno == EINTR);
+		close(report[0]);
+		char stage[16];
+		int err;
+		if (r > 0 && sscanf(why, "%15s %d", stage, &err) == 2) {
+			waitpid(root, NULL, 0);
+			unmount_control();
+			event("{\"ev\":\"launch-failed\",\"stage\":\"%s\",\"errno\":%d}", stage, err);
+			return 1;
+		}
 		event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root, ino_in,
 		      ino_out, ino_err);
 	} else {

@@ -4,7 +4,7 @@
  * Keepers are detached: they outlive an agent restart, and the agent reads their state from disk.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
@@ -12,6 +12,8 @@ import { waitFor } from './wait.js';
 
 export type KeeperEvent =
   | ({ ev: 'started'; pid: number } & StreamInodes)
+  /** the program could not be started as its owner: where (account, cwd, program, exec) and errno */
+  | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec'; errno: number }
   | { ev: 'exited'; code: number; signal: number }
   | { ev: 'stdin-closed' }
   | { ev: 'restore-failed'; code: number; signal: number };
@@ -47,23 +49,33 @@ export interface KeeperStart {
   keeperPath: string;
   dir: string;
   epoch: number;
+  /** the program's owner (accounts.ts keeperUser): whose rights the program and its files get; a launch needs it */
+  user?: string;
+  /** the keeper's own environment (restore: CRIU's) */
   env: Record<string, string>;
   /** the program's control directory, which the keeper serves to it (keeper/controlfs.c) */
   control?: string;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
   /** restore: the files the keeper opens for CRIU's --inherit-fd, at fds 6 and on */
-  mode: { launch: { cwd: string; argv: string[] } } | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
+  mode:
+    | { launch: { cwd: string; argv: string[]; env: Record<string, string>; init: string } }
+    | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
 }
 
 /** Starts a keeper and waits until it reports the program started, or why it did not. */
-export type KeeperStarted = Extract<KeeperEvent, { ev: 'started' | 'restore-failed' }>;
+export type KeeperStarted = Extract<KeeperEvent, { ev: 'started' | 'restore-failed' | 'launch-failed' }>;
 
 export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise<KeeperStarted> {
   const args =
     'launch' in opts.mode
       ? [opts.dir, String(opts.epoch), 'launch', opts.mode.launch.cwd, '--', ...opts.mode.launch.argv]
       : [opts.dir, String(opts.epoch), 'restore', opts.mode.restore.pidfile, '--', ...opts.mode.restore.criuArgv];
+  if ('launch' in opts.mode) {
+    // the program's environment goes by a root-only file, so the keeper (root) never runs with it
+    const entries = Object.entries(opts.mode.launch.env).map(([k, v]) => `${k}=${v}\0`);
+    writeFileSync(join(opts.dir, `env.${opts.epoch}`), entries.join(''), { mode: 0o600 });
+  }
   const logPath = join(opts.dir, `keeper.${opts.epoch}.log`);
   const log = openSync(logPath, 'a', 0o600);
   let exited: string | undefined;
@@ -74,6 +86,8 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       env: {
         ...opts.env,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
+        ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
+        ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),
         ...('restore' in opts.mode && opts.mode.restore.files?.length
           ? { GODWIT_KEEPER_FILES: opts.mode.restore.files.map((f) => `${f.flags} ${f.offset} ${f.open}`).join('\n') }
@@ -88,7 +102,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
   }
   return waitFor(
     () => {
-      const ev = readEvents(opts.dir, opts.epoch).find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed');
+      const ev = readEvents(opts.dir, opts.epoch).find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed' || e.ev === 'launch-failed');
       if (ev) return ev;
       if (exited !== undefined) {
         let text = '';

@@ -1,8 +1,8 @@
 /**
  * Launching, dumping and restoring programs on this node: the steps in the order they run.
  */
-import { accessSync, constants, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   GodwitError,
@@ -15,7 +15,9 @@ import {
   type LaunchRequest,
   type RestoreRequest,
   type RestoreResult,
+  refusedEnv,
 } from '@godwit/schemas';
+import { keeperUser, resolveAccount } from './accounts.js';
 import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
@@ -23,6 +25,7 @@ import { freePort } from './free-port.js';
 import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
+import { launchFailure } from './launch-failure.js';
 import { criuLockTables, removeLockTables } from './nft.js';
 import { LAZY_PAGES_PID, criuEnds, holdStopped, killCriu, lazyPagesCounter, lazyPagesPidIn, type LazyPagesStats } from './lazy.js';
 import { canResumeAfterDump, cannotMove, cannotMoveLazily, holdsTcpSockets, treePids } from './preflight.js';
@@ -42,20 +45,6 @@ export interface LifecycleDeps {
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
   /** the programs' control directories, where configured */
   control?: Control;
-}
-
-function findProgram(argv0: string, cwd: string, path: string): string | undefined {
-  const candidates = argv0.includes('/')
-    ? [isAbsolute(argv0) ? argv0 : resolve(cwd, argv0)]
-    : path.split(':').filter(Boolean).map((d) => join(d, argv0));
-  return candidates.find((c) => {
-    try {
-      accessSync(c, constants.X_OK);
-      return statSync(c).isFile();
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** tini's child appears a moment after tini itself */
@@ -212,23 +201,28 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
 
     async launch(req: LaunchRequest): Promise<AgentProc> {
       if (procs.current(req.id)) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${req.id} already exists on ${node}`);
-      try {
-        if (!statSync(req.cwd).isDirectory()) throw new Error('not a directory');
-      } catch {
-        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `working directory ${req.cwd} does not exist on ${node}`);
-      }
-      const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...req.env };
-      const program = findProgram(req.argv[0]!, req.cwd, env.PATH);
-      if (!program) {
-        throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `program '${req.argv[0]}' was not found or is not executable on ${node} (cwd ${req.cwd}, PATH ${env.PATH})`);
-      }
+      const refused = refusedEnv(req.env);
+      if (refused.length) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `the environment may not set ${refused.join(', ')}`, { refused });
+      const account = await resolveAccount(req.account, node);
       const controlDir = control ? await control.open(req.id, req.control) : undefined;
-      const controlEnv: Record<string, string> = controlDir ? { GODWIT_CONTROL: controlDir } : {};
+      const env = {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: account.home,
+        ...req.env,
+        USER: account.name,
+        LOGNAME: account.name,
+        GODWIT_PROC_ID: String(req.id),
+        ...(controlDir ? { GODWIT_CONTROL: controlDir } : {}),
+      };
       const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd });
       let ev;
       try {
         ev = await startKeeper(
-          { keeperPath: config.keeperPath, dir, epoch: 0, env: { ...env, ...controlEnv }, ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups, mode: { launch: { cwd: req.cwd, argv: [config.tiniPath, '-s', '--', program, ...req.argv.slice(1)] } } },
+          {
+            keeperPath: config.keeperPath, dir, epoch: 0, user: keeperUser(account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+            ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups,
+            mode: { launch: { cwd: req.cwd, argv: req.argv, env, init: config.tiniPath } },
+          },
           START_TIMEOUT_MS,
         );
       } catch (err) {
@@ -237,7 +231,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}: ${(err as Error).message}`);
       }
       if (ev.ev !== 'started') {
+        procs.removeEpoch(req.id, 0);
         control?.unfollow(req.id);
+        if (ev.ev === 'launch-failed') throw launchFailure(ev, { argv0: req.argv[0]!, cwd: req.cwd, account: account.name, node });
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}`);
       }
       const pid = await settlePid(procs, ev.pid);
@@ -360,7 +356,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (ev.ev !== 'started') {
         stopPager();
         procs.removeEpoch(id, req.epoch);
-        throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.code });
+        throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.ev === 'restore-failed' ? ev.code : -1 });
       }
       const restoredAt = Date.now();
       // after a direct dump the source still holds the input: it comes with finish() instead

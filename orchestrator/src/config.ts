@@ -43,6 +43,11 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
   });
 }
 
+/** the Unix account a user's programs run as on the nodes: the configured one, else the user's name */
+export function accountOf(config: Readonly<OrchestratorConfig>, user: string): string {
+  return config.users.find((u) => u.name === user)?.account ?? user;
+}
+
 export function loadConfig(file: string): Readonly<Config> {
   let text: string;
   try {

@@ -14,9 +14,11 @@ import {
   Process,
   RunRequest,
   SignalRequest,
+  refusedEnv,
 } from '@godwit/schemas';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
+import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
@@ -62,6 +64,8 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     { schema: { summary: 'run a program', body: RunRequest, response: { 201: Process, ...errors } } },
     async (req, reply) => {
       const b = req.body;
+      const refused = refusedEnv(b.env ?? {});
+      if (refused.length) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `the environment may not set ${refused.join(', ')}`, { refused });
       if (b.node) nodes.require(b.node);
       const home = nodes.require(b.homeNode ?? b.node ?? nodes.names[0]!).name;
       const online = nodes.list().filter((n) => nodes.isOnline(n.name));
@@ -83,9 +87,10 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       try {
         const proc = await ctx.agent(start.name).launch({
           id,
+          account: accountOf(ctx.config, req.user.name),
           argv: b.argv,
           cwd: b.cwd,
-          env: { ...b.env, GODWIT_PROC_ID: String(id) },
+          env: b.env ?? {},
           control: { nmigs: 0, locked: b.locked === true, needMemBytes: 0, checkpoints: 0 },
         });
         db.tx(() => {

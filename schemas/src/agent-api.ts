@@ -30,8 +30,13 @@ export const AgentProc = Type.Object({
 });
 export type AgentProc = Static<typeof AgentProc>;
 
+/** a Unix account's name, as the node's user database knows it */
+export const AccountName = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 64 });
+
 export const LaunchRequest = Type.Object({
   id: Type.Integer(),
+  /** whose program it is: it runs as this account, with no capabilities */
+  account: AccountName,
   argv: Type.Array(Type.String(), { minItems: 1 }),
   cwd: Type.String(),
   env: Type.Record(Type.String(), Type.String()),

@@ -47,7 +47,15 @@ export const OrchestratorConfig = Type.Object({
   listen: Type.Object({ host: Type.String(), port: Type.Integer() }),
   dataDir: Type.String({ pattern: '^/' }),
   /** bearer tokens of people and schedulers, and whose they are */
-  users: Type.Array(Type.Object({ name: Type.String(), token: Type.String({ minLength: 16 }), admin: Type.Optional(Type.Boolean()) })),
+  users: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      token: Type.String({ minLength: 16 }),
+      admin: Type.Optional(Type.Boolean()),
+      /** the Unix account the user's programs run as on every node (default: the user's name) */
+      account: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 64 })),
+    }),
+  ),
   nodes: Type.Array(Type.Object({ name: Type.String(), url: Type.String(), token: Type.String({ minLength: 16 }) })),
   /** ms without a report before a node counts as offline */
   nodeTimeoutMs: Type.Optional(Type.Integer()),

@@ -23,6 +23,8 @@ export const ERRORS = {
   GODWIT_ERR_STRATEGY_UNAVAILABLE: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_NODE_DRAINED: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_LAUNCH_FAILED: { statusCode: 422, error: 'Unprocessable Entity' },
+  /** the user has no Unix account on that node: programs run only as their owners */
+  GODWIT_ERR_NO_ACCOUNT: { statusCode: 403, error: 'Forbidden' },
   /** CRIU could not dump the process: it keeps running where it was. */
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },

@@ -14,6 +14,7 @@ import { CliError } from '../errors.js';
 import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
+import { ensureGuestAccount, GUEST_ACCOUNT } from './guest-account.js';
 import * as ip from './ip.js';
 import { detachLeftMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
@@ -54,6 +55,8 @@ export interface ClusterInfo {
   client: ClientConfig;
   /** the second, ordinary user, for tests of isolation */
   guest: ClientConfig;
+  /** the unprivileged Unix account the guest's programs run as */
+  guestAccount: { name: string; uid: number; gid: number };
   /** an administrator: sees and acts on every user's processes (`mosps -a`) */
   admin: ClientConfig;
   clientConfigPath: string;
@@ -240,6 +243,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
     await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o755 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
+    const guestAccount = { name: GUEST_ACCOUNT, ...(await ensureGuestAccount()) };
     const userToken = token();
     const guestToken = token();
     const adminToken = token();
@@ -247,10 +251,12 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     const orchestratorConfig: OrchestratorConfig = {
       listen: { host: names.gateway(id), port: ORCHESTRATOR_PORT },
       dataDir: path.join(p.orchestratorDir, 'data'),
+      // each user's programs run as a Unix account: the person's own, an unprivileged one for
+      // the guest, root for the administrator (as MOSIX's mosctl is root's)
       users: [
         { name: userName, token: userToken },
-        { name: 'guest', token: guestToken },
-        { name: 'admin', token: adminToken, admin: true },
+        { name: 'guest', token: guestToken, account: GUEST_ACCOUNT },
+        { name: 'admin', token: adminToken, admin: true, account: 'root' },
       ],
       nodes: state.nodes.map((n, i) => ({ name: n.name, url: n.url, token: nodeTokens[i]! })),
       nodeTimeoutMs: 5000,
@@ -344,6 +350,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       nodes: state.nodes.map(({ name, address, url, netns, cgroups }) => ({ name, address, url, netns, cgroups })),
       client,
       guest,
+      guestAccount,
       admin,
       clientConfigPath: p.clientConfig,
       guestConfigPath: p.guestConfig,

@@ -174,10 +174,20 @@ async function runAction(args: RunArgs): Promise<void> {
   process.exitCode = await runForeground(connect(), args);
 }
 
-/** The caller's environment without godwit's own variables (tokens, configuration paths). */
-export function programEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+/**
+ * The caller's environment without godwit's own variables (tokens, configuration paths) and
+ * without the dynamic loader's (LD_*), which the API refuses: those are named on stderr, so that
+ * a program that needed one is not left to fail in silence.
+ */
+export function programEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void = say): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('GODWIT_')) out[k] = v;
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k.startsWith('GODWIT_')) continue;
+    if (k.startsWith('LD_')) dropped.push(k);
+    else out[k] = v;
+  }
+  if (dropped.length) warn(`not passed to the program: ${dropped.join(', ')} (godwit refuses the dynamic loader's variables)`);
   return out;
 }
 

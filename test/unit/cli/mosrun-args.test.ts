@@ -140,6 +140,13 @@ describe('mosrun helpers', () => {
     expect(env).to.deep.equal({ PATH: '/bin', HOME: '/root' });
   });
 
+  it('leaves out LD_* variables, naming them', () => {
+    const said: string[] = [];
+    const env = programEnv({ PATH: '/bin', LD_PRELOAD: '/tmp/evil.so', LD_LIBRARY_PATH: '/x' }, (l) => said.push(l));
+    expect(env).to.deep.equal({ PATH: '/bin' });
+    expect(said.join('\n')).to.contain('LD_PRELOAD, LD_LIBRARY_PATH');
+  });
+
   it('exits with the code, or 128+N for signal N', () => {
     expect(exitStatus({ code: 7, signal: null })).to.equal(7);
     expect(exitStatus({ code: null, signal: 'SIGKILL' })).to.equal(137);

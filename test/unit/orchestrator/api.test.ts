@@ -71,10 +71,13 @@ describe('orchestrator API', function () {
     expect(byPid.json.id).to.equal(id);
   });
 
-  it('starts on the node asked for, passes GODWIT_PROC_ID, and lists known nodes for an unknown one', async () => {
+  it('starts on the node asked for as its owner\'s account, with the environment asked for, and lists known nodes for an unknown one', async () => {
     const run = await c.req('alice', 'POST', '/v1/processes', { ...RUN, env: { A: '1' }, homeNode: 'node2' });
     expect(run.json).to.include({ node: 'node2', homeNode: 'node2' });
-    expect(c.agent('node2').current(run.json.id)!.launch!.env).to.deep.equal({ A: '1', GODWIT_PROC_ID: String(run.json.id) });
+    expect(c.agent('node2').current(run.json.id)!.launch!.env).to.deep.equal({ A: '1' });
+    expect(c.agent('node2').current(run.json.id)!.launch!.account).to.equal('alice');
+    const bobs = await c.req('bob', 'POST', '/v1/processes', { ...RUN, homeNode: 'node2' });
+    expect(c.agent('node2').current(bobs.json.id)!.launch!.account, 'the account configured for bob').to.equal('bob-unix');
     const run2 = await c.req('alice', 'POST', '/v1/processes', { ...RUN, homeNode: 'node2', node: 'node1' });
     expect(run2.json).to.include({ node: 'node1', homeNode: 'node2' });
     const bad = await c.req('alice', 'POST', '/v1/processes', { ...RUN, node: 'node9' });
@@ -82,6 +85,14 @@ describe('orchestrator API', function () {
     expect(bad.json.code).to.equal('GODWIT_ERR_NODE_NOT_FOUND');
     expect(bad.json.message).to.contain('node0, node1, node2');
     expect(bad.json.details.nodes).to.deep.equal(['node0', 'node1', 'node2']);
+  });
+
+  it('refuses LD_* and GODWIT_* variables by name, starting nothing', async () => {
+    const before = (await c.req('alice', 'GET', '/v1/processes')).json.length;
+    const run = await c.req('alice', 'POST', '/v1/processes', { ...RUN, env: { LD_PRELOAD: '/tmp/x.so', GODWIT_CONTROL: '/etc', OK: '1' } });
+    expect(run.status, JSON.stringify(run.json)).to.equal(400);
+    expect(run.json.message).to.contain('LD_PRELOAD').and.to.contain('GODWIT_CONTROL').and.not.to.contain('OK');
+    expect((await c.req('alice', 'GET', '/v1/processes')).json.length, 'processes after the refusal').to.equal(before);
   });
 
   it('marks a process whose launch failed as exited and returns the agent error', async () => {

@@ -41,7 +41,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     dataDir,
     users: [
       { name: 'alice', token: TOKENS.alice },
-      { name: 'bob', token: TOKENS.bob },
+      { name: 'bob', token: TOKENS.bob, account: 'bob-unix' },
       { name: 'root', token: TOKENS.root, admin: true },
     ],
     nodes: agents.map((a) => ({ name: a.name, url: a.url, token: a.token })),
