@@ -6,3 +6,4 @@ export * from './frames.js';
 export * from './kept-output.js';
 export * from './control.js';
 export * from './mountinfo.js';
+export * from './tokens.js';
