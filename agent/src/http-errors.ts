@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { GodwitError } from '@godwit/schemas';
+import { GodwitError, sameToken } from '@godwit/schemas';
 
 /** Every error leaves in the API's one shape; nothing else (no stack traces) reaches a client. */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -25,7 +25,7 @@ export function installErrorHandler(app: FastifyInstance): void {
 export function requireToken(app: FastifyInstance, token: string): void {
   const expected = `Bearer ${token}`;
   app.addHook('onRequest', async (req, reply) => {
-    if (req.headers.authorization !== expected) {
+    if (!sameToken(req.headers.authorization ?? '', expected)) {
       const e = new GodwitError('GODWIT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');
       await reply.status(401).send(e.toBody());
     }

@@ -1,7 +1,7 @@
 /** Bearer tokens of people: each request knows whose it is. */
 import bearerAuth from '@fastify/bearer-auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GodwitError } from '@godwit/schemas';
+import { GodwitError, holderOf } from '@godwit/schemas';
 import type { Config } from './config.js';
 
 export interface User {
@@ -17,15 +17,14 @@ declare module 'fastify' {
 
 /** Adds the token check to the routes registered in `scope` (and only there). */
 export async function requireUsers(scope: FastifyInstance, config: Config): Promise<void> {
-  const byToken = new Map(config.users.map((u) => [u.token, { name: u.name, admin: u.admin === true }]));
   scope.decorateRequest('user', null as unknown as User);
   await scope.register(bearerAuth, {
     keys: [],
     verifyErrorLogLevel: 'info',
     auth: (key: string, req: FastifyRequest) => {
-      const user = byToken.get(key);
+      const user = holderOf(config.users, key);
       if (!user) return false;
-      req.user = user;
+      req.user = { name: user.name, admin: user.admin === true };
       return true;
     },
     errorResponse: (err: Error) =>

@@ -9,6 +9,7 @@ import { toEvent } from './db.js';
 import { drain, setDrained } from './drain.js';
 import type { Migrator } from './migration.js';
 import { findProcess } from './processes.js';
+import { balancerSeenBy, nodesSeenBy } from './visibility.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
@@ -21,8 +22,13 @@ function requireAdmin(user: User, what: string): void {
 export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migrator; balancer: Balancer }> = async (app, { ctx, migrator, balancer }) => {
   app.get(
     '/v1/balancer',
-    { schema: { summary: "the automatic load balancer's settings and its latest decisions, newest first", response: { 200: BalancerStatus, ...errors } } },
-    async () => balancer.status(),
+    {
+      schema: {
+        summary: "the automatic load balancer's settings and its latest decisions, newest first (about one's own processes, or every process for an admin)",
+        response: { 200: BalancerStatus, ...errors },
+      },
+    },
+    async (req) => balancerSeenBy(ctx.db, req.user, balancer.status()),
   );
 
   app.put(
@@ -67,8 +73,13 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
 
   app.get(
     '/v1/nodes',
-    { schema: { summary: 'the nodes, their state and load', response: { 200: Type.Array(Node), ...errors } } },
-    async () => ctx.nodes.list(),
+    {
+      schema: {
+        summary: "the nodes, their state and load (with the loads of one's own processes, or of every process for an admin)",
+        response: { 200: Type.Array(Node), ...errors },
+      },
+    },
+    async (req) => nodesSeenBy(ctx.db, req.user, ctx.nodes.list()),
   );
 
   app.get(

@@ -2,7 +2,7 @@
  * SQLite state: nodes, processes, migrations, events. The database is the truth an orchestrator
  * restarted at any moment starts from. SQL lives here, in statements prepared once.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -469,9 +469,22 @@ function addMissingColumns(raw: Database.Database): void {
   }
 }
 
+/**
+ * The database holds every user's processes and events: only the orchestrator's account may
+ * read it. SQLite gives its -wal and -shm files the database file's mode, so the file is made
+ * 0600 before SQLite opens it; the chmods also mend what an earlier version left readable.
+ */
+function privateDbFile(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const file = join(dataDir, 'godwit.db');
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  return file;
+}
+
 export function openDb(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const raw = new Database(join(dataDir, 'godwit.db'));
+  const raw = new Database(privateDbFile(dataDir));
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');

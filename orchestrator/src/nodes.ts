@@ -5,7 +5,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import Value from 'typebox/value';
-import { AgentHello, AgentLoadMessage, GodwitError, type Node } from '@godwit/schemas';
+import { AgentHello, AgentLoadMessage, GodwitError, holderOf, type Node } from '@godwit/schemas';
 import { type Bus, waitUntil } from './bus.js';
 import type { Config } from './config.js';
 import { type Db, toNode } from './db.js';
@@ -132,8 +132,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
 /** GET /v1/agents/ws: agents report here, identified by their node token. */
 /** The configured node whose token an agent's request carries ("Authorization: Bearer TOKEN"), if any. */
 export function agentAuth(config: Config): (authorization: string | undefined) => NodeConfig | undefined {
-  const byToken = new Map(config.nodes.map((n) => [n.token, n]));
-  return (auth) => (auth?.startsWith('Bearer ') ? byToken.get(auth.slice('Bearer '.length).trim()) : undefined);
+  return (auth) => (auth?.startsWith('Bearer ') ? holderOf(config.nodes, auth.slice('Bearer '.length).trim()) : undefined);
 }
 
 export async function agentSocketRoute(app: FastifyInstance, config: Config, nodes: NodeRegistry): Promise<void> {

@@ -24,6 +24,7 @@ import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
+import { visible } from './visibility.js';
 import { whyNotMovable } from './why.js';
 
 export interface ProcessRouteDeps {
@@ -35,10 +36,6 @@ export interface ProcessRouteDeps {
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const STDIN_WAIT_MS = 120_000;
-
-export function visible(row: ProcessRow, user: User): boolean {
-  return user.admin || row.owner === user.name;
-}
 
 /** `id` is godwit's id, or else the home PID of one of the user's processes */
 export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {

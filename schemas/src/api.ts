@@ -30,7 +30,7 @@ export const NodeLoad = Type.Object({
   memTotalBytes: Type.Integer(),
   memFreeBytes: Type.Integer(),
   running: Type.Integer({ description: 'godwit programs running on the node' }),
-  procs: Type.Optional(Type.Array(ProcLoad)),
+  procs: Type.Optional(Type.Array(ProcLoad, { description: "its programs' loads; a user who is not an administrator sees only their own" })),
 });
 export type NodeLoad = Static<typeof NodeLoad>;
 

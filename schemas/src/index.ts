@@ -7,3 +7,4 @@ export * from './kept-output.js';
 export * from './control.js';
 export * from './mountinfo.js';
 export * from './env.js';
+export * from './tokens.js';

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { clusterDirs, detectCgroups, nodeDirs, setLimits } from '../../../cli/src/cluster/cgroups.js';
 import { names } from '../../../cli/src/cluster/index.js';
 import { renderStatus } from '../../../cli/src/commands/cluster.js';
+import { writeJson } from '../../../cli/src/cluster/state.js';
 
 function fakeTree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'godwit-cg-'));
@@ -85,5 +86,17 @@ describe('local cluster layout', () => {
     });
     expect(out).to.match(/^cluster 9: up\n/);
     expect(out).to.match(/node1\s+10\.77\.9\.11\s+12\s+dead\s+offline/);
+  });
+
+  it('writes its configuration files (tokens) readable by their owner only, also over one readable by all', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'godwit-cfg-'));
+    roots.push(dir);
+    const file = path.join(dir, 'config.json');
+    writeJson(file, { token: 'a' });
+    expect((fs.statSync(file).mode & 0o777).toString(8)).to.equal('600');
+    fs.chmodSync(file, 0o644);
+    writeJson(file, { token: 'b' });
+    expect((fs.statSync(file).mode & 0o777).toString(8)).to.equal('600');
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.deep.equal({ token: 'b' });
   });
 });

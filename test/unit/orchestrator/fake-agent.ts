@@ -47,6 +47,8 @@ export interface FakeAgent {
   epochs: Map<string, FakeEpoch>;
   images: Map<number, { id: number; epoch: number; inodes: StreamInodes }>;
   fail: { launch?: Failure; dump?: Failure; send?: Failure; restore?: Failure; output?: Failure };
+  /** what its load reports say of each of its programs' CPU use (idle, by default) */
+  cpu: { cpuSeconds: number; cpuDemand: number };
   /** calls received, as "METHOD path" */
   calls: string[];
   current(id: number): FakeEpoch | undefined;
@@ -71,6 +73,7 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
   const images = new Map<number, { id: number; epoch: number; inodes: StreamInodes }>();
   const calls: string[] = [];
   const fail: FakeAgent['fail'] = {};
+  const cpu: FakeAgent['cpu'] = { cpuSeconds: 0, cpuDemand: 0 };
   let socket: WebSocket | undefined;
   const streams = new Set<PassThrough>();
   let loadTimer: NodeJS.Timeout | undefined;
@@ -245,6 +248,7 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
     epochs,
     images,
     fail,
+    cpu,
     calls,
     current,
     write: (id, stream, text) => append(running(id), encodeFrame(stream, Buffer.from(text))),
@@ -272,7 +276,12 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
             if (ws.readyState !== WebSocket.OPEN) return;
             ws.send(JSON.stringify({
               type: 'load',
-              load: { at: Date.now(), cpuCapacity: 1, cpuUsed: 0.1, memTotalBytes: 1 << 30, memFreeBytes: 1 << 29, running: epochs.size },
+              load: {
+                at: Date.now(), cpuCapacity: 1, cpuUsed: 0.1, memTotalBytes: 1 << 30, memFreeBytes: 1 << 29, running: epochs.size,
+                procs: [...epochs.values()].filter((e) => !e.ended).map(({ proc }) => ({
+                  id: proc.id, epoch: proc.epoch, ...cpu, cpuRate: cpu.cpuDemand, ioBytesPerS: 0, rssBytes: 1 << 20,
+                })),
+              },
             }));
           }, 200);
           resolve();
