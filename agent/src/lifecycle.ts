@@ -329,11 +329,19 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         control?.unfollow(id);
         if (pager) killCriu(pager.pid);
       };
+      // only a recovery hands CRIU files opened for the program, with its owner's rights: a move,
+      // whose program is stopped meanwhile, does not look the account up
+      const owner = meta.inherit?.length ? keeperUser(await resolveAccount(req.account, node).catch((err: unknown) => {
+        stopPager();
+        procs.removeEpoch(id, req.epoch);
+        throw err;
+      })) : undefined;
       let ev;
       try {
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
+            ...(owner !== undefined ? { user: owner } : {}),
             ...(control ? { control: control.dirOf(id) } : {}),
             mode: {
               restore: {

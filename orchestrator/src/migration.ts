@@ -21,6 +21,7 @@ import {
   type Strategy,
 } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
+import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
 import { type Choice, type Ends, checkNodes, chooseStrategy } from './strategy.js';
@@ -76,6 +77,11 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   const active = new Map<number, Promise<unknown>>();
 
   /** persists the next state (and anything else in the same transaction) before it is acted upon */
+  /** the Unix account the process runs as */
+  function ownerAccount(processId: number): string {
+    return accountOf(ctx.config, db.q.processById.get(processId)!.owner);
+  }
+
   function transition(m: MigrationRow, state: MigrationState, also?: () => void): MigrationRow {
     const steps = JSON.parse(m.steps) as { state: MigrationState; at: number }[];
     steps.push({ state, at: Date.now() });
@@ -177,6 +183,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       else {
         restored = await ctx.agent(m.from_node).restore(m.process_id, {
           migrationId: m.id,
+          account: ownerAccount(m.process_id),
           epoch: m.from_epoch + 1,
           inodes: dump.inodes,
         });
@@ -242,6 +249,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     try {
       const r = await ctx.agent(m.to_node).restore(m.process_id, {
         migrationId: m.id,
+        account: ownerAccount(m.process_id),
         epoch: m.from_epoch + 1,
         inodes: dump.inodes,
       });

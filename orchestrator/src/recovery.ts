@@ -6,6 +6,7 @@
 import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest } from '@godwit/schemas';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
+import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toProcess } from './db.js';
 import { asGodwitError } from './migration.js';
@@ -29,11 +30,12 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     return n;
   }
 
-  async function stage(processId: number, node: string, path: string, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
+  async function stage(processId: number, account: string, node: string, path: string, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
     const rid = Number(db.q.insertRecovery.run({ process_id: processId, path, node, started_at: Date.now() }).lastInsertRowid);
     const record = db.q.checkpointByPath.get(path);
     const staged = await ctx.agent(node).stageCheckpoint({
       path: rel(path),
+      account,
       ...(record ? { sha256: record.sha256 } : {}),
       migrationId: rid,
       processId,
@@ -64,9 +66,10 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     );
     let rid: number | undefined;
     try {
-      const s = await stage(id, target, path, req);
+      const account = accountOf(ctx.config, user.name);
+      const s = await stage(id, account, target, path, req);
       rid = s.rid;
-      const restored = await ctx.agent(target).restore(id, { migrationId: s.rid, epoch: 0, inodes: s.staged.inodes });
+      const restored = await ctx.agent(target).restore(id, { migrationId: s.rid, account, epoch: 0, inodes: s.staged.inodes });
       db.tx(() => {
         db.q.setLaunched.run({ id, pid: restored.pid });
         const files = describeFiles(s.staged);
@@ -139,9 +142,10 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     try {
       target = place(candidates, { home: candidates.some((n) => n.name === proc.home_node) ? proc.home_node : candidates[0]?.name ?? proc.home_node });
       const epoch = proc.epoch + 1;
-      const s = await stage(proc.id, target, latest.path, { acceptChanged: false });
+      const account = accountOf(ctx.config, proc.owner);
+      const s = await stage(proc.id, account, target, latest.path, { acceptChanged: false });
       rid = s.rid;
-      const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, epoch, inodes: s.staged.inodes });
+      const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, account, epoch, inodes: s.staged.inodes });
       const files = describeFiles(s.staged);
       recorded(
         proc,

@@ -93,6 +93,8 @@ export type FinishResult = Static<typeof FinishResult>;
 
 export const RestoreRequest = Type.Object({
   migrationId: Type.Integer(),
+  /** whose program it is: the files opened for it are opened with this account's rights */
+  account: AccountName,
   /** the epoch the restored run starts; the dumped one was epoch - 1 */
   epoch: Type.Integer(),
   inodes: StreamInodes,
@@ -128,6 +130,8 @@ export type TakeCheckpointResult = Static<typeof TakeCheckpointResult>;
 /** Unpacks a checkpoint into the images of a migration (a recovery), ready for a restore. */
 export const StageCheckpointRequest = Type.Object({
   path: CheckpointPath,
+  /** who recovers it: the files written back or opened for it are this account's to write and open */
+  account: AccountName,
   /** the checksum recorded when it was taken: a file that does not match is refused */
   sha256: Type.Optional(Type.String()),
   migrationId: Type.Integer(),
