@@ -71,13 +71,13 @@ export async function cli(
   h: Harness,
   bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl' | 'mossetpe',
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ) {
   return execa('node', [join(CLI, `${bin}.js`), ...args], {
     env: opts.env ?? h.env,
     reject: false,
     timeout: 180_000,
-    cwd: REPO,
+    cwd: opts.cwd ?? REPO,
     ...(opts.input !== undefined ? { input: opts.input } : {}),
   });
 }
@@ -93,9 +93,14 @@ export interface Run {
   id: () => Promise<number>;
 }
 
-export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string } = {}): Run {
+/** the environment in which the CLI acts as the cluster's guest, whose programs run as an unprivileged account */
+export function guestEnv(h: Harness): NodeJS.ProcessEnv {
+  return { ...h.env, GODWIT_CONFIG: h.info.guestConfigPath };
+}
+
+export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const child = execa('node', [join(CLI, 'mosrun.js'), '-v', ...args], {
-    env: h.env,
+    env: opts.env ?? h.env,
     reject: false,
     cwd: opts.cwd ?? REPO,
     stdin: opts.input ? 'pipe' : 'ignore',

@@ -1,0 +1,206 @@
+/**
+ * Issue 18's attacks, each tried for real by the local cluster's guest, whose programs run as
+ * the unprivileged account godwit-guest: each must fail with a clear error while the cluster
+ * keeps working. The suite ends with a table: attack, expected, result.
+ */
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { api, cli, cluster, eventually, guestEnv, mosrun, processInfo, program, type Harness } from './harness.js';
+
+interface Row {
+  attack: string;
+  expected: string;
+  result: string;
+}
+const rows: Row[] = [];
+
+/** what a status line of /proc/PID/status says */
+function statusField(status: string, name: string): string {
+  return new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '?';
+}
+
+describe('security: the guest tries to get past its account', function () {
+  let h: Harness;
+  let guest: { name: string; uid: number; gid: number };
+  let dir: string;
+  const asGuest = (args: string[], cwd = dir) => mosrun(h, args, { cwd, env: guestEnv(h) });
+  const record = (attack: string, expected: string, result: string) => rows.push({ attack, expected, result });
+
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+    guest = h.info.guestAccount;
+    dir = mkdtempSync(join(tmpdir(), 'godwit-security-'));
+    chownSync(dir, guest.uid, guest.gid);
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    if (!rows.length) return;
+    const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`;
+    process.stdout.write(
+      ['', line(['attack', 'expected', 'result']), line(['---', '---', '---']), ...rows.map((r) => line([r.attack, r.expected, r.result])), ''].join('\n') + '\n',
+    );
+  });
+
+  it("runs the guest's program as godwit-guest, without capabilities or new privileges", async function () {
+    this.timeout(120_000);
+    const run = asGuest(['sh', '-c', 'cat /proc/self/status; echo cwd=$(pwd) user=$USER']);
+    const res = await run.child;
+    const out = run.stdout();
+    expect(res.exitCode, run.stderr()).to.equal(0);
+    const uid = statusField(out, 'Uid');
+    const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].map((c) => `${c} ${statusField(out, c)}`);
+    const nnp = statusField(out, 'NoNewPrivs');
+    record('the guest starts a program', `runs as uid ${guest.uid}, every capability set empty, no new privileges`, `Uid ${uid}; ${caps.join(', ')}; NoNewPrivs ${nnp}`);
+    expect(uid.split(/\s+/), 'real, effective, saved and filesystem uid').to.deep.equal(Array(4).fill(String(guest.uid)));
+    expect(statusField(out, 'Gid').split(/\s+/)).to.deep.equal(Array(4).fill(String(guest.gid)));
+    for (const c of caps) expect(c, out).to.match(/ 0{16}$/);
+    expect(nnp).to.equal('1');
+    expect(out).to.contain(`cwd=${dir} user=${guest.name}`);
+  });
+
+  for (const attack of [
+    { what: "read the administrator's token", cmd: (h: Harness) => `cat ${h.info.adminConfigPath}` },
+    { what: 'read /etc/shadow', cmd: () => 'cat /etc/shadow' },
+    { what: 'write under /etc', cmd: () => 'echo pwned > /etc/godwit-security-test' },
+  ]) {
+    it(`refuses the guest's program to ${attack.what}`, async function () {
+      this.timeout(120_000);
+      const run = asGuest(['sh', '-c', attack.cmd(h)]);
+      const res = await run.child;
+      const said = (run.stdout() + run.stderr()).trim().split('\n').slice(-1)[0] ?? '';
+      record(`a program of the guest's tries to ${attack.what}`, 'Permission denied, non-zero exit', `exit ${res.exitCode}: ${said}`);
+      expect(res.exitCode, run.stdout() + run.stderr()).to.not.equal(0);
+      expect(run.stdout() + run.stderr()).to.match(/Permission denied/);
+      expect(run.stdout(), 'nothing of the token shows').to.not.contain(h.info.admin.token);
+    });
+  }
+  after(() => rmSync('/etc/godwit-security-test', { force: true }));
+
+  it('a setuid-root program gives the guest no root', async function () {
+    this.timeout(120_000);
+    const tools = mkdtempSync(join(tmpdir(), 'godwit-suid-'));
+    try {
+      chmodSync(tools, 0o755);
+      const id = join(tools, 'id');
+      copyFileSync('/usr/bin/id', id);
+      chmodSync(id, 0o4755);
+      const run = asGuest([id]);
+      const res = await run.child;
+      record('the guest runs a setuid-root copy of id', 'it runs as the guest (no euid=0)', run.stdout().trim());
+      expect(res.exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout()).to.contain(`uid=${guest.uid}(${guest.name})`);
+      expect(run.stdout()).to.not.contain('euid=0');
+    } finally {
+      rmSync(tools, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses LD_PRELOAD and GODWIT_* through the API, by name, starting nothing', async function () {
+    const res = await api<{ code: string; message: string }>(
+      h, 'POST', '/v1/processes', { argv: ['true'], cwd: dir, env: { LD_PRELOAD: '/tmp/evil.so', GODWIT_CONTROL: '/etc' } }, h.info.guest.token,
+    );
+    record('LD_PRELOAD and GODWIT_CONTROL in the API\'s env', '400, naming both', `${res.status}: ${res.body.message}`);
+    expect(res.status).to.equal(400);
+    expect(res.body.message).to.contain('LD_PRELOAD').and.to.contain('GODWIT_CONTROL');
+  });
+
+  it('refuses a working directory the guest may not use, as the guest', async function () {
+    this.timeout(60_000);
+    const secret = mkdtempSync(join(tmpdir(), 'godwit-rootonly-'));
+    try {
+      chmodSync(secret, 0o700);
+      const res = await cli(h, 'mosrun', ['true'], { env: guestEnv(h), cwd: secret });
+      record('the guest starts a program in a root-only directory', 'refused: permission denied, nothing runs', `exit ${res.exitCode}: ${res.stderr.trim().split('\n')[0]}`);
+      expect(res.exitCode).to.not.equal(0);
+      expect(res.stderr).to.match(new RegExp(`working directory ${secret} cannot be used by ${guest.name} on node0: permission denied`));
+    } finally {
+      rmSync(secret, { recursive: true, force: true });
+    }
+  });
+
+  describe("another user's program", function () {
+    let victim: ReturnType<typeof mosrun>;
+    let victimId: number;
+    before(async function () {
+      this.timeout(120_000);
+      victim = mosrun(h, [program('counter'), '600']);
+      victimId = await victim.id();
+      await victim.waitFor(/^3$/m);
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await cli(h, 'mosmigrate', [String(victimId), 'exit']).catch(() => undefined);
+      victim.child.kill('SIGKILL');
+      await victim.child;
+    });
+
+    it('cannot be signalled or traced by a process of the guest on its node', async function () {
+      this.timeout(60_000);
+      const pid = (await processInfo(h, victimId)).pid!;
+      const as = ['setpriv', `--reuid=${guest.uid}`, `--regid=${guest.gid}`, '--clear-groups', '--'];
+      const kill = await execa(as[0]!, [...as.slice(1), 'kill', '-TERM', String(pid)], { reject: false });
+      const trace = await execa(as[0]!, [...as.slice(1), '/usr/bin/python3', '-c', `import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); r=l.ptrace(0x4206,${pid},0,0); print(r, ctypes.get_errno()); sys.exit(r!=0)`], { reject: false });
+      record("the guest's process signals root's program (kill -TERM)", 'Operation not permitted; it runs on', `exit ${kill.exitCode}: ${kill.stderr.trim()}`);
+      record("the guest's process attaches to root's program (PTRACE_SEIZE)", 'EPERM', `exit ${trace.exitCode}: ${trace.stdout.trim()} (-1 1 is EPERM)`);
+      expect(kill.exitCode).to.not.equal(0);
+      expect(kill.stderr).to.match(/Operation not permitted/);
+      expect(trace.stdout.trim()).to.equal('-1 1');
+      const before = victim.stdout().length;
+      await eventually(async () => (victim.stdout().length > before ? true : undefined), 'the victim to go on printing');
+    });
+
+    it('cannot be seen, moved, signalled, read or checkpointed through the API', async function () {
+      this.timeout(60_000);
+      const tries: [string, string, unknown?][] = [
+        ['GET', `/v1/processes/${victimId}`],
+        ['POST', `/v1/processes/${victimId}/migrate`, { to: 'node1' }],
+        ['POST', `/v1/processes/${victimId}/signal`, { signal: 'SIGKILL' }],
+        ['GET', `/v1/processes/${victimId}/output?offset=0`],
+        ['POST', `/v1/processes/${victimId}/checkpoint`, { then: 'exit' }],
+      ];
+      for (const [method, path, body] of tries) {
+        const res = await api<{ code: string }>(h, method, path, body, h.info.guest.token);
+        record(`the guest: ${method} ${path}`, '404 GODWIT_ERR_PROCESS_NOT_FOUND', `${res.status} ${res.body.code}`);
+        expect(res.status, `${method} ${path}`).to.equal(404);
+        expect(res.body.code).to.equal('GODWIT_ERR_PROCESS_NOT_FOUND');
+      }
+      expect((await processInfo(h, victimId)).state, 'the victim is untouched').to.equal('running');
+    });
+  });
+
+  it('refuses a token that differs in its last byte', async function () {
+    const t = h.info.guest.token;
+    const wrong = t.slice(0, -1) + (t.endsWith('a') ? 'b' : 'a');
+    const res = await api<{ code: string }>(h, 'GET', '/v1/processes', undefined, wrong);
+    record("the guest's token with its last byte changed", '401 GODWIT_ERR_UNAUTHORIZED', `${res.status} ${res.body.code}`);
+    expect(res.status).to.equal(401);
+    expect(res.body.code).to.equal('GODWIT_ERR_UNAUTHORIZED');
+    expect((await api(h, 'GET', '/v1/processes', undefined, t)).status, 'the right one still works').to.equal(200);
+  });
+
+  it("moves the guest's program and it stays the guest's", async function () {
+    this.timeout(180_000);
+    const run = asGuest([program('counter'), '100']);
+    const id = await run.id();
+    await run.waitFor(/^3$/m);
+    const moved = await cli(h, 'mosmigrate', [String(id), 'node1'], { env: guestEnv(h) });
+    expect(moved.exitCode, moved.stderr).to.equal(0);
+    const p = (await api<{ pid: number; node: string }>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token)).body;
+    expect(p.node).to.equal('node1');
+    const status = await execa('cat', [`/proc/${p.pid}/status`], { reject: false });
+    const uid = statusField(status.stdout, 'Uid');
+    record("the guest's program after a move to node1", `still uid ${guest.uid}, no capabilities`, `Uid ${uid}, CapEff ${statusField(status.stdout, 'CapEff')}`);
+    expect(uid.split(/\s+/)).to.deep.equal(Array(4).fill(String(guest.uid)));
+    expect(statusField(status.stdout, 'CapEff')).to.equal('0000000000000000');
+    run.child.kill('SIGINT');
+    await run.child;
+  });
+
+  it('leaves nothing behind: the files the attacks aimed at are as they were', () => {
+    expect(existsSync('/etc/godwit-security-test')).to.equal(false);
+  });
+});
