@@ -238,7 +238,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
     // checkpoints outlive the cluster (a user recovers from them after a restart): not a resource
     fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
-    await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o755 }));
+    await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o711 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const userToken = token();
     const guestToken = token();
