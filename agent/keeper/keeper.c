@@ -68,6 +68,17 @@ static pid_t keeper_pid;
 static char control_at[4096];
 static const char *control_dir;
 
+/*
+ * The program's owner, from GODWIT_KEEPER_USER="UID GID G1,G2,...": field 0 its uid, field 1
+ * its gid (root's where it is not set), whom its control view shows as the owner.
+ */
+static unsigned long owner_id(int field)
+{
+	const char *user = getenv("GODWIT_KEEPER_USER");
+	unsigned long ids[2];
+	return user && sscanf(user, "%lu %lu", &ids[0], &ids[1]) == 2 ? ids[field] : 0;
+}
+
 /* the keeper's own end: its control mount goes with it (never from a child's exit) */
 static void unmount_control(void)
 {
@@ -337,7 +348,7 @@ int main(int argc, char **argv)
 		snprintf(control_at, sizeof(control_at), "%s/control.%s", dir, epoch);
 		if (mkdir(control_at, 0755) < 0 && errno != EEXIST)
 			die("mkdir %s", control_at);
-		if (controlfs_mount(control_dir, control_at) < 0)
+		if (controlfs_mount(control_dir, control_at, (uid_t)owner_id(0), (gid_t)owner_id(1)) < 0)
 			die("mounting the control directory at %s", control_at);
 	}
 	unsetenv("GODWIT_KEEPER_CONTROL");
@@ -385,8 +396,11 @@ int main(int argc, char **argv)
 		if (root < 0)
 			die("clone");
 		/* only now: the clone above must copy a keeper without threads */
-		if (control_dir && controlfs_serve() < 0)
-			die("serving the control directory");
+		if (control_dir) {
+			controlfs_set_program(root);
+			if (controlfs_serve() < 0)
+				die("serving the control directory");
+		}
 		event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root, ino_in,
 		      ino_out, ino_err);
 	} else {
@@ -488,6 +502,8 @@ int main(int argc, char **argv)
 					if (!f || fscanf(f, "%d", &root) != 1)
 						die("reading pidfile %s", arg);
 					fclose(f);
+					if (control_dir)
+						controlfs_set_program(root);
 					event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}",
 					      root, ino_in, ino_out, ino_err);
 					for (int i = 0; i < nearly; i++)
