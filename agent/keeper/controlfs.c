@@ -12,6 +12,11 @@
  * once, so the program stops (and is dumped) just after it, not inside it; its next read of
  * `checkpoint` waits for the number. Files report size 0 (their text is read with direct I/O):
  * a file the program has open when it is dumped then never fails CRIU's size check on restore.
+ *
+ * The view is the program's alone. The kernel checks the modes it reports (default_permissions:
+ * the directory its owner's, 0700, the files 0600), and every request must come from the
+ * program's own tree (caller_allowed): anyone else who reaches the mount, through
+ * /proc/PID/root say, is refused even when the kernel would let them in.
  */
 #define FUSE_USE_VERSION 314
 #include <dirent.h>
@@ -26,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "controlfs-caller.h"
 #include "controlfs.h"
 
 #define MAX_NAMES 32
@@ -38,6 +44,8 @@
 #define WAIT_MAX_MS (10 * 60 * 1000)
 
 static const char *backing;
+static uid_t owner_uid;
+static gid_t owner_gid;
 static struct fuse_session *session;
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 static char names[MAX_NAMES][NAME_MAX_LEN];
@@ -134,7 +142,7 @@ static int write_backing(const char *name, const char *text, size_t len, ino_t *
 	snprintf(tmp, sizeof(tmp), "%s/.%s.keeper%d.%lu", backing, name, (int)getpid(),
 		 __atomic_add_fetch(&tmp_seq, 1, __ATOMIC_RELAXED));
 	snprintf(path, sizeof(path), "%s/%s", backing, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int err = 0;
@@ -167,11 +175,13 @@ static void fill_attr(fuse_ino_t ino, const struct stat *from, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
+	st->st_uid = owner_uid;
+	st->st_gid = owner_gid;
 	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | 0700;
 		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | 0666;
+		st->st_mode = S_IFREG | 0600;
 		st->st_nlink = 1;
 	}
 	if (from) {
@@ -181,8 +191,20 @@ static void fill_attr(fuse_ino_t ino, const struct stat *from, struct stat *st)
 	}
 }
 
+/* a request from outside the program's tree: answered EACCES (see controlfs-caller.c) */
+static int refused(fuse_req_t req)
+{
+	const struct fuse_ctx *caller = fuse_req_ctx(req);
+	if (caller_allowed(caller->pid, caller->uid))
+		return 0;
+	fuse_reply_err(req, EACCES);
+	return 1;
+}
+
 static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (refused(req))
+		return;
 	struct stat bst;
 	struct fuse_entry_param e;
 	if (parent != FUSE_ROOT_ID || !is_control_file(name, &bst)) {
@@ -202,6 +224,8 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
+	if (refused(req))
+		return;
 	struct stat st, bst;
 	char name[NAME_MAX_LEN];
 	if (ino == FUSE_ROOT_ID) {
@@ -228,6 +252,8 @@ static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 static void cfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
+	if (refused(req))
+		return;
 	if (ino != FUSE_ROOT_ID) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -276,6 +302,8 @@ done:
 
 static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (refused(req))
+		return;
 	struct stat bst;
 	char name[NAME_MAX_LEN];
 	if (!name_of(ino, name) || !is_control_file(name, &bst)) {
@@ -299,6 +327,8 @@ static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino;
+	if (refused(req))
+		return;
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	if (!h->have_text || off == 0) {
 		ssize_t n;
@@ -326,6 +356,8 @@ static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino;
+	if (refused(req))
+		return;
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	if (off < 0 || (size_t)off + size > sizeof(h->req)) {
 		fuse_reply_err(req, EFBIG);
@@ -417,10 +449,16 @@ static void *serve(void *unused)
 	return NULL;
 }
 
-int controlfs_mount(const char *backing_dir, const char *mountpoint)
+int controlfs_mount(const char *backing_dir, const char *mountpoint, uid_t uid, gid_t gid)
 {
 	backing = backing_dir;
-	char *argv[] = { "godwit-keeper", "-o", "fsname=godwit-control,subtype=" CONTROLFS_SUBTYPE ",allow_other", NULL };
+	owner_uid = uid;
+	owner_gid = gid;
+	if (caller_init() < 0)
+		return -1;
+	/* allow_other: the owner is not the root that mounts it; default_permissions: the kernel checks the modes we report */
+	char *argv[] = { "godwit-keeper", "-o",
+			 "fsname=godwit-control,subtype=" CONTROLFS_SUBTYPE ",allow_other,default_permissions", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	session = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!session)

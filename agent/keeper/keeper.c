@@ -538,7 +538,7 @@ int main(int argc, char **argv)
 		snprintf(control_at, sizeof(control_at), "%s/control.%s", dir, epoch);
 		if (mkdir(control_at, 0755) < 0 && errno != EEXIST)
 			die("mkdir %s", control_at);
-		if (controlfs_mount(control_dir, control_at) < 0)
+		if (controlfs_mount(control_dir, control_at, have_owner ? owner.uid : 0, have_owner ? owner.gid : 0) < 0)
 			die("mounting the control directory at %s", control_at);
 	}
 	unsetenv("GODWIT_KEEPER_CONTROL");
@@ -590,8 +590,11 @@ int main(int argc, char **argv)
 			die("clone");
 		close(report[1]);
 		/* only now: the clone above must copy a keeper without threads */
-		if (control_dir && controlfs_serve() < 0)
-			die("serving the control directory");
+		if (control_dir) {
+			controlfs_set_program(root);
+			if (controlfs_serve() < 0)
+				die("serving the control directory");
+		}
 		char why[64] = { 0 };
 		ssize_t r;
 		do
@@ -707,6 +710,8 @@ int main(int argc, char **argv)
 					if (!f || fscanf(f, "%d", &root) != 1)
 						die("reading pidfile %s", arg);
 					fclose(f);
+					if (control_dir)
+						controlfs_set_program(root);
 					event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}",
 					      root, ino_in, ino_out, ino_err);
 					for (int i = 0; i < nearly; i++)

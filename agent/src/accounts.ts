@@ -4,6 +4,7 @@
  * API is an account here only if this node says so: the orchestrator names it, the node decides
  * who that is.
  */
+import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import { GodwitError } from '@godwit/schemas';
 
@@ -38,4 +39,15 @@ export async function resolveAccount(name: string, node: string): Promise<Accoun
 /** how the keeper takes an owner (agent/keeper/keeper.c, GODWIT_KEEPER_USER) */
 export function keeperUser(a: Account): string {
   return `${a.uid} ${a.gid} ${a.groups.join(',')}`;
+}
+
+/** the uid and gid a running program has (its keeper made them its owner's) */
+export interface ProcOwner {
+  uid: number;
+  gid: number;
+}
+
+export function ownerOfPid(pid: number): ProcOwner {
+  const st = statSync(`/proc/${pid}`);
+  return { uid: st.uid, gid: st.gid };
 }

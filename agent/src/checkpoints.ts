@@ -14,6 +14,7 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
+import { ownerOfPid } from './accounts.js';
 import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readManifest, sha256Of, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
@@ -135,7 +136,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
             stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
-            controlMounts,
+            controlMounts, owner: ownerOfPid(proc.rootPid),
           });
           const manifest: Manifest = { version: 1, processId: id, node, takenAt: frozenAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
           await images.writeFileIn(work, MANIFEST, JSON.stringify(manifest));

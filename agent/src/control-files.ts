@@ -1,6 +1,6 @@
 /**
  * Reading and writing one file of a program's control directory. The agent runs as root and the
- * directory is the program's to play with, so nothing in it is trusted: a symlink is never
+ * directory is the program's to play with (through its view), so nothing in it is trusted: a symlink is never
  * followed, only regular files are read, and at most a few hundred bytes of them.
  */
 import { randomBytes } from 'node:crypto';
@@ -39,7 +39,7 @@ export function writeControlFile(dir: string, name: string, text: string): void 
   const target = join(dir, name);
   const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
   // 'wx' is O_CREAT|O_EXCL: it never opens something that is already there
-  writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
+  writeFileSync(temp, text, { flag: 'wx', mode: 0o600 });
   try {
     if (!isPlainFileOrMissing(target)) rmSync(target, { recursive: true, force: true });
     renameSync(temp, target);

@@ -7,7 +7,7 @@
  * value, a request file `ok VALUE` (its current value: the node, 0 or 1, the bytes) or
  * `error: REASON` (the last request was refused), or the request itself while it is pending.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { FastifyBaseLogger } from 'fastify';
@@ -40,8 +40,18 @@ interface Watch {
 const isKind = (name: string): name is ControlKind => (CONTROL_KINDS as readonly string[]).includes(name);
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
+/**
+ * Each program reaches its own directory only through its keeper's view (keeper/controlfs.c),
+ * as its owner: the directories here are the agent's, and no program may list the root or
+ * enter another's directory (0711 lets a program's view, mounted below it, be reached).
+ */
+const ROOT_MODE = 0o711;
+const DIR_MODE = 0o700;
+
 export function createControl({ root, node, procs, send, log }: ControlDeps) {
-  mkdirSync(root, { recursive: true, mode: 0o755 });
+  mkdirSync(root, { recursive: true, mode: ROOT_MODE });
+  // a root or a directory made by an older agent (0755) is tightened too
+  chmodSync(root, ROOT_MODE);
   const watches = new Map<number, Watch>();
   const dirOf = (id: number) => join(root, String(id));
 
@@ -49,8 +59,8 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     const dir = dirOf(id);
     if (!isRealDir(dir)) {
       rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { mode: 0o755 });
-    }
+      mkdirSync(dir, { mode: DIR_MODE });
+    } else chmodSync(dir, DIR_MODE);
     return dir;
   }
 
@@ -155,7 +165,7 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
      * the checkpointed one had (its GODWIT_CONTROL). Only a process directory here is made.
      */
     ensureMountpoint(at: string): void {
-      if (dirname(at) === root && /^\d+$/.test(basename(at)) && !existsSync(at)) mkdirSync(at, { mode: 0o755 });
+      if (dirname(at) === root && /^\d+$/.test(basename(at)) && !existsSync(at)) mkdirSync(at, { mode: DIR_MODE });
     },
 
     /** before a launch: the directory with its first contents, watched */

@@ -17,7 +17,7 @@ import {
   type RestoreResult,
   refusedEnv,
 } from '@godwit/schemas';
-import { keeperUser, resolveAccount } from './accounts.js';
+import { keeperUser, ownerOfPid, resolveAccount } from './accounts.js';
 import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
@@ -255,6 +255,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const meta = procs.meta(id);
       const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
       const controlMounts = controlMountsOf(cur.rootPid);
+      const owner = ownerOfPid(cur.rootPid);
       procs.dumping.add(id);
       try {
         const dir = await images.fresh(migrationId, lazy);
@@ -284,7 +285,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         }
         images.writeMeta(migrationId, {
           version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
-          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
+          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts, owner,
           ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy };
@@ -329,13 +330,18 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         control?.unfollow(id);
         if (pager) killCriu(pager.pid);
       };
-      // only a recovery hands CRIU files opened for the program, with its owner's rights: a move,
-      // whose program is stopped meanwhile, does not look the account up
-      const owner = meta.inherit?.length ? keeperUser(await resolveAccount(req.account, node).catch((err: unknown) => {
-        stopPager();
-        procs.removeEpoch(id, req.epoch);
-        throw err;
-      })) : undefined;
+      // only a recovery hands CRIU files opened for the program, with its owner's rights (groups
+      // and all): a move, whose program is stopped meanwhile, does not look the account up, and
+      // its control view is shown as the uid and gid the program had
+      const owner = meta.inherit?.length
+        ? keeperUser(
+            await resolveAccount(req.account, node).catch((err: unknown) => {
+              stopPager();
+              procs.removeEpoch(id, req.epoch);
+              throw err;
+            }),
+          )
+        : meta.owner && `${meta.owner.uid} ${meta.owner.gid}`;
       let ev;
       try {
         ev = await startKeeper(

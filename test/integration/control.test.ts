@@ -2,14 +2,28 @@
  * The process's own interface: a program controls itself through the files of its control
  * directory ($GODWIT_CONTROL), as a MOSIX program does through /proc/self.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { execa } from 'execa';
 import type { Checkpoint, Event } from '@godwit/schemas';
 import { api, cli, cluster, eventually, mosrun, processInfo, program, type Harness } from './harness.js';
 
 const answers = (out: string) => out.split('\n').filter((l) => l.startsWith('checkpoint '));
+/** tries to read, then to write, a control file; says which was refused (run as `sh -c TRY sh FILE`) */
+const TRY = 'cat "$1" || echo read-refused; echo 0 > "$1" || echo write-refused';
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+const modeOf = (path: string) => {
+  const st = statSync(path);
+  return { uid: st.uid, mode: (st.mode & 0o7777).toString(8) };
+};
 const ticks = (out: string) => out.split('\n').flatMap((l) => /^tick (\d+)$/.exec(l)?.[1] ?? []).map(Number);
+
+/** runs a command on the host, its stdout and stderr together */
+async function attempt(argv: string[]): Promise<string> {
+  const res = await execa(argv[0]!, argv.slice(1), { reject: false, all: true, timeout: 30_000 });
+  return res.all;
+}
 
 describe("the process's own control directory", function () {
   let h: Harness;
@@ -60,10 +74,57 @@ describe("the process's own control directory", function () {
     expect(run.stdout()).to.match(/^result=at node0 after 2 move\(s\)$/m);
     expect((await processInfo(h, id)).nmigs).to.equal(2);
 
-    const controlDir = join(h.home, 'control', String(id));
+    const controlDir = join(h.info.controlDir, String(id));
     await eventually(async () => (existsSync(controlDir) ? undefined : true), `${controlDir} removed once the process ended`, 10_000);
     const events = await api<Event[]>(h, 'GET', `/v1/events?process=${id}`);
     expect(events.body.filter((e) => e.kind === 'control').map((e) => e.message), 'each request is an event').to.have.length(6);
+  });
+
+  it("keeps a program's control files its own: another program, or anyone on the host outside its tree, is refused", async function () {
+    this.timeout(180_000);
+    // it locks itself, waits for a line, then unlocks itself: its own requests work as before
+    const script = [
+      'f="$GODWIT_CONTROL/lock"',
+      'echo 1 > "$f"', 'until grep -qx "ok 1" "$f"; do sleep 0.05; done', 'echo locked',
+      'read go',
+      'echo 0 > "$f"', 'until grep -qx "ok 0" "$f"; do sleep 0.05; done', 'echo unlocked',
+    ].join('\n');
+    const run = mosrun(h, ['sh', '-c', script], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^locked$/m);
+    const { pid } = await processInfo(h, id);
+    const root = h.info.controlDir;
+    const backing = join(root, String(id));
+    const view = `/proc/${pid}/root${backing}`;
+    const owner = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+    expect([modeOf(root), modeOf(backing), modeOf(join(backing, 'lock'))], 'the agent keeps the directories root\'s alone').to.deep.equal([
+      { uid: 0, mode: '711' }, { uid: 0, mode: '700' }, { uid: 0, mode: '600' },
+    ]);
+    expect([modeOf(view), modeOf(`${view}/lock`)], "the program's view is its owner's alone").to.deep.equal([
+      { uid: owner, mode: '700' }, { uid: owner, mode: '600' },
+    ]);
+
+    const other = mosrun(h, [...NOBODY, 'sh', '-c', TRY, 'sh', join(backing, 'lock')]);
+    const attacks = {
+      'another program, as nobody, through the shared tree': await other.child.then(() => other.stdout() + other.stderr()),
+      'nobody on the host, through the shared tree': await attempt([...NOBODY, 'sh', '-c', TRY, 'sh', join(backing, 'lock')]),
+      "nobody on the host, through /proc/PID/root": await attempt([...NOBODY, 'sh', '-c', TRY, 'sh', `${view}/lock`]),
+      "root in another PID namespace, through /proc/PID/root": await attempt(['unshare', '--pid', '--fork', 'sh', '-c', TRY, 'sh', `${view}/lock`]),
+    };
+    for (const [who, out] of Object.entries(attacks)) {
+      expect(out, `${who}: ${out}`).to.match(/Permission denied/).and.match(/read-refused/).and.match(/write-refused/).and.not.match(/ok 1/);
+    }
+    expect(readFileSync(join(backing, 'lock'), 'utf8'), 'its lock file is unchanged').to.equal('ok 1\n');
+    expect((await processInfo(h, id)).locked).to.equal(true);
+
+    // its own next request is taken, and it is the only one after its first
+    run.child.stdin!.write('go\n');
+    await run.waitFor(/^unlocked$/m);
+    run.child.stdin!.end();
+    expect((await run.child).exitCode, `stderr: ${run.stderr()}`).to.equal(0);
+    const events = await api<Event[]>(h, 'GET', `/v1/events?process=${id}`);
+    expect(events.body.filter((e) => e.kind === 'control').map((e) => e.message), 'its own two requests, nobody else\'s').to.have.length(2);
   });
 
   it('lets a program checkpoint itself: its write returns once the checkpoint is taken; recovered from one, it goes on just after that write, in a control directory of its own', async function () {

@@ -200,6 +200,30 @@ describe('security: the guest tries to get past its account', function () {
     await run.child;
   });
 
+  it("keeps the guest's control directory the guest's after a move, and refuses it to others", async function () {
+    this.timeout(180_000);
+    const script = [
+      'f="$GODWIT_CONTROL/lock"', 'read go',
+      'echo 1 > "$f"', 'until grep -qx "ok 1" "$f"; do sleep 0.05; done',
+      'echo "at $(cat "$GODWIT_CONTROL/whereami") as $(id -u): $(stat -c %a:%u "$GODWIT_CONTROL" "$f" | tr "\\n" " ")"',
+    ].join('\n');
+    const run = mosrun(h, ['sh', '-c', script], { cwd: dir, env: guestEnv(h), input: true });
+    const id = await run.id();
+    const moved = await cli(h, 'mosmigrate', [String(id), 'node2'], { env: guestEnv(h) });
+    expect(moved.exitCode, moved.stderr).to.equal(0);
+    const { pid } = (await api<{ pid: number }>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token)).body;
+    const lock = `/proc/${pid}/root${h.info.controlDir}/${id}/lock`;
+    const other = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'sh', '-c', 'echo 0 > "$1"', 'sh', lock], { reject: false });
+    run.child.stdin!.write('go\n');
+    const [, line] = await run.waitFor(/^(at .*)$/m);
+    record("the guest's program uses its control files after a move; nobody tries to write them", `it works, as uid ${guest.uid}, 700/600 its own; nobody: Permission denied`, `${line}; nobody: ${other.stderr.trim()}`);
+    expect(line).to.equal(`at node2 as ${guest.uid}: 700:${guest.uid} 600:${guest.uid} `);
+    expect(other.exitCode).to.not.equal(0);
+    expect(other.stderr).to.match(/Permission denied/);
+    run.child.stdin!.end();
+    expect((await run.child).exitCode, run.stderr()).to.equal(0);
+  });
+
   it('leaves nothing behind: the files the attacks aimed at are as they were', () => {
     expect(existsSync('/etc/godwit-security-test')).to.equal(false);
   });

@@ -15,6 +15,10 @@ import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { ensureGuestAccount, GUEST_ACCOUNT } from './guest-account.js';
+
+/** where the local clusters' control directories go, one folder each */
+const CONTROL_ROOT = '/run/godwit-control';
+const controlDirOf = (id: number) => path.join(CONTROL_ROOT, `cluster-${id}`);
 import * as ip from './ip.js';
 import { detachLeftMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
@@ -55,6 +59,8 @@ export interface ClusterInfo {
   client: ClientConfig;
   /** the second, ordinary user, for tests of isolation */
   guest: ClientConfig;
+  /** the root of the programs' control directories (GODWIT_CONTROL=<controlDir>/<id>) */
+  controlDir: string;
   /** the unprivileged Unix account the guest's programs run as */
   guestAccount: { name: string; uid: number; gid: number };
   /** an administrator: sees and acts on every user's processes (`mosps -a`) */
@@ -241,7 +247,11 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
     // checkpoints outlive the cluster (a user recovers from them after a restart): not a resource
     fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
-    await make({ kind: 'dir', path: p.controlDir }, () => void fs.mkdirSync(p.controlDir, { recursive: true, mode: 0o755 }));
+    // the programs' control directories, shared by the simulated nodes as one file system: out
+    // of the home (root's), on a path every user's program can traverse to its own
+    const controlDir = controlDirOf(id);
+    fs.mkdirSync(CONTROL_ROOT, { recursive: true, mode: 0o711 });
+    await make({ kind: 'dir', path: controlDir }, () => void fs.mkdirSync(controlDir, { mode: 0o711 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const guestAccount = { name: GUEST_ACCOUNT, ...(await ensureGuestAccount()) };
     const userToken = token();
@@ -289,7 +299,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         // the simulated nodes share one file system: one directory serves them all, as shared
         // storage would across machines
         checkpointDir: p.checkpoints,
-        controlDir: p.controlDir,
+        controlDir,
       };
       const file = path.join(dir, 'config.json');
       writeJson(file, config);
@@ -350,6 +360,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       nodes: state.nodes.map(({ name, address, url, netns, cgroups }) => ({ name, address, url, netns, cgroups })),
       client,
       guest,
+      controlDir,
       guestAccount,
       admin,
       clientConfigPath: p.clientConfig,
@@ -563,8 +574,8 @@ export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
     }
   }
 
-  // Configuration (tokens) and data; the logs stay for a post-mortem.
-  for (const dir of [p.orchestratorDir, p.nodesDir]) {
+  // Configuration (tokens), data and control directories; the logs stay for a post-mortem.
+  for (const dir of [p.orchestratorDir, p.nodesDir, ...(id !== null ? [controlDirOf(id)] : [])]) {
     if (!fs.existsSync(dir)) continue;
     for (const pr of await detachLeftMounts(dir)) problem(pr);
     const mounts = mountsUnder(dir);

@@ -48,8 +48,6 @@ export interface HomePaths {
   orchestratorDir: string;
   nodesDir: string;
   checkpoints: string;
-  /** the programs' control directories, shared by the simulated nodes as one file system */
-  controlDir: string;
   logs: string;
   clientConfig: string;
   guestConfig: string;
@@ -64,7 +62,6 @@ export function homePaths(home: string): HomePaths {
     orchestratorDir: path.join(home, 'orchestrator'),
     nodesDir: path.join(home, 'nodes'),
     checkpoints: path.join(home, 'checkpoints'),
-    controlDir: path.join(home, 'control'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
     guestConfig: path.join(home, 'cluster-guest.json'),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -86,6 +86,17 @@ describe('the agent side of a control directory', () => {
     expect(read('needmem')).to.equal('error: process 7 is not running on node0 (it is migrating)\n');
     expect(sent, 'nothing was sent').to.deep.equal([]);
     expect(readFileSync(join(root, 'target'), 'utf8'), 'nothing was written through the symlink').to.equal('node1\n');
+  });
+
+  it("keeps the directories the agent's alone: the root 0711, a process's directory 0700, its files 0600, tightening what an older agent left", async () => {
+    const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+    expect([mode(root), mode(join(root, '7')), ...['whereami', 'lock'].map((f) => mode(file(f)))]).to.deep.equal(['711', '700', '600', '600']);
+    control.close();
+    chmodSync(root, 0o755);
+    chmodSync(join(root, '7'), 0o755);
+    control = createControl({ root, node: 'node0', procs, log: quiet, send: async () => undefined });
+    await control.open(7, STATE);
+    expect([mode(root), mode(join(root, '7'))]).to.deep.equal(['711', '700']);
   });
 
   it('removes the directory of a program that ended here', () => {
