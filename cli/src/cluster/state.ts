@@ -48,6 +48,8 @@ export interface HomePaths {
   orchestratorDir: string;
   nodesDir: string;
   checkpoints: string;
+  /** the cluster key the agents sign checkpoints with: kept, as the checkpoints are */
+  clusterKey: string;
   /** the programs' control directories, shared by the simulated nodes as one file system */
   controlDir: string;
   logs: string;
@@ -64,6 +66,7 @@ export function homePaths(home: string): HomePaths {
     orchestratorDir: path.join(home, 'orchestrator'),
     nodesDir: path.join(home, 'nodes'),
     checkpoints: path.join(home, 'checkpoints'),
+    clusterKey: path.join(home, 'cluster.key'),
     controlDir: path.join(home, 'control'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
