@@ -3,7 +3,7 @@
  * signed with the cluster key, written beside its final name, fsynced and read back against its
  * tag before it replaces anything, so a crash while writing one never costs the previous one.
  */
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -85,9 +85,14 @@ export async function readArchive<T>(file: string, key: Buffer, recorded: string
     macFailed = true;
     return fail(why);
   };
-  const fh = await open(file, 'r');
+  // not through a link, nor blocking on a FIFO: the file must be a regular one of its own
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' ? failing('it is a symbolic link') : err;
+  });
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat();
+    if (!st.isFile()) throw failing('it is not a regular file');
+    const { size } = st;
     const trailer = Buffer.alloc(Math.min(size, TRAILER_BYTES));
     await fh.read(trailer, 0, trailer.length, size - trailer.length);
     const problem = trailerProblem(trailer, recorded);

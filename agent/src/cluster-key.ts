@@ -7,7 +7,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { CLUSTER_KEY_BYTES } from '@godwit/schemas';
 
 const howToMake = (file: string) =>
-  `make one on one machine with \`head -c ${CLUSTER_KEY_BYTES} /dev/urandom > ${file}; chmod 600 ${file}\` and copy it (mode 0600, owned by root) to every node and to the orchestrator`;
+  `make one on one machine with \`head -c ${CLUSTER_KEY_BYTES} /dev/urandom > ${file}; chmod 600 ${file}\` and copy it (mode 0600, owned by root) to every node`;
 
 /** Reads the key, refusing one that others could read or write, or one too short to be a key. */
 export function readClusterKey(file: string): Buffer {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { GodwitError } from '@godwit/schemas';
 import { FORGED, NO_MAC, NOT_RECORDED, TRAILER_BYTES } from '../../../agent/src/archive-mac.js';
 import { readArchive, writeArchive } from '../../../agent/src/checkpoint-file.js';
@@ -98,6 +99,16 @@ describe('checkpoint file MAC', () => {
     writeFileSync(join(src, 'pstree.img'), 'another tree');
     const newer = await writeArchive(src, join(dir, 'ckpt', 'c.2'), key);
     expect((await unpack(file, key, newer.mac)).error?.message, 'an older checkpoint in place of a newer one').to.include(NOT_RECORDED);
+  });
+
+  it('refuses a symbolic link and a FIFO in place of the file, without waiting on it', async () => {
+    const { mac } = await writeArchive(src, file, key);
+    const link = join(dir, 'ckpt', 'link.1');
+    symlinkSync(file, link);
+    expect((await unpack(link, key, mac)).error?.message).to.equal(`${file} is not a usable checkpoint: it is a symbolic link`);
+    const fifo = join(dir, 'ckpt', 'fifo.1');
+    await execa('mkfifo', [fifo]);
+    expect((await unpack(fifo, key, mac)).error?.message).to.equal(`${file} is not a usable checkpoint: it is not a regular file`);
   });
 
   it('reads the file once: the bytes unpacked are those verified, whatever is put at its path meanwhile', async () => {
