@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
 import { createCheckpoints } from './checkpoints.js';
+import { readClusterKey } from './cluster-key.js';
 import { createControl } from './control.js';
 import { controlRoutes } from './control-routes.js';
 import { createCriu, type Criu } from './criu.js';
@@ -26,6 +27,8 @@ export interface Agent {
 }
 
 export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?: boolean | object } = {}): Promise<Agent> {
+  // first: an agent that cannot sign and check checkpoints does not start
+  const clusterKey = readClusterKey(config.clusterKeyFile);
   const app = Fastify({
     logger: opts.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
     logController: new LogController({ disableRequestLogging: true }),
@@ -44,7 +47,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     ? createControl({ root: config.controlDir, node: config.node, procs, send: orchestrator.control, log: app.log })
     : undefined;
   const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control });
-  const checkpoints = createCheckpoints({ config, procs, images, lifecycle });
+  const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin, control });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {

@@ -1,28 +1,21 @@
 /**
  * The checkpoint file: one tar of a program's images, the files saved with them and a manifest,
- * written beside its final name, fsynced and read back against its checksum before it replaces
- * anything, so a crash while writing one never costs the previous one.
+ * signed with the cluster key, written beside its final name, fsynced and read back against its
+ * tag before it replaces anything, so a crash while writing one never costs the previous one.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import type { CheckpointManifest } from '@godwit/schemas';
-import { packImages } from './images.js';
+import { signing, trailerProblem, TRAILER_BYTES, verified } from './archive-mac.js';
+import { CHUNK, packImages } from './images.js';
 import type { TreeFile } from './open-files.js';
 
 export const MANIFEST = 'godwit-checkpoint.json';
 /** the manifest as the agent writes it: each file with its open(2) flags and mode too */
 export type Manifest = Omit<CheckpointManifest, 'files'> & { files: TreeFile[] };
-
-export async function sha256Of(stream: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -33,52 +26,86 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** The manifest of a checkpoint file, read without unpacking the rest. */
-export async function readManifest(file: string): Promise<Manifest> {
-  const extract = tar.extract();
-  let manifest: (Manifest) | undefined;
-  extract.on('entry', (header, stream, next) => {
-    if (header.name !== MANIFEST) {
-      stream.on('end', next).resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
-    stream.on('end', () => {
-      manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
-      next();
-    });
-  });
-  await pipeline(createReadStream(file), extract);
-  if (!manifest) throw new Error('it has no godwit manifest');
-  return manifest;
-}
+/** reads a tar to its end, keeping nothing: for a verification alone */
+const drain = async (tar: Readable): Promise<void> => pipeline(tar, new Writable({ write: (_chunk, _enc, done) => done() }));
 
-
-/** Packs dir into target (via target.partial), fsynced and read back before it replaces target. */
-export async function writeArchive(dir: string, target: string): Promise<{ bytes: number; sha256: string }> {
+/**
+ * Packs dir into target (via target.partial), signed with the cluster key (archive-mac.ts),
+ * fsynced and read back against its tag before it replaces target.
+ */
+export async function writeArchive(dir: string, target: string, key: Buffer): Promise<{ bytes: number; mac: string }> {
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.partial`;
-  const hash = createHash('sha256');
+  const signer = signing(key);
   let bytes = 0;
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
       bytes += chunk.length;
       done(null, chunk);
     },
   });
   try {
-    await pipeline(packImages(dir), count, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(packImages(dir), signer.stream, count, createWriteStream(partial, { mode: 0o600 }));
     await fsyncPath(partial);
-    const sha256 = hash.digest('hex');
-    const readBack = await sha256Of(createReadStream(partial));
-    if (readBack !== sha256) throw new Error(`what was written reads back differently (sha256 ${readBack}, not ${sha256})`);
+    const mac = signer.tag();
+    await readArchive(partial, key, mac, drain, (why) => new Error(`what was written reads back differently: ${why}`));
     await rename(partial, target);
     await fsyncPath(dirname(target));
-    return { bytes, sha256 };
+    return { bytes, mac };
   } catch (err) {
     await rm(partial, { force: true });
     throw err;
+  }
+}
+
+/** the open file from its start, in reads of CHUNK (a stream of a FileHandle, once destroyed, ends every later one) */
+async function* chunksOf(fh: FileHandle): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, position);
+    if (!bytesRead) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** the tar of the open file, verified as it is read (archive-mac.ts verified) */
+async function unpackFrom<T>(fh: FileHandle, key: Buffer, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+  return unpack(Readable.from(verified(chunksOf(fh), key, recorded, fail), { objectMode: false }));
+}
+
+/**
+ * Hands the tar in the checkpoint file to unpack, reading the file once (one open: the bytes
+ * verified are the bytes unpacked, whatever is put at its path meanwhile); the stream unpack
+ * reads fails at its end unless the file's MAC verifies with the key and is the one recorded.
+ * A file whose trailer is missing or not the recorded one is refused before any of it is read.
+ */
+export async function readArchive<T>(file: string, key: Buffer, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+  let macFailed = false;
+  const failing = (why: string) => {
+    macFailed = true;
+    return fail(why);
+  };
+  // not through a link, nor blocking on a FIFO: the file must be a regular one of its own
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' ? failing('it is a symbolic link') : err;
+  });
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw failing('it is not a regular file');
+    const { size } = st;
+    const trailer = Buffer.alloc(Math.min(size, TRAILER_BYTES));
+    await fh.read(trailer, 0, trailer.length, size - trailer.length);
+    const problem = trailerProblem(trailer, recorded);
+    if (problem) throw failing(problem);
+    try {
+      return await unpackFrom(fh, key, recorded, unpack, failing);
+    } catch (err) {
+      // a byte changed in the tar's own structure stops the unpacking before the MAC is known:
+      // the MAC, read to its end, is what says so plainly
+      if (!macFailed) await unpackFrom(fh, key, recorded, drain, failing);
+      throw err;
+    }
+  } finally {
+    await fh.close();
   }
 }

@@ -3,20 +3,19 @@
  * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
  * cluster's checkpoint directory; and recoveries from them.
  */
-import { constants, createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GodwitError,
   type AgentConfig,
-  type CheckpointInfo,
   type StageCheckpointRequest,
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
 import { ownerOfPid } from './accounts.js';
 import type { InheritedFile } from './criu.js';
-import { MANIFEST, type Manifest, readManifest, sha256Of, writeArchive } from './checkpoint-file.js';
+import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
 import { inside, O_ACCMODE, openFiles, type TreeFile } from './open-files.js';
@@ -28,6 +27,8 @@ const savedName = (i: number) => `godwit-file-${i}`;
 
 export interface CheckpointDeps {
   config: Readonly<AgentConfig>;
+  /** what checkpoint files are signed with, and checked against (cluster-key.ts) */
+  clusterKey: Buffer;
   procs: ProcStore;
   images: ImageStore;
   lifecycle: Lifecycle;
@@ -52,7 +53,7 @@ interface InProgress {
   target: string;
 }
 
-export function createCheckpoints({ config, procs, images, lifecycle }: CheckpointDeps) {
+export function createCheckpoints({ config, clusterKey, procs, images, lifecycle }: CheckpointDeps) {
   const root = config.checkpointDir;
   const node = config.node;
   const workRoot = join(config.dataDir, 'checkpoint-work');
@@ -148,7 +149,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
         frozenMs = Date.now() - frozenAt;
         let written;
         try {
-          written = await writeArchive(work, target);
+          written = await writeArchive(work, target, clusterKey);
         } catch (err) {
           if (then === 'exit') await goOn();
           throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `writing checkpoint ${target} failed: ${(err as Error).message}; the process runs on`);
@@ -173,13 +174,11 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
     async stage(req: StageCheckpointRequest): Promise<StageCheckpointResult> {
       const file = resolveIn(req.path);
       if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
-      if (req.sha256) {
-        const actual = await sha256Of(createReadStream(file));
-        if (actual !== req.sha256) throw badCheckpoint(file, `its checksum (sha256 ${actual}) is not the one recorded when it was taken (${req.sha256}): it was damaged or replaced`);
-      }
       try {
-        await images.receive(req.migrationId, createReadStream(file));
+        // verified while it is unpacked, into a directory of root's that is used only once the tag matched
+        await readArchive(file, clusterKey, req.mac, (tar) => images.receive(req.migrationId, tar), (why) => badCheckpoint(file, why));
       } catch (err) {
+        if (err instanceof GodwitError && err.code === 'GODWIT_ERR_BAD_CHECKPOINT') throw err;
         throw badCheckpoint(file, (err as Error).message);
       }
       try {
@@ -237,26 +236,8 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
       }
     },
 
-    /** MOSIX mosrun -I: the files the checkpointed process had open, with their sizes then and now. */
-    async info(rel: string): Promise<CheckpointInfo> {
-      const file = resolveIn(rel);
-      if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
-      let manifest;
-      try {
-        manifest = await readManifest(file);
-      } catch (err) {
-        throw badCheckpoint(file, (err as Error).message);
-      }
-      return {
-        path: file,
-        processId: manifest.processId,
-        argv: manifest.argv,
-        cwd: manifest.cwd,
-        takenAt: manifest.takenAt,
-        node: manifest.node,
-        files: manifest.files.map(({ flags: _flags, fileMode: _mode, ...f }) => ({ ...f, sizeNow: sizeNow(f.path) })),
-      };
-    },
+    /** MOSIX mosrun -I: the sizes now of the files a checkpoint's record names (null: gone) */
+    sizesNow: (paths: readonly string[]): (number | null)[] => paths.map(sizeNow),
   };
 }
 

@@ -2,7 +2,7 @@
  * The one place that runs CRIU and builds its arguments. Options that every dump and restore
  * needs (see shared/platform-notes.md) are set here, so all images are restorable alike.
  */
-import { execa } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
@@ -104,6 +104,21 @@ export const LAZY_PAGES_LOG = 'lazy-pages.log';
 
 export function createCriu(path: string): Criu {
   /**
+   * Starts CRIU with umask 077: the images and logs it writes (0644, its own choice) hold the
+   * program's memory, and are root's alone. Node sets no umask per child; it spawns at once,
+   * so the agent's umask is stricter only for that instant (a file the agent's threads create
+   * meanwhile can only come out stricter than asked, and the agent gives its files their modes).
+   */
+  const run = <O extends Options>(args: readonly string[], options: O): ResultPromise<{} & O> => {
+    const before = process.umask(0o077);
+    try {
+      return execa(path, args, options);
+    } finally {
+      process.umask(before);
+    }
+  };
+
+  /**
    * Starts a CRIU daemon detached from the agent (a restart of the agent must not end a
    * transfer), and waits for the byte CRIU writes to its status fd once it is ready.
    */
@@ -114,7 +129,7 @@ export function createCriu(path: string): Criu {
     fail: (reason: string) => GodwitError,
     spawned?: (pid: number) => void,
   ): Promise<LazyDaemon> {
-    const child = execa(path, [...args, '--status-fd', '3'], {
+    const child = run([...args, '--status-fd', '3'], {
       reject: false,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       detached: true,
@@ -137,7 +152,7 @@ export function createCriu(path: string): Criu {
 
     async dump({ pid, imagesDir, what, spawned, ...opts }) {
       const logName = 'dump.log';
-      const child = execa(path, dumpArgs(pid, imagesDir, logName, opts), {
+      const child = run(dumpArgs(pid, imagesDir, logName, opts), {
         reject: false,
         timeout: DUMP_TIMEOUT_MS,
         stdin: 'ignore',
@@ -178,7 +193,7 @@ export function createCriu(path: string): Criu {
 
     async pageServer({ imagesDir, at }) {
       const logName = 'page-server.log';
-      const child = execa(path, ['page-server', '-D', imagesDir, '-o', logName, '--address', at.host, '--port', String(at.port), '--status-fd', '3'], {
+      const child = run(['page-server', '-D', imagesDir, '-o', logName, '--address', at.host, '--port', String(at.port), '--status-fd', '3'], {
         reject: false,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         timeout: DUMP_TIMEOUT_MS,

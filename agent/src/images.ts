@@ -27,7 +27,7 @@ export const META_FILE = 'godwit.json';
 /** input the program had not read when it was dumped, handed to it first after the restore */
 export const UNREAD_FILE = 'godwit-stdin';
 /** large reads: images are mostly memory pages, hundreds of MiB */
-const CHUNK = 1 << 20;
+export const CHUNK = 1 << 20;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface ImageMeta {

@@ -2,8 +2,9 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
-  CheckpointPath,
   DumpRequest,
+  FileSizesRequest,
+  type FileSizesResult,
   GodwitError,
   LaunchRequest,
   LazyStatusQuery,
@@ -135,7 +136,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));
 
-  app.get('/v1/checkpoints/info', { schema: { querystring: Type.Object({ path: CheckpointPath }) } }, async (req) => checkpoints.info(req.query.path));
+  app.post('/v1/file-sizes', { schema: { body: FileSizesRequest } }, async (req): Promise<FileSizesResult> => ({ sizes: checkpoints.sizesNow(req.body.paths) }));
 
   app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) =>
     images.startPageServer(Number(req.params.migrationId), host),

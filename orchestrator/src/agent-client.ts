@@ -4,7 +4,7 @@
  */
 import {
   type AgentProc,
-  type CheckpointInfo,
+  type FileSizesResult,
   type StageCheckpointRequest,
   type StageCheckpointResult,
   type TakeCheckpointRequest,
@@ -79,7 +79,8 @@ export interface AgentClient {
   checkpoint(id: number, req: TakeCheckpointRequest): Promise<TakeCheckpointResult>;
   /** unpacks a checkpoint file into images ready for a restore here */
   stageCheckpoint(req: StageCheckpointRequest): Promise<StageCheckpointResult>;
-  checkpointInfo(path: string): Promise<CheckpointInfo>;
+  /** the sizes of files on this node now (null: gone), as a checkpoint's description shows them */
+  fileSizes(paths: string[]): Promise<FileSizesResult>;
   /** what the process's control directory shows, and the answer to its request */
   control(id: number, update: ControlUpdate): Promise<void>;
 }
@@ -193,7 +194,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),
     checkpoint: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/checkpoint`, json: req, timeoutMs: timeouts.longMs }),
     stageCheckpoint: (req) => json({ method: 'POST', path: '/v1/checkpoints/stage', json: req, timeoutMs: timeouts.longMs }),
-    checkpointInfo: (path) => json({ method: 'GET', path: `/v1/checkpoints/info?${query({ path })}`, timeoutMs: timeouts.shortMs }),
+    fileSizes: (paths) => json({ method: 'POST', path: '/v1/file-sizes', json: { paths }, timeoutMs: timeouts.shortMs }),
     control: (id, update) => none({ method: 'PUT', path: `/v1/procs/${id}/control`, json: update, timeoutMs: timeouts.shortMs }),
   };
 }

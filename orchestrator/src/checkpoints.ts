@@ -49,7 +49,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
       }
       return db.tx(() => {
         db.q.upsertCheckpoint.run({
-          process_id: proc.id, number, path, bytes: taken.bytes, sha256: taken.sha256, taken_at: taken.takenAt, node: proc.node,
+          process_id: proc.id, number, path, bytes: taken.bytes, mac: taken.mac, taken_at: taken.takenAt, node: proc.node,
           frozen_ms: taken.frozenMs, files: JSON.stringify(taken.files),
         });
         db.q.setCheckpointTaken.run({ id: proc.id, ckpt_file: base, ckpt_count: number, last_ckpt_at: taken.takenAt });

@@ -112,7 +112,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   number INTEGER NOT NULL,
   path TEXT NOT NULL UNIQUE,
   bytes INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,
+  -- the file's HMAC-SHA256 with the cluster key (hex), the tag in its trailer
+  mac TEXT NOT NULL,
   taken_at INTEGER NOT NULL,
   node TEXT NOT NULL,
   frozen_ms INTEGER NOT NULL,
@@ -188,7 +189,7 @@ export interface CheckpointRow {
   number: number;
   path: string;
   bytes: number;
-  sha256: string;
+  mac: string;
   taken_at: number;
   node: string;
   frozen_ms: number;
@@ -297,10 +298,10 @@ function prepareAll(db: Database.Database) {
        AND COALESCE(last_ckpt_at, created_at) + ckpt_every_ms <= ? ORDER BY id`,
     ),
     upsertCheckpoint: prep<Omit<CheckpointRow, 'id'>>(
-      `INSERT INTO checkpoints (process_id, number, path, bytes, sha256, taken_at, node, frozen_ms, files)
-       VALUES (@process_id, @number, @path, @bytes, @sha256, @taken_at, @node, @frozen_ms, @files)
+      `INSERT INTO checkpoints (process_id, number, path, bytes, mac, taken_at, node, frozen_ms, files)
+       VALUES (@process_id, @number, @path, @bytes, @mac, @taken_at, @node, @frozen_ms, @files)
        ON CONFLICT(path) DO UPDATE SET process_id = excluded.process_id, number = excluded.number, bytes = excluded.bytes,
-         sha256 = excluded.sha256, taken_at = excluded.taken_at, node = excluded.node, frozen_ms = excluded.frozen_ms,
+         mac = excluded.mac, taken_at = excluded.taken_at, node = excluded.node, frozen_ms = excluded.frozen_ms,
          files = excluded.files`,
     ),
     checkpointsOf: prep<[number], CheckpointRow>('SELECT * FROM checkpoints WHERE process_id = ? ORDER BY number'),
@@ -462,10 +463,26 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['migrations', 'arrived_at', 'INTEGER'],
 ];
 
+function hasColumn(raw: Database.Database, table: string, column: string): boolean {
+  return (raw.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+}
+
+/**
+ * Columns renamed since: a database from before has the old name. A checkpoint's sha256 became
+ * its MAC; the old rows keep their SHA-256 there, which no MAC matches: files from before carry
+ * no MAC and are refused anyway.
+ */
+const RENAMED_COLUMNS: [table: string, from: string, to: string][] = [['checkpoints', 'sha256', 'mac']];
+
+function renameOldColumns(raw: Database.Database): void {
+  for (const [table, from, to] of RENAMED_COLUMNS) {
+    if (hasColumn(raw, table, from)) raw.exec(`ALTER TABLE ${table} RENAME COLUMN ${from} TO ${to}`);
+  }
+}
+
 function addMissingColumns(raw: Database.Database): void {
   for (const [table, column, declaration] of ADDED_COLUMNS) {
-    const have = (raw.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
-    if (!have) raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`);
+    if (!hasColumn(raw, table, column)) raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`);
   }
 }
 
@@ -489,6 +506,7 @@ export function openDb(dataDir: string): Db {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.exec(SCHEMA);
+  renameOldColumns(raw);
   addMissingColumns(raw);
   const q = prepareAll(raw);
   return {
@@ -556,7 +574,7 @@ export function toCheckpoint(r: CheckpointRow): Checkpoint {
     number: r.number,
     path: r.path,
     bytes: r.bytes,
-    sha256: r.sha256,
+    mac: r.mac,
     takenAt: r.taken_at,
     node: r.node,
     frozenMs: r.frozen_ms,

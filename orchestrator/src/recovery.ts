@@ -1,14 +1,15 @@
 /**
  * Recovery from checkpoints: mosrun -R (a new process, on any node, with -O and
  * --accept-changed), mosrun -I (what a checkpoint holds), and the processes of a lost node
- * brought back from their latest checkpoint, the one way a process restarts from the past.
+ * brought back from their latest checkpoint, the one way a process restarts from the past. Only
+ * files in the checkpoints table are used, each checked by the agent against its recorded MAC.
  */
 import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest } from '@godwit/schemas';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
-import { type ProcessRow, toProcess } from './db.js';
+import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db.js';
 import { asGodwitError } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
@@ -30,13 +31,39 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     return n;
   }
 
-  async function stage(processId: number, account: string, node: string, path: string, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
-    const rid = Number(db.q.insertRecovery.run({ process_id: processId, path, node, started_at: Date.now() }).lastInsertRowid);
+  /**
+   * The record of a checkpoint file: a file godwit has none of is neither recovered nor described
+   * (what the file itself says is trusted only once its MAC, checked against the record, holds).
+   */
+  function recordOf(path: string): CheckpointRow {
     const record = db.q.checkpointByPath.get(path);
+    if (!record) {
+      throw new GodwitError(
+        'GODWIT_ERR_BAD_CHECKPOINT',
+        `godwit has no record of ${path}: only a checkpoint this cluster took, and still lists (GET /v1/processes/ID/checkpoints), can be recovered or described`,
+      );
+    }
+    return record;
+  }
+
+  /** MOSIX mosrun -I, from the records: whose checkpoint it is, and the files it had open, with their sizes then and now */
+  async function describe(path: string): Promise<CheckpointInfo> {
+    const c = toCheckpoint(recordOf(path));
+    const proc = toProcess(db.q.processById.get(c.processId)!);
+    const { sizes } = await ctx.agent(reader()).fileSizes(c.files.map((f) => f.path));
+    return {
+      path, processId: c.processId, argv: proc.argv, cwd: proc.cwd, takenAt: c.takenAt, node: c.node,
+      files: c.files.map((f, i) => ({ ...f, sizeNow: sizes[i] ?? null })),
+    };
+  }
+
+  async function stage(processId: number, account: string, node: string, record: CheckpointRow, req: Pick<RecoverRequest, 'remap' | 'acceptChanged'>) {
+    const { path } = record;
+    const rid = Number(db.q.insertRecovery.run({ process_id: processId, path, node, started_at: Date.now() }).lastInsertRowid);
     const staged = await ctx.agent(node).stageCheckpoint({
       path: rel(path),
       account,
-      ...(record ? { sha256: record.sha256 } : {}),
+      mac: record.mac,
       migrationId: rid,
       processId,
       remap: req.remap ?? {},
@@ -55,19 +82,20 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
   async function recover(user: User, req: RecoverRequest): Promise<Process> {
     const path = resolveFile(user.name, req.file);
     if (req.node) nodes.require(req.node);
-    const info = await ctx.agent(reader()).checkpointInfo(rel(path));
+    const record = recordOf(path);
+    const from = toProcess(db.q.processById.get(record.process_id)!);
     const home = nodes.require(req.homeNode ?? req.node ?? nodes.names[0]!).name;
     const target = place(nodes.list().filter((n) => nodes.isOnline(n.name)), { home, ...(req.node ? { node: req.node } : {}) });
     const id = Number(
       db.q.insertProcess.run({
-        owner: user.name, argv: JSON.stringify(info.argv), cwd: info.cwd, home_node: home, node: target, created_at: Date.now(), locked: 0,
+        owner: user.name, argv: JSON.stringify(from.argv), cwd: from.cwd, home_node: home, node: target, created_at: Date.now(), locked: 0,
         ...policyColumns(user.name, req.checkpoint), recover_on_failure: req.recoverOnFailure === true ? 1 : 0,
       }).lastInsertRowid,
     );
     let rid: number | undefined;
     try {
       const account = accountOf(ctx.config, user.name);
-      const s = await stage(id, account, target, path, req);
+      const s = await stage(id, account, target, record, req);
       rid = s.rid;
       const restored = await ctx.agent(target).restore(id, { migrationId: s.rid, account, epoch: 0, inodes: s.staged.inodes });
       db.tx(() => {
@@ -77,7 +105,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
           processId: id,
           node: target,
           kind: 'recovered',
-          message: `process ${id} recovered on ${target} as PID ${restored.pid} from ${path} (process ${info.processId}, checkpointed on ${info.node} at ${new Date(info.takenAt).toISOString()})${files ? `; ${files}` : ''}`,
+          message: `process ${id} recovered on ${target} as PID ${restored.pid} from ${path} (process ${record.process_id}, checkpointed on ${record.node} at ${new Date(record.taken_at).toISOString()})${files ? `; ${files}` : ''}`,
         });
       });
     } catch (err) {
@@ -143,7 +171,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
       target = place(candidates, { home: candidates.some((n) => n.name === proc.home_node) ? proc.home_node : candidates[0]?.name ?? proc.home_node });
       const epoch = proc.epoch + 1;
       const account = accountOf(ctx.config, proc.owner);
-      const s = await stage(proc.id, account, target, latest.path, { acceptChanged: false });
+      const s = await stage(proc.id, account, target, latest, { acceptChanged: false });
       rid = s.rid;
       const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, account, epoch, inodes: s.staged.inodes });
       const files = describeFiles(s.staged);
@@ -161,7 +189,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
   }
 
   return {
-    info: async (user, file) => ctx.agent(reader()).checkpointInfo(rel(resolveFile(user.name, file))),
+    info: async (user, file) => describe(resolveFile(user.name, file)),
     recover,
     recoverLost,
   };

@@ -118,9 +118,12 @@ export const TakeCheckpointRequest = Type.Object({
   then: Type.Union([Type.Literal('run'), Type.Literal('exit')]),
 });
 export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
+/** HMAC-SHA256 of a checkpoint file's tar with the cluster key, hex: the tag its trailer carries */
+export const CheckpointMac = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
 export const TakeCheckpointResult = Type.Object({
   bytes: Type.Integer(),
-  sha256: Type.String(),
+  mac: CheckpointMac,
   takenAt: Type.Integer(),
   frozenMs: Type.Integer(),
   files: Type.Array(OpenFile),
@@ -132,8 +135,8 @@ export const StageCheckpointRequest = Type.Object({
   path: CheckpointPath,
   /** who recovers it: the files written back or opened for it are this account's to write and open */
   account: AccountName,
-  /** the checksum recorded when it was taken: a file that does not match is refused */
-  sha256: Type.Optional(Type.String()),
+  /** the MAC recorded when it was taken: a file that does not carry it, or whose bytes do not verify, is refused */
+  mac: CheckpointMac,
   migrationId: Type.Integer(),
   /** the process it becomes (a recovery with -R makes a new one) */
   processId: Type.Integer(),
@@ -150,6 +153,14 @@ export const StageCheckpointResult = Type.Object({
   substituted: Type.Array(Type.String()),
 });
 export type StageCheckpointResult = Static<typeof StageCheckpointResult>;
+
+/** The sizes now of files a checkpoint had open (MOSIX mosrun -I), read on a node. */
+export const FileSizesRequest = Type.Object({ paths: Type.Array(Type.String({ pattern: '^/', maxLength: 4096 }), { maxItems: 65536 }) });
+export type FileSizesRequest = Static<typeof FileSizesRequest>;
+export const FileSizesResult = Type.Object({
+  sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone' })),
+});
+export type FileSizesResult = Static<typeof FileSizesResult>;
 
 export const CheckpointManifest = Type.Object({
   version: Type.Literal(1),

@@ -154,7 +154,7 @@ export const Checkpoint = Type.Object({
   number: Type.Integer({ description: '1 for the first checkpoint of the process, and so on' }),
   path: Type.String({ description: 'the checkpoint file (FILE.N)' }),
   bytes: Type.Integer(),
-  sha256: Type.String(),
+  mac: Type.String({ description: "HMAC-SHA256 of the file's tar with the cluster key, hex: the tag the file carries in its trailer" }),
   takenAt: Type.Integer(),
   node: NodeName,
   frozenMs: Type.Integer({ description: 'how long the process was stopped for it' }),

@@ -1,6 +1,9 @@
 /** Configuration files written by the set-up and read by each component at start. */
 import Type, { type Static } from 'typebox';
 
+/** the fewest bytes a cluster key (AgentConfig.clusterKeyFile) holds */
+export const CLUSTER_KEY_BYTES = 32;
+
 export const AgentConfig = Type.Object({
   node: Type.String(),
   /** address and port this agent listens on (its node's address) */
@@ -8,6 +11,11 @@ export const AgentConfig = Type.Object({
   /** how the orchestrator and other agents reach it */
   url: Type.String(),
   token: Type.String({ minLength: 16 }),
+  /**
+   * the cluster key (32 random bytes or more, mode 0600, root's), the same on every node: it
+   * signs and checks every checkpoint file, so none that someone else wrote is restored
+   */
+  clusterKeyFile: Type.String({ pattern: '^/' }),
   orchestrator: Type.Object({ url: Type.String() }),
   /** root of everything the agent writes: images, program directories, logs */
   dataDir: Type.String({ pattern: '^/' }),

@@ -4,16 +4,24 @@
  * node, with the files it was writing in its own directory as they were then; a file outside
  * that changed stops the recovery with its name, unless the user remaps it (-O) or accepts it.
  */
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Checkpoint, Event } from '@godwit/schemas';
 import { stopComponent } from '../../cli/src/cluster/index.js';
+import { entryData } from '../tar-entries.js';
 import { api, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
-const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** the MAC trailer's size: the 32-byte tag, then GODWMAC1 */
+const TRAILER = 40;
+const sign = (tar: Buffer, key: Buffer) => Buffer.concat([createHmac('sha256', key).update(tar).digest(), Buffer.from('GODWMAC1')]);
+const flipped = (bytes: Buffer, at: number) => {
+  const copy = Buffer.from(bytes);
+  copy.writeUInt8(copy.readUInt8(at) ^ 0x01, at);
+  return copy;
+};
 /** logcount's last line: the sum of 1..n and how many lines its log holds */
 const resultOf = (n: number) => new RegExp(`^result=sum ${(n * (n + 1)) / 2} log-lines ${n}$`, 'm');
 
@@ -21,10 +29,19 @@ describe('checkpoints and recovery', function () {
   let h: Harness;
   let dir: string;
   let mine: string;
+  /** a checkpoint file's tag, made with the cluster's key, as its trailer should carry it */
+  let macOf: (file: string) => string;
   before(async function () {
     this.timeout(180_000);
     h = await cluster();
     mine = join(h.home, 'checkpoints', h.info.client.user);
+    const key = readFileSync(join(h.home, 'cluster.key'));
+    macOf = (file) => {
+      const bytes = readFileSync(file);
+      const trailer = bytes.subarray(-TRAILER);
+      expect(trailer.equals(sign(bytes.subarray(0, -TRAILER), key)), `${file} ends with its MAC`).to.equal(true);
+      return trailer.subarray(0, 32).toString('hex');
+    };
   });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'godwit-ckpt-'));
@@ -37,7 +54,7 @@ describe('checkpoints and recovery', function () {
     return res.body;
   }
 
-  it('-C/-N/-A keeps exactly N files in rotation, each recorded with its checksum; checkstop freezes it and it goes on without a gap', async function () {
+  it('-C/-N/-A keeps exactly N files in rotation (0600), each recorded with its MAC; checkstop freezes it and it goes on without a gap', async function () {
     this.timeout(300_000);
     const run = mosrun(h, ['-C', 'rot', '-N', '3', '-A', '0.02', program('logcount'), '150'], { cwd: dir });
     const id = await run.id();
@@ -57,7 +74,8 @@ describe('checkpoints and recovery', function () {
     expect(recorded.map((c) => c.number).sort((a, b) => a - b), 'the newest three numbers').to.deep.equal([last - 2, last - 1, last]);
     for (const c of recorded) {
       expect(c.path, 'number N lives in extension ((N-1) mod 3) + 1').to.equal(join(mine, `rot.${((c.number - 1) % 3) + 1}`));
-      expect(sha256(c.path), `${c.path} is what was recorded`).to.equal(c.sha256);
+      expect(macOf(c.path), `${c.path} is what was recorded`).to.equal(c.mac);
+      expect(statSync(c.path).mode & 0o777, `${c.path} is root's alone`).to.equal(0o600);
       expect(c.files.map((f) => [f.path, f.saved])).to.deep.include([join(dir, 'progress.log'), true]);
     }
 
@@ -149,7 +167,7 @@ describe('checkpoints and recovery', function () {
     await stopComponent({ home: h.home, name: 'node0', signal: 'SIGKILL' });
     expect((await second).status, 'the checkpoint that was cut short is an error').to.not.equal(200);
     await crashAndRestart(h, 'node0');
-    expect(sha256(one!.path), 'the previous checkpoint is untouched').to.equal(one!.sha256);
+    expect(macOf(one!.path), 'the previous checkpoint is untouched').to.equal(one!.mac);
     run.child.stdin!.write('how is it?\n');
     await run.waitFor(new RegExp(`^sum ${ready}$`, 'm'), 60_000);
     expect(existsSync(join(mine, 'big.2.partial')), 'the restarted agent removed the half-written file').to.equal(false);
@@ -161,5 +179,45 @@ describe('checkpoints and recovery', function () {
     const back = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'big.2'], { input: '' });
     expect(back.exitCode, back.stderr).to.equal(0);
     expect(back.stdout, 'its 256 MiB came back intact').to.match(/^intact$/m);
+  });
+
+  it('refuses a checkpoint with a byte of its core image changed, a tar with no MAC or one made with another key, and a file godwit has no record of; the same checkpoint unchanged recovers', async function () {
+    this.timeout(300_000);
+    const run = mosrun(h, ['-C', 'mac', program('logcount'), '40'], { cwd: dir });
+    const id = await run.id();
+    await run.waitFor(/^5$/m);
+    const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+    expect(taken.exitCode, taken.stderr).to.equal(0);
+    expect((await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' })).status).to.equal(204);
+    await run.child;
+    const file = join(mine, 'mac.1');
+    const original = readFileSync(file);
+    const core = entryData(original, /^core-\d+\.img$/);
+    const tar = original.subarray(0, -TRAILER);
+    const unusable = `${file} is not a usable checkpoint:`;
+    const refused = async (what: string, bytes: Buffer, why: string, name = 'mac.1') => {
+      writeFileSync(join(mine, name), bytes);
+      const r = await cli(h, 'mosrun', ['-r', 'node1', '-R', name]);
+      expect(r.exitCode, `${what}: ${r.stdout}`).to.not.equal(0);
+      expect(r.stderr, what).to.include(why);
+      expect(r.stderr, `${what}: no stack trace`).to.not.match(/\n\s+at /);
+    };
+    try {
+      await refused(`a byte of ${core.name} changed`, flipped(original, core.offset + Math.floor(core.size / 2)), `${unusable} not written by this cluster, or changed since: its MAC does not verify`);
+      await refused('its tar alone, with no MAC', tar, `${unusable} it carries no godwit MAC`);
+      await refused('its tar signed with another key', Buffer.concat([tar, sign(tar, randomBytes(32))]), `${unusable} its MAC is not the one godwit recorded when it was taken`);
+      await refused('a copy under a name godwit never wrote', original, `godwit has no record of ${join(mine, 'copy.1')}`, 'copy.1');
+      const info = await cli(h, 'mosrun', ['-I', 'copy.1']);
+      expect(info.exitCode, 'mosrun -I describes only what godwit recorded').to.not.equal(0);
+      expect(info.stderr).to.include(`godwit has no record of ${join(mine, 'copy.1')}`);
+    } finally {
+      rmSync(join(mine, 'copy.1'), { force: true });
+      writeFileSync(file, original);
+    }
+    const back = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'mac.1'], { input: '' });
+    expect(back.exitCode, `the unchanged checkpoint recovers, the refusals left the cluster working: ${back.stderr}`).to.equal(0);
+    expect(back.stdout).to.match(resultOf(40));
+    const images = join(h.home, 'nodes', 'node1', 'data', 'images');
+    expect(existsSync(images) ? readdirSync(images) : [], 'the refused recoveries left no images on node1').to.deep.equal([]);
   });
 });

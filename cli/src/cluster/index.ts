@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentConfig, ClientConfig, Node, OrchestratorConfig } from '@godwit/schemas';
+import { CLUSTER_KEY_BYTES, type AgentConfig, type ClientConfig, type Node, type OrchestratorConfig } from '@godwit/schemas';
 import { GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { godwitHome, repoRoot } from '../paths.js';
@@ -247,6 +247,8 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     await make({ kind: 'dir', path: p.nodesDir }, () => void fs.mkdirSync(p.nodesDir, { recursive: true, mode: 0o700 }));
     // checkpoints outlive the cluster (a user recovers from them after a restart): not a resource
     fs.mkdirSync(p.checkpoints, { recursive: true, mode: 0o700 });
+    // made once, and kept with them: a new key would make every earlier checkpoint unusable
+    if (!fs.existsSync(p.clusterKey)) fs.writeFileSync(p.clusterKey, crypto.randomBytes(CLUSTER_KEY_BYTES), { mode: 0o600, flag: 'wx' });
     // the programs' control directories, shared by the simulated nodes as one file system: out
     // of the home (root's), on a path every user's program can traverse to its own
     const controlDir = controlDirOf(id);
@@ -287,6 +289,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         listen: { host: n.address, port: AGENT_PORT },
         url: n.url,
         token: nodeTokens[i]!,
+        clusterKeyFile: p.clusterKey,
         orchestrator: { url: state.orchestratorUrl },
         dataDir: path.join(dir, 'data'),
         runDir: runDir(n.name),

@@ -48,6 +48,8 @@ export interface HomePaths {
   orchestratorDir: string;
   nodesDir: string;
   checkpoints: string;
+  /** the cluster key the agents sign checkpoints with: kept, as the checkpoints are */
+  clusterKey: string;
   logs: string;
   clientConfig: string;
   guestConfig: string;
@@ -62,6 +64,7 @@ export function homePaths(home: string): HomePaths {
     orchestratorDir: path.join(home, 'orchestrator'),
     nodesDir: path.join(home, 'nodes'),
     checkpoints: path.join(home, 'checkpoints'),
+    clusterKey: path.join(home, 'cluster.key'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
     guestConfig: path.join(home, 'cluster-guest.json'),
