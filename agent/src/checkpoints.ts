@@ -3,8 +3,8 @@
  * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
  * cluster's checkpoint directory; and recoveries from them.
  */
-import { constants, createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GodwitError,
@@ -14,6 +14,8 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
+import { resolveAccount } from './accounts.js';
+import { asOwnerPath, copyAsOwner } from './as-owner.js';
 import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readManifest, sha256Of, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
@@ -37,9 +39,14 @@ function distinctPaths(files: readonly TreeFile[]): string[] {
   return [...new Set(files.map((f) => f.path))];
 }
 
-function sizeNow(path: string): number | null {
+/**
+ * A file's size now; null when it is gone. A symbolic link is not followed (it may point where
+ * the user may not look) but reported: one where the program had a file is not that file.
+ */
+function sizeNow(path: string): number | null | 'symlink' {
   try {
-    return statSync(path).size;
+    const st = lstatSync(path);
+    return st.isSymbolicLink() ? 'symlink' : st.size;
   } catch {
     return null;
   }
@@ -206,8 +213,8 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           } else {
             const now = sizeNow(path);
             if (now === f.size) continue;
-            if (req.acceptChanged && now !== null) inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
-            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : `${now} bytes now`}`);
+            if (req.acceptChanged && typeof now === 'number') inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
+            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : now === 'symlink' ? 'is now a symbolic link' : `${now} bytes now`}`);
           }
         }
         if (changed.length) {
@@ -218,10 +225,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
             { changed },
           );
         }
-        for (const w of writeBack) {
-          await copyFile(w.from, w.to);
-          await chmod(w.to, w.mode);
-        }
+        if (writeBack.length) await copyAsOwner(asOwnerPath(config.keeperPath), await resolveAccount(req.account, node), writeBack, node);
         images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
         return {
           inodes: meta.inodes,
@@ -253,7 +257,10 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
         cwd: manifest.cwd,
         takenAt: manifest.takenAt,
         node: manifest.node,
-        files: manifest.files.map(({ flags: _flags, fileMode: _mode, ...f }) => ({ ...f, sizeNow: sizeNow(f.path) })),
+        files: manifest.files.map(({ flags: _flags, fileMode: _mode, ...f }) => {
+          const now = sizeNow(f.path);
+          return { ...f, sizeNow: now === 'symlink' ? null : now };
+        }),
       };
     },
   };
