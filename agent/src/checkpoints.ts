@@ -210,6 +210,9 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
             inherit.push({ path, open: to, flags: keep | (f.mode === 'r' ? 0 : constants.O_CREAT), offset: f.offset });
           } else if (manifest.files.some((x) => x.path === path && x.saved)) {
             writeBack.push({ from: join(dir, savedName(i)), to: path, mode: f.fileMode });
+            // it comes back without setuid, setgid or sticky bits: CRIU, seeing another mode than
+            // the checkpoint's, would refuse it, so it gets it open
+            if (f.fileMode & ~0o777) inherit.push({ path, open: path, flags: keep, offset: f.offset });
           } else {
             const now = sizeNow(path);
             if (now === f.size) continue;
@@ -232,7 +235,7 @@ export function createCheckpoints({ config, procs, images, lifecycle }: Checkpoi
           argv: meta.argv,
           cwd: meta.cwd,
           restoredFiles: writeBack.map((w) => w.to),
-          substituted: inherit.map((i) => (i.open === i.path ? i.path : `${i.path} -> ${i.open}`)),
+          substituted: inherit.filter((i) => !writeBack.some((w) => w.to === i.path)).map((i) => (i.open === i.path ? i.path : `${i.path} -> ${i.open}`)),
         };
       } catch (err) {
         await images.remove(req.migrationId);
