@@ -25,10 +25,15 @@ export function asOwnerPath(keeperPath: string): string {
   return join(dirname(keeperPath), 'godwit-as-owner');
 }
 
+const FILE_REASONS: Record<string, string> = {
+  ELOOP: 'it is, or lies under, a symbolic link, which a recovery does not follow',
+  ENOSYS: 'this kernel cannot open a file refusing symbolic links on the way (openat2 needs Linux 5.6)',
+};
+
 /** why the owner could not have a file: a symbolic link is refused, not followed */
 export function fileReason(errno: number): string {
   const name = errnoName(errno);
-  return name === 'ELOOP' ? 'it is, or lies under, a symbolic link, which a recovery does not follow (ELOOP)' : `${errnoReason(errno)} (${name})`;
+  return `${FILE_REASONS[name] ?? errnoReason(errno)} (${name})`;
 }
 
 const access = (flags: number) => ['reading', 'writing', 'reading and writing'][flags & 3] ?? 'reading';

@@ -14,7 +14,6 @@ const REASONS: Record<string, string> = {
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
   EDQUOT: 'disk quota exceeded',
-  ENOSYS: 'not supported by this kernel',
 };
 
 /** "permission denied", or the name where there is no plainer word */
