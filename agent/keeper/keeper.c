@@ -28,8 +28,9 @@
  * at that same path in the program's mount namespace, and a restore hands to CRIU as the
  * external mount the images name.
  * In restore mode the new pipes' program ends are fds 3 (stdin), 4 (stdout), 5 (stderr) of CRIU,
- * and the files GODWIT_KEEPER_FILES names (lines "FLAGS OFFSET PATH": open(2) flags, where to
- * seek) are opened and placed at fds 6, 7, ... for CRIU's --inherit-fd.
+ * and the files DIR/files.EPOCH names (NUL-separated "FLAGS OFFSET PATH": open(2) flags, where to
+ * seek) are opened as the owner GODWIT_KEEPER_USER names, following no symbolic link, and placed
+ * at fds 6, 7, ... for CRIU's --inherit-fd.
  *
  * DIR/stdin is a FIFO (made if missing) that the keeper holds open for reading and writing, so
  * the agent may come and go; it carries frames 'd' + u32 length + data, or 'c' + u32 0 (close).
@@ -38,13 +39,13 @@
  * DIR/unread.EPOCH before the exited event.
  *
  * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, launch-failed {stage,errno}
- * (stage: account, cwd, program or exec), restore-failed {code}, stdin-closed, exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
+ * (stage: account, cwd, program or exec), restore-failed {code,signal,stage,file,errno} (stage:
+ * criu, or account, open or seek of file number FILE of DIR/files.EPOCH), stdin-closed,
+ * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
  * a 32-bit little-endian length, the payload.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -65,20 +66,15 @@
 #include <unistd.h>
 
 #include "controlfs.h"
+#include "owner.h"
 
 #define DRAIN_AFTER_EXIT_MS 3000
 #define STDIN_BUF (1 << 20)
 
 static int status_fd = -1, out_fd = -1;
 
-#define MAX_GROUPS 256
 /* the program's owner (GODWIT_KEEPER_USER): whose rights the program, and the files opened for it, get */
-static struct {
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[MAX_GROUPS];
-	int ngroups;
-} owner;
+static struct owner owner;
 static int have_owner;
 static pid_t keeper_pid;
 /* where the keeper serves the program's control directory, and the directory it shows */
@@ -217,74 +213,12 @@ static void join_cgroups(void)
 static void read_owner(void)
 {
 	const char *s = getenv("GODWIT_KEEPER_USER");
-	if (!s || !*s) {
-		unsetenv("GODWIT_KEEPER_USER");
-		return;
+	if (s && *s) {
+		if (parse_owner(s, &owner) < 0)
+			die("GODWIT_KEEPER_USER '%s' is not \"UID GID G1,G2,...\"", s);
+		have_owner = 1;
 	}
-	char *end;
-	errno = 0;
-	unsigned long uid = strtoul(s, &end, 10);
-	if (end == s || *end != ' ')
-		goto bad;
-	const char *g = end + 1;
-	unsigned long gid = strtoul(g, &end, 10);
-	if (end == g || (*end != ' ' && *end != 0))
-		goto bad;
-	owner.uid = (uid_t)uid;
-	owner.gid = (gid_t)gid;
-	owner.ngroups = 0;
-	for (const char *p = *end ? end + 1 : end; *p;) {
-		unsigned long x = strtoul(p, &end, 10);
-		if (end == p || (*end != ',' && *end != 0) || owner.ngroups >= MAX_GROUPS)
-			goto bad;
-		owner.groups[owner.ngroups++] = (gid_t)x;
-		p = *end ? end + 1 : end;
-	}
-	if (errno)
-		goto bad;
-	have_owner = 1;
 	unsetenv("GODWIT_KEEPER_USER");
-	return;
-bad:
-	errno = EINVAL;
-	die("GODWIT_KEEPER_USER '%s' is not \"UID GID G1,G2,...\"", s);
-}
-
-/*
- * Makes this process the owner for good: no capabilities (the bounding and ambient sets emptied,
- * so nothing it execs can regain any), no new privileges (setuid binaries run as the owner), the
- * owner's uid, gid and groups. Root's programs stay root, as in MOSIX, but without new privileges.
- */
-static int become_owner(void)
-{
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	if (owner.uid != 0) {
-		for (int cap = 0; cap <= 63; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return -1;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-			return -1;
-	}
-	if (setgroups((size_t)owner.ngroups, owner.groups) < 0 || setresgid(owner.gid, owner.gid, owner.gid) < 0 ||
-	    setresuid(owner.uid, owner.uid, owner.uid) < 0)
-		return -1;
-	uid_t r, e, s;
-	if (getresuid(&r, &e, &s) < 0 || r != owner.uid || e != owner.uid || s != owner.uid) {
-		errno = EPERM;
-		return -1;
-	}
-	if (owner.uid != 0) {
-		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-		struct __user_cap_data_struct data[2];
-		if (syscall(SYS_capget, &hdr, data) < 0)
-			return -1;
-		if (data[0].effective || data[0].permitted || data[1].effective || data[1].permitted) {
-			errno = EPERM;
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* What the program left unread on its stdin, for the run that follows a dump: DIR/unread.EPOCH */
@@ -310,35 +244,56 @@ static void save_unread_input(const char *dir, const char *epoch, int in_r, cons
 
 #define MAX_FILES 64
 
-/* Opens the files GODWIT_KEEPER_FILES names, each at fd 100 or above; returns how many. */
-static int open_inherited_files(int *fds)
+/* the records of DIR/NAME.EPOCH, a root-only file of NUL-separated ones (below); NULL-terminated */
+static char **read_records(const char *dir, const char *name, const char *epoch, int *count);
+
+/* Ends the child that was to exec CRIU, telling the keeper why: stage, which file (or -1), errno */
+static void __attribute__((noreturn)) restore_failed(int report, const char *stage, int file, int err)
 {
-	const char *spec = getenv("GODWIT_KEEPER_FILES");
-	int n = 0;
-	while (spec && *spec) {
-		const char *end = strchr(spec, '\n');
-		size_t len = end ? (size_t)(end - spec) : strlen(spec);
-		char line[4200];
-		if (len >= sizeof(line) || n >= MAX_FILES)
-			die("GODWIT_KEEPER_FILES: entry too long or too many");
-		memcpy(line, spec, len);
-		line[len] = 0;
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "%s %d %d", stage, file, err);
+	ssize_t told = write(report, msg, (size_t)n);
+	(void)told; /* the keeper reports a plain failure then */
+	_exit(125);
+}
+
+/*
+ * Opens the files DIR/files.EPOCH names (records "FLAGS OFFSET PATH": open(2) flags, where to
+ * seek) each at fd 100 or above, as their owner and following no symbolic link: CRIU, root,
+ * gets them already open, and so never opens or creates anything the owner could not. A file
+ * that cannot be opened ends the child, reported as stage "open" with its index and errno.
+ */
+static int open_inherited_files(const char *dir, const char *epoch, int *fds, int report)
+{
+	int n;
+	char **records = read_records(dir, "files", epoch, &n);
+	if (n == 0)
+		return 0;
+	if (n > MAX_FILES || !have_owner) {
+		errno = EINVAL;
+		die("%d files to open for the program: at most %d, and only with GODWIT_KEEPER_USER", n, MAX_FILES);
+	}
+	if (fs_as_owner(&owner) < 0)
+		restore_failed(report, "account", -1, errno);
+	for (int i = 0; i < n; i++) {
 		int flags, off = 0;
 		long long offset;
-		if (sscanf(line, "%d %lld %n", &flags, &offset, &off) != 2 || off == 0)
-			die("GODWIT_KEEPER_FILES: bad entry '%s'", line);
-		int fd = open(line + off, flags | O_CLOEXEC, 0600);
+		if (sscanf(records[i], "%d %lld %n", &flags, &offset, &off) != 2 || off == 0) {
+			errno = EINVAL;
+			die("%s/files.%s: bad entry '%s'", dir, epoch, records[i]);
+		}
+		int fd = open_no_symlinks(records[i] + off, flags, 0600);
 		if (fd < 0)
-			die("open %s", line + off);
+			restore_failed(report, "open", i, errno);
 		if (!(flags & O_APPEND) && offset > 0 && lseek(fd, offset, SEEK_SET) < 0)
-			die("seeking %s", line + off);
-		fds[n] = fcntl(fd, F_DUPFD, 100);
-		if (fds[n] < 0)
+			restore_failed(report, "seek", i, errno);
+		fds[i] = fcntl(fd, F_DUPFD, 100);
+		if (fds[i] < 0)
 			die("dup");
 		close(fd);
-		n++;
-		spec = end ? end + 1 : NULL;
 	}
+	if (fs_back_to_root() < 0)
+		restore_failed(report, "account", -1, errno);
 	return n;
 }
 
@@ -452,7 +407,7 @@ static int launch_child(void *p)
 		die("dup2");
 	/* nothing of the keeper's may reach the program; the report pipe closes at the exec */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (become_owner() < 0)
+	if (become_owner(&owner) < 0)
 		return launch_failed(a->report, "account", errno);
 	if (chdir(a->cwd) < 0)
 		return launch_failed(a->report, "cwd", errno);
@@ -476,34 +431,42 @@ static int launch_child(void *p)
 	return launch_failed(a->report, "exec", errno);
 }
 
-/* DIR/env.EPOCH: the program's environment, NUL-separated KEY=VALUE entries */
-static char **read_env(const char *dir, const char *epoch)
+/*
+ * DIR/NAME.EPOCH, written by the agent (agent/src/keeper.ts) for root alone: records separated
+ * by NUL, so that no byte of a value (a newline in a path) can start another. A missing file
+ * holds none.
+ */
+static char **read_records(const char *dir, const char *name, const char *epoch, int *count)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/env.%s", dir, epoch);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		die("open %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size > (1 << 20))
-		die("%s: too large", path);
-	char *text = calloc((size_t)st.st_size + 1, 1);
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, epoch);
+	char *text = NULL;
 	size_t got = 0;
-	ssize_t r;
-	while (text && got < (size_t)st.st_size && (r = read(fd, text + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)r;
-	close(fd);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		die("open %s", path);
+	if (fd >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || st.st_size > (1 << 20))
+			die("%s: too large", path);
+		text = calloc((size_t)st.st_size + 1, 1);
+		ssize_t r;
+		while (text && got < (size_t)st.st_size && (r = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+			got += (size_t)r;
+		close(fd);
+	}
 	int n = 0;
 	for (size_t i = 0; i < got; i++)
 		n += text[i] == 0;
-	char **envp = calloc((size_t)n + 2, sizeof(char *));
-	if (!text || !envp)
+	char **records = calloc((size_t)n + 2, sizeof(char *));
+	if ((fd >= 0 && !text) || !records)
 		die("reading %s", path);
 	int k = 0;
 	for (size_t i = 0; i < got; i += strlen(text + i) + 1)
 		if (text[i])
-			envp[k++] = text + i;
-	return envp;
+			records[k++] = text + i;
+	*count = k;
+	return records;
 }
 
 int main(int argc, char **argv)
@@ -579,11 +542,14 @@ int main(int argc, char **argv)
 		die("signalfd");
 
 	pid_t root = -1, criu = -1;
+	/* restore: where the child that execs CRIU says why it could not (restore_failed) */
+	int restore_report = -1;
 	if (!restoring) {
 		int report[2];
 		if (pipe2(report, O_CLOEXEC) < 0)
 			die("pipe");
-		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest, read_env(dir, epoch), init, report[1] };
+		int nenv;
+		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest, read_records(dir, "env", epoch, &nenv), init, report[1] };
 		root = clone(launch_child, child_stack + sizeof(child_stack),
 			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
 		if (root < 0)
@@ -614,6 +580,9 @@ int main(int argc, char **argv)
 	} else {
 		if (control_dir && controlfs_serve() < 0)
 			die("serving the control directory");
+		int report[2];
+		if (pipe2(report, O_CLOEXEC) < 0)
+			die("pipe");
 		criu = fork();
 		if (criu < 0)
 			die("fork");
@@ -625,10 +594,10 @@ int main(int argc, char **argv)
 				die("redirecting criu's stdio");
 			/* fds 3..5 may be taken by our own descriptors: move the pipe ends clear first */
 			int a = fcntl(pin[0], F_DUPFD, 100), b = fcntl(pout[1], F_DUPFD, 100),
-			    c = fcntl(perr[1], F_DUPFD, 100);
-			if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
+			    c = fcntl(perr[1], F_DUPFD, 100), why = fcntl(report[1], F_DUPFD_CLOEXEC, 100);
+			if (a < 0 || b < 0 || c < 0 || why < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
 				die("placing pipes for criu");
-			int files[MAX_FILES], nfiles = open_inherited_files(files);
+			int files[MAX_FILES], nfiles = open_inherited_files(dir, epoch, files, why);
 			for (int i = 0; i < nfiles; i++)
 				if (dup2(files[i], 6 + i) < 0)
 					die("placing files for criu");
@@ -636,6 +605,9 @@ int main(int argc, char **argv)
 			execv(rest[0], rest);
 			die("exec %s", rest[0]);
 		}
+		close(report[1]);
+		restore_report = report[0];
+		fcntl(restore_report, F_SETFL, O_NONBLOCK);
 	}
 	/*
 	 * Keep a read end of the program's stdin: input it had not read when CRIU dumped it would
@@ -700,9 +672,17 @@ int main(int argc, char **argv)
 				if (w == criu) {
 					criu = -1;
 					if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-						event("{\"ev\":\"restore-failed\",\"code\":%d,\"signal\":%d}",
+						char why[64] = { 0 }, stage[16] = "criu";
+						int file = -1, err = 0;
+						if (read(restore_report, why, sizeof(why) - 1) > 0 &&
+						    sscanf(why, "%15s %d %d", stage, &file, &err) != 3) {
+							strcpy(stage, "criu");
+							file = -1;
+							err = 0;
+						}
+						event("{\"ev\":\"restore-failed\",\"code\":%d,\"signal\":%d,\"stage\":\"%s\",\"file\":%d,\"errno\":%d}",
 						      WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-						      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+						      WIFSIGNALED(st) ? WTERMSIG(st) : 0, stage, file, err);
 						unmount_control();
 						return 1;
 					}

@@ -3,8 +3,8 @@
  * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
  * cluster's checkpoint directory; and recoveries from them.
  */
-import { constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GodwitError,
@@ -13,7 +13,8 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
-import { ownerOfPid } from './accounts.js';
+import { ownerOfPid, resolveAccount } from './accounts.js';
+import { asOwnerPath, copyAsOwner } from './as-owner.js';
 import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
@@ -39,9 +40,14 @@ function distinctPaths(files: readonly TreeFile[]): string[] {
   return [...new Set(files.map((f) => f.path))];
 }
 
-function sizeNow(path: string): number | null {
+/**
+ * A file's size now; null when it is gone. A symbolic link is not followed (it may point where
+ * the user may not look) but reported: one where the program had a file is not that file.
+ */
+function sizeNow(path: string): number | null | 'symlink' {
   try {
-    return statSync(path).size;
+    const st = lstatSync(path);
+    return st.isSymbolicLink() ? 'symlink' : st.size;
   } catch {
     return null;
   }
@@ -203,11 +209,14 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
             inherit.push({ path, open: to, flags: keep | (f.mode === 'r' ? 0 : constants.O_CREAT), offset: f.offset });
           } else if (manifest.files.some((x) => x.path === path && x.saved)) {
             writeBack.push({ from: join(dir, savedName(i)), to: path, mode: f.fileMode });
+            // it comes back without setuid, setgid or sticky bits: CRIU, seeing another mode than
+            // the checkpoint's, would refuse it, so it gets it open
+            if (f.fileMode & ~0o777) inherit.push({ path, open: path, flags: keep, offset: f.offset });
           } else {
             const now = sizeNow(path);
             if (now === f.size) continue;
-            if (req.acceptChanged && now !== null) inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
-            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : `${now} bytes now`}`);
+            if (req.acceptChanged && typeof now === 'number') inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
+            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : now === 'symlink' ? 'is now a symbolic link' : `${now} bytes now`}`);
           }
         }
         if (changed.length) {
@@ -218,17 +227,14 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
             { changed },
           );
         }
-        for (const w of writeBack) {
-          await copyFile(w.from, w.to);
-          await chmod(w.to, w.mode);
-        }
+        if (writeBack.length) await copyAsOwner(asOwnerPath(config.keeperPath), await resolveAccount(req.account, node), writeBack, node);
         images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
         return {
           inodes: meta.inodes,
           argv: meta.argv,
           cwd: meta.cwd,
           restoredFiles: writeBack.map((w) => w.to),
-          substituted: inherit.map((i) => (i.open === i.path ? i.path : `${i.path} -> ${i.open}`)),
+          substituted: inherit.filter((i) => !writeBack.some((w) => w.to === i.path)).map((i) => (i.open === i.path ? i.path : `${i.path} -> ${i.open}`)),
         };
       } catch (err) {
         await images.remove(req.migrationId);
@@ -237,7 +243,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
     },
 
     /** MOSIX mosrun -I: the sizes now of the files a checkpoint's record names (null: gone) */
-    sizesNow: (paths: readonly string[]): (number | null)[] => paths.map(sizeNow),
+    sizesNow: (paths: readonly string[]): (number | null)[] => paths.map((p) => {
+      const now = sizeNow(p);
+      return now === 'symlink' ? null : now;
+    }),
   };
 }
 

@@ -16,7 +16,11 @@ export type KeeperEvent =
   | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec'; errno: number }
   | { ev: 'exited'; code: number; signal: number }
   | { ev: 'stdin-closed' }
-  | { ev: 'restore-failed'; code: number; signal: number };
+  /**
+   * CRIU failed (stage 'criu'; absent from keepers before it), or the files opened for it as the
+   * owner could not be: taking on the owner ('account'), opening or seeking file number `file`
+   */
+  | { ev: 'restore-failed'; code: number; signal: number; stage?: 'criu' | 'account' | 'open' | 'seek'; file?: number; errno?: number };
 
 export function statusPath(dir: string, epoch: number): string {
   return join(dir, `status.${epoch}`);
@@ -45,6 +49,15 @@ export function readEvents(dir: string, epoch: number): KeeperEvent[] {
     });
 }
 
+/**
+ * The keeper's DIR/files.EPOCH: "FLAGS OFFSET PATH" records, each ended by NUL, the one byte no
+ * path holds, so that no path (one with a newline) can make another record.
+ */
+export function fileRecords(files: readonly InheritedFile[]): string {
+  for (const f of files) if (f.open.includes('\0')) throw new Error(`a file name holds a NUL byte: ${JSON.stringify(f.open)}`);
+  return files.map((f) => `${f.flags} ${f.offset} ${f.open}\0`).join('');
+}
+
 export interface KeeperStart {
   keeperPath: string;
   dir: string;
@@ -57,7 +70,7 @@ export interface KeeperStart {
   control?: string;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
-  /** restore: the files the keeper opens for CRIU's --inherit-fd, at fds 6 and on */
+  /** restore: the files the keeper opens for CRIU's --inherit-fd, as `user`, at fds 6 and on */
   mode:
     | { launch: { cwd: string; argv: string[]; env: Record<string, string>; init: string } }
     | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
@@ -75,6 +88,8 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
     // the program's environment goes by a root-only file, so the keeper (root) never runs with it
     const entries = Object.entries(opts.mode.launch.env).map(([k, v]) => `${k}=${v}\0`);
     writeFileSync(join(opts.dir, `env.${opts.epoch}`), entries.join(''), { mode: 0o600 });
+  } else if (opts.mode.restore.files?.length) {
+    writeFileSync(join(opts.dir, `files.${opts.epoch}`), fileRecords(opts.mode.restore.files), { mode: 0o600 });
   }
   const logPath = join(opts.dir, `keeper.${opts.epoch}.log`);
   const log = openSync(logPath, 'a', 0o600);
@@ -89,9 +104,6 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),
-        ...('restore' in opts.mode && opts.mode.restore.files?.length
-          ? { GODWIT_KEEPER_FILES: opts.mode.restore.files.map((f) => `${f.flags} ${f.offset} ${f.open}`).join('\n') }
-          : {}),
       },
     });
     child.on('error', (err) => (exited = err.message));

@@ -3,21 +3,9 @@
  * failed, as the program's owner, and its errno. `exitCode` is the status a shell gives
  * (127 not found, 126 found but not runnable), for the CLI to exit with.
  */
-import { constants } from 'node:os';
 import { GodwitError } from '@godwit/schemas';
+import { errnoName, errnoReason } from './errno.js';
 import type { KeeperEvent } from './keeper.js';
-
-const errnoName = (n: number) => Object.entries(constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory',
-  ENOEXEC: 'exec format error',
-  ELOOP: 'too many levels of symbolic links',
-  EPERM: 'operation not permitted',
-};
 
 export interface LaunchAttempt {
   argv0: string;
@@ -28,7 +16,7 @@ export interface LaunchAttempt {
 
 export function launchFailure(ev: Extract<KeeperEvent, { ev: 'launch-failed' }>, a: LaunchAttempt): GodwitError {
   const name = errnoName(ev.errno);
-  const reason = REASONS[name] ?? name;
+  const reason = errnoReason(ev.errno);
   const exitCode = ev.stage === 'program' && name === 'ENOENT' ? 127 : 126;
   const details = { stage: ev.stage, errno: name, exitCode };
   switch (ev.stage) {

@@ -18,6 +18,7 @@ import {
   refusedEnv,
 } from '@godwit/schemas';
 import { keeperUser, ownerOfPid, resolveAccount } from './accounts.js';
+import { openRefused } from './as-owner.js';
 import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
@@ -370,7 +371,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (ev.ev !== 'started') {
         stopPager();
         procs.removeEpoch(id, req.epoch);
-        throw await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.ev === 'restore-failed' ? ev.code : -1 });
+        const refused = ev.ev === 'restore-failed' ? openRefused(ev, meta.inherit ?? [], req.account, node) : undefined;
+        throw refused ?? await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.ev === 'restore-failed' ? ev.code : -1 });
       }
       const restoredAt = Date.now();
       // after a direct dump the source still holds the input: it comes with finish() instead

@@ -129,7 +129,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`)]) {
+      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) {

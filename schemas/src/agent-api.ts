@@ -3,7 +3,7 @@
  * REST API with that agent's node token; agents report to the orchestrator over a websocket.
  */
 import Type, { type Static } from 'typebox';
-import { NodeFeatures, NodeLoad, OpenFile } from './api.js';
+import { NodeFeatures, NodeLoad, OpenFile, RecoveryFilePath } from './api.js';
 import { ControlState } from './control.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
@@ -140,7 +140,7 @@ export const StageCheckpointRequest = Type.Object({
   migrationId: Type.Integer(),
   /** the process it becomes (a recovery with -R makes a new one) */
   processId: Type.Integer(),
-  remap: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.String({ pattern: '^/' })),
+  remap: Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath),
   acceptChanged: Type.Boolean(),
 });
 export type StageCheckpointRequest = Static<typeof StageCheckpointRequest>;

@@ -11,6 +11,14 @@ export const ErrorBody = Type.Object({
 
 export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
 
+/** the longest path a file given for a recovery may have (Linux's PATH_MAX) */
+export const FILE_PATH_MAX = 4096;
+/**
+ * A file a recovery opens on a user's behalf: absolute, and without control characters, which
+ * no one means in a file name and which could split a list of them (a newline).
+ */
+export const RecoveryFilePath = Type.String({ pattern: '^/[^\\x00-\\x1f\\x7f]*$', maxLength: FILE_PATH_MAX, description: 'an absolute path without control characters' });
+
 /** One program's use of its node, as its agent measures it (the balancer's input). */
 export const ProcLoad = Type.Object({
   id: Type.Integer(),
@@ -176,7 +184,7 @@ export const RecoverRequest = Type.Object({
   file: Type.String({ minLength: 1, description: 'the checkpoint file (FILE.N), named as for -C' }),
   node: Type.Optional(NodeName),
   homeNode: Type.Optional(NodeName),
-  remap: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.String({ pattern: '^/' }), { description: 'fd → file to open instead of the one it had (MOSIX -O)' })),
+  remap: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath, { description: 'fd → file to open instead of the one it had (MOSIX -O)' })),
   acceptChanged: Type.Optional(Type.Boolean({ description: 'go on although files it had open changed since the checkpoint' })),
   checkpoint: Type.Optional(CheckpointPolicy),
   recoverOnFailure: Type.Optional(Type.Boolean()),

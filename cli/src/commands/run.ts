@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { GodwitError, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
+import { FILE_PATH_MAX, GodwitError, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
@@ -40,9 +40,12 @@ export interface RunArgs {
 export function parseRemap(spec: string, cwd: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of spec.split(',').filter(Boolean)) {
+    if (/[\x00-\x1f\x7f]/.test(part)) throw new InvalidArgumentError(`${JSON.stringify(part)} holds a control character (a newline?): no file given to a recovery may`);
     const m = /^([0-9]+)=(.+)$/.exec(part.trim());
     if (!m) throw new InvalidArgumentError(`'${part}' is not FD=FILE (for example 3=/tmp/other.log)`);
-    out[m[1]!] = m[2]!.startsWith('/') ? m[2]! : `${cwd.replace(/\/$/, '')}/${m[2]!}`;
+    const file = m[2]!.startsWith('/') ? m[2]! : `${cwd.replace(/\/$/, '')}/${m[2]!}`;
+    if (file.length > FILE_PATH_MAX) throw new InvalidArgumentError(`the file for fd ${m[1]!} is ${file.length} characters long: at most ${FILE_PATH_MAX}`);
+    out[m[1]!] = file;
   }
   return out;
 }

@@ -105,6 +105,8 @@ describe('mosrun arguments', () => {
       [['-O', '3=/x', 'prog'], /-O goes only with -R/],
       [['-Cjob', '-A', 'soon', 'prog'], /'soon' is not a number of minutes/],
       [['-R', 'job.1', '-O', 'three=/x'], /'three=\/x' is not FD=FILE/],
+      [['-R', 'job.1', '-O', '3=/tmp/a\n0 0 /etc/shadow'], /"3=\/tmp\/a\\n0 0 \/etc\/shadow" holds a control character \(a newline\?\)/],
+      [['-R', 'job.1', '-O', `3=/${'a'.repeat(4096)}`], /the file for fd 3 is 4097 characters long: at most 4096/],
     ] as const) {
       const { args, err, stderr } = await parse([...argv]);
       expect(args, argv.join(' ')).to.equal(null);

@@ -35,6 +35,15 @@ describe('recovering the processes of a lost node', () => {
     expect(c.agent('node1').calls.filter((call) => /stage|restore/.test(call)), 'nothing restored again').to.deep.equal([]);
   });
 
+  it('refuses a remapped file with a control character or longer than PATH_MAX before any agent is asked', async () => {
+    for (const file of ['/tmp/a\n0 0 /etc/shadow', '/tmp/a\u007f', `/${'a'.repeat(4096)}`, 'relative']) {
+      const res = await c.req('alice', 'POST', '/v1/checkpoints/recover', { file: 'job.1', remap: { 3: file } });
+      expect(res.status, `${JSON.stringify(file.slice(0, 20))}: ${res.body}`).to.equal(400);
+      expect(res.body).to.match(/remap/);
+    }
+    expect(c.agents.flatMap((a) => a.calls).filter((call) => /checkpoint|stage|restore/.test(call)), 'no agent asked').to.deep.equal([]);
+  });
+
   it('marks lost a process without a checkpoint, saying so', async () => {
     const id = await started();
     await recovery().recoverLost(row(id), 'node0');
