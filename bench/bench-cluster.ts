@@ -21,8 +21,6 @@ export const criu = createCriu('/usr/local/sbin/criu');
 
 type Node = ClusterInfo['nodes'][number];
 
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000, intervalMs = 20): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
