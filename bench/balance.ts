@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import type { BalancerStatus, Migration, Process } from '@godwit/schemas';
 import { REPO, deadline, openBenchCluster, type BenchCluster } from './bench-cluster.js';
 import { cpuSample, cpuShares } from './cpu-share.js';
+import { markdownTable } from './table.js';
 
 const BUSYLOOP = join(REPO, 'test', 'programs', 'bin', 'busyloop');
 
@@ -85,10 +86,9 @@ async function main(): Promise<void> {
       ['with the balancer', `${withB}`, (withB / ideal).toFixed(2)],
       ['without the balancer', `${without}`, (without / ideal).toFixed(2)],
     ];
-    const lines = [['', 'makespan ms', 'x ideal'], ['---', '---', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`);
     process.stdout.write(
       `${jobs} equal CPU-bound jobs started on node0 of 3 nodes of ${cpus.toFixed(2)} CPU (one job alone on a node: ${one} ms); ` +
-        `balancer min-cpu ${settings.minCpuSeconds} s, max-moves ${settings.maxMoves}, interval 1 s, hold 20 s\n\n${lines.join('\n')}\n`,
+        `balancer min-cpu ${settings.minCpuSeconds} s, max-moves ${settings.maxMoves}, interval 1 s, hold 20 s\n\n${markdownTable(['', 'makespan ms', 'x ideal'], rows)}\n`,
     );
   } finally {
     await c.close();

@@ -21,8 +21,6 @@ export const criu = createCriu('/usr/local/sbin/criu');
 
 type Node = ClusterInfo['nodes'][number];
 
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function deadline<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000, intervalMs = 20): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -60,8 +58,8 @@ export interface BenchCluster {
   src: Node;
   dst: Node;
   call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T>;
-  /** memhog of `mib` MiB on the source node, once its memory is filled */
-  start(mib: number): Promise<Process>;
+  /** memhog of `mib` MiB on the source node, once its memory is filled; the token's user owns it */
+  start(mib: number, token?: string): Promise<Process>;
   stop(id: number): Promise<unknown>;
   /** where a node's agent keeps a lazy move's images (its runDir, a tmpfs) */
   runDir(node: Node): string;
@@ -108,8 +106,8 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     return (text ? JSON.parse(text) : undefined) as T;
   };
   const call = <T>(method: string, path: string, body?: unknown, token = info.client.token) => request<T>(method, path, body, info.url, token);
-  const output = async (pid: number) => {
-    const text = await (await fetch(new URL(`/v1/processes/${pid}/output?follow=false`, info.url), { headers: { authorization: `Bearer ${info.client.token}` } })).text();
+  const output = async (pid: number, token: string) => {
+    const text = await (await fetch(new URL(`/v1/processes/${pid}/output?follow=false`, info.url), { headers: { authorization: `Bearer ${token}` } })).text();
     return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
   };
 
@@ -119,9 +117,9 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     src,
     dst,
     call,
-    async start(mib) {
-      const p = await call<Process>('POST', '/v1/processes', { argv: [MEMHOG, String(mib), '600'], cwd: '/tmp', node: src.name });
-      await deadline(`memhog ${mib} to be ready`, async () => ((await output(p.id)).includes('ready') ? true : undefined));
+    async start(mib, token = info.client.token) {
+      const p = await call<Process>('POST', '/v1/processes', { argv: [MEMHOG, String(mib), '600'], cwd: '/tmp', node: src.name }, token);
+      await deadline(`memhog ${mib} to be ready`, async () => ((await output(p.id, token)).includes('ready') ? true : undefined));
       return p;
     },
     stop: (pid) => call('POST', `/v1/processes/${pid}/signal`, { signal: 'SIGKILL' }).catch(() => undefined),

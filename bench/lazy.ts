@@ -20,7 +20,8 @@ import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { type Criu, createCriu, dumpArgs, statusReady } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
-import { IN_NODE, REPO, criu, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
+import { IN_NODE, REPO, criu, dirBytes, openBenchCluster, warmMemory } from './bench-cluster.js';
+import { markdownTable, median } from './table.js';
 
 const LAZY_PORT = 7791;
 /** built by `make -C bench bin/criu-stock` (npm run bench:lazy does) */
@@ -148,8 +149,7 @@ async function main(): Promise<void> {
     'lazy KiB before resume', 'bare KiB before resume', 'full total ms', 'lazy total ms', 'bare lazy total ms', 'stock lazy total ms',
     'lazy background GB/s', 'bare background GB/s', 'stock background GB/s',
   ];
-  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
-  process.stdout.write(`Full and lazy migration between two nodes, median of ${runs} runs each (total: until the source holds nothing)\n\n${lines.join('\n')}\n`);
+  process.stdout.write(`Full and lazy migration between two nodes, median of ${runs} runs each (total: until the source holds nothing)\n\n${markdownTable(head, rows)}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -20,7 +20,8 @@ import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
 import { dumpArgs } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
-import { IN_NODE, criu, deadline, dirBytes, median, openBenchCluster, warmMemory } from './bench-cluster.js';
+import { IN_NODE, criu, deadline, dirBytes, openBenchCluster, warmMemory } from './bench-cluster.js';
+import { markdownTable, median } from './table.js';
 
 const PAGE_SERVER_PORT = 7790;
 
@@ -109,8 +110,7 @@ async function main(): Promise<void> {
     await c.close();
   }
   const head = ['program', 'images', 'godwit stopped ms', 'bare CRIU + cp stopped ms', 'ratio', 'bare CRIU + page server stopped ms', 'ratio', 'godwit total ms', 'bare CRIU + cp total ms', 'ratio'];
-  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
-  process.stdout.write(`Full-copy migration between two nodes, median of ${runs} runs each\n\n${lines.join('\n')}\n`);
+  process.stdout.write(`Full-copy migration between two nodes, median of ${runs} runs each\n\n${markdownTable(head, rows)}\n`);
 }
 
 main().catch((err: unknown) => {
