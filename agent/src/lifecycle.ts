@@ -22,6 +22,7 @@ import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
+import { checkImageCreds } from './image-creds.js';
 import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
@@ -303,11 +304,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       }
       const existing = procs.epochInfo(id, req.epoch);
       if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
-      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
+      const t0 = Date.now();
       const imagesDir = images.dirOf(req.migrationId);
+      // CRIU, as root, gives the program whatever credentials its images say: they must be the
+      // owner's (a move's destination looked the account up before the program stopped)
+      const account = await resolveAccount(req.account, node);
+      checkImageCreds(imagesDir, account);
+      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
       const logName = `restore-${req.epoch}.log`;
       const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
-      const t0 = Date.now();
       // the pages come on demand, through a daemon the restored tree hands its memory to
       let pager: LazyDaemon | undefined;
       if (meta.lazy) {
@@ -329,13 +334,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         control?.unfollow(id);
         if (pager) killCriu(pager.pid);
       };
-      // only a recovery hands CRIU files opened for the program, with its owner's rights: a move,
-      // whose program is stopped meanwhile, does not look the account up
-      const owner = meta.inherit?.length ? keeperUser(await resolveAccount(req.account, node).catch((err: unknown) => {
-        stopPager();
-        procs.removeEpoch(id, req.epoch);
-        throw err;
-      })) : undefined;
+      // only a recovery hands CRIU files opened for the program, with its owner's rights
+      const owner = meta.inherit?.length ? keeperUser(account) : undefined;
       let ev;
       try {
         ev = await startKeeper(

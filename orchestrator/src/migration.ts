@@ -356,7 +356,9 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   async function run(m: MigrationRow): Promise<Migration> {
     let choice: Choice;
     try {
-      const program = await ctx.agent(m.from_node).inspect(m.process_id);
+      // the destination looks the owner up meanwhile, so that the restore, which checks the
+      // images against that account while the program is stopped, finds it at hand
+      const [program] = await Promise.all([ctx.agent(m.from_node).inspect(m.process_id), ctx.agent(m.to_node).resolveAccount(ownerAccount(m.process_id))]);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       expected.set(m.id, program.residentBytes);
     } catch (err) {
