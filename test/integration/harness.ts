@@ -93,9 +93,9 @@ export interface Run {
   id: () => Promise<number>;
 }
 
-export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string } = {}): Run {
+export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const child = execa('node', [join(CLI, 'mosrun.js'), '-v', ...args], {
-    env: h.env,
+    env: opts.env ?? h.env,
     reject: false,
     cwd: opts.cwd ?? REPO,
     stdin: opts.input ? 'pipe' : 'ignore',
