@@ -4,7 +4,6 @@
  * API is an account here only if this node says so: the orchestrator names it, the node decides
  * who that is.
  */
-import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import { GodwitError } from '@godwit/schemas';
 
@@ -17,7 +16,27 @@ export interface Account {
   home: string;
 }
 
-export async function resolveAccount(name: string, node: string): Promise<Account> {
+/**
+ * Answers stay this long, so that a move's restore, timed in milliseconds while the program is
+ * stopped, does not wait for two programs to run: a change to an account (a group added) reaches
+ * this node's launches and restores within that time.
+ */
+const ANSWER_TTL_MS = 30_000;
+const answers = new Map<string, { at: number; account: Promise<Account> }>();
+
+export function resolveAccount(name: string, node: string): Promise<Account> {
+  const kept = answers.get(name);
+  if (kept && Date.now() - kept.at < ANSWER_TTL_MS) return kept.account;
+  const entry = { at: Date.now(), account: lookUp(name, node) };
+  answers.set(name, entry);
+  // an account that is not there yet may be made any moment: only answers that found one stay
+  entry.account.catch(() => {
+    if (answers.get(name) === entry) answers.delete(name);
+  });
+  return entry.account;
+}
+
+async function lookUp(name: string, node: string): Promise<Account> {
   const passwd = await execa('getent', ['passwd', '--', name], { reject: false, timeout: 10_000 });
   const fields = passwd.exitCode === 0 ? passwd.stdout.split('\n')[0]!.split(':') : [];
   if (fields.length < 7 || fields[0] !== name) {
@@ -39,15 +58,4 @@ export async function resolveAccount(name: string, node: string): Promise<Accoun
 /** how the keeper takes an owner (agent/keeper/keeper.c, GODWIT_KEEPER_USER) */
 export function keeperUser(a: Account): string {
   return `${a.uid} ${a.gid} ${a.groups.join(',')}`;
-}
-
-/** the uid and gid a running program has (its keeper made them its owner's) */
-export interface ProcOwner {
-  uid: number;
-  gid: number;
-}
-
-export function ownerOfPid(pid: number): ProcOwner {
-  const st = statSync(`/proc/${pid}`);
-  return { uid: st.uid, gid: st.gid };
 }

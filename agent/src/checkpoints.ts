@@ -13,7 +13,7 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
-import { ownerOfPid, resolveAccount } from './accounts.js';
+import { resolveAccount } from './accounts.js';
 import { asOwnerPath, copyAsOwner } from './as-owner.js';
 import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
@@ -143,7 +143,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
             stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
-            controlMounts, owner: ownerOfPid(proc.rootPid),
+            controlMounts,
           });
           const manifest: Manifest = { version: 1, processId: id, node, takenAt: frozenAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
           await images.writeFileIn(work, MANIFEST, JSON.stringify(manifest));

@@ -10,7 +10,6 @@
  * the destination and its memory is there: a tmpfs survives an agent restart, and whatever ends
  * it (the machine's restart) ends the stopped program at the source as well.
  */
-import type { ProcOwner } from './accounts.js';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -50,8 +49,6 @@ export interface ImageMeta {
   inherit?: InheritedFile[];
   /** where the program saw its control directory: CRIU mounts the keeper's view there again */
   controlMounts?: string[];
-  /** whose program it is (read before the dump): its restored control view is theirs */
-  owner?: ProcOwner;
 }
 
 /** whether godwit.json's text describes a lazy move's images */

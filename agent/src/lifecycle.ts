@@ -17,12 +17,13 @@ import {
   type RestoreResult,
   refusedEnv,
 } from '@godwit/schemas';
-import { keeperUser, ownerOfPid, resolveAccount } from './accounts.js';
+import { keeperUser, resolveAccount } from './accounts.js';
 import { openRefused } from './as-owner.js';
 import type { Control } from './control.js';
 import { backUnderQuota, liftOutOfQuota, quotaLifts } from './cpu-quota.js';
 import { LAZY_PAGES_LOG, type Criu, type LazyDaemon } from './criu.js';
 import { freePort } from './free-port.js';
+import { checkImageCreds } from './image-creds.js';
 import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
@@ -256,7 +257,6 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const meta = procs.meta(id);
       const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
       const controlMounts = controlMountsOf(cur.rootPid);
-      const owner = ownerOfPid(cur.rootPid);
       procs.dumping.add(id);
       try {
         const dir = await images.fresh(migrationId, lazy);
@@ -286,7 +286,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         }
         images.writeMeta(migrationId, {
           version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
-          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts, owner,
+          stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
           ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy };
@@ -305,11 +305,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       }
       const existing = procs.epochInfo(id, req.epoch);
       if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
-      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
+      const t0 = Date.now();
       const imagesDir = images.dirOf(req.migrationId);
+      // CRIU, as root, gives the program whatever credentials its images say: they must be the
+      // owner's (a move's destination looked the account up before the program stopped)
+      const account = await resolveAccount(req.account, node);
+      checkImageCreds(imagesDir, account);
+      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
       const logName = `restore-${req.epoch}.log`;
       const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
-      const t0 = Date.now();
       // the pages come on demand, through a daemon the restored tree hands its memory to
       let pager: LazyDaemon | undefined;
       if (meta.lazy) {
@@ -331,24 +335,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         control?.unfollow(id);
         if (pager) killCriu(pager.pid);
       };
-      // only a recovery hands CRIU files opened for the program, with its owner's rights (groups
-      // and all): a move, whose program is stopped meanwhile, does not look the account up, and
-      // its control view is shown as the uid and gid the program had
-      const owner = meta.inherit?.length
-        ? keeperUser(
-            await resolveAccount(req.account, node).catch((err: unknown) => {
-              stopPager();
-              procs.removeEpoch(id, req.epoch);
-              throw err;
-            }),
-          )
-        : meta.owner && `${meta.owner.uid} ${meta.owner.gid}`;
+      // the keeper shows the control view as the owner's, and a recovery's keeper opens the
+      // program's files with the owner's rights
+      const owner = keeperUser(account);
       let ev;
       try {
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
-            ...(owner !== undefined ? { user: owner } : {}),
+            user: owner,
             ...(control ? { control: control.dirOf(id) } : {}),
             mode: {
               restore: {

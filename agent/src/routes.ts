@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
+  AccountName,
   DumpRequest,
   FileSizesRequest,
   type FileSizesResult,
@@ -15,6 +16,7 @@ import {
   StageCheckpointRequest,
   TakeCheckpointRequest,
 } from '@godwit/schemas';
+import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
 import { outputPath } from './keeper.js';
 import type { Control } from './control.js';
@@ -137,6 +139,14 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));
 
   app.post('/v1/file-sizes', { schema: { body: FileSizesRequest } }, async (req): Promise<FileSizesResult> => ({ sizes: checkpoints.sizesNow(req.body.paths) }));
+
+  // a move's destination looks its owner up before the program stops: the restore, which checks
+  // the images against that account, then finds the answer kept (and a node where the owner has
+  // no account is known before the program stopped, not after)
+  app.post('/v1/accounts/:name/resolve', { schema: { params: Type.Object({ name: AccountName }) } }, async (req, reply) => {
+    await resolveAccount(req.params.name, node);
+    return reply.status(204).send();
+  });
 
   app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) =>
     images.startPageServer(Number(req.params.migrationId), host),

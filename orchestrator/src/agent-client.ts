@@ -59,6 +59,8 @@ export interface AgentClient {
   dump(id: number, req: DumpRequest): Promise<DumpResult>;
   send(id: number, req: SendRequest): Promise<SendResult>;
   restore(id: number, req: RestoreRequest): Promise<RestoreResult>;
+  /** has this (destination) node look a Unix account up ahead of a restore; fails if it has none */
+  resolveAccount(account: string): Promise<void>;
   /** a CRIU page server at this (destination) node for the migration's pages */
   pageServer(migrationId: number): Promise<PageServer>;
   /** ends the stopped copy a direct dump left at this (source) node: the program moved */
@@ -178,6 +180,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     send: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/send`, json: req, timeoutMs: timeouts.longMs }),
     restore: (id, req) =>
       json({ method: 'POST', path: `/v1/procs/${id}/restore`, json: req, timeoutMs: timeouts.longMs }),
+    resolveAccount: (account) => none({ method: 'POST', path: `/v1/accounts/${encodeURIComponent(account)}/resolve`, timeoutMs: timeouts.shortMs }),
     pageServer: (mid) => json({ method: 'POST', path: `/v1/images/${mid}/page-server`, timeoutMs: timeouts.shortMs }),
     finish: (id, mid) => json({ method: 'POST', path: `/v1/procs/${id}/finish`, json: { migrationId: mid }, timeoutMs: timeouts.shortMs }),
     resume: (id, mid) => none({ method: 'POST', path: `/v1/procs/${id}/resume`, json: { migrationId: mid }, timeoutMs: timeouts.shortMs }),

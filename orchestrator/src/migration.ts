@@ -353,10 +353,24 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     return { from: features(from), to: features(to) };
   }
 
+  /**
+   * Has the destination look the owner's account up while the source inspects the program, so
+   * that the restore, which checks the images against it while the program is stopped, finds it
+   * at hand. A destination that says there is no such account fails the move before the program
+   * stops; one that does not answer is left to the transfer and the restore, as before.
+   */
+  async function ownerAhead(m: MigrationRow): Promise<void> {
+    await ctx.agent(m.to_node).resolveAccount(ownerAccount(m.process_id)).catch((err: unknown) => {
+      const e = asGodwitError(err);
+      if (e.code !== 'GODWIT_ERR_AGENT_UNREACHABLE') throw e;
+      log.warn({ err, migration: m.id }, `${m.to_node} did not look the owner's account up ahead: its restore will`);
+    });
+  }
+
   async function run(m: MigrationRow): Promise<Migration> {
     let choice: Choice;
     try {
-      const program = await ctx.agent(m.from_node).inspect(m.process_id);
+      const [program] = await Promise.all([ctx.agent(m.from_node).inspect(m.process_id), ownerAhead(m)]);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       expected.set(m.id, program.residentBytes);
     } catch (err) {

@@ -28,6 +28,8 @@ export const ERRORS = {
   /** CRIU could not dump the process: it keeps running where it was. */
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },
+  /** the credentials in a dump's images are not its owner's: they are not restored */
+  GODWIT_ERR_BAD_IMAGES: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_CANNOT_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_BAD_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_FILES_CHANGED: { statusCode: 409, error: 'Conflict' },

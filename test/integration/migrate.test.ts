@@ -3,7 +3,11 @@
  * to it, and nothing it prints is lost or repeated.
  */
 import { expect } from 'chai';
-import { cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Process } from '@godwit/schemas';
+import { api, cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 describe('live migration of a running program', function () {
   let h: Harness;
@@ -47,6 +51,34 @@ describe('live migration of a running program', function () {
     expect(numbers, 'every number printed once, in order, across 3 migrations').to.deep.equal(expected);
     expect(run.stdout()).to.match(/result=counted 150/);
     expect(new Set(pids).size, `the host PID changes with each move: ${pids.join(', ')}`).to.equal(4);
+  });
+
+  it("moves the guest's program home -> node1 -> home, lazily back, as the guest: its images pass the check of their credentials", async function () {
+    this.timeout(180_000);
+    const guest = { ...h.env, GODWIT_CONFIG: h.info.guestConfigPath };
+    const { uid, gid } = h.info.guestAccount;
+    const cwd = mkdtempSync(join(tmpdir(), 'godwit-guest-'));
+    try {
+      chownSync(cwd, uid, gid);
+      const run = mosrun(h, [program('counter'), '100'], { cwd, env: guest });
+      const id = await run.id();
+      await run.waitFor(/^3$/m);
+      for (const [to, node, how] of [['node1', 'node1', []], ['home', 'node0', ['--strategy', 'lazy']]] as const) {
+        const mig = await cli(h, 'mosmigrate', [String(id), to, ...how], { env: guest });
+        expect(mig.exitCode, `mosmigrate ${id} ${to} ${how.join(' ')} as the guest: ${mig.stderr}`).to.equal(0);
+        const res = await api<Process>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token);
+        expect(res.body.node, JSON.stringify(res.body)).to.equal(node);
+        const status = readFileSync(`/proc/${res.body.pid}/status`, 'utf8');
+        expect(status, `the restored program runs as ${h.info.guestAccount.name} on ${node}`).to.match(new RegExp(`^Uid:\\t${uid}\\t${uid}\\t${uid}\\t${uid}$`, 'm'));
+        expect(status).to.match(new RegExp(`^Gid:\\t${gid}\\t${gid}\\t${gid}\\t${gid}$`, 'm'));
+        expect(status, 'and without capabilities').to.match(/^CapEff:\t0+$/m).and.match(/^CapBnd:\t0+$/m);
+      }
+      const result = await run.child;
+      expect(result.exitCode, `mosrun's exit status; stderr: ${run.stderr()}`).to.equal(0);
+      expect(numbersIn(run.stdout())).to.deep.equal(oneTo(100));
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('keeps the exit status of a program that exits after being migrated', async function () {

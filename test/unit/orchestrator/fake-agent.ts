@@ -46,7 +46,7 @@ export interface FakeAgent {
   url: string;
   epochs: Map<string, FakeEpoch>;
   images: Map<number, { id: number; epoch: number; inodes: StreamInodes }>;
-  fail: { launch?: Failure; dump?: Failure; send?: Failure; restore?: Failure; output?: Failure };
+  fail: { launch?: Failure; account?: Failure; dump?: Failure; send?: Failure; restore?: Failure; output?: Failure };
   /** what its load reports say of each of its programs' CPU use (idle, by default) */
   cpu: { cpuSeconds: number; cpuDemand: number };
   /** calls received, as "METHOD path" */
@@ -191,6 +191,10 @@ export async function startFakeAgent(name: string, token: string): Promise<FakeA
     if (fail.dump) throw err(fail.dump);
     const e = dumpNow(Number(req.params.id), req.body.migrationId);
     return { epoch: e.proc.epoch, inodes: e.proc.inodes, frozenAt: Date.now() - 5, dumpMs: 5, bytes: 4096, direct: false, lazy: false };
+  });
+  app.post('/v1/accounts/:name/resolve', async (_req, reply) => {
+    if (fail.account) throw err(fail.account);
+    return reply.code(204).send();
   });
   // a small program that nothing keeps from moving: auto copies it whole
   app.get<{ Params: { id: string } }>('/v1/procs/:id/blockers', async (req) => {

@@ -160,6 +160,16 @@ describe('orchestrator migrations', function () {
     await waitFor(async () => (await outputText(id)) === 'still here\n', 'output after the failed dump', 5000, () => outputText(id));
   });
 
+  it('does not stop the program when its owner has no account at the destination', async () => {
+    const id = await runOn('node0');
+    c.agent('node1').fail.account = { code: 'GODWIT_ERR_NO_ACCOUNT', message: "there is no Unix account 'alice' on node1" };
+    const res = await c.req('alice', 'POST', `/v1/processes/${id}/migrate`, { to: 'node1' });
+    expect(res.json.code, JSON.stringify(res.json)).to.equal('GODWIT_ERR_NO_ACCOUNT');
+    expect(res.json.message).to.equal(`process ${id} cannot move to node1: there is no Unix account 'alice' on node1; it keeps running on node0`);
+    expect(c.agent('node0').calls.filter((call) => call.includes('/dump')), 'no dump was asked for').to.deep.equal([]);
+    expect((await c.req('alice', 'GET', `/v1/processes/${id}`)).json).to.include({ node: 'node0', state: 'running', nmigs: 0 });
+  });
+
   it('rolls back at the source when the destination cannot restore', async () => {
     const id = await runOn('node0');
     c.agent('node0').write(id, 'o', 'before\n');
