@@ -21,7 +21,7 @@ export function launchFailure(ev: Extract<KeeperEvent, { ev: 'launch-failed' }>,
   const details = { stage: ev.stage, errno: name, exitCode };
   switch (ev.stage) {
     case 'program':
-      return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', name === 'ENOENT' ? `${a.argv0}: command not found on ${a.node}` : `${a.argv0}: ${reason}`, details);
+      return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', name === 'ENOENT' && !a.argv0.includes('/') ? `${a.argv0}: command not found on ${a.node}` : `${a.argv0}: ${reason} on ${a.node}`, details);
     case 'cwd':
       return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `working directory ${a.cwd} cannot be used by ${a.account} on ${a.node}: ${reason}`, details);
     case 'account':
