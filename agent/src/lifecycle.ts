@@ -52,7 +52,9 @@ export interface LifecycleDeps {
 /** tini's child appears a moment after tini itself */
 async function settlePid(procs: ProcStore, rootPid: number): Promise<number | null> {
   try {
-    return await waitFor(() => procs.programPid(rootPid) ?? undefined, { timeoutMs: 2000, what: `the child of ${rootPid}` });
+    // a program that ended at once (`true`) took tini with it: nothing more will appear
+    const gone = () => !existsSync(`/proc/${rootPid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${rootPid}/stat`, 'utf8'));
+    return await waitFor(() => procs.programPid(rootPid) ?? (gone() ? null : undefined), { timeoutMs: 2000, intervalMs: 5, what: `the child of ${rootPid}` });
   } catch {
     return null;
   }

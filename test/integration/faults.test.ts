@@ -12,6 +12,9 @@ import type { Migration } from '@godwit/schemas';
 import { api, cli, cluster, debuggerOn, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 
+/** a counter's lines (100 ms each): it must outlast a few CLI calls on a loaded machine */
+const LINES = 150;
+
 describe('bad input and faults', function () {
   let h: Harness;
   before(async function () {
@@ -57,7 +60,7 @@ describe('bad input and faults', function () {
 
   it('does not move a program being traced by a debugger, says so, and it runs on', async function () {
     this.timeout(90_000);
-    const run = mosrun(h, [program('counter'), '60']);
+    const run = mosrun(h, [program('counter'), String(LINES)]);
     const id = await run.id();
     await run.waitFor(/^2$/m);
     const { pid } = await processInfo(h, id);
@@ -85,7 +88,7 @@ describe('bad input and faults', function () {
     expect(migs.at(-1)?.state, 'the refused migration is recorded as failed').to.equal('failed');
     const result = await run.child;
     expect(result.exitCode).to.equal(0);
-    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(60));
+    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(LINES));
   });
 
   it('does not move a program whose TCP connection leads off its node, and says why', async function () {
@@ -125,8 +128,8 @@ describe('bad input and faults', function () {
   });
 
   it('refuses a strategy the nodes cannot do before anything stops, and the program runs on', async function () {
-    this.timeout(60_000);
-    const run = mosrun(h, [program('counter'), '40']);
+    this.timeout(120_000);
+    const run = mosrun(h, [program('counter'), String(LINES)]);
     const id = await run.id();
     await run.waitFor(/^2$/m);
     const res = await cli(h, 'mosmigrate', ['--strategy', 'precopy', String(id), 'node1']);
@@ -139,7 +142,7 @@ describe('bad input and faults', function () {
     expect(JSON.parse(auto.stdout)).to.include({ strategy: 'lazy', state: 'done' }).and.have.property('strategyReason').that.matches(/^auto: lazy/);
     const result = await run.child;
     expect(result.exitCode, run.stderr()).to.equal(0);
-    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(40));
+    expect(numbersIn(run.stdout())).to.deep.equal(oneTo(LINES));
   });
 
   it('keeps the program at the source when the destination agent dies during the transfer', async function () {
