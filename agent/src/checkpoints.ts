@@ -3,8 +3,8 @@
  * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
  * cluster's checkpoint directory; and recoveries from them.
  */
-import { constants, createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GodwitError,
@@ -19,7 +19,7 @@ import type { InheritedFile } from './criu.js';
 import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
-import { inside, O_ACCMODE, openFiles, type TreeFile } from './open-files.js';
+import { copyOpenFile, inside, O_ACCMODE, openFiles, type LiveFile, type TreeFile } from './open-files.js';
 import { cannotMove, tracerOf, treePids } from './preflight.js';
 import { waitFor } from './wait.js';
 import type { ProcStore } from './procs.js';
@@ -135,10 +135,12 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         let files: TreeFile[];
         let frozenMs: number;
         try {
-          files = openFiles(proc.rootPid);
-          const saved = new Set(files.filter((f) => f.saved).map((f) => f.path));
-          const paths = distinctPaths(files);
-          for (const [i, p] of paths.entries()) if (saved.has(p)) await copyFile(p, join(work, savedName(i)));
+          const live: LiveFile[] = openFiles(proc.rootPid);
+          files = live.map(({ at: _at, ...f }) => f);
+          for (const [i, p] of distinctPaths(files).entries()) {
+            const saved = live.find((f) => f.path === p && f.saved);
+            if (saved) await copyOpenFile(saved, join(work, savedName(i)));
+          }
           const meta = procs.meta(id);
           images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
