@@ -2,7 +2,8 @@
  * File operations a recovery does on a user's behalf, with that user's rights: the one place
  * that runs godwit-as-owner (agent/keeper/as-owner.c), built next to the keeper, and how they
  * fail, there or in the keeper's opens for CRIU. Root would follow a symbolic link the user
- * planted to any file of the system, open what the user may not, and copy setuid bits.
+ * planted to any file of the system, open what the user may not, copy setuid bits, and tell the
+ * sizes of files the user may not see.
  */
 import { constants } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -92,4 +93,28 @@ export async function copyAsOwner(helperPath: string, account: Account, files: r
       { failed: failed.map((f) => ({ ...f, errno: errnoName(f.errno) })) },
     );
   }
+}
+
+/** a file's size as its owner sees it now, or the errno why they cannot (ELOOP: a symbolic link on the way) */
+export type SizeNow = { size: number } | { errno: number };
+
+/** paths per run of the helper, so that its arguments stay well under the kernel's limit */
+const STAT_BATCH = 256;
+
+/**
+ * The size of each path now, looked at as the account, following no symbolic link: what the
+ * account cannot reach, or reaches only through a link, has no size here.
+ */
+export async function sizesAsOwner(helperPath: string, account: Account, paths: readonly string[], node: string): Promise<SizeNow[]> {
+  const sizes: SizeNow[] = [];
+  for (let start = 0; start < paths.length; start += STAT_BATCH) {
+    const batch = paths.slice(start, start + STAT_BATCH);
+    const r = await execa(helperPath, [keeperUser(account), 'stat', ...batch], { reject: false, timeout: 60_000 });
+    const lines = r.exitCode === 0 ? r.stdout.split('\n').map((l) => /^(\d+) (?:size (\d+)|(\d+))$/.exec(l)) : [];
+    if (lines.length !== batch.length || lines.some((m, i) => m === null || Number(m[1]) !== i)) {
+      throw new GodwitError('GODWIT_ERR_INTERNAL', `could not look at files as ${account.name} on ${node}: ${r.stderr.trim() || r.message || 'no report'}`);
+    }
+    for (const m of lines) sizes.push(m![2] !== undefined ? { size: Number(m![2]) } : { errno: Number(m![3]) });
+  }
+  return sizes;
 }

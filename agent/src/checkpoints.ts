@@ -3,8 +3,8 @@
  * manifest of every file it had open, packed into one file (checkpoint-file.ts) under the
  * cluster's checkpoint directory; and recoveries from them.
  */
-import { constants, createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GodwitError,
@@ -13,13 +13,14 @@ import {
   type StageCheckpointResult,
   type TakeCheckpointResult,
 } from '@godwit/schemas';
-import { resolveAccount } from './accounts.js';
-import { asOwnerPath, copyAsOwner } from './as-owner.js';
+import { type Account, resolveAccount } from './accounts.js';
+import { asOwnerPath, copyAsOwner, fileReason, sizesAsOwner, type SizeNow } from './as-owner.js';
 import type { InheritedFile } from './criu.js';
+import { errnoName } from './errno.js';
 import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
-import { inside, O_ACCMODE, openFiles, type TreeFile } from './open-files.js';
+import { copyOpenFile, inside, O_ACCMODE, openFiles, type LiveFile, type TreeFile } from './open-files.js';
 import { cannotMove, tracerOf, treePids } from './preflight.js';
 import { waitFor } from './wait.js';
 import type { ProcStore } from './procs.js';
@@ -40,17 +41,10 @@ function distinctPaths(files: readonly TreeFile[]): string[] {
   return [...new Set(files.map((f) => f.path))];
 }
 
-/**
- * A file's size now; null when it is gone. A symbolic link is not followed (it may point where
- * the user may not look) but reported: one where the program had a file is not that file.
- */
-function sizeNow(path: string): number | null | 'symlink' {
-  try {
-    const st = lstatSync(path);
-    return st.isSymbolicLink() ? 'symlink' : st.size;
-  } catch {
-    return null;
-  }
+/** what a file a checkpoint had open is now, to its owner, where its size is not the checkpoint's */
+function changedNow(now: SizeNow, account: Account): string {
+  if ('size' in now) return `${now.size} bytes now`;
+  return errnoName(now.errno) === 'ENOENT' ? 'gone now' : `${account.name} cannot look at it now: ${fileReason(now.errno)}`;
 }
 
 /** what a checkpoint in progress leaves beside its work directory, for a restarted agent */
@@ -63,6 +57,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
   const root = config.checkpointDir;
   const node = config.node;
   const workRoot = join(config.dataDir, 'checkpoint-work');
+  const asOwner = asOwnerPath(config.keeperPath);
 
   /**
    * A checkpoint this agent was taking when it died: its program may be left stopped (CRIU
@@ -135,10 +130,12 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         let files: TreeFile[];
         let frozenMs: number;
         try {
-          files = openFiles(proc.rootPid);
-          const saved = new Set(files.filter((f) => f.saved).map((f) => f.path));
-          const paths = distinctPaths(files);
-          for (const [i, p] of paths.entries()) if (saved.has(p)) await copyFile(p, join(work, savedName(i)));
+          const live: LiveFile[] = openFiles(proc.rootPid);
+          files = live.map(({ at: _at, ...f }) => f);
+          for (const [i, p] of distinctPaths(files).entries()) {
+            const saved = live.find((f) => f.path === p && f.saved);
+            if (saved) await copyOpenFile(saved, join(work, savedName(i)));
+          }
           const meta = procs.meta(id);
           images.writeMetaIn(work, {
             version: 1, processId: id, epoch: proc.epoch, rootPid: proc.rootPid, inodes: proc.inodes, lockTables: [], direct: false,
@@ -198,6 +195,11 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           const to = req.remap[String(f.fd)];
           if (to !== undefined) remapped.set(f.path, to);
         }
+        const account = await resolveAccount(req.account, node);
+        const isSaved = (path: string) => manifest.files.some((x) => x.path === path && x.saved);
+        const looked = paths.filter((p) => !remapped.has(p) && !isSaved(p));
+        const sizes = await sizesAsOwner(asOwner, account, looked, node);
+        const sizeOf = new Map(looked.map((p, i) => [p, sizes[i]!]));
         const inherit: InheritedFile[] = [];
         const writeBack: { from: string; to: string; mode: number }[] = [];
         const changed: string[] = [];
@@ -207,16 +209,16 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           const to = remapped.get(path);
           if (to !== undefined) {
             inherit.push({ path, open: to, flags: keep | (f.mode === 'r' ? 0 : constants.O_CREAT), offset: f.offset });
-          } else if (manifest.files.some((x) => x.path === path && x.saved)) {
+          } else if (isSaved(path)) {
             writeBack.push({ from: join(dir, savedName(i)), to: path, mode: f.fileMode });
             // it comes back without setuid, setgid or sticky bits: CRIU, seeing another mode than
             // the checkpoint's, would refuse it, so it gets it open
             if (f.fileMode & ~0o777) inherit.push({ path, open: path, flags: keep, offset: f.offset });
           } else {
-            const now = sizeNow(path);
-            if (now === f.size) continue;
-            if (req.acceptChanged && typeof now === 'number') inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now) });
-            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${now === null ? 'gone now' : now === 'symlink' ? 'is now a symbolic link' : `${now} bytes now`}`);
+            const now = sizeOf.get(path)!;
+            if ('size' in now && now.size === f.size) continue;
+            if (req.acceptChanged && 'size' in now) inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now.size) });
+            else changed.push(`${path} (fd ${f.fd}): ${f.size} bytes at the checkpoint, ${changedNow(now, account)}`);
           }
         }
         if (changed.length) {
@@ -227,7 +229,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
             { changed },
           );
         }
-        if (writeBack.length) await copyAsOwner(asOwnerPath(config.keeperPath), await resolveAccount(req.account, node), writeBack, node);
+        if (writeBack.length) await copyAsOwner(asOwner, account, writeBack, node);
         images.writeMeta(req.migrationId, { ...meta, processId: req.processId, inherit });
         return {
           inodes: meta.inodes,
@@ -242,11 +244,14 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
       }
     },
 
-    /** MOSIX mosrun -I: the sizes now of the files a checkpoint's record names (null: gone) */
-    sizesNow: (paths: readonly string[]): (number | null)[] => paths.map((p) => {
-      const now = sizeNow(p);
-      return now === 'symlink' ? null : now;
-    }),
+    /**
+     * MOSIX mosrun -I: the sizes now of the files a checkpoint's record names, as its owner sees
+     * them (null: gone, out of the owner's reach, or reached only through a symbolic link)
+     */
+    async sizesNow(accountName: string, paths: readonly string[]): Promise<(number | null)[]> {
+      const sizes = await sizesAsOwner(asOwner, await resolveAccount(accountName, node), paths, node);
+      return sizes.map((now) => ('size' in now ? now.size : null));
+    },
   };
 }
 

@@ -138,7 +138,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));
 
-  app.post('/v1/file-sizes', { schema: { body: FileSizesRequest } }, async (req): Promise<FileSizesResult> => ({ sizes: checkpoints.sizesNow(req.body.paths) }));
+  app.post('/v1/file-sizes', { schema: { body: FileSizesRequest } }, async (req): Promise<FileSizesResult> => ({
+    sizes: await checkpoints.sizesNow(req.body.account, req.body.paths),
+  }));
 
   // a move's destination looks its owner up before the program stops: the restore, which checks
   // the images against that account, then finds the answer kept (and a node where the owner has

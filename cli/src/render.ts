@@ -167,7 +167,7 @@ export function renderCheckpointInfo(info: CheckpointInfo): string {
   ];
   const mode = { r: 'Read', w: 'Write', rw: 'Read-Write' } as const;
   for (const f of info.files) {
-    const now = f.sizeNow === null ? 'gone now' : f.sizeNow === f.size ? 'unchanged' : `${f.sizeNow} bytes now`;
+    const now = f.sizeNow === null ? 'gone now, out of its owner\'s reach, or a symbolic link' : f.sizeNow === f.size ? 'unchanged' : `${f.sizeNow} bytes now`;
     const note = f.saved ? ' (saved with the checkpoint: comes back with -R)' : f.sizeNow !== f.size ? ' (changed: -R needs -O or --accept-changed)' : '';
     lines.push(`File-Descriptor #${f.fd}${f.pid > 2 ? ` of pid ${f.pid}` : ''}: ${f.path}, offset=${f.offset}, ${mode[f.mode]}${f.append ? ', Append' : ''}, ${f.size} bytes then, ${now}${note}`);
   }

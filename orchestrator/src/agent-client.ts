@@ -4,6 +4,7 @@
  */
 import {
   type AgentProc,
+  type FileSizesRequest,
   type FileSizesResult,
   type StageCheckpointRequest,
   type StageCheckpointResult,
@@ -82,7 +83,7 @@ export interface AgentClient {
   /** unpacks a checkpoint file into images ready for a restore here */
   stageCheckpoint(req: StageCheckpointRequest): Promise<StageCheckpointResult>;
   /** the sizes of files on this node now (null: gone), as a checkpoint's description shows them */
-  fileSizes(paths: string[]): Promise<FileSizesResult>;
+  fileSizes(req: FileSizesRequest): Promise<FileSizesResult>;
   /** what the process's control directory shows, and the answer to its request */
   control(id: number, update: ControlUpdate): Promise<void>;
 }
@@ -197,7 +198,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     keptRead: (id, q) => json({ method: 'GET', path: `/v1/kept/${id}?${query(q)}`, timeoutMs: timeouts.shortMs }),
     checkpoint: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/checkpoint`, json: req, timeoutMs: timeouts.longMs }),
     stageCheckpoint: (req) => json({ method: 'POST', path: '/v1/checkpoints/stage', json: req, timeoutMs: timeouts.longMs }),
-    fileSizes: (paths) => json({ method: 'POST', path: '/v1/file-sizes', json: { paths }, timeoutMs: timeouts.shortMs }),
+    fileSizes: (req) => json({ method: 'POST', path: '/v1/file-sizes', json: req, timeoutMs: timeouts.shortMs }),
     control: (id, update) => none({ method: 'PUT', path: `/v1/procs/${id}/control`, json: update, timeoutMs: timeouts.shortMs }),
   };
 }

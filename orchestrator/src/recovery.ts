@@ -46,11 +46,15 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     return record;
   }
 
-  /** MOSIX mosrun -I, from the records: whose checkpoint it is, and the files it had open, with their sizes then and now */
+  /**
+   * MOSIX mosrun -I, from the records: whose checkpoint it is, and the files it had open, with
+   * their sizes then and now, as the checkpoint's owner can see them
+   */
   async function describe(path: string): Promise<CheckpointInfo> {
     const c = toCheckpoint(recordOf(path));
     const proc = toProcess(db.q.processById.get(c.processId)!);
-    const { sizes } = await ctx.agent(reader()).fileSizes(c.files.map((f) => f.path));
+    const account = accountOf(ctx.config, proc.owner);
+    const { sizes } = await ctx.agent(reader()).fileSizes({ account, paths: c.files.map((f) => f.path) });
     return {
       path, processId: c.processId, argv: proc.argv, cwd: proc.cwd, takenAt: c.takenAt, node: c.node,
       files: c.files.map((f, i) => ({ ...f, sizeNow: sizes[i] ?? null })),

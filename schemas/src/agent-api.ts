@@ -154,11 +154,15 @@ export const StageCheckpointResult = Type.Object({
 });
 export type StageCheckpointResult = Static<typeof StageCheckpointResult>;
 
-/** The sizes now of files a checkpoint had open (MOSIX mosrun -I), read on a node. */
-export const FileSizesRequest = Type.Object({ paths: Type.Array(Type.String({ pattern: '^/', maxLength: 4096 }), { maxItems: 65536 }) });
+/** The sizes now of files a checkpoint had open (MOSIX mosrun -I), read on a node as the checkpoint's owner. */
+export const FileSizesRequest = Type.Object({
+  /** whose checkpoint it is: the sizes are those this account can see, through no symbolic link */
+  account: AccountName,
+  paths: Type.Array(Type.String({ pattern: '^/', maxLength: 4096 }), { maxItems: 65536 }),
+});
 export type FileSizesRequest = Static<typeof FileSizesRequest>;
 export const FileSizesResult = Type.Object({
-  sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone' })),
+  sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone, out of the owner\'s reach, or a symbolic link' })),
 });
 export type FileSizesResult = Static<typeof FileSizesResult>;
 

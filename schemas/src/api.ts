@@ -199,7 +199,7 @@ export const CheckpointInfo = Type.Object({
   cwd: Type.String(),
   takenAt: Type.Integer(),
   node: NodeName,
-  files: Type.Array(Type.Intersect([OpenFile, Type.Object({ sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone' }) })])),
+  files: Type.Array(Type.Intersect([OpenFile, Type.Object({ sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: "null: it is gone, out of its owner's reach, or a symbolic link" }) })])),
 });
 export type CheckpointInfo = Static<typeof CheckpointInfo>;
 

@@ -3,7 +3,7 @@
  * the unprivileged account godwit-guest: each must fail with a clear error while the cluster
  * keeps working. The suite ends with a table: attack, expected, result.
  */
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -222,6 +222,94 @@ describe('security: the guest tries to get past its account', function () {
     expect(other.stderr).to.match(/Permission denied/);
     run.child.stdin!.end();
     expect((await run.child).exitCode, run.stderr()).to.equal(0);
+  });
+
+  describe("a checkpoint of the guest's program whose files are swapped for root's", function () {
+    /** holds its log open for appending, and a file in each of two directories open for reading */
+    const PROGRAM = `
+import time
+log = open('progress.log', 'a', buffering=1)
+log.write("the program's line\\n")
+inputs = [open('linked/data'), open('hidden/data')]
+print('ready', flush=True)
+for i in range(1, 600):
+    print(i, flush=True)
+    time.sleep(0.1)
+`;
+    let work: string;
+    let rootOnly: string;
+    before(() => {
+      work = mkdtempSync(join(dir, 'ckpt-'));
+      chownSync(work, guest.uid, guest.gid);
+      for (const sub of ['linked', 'hidden']) {
+        mkdirSync(join(work, sub));
+        writeFileSync(join(work, sub, 'data'), `${sub}\n`);
+        chownSync(join(work, sub), guest.uid, guest.gid);
+      }
+      rootOnly = mkdtempSync(join(tmpdir(), 'godwit-root-only-'));
+      chmodSync(rootOnly, 0o700);
+      writeFileSync(join(rootOnly, 'secret'), 'root only secret\n', { mode: 0o600 });
+      writeFileSync(join(rootOnly, 'data'), 'x'.repeat(1234), { mode: 0o600 });
+    });
+    after(() => {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(rootOnly, { recursive: true, force: true });
+    });
+
+    it("saves the program's own log, tells no size of root's files, and recovers", async function () {
+      this.timeout(300_000);
+      const name = `swap-${process.pid}`;
+      const log = join(work, 'progress.log');
+      const moved = join(work, 'progress.old');
+      const run = mosrun(h, ['-C', name, 'python3', '-c', PROGRAM], { cwd: work, env: guestEnv(h) });
+      const id = await run.id();
+      await run.waitFor(/^ready$/m);
+
+      // after the program opened its log, its path becomes a symbolic link to a file only root may
+      // read (the kernel names the descriptor by its new name then: a swap between the agent's
+      // look at /proc and its copy, which no test can time, is open-files.test.ts's)
+      renameSync(log, moved);
+      symlinkSync(join(rootOnly, 'secret'), log);
+      const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint'], { env: guestEnv(h) });
+      expect(taken.exitCode, taken.stderr).to.equal(0);
+      expect((await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }, h.info.guest.token)).status).to.equal(204);
+      await run.child;
+      const file = `${name}.1`;
+
+      // the files it read now lie behind a symbolic link to root's directory, and in a directory only root may enter
+      renameSync(join(work, 'linked'), join(work, 'linked.old'));
+      symlinkSync(rootOnly, join(work, 'linked'));
+      chownSync(join(work, 'hidden'), 0, 0);
+      chmodSync(join(work, 'hidden'), 0o700);
+      const info = await cli(h, 'mosrun', ['-I', file], { env: guestEnv(h) });
+      expect(info.exitCode, info.stderr).to.equal(0);
+      const lineOf = (path: string) => info.stdout.split('\n').find((l) => l.includes(`: ${path}, `)) ?? `no line for ${path} in ${info.stdout}`;
+      const infoLines = ['linked', 'hidden'].map((sub) => lineOf(join(work, sub, 'data')));
+      record("mosrun -I on the guest's checkpoint, its files now behind a symbolic link to root's directory and in a root-only one", 'neither size told', infoLines.map((l) => l.replace(/^.*bytes then, /, '')).join('; '));
+      for (const l of infoLines) expect(l).to.match(/bytes then, gone now, out of its owner's reach, or a symbolic link \(changed/);
+      expect(info.stdout).to.not.contain('1234');
+
+      const refused = await cli(h, 'mosrun', ['-R', file], { env: guestEnv(h), cwd: work });
+      record('the guest recovers that checkpoint as it is', "refused, naming both files, no size of root's", refused.stderr.trim().split('\n')[0] ?? '');
+      expect(refused.exitCode).to.not.equal(0);
+      expect(refused.stderr).to.match(new RegExp(`${join(work, 'linked', 'data')} \\(fd \\d+\\): 7 bytes at the checkpoint, ${guest.name} cannot look at it now: it is, or lies under, a symbolic link`));
+      expect(refused.stderr).to.match(new RegExp(`${join(work, 'hidden', 'data')} \\(fd \\d+\\): 7 bytes at the checkpoint, ${guest.name} cannot look at it now: permission denied \\(EACCES\\)`));
+      expect(refused.stderr).to.not.contain('1234');
+
+      // with its files back, the recovery writes back the log the program had open, not root's file
+      rmSync(join(work, 'linked'));
+      renameSync(join(work, 'linked.old'), join(work, 'linked'));
+      chownSync(join(work, 'hidden'), guest.uid, guest.gid);
+      rmSync(moved);
+      const back = mosrun(h, ['-R', file], { cwd: work, env: guestEnv(h) });
+      const rid = await back.id();
+      const content = readFileSync(moved, 'utf8');
+      record("the guest checkpoints its program after swapping its open log's path for a symbolic link to a root-only file", "the checkpoint holds the program's log; recovery writes that back", `written back: ${JSON.stringify(content)}`);
+      expect(content).to.equal("the program's line\n");
+      expect(readFileSync(join(rootOnly, 'secret'), 'utf8'), 'the link was left alone').to.equal('root only secret\n');
+      expect((await api(h, 'POST', `/v1/processes/${rid}/signal`, { signal: 'SIGKILL' }, h.info.guest.token)).status).to.equal(204);
+      await back.child;
+    });
   });
 
   it('leaves nothing behind: the files the attacks aimed at are as they were', () => {

@@ -1,19 +1,20 @@
 /**
  * Files a recovery writes back go through godwit-as-owner as their owner: no symbolic link is
- * followed, no setuid bit survives, nothing the owner could not write is written. Needs root.
+ * followed, no setuid bit survives, nothing the owner could not write is written. Sizes of files
+ * now are told as their owner sees them, through no symbolic link. Needs root.
  */
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { GodwitError } from '@godwit/schemas';
-import { asOwnerPath, copyAsOwner } from '../../../agent/src/as-owner.js';
+import { asOwnerPath, copyAsOwner, sizesAsOwner } from '../../../agent/src/as-owner.js';
 
 const HELPER = asOwnerPath(join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper'));
 const NOBODY = 65534;
 const nobody = { name: 'nobody', uid: NOBODY, gid: NOBODY, groups: [NOBODY], home: '/' };
 
-describe('writing files back as their owner', function () {
+describe('files as their owner', function () {
   let top: string;
   let saved: string;
   let mine: string;
@@ -91,5 +92,23 @@ describe('writing files back as their owner', function () {
       { path: join(top, 'c'), stage: 'open', errno: 'EACCES' },
     ]);
     expect(readFileSync(join(mine, 'b'), 'utf8'), 'the others are written').to.equal('from the checkpoint\n');
+  });
+
+  it('tells the sizes of files as the owner sees them: nothing out of their reach, nothing through a symbolic link', async () => {
+    writeFileSync(join(mine, 'log'), 'twelve bytes');
+    symlinkSync(join(mine, 'log'), join(mine, 'link'));
+    symlinkSync(mine, join(top, 'dirlink'));
+    const paths = [join(mine, 'log'), join(rootOnly, 'target'), join(mine, 'link'), join(top, 'dirlink', 'log'), join(mine, 'gone')];
+    const sizes = await sizesAsOwner(HELPER, nobody, paths, 'node0');
+    expect(sizes).to.deep.equal([{ size: 12 }, { errno: constants.errno.EACCES }, { errno: constants.errno.ELOOP }, { errno: constants.errno.ELOOP }, { errno: constants.errno.ENOENT }]);
+    const root = { name: 'root', uid: 0, gid: 0, groups: [0], home: '/root' };
+    expect(await sizesAsOwner(HELPER, root, paths.slice(1, 3), 'node0'), 'root reaches the root-only file, and still follows no link').to.deep.equal([{ size: 5 }, { errno: constants.errno.ELOOP }]);
+  });
+
+  it('tells the sizes of more files than one run of the helper takes', async () => {
+    writeFileSync(join(mine, 'log'), 'x');
+    const sizes = await sizesAsOwner(HELPER, nobody, Array.from({ length: 600 }, () => join(mine, 'log')), 'node0');
+    expect(sizes.length).to.equal(600);
+    expect(sizes.every((s) => 'size' in s && s.size === 1)).to.equal(true);
   });
 });
