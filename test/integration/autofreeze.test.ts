@@ -7,20 +7,21 @@ import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Node, Process } from '@godwit/schemas';
-import { api, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 /** what the harness sets: no automatic freezing, default thresholds */
 const OFF = { autoFreeze: false, memLowPercent: 5, thawHoldSeconds: 10, intervalMs: 2000 };
 
 describe('automatic freezing and thawing on memory shortage', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account; automatic freezing is the admin's to set */
   let h: Harness;
   let admin: { env: NodeJS.ProcessEnv };
   const runs: Run[] = [];
   const ids: number[] = [];
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
     admin = { env: { ...h.env, GODWIT_CONFIG: h.info.adminConfigPath } };
   });
   afterEach(async function () {

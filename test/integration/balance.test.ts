@@ -3,16 +3,22 @@
  * themselves; a locked one and an I/O-bound one stay home; nothing goes back and forth.
  */
 import { expect } from 'chai';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BalancerStatus, Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, migrations, mosrun, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, eventually, guestDir, migrations, mosrun, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
 
 describe('automatic load balancing', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account; the balancer is the admin's to set */
   let h: Harness;
+  /** where the I/O-bound program writes */
+  let scratch: string;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
+    scratch = guestDir(h, 'godwit-balance-');
   });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('spreads 6 CPU-bound programs over the nodes; the locked and the I/O-bound ones stay home', async function () {
     this.timeout(300_000);
@@ -30,7 +36,7 @@ describe('automatic load balancing', function () {
       const busy: number[] = [];
       for (let i = 0; i < 6; i++) busy.push(await start([program('bin/busyloop'), '80000000000']));
       const locked = await start(['-L', program('bin/busyloop'), '80000000000']);
-      const ioFile = join(h.home, 'io-bound.data');
+      const ioFile = join(scratch, 'io-bound.data');
       const io = await start(['sh', '-c', `while :; do dd if=/dev/zero of=${ioFile} bs=1M count=8 conv=fsync 2>/dev/null; done`]);
       const admin = { env: { ...h.env, GODWIT_CONFIG: h.info.adminConfigPath } };
       const set = await cli(h, 'mosctl', ['balance', 'set', 'min-cpu=1', 'hold=10', 'interval=1'], admin);

@@ -3,13 +3,14 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Process } from '@godwit/schemas';
-import { api, cli, cluster, type Harness } from './harness.js';
+import { api, asGuest, cli, cluster, type Harness } from './harness.js';
 
 describe('batch mode (mosrun -S)', function () {
+  /** the cluster as its guest: the jobs run as the unprivileged account */
   let h: Harness;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
   });
 
   it('runs 6 commands, never more than 2 at once, and reports each exit status', async function () {

@@ -1,13 +1,14 @@
 /** mosctl drain (MOSIX's expel): every process leaves the node and runs on elsewhere; nothing new starts there. */
 import { expect } from 'chai';
 import type { DrainResult } from '@godwit/schemas';
-import { cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { asGuest, cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
 describe('draining a node (mosctl drain / undrain)', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account; draining is the admin's */
   let h: Harness;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
   });
 
   it('moves every process off node1, starts nothing there until undrained, and is for admins only', async function () {

@@ -2,7 +2,7 @@
  * One real local cluster for the whole integration suite (started on first use, removed after
  * the last test), and helpers that act as a user would: the CLI's commands, the REST API.
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -21,6 +21,8 @@ export interface Harness {
   info: ClusterInfo;
   env: NodeJS.ProcessEnv;
   home: string;
+  /** the token its API calls carry unless told otherwise: the client's, or the guest's in asGuest's view */
+  token: string;
 }
 
 /** The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). */
@@ -30,7 +32,7 @@ export function cluster(): Promise<Harness> {
     const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
-    const h = { info, env, home };
+    const h = { info, env, home, token: info.client.token };
     // the programs of a test stay where it put them; the balancer's and automatic freezing's own tests turn them on
     await setBalancer(h, { enabled: false, autoFreeze: false });
     return h;
@@ -95,7 +97,26 @@ export interface Run {
 
 /** the environment in which the CLI acts as the cluster's guest, whose programs run as an unprivileged account */
 export function guestEnv(h: Harness): NodeJS.ProcessEnv {
-  return { ...h.env, GODWIT_CONFIG: h.info.guestConfigPath };
+  // mosrun hands its PATH to the program; root's may put shims of its own first (pyenv's python3
+  // under /root, which godwit-guest cannot enter): the system's directories first make
+  // `#!/usr/bin/env python3` and `node` the world-executable binaries there
+  return { ...h.env, GODWIT_CONFIG: h.info.guestConfigPath, PATH: ['/usr/bin', '/bin', h.env.PATH].filter(Boolean).join(':') };
+}
+
+/**
+ * The cluster as its guest: mosrun, the CLI's commands and API calls through this view act as
+ * the guest, whose programs run as the unprivileged account godwit-guest. For the suites whose
+ * programs need no root; setBalancer still acts as the administrator.
+ */
+export function asGuest(h: Harness): Harness {
+  return { ...h, env: guestEnv(h), token: h.info.guest.token };
+}
+
+/** A new scratch directory the guest owns, for its programs' files; the caller removes it. */
+export function guestDir(h: Harness, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chownSync(dir, h.info.guestAccount.uid, h.info.guestAccount.gid);
+  return dir;
 }
 
 export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
@@ -134,7 +155,7 @@ export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?
 }
 
 /** Calls the orchestrator's REST API directly, as a scheduler would. */
-export async function api<T = unknown>(h: Harness, method: string, path: string, body?: unknown, token = h.info.client.token) {
+export async function api<T = unknown>(h: Harness, method: string, path: string, body?: unknown, token = h.token) {
   const res = await fetch(new URL(path, h.info.url), {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

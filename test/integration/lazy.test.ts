@@ -3,12 +3,12 @@
  * moved; its pages follow on demand and in the background, and every one of them arrives.
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Migration, type Node, RUN_MOUNT_SOURCE, parseMountinfo } from '@godwit/schemas';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 import { homePaths, readState } from '../../cli/src/cluster/state.js';
-import { api, cli, cluster, crashAndRestart, eventually, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, crashAndRestart, eventually, guestDir, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,11 +26,16 @@ function pidsWhere(match: (cmd: string[]) => boolean): number[] {
 }
 
 describe('lazy migration', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account, and are moved as it */
   let h: Harness;
+  /** where the guest's programs keep their files */
+  let scratch: string;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
+    scratch = guestDir(h, 'godwit-lazy-');
   });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
 
   /** a lazy move's images, on the node's runDir tmpfs */
   const imagesOf = (node: string, migrationId: number) => join(h.home, 'nodes', node, 'run', 'images', String(migrationId));
@@ -157,7 +162,7 @@ describe('lazy migration', function () {
 
   it('refuses to move a program holding a file lock lazily, before anything stops, and it runs on', async function () {
     this.timeout(120_000);
-    const lockFile = join(h.home, 'lazy.lock');
+    const lockFile = join(scratch, 'lazy.lock');
     const run = mosrun(h, ['flock', lockFile, 'sh', '-c', 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo $i; sleep 0.1; done'], { input: false });
     const id = await run.id();
     await run.waitFor(/^3$/m);

@@ -1,15 +1,16 @@
 /** Where mosrun starts a program: -m refuses when no node has the memory; -b picks the idle node. */
 import { expect } from 'chai';
 import type { Node, Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, mosrun, processInfo, type Harness } from './harness.js';
+import { api, asGuest, cli, cluster, eventually, mosrun, processInfo, type Harness } from './harness.js';
 
 const BUSY = ['test/programs/bin/busyloop', '80000000000'];
 
 describe('placement when starting (mosrun -m, -b)', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account */
   let h: Harness;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
+    h = asGuest(await cluster());
   });
 
   it('refuses -m larger than any node has free, and starts nothing', async function () {

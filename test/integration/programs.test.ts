@@ -3,19 +3,20 @@
  * client on one TCP connection), each moved twice while it runs and checked for its result.
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { programs, resolveArgv } from '../programs/catalog.js';
-import { cli, cluster, lockTablesLeft, mosrun, REPO, type Harness } from './harness.js';
+import { asGuest, cli, cluster, guestDir, lockTablesLeft, mosrun, REPO, type Harness } from './harness.js';
 
 describe('programs that migrate and finish with the right result', function () {
+  /** the cluster as its guest: the programs run as the unprivileged account, and are moved as it */
   let h: Harness;
+  /** the guest's, as mapshared and sqlite_writer.py write their files there */
   let tmp: string;
   before(async function () {
     this.timeout(180_000);
-    h = await cluster();
-    tmp = mkdtempSync(join(tmpdir(), 'godwit-programs-'));
+    h = asGuest(await cluster());
+    tmp = guestDir(h, 'godwit-programs-');
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -68,7 +69,7 @@ describe('programs that migrate and finish with the right result', function () {
     const id = await run.id();
     const res = await fetch(new URL(`/v1/processes/${id}/stdin?eof=true`, h.info.url), {
       method: 'POST',
-      headers: { authorization: `Bearer ${h.info.client.token}`, 'content-type': 'application/octet-stream' },
+      headers: { authorization: `Bearer ${h.token}`, 'content-type': 'application/octet-stream' },
       body: 'first\nsecond\n',
     });
     expect(res.status, await res.text()).to.equal(204);
