@@ -62,7 +62,8 @@ describe('programs that migrate and finish with the right result', function () {
 
   it('input the program had not read yet, and the end of its input, survive a move', async function () {
     this.timeout(120_000);
-    const script = 'echo ready; sleep 4; n=0; while read -r l; do n=$((n+1)); echo "got $l"; done; echo "result=read $n"';
+    // it reads only after the move: the sleep outlasts mosmigrate's start on a loaded machine
+    const script = 'echo ready; sleep 15; n=0; while read -r l; do n=$((n+1)); echo "got $l"; done; echo "result=read $n"';
     // mosrun's own stdin stays open and silent: the input comes through the API, so that it
     // and its end have reached the node before the move
     const run = mosrun(h, ['bash', '-c', script], { input: true });
