@@ -36,6 +36,7 @@ function passedOn(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders):
 }
 
 function sendError(res: http.ServerResponse, e: GodwitError): void {
+  if (res.destroyed) return;
   if (res.headersSent) {
     res.destroy(e);
     return;
@@ -105,8 +106,11 @@ export async function openLocalSocket(opts: LocalSocketOptions): Promise<{ close
         res.flushHeaders();
         answer.pipe(res);
       });
-      // a caller who goes away ends its call (a follower of output, above all)
-      res.on('close', () => call.destroy());
+      // a caller who goes away ends its call (a follower of output, above all); a call answered
+      // in full is left alone, its connection kept for the next
+      res.on('close', () => {
+        if (!res.writableFinished) call.destroy();
+      });
       req.pipe(call);
     })();
   });
