@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { buildAgent } from './app.js';
 import { loadConfig } from './config.js';
+import { openLocalSocket } from './local-socket.js';
 import { createLoadMeter } from './load.js';
 import { createProcMeter } from './proc-load.js';
 import { startReporter } from './reporter.js';
@@ -14,6 +15,9 @@ async function main(): Promise<void> {
   const { app, procs, criu } = await buildAgent(config);
   const features = await criu.features();
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const local = config.localSocket
+    ? await openLocalSocket({ path: config.localSocket, node: config.node, orchestratorUrl: config.orchestrator.url, token: config.token, log: app.log })
+    : undefined;
   app.log.info({ node: config.node, features }, 'agent ready');
   const meter = createLoadMeter(config);
   const procMeter = createProcMeter();
@@ -33,6 +37,7 @@ async function main(): Promise<void> {
   // Programs are left running: their keepers hold them, and a restarted agent finds them on disk.
   const stop = async () => {
     reporter.stop();
+    await local?.close();
     await app.close();
     process.exit(0);
   };

@@ -1,6 +1,10 @@
-/** Typed client of the orchestrator's REST API (/v1), over global fetch. */
+/**
+ * Typed client of the orchestrator's REST API (/v1), over global fetch: with a token, or on a
+ * node through its agent's local socket, where the kernel says who the caller is.
+ */
 import fs from 'node:fs';
 import { Value } from 'typebox/value';
+import { Agent } from 'undici';
 import {
   ClientConfig,
   GodwitError,
@@ -14,6 +18,7 @@ import {
   type RecoverRequest,
   type DrainResult,
   type Event,
+  type LocalWhoami,
   type Migration,
   type Node,
   type OutputLine,
@@ -23,7 +28,7 @@ import {
   type WhyResult,
 } from '@godwit/schemas';
 import { CliError } from './errors.js';
-import { clientConfigPath } from './paths.js';
+import { agentSocketPath, clientConfigPath } from './paths.js';
 
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const file = clientConfigPath(env);
@@ -32,7 +37,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new CliError(`no cluster configured: run \`npm start\` or \`godwit cluster up\` (no ${file})`);
+      throw new CliError(`no cluster configured: run \`npm start\` or \`godwit cluster up\` (no ${file}, and no agent socket at ${agentSocketPath(env)})`);
     }
     throw new CliError(`cannot read the client configuration ${file}: ${(err as Error).message}`);
   }
@@ -49,6 +54,26 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   return parsed;
 }
 
+/** On a node: no token, the agent's socket; the agent passes each call on as whoever made it. */
+export interface LocalConnection {
+  socket: string;
+  user: string;
+  homeNode: string;
+}
+
+export interface WebSocketAddress {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** how the CLI reaches the orchestrator */
+export type Connection = ClientConfig | LocalConnection;
+
+const isLocal = (c: Connection): c is LocalConnection => 'socket' in c;
+
+/** the URL requests name on an agent's socket: the socket says where, the host is not used */
+const LOCAL_URL = 'http://localhost';
+
 export interface ClientOptions {
   /** ms before a plain request gives up (streams have none) */
   timeoutMs?: number;
@@ -57,40 +82,64 @@ export interface ClientOptions {
 export type StreamEnd = { exit: { code: number | null; signal: string | null } };
 
 export class GodwitClient {
-  readonly config: ClientConfig;
+  readonly config: Connection;
+  /** what the CLI talks to, for messages: the orchestrator's URL or the agent's socket */
+  readonly where: string;
   private readonly base: string;
   private readonly timeoutMs: number;
+  private readonly dispatcher: Agent | undefined;
 
-  constructor(config: ClientConfig, opts: ClientOptions = {}) {
+  constructor(config: Connection, opts: ClientOptions = {}) {
     this.config = config;
-    this.base = config.url.replace(/\/+$/, '');
+    this.base = isLocal(config) ? LOCAL_URL : config.url.replace(/\/+$/, '');
+    this.where = isLocal(config) ? `the agent's socket ${config.socket}` : `the orchestrator at ${this.base}`;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.dispatcher = isLocal(config) ? new Agent({ connect: { socketPath: config.socket } }) : undefined;
+  }
+
+  /** On a node, as whoever runs this: asks the agent on `socket` who that is and which node it is. */
+  static async local(socket: string, opts: ClientOptions = {}): Promise<GodwitClient> {
+    const asking = new GodwitClient({ socket, user: '', homeNode: '' }, opts);
+    const me = await asking.json<LocalWhoami>('/local/whoami');
+    return new GodwitClient({ socket, user: me.user, homeNode: me.node }, opts);
   }
 
   private async fetch(path: string, init: RequestInit & { timeoutMs?: number | null } = {}): Promise<Response> {
     const url = `${this.base}/v1${path}`;
     const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${this.config.token}`);
+    if (!isLocal(this.config)) headers.set('authorization', `Bearer ${this.config.token}`);
     const timeoutMs = init.timeoutMs === undefined ? this.timeoutMs : init.timeoutMs;
     const signals = [init.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
       (s): s is AbortSignal => s != null,
     );
     let res: Response;
     try {
-      res = await fetch(url, { ...init, headers, signal: signals.length ? AbortSignal.any(signals) : null });
+      res = await fetch(url, {
+        ...init,
+        headers,
+        signal: signals.length ? AbortSignal.any(signals) : null,
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      } as RequestInit);
     } catch (err) {
       if (init.signal?.aborted) throw err;
       if ((err as Error).name === 'TimeoutError') {
-        throw new CliError(`the orchestrator at ${this.base} did not answer ${init.method ?? 'GET'} /v1${path} within ${timeoutMs} ms`);
+        throw new CliError(`${this.where} did not answer ${init.method ?? 'GET'} /v1${path} within ${timeoutMs} ms`);
       }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new CliError(`cannot reach the orchestrator at ${this.base} (${why}); is the cluster up? (\`godwit cluster status\`)`, {
+      const hint = isLocal(this.config) ? "is this node's agent running?" : 'is the cluster up? (`godwit cluster status`)';
+      throw new CliError(`cannot reach ${this.where} (${why}); ${hint}`, {
         cause: err,
       });
     }
     if (!res.ok) throw await errorFromResponse(res, `${init.method ?? 'GET'} /v1${path}`);
     return res;
+  }
+
+  /** where the API's websocket at `path` (under /v1) is, and what to send to open it */
+  websocketAddress(path: string): WebSocketAddress {
+    if (isLocal(this.config)) return { url: `ws+unix://${this.config.socket}:/v1${path}`, headers: {} };
+    return { url: `${this.base.replace(/^http/, 'ws')}/v1${path}`, headers: { authorization: `Bearer ${this.config.token}` } };
   }
 
   private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -227,6 +276,12 @@ async function errorFromResponse(res: Response, what: string): Promise<Error> {
   return new CliError(`${what} failed: HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 300)}` : ''}`);
 }
 
-export function connect(env: NodeJS.ProcessEnv = process.env): GodwitClient {
-  return new GodwitClient(loadClientConfig(env));
+/**
+ * The client the environment names: $GODWIT_CONFIG; else $GODWIT_AGENT_SOCKET; else the client
+ * configuration in GODWIT_HOME; else, on a node, its agent's socket at the default path.
+ */
+export async function connect(env: NodeJS.ProcessEnv = process.env, opts: ClientOptions = {}): Promise<GodwitClient> {
+  const socket = agentSocketPath(env);
+  const local = !env.GODWIT_CONFIG && (!!env.GODWIT_AGENT_SOCKET || (!fs.existsSync(clientConfigPath(env)) && fs.existsSync(socket)));
+  return local ? GodwitClient.local(socket, opts) : new GodwitClient(loadClientConfig(env), opts);
 }

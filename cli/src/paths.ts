@@ -17,3 +17,11 @@ export function clientConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 export function repoRoot(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
+
+/** where a node's agent takes its local users' calls, as AgentConfig.localSocket in deploy/examples */
+export const DEFAULT_AGENT_SOCKET = '/run/godwit/agent.sock';
+
+/** `$GODWIT_AGENT_SOCKET`, or the default */
+export function agentSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.GODWIT_AGENT_SOCKET ? path.resolve(env.GODWIT_AGENT_SOCKET) : DEFAULT_AGENT_SOCKET;
+}

@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import WebSocket from 'ws';
 import type { MigrationProgress } from '@godwit/schemas';
+import type { WebSocketAddress } from './client.js';
 import { formatBytes } from './render.js';
 
 const MiB = 1024 * 1024;
@@ -28,10 +29,8 @@ export function describe(p: MigrationProgress, rateBytesPerS: number | null): st
 }
 
 /** Follows /v1/processes/ID/progress until closed. */
-export function showProgress(opts: { url: string; token: string; processId: string; tty: boolean; write: (line: string) => void }): ProgressView {
-  const ws = new WebSocket(`${opts.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/processes/${opts.processId}/progress`, {
-    headers: { authorization: `Bearer ${opts.token}` },
-  });
+export function showProgress(opts: { address: WebSocketAddress; tty: boolean; write: (line: string) => void }): ProgressView {
+  const ws = new WebSocket(opts.address.url, { headers: opts.address.headers });
   let bar: cliProgress.SingleBar | undefined;
   let first: MigrationProgress | undefined;
   let lastLine = 0;

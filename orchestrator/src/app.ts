@@ -25,6 +25,7 @@ import { createLossWatch } from './node-loss.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
 import { reconcile, resumeMigration } from './reconcile.js';
+import { whoamiRoute } from './whoami.js';
 
 export interface AppDeps {
   /** Fastify's logger option; by default pino to stdout at info, without authorization headers */
@@ -105,7 +106,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   await app.register(controlRoute(config, control));
   openApiRoute(app);
   await app.register(async (scope) => {
-    await requireUsers(scope, config);
+    requireUsers(scope, config);
+    await scope.register(whoamiRoute, { config });
     await scope.register(processRoutes, { ctx, migrator, relay, files });
     await scope.register(checkpointRoutes, { ctx, checkpointer, recovery });
     await scope.register(clusterRoutes, { ctx, migrator, balancer });

@@ -361,3 +361,23 @@ export type BalanceDecision = Static<typeof BalanceDecision>;
 
 export const BalancerStatus = Type.Object({ settings: BalancerSettings, decisions: Type.Array(BalanceDecision) });
 export type BalancerStatus = Static<typeof BalancerStatus>;
+
+/**
+ * The request header in which an agent names the Unix account of a local caller (whom the
+ * kernel identified on its socket) when it passes the request on with its node token; the
+ * orchestrator honours it with a node token only.
+ */
+export const ACCOUNT_HEADER = 'x-godwit-account';
+
+/** who the caller is to the orchestrator (GET /v1/whoami) */
+export const Whoami = Type.Object({
+  user: Type.String(),
+  admin: Type.Boolean(),
+  /** the Unix account the user's programs run as */
+  account: Type.String(),
+});
+export type Whoami = Static<typeof Whoami>;
+
+/** GET /v1/local/whoami on an agent's local socket: Whoami, and the node it speaks for */
+export const LocalWhoami = Type.Intersect([Whoami, Type.Object({ node: NodeName })]);
+export type LocalWhoami = Static<typeof LocalWhoami>;

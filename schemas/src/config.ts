@@ -48,6 +48,12 @@ export const AgentConfig = Type.Object({
    * programs get none
    */
   controlDir: Type.Optional(Type.String({ pattern: '^/' })),
+  /**
+   * a Unix socket (made mode 0666) on which this node's users call the API without a token: the
+   * kernel says who connected, and the agent passes each request on to the orchestrator as that
+   * user's account (agent/src/local-socket.ts); without it, only tokens work
+   */
+  localSocket: Type.Optional(Type.String({ pattern: '^/' })),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

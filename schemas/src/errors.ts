@@ -35,6 +35,8 @@ export const ERRORS = {
   GODWIT_ERR_FILES_CHANGED: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_TRANSFER_FAILED: { statusCode: 502, error: 'Bad Gateway' },
   GODWIT_ERR_AGENT_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
+  /** an agent could not pass a local user's request on to the orchestrator */
+  GODWIT_ERR_ORCHESTRATOR_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
   GODWIT_ERR_MIGRATION_FAILED: { statusCode: 500, error: 'Internal Server Error' },
   GODWIT_ERR_INTERNAL: { statusCode: 500, error: 'Internal Server Error' },
 } as const satisfies Record<string, ErrorDef>;

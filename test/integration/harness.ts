@@ -68,15 +68,36 @@ export async function teardown(): Promise<void> {
   rmSync(h.home, { recursive: true, force: true });
 }
 
+/** a Unix account a command runs as (through setpriv), instead of the test's own (root) */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** `node ARGS`, as `as` when given: its uid and gid, no other group */
+function nodeCommand(args: string[], as?: RunAs): [string, string[]] {
+  return as ? ['setpriv', [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--', process.execPath, ...args]] : ['node', args];
+}
+
+/**
+ * The environment of a user on a node with no token: no GODWIT_CONFIG or GODWIT_HOME, the CLI
+ * talks to the node's agent on its local socket, which learns who it is from the kernel.
+ */
+export function localEnv(h: Harness, node = 0): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, GODWIT_AGENT_SOCKET: h.info.nodes[node]!.socket };
+}
+
 /** Runs one of the CLI's commands to completion, as a user at node 0 would. */
 export async function cli(
   h: Harness,
   bin: 'godwit' | 'mosrun' | 'mosmigrate' | 'mosps' | 'mosctl' | 'mossetpe',
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; as?: RunAs } = {},
 ) {
-  return execa('node', [join(CLI, `${bin}.js`), ...args], {
+  const [command, argv] = nodeCommand([join(CLI, `${bin}.js`), ...args], opts.as);
+  return execa(command, argv, {
     env: opts.env ?? h.env,
+    extendEnv: opts.env === undefined,
     reject: false,
     timeout: 180_000,
     cwd: opts.cwd ?? REPO,
@@ -119,9 +140,11 @@ export function guestDir(h: Harness, prefix: string): string {
   return dir;
 }
 
-export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  const child = execa('node', [join(CLI, 'mosrun.js'), '-v', ...args], {
+export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?: string; env?: NodeJS.ProcessEnv; as?: RunAs } = {}): Run {
+  const [command, argv] = nodeCommand([join(CLI, 'mosrun.js'), '-v', ...args], opts.as);
+  const child = execa(command, argv, {
     env: opts.env ?? h.env,
+    extendEnv: opts.env === undefined,
     reject: false,
     cwd: opts.cwd ?? REPO,
     stdin: opts.input ? 'pipe' : 'ignore',

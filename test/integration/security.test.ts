@@ -182,6 +182,16 @@ describe('security: the guest tries to get past its account', function () {
     expect((await api(h, 'GET', '/v1/processes', undefined, t)).status, 'the right one still works').to.equal(200);
   });
 
+  it("takes the guest for the guest on a node's socket, whatever account it names", async function () {
+    this.timeout(60_000);
+    const socket = h.info.nodes[0]!.socket;
+    const ask = `require('node:http').get({ socketPath: ${JSON.stringify(socket)}, path: '/v1/local/whoami', headers: { 'x-godwit-account': 'root', authorization: 'Bearer forged-by-the-guest' } }, (r) => r.pipe(process.stdout))`;
+    const res = await execa('setpriv', [`--reuid=${guest.uid}`, `--regid=${guest.gid}`, '--clear-groups', '--', process.execPath, '-e', ask], { reject: false, env: { PATH: process.env.PATH }, extendEnv: false });
+    record("the guest, on node0's socket, names root in x-godwit-account", `taken for user guest (${guest.name}), no administrator`, `exit ${res.exitCode}: ${res.stdout || res.stderr}`);
+    expect(res.exitCode, res.stderr).to.equal(0);
+    expect(JSON.parse(res.stdout)).to.deep.equal({ user: 'guest', admin: false, account: guest.name, node: 'node0' });
+  });
+
   it("moves the guest's program and it stays the guest's", async function () {
     this.timeout(180_000);
     const run = asGuest([program('counter'), '100']);

@@ -19,6 +19,10 @@ import { ensureGuestAccount, GUEST_ACCOUNT } from './guest-account.js';
 /** where the local clusters' control directories go, one folder each */
 const CONTROL_ROOT = '/run/godwit-control';
 const controlDirOf = (id: number) => path.join(CONTROL_ROOT, `cluster-${id}`);
+/** where the local clusters' agents take their nodes' users' calls without a token, a folder each */
+const SOCKET_ROOT = '/run/godwit-sock';
+const socketDirOf = (id: number) => path.join(SOCKET_ROOT, `cluster-${id}`);
+const socketOf = (id: number, node: string) => path.join(socketDirOf(id), `${node}.sock`);
 import * as ip from './ip.js';
 import { detachLeftMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
@@ -55,7 +59,8 @@ export interface ClusterInfo {
   id: number;
   home: string;
   url: string;
-  nodes: { name: string; address: string; url: string; netns: string; cgroups: string[] }[];
+  /** socket: the agent's local socket, where a user of the machine needs no token (as on a node) */
+  nodes: { name: string; address: string; url: string; netns: string; cgroups: string[]; socket: string }[];
   client: ClientConfig;
   /** the second, ordinary user, for tests of isolation */
   guest: ClientConfig;
@@ -254,6 +259,9 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     const controlDir = controlDirOf(id);
     fs.mkdirSync(CONTROL_ROOT, { recursive: true, mode: 0o711 });
     await make({ kind: 'dir', path: controlDir }, () => void fs.mkdirSync(controlDir, { mode: 0o711 }));
+    // the agents' local sockets: anyone may traverse to them, and connect (the kernel says who did)
+    fs.mkdirSync(SOCKET_ROOT, { recursive: true, mode: 0o755 });
+    await make({ kind: 'dir', path: socketDirOf(id) }, () => void fs.mkdirSync(socketDirOf(id), { mode: 0o755 }));
     const userName = process.env.SUDO_USER || process.env.USER || 'root';
     const guestAccount = { name: GUEST_ACCOUNT, ...(await ensureGuestAccount()) };
     const userToken = token();
@@ -303,6 +311,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
         // storage would across machines
         checkpointDir: p.checkpoints,
         controlDir,
+        localSocket: socketOf(id, n.name),
       };
       const file = path.join(dir, 'config.json');
       writeJson(file, config);
@@ -360,7 +369,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       id,
       home,
       url: state.orchestratorUrl,
-      nodes: state.nodes.map(({ name, address, url, netns, cgroups }) => ({ name, address, url, netns, cgroups })),
+      nodes: state.nodes.map(({ name, address, url, netns, cgroups }) => ({ name, address, url, netns, cgroups, socket: socketOf(id, name) })),
       client,
       guest,
       controlDir,
@@ -577,8 +586,8 @@ export async function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
     }
   }
 
-  // Configuration (tokens), data and control directories; the logs stay for a post-mortem.
-  for (const dir of [p.orchestratorDir, p.nodesDir, ...(id !== null ? [controlDirOf(id)] : [])]) {
+  // Configuration (tokens), data, control directories and local sockets; the logs stay for a post-mortem.
+  for (const dir of [p.orchestratorDir, p.nodesDir, ...(id !== null ? [controlDirOf(id), socketDirOf(id)] : [])]) {
     if (!fs.existsSync(dir)) continue;
     for (const pr of await detachLeftMounts(dir)) problem(pr);
     const mounts = mountsUnder(dir);
@@ -679,6 +688,7 @@ export function usageText(info: ClusterInfo, opts: { detached: boolean; defaultH
     `cluster ${info.id} is up: ${info.nodes.length} node(s) (${info.nodes.map((n) => n.name).join(', ')}) on ${info.state.subnet}, orchestrator ${info.url}`,
     `  client configuration: ${info.clientConfigPath} (user ${info.client.user}, home node ${first});`,
     `    others: ${info.guestConfigPath} (user guest), ${info.adminConfigPath} (an admin; use with GODWIT_CONFIG=...)`,
+    `  no token, as any account of this machine (as on a node): GODWIT_AGENT_SOCKET=${info.nodes[0]?.socket ?? ''} (${first}'s agent)`,
     `  logs: ${info.logsDir}`,
     '',
     'Try, in another terminal:',

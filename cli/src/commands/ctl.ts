@@ -54,7 +54,7 @@ export function buildCtlCommand(name: string) {
     .argument('<node>', 'the node')
     .option('--json', 'print what happened to each process as JSON')
     .action(async (node, opts) => {
-      const r = await connect().drain(node);
+      const r = await (await connect()).drain(node);
       await print(opts.json ? renderJson(r) : renderDrain(r));
     });
   cmd
@@ -63,36 +63,36 @@ export function buildCtlCommand(name: string) {
     .argument('<node>', 'the node')
     .option('--json', 'print the node as JSON')
     .action(async (node, opts) => {
-      const n = await connect().undrain(node);
+      const n = await (await connect()).undrain(node);
       await print(opts.json ? renderJson(n) : `node ${n.name} takes programs again\n`);
     });
   const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');
   balance
     .command('on')
     .description('let the balancer move processes (admin)')
-    .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: true }))));
+    .action(async () => print(renderBalancerSettings(await (await connect()).setBalancer({ enabled: true }))));
   balance
     .command('off')
     .description('stop the balancer; nothing moves by itself (admin)')
-    .action(async () => print(renderBalancerSettings(await connect().setBalancer({ enabled: false }))));
+    .action(async () => print(renderBalancerSettings(await (await connect()).setBalancer({ enabled: false }))));
   balance
     .command('set')
     .description('change its settings (admin): interval=SECONDS min-cpu=SECONDS hold=SECONDS max-moves=N, and automatic freezing\'s mem-low=PERCENT thaw-hold=SECONDS')
     .argument('<settings...>', 'NAME=VALUE pairs')
-    .action(async (pairs) => print(renderBalancerSettings(await connect().setBalancer(parseBalancerSettings(pairs)))));
+    .action(async (pairs) => print(renderBalancerSettings(await (await connect()).setBalancer(parseBalancerSettings(pairs)))));
   const autofreeze = cmd.command('autofreeze').description('automatic freezing on memory shortage, and thawing when room returns; its settings are under `balance set`');
   for (const on of [true, false]) {
     autofreeze
       .command(on ? 'on' : 'off')
       .description(on ? 'freeze processes of a node short of memory, and bring them back when room returns (admin)' : 'freeze and thaw nothing by itself (admin)')
-      .action(async () => print(renderBalancerSettings(await connect().setBalancer({ autoFreeze: on }))));
+      .action(async () => print(renderBalancerSettings(await (await connect()).setBalancer({ autoFreeze: on }))));
   }
   balance
     .command('status')
     .description('its settings and its latest decisions, newest first')
     .option('--json', 'print them as JSON')
     .action(async (opts) => {
-      const st = await connect().balancer();
+      const st = await (await connect()).balancer();
       await print(opts.json ? renderJson(st) : renderBalancerStatus(st));
     });
   cmd
@@ -100,7 +100,7 @@ export function buildCtlCommand(name: string) {
     .description('this node (your home node): its state, load and programs, and the balancer')
     .option('--json', 'print the node and the balancer as JSON')
     .action(async (opts) => {
-      const client = connect();
+      const client = await connect();
       const [nodes, balancer] = await Promise.all([client.listNodes(), client.balancer()]);
       const here = nodes.filter((n) => n.name === client.config.homeNode);
       if (!here.length) throw new CliError(`your home node ${client.config.homeNode} is not one of the cluster's nodes (${nodes.map((n) => n.name).join(', ')})`);
@@ -111,7 +111,7 @@ export function buildCtlCommand(name: string) {
     .description("the nodes: state (drained or not), CPUs used/capacity, free memory, programs running")
     .option('--json', 'print the nodes as JSON')
     .action(async (opts) => {
-      const nodes = await connect().listNodes();
+      const nodes = await (await connect()).listNodes();
       await print(opts.json ? renderJson(nodes) : renderNodesTable(nodes));
     });
   return cmd;

@@ -44,7 +44,7 @@ export function buildMigrateCommand(name: string) {
       if (target !== undefined && node !== 'continue') {
         throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
       }
-      const client = connect();
+      const client = await connect();
       if (node === 'checkpoint' || node === 'checkstop' || node === 'exit') {
         if (target !== undefined) throw new CliError(`too many arguments: nothing goes after '${node}'`, { exitCode: 2 });
         const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit');
@@ -54,7 +54,7 @@ export function buildMigrateCommand(name: string) {
       }
       const view = opts.json
         ? undefined
-        : showProgress({ url: client.config.url, token: client.config.token, processId: id, tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
+        : showProgress({ address: client.websocketAddress(`/processes/${id}/progress`), tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
       await view?.opened;
       let m: Migration;
       try {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createElement } from 'react';
 import { render } from 'ink';
-import { GodwitClient, loadClientConfig } from '../client.js';
+import { connect } from '../client.js';
 import { UsageError } from '../errors.js';
 import { Monitor } from '../monitor/app.js';
 import { VIEW_KEYS, type View } from '../monitor/views.js';
@@ -30,11 +30,10 @@ export function buildMonCommand(name: string) {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         throw new UsageError('mosmon draws on a terminal (its input and output); for the same figures as text: `godwit nodes` (or --json) and `mosps`');
       }
-      const config = loadClientConfig();
-      const client = new GodwitClient(config, { timeoutMs: READ_TIMEOUT_MS });
+      const client = await connect(process.env, { timeoutMs: READ_TIMEOUT_MS });
       process.stdout.write(ENTER_ALT_SCREEN);
       try {
-        const app = render(createElement(Monitor, { client, url: config.url, intervalMs: opts.interval * 1000, view: opts.view as View }));
+        const app = render(createElement(Monitor, { client, where: client.where, intervalMs: opts.interval * 1000, view: opts.view as View }));
         // a signal ends mosmon as q does, so the terminal gets its own screen back
         for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
           process.once(signal, () => {

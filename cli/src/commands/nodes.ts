@@ -9,7 +9,7 @@ export function buildNodesCommand(name: string) {
     .description("list the cluster's nodes: state, address, CPUs used/capacity, free memory, programs running")
     .option('--json', 'print the nodes as JSON')
     .action(async (opts) => {
-      const nodes = await connect().listNodes();
+      const nodes = await (await connect()).listNodes();
       await print(opts.json ? renderJson(nodes) : renderNodesTable(nodes));
     });
 }

@@ -21,7 +21,7 @@ export function buildPsCommand(name: string) {
     // MOSIX flags godwit cannot honour yet: refused with the reason rather than "unknown option"
     .action(async (opts) => {
       const others = (opts.others ?? false) || (opts.all ?? false);
-      const client = connect();
+      const client = await connect();
       const procs = selectProcesses(await client.listProcesses({ all: others }), { exited: opts.exited ?? false, locked: opts.locked ?? false });
       if (opts.json) return print(renderJson(procs));
       const how: NodeLabel = opts.numbers ? 'number' : opts.hosts ? 'host' : 'name';

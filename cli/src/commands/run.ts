@@ -165,16 +165,16 @@ Examples:
 
 async function runAction(args: RunArgs): Promise<void> {
   if (args.info !== undefined) {
-    const info = await connect().checkpointInfo(args.info);
+    const info = await (await connect()).checkpointInfo(args.info);
     await print(args.json ? renderJson(info) : renderCheckpointInfo(info));
     return;
   }
   if (args.batch !== undefined) {
     if (args.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
-    process.exitCode = await runBatch(connect(), args, args.batch, args.argv[0]!);
+    process.exitCode = await runBatch(await connect(), args, args.batch, args.argv[0]!);
     return;
   }
-  process.exitCode = await runForeground(connect(), args);
+  process.exitCode = await runForeground(await connect(), args);
 }
 
 /**
@@ -340,7 +340,7 @@ export async function followOutput(client: GodwitClient, id: number): Promise<nu
     if (Date.now() - lostSince > RECONNECT_MS) {
       const why = lastError instanceof Error ? `: ${lastError.message}` : '';
       throw new CliError(
-        `lost the output of process ${id} and could not reconnect to ${client.config.url} within ${RECONNECT_MS / 1000} s${why}; it may still be running (\`mosps\`)`,
+        `lost the output of process ${id} and could not reconnect to ${client.where} within ${RECONNECT_MS / 1000} s${why}; it may still be running (\`mosps\`)`,
       );
     }
     await sleep(backoff);

@@ -24,7 +24,7 @@ export function buildSetpeCommand(name: string) {
           { exitCode: 2 },
         );
       }
-      const nodes = await connect().listNodes();
+      const nodes = await (await connect()).listNodes();
       await print(opts.json ? renderJson(nodes) : renderNodeList(nodes));
     });
 }

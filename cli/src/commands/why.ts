@@ -20,7 +20,7 @@ export function buildWhyCommand(name: string) {
     .option('--json', 'print the answer as JSON')
     .action(async (id, opts) => {
       if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
-      const w = await connect().why(id);
+      const w = await (await connect()).why(id);
       await print(opts.json ? renderJson(w) : renderWhy(w));
     });
 }

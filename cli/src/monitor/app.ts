@@ -9,7 +9,8 @@ import { watchCluster, type ClusterReader } from './watch.js';
 
 export interface MonitorProps {
   client: ClusterReader;
-  url: string;
+  /** what the cluster is read from (GodwitClient.where) */
+  where: string;
   intervalMs: number;
   view?: View;
 }
@@ -54,7 +55,7 @@ export function Monitor(props: MonitorProps) {
     if (view) setState((s) => ({ ...s, view }));
   });
 
-  const lines = renderScreen(state, size, props.url);
+  const lines = renderScreen(state, size, props.where);
   return h(
     Box,
     { flexDirection: 'column' },

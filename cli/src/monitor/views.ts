@@ -151,12 +151,12 @@ const HELP: Line[] = [
 ].map((t) => line(t));
 
 /** The whole screen: a title, the view, and a status line; at most `rows` - 1 lines, each at most `columns` wide. */
-export function renderScreen(state: MonitorState, size: Size, url: string): Line[] {
+export function renderScreen(state: MonitorState, size: Size, where: string): Line[] {
   const { snapshot: s, view } = state;
   const title = line(`godwit mosmon: ${TITLES[view]}    (l f m d h, q quits)`, 'title');
   let body: Line[];
   if (view === 'help') body = HELP;
-  else if (!s) body = [line(state.unreachable ? '' : `reading the cluster from ${url}...`)];
+  else if (!s) body = [line(state.unreachable ? '' : `reading the cluster from ${where}...`)];
   else if (!s.nodes.length) body = [line('the cluster has no nodes')];
   else if (view === 'dead') body = deadLines(s);
   else body = barLines(view, s, size.columns);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { GodwitError } from '@godwit/schemas';
-import { resolveAccount } from '../../../agent/src/accounts.js';
+import { accountNameOf, resolveAccount } from '../../../agent/src/accounts.js';
 
 describe('accounts', () => {
   it('keeps an answer, so that a restore does not wait for getent and id', async () => {
@@ -21,5 +21,13 @@ describe('accounts', () => {
     const again = resolveAccount(name, 'node0');
     expect(again, 'a refused name is looked up again').to.not.equal(first);
     await refused(again);
+  });
+
+  it('names the account of a uid (a caller on the local socket), and says when a uid has none', async () => {
+    expect(await accountNameOf(0, 'node0')).to.equal('root');
+    const err = await accountNameOf(4_000_000_000, 'node0').then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(GodwitError);
+    expect((err as GodwitError).code).to.equal('GODWIT_ERR_NO_ACCOUNT');
+    expect((err as GodwitError).message).to.contain('uid 4000000000 has no account name on node0');
   });
 });

@@ -51,7 +51,7 @@ describe('mosmon screen', () => {
 
   it('switches views with l f m d h and follows the orchestrator going away and back', async () => {
     const client = fakeClient();
-    app = render(createElement(Monitor, { client, url: 'http://o:7700', intervalMs: 20 }));
+    app = render(createElement(Monitor, { client, where: 'the orchestrator at http://o:7700', intervalMs: 20 }));
     const frame = app.lastFrame;
     await until(frame, /node0\s+\[#+\.+\]\s+0\.25\/1 CPU/);
     app.stdin.write('m');
@@ -77,7 +77,7 @@ describe('mosmon screen', () => {
   });
 
   it('redraws at the new size when the terminal is resized', async () => {
-    app = render(createElement(Monitor, { client: fakeClient(), url: 'http://o:7700', intervalMs: 20 }));
+    app = render(createElement(Monitor, { client: fakeClient(), where: 'the orchestrator at http://o:7700', intervalMs: 20 }));
     const before = await until(app.lastFrame, /node0\s+\[/);
     const width = (f: string) => /node0\s+(\[[#.]+\])/.exec(f)?.[1]?.length ?? 0;
     Object.defineProperty(app.stdout, 'columns', { get: () => 60 });
@@ -88,7 +88,7 @@ describe('mosmon screen', () => {
   });
 
   it('quits on q', async () => {
-    app = render(createElement(Monitor, { client: fakeClient(), url: 'http://o:7700', intervalMs: 20 }));
+    app = render(createElement(Monitor, { client: fakeClient(), where: 'the orchestrator at http://o:7700', intervalMs: 20 }));
     await until(app.lastFrame, /node0/);
     app.stdin.write('q');
     const frames = app.frames.length;
