@@ -109,6 +109,9 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
       await send({ processId: id, kind, value });
     } catch (err) {
       w.pending.delete(kind);
+      // a copy that stopped here for a move sees the requests its successor writes into the
+      // shared directory: the node where the program runs answers them, not this one
+      if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING') return;
       refuse(id, kind, err instanceof GodwitError ? err.message : `the orchestrator could not be asked: ${(err as Error).message}`);
     }
   }
@@ -200,7 +203,7 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
         if (p.state === 'running') {
           if (existsSync(dirOf(p.id))) follow(p.id, p.epoch).catch((err: unknown) => log.warn({ err, process: p.id }, `could not watch the control directory of process ${p.id}`));
         } else if (p.state === 'exited') remove(p.id);
-        else if (p.state === 'dumped') unfollow(p.id);
+        else if (p.state === 'dumped' || p.state === 'stopped') unfollow(p.id);
       }
     },
 
