@@ -26,6 +26,9 @@ import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
 import { type Choice, type Ends, checkNodes, chooseStrategy } from './strategy.js';
 
+/** how long a move waits for its destination to look the owner's account up ahead */
+const OWNER_AHEAD_MS = 2000;
+
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
   migrate(proc: ProcessRow, to: string, strategy?: Strategy): Promise<Migration>;
@@ -360,11 +363,19 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
    * stops; one that does not answer is left to the transfer and the restore, as before.
    */
   async function ownerAhead(m: MigrationRow): Promise<void> {
-    await ctx.agent(m.to_node).resolveAccount(ownerAccount(m.process_id)).catch((err: unknown) => {
+    const asked = ctx.agent(m.to_node).resolveAccount(ownerAccount(m.process_id)).catch((err: unknown) => {
       const e = asGodwitError(err);
       if (e.code !== 'GODWIT_ERR_AGENT_UNREACHABLE') throw e;
       log.warn({ err, migration: m.id }, `${m.to_node} did not look the owner's account up ahead: its restore will`);
     });
+    // a destination that does not answer at once (stopped, overloaded) does not hold the move up
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, OWNER_AHEAD_MS)));
+    try {
+      await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async function run(m: MigrationRow): Promise<Migration> {
