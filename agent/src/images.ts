@@ -104,7 +104,8 @@ export function packImages(dir: string, seal?: { key: Buffer; recorded: string; 
   (async () => {
     for (const name of inPackOrder(readdirSync(dir))) {
       const st = statSync(join(dir, name));
-      if (!st.isFile()) continue;
+      // the receiver seals what it took in itself
+      if (!st.isFile() || name === SEAL_FILE) continue;
       const header = { name, size: st.size, mode: 0o600 };
       const sealed = isSealed(name) ? hasher : undefined;
       sealed?.file(name, st.size);
