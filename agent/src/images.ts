@@ -401,7 +401,9 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
         headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
       });
       const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let answered = false;
         req.on('response', (res) => {
+          answered = true;
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (body += c));
@@ -409,6 +411,10 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
           res.on('error', reject);
         });
         req.on('error', reject);
+        // a pipeline that fails aborts the request, which then closes without an error
+        req.on('close', () => {
+          if (!answered) reject(new Error('the request was closed before an answer came'));
+        });
       });
       // a destination that goes away mid-stream fails each of these; none may go unobserved
       let bytes = 0;
@@ -425,9 +431,11 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
       } catch (err) {
         pack.destroy();
         req.destroy();
-        await Promise.allSettled([streamed, reply]);
-        if (err instanceof GodwitError) throw err;
-        throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(err as Error).message}`);
+        const [sending] = await Promise.allSettled([streamed, reply]);
+        // the images' own refusal (their seal) says more than the request it cut short
+        const cause = sending.status === 'rejected' && sending.reason instanceof GodwitError ? sending.reason : err;
+        if (cause instanceof GodwitError) throw cause;
+        throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(cause as Error).message}`);
       }
       return { bytes, ms: Date.now() - t0 };
     },

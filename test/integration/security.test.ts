@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { api, cli, cluster, eventually, guestEnv, migrations, mosrun, processInfo, program, type Harness } from './harness.js';
+import type { Migration, Process } from '@godwit/schemas';
+import { api, cli, cluster, eventually, guestEnv, mosrun, processInfo, program, type Harness } from './harness.js';
 
 interface Row {
   attack: string;
@@ -232,7 +233,8 @@ describe('security: the guest tries to get past its account', function () {
     const frz = await cli(h, 'mosmigrate', [String(id), 'freeze'], { env: guestEnv(h) });
     expect(frz.exitCode, frz.stderr).to.equal(0);
     // one byte of its memory changed where the freeze keeps it (root's doing: the images are root's)
-    const images = join(h.home, 'nodes', 'node0', 'data', 'images', String((await migrations(h, id)).at(-1)!.id));
+    const freeze = (await api<Migration[]>(h, 'GET', `/v1/processes/${id}/migrations`, undefined, h.info.guest.token)).body.at(-1)!;
+    const images = join(h.home, 'nodes', 'node0', 'data', 'images', String(freeze.id));
     const pages = readdirSync(images).find((n) => /^pages-\d+\.img$/.test(n));
     expect(pages, `a pages image among ${readdirSync(images).join(', ')}`).to.be.a('string');
     const bytes = readFileSync(join(images, pages!));
@@ -244,7 +246,7 @@ describe('security: the guest tries to get past its account', function () {
       record(`a frozen program's ${pages} changed by a byte on disk; it continues ${to[0] ? `on ${to[0]}` : 'where it is'}`, 'refused: its seal does not verify; it stays frozen', `exit ${cont.exitCode}: ${cont.stderr.trim().split('\n').slice(-1)[0]}`);
       expect(cont.exitCode, cont.stdout).to.not.equal(0);
       expect(cont.stderr).to.match(/not written by this cluster, or changed since: their seal does not verify/);
-      const still = await processInfo(h, id);
+      const still = (await api<Process>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token)).body;
       expect([still.state, still.frz, still.pid], `after continue ${to.join(' ')}`).to.deep.equal(['frozen', 'M', null]);
     }
     const res = await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGTERM' }, h.info.guest.token);

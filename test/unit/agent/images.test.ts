@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +162,40 @@ describe('image store', () => {
       unlinkSync(join(frozen, 'fs-1.img'));
       unlinkSync(join(frozen, SEAL_FILE));
       expect((await refusal(() => store.checkSeal(9))).message).to.include(UNSEALED);
+    });
+
+    it("sends a freeze's images to another agent, which takes them in; once one is changed on disk, refuses to send them", async function () {
+      this.timeout(20_000);
+      // a small program's: every file read at once, the refusal comes before the request is sent
+      writeFileSync(join(src, 'pages-1.img'), randomBytes(4096));
+      const store = createImageStore(join(dir, 'data'), {} as Criu, key);
+      const frozen = await store.fresh(9);
+      for (const name of readdirSync(src)) writeFileSync(join(frozen, name), readFileSync(join(src, name)));
+      await store.seal(9);
+      // the destination: another store behind PUT /v1/images/9, answering as the agent's routes do
+      const other = createImageStore(join(dir, 'other'), {} as Criu, key);
+      const server = createServer((req, res) => {
+        other.receive(9, req).then(
+          (bytes) => res.end(JSON.stringify({ bytes })),
+          (err: GodwitError) => {
+            res.statusCode = 422;
+            res.end(JSON.stringify(err.toBody()));
+          },
+        );
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const to = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' };
+        await store.send(9, to);
+        expect(readFileSync(join(other.dirOf(9), 'core-1.img'), 'utf8')).to.equal('core of task 1');
+        await other.remove(9);
+        writeFileSync(join(frozen, 'core-1.img'), 'core of task 2');
+        const err = await refusal(() => store.send(9, to));
+        expect(err.message).to.equal(`the images in ${frozen} are not sent: ${BROKEN_SEAL}`);
+        expect(existsSync(other.dirOf(9)), 'nothing reached the destination').to.equal(false);
+      } finally {
+        server.close();
+      }
     });
 
     it('sends sealed images only as they were sealed: a changed file ends the stream before its end', async () => {
