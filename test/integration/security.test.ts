@@ -243,7 +243,7 @@ describe('security: the guest tries to get past its account', function () {
     writeFileSync(join(images, pages!), bytes);
     for (const to of [[], ['node1']]) {
       const cont = await cli(h, 'mosmigrate', [String(id), 'continue', ...to], { env: guestEnv(h) });
-      record(`a frozen program's ${pages} changed by a byte on disk; it continues ${to[0] ? `on ${to[0]}` : 'where it is'}`, 'refused: its seal does not verify; it stays frozen', `exit ${cont.exitCode}: ${cont.stderr.trim().split('\n').slice(-1)[0]}`);
+      record(`a frozen program's ${pages} changed by a byte on disk; it continues ${to[0] ? `on ${to[0]}` : 'where it is'}`, 'refused: its seal does not verify; it stays frozen', `exit ${cont.exitCode}: ${cont.stderr.split('\n').find((l) => /seal/.test(l))?.trim() ?? cont.stderr.trim()}`);
       expect(cont.exitCode, cont.stdout).to.not.equal(0);
       expect(cont.stderr).to.match(/not written by this cluster, or changed since: their seal does not verify/);
       const still = (await api<Process>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token)).body;
