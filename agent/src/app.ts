@@ -40,7 +40,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
   if (config.runDir) await mountRunDir(config.runDir);
-  const images = createImageStore(config.dataDir, criu, config.runDir);
+  const images = createImageStore(config.dataDir, criu, clusterKey, config.runDir);
   const writeStdin = createStdinWriter();
   const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);
   const control = config.controlDir

@@ -2,7 +2,8 @@
  * The MAC every checkpoint file carries: HMAC-SHA256, with the cluster key, of the tar before it,
  * in a trailer after the tar (the 32-byte tag, then GODWMAC1), so a file can be checked on its
  * own, and its tag compared with the one the orchestrator recorded when it was taken (a valid but
- * older checkpoint of the same process, copied over a newer one, is caught that way).
+ * older checkpoint of the same process, copied over a newer one, is caught that way). Images sent
+ * from one agent to another carry the same trailer, checked against nothing recorded.
  *
  * Only the bytes that were verified may be used: `verified` hands the tar on as it reads it and
  * fails at the end if the tag does not match, so whoever unpacks it must keep what it unpacked
@@ -48,10 +49,14 @@ export function signing(key: Buffer): Signer {
   };
 }
 
-/** what is wrong with a trailer read on its own, before the bytes it covers are (the clearer refusal, early) */
-export function trailerProblem(trailer: Buffer, recorded: string): string | undefined {
+/**
+ * what is wrong with a trailer read on its own, before the bytes it covers are (the clearer
+ * refusal, early); recorded: the tag godwit recorded, where it recorded one (images sent between
+ * agents carry theirs only in the stream)
+ */
+export function trailerProblem(trailer: Buffer, recorded?: string): string | undefined {
   if (trailer.length !== TRAILER_BYTES || !trailer.subarray(TAG_BYTES).equals(MAC_MAGIC)) return NO_MAC;
-  return sameTag(trailer.subarray(0, TAG_BYTES), recorded) ? undefined : NOT_RECORDED;
+  return recorded === undefined || sameTag(trailer.subarray(0, TAG_BYTES), recorded) ? undefined : NOT_RECORDED;
 }
 
 function sameTag(tag: Buffer, hex: string): boolean {
@@ -61,9 +66,10 @@ function sameTag(tag: Buffer, hex: string): boolean {
 
 /**
  * The tar of a signed archive, passed on as it is read; throws fail(why) at the end (after every
- * byte was passed on) unless the trailer's tag is the HMAC of those bytes and the recorded one.
+ * byte was passed on) unless the trailer's tag is the HMAC of those bytes (and the recorded one,
+ * where there is one).
  */
-export async function* verified(source: AsyncIterable<Buffer>, key: Buffer, recorded: string, fail: (why: string) => Error): AsyncGenerator<Buffer> {
+export async function* verified(source: AsyncIterable<Buffer>, key: Buffer, recorded: string | undefined, fail: (why: string) => Error): AsyncGenerator<Buffer> {
   const hmac = createHmac('sha256', key);
   // the last TRAILER_BYTES seen so far: the trailer, once the source ends
   let held = Buffer.alloc(0);

@@ -179,7 +179,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
       if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
       try {
         // verified while it is unpacked, into a directory of root's that is used only once the tag matched
-        await readArchive(file, clusterKey, req.mac, (tar) => images.receive(req.migrationId, tar), (why) => badCheckpoint(file, why));
+        await readArchive(file, clusterKey, req.mac, (tar) => images.unpackVerified(req.migrationId, tar), (why) => badCheckpoint(file, why));
       } catch (err) {
         if (err instanceof GodwitError && err.code === 'GODWIT_ERR_BAD_CHECKPOINT') throw err;
         throw badCheckpoint(file, (err as Error).message);

@@ -291,6 +291,10 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
           stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
           ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
         });
+        // a move's images go on at once, read by nothing but this agent meanwhile; a freeze's (and
+        // a move's through this disk) may wait here for days, and are checked against their seal
+        if (direct) images.vouch(migrationId);
+        else await images.seal(migrationId);
         return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy };
       } catch (err) {
         await images.remove(migrationId);
@@ -309,6 +313,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
       const t0 = Date.now();
       const imagesDir = images.dirOf(req.migrationId);
+      // the very bytes restored must be godwit's: verified as they came, or against their seal
+      await images.checkSeal(req.migrationId);
       // CRIU, as root, gives the program whatever credentials its images say: they must be the
       // owner's (a move's destination looked the account up before the program stopped)
       const account = await resolveAccount(req.account, node);

@@ -33,9 +33,9 @@ describe('checkpoint file MAC', () => {
   const refusal = (why: string) => new GodwitError('GODWIT_ERR_BAD_CHECKPOINT', `${file} is not a usable checkpoint: ${why}`);
   /** what stage does: the file, verified while the image store unpacks it */
   async function unpack(path: string, withKey: Buffer, mac: string) {
-    const store = createImageStore(join(dir, 'data'), {} as Criu);
+    const store = createImageStore(join(dir, 'data'), {} as Criu, key);
     try {
-      await readArchive(path, withKey, mac, (tar) => store.receive(5, tar), refusal);
+      await readArchive(path, withKey, mac, (tar) => store.unpackVerified(5, tar), refusal);
       return { error: undefined, store };
     } catch (err) {
       return { error: err as Error, store };
