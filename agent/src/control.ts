@@ -111,7 +111,8 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
       w.pending.delete(kind);
       // a copy that stopped here for a move sees the requests its successor writes into the
       // shared directory: the node where the program runs answers them, not this one
-      if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING') return;
+      const here = procs.current(id)?.state;
+      if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING' && (here === 'stopped' || here === 'dumped')) return;
       refuse(id, kind, err instanceof GodwitError ? err.message : `the orchestrator could not be asked: ${(err as Error).message}`);
     }
   }

@@ -171,6 +171,25 @@ describe('security: the guest tries to get past its account', function () {
       }
       expect((await processInfo(h, victimId)).state, 'the victim is untouched').to.equal('running');
     });
+
+    it("cannot have its checkpoint recovered or described by the guest", async function () {
+      this.timeout(120_000);
+      const taken = await api(h, 'POST', `/v1/processes/${victimId}/checkpoint`, { then: 'run' });
+      expect(taken.status, JSON.stringify(taken.body)).to.be.oneOf([200, 201]);
+      const [ckpt] = (await api<{ path: string }[]>(h, 'GET', `/v1/processes/${victimId}/checkpoints`)).body;
+      expect(ckpt, 'the owner has a checkpoint').to.have.property('path');
+      const rel = `../${h.info.client.user}/${ckpt!.path.split('/').pop()}`;
+      for (const file of [ckpt!.path, rel]) {
+        const res = await api<{ code: string; message: string }>(h, 'POST', '/v1/checkpoints/recover', { file }, h.info.guest.token);
+        record(`the guest recovers root's checkpoint, named ${file === rel ? 'relatively' : 'by its path'}`, 'refused: not in the guest\'s checkpoint directory', `${res.status} ${res.body.code}: ${res.body.message}`);
+        expect(res.status, JSON.stringify(res.body)).to.equal(400);
+        expect(res.body.message).to.match(/checkpoint files of guest are kept in/);
+      }
+      const info = await cli(h, 'mosrun', ['-I', ckpt!.path], { env: guestEnv(h) });
+      expect(info.exitCode, info.stdout).to.not.equal(0);
+      expect(info.stdout).to.not.contain('File-Descriptor');
+      expect((await processInfo(h, victimId)).state, 'the victim runs on').to.equal('running');
+    });
   });
 
   it('refuses a token that differs in its last byte', async function () {

@@ -24,6 +24,7 @@ describe('the agent side of a control directory', () => {
   let control: Control;
   let sent: ControlRequest[];
   let refuseWith: GodwitError | undefined;
+  let asked: number;
   const proc: AgentProc = { id: 7, epoch: 0, state: 'running', rootPid: 1, pid: 2, inodes: { in: 1, out: 2, err: 3 } };
   const procs = { current: () => proc, list: () => [proc], dumping: new Set<number>() } as unknown as ProcStore;
   const file = (name: string) => join(root, '7', name);
@@ -33,9 +34,12 @@ describe('the agent side of a control directory', () => {
     root = mkdtempSync(join(tmpdir(), 'godwit-control-root-'));
     sent = [];
     refuseWith = undefined;
+    asked = 0;
+    proc.state = 'running';
     control = createControl({
       root, node: 'node0', procs, log: quiet,
       send: async (req) => {
+        asked++;
         if (refuseWith) throw refuseWith;
         sent.push(req);
       },
@@ -86,6 +90,15 @@ describe('the agent side of a control directory', () => {
     expect(read('needmem')).to.equal('error: process 7 is not running on node0 (it is migrating)\n');
     expect(sent, 'nothing was sent').to.deep.equal([]);
     expect(readFileSync(join(root, 'target'), 'utf8'), 'nothing was written through the symlink').to.equal('node1\n');
+  });
+
+  it("leaves a request to the node where the program runs once its copy here stopped for a move", async () => {
+    proc.state = 'stopped';
+    refuseWith = new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', 'process 7 is not running on node0');
+    writeFileSync(file('lock'), '1\n');
+    await until(() => asked === 1, 'the request to be sent');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(read('lock'), "the request stays for the destination's answer").to.equal('1\n');
   });
 
   it("keeps the directories the agent's alone: the root 0711, a process's directory 0700, its files 0600, tightening what an older agent left", async () => {
