@@ -109,10 +109,11 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
       await send({ processId: id, kind, value });
     } catch (err) {
       w.pending.delete(kind);
-      // a copy that stopped here for a move sees the requests its successor writes into the
-      // shared directory: the node where the program runs answers them, not this one
+      // a copy that stopped here for a move, or ended since, sees the requests its successor
+      // writes into the shared directory: the node where the program runs answers them
+      // (a program refused while it is being moved, though, reads why)
       const here = procs.current(id)?.state;
-      if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING' && (here === 'stopped' || here === 'dumped')) return;
+      if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING' && here !== 'running' && here !== 'dumping') return;
       refuse(id, kind, err instanceof GodwitError ? err.message : `the orchestrator could not be asked: ${(err as Error).message}`);
     }
   }
