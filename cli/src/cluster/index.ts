@@ -24,6 +24,7 @@ const SOCKET_ROOT = '/run/godwit-sock';
 const socketDirOf = (id: number) => path.join(SOCKET_ROOT, `cluster-${id}`);
 const socketOf = (id: number, node: string) => path.join(socketDirOf(id), `${node}.sock`);
 import * as ip from './ip.js';
+import { reclaimLeftDirs } from './leftovers.js';
 import { detachLeftMounts, mountsUnder } from './mounts.js';
 import { startInNetns } from './nsenter.js';
 import { isAlive, kill, startTime, terminate } from './procs.js';
@@ -199,6 +200,8 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     log(`removing what a previous cluster ${previous.id} left behind`);
     await clusterDown({ home, log });
   }
+  // before anything is made: a cluster of this ID up from another home shares its network names too
+  await reclaimLeftDirs(id, [controlDirOf(id), socketDirOf(id)], socketDirOf(id), log);
 
   const layout = cg.detectCgroups();
   const state: ClusterState = {
