@@ -1,6 +1,7 @@
 /** Rendering of command results: tables for people, JSON for programs. Pure functions of data. */
 import Table from 'cli-table3';
 import type { CheckpointInfo, Migration, Node, Process } from '@godwit/schemas';
+import { numberNodes } from './node-numbers.js';
 
 const BORDERLESS = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -35,9 +36,30 @@ export function isActive(p: Process): boolean {
   return p.state === 'running' || p.state === 'migrating' || p.state === 'frozen';
 }
 
+/** Which processes mosps shows, besides the caller's own active ones. */
+export interface ProcessSelection {
+  /** ended ones too */
+  exited?: boolean;
+  /** only those the balancer never moves (mosrun -L) */
+  locked?: boolean;
+  /** only this user's (ps -u) */
+  user?: string;
+  /** relative to `here` (the caller's home node): MOSIX's -L (started here), -O (started here, running elsewhere), -V (guests: started elsewhere, running here) */
+  where?: { here: string; only: 'local' | 'away' | 'guests' };
+}
+
+function placed(p: Process, where: NonNullable<ProcessSelection['where']>): boolean {
+  const local = p.homeNode === where.here;
+  if (where.only === 'local') return local;
+  if (where.only === 'away') return local && p.node !== where.here;
+  return !local && p.node === where.here;
+}
+
 /** The processes mosps shows: active ones, or all with `exited`; oldest first. */
-export function selectProcesses(procs: Process[], opts: { exited?: boolean; locked?: boolean } = {}): Process[] {
-  return procs.filter((p) => (opts.exited || isActive(p)) && (!opts.locked || p.locked)).sort((a, b) => a.id - b.id);
+export function selectProcesses(procs: Process[], opts: ProcessSelection = {}): Process[] {
+  return procs
+    .filter((p) => (opts.exited || isActive(p)) && (!opts.locked || p.locked) && (opts.user === undefined || p.owner === opts.user) && (!opts.where || placed(p, opts.where)))
+    .sort((a, b) => a.id - b.id);
 }
 
 function stateText(p: Process): string {
@@ -46,26 +68,15 @@ function stateText(p: Process): string {
   return `exited(${p.exitCode ?? '?'})`;
 }
 
-/** How mosps names a node: by name, by its number in the cluster (-n), or by its host (-h). */
-export type NodeLabel = 'name' | 'number' | 'host';
+/** How mosps names a node: by name (MOSIX -h, -M), by its MOSIX number, or by its address (-I). */
+export type NodeLabel = 'name' | 'number' | 'address';
 
-/**
- * The label of each node for `how`. A number is the node's position in the cluster's list, as
- * MOSIX numbers its nodes; a host is the address its agent serves on.
- */
+/** The label of each node for `how`; numbers and addresses as `mossetpe -r` lists them. */
 export function nodeLabeller(nodes: Node[], how: NodeLabel): (name: string) => string {
   if (how === 'name') return (name) => name;
-  const labels = new Map(nodes.map((n, i) => [n.name, how === 'number' ? String(i) : hostOf(n.url)]));
+  const labels = new Map(numberNodes(nodes).map((n) => [n.name, how === 'number' ? String(n.number) : n.address]));
   // a node no longer listed keeps its name rather than vanish from the table
   return (name) => labels.get(name) ?? name;
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return url;
-  }
 }
 
 /** ps's elapsed time: [[d-]hh:]mm:ss */
@@ -80,12 +91,14 @@ export function formatElapsed(ms: number): string {
 export interface PsTableOptions {
   /** a USER column (other users' processes are shown) */
   owner?: boolean;
-  /** -V: USER, the PID where it runs now, elapsed time, last stopped time, the whole command */
+  /** --verbose: USER, the PID where it runs now, elapsed time, last stopped time, the whole command */
   verbose?: boolean;
   /** how WHERE and FROM name nodes; by name when absent */
   label?: (node: string) => string;
-  /** -M: a MEM column, resident memory where it runs */
+  /** --memory: a MEM column, resident memory where it runs */
   memory?: boolean;
+  /** MOSIX -P: an ORIGPID column, the PID it had on its home node when it started */
+  origPid?: boolean;
   /** for the elapsed time; Date.now() when absent */
   now?: number;
 }
@@ -95,12 +108,13 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
   const now = opts.now ?? Date.now();
   const v = opts.verbose ?? false;
   const head = [
-    'ID', 'PID', ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
+    'ID', 'PID', ...(opts.origPid ? ['ORIGPID'] : []), ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
     ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED'] : []), 'CMD',
   ];
   const rows = procs.map((p) => [
     String(p.id),
     p.origPid === null ? '-' : String(p.origPid),
+    ...(opts.origPid ? [p.origPid === null ? '-' : String(p.origPid)] : []),
     ...(v ? [p.pid === null ? '-' : String(p.pid)] : []),
     label(p.node),
     label(p.homeNode),
@@ -131,7 +145,8 @@ function cpuText(n: number): string {
 }
 
 export function renderNodesTable(nodes: Node[]): string {
-  const rows = nodes.map((n) => [
+  const rows = numberNodes(nodes).map(({ number, node: n }) => [
+    String(number),
     n.name,
     n.drained ? `${n.state}, drained` : n.state,
     n.url,
@@ -139,7 +154,7 @@ export function renderNodesTable(nodes: Node[]): string {
     n.load ? formatBytes(n.load.memFreeBytes) : '-',
     n.load ? String(n.load.running) : '-',
   ]);
-  return renderTable(['NAME', 'STATE', 'ADDRESS', 'CPU', 'MEM FREE', 'RUNNING'], rows);
+  return renderTable(['NO', 'NAME', 'STATE', 'ADDRESS', 'CPU', 'MEM FREE', 'RUNNING'], rows);
 }
 
 export function renderMigration(m: Migration): string {

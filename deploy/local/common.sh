@@ -28,6 +28,6 @@ npm run -s build
 # npm links the CLI's bins only when their files exist at install time, i.e. after a build.
 chmod +x cli/dist/bin/*.js
 mkdir -p node_modules/.bin
-for bin in godwit mosrun mosmigrate mosps mosctl mosmon mossetpe; do
+for bin in godwit mosrun mosmigrate mosps mosctl mosmon mossetpe moskillall mosnative; do
   [ -e "node_modules/.bin/$bin" ] || ln -sfn "../@godwit/cli/dist/bin/$bin.js" "node_modules/.bin/$bin"
 done

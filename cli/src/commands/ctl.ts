@@ -2,9 +2,11 @@
 import { Command } from '@commander-js/extra-typings';
 import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
 import { CliError } from '../errors.js';
-import { connect } from '../client.js';
+import { connect, type GodwitClient } from '../client.js';
+import { resolveNode } from '../node-numbers.js';
+import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
 import { print } from '../program.js';
-import { renderJson, renderNodesTable } from '../render.js';
+import { renderJson } from '../render.js';
 
 export function renderDrain(r: DrainResult): string {
   const lines = [`node ${r.node} is drained: nothing new starts or moves there`];
@@ -44,6 +46,17 @@ automatic freezing ${s.autoFreeze ? 'on' : 'off'}: a node with less than ${s.mem
 export function renderBalancerStatus(st: BalancerStatus): string {
   const moves = st.decisions.map((d) => `  ${new Date(d.at).toISOString()} process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome} (${d.reason})\n`);
   return `${renderBalancerSettings(st.settings)}${moves.length ? `latest moves:\n${moves.join('')}` : 'no moves yet\n'}`;
+}
+
+/** The status of the node `spec` names (number, name or address), or of the caller's home node. */
+async function statusOf(client: GodwitClient, spec: string | undefined): Promise<NodeStatus> {
+  const [nodes, procs] = await Promise.all([client.listNodes(), client.listProcesses({ all: true })]);
+  return nodeStatus(resolveNode(nodes, spec ?? client.config.homeNode), procs);
+}
+
+/** MOSIX whois: a number gives the node's name; a name or an address gives its number. */
+export function renderWhois(n: { number: number; name: string }, spec: string): string {
+  return `${/^[0-9]+$/.test(spec) ? n.name : n.number}\n`;
 }
 
 export function buildCtlCommand(name: string) {
@@ -101,18 +114,26 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print the node and the balancer as JSON')
     .action(async (opts) => {
       const client = await connect();
-      const [nodes, balancer] = await Promise.all([client.listNodes(), client.balancer()]);
-      const here = nodes.filter((n) => n.name === client.config.homeNode);
-      if (!here.length) throw new CliError(`your home node ${client.config.homeNode} is not one of the cluster's nodes (${nodes.map((n) => n.name).join(', ')})`);
-      await print(opts.json ? renderJson({ node: here[0], balancer: balancer.settings }) : `${renderNodesTable(here)}${renderBalancerSettings(balancer.settings)}`);
+      const [status, balancer] = await Promise.all([statusOf(client, undefined), client.balancer()]);
+      await print(opts.json ? renderJson({ node: status, balancer: balancer.settings }) : `${renderNodeStatus(status)}${renderBalancerSettings(balancer.settings)}`);
     });
   cmd
     .command('status')
-    .description("the nodes: state (drained or not), CPUs used/capacity, free memory, programs running")
-    .option('--json', 'print the nodes as JSON')
-    .action(async (opts) => {
-      const nodes = await (await connect()).listNodes();
-      await print(opts.json ? renderJson(nodes) : renderNodesTable(nodes));
+    .description("a node's state (your home node's by default): whether it takes programs, its load, CPUs, frozen and running programs, memory (`godwit nodes`: all of them)")
+    .argument('[node]', 'the node: its number (as `mossetpe -r` lists them), name or address')
+    .option('--json', 'print it as JSON')
+    .action(async (node, opts) => {
+      const status = await statusOf(await connect(), node);
+      await print(opts.json ? renderJson(status) : renderNodeStatus(status));
+    });
+  cmd
+    .command('whois')
+    .description("convert between a node's number (as `mossetpe -r` lists them), name and address: a number gives the name; a name or an address gives the number")
+    .argument('<node>', 'a node number, name or address')
+    .option('--json', 'print the number, name and address as JSON')
+    .action(async (spec, opts) => {
+      const n = resolveNode(await (await connect()).listNodes(), spec);
+      await print(opts.json ? renderJson({ number: n.number, name: n.name, address: n.address }) : renderWhois(n, spec));
     });
   return cmd;
 }

@@ -5,6 +5,8 @@ import { buildCtlCommand } from './ctl.js';
 import { buildSetpeCommand } from './setpe.js';
 import { buildMigrateCommand } from './migrate.js';
 import { buildMonCommand } from './mon.js';
+import { buildKillallCommand } from './killall.js';
+import { buildNativeCommand } from './native.js';
 import { buildNodesCommand } from './nodes.js';
 import { buildPsCommand } from './ps.js';
 import { buildRunCommand } from './run.js';
@@ -25,6 +27,8 @@ export function buildGodwitProgram() {
     .addCommand(buildCtlCommand('ctl'))
     .addCommand(buildSetpeCommand('setpe'))
     .addCommand(buildMonCommand('mon'))
+    .addCommand(buildKillallCommand('killall'))
+    .addCommand(buildNativeCommand('native'))
     .addCommand(buildClusterCommand())
-    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe.');
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe, moskillall = godwit killall, mosnative = godwit native.');
 }

@@ -3,6 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import type { Migration, Strategy } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { nodeNamed } from '../node-numbers.js';
 import { print } from '../program.js';
 import { showProgress } from '../progress.js';
 import { renderJson, renderMigration } from '../render.js';
@@ -17,12 +18,20 @@ export async function migrate(client: GodwitClient, id: string, to: string, stra
   return m;
 }
 
+/** what mosmigrate takes in place of a node */
+const VERBS = ['home', 'freeze', 'continue', 'checkpoint', 'checkstop', 'exit'] as const;
+
+/** `to` as the orchestrator names it: 'home', or the name of the node a number, name or address names. */
+function destination(client: GodwitClient, to: string, words: readonly string[]): Promise<string> {
+  return to === 'home' ? Promise.resolve(to) : nodeNamed(client, to, words);
+}
+
 export function buildMigrateCommand(name: string) {
   return new Command(name)
     .description('move a running process to another node or back home, or freeze it and bring it back (MOSIX mosmigrate)')
     .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
-    .argument('<node>', "where to: a node name (see `godwit nodes`) or 'home'; or 'freeze', 'continue', 'checkpoint', 'checkstop' or 'exit'")
-    .argument('[target]', "with 'continue': the node to bring it back on (default: its home)")
+    .argument('<node>', "where to: a node's number (as `mossetpe -r` lists them), name or address, or 'home'; or 'freeze', 'continue', 'checkpoint', 'checkstop' or 'exit'")
+    .argument('[target]', "with 'continue': the node to bring it back on, by number, name or address (default: its home)")
     .addOption(
       new Option('--strategy <how>', 'how its memory moves: auto picks the best the two nodes allow; a forced one they cannot do is refused before anything stops')
         .choices(['auto', 'full', 'lazy', 'precopy'] as const)
@@ -52,13 +61,23 @@ export function buildMigrateCommand(name: string) {
         await print(opts.json ? renderJson(c) : `process ${c.processId} checkpointed to ${c.path} (checkpoint ${c.number}, ${c.bytes} bytes, stopped ${c.frozenMs} ms); ${then}\n`);
         return;
       }
+      // the node is found before anything starts: a typo is refused with nothing done
+      let act: () => Promise<Migration>;
+      if (node === 'freeze') act = () => client.freeze(id);
+      else if (node === 'continue') {
+        const back = target === undefined ? undefined : await destination(client, target, ['home']);
+        act = () => client.continue(id, back);
+      } else {
+        const to = await destination(client, node, VERBS);
+        act = () => migrate(client, id, to, opts.strategy);
+      }
       const view = opts.json
         ? undefined
         : showProgress({ address: client.websocketAddress(`/processes/${id}/progress`), tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
       await view?.opened;
       let m: Migration;
       try {
-        m = node === 'freeze' ? await client.freeze(id) : node === 'continue' ? await client.continue(id, target) : await migrate(client, id, node, opts.strategy);
+        m = await act();
       } finally {
         view?.close();
       }

@@ -12,6 +12,8 @@ import { CliError } from '../errors.js';
 import { print } from '../program.js';
 import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
+import { nodeNamed } from '../node-numbers.js';
+import { withMosixRunFlags } from './run-mosix-flags.js';
 
 export interface RunArgs {
   /** the node to start on; undefined means the home node (or the best one, with `best`) */
@@ -58,7 +60,7 @@ const positive = (what: string) => (v: string) => {
 export type RunAction = (args: RunArgs) => Promise<void>;
 
 export function buildRunCommand(name: string, action: RunAction = runAction) {
-  return new Command(name)
+  return withMosixRunFlags(new Command(name)
     .description('run a program under godwit, so that it can migrate between nodes (MOSIX mosrun)')
     .usage(
       '[-h | -r NODE | -b] [-m MB] [-L | -l] [-C FILE [-N MAX] [-A MINUTES]] [--recover-on-failure] [-v] [--json] PROGRAM [ARGS...]\n' +
@@ -68,7 +70,7 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     )
     .helpOption('--help', 'show this help')
     .addOption(new Option('-h, --home', 'start it on the home node (the default)').conflicts(['node', 'best']))
-    .addOption(new Option('-r, --node <node>', 'start it on NODE (also glued: -rnode1)').conflicts('best'))
+    .addOption(new Option('-r, --node <node>', "start it on NODE: its number (as `mossetpe -r` lists them), name or address (also glued: -r2, -rnode1; or MOSIX's -2, -10.77.1.11)").conflicts('best'))
     .addOption(new Option('-b, --best', 'start it on the node with the most spare CPU now'))
     .addOption(
       new Option('-m, --mem <MB>', 'only on a node with MB megabytes of free memory; refused if there is none (also glued: -m1000)').argParser((v) => {
@@ -160,7 +162,7 @@ Examples:
         json: opts.json ?? false,
         argv: program === undefined ? [] : [program, ...args],
       });
-    });
+    }));
 }
 
 async function runAction(args: RunArgs): Promise<void> {
@@ -169,12 +171,15 @@ async function runAction(args: RunArgs): Promise<void> {
     await print(args.json ? renderJson(info) : renderCheckpointInfo(info));
     return;
   }
-  if (args.batch !== undefined) {
-    if (args.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
-    process.exitCode = await runBatch(await connect(), args, args.batch, args.argv[0]!);
+  const client = await connect();
+  // -rN, -rNAME, -rADDRESS, -N: the orchestrator knows nodes by name
+  const on = { ...args, node: args.node === undefined ? undefined : await nodeNamed(client, args.node) };
+  if (on.batch !== undefined) {
+    if (on.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
+    process.exitCode = await runBatch(client, on, on.batch, on.argv[0]!);
     return;
   }
-  process.exitCode = await runForeground(await connect(), args);
+  process.exitCode = await runForeground(client, on);
 }
 
 /**

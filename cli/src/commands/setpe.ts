@@ -3,12 +3,13 @@ import { Command } from '@commander-js/extra-typings';
 import type { Node } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { CliError } from '../errors.js';
+import { numberNodes } from '../node-numbers.js';
 import { print } from '../program.js';
 import { renderJson } from '../render.js';
 
 /** MOSIX's node-list format: node number, address, then godwit's name for the node. */
 export function renderNodeList(nodes: Node[]): string {
-  return nodes.map((n, i) => `${i + 1} ${new URL(n.url).hostname} ${n.name}\n`).join('');
+  return numberNodes(nodes).map((n) => `${n.number} ${n.address} ${n.name}\n`).join('');
 }
 
 export function buildSetpeCommand(name: string) {

@@ -1,4 +1,4 @@
-/** mosps's MOSIX flags: how nodes are named (-n, -h), the verbose table (-V), memory (-M), and refused flags. */
+/** mosps's flags: how nodes are named (--numbers, -I), the verbose table (-f), memory (--memory), and refused flags. */
 import path from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
@@ -19,10 +19,10 @@ function proc(over: Partial<Process>): Process {
 const nodes = [node('node0', 'http://10.77.1.10:7701'), node('node1', 'http://10.77.1.11:7701'), node('node2', 'http://10.77.1.12:7701')];
 
 describe('mosps flags', () => {
-  it('-n names nodes by their number in the cluster, -h by their host address', () => {
+  it('--numbers names nodes by their MOSIX number (from 1, as mossetpe -r), -I by their address', () => {
     const byNumber = renderPsTable([proc({})], { label: nodeLabeller(nodes, 'number') }).split('\n');
-    expect(byNumber[1]).to.match(/^1\s+4242\s+2\s+0\s+-\s+1\s+running\s/);
-    const byHost = renderPsTable([proc({})], { label: nodeLabeller(nodes, 'host') }).split('\n');
+    expect(byNumber[1]).to.match(/^1\s+4242\s+3\s+1\s+-\s+1\s+running\s/);
+    const byHost = renderPsTable([proc({})], { label: nodeLabeller(nodes, 'address') }).split('\n');
     expect(byHost[1]).to.match(/^1\s+4242\s+10\.77\.1\.12\s+10\.77\.1\.10\s+-\s/);
   });
 
@@ -31,7 +31,7 @@ describe('mosps flags', () => {
     expect(nodeLabeller(nodes, 'name')('node1')).to.equal('node1');
   });
 
-  it('-V adds the PID where it runs now, the user, elapsed time, the last stopped time and the whole command', () => {
+  it('-f (--verbose) adds the PID where it runs now, the user, elapsed time, the last stopped time and the whole command', () => {
     const argv = ['python3', '-c', 'x'.repeat(100)];
     const lines = renderPsTable([proc({ argv }), proc({ id: 2, pid: null, lastFrozenMs: null, state: 'frozen', frz: 'M' })], {
       verbose: true,
@@ -42,7 +42,7 @@ describe('mosps flags', () => {
     expect(lines[2]).to.match(/^2\s+4242\s+-\s+node2\s+node0\s+M\s+1\s+frozen\s+alice\s+01:02:05\s+-\s/);
   });
 
-  it('-M adds the resident memory where each runs, - where it is not known', () => {
+  it('--memory adds the resident memory where each runs, - where it is not known', () => {
     const lines = renderPsTable([proc({ memBytes: 300 * 2 ** 20 }), proc({ id: 2, memBytes: null })], { memory: true }).split('\n');
     expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+MEM\s+CMD$/);
     expect(lines[1]).to.match(/\srunning\s+300 MiB\s/);
@@ -66,7 +66,9 @@ describe('mosps flags', () => {
 
     for (const [args, message] of [
       [['-x'], /^godwit: unknown option '-x'\n\(see `mosps --help`\)$/],
-      [['-n', '-h'], /^godwit: option '-n, --numbers' cannot be used with option '-h, --hosts'/],
+      [['-I', '--numbers'], /^godwit: option '-I, --addresses' cannot be used with option '--numbers'/],
+      [['-L', '-O'], /^godwit: option '-L, --local' cannot be used with option '-O, --away'/],
+      [['--memroy'], /^godwit: unknown option '--memroy'\n\(Did you mean --memory\?\)/],
     ] as const) {
       it(`mosps ${args.join(' ')}: says why, exit 2`, async () => {
         const r = await mosps([...args]);

@@ -66,9 +66,9 @@ describe('nodes and migration rendering', () => {
 
   it('draws the nodes', () => {
     const lines = renderNodesTable(nodes).trimEnd().split('\n');
-    expect(lines[0]).to.match(/^NAME\s+STATE\s+ADDRESS\s+CPU\s+MEM FREE\s+RUNNING$/);
-    expect(lines[1]).to.match(/^node0\s+online\s+http:\/\/10\.77\.1\.10:7701\s+0\.50\/1\s+1\.5 GiB\s+2$/);
-    expect(lines[2]).to.match(/^node1\s+offline, drained\s+\S+\s+-\s+-\s+-$/);
+    expect(lines[0]).to.match(/^NO\s+NAME\s+STATE\s+ADDRESS\s+CPU\s+MEM FREE\s+RUNNING$/);
+    expect(lines[1]).to.match(/^1\s+node0\s+online\s+http:\/\/10\.77\.1\.10:7701\s+0\.50\/1\s+1\.5 GiB\s+2$/);
+    expect(lines[2]).to.match(/^2\s+node1\s+offline, drained\s+\S+\s+-\s+-\s+-$/);
   });
 
   it('formats sizes', () => {

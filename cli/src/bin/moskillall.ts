@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { buildKillallCommand } from '../commands/killall.js';
+import { runMain } from '../program.js';
+
+await runMain(buildKillallCommand('moskillall'));

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { buildNativeCommand } from '../commands/native.js';
+import { runMain } from '../program.js';
+
+await runMain(buildNativeCommand('mosnative'));
