@@ -32,8 +32,8 @@ describe('draining a node (mosctl drain / undrain)', function () {
         const p = await processInfo(h, id);
         expect([p.state, p.node === 'node1'], `process ${id} after the drain`).to.deep.equal(['running', false]);
       }
-      const status = await cli(h, 'mosctl', ['status']);
-      expect(status.stdout).to.match(/^node1\s+online, drained\s/m);
+      const status = await cli(h, 'mosctl', ['status', 'node1']);
+      expect(status.stdout).to.match(/^Status: Running, drained/m).and.match(/^Accept: No: drained/m);
       const blocked = await cli(h, 'mosrun', ['-r', 'node1', 'true']);
       expect(blocked.exitCode).to.not.equal(0);
       expect(blocked.stderr).to.match(/node node1 is drained/);
@@ -59,6 +59,6 @@ describe('draining a node (mosctl drain / undrain)', function () {
     expect(replace.stderr).to.match(/orchestrator's configuration/);
     const local = await cli(h, 'mosctl', ['localstatus']);
     expect(local.exitCode, local.stderr).to.equal(0);
-    expect(local.stdout).to.match(/^node0\s+online/m).and.match(/^balancer (on|off):/m);
+    expect(local.stdout).to.match(/^Node: 1 node0 /m).and.match(/^Status: Running Normally$/m).and.match(/^balancer (on|off):/m);
   });
 });

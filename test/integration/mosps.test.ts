@@ -1,4 +1,4 @@
-/** mosps's MOSIX flags against the real cluster: nodes by number (-n) or host (-h), verbose (-V), other users' processes (-O). */
+/** mosps's flags against the real cluster: nodes by number (--numbers) or address (-I), verbose (-f), other users' processes (-A, aux). */
 import { expect } from 'chai';
 import { api, cli, cluster, mosrun, program, type Harness } from './harness.js';
 
@@ -9,29 +9,31 @@ describe('mosps flags', function () {
     h = await cluster();
   });
 
-  it('names nodes by number or host, shows more with -V, and everyone\'s processes to an admin with -O', async function () {
+  it('names nodes by number or address, shows more with -f, and everyone\'s processes to an admin with -A or aux', async function () {
     this.timeout(120_000);
     const run = mosrun(h, ['-r', 'node1', program('counter'), '600']);
     const id = await run.id();
     try {
       const row = (out: string) => out.split('\n').find((l) => l.startsWith(`${id} `)) ?? `(no row for process ${id} in:\n${out})`;
-      const byNumber = await cli(h, 'mosps', ['-n']);
+      const byNumber = await cli(h, 'mosps', ['--numbers']);
       expect(byNumber.exitCode, byNumber.stderr).to.equal(0);
-      expect(row(byNumber.stdout)).to.match(new RegExp(`^${id}\\s+\\d+\\s+1\\s+0\\s+-\\s+0\\s+running\\s`));
+      expect(row(byNumber.stdout)).to.match(new RegExp(`^${id}\\s+\\d+\\s+2\\s+1\\s+-\\s+0\\s+running\\s`));
 
-      const byHost = await cli(h, 'mosps', ['-h']);
+      const byHost = await cli(h, 'mosps', ['-I']);
       const [home, where] = ['node0', 'node1'].map((n) => h.info.nodes.find((x) => x.name === n)!.address.replace(/\./g, '\\.'));
       expect(row(byHost.stdout)).to.match(new RegExp(`^${id}\\s+\\d+\\s+${where}\\s+${home}\\s`));
 
-      const verbose = await cli(h, 'mosps', ['-V']);
+      const verbose = await cli(h, 'mosps', ['-f']);
       expect(verbose.stdout.split('\n')[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+CMD$/);
       expect(row(verbose.stdout)).to.match(new RegExp(`\\snode1\\s+node0\\s+-\\s+0\\s+running\\s+${h.info.client.user}\\s+\\d\\d:\\d\\d\\s+-\\s+\\S*counter 600$`));
 
       const admin = { env: { ...h.env, GODWIT_CONFIG: h.info.adminConfigPath } };
-      const others = await cli(h, 'mosps', ['-O'], admin);
-      expect(row(others.stdout), others.stdout).to.match(new RegExp(`\\srunning\\s+${h.info.client.user}\\s`));
+      for (const all of [['-A'], ['aux']]) {
+        const others = await cli(h, 'mosps', all, admin);
+        expect(row(others.stdout), `mosps ${all.join(' ')}: ${others.stdout}`).to.match(new RegExp(`\\srunning\\s+${h.info.client.user}\\s`));
+      }
       const own = await cli(h, 'mosps', [], admin);
-      expect(own.stdout, 'without -O an admin sees only their own').to.not.match(new RegExp(`^${id}\\s`, 'm'));
+      expect(own.stdout, 'without -A an admin sees only their own').to.not.match(new RegExp(`^${id}\\s`, 'm'));
     } finally {
       await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
       await run.child;

@@ -69,6 +69,11 @@ describe('CLI binaries against a fake orchestrator', function () {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify([proc(1), proc(2, { state: 'exited', exitCode: 0 })]));
       }
+      if (req.method === 'GET' && url.pathname === '/v1/nodes') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const node = (i: number) => ({ name: `node${i}`, url: `http://127.0.0.${10 + i}:7701`, state: 'online', lastSeen: 1, features: null, load: null, drained: false });
+        return res.end(JSON.stringify([node(0), node(1), node(2)]));
+      }
       if (m && m[2] === 'output') {
         seen.outputRequests.push(url.search);
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -194,13 +199,20 @@ describe('CLI binaries against a fake orchestrator', function () {
     expect(r.stderr).to.match(/^godwit: could not pass SIGINT to process 3 \(.*502.*\); it may still be running/);
   });
 
-  it('mosmigrate: prints the move; an API error prints its message and details, exit 1', async () => {
+  it('mosmigrate: prints the move; an API error prints its message and details, exit 1', async function () {
+    // five runs of the CLI, each seconds long on a busy machine
+    this.timeout(120_000);
     const ok = await cli('mosmigrate', ['1', 'node1']);
     expect(ok.exitCode).to.equal(0);
     expect(ok.stdout).to.equal('process 1 moved from node0 to node1 in 300 ms (stopped 120 ms)');
-    const bad = await cli('mosmigrate', ['1', 'node7']);
+    const byNumber = await cli('mosmigrate', ['1', '2']);
+    expect(byNumber.stdout, byNumber.stderr).to.equal('process 1 moved from node0 to node1 in 300 ms (stopped 120 ms)');
+    const bad = await cli('mosmigrate', ['1', 'node2']);
     expect(bad.exitCode).to.equal(1);
-    expect(bad.stderr).to.equal("godwit: no node 'node7'\n  nodes: node0, node1");
+    expect(bad.stderr).to.equal("godwit: no node 'node2'\n  nodes: node0, node1");
+    const unknown = await cli('mosmigrate', ['1', 'node7']);
+    expect(unknown.exitCode).to.equal(1);
+    expect(unknown.stderr).to.match(/^godwit: no node node7 \(did you mean node0 or node1 or node2\?\); the nodes are \(number, name, address\): 1 node0 \(127\.0\.0\.10\), /);
     const json = await cli('mosmigrate', ['--json', '1', 'node1']);
     expect(JSON.parse(json.stdout)).to.include({ id: 5, state: 'done' });
   });
