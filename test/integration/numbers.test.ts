@@ -1,4 +1,4 @@
-/** MOSIX's node numbers against the real cluster: mosrun -N/-rN/-rADDRESS, mosmigrate by number and address, mosps -n/-AMn, mosctl whois/status. */
+/** MOSIX's node numbers and commands against the real cluster: mosrun -N/-rN/-rADDRESS, mosmigrate by number and address, mosps -n/-AMn, mosctl whois/status, moskillall. */
 import { expect } from 'chai';
 import { api, cli, cluster, eventually, mosrun, processInfo, program, type Harness } from './harness.js';
 
@@ -60,6 +60,24 @@ describe('MOSIX node numbers', function () {
     } finally {
       await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
       await run.child;
+    }
+  });
+
+  it("moskillall -KILL ends all the user's processes, wherever they run", async function () {
+    this.timeout(120_000);
+    const runs = [mosrun(h, ['-1', program('counter'), '600']), mosrun(h, ['-3', program('counter'), '600'])];
+    const ids = await Promise.all(runs.map((r) => r.id()));
+    try {
+      const r = await cli(h, 'godwit', ['killall', '-KILL']);
+      expect(r.exitCode, r.stderr).to.equal(0);
+      for (const [i, run] of runs.entries()) {
+        const done = await run.child;
+        expect(done.exitCode, `mosrun of process ${ids[i]!}: ${run.stderr()}`).to.equal(137);
+        expect(await processInfo(h, ids[i]!)).to.include({ state: 'exited', exitSignal: 'SIGKILL' });
+      }
+    } finally {
+      for (const id of ids) await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+      await Promise.all(runs.map((r) => r.child));
     }
   });
 

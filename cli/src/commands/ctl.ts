@@ -3,7 +3,7 @@ import { Command } from '@commander-js/extra-typings';
 import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
 import { CliError } from '../errors.js';
 import { connect, type GodwitClient } from '../client.js';
-import { resolveNode } from '../node-numbers.js';
+import { nodeNamed, resolveNode } from '../node-numbers.js';
 import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
 import { print } from '../program.js';
 import { renderJson } from '../render.js';
@@ -64,19 +64,21 @@ export function buildCtlCommand(name: string) {
   cmd
     .command('drain')
     .description('expel: move every process off NODE (freezing those that fit nowhere) and start nothing new there (admin)')
-    .argument('<node>', 'the node')
+    .argument('<node>', 'the node: its number (as `mossetpe -r` lists them), name or address')
     .option('--json', 'print what happened to each process as JSON')
     .action(async (node, opts) => {
-      const r = await (await connect()).drain(node);
+      const client = await connect();
+      const r = await client.drain(await nodeNamed(client, node));
       await print(opts.json ? renderJson(r) : renderDrain(r));
     });
   cmd
     .command('undrain')
     .description('let programs start and move to NODE again (admin)')
-    .argument('<node>', 'the node')
+    .argument('<node>', 'the node: its number (as `mossetpe -r` lists them), name or address')
     .option('--json', 'print the node as JSON')
     .action(async (node, opts) => {
-      const n = await (await connect()).undrain(node);
+      const client = await connect();
+      const n = await client.undrain(await nodeNamed(client, node));
       await print(opts.json ? renderJson(n) : `node ${n.name} takes programs again\n`);
     });
   const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');

@@ -4,6 +4,7 @@ import { GodwitError, type Node } from '@godwit/schemas';
 import { buildRunCommand, type RunArgs } from '../../../cli/src/commands/run.js';
 import { parseBsdLetters } from '../../../cli/src/commands/ps.js';
 import { signalFlagAsOption, signalName } from '../../../cli/src/commands/killall.js';
+import { runNative } from '../../../cli/src/commands/native.js';
 import { renderWhois } from '../../../cli/src/commands/ctl.js';
 import { findNode, numberNodes, resolveNode } from '../../../cli/src/node-numbers.js';
 import { nodeStatus, renderNodeStatus } from '../../../cli/src/node-status.js';
@@ -182,5 +183,15 @@ describe('mosctl status', () => {
     );
     const drained = renderNodeStatus(nodeStatus(numberNodes([node(0, { drained: true })])[0]!, []));
     expect(drained).to.match(/^Status: Running, drained/m).and.match(/^Avail: NO$/m).and.match(/^Accept: No: drained/m).and.match(/^Load: unknown/m);
+  });
+});
+
+describe('mosnative', () => {
+  it("runs a program here with its exit status, or a shell's 127 and 126 when it cannot start", async () => {
+    expect(await runNative(['sh', '-c', 'exit 3'])).to.equal(3);
+    expect(await runNative(['sh', '-c', 'kill -TERM $$'])).to.equal(143);
+    const failure = async (argv: string[]) => runNative(argv).then(() => null, (err: unknown) => [renderError(err).exitCode, renderError(err).text]);
+    expect(await failure(['/nonexistent/prog'])).to.deep.equal([127, 'godwit: /nonexistent/prog: command not found\n']);
+    expect(await failure(['/tmp'])).to.deep.equal([126, 'godwit: /tmp: permission denied (not an executable file)\n']);
   });
 });
