@@ -5,10 +5,11 @@ import { buildRunCommand, type RunArgs } from '../../../cli/src/commands/run.js'
 import { parseBsdLetters } from '../../../cli/src/commands/ps.js';
 import { signalFlagAsOption, signalName } from '../../../cli/src/commands/killall.js';
 import { runNative } from '../../../cli/src/commands/native.js';
+import { buildGodwitProgram } from '../../../cli/src/commands/index.js';
 import { renderWhois } from '../../../cli/src/commands/ctl.js';
 import { findNode, numberNodes, resolveNode } from '../../../cli/src/node-numbers.js';
 import { nodeStatus, renderNodeStatus } from '../../../cli/src/node-status.js';
-import { configureCommand } from '../../../cli/src/program.js';
+import { configureCommand, type AnyCommand } from '../../../cli/src/program.js';
 import { renderError } from '../../../cli/src/errors.js';
 import { renderPsTable, selectProcesses } from '../../../cli/src/render.js';
 import { didYouMean, nearest } from '../../../cli/src/suggest.js';
@@ -193,5 +194,39 @@ describe('mosnative', () => {
     const failure = async (argv: string[]) => runNative(argv).then(() => null, (err: unknown) => [renderError(err).exitCode, renderError(err).text]);
     expect(await failure(['/nonexistent/prog'])).to.deep.equal([127, 'godwit: /nonexistent/prog: command not found\n']);
     expect(await failure(['/tmp'])).to.deep.equal([126, 'godwit: /tmp: permission denied (not an executable file)\n']);
+  });
+});
+
+describe('did you mean, in every command', () => {
+  /** what the command says to `argv` */
+  async function said(argv: string[]): Promise<string> {
+    let err = '';
+    const program = configureCommand(buildGodwitProgram());
+    const capture = (c: AnyCommand): void => {
+      c.configureOutput({ writeErr: (s) => (err += s), writeOut: () => {} });
+      c.commands.forEach(capture);
+    };
+    capture(program);
+    await program.parseAsync(['node', 'godwit', ...argv]).catch(() => undefined);
+    return err;
+  }
+  const leaves = (c: AnyCommand, path: string[] = []): string[][] =>
+    c.commands.length ? c.commands.flatMap((s) => leaves(s, [...path, s.name()])) : [path];
+
+  it('suggests the nearest command, at every level', async () => {
+    expect(await said(['migrat', '1', '2'])).to.contain('(Did you mean migrate?)');
+    expect(await said(['ctl', 'stauts'])).to.contain('(Did you mean status?)');
+    expect(await said(['ctl', 'balance', 'stauts'])).to.contain('(Did you mean status?)');
+  });
+
+  it('suggests the nearest long option in every command that has one', async function () {
+    this.timeout(30_000);
+    const withJson = leaves(buildGodwitProgram()).filter((path) => {
+      let c: AnyCommand | undefined = buildGodwitProgram();
+      for (const name of path) c = c?.commands.find((s) => s.name() === name);
+      return c?.options.some((o) => o.long === '--json');
+    });
+    expect(withJson.length).to.be.greaterThan(10);
+    for (const path of withJson) expect(await said([...path, '--jsn']), path.join(' ')).to.contain('(Did you mean --json?)');
   });
 });
