@@ -75,38 +75,42 @@ function decodeCreds(creds: WireField[]): ImageCreds {
   return { ids, caps, groups: repeatedU32(creds, GROUPS_FIELD), noNewPrivs: (single(creds, NO_NEW_PRIVS_FIELD, WIRE_VARINT)?.u32 ?? 0) !== 0 };
 }
 
-/** core_entry.tc (3) .task_state (1); core_entry.thread_core (5) .creds (10) */
+/** core_entry.tc (3) .task_state (1); core_entry.thread_core (5) .creds (10); undefined for a zombie */
 function decodeCore(core: Buffer): ImageCreds | undefined {
   const fields = readMessage(core);
   const tc = single(fields, 3, WIRE_BYTES);
-  const state = tc ? single(readMessage(tc.bytes), 1, WIRE_VARINT)?.u32 : undefined;
+  if (tc && single(readMessage(tc.bytes), 1, WIRE_VARINT)?.u32 === TASK_DEAD) return undefined;
   const threadCore = single(fields, 5, WIRE_BYTES);
   const creds = threadCore ? single(readMessage(threadCore.bytes), 10, WIRE_BYTES) : undefined;
-  if (creds) return decodeCreds(readMessage(creds.bytes));
   // without them CRIU would take a creds-PID.img, or leave the task root
-  if (state !== TASK_DEAD) throw new WireFormatError('it carries no credentials');
-  return undefined;
+  if (!creds) throw new WireFormatError('it carries no credentials');
+  return decodeCreds(readMessage(creds.bytes));
 }
 
-/** every task of pstree.img (pstree_entry.pid 1, .threads 5) and each of its threads */
-function threadsOf(imagesDir: string): { task: number; thread: number }[] {
-  const all: { task: number; thread: number }[] = [];
-  for (const entry of imageEntries(join(imagesDir, 'pstree.img'), PSTREE_MAGIC)) {
+/** every task of pstree.img (pstree_entry.pid 1) with the threads it lists (.threads 5) */
+function tasksOf(imagesDir: string): { task: number; threads: number[] }[] {
+  return imageEntries(join(imagesDir, 'pstree.img'), PSTREE_MAGIC).map((entry) => {
     const fields = readMessage(entry);
     const task = required(fields, 1, 'pid');
-    for (const thread of new Set([task, ...repeatedU32(fields, 5)])) all.push({ task, thread });
-  }
-  return all;
+    return { task, threads: [...new Set([task, ...repeatedU32(fields, 5)])] };
+  });
 }
 
 export function readImageCreds(imagesDir: string): ImageThread[] {
   let image = 'pstree.img';
+  const coreOf = (thread: number): ImageCreds | undefined => {
+    image = `core-${thread}.img`;
+    const [core] = imageEntries(join(imagesDir, image), CORE_MAGIC);
+    if (!core) throw new WireFormatError('it holds no entry');
+    return decodeCore(core);
+  };
   try {
-    return threadsOf(imagesDir).map(({ task, thread }) => {
-      image = `core-${thread}.img`;
-      const [core] = imageEntries(join(imagesDir, image), CORE_MAGIC);
-      if (!core) throw new WireFormatError('it holds no entry');
-      return { task, thread, creds: decodeCore(core) };
+    return tasksOf(imagesDir).flatMap(({ task, threads }) => {
+      const creds = coreOf(task);
+      // A zombie's thread list is CRIU's uninitialised memory (criu dump fills a task's thread
+      // ids from its parasite, which a zombie never gets): its own core is all a restore reads.
+      if (creds === undefined) return [{ task, thread: task, creds }];
+      return [{ task, thread: task, creds }, ...threads.filter((t) => t !== task).map((thread) => ({ task, thread, creds: coreOf(thread) }))];
     });
   } catch (err) {
     const why = err instanceof WireFormatError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing' : (err as Error).message;

@@ -39,6 +39,27 @@ async function dumpSleep(into: string, asNobody: boolean): Promise<void> {
   }
 }
 
+/** dumps `sleep` holding a zombie child: a tree CRIU dumps a zombie of */
+async function dumpWithZombie(into: string): Promise<void> {
+  const parent = execa('sh', ['-c', 'sleep 0 & exec sleep 100'], { detached: true, stdio: 'ignore', reject: false });
+  try {
+    const deadline = Date.now() + 5000;
+    const zombie = () => {
+      if (!readFileSync(`/proc/${parent.pid}/comm`, 'utf8').startsWith('sleep')) return false;
+      const [child] = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(' ');
+      return !!child && / Z /.test(readFileSync(`/proc/${child}/stat`, 'utf8'));
+    };
+    while (!zombie()) {
+      if (Date.now() > deadline) throw new Error(`pid ${parent.pid} did not become sleep with a zombie child within 5 s`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await createCriu(CRIU).dump({ pid: parent.pid!, imagesDir: into, what: `sleep (pid ${parent.pid})`, lockNetwork: false, controlMounts: [] });
+  } finally {
+    parent.kill('SIGKILL');
+    await parent;
+  }
+}
+
 /** protobuf's wire format, the other way: enough to write back a changed message */
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -143,6 +164,25 @@ describe('credentials in CRIU images', function () {
     expect(refusal(forged((_, core) => editCreds(core, add(19, 1))), nobody).message).to.match(/has cap_amb \[(0,)*1\]/);
     const mayGain = (creds: WireField[]) => creds.filter((f) => f.field !== 18);
     expect(refusal(forged((_, core) => editCreds(core, mayGain)), nobody).message).to.contain('has no_new_privs 0');
+  });
+
+  it("takes a zombie by its own core image, whatever thread ids CRIU's pstree lists for it", async () => {
+    const images = mkdtempSync(join(dir, 'zombie-'));
+    await dumpWithZombie(images);
+    // CRIU leaves a zombie's thread id uninitialised: write one no task has
+    const pstree = readFileSync(join(images, 'pstree.img'));
+    const entries: Buffer[] = [];
+    for (let pos = 8; pos < pstree.length; pos += 4 + pstree.readUInt32LE(pos)) entries.push(pstree.subarray(pos + 4, pos + 4 + pstree.readUInt32LE(pos)));
+    expect(entries, 'pstree entries: the sleep and its zombie').to.have.length(2);
+    const zombie = readMessage(entries[1]!);
+    const bogus = encode([...zombie.filter((f) => f.field !== 5), { field: 5, wire: WIRE_VARINT, u32: 2624384784, bytes: Buffer.alloc(0) }]);
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(bogus.length);
+    writeFileSync(join(images, 'pstree.img'), Buffer.concat([pstree.subarray(0, 8 + 4 + entries[0]!.length), size, bogus]));
+    const tasks = readImageCreds(images);
+    expect(tasks.map((t) => t.thread), 'threads read').to.not.include(2624384784);
+    expect(tasks.find((t) => t.task === zombie.find((f) => f.field === 1)!.u32)?.creds, "the zombie's creds").to.equal(undefined);
+    checkImageCreds(images, root);
   });
 
   it('refuses a uid written twice, creds left out, and a task without its core image', () => {
