@@ -13,7 +13,7 @@ export function buildPsCommand(name: string) {
     .option('-a, --all', 'the same as -O')
     .addOption(new Option('-n, --numbers', 'nodes by their number in the cluster (as `godwit nodes` lists them)').conflicts('hosts'))
     .option('-h, --hosts', 'nodes by the host address of their agent')
-    .option('-V, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time and the whole command')
+    .option('-V, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time (STOPPED), the time frozen before its last continue (FROZEN) and the whole command')
     .option('-M, --memory', 'a MEM column: resident memory where each runs (from its node’s last report)')
     .option('-L, --locked', 'only locked processes (mosrun -L: the balancer never moves them)')
     .option('--exited', 'include processes that have ended')
