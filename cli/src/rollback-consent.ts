@@ -27,7 +27,7 @@ export function filesRolledBack(info: CheckpointInfo): CheckpointInfo['files'] {
 
 export function rollbackList(info: CheckpointInfo, files: CheckpointInfo['files']): string {
   return [
-    `recovering ${info.path} rolls back ${files.length === 1 ? 'this file' : `these ${files.length} files`} of ${info.cwd} to the checkpoint (${new Date(info.takenAt).toISOString()}); what was written to them since is lost:`,
+    `recovering ${info.path} rolls back ${files.length === 1 ? 'this file' : `these ${files.length} files`} of ${info.cwd} to the checkpoint (${new Date(info.takenAt).toISOString()}); what was written to ${files.length === 1 ? 'it' : 'them'} since is lost:`,
     ...files.map((f) => `  ${f.path}: ${sizesThenAndNow(f)}`),
   ].join('\n');
 }
