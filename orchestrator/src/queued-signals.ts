@@ -17,10 +17,14 @@ export function queueSignal(ctx: Ctx, proc: ProcessRow, signal: SignalRequest['s
   return { queued: true, message };
 }
 
-/** delivers what waited for the process, now running again; one that cannot be is said and dropped */
+/**
+ * Delivers what waited for the process once it runs again (a continue that failed left it frozen:
+ * they wait on); one that cannot be delivered is said and dropped.
+ */
 export async function deliverQueuedSignals(ctx: Ctx, processId: number): Promise<void> {
   for (const q of ctx.db.q.queuedSignalsOf.all(processId)) {
     const proc = ctx.db.q.processById.get(processId)!;
+    if (proc.state !== 'running') return;
     const waited = `${q.sender} sent ${q.signal} to process ${processId} while it was frozen`;
     try {
       await ctx.agent(proc.node).signal(processId, { signal: q.signal as SignalRequest['signal'] });
