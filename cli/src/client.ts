@@ -24,6 +24,7 @@ import {
   type OutputLine,
   type Process,
   type RunRequest,
+  type SignalQueued,
   type Strategy,
   type WhyResult,
 } from '@godwit/schemas';
@@ -226,12 +227,14 @@ export class GodwitClient {
     return this.json<Event[]>('/events');
   }
 
-  async signal(id: string | number, signal: string): Promise<void> {
-    await this.fetch(`/processes/${encodeURIComponent(String(id))}/signal`, {
+  /** null once delivered; what waits, when the process is frozen (it gets the signal as it continues) */
+  async signal(id: string | number, signal: string): Promise<SignalQueued | null> {
+    const res = await this.fetch(`/processes/${encodeURIComponent(String(id))}/signal`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ signal }),
     });
+    return res.status === 202 ? ((await res.json()) as SignalQueued) : null;
   }
 
   async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {

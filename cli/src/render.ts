@@ -64,6 +64,7 @@ export function selectProcesses(procs: Process[], opts: ProcessSelection = {}): 
 
 function stateText(p: Process): string {
   if (p.state !== 'exited') return p.state;
+  if (p.exitCheckpoint) return 'checkpointed';
   if (p.exitSignal) return `killed(${p.exitSignal})`;
   return `exited(${p.exitCode ?? '?'})`;
 }
@@ -91,7 +92,7 @@ export function formatElapsed(ms: number): string {
 export interface PsTableOptions {
   /** a USER column (other users' processes are shown) */
   owner?: boolean;
-  /** --verbose: USER, the PID where it runs now, elapsed time, last stopped time, the whole command */
+  /** --verbose: USER, the PID where it runs now, elapsed time, last stopped time, time frozen before it, the whole command */
   verbose?: boolean;
   /** how WHERE and FROM name nodes; by name when absent */
   label?: (node: string) => string;
@@ -109,7 +110,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
   const v = opts.verbose ?? false;
   const head = [
     'ID', 'PID', ...(opts.origPid ? ['ORIGPID'] : []), ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
-    ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED'] : []), 'CMD',
+    ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED', 'FROZEN'] : []), 'CMD',
   ];
   const rows = procs.map((p) => [
     String(p.id),
@@ -124,9 +125,16 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     ...(opts.owner || v ? [p.owner] : []),
     ...(opts.memory ? [p.memBytes == null ? '-' : formatBytes(p.memBytes)] : []),
     ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastFrozenMs === null ? '-' : `${p.lastFrozenMs} ms`] : []),
+    ...(v ? [p.lastFrozenForMs == null ? '-' : formatSeconds(p.lastFrozenForMs)] : []),
     commandLine(p.argv, v ? Infinity : CMD_WIDTH),
   ]);
   return renderTable(head, rows);
+}
+
+/** a span of time a person reads at a glance: 850 ms, 11.7 s, 95 s */
+export function formatSeconds(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 export function formatBytes(n: number): string {
@@ -161,16 +169,24 @@ export function renderMigration(m: Migration): string {
   if (m.state === 'frozen') {
     return `process ${m.processId} is frozen on ${m.from} (image ${m.bytes === null ? '?' : formatBytes(m.bytes)}); \`mosmigrate ${m.processId} continue [NODE]\` brings it back\n`;
   }
-  if (m.from === m.to && m.strategy === 'freeze') {
-    return `process ${m.processId} continues on ${m.to}${m.frozenMs === null ? '' : ` after ${m.frozenMs} ms frozen`}\n`;
+  const stopped = m.frozenMs === null ? '' : ` (stopped ${m.frozenMs} ms)`;
+  if (m.strategy === 'freeze') {
+    const from = m.from === m.to ? '' : `, its image brought from ${m.from}`;
+    const frozenFor = m.frozenForMs == null ? '' : `${from ? ',' : ''} after ${formatSeconds(m.frozenForMs)} frozen`;
+    return `process ${m.processId} continues on ${m.to}${from}${frozenFor}${stopped}\n`;
   }
   const total = m.totalMs ?? (m.endedAt !== null ? m.endedAt - m.startedAt : null);
-  const stopped = m.frozenMs === null ? '' : ` (stopped ${m.frozenMs} ms)`;
   const lazily = m.strategy === 'lazy' ? ' lazily' : '';
   const line = `process ${m.processId} moved${lazily} from ${m.from} to ${m.to}${total === null ? '' : ` in ${total} ms`}${stopped}\n`;
   if (m.strategy !== 'lazy' || m.bytesBeforeResume === null) return line;
   const followed = (m.onDemandBytes ?? 0) + (m.backgroundBytes ?? 0);
   return `${line}  ${formatBytes(m.bytesBeforeResume)} copied before it ran again; ${formatBytes(followed)} of memory followed (${formatBytes(m.onDemandBytes ?? 0)} on demand, ${formatBytes(m.backgroundBytes ?? 0)} in the background)\n`;
+}
+
+/** a checkpointed file's size at the checkpoint and now, as mosrun -I and -R say it */
+export function sizesThenAndNow(f: CheckpointInfo['files'][number]): string {
+  const now = f.sizeNow === null ? 'gone now, out of its owner\'s reach, or a symbolic link' : f.sizeNow === f.size ? 'unchanged' : `${f.sizeNow} bytes now`;
+  return `${f.size} bytes then, ${now}`;
 }
 
 /** MOSIX mosrun -I: the files a checkpointed process had open, then and now. */
@@ -182,9 +198,8 @@ export function renderCheckpointInfo(info: CheckpointInfo): string {
   ];
   const mode = { r: 'Read', w: 'Write', rw: 'Read-Write' } as const;
   for (const f of info.files) {
-    const now = f.sizeNow === null ? 'gone now, out of its owner\'s reach, or a symbolic link' : f.sizeNow === f.size ? 'unchanged' : `${f.sizeNow} bytes now`;
     const note = f.saved ? ' (saved with the checkpoint: comes back with -R)' : f.sizeNow !== f.size ? ' (changed: -R needs -O or --accept-changed)' : '';
-    lines.push(`File-Descriptor #${f.fd}${f.pid > 2 ? ` of pid ${f.pid}` : ''}: ${f.path}, offset=${f.offset}, ${mode[f.mode]}${f.append ? ', Append' : ''}, ${f.size} bytes then, ${now}${note}`);
+    lines.push(`File-Descriptor #${f.fd}${f.pid > 2 ? ` of pid ${f.pid}` : ''}: ${f.path}, offset=${f.offset}, ${mode[f.mode]}${f.append ? ', Append' : ''}, ${sizesThenAndNow(f)}${note}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -40,10 +40,13 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
     const path = `${base}.${proc.ckpt_max ? ((number - 1) % proc.ckpt_max) + 1 : number}`;
     const taking = migrator.exclusive(proc.id, async () => {
       let taken;
+      // before the agent ends it: the exit its followers see then names the checkpoint
+      if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path });
       try {
         taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run' });
       } catch (err) {
         const e = asGodwitError(err);
+        if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path: null });
         db.event({ processId: proc.id, node: proc.node, kind: 'checkpoint-failed', message: `checkpoint ${number} of process ${proc.id} failed: ${e.message}` });
         throw e;
       }

@@ -5,6 +5,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { freezeTimes } from './freeze-times.js';
 import type {
   Checkpoint,
   Event,
@@ -74,7 +75,12 @@ CREATE TABLE IF NOT EXISTS processes (
   -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost
   recover_on_failure INTEGER NOT NULL DEFAULT 0,
   -- memory it said (its control file needmem) it is about to need, beyond its resident memory
-  need_mem_bytes INTEGER NOT NULL DEFAULT 0
+  need_mem_bytes INTEGER NOT NULL DEFAULT 0,
+  -- how long it stayed frozen before its last move, a continue (not in last_frozen_ms)
+  last_frozen_for_ms INTEGER,
+  -- the checkpoint after which mosmigrate ID exit ended it; set before the agent ends it, so that
+  -- the exit its followers see names it, and cleared if the checkpoint fails (it runs on)
+  exit_checkpoint TEXT
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -145,6 +151,15 @@ CREATE TABLE IF NOT EXISTS events (
   message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_process ON events(process_id);
+-- signals sent to a frozen process, delivered in order once it runs again
+CREATE TABLE IF NOT EXISTS queued_signals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  process_id INTEGER NOT NULL REFERENCES processes(id),
+  signal TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  queued_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queued_signals_process ON queued_signals(process_id);
 `;
 
 export interface ProcessRow {
@@ -181,6 +196,16 @@ export interface ProcessRow {
   last_ckpt_at: number | null;
   recover_on_failure: number;
   need_mem_bytes: number;
+  last_frozen_for_ms: number | null;
+  exit_checkpoint: string | null;
+}
+
+export interface QueuedSignalRow {
+  id: number;
+  process_id: number;
+  signal: string;
+  sender: string;
+  queued_at: number;
 }
 
 export interface CheckpointRow {
@@ -349,11 +374,18 @@ function prepareAll(db: Database.Database) {
        ended_at = @ended_at WHERE id = @id`,
     ),
     setMigrated: prep<{
-      id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null;
+      id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null; last_frozen_for_ms: number | null;
     }>(
       `UPDATE processes SET node = @node, pid = @pid, epoch = @epoch, nmigs = nmigs + 1,
-       last_frozen_ms = @last_frozen_ms, state = 'running', frz = '-' WHERE id = @id`,
+       last_frozen_ms = @last_frozen_ms, last_frozen_for_ms = @last_frozen_for_ms, state = 'running', frz = '-' WHERE id = @id`,
     ),
+    setExitCheckpoint: prep<{ id: number; path: string | null }>('UPDATE processes SET exit_checkpoint = @path WHERE id = @id'),
+    queueSignal: prep<Omit<QueuedSignalRow, 'id'>>(
+      'INSERT INTO queued_signals (process_id, signal, sender, queued_at) VALUES (@process_id, @signal, @sender, @queued_at)',
+    ),
+    queuedSignalsOf: prep<[number], QueuedSignalRow>('SELECT * FROM queued_signals WHERE process_id = ? ORDER BY id'),
+    dropQueuedSignal: prep<[number]>('DELETE FROM queued_signals WHERE id = ?'),
+    dropQueuedSignalsOf: prep<[number]>('DELETE FROM queued_signals WHERE process_id = ?'),
     setResumed: prep<{ id: number; pid: number | null; epoch: number }>(
       `UPDATE processes SET pid = @pid, epoch = @epoch, state = 'running' WHERE id = @id AND state = 'migrating'`,
     ),
@@ -461,6 +493,8 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
   ['migrations', 'arrived_at', 'INTEGER'],
+  ['processes', 'last_frozen_for_ms', 'INTEGER'],
+  ['processes', 'exit_checkpoint', 'TEXT'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {
@@ -564,6 +598,8 @@ export function toProcess(r: ProcessRow): Process {
     lastCheckpointAt: r.last_ckpt_at,
     recoverOnFailure: r.recover_on_failure === 1,
     needMemBytes: r.need_mem_bytes,
+    lastFrozenForMs: r.last_frozen_for_ms,
+    exitCheckpoint: r.exit_checkpoint,
   };
 }
 
@@ -593,6 +629,7 @@ export function toMigration(r: MigrationRow): Migration {
     state: r.state,
     steps: JSON.parse(r.steps) as Migration['steps'],
     frozenMs: r.frozen_ms,
+    frozenForMs: r.state === 'done' ? freezeTimes(JSON.parse(r.steps) as Migration['steps']).frozenForMs : null,
     totalMs: r.total_ms,
     bytes: r.bytes,
     bytesBeforeResume: r.bytes,

@@ -21,6 +21,8 @@ import {
   type Strategy,
 } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
+import { freezeTimes } from './freeze-times.js';
+import { deliverQueuedSignals } from './queued-signals.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
@@ -54,9 +56,9 @@ export interface Migrator {
   exclusive<T>(processId: number, fn: () => Promise<T>): Promise<T>;
   /** dumps the process to its node's disk and ends it there: a migration that waits at 'frozen' */
   freeze(proc: ProcessRow, why: FreezeReason): Promise<Migration>;
-  /** brings a frozen process back on `to` (a node, or 'home', the default) */
+  /** brings a frozen process back on `to` (a node, or 'home', the default), then delivers the signals that waited for it */
   thaw(proc: ProcessRow, to?: string): Promise<Migration>;
-  /** ends a frozen process, as the signal would have: its image is dropped */
+  /** ends a frozen process, as SIGKILL does: its image and the signals that waited for it are dropped */
   endFrozen(proc: ProcessRow, signal: string): void;
 }
 
@@ -151,7 +153,11 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     restored: { pid: number | null; restoredAt: number | null },
     dump: DumpRecord | null,
   ): Migration {
-    const frozenMs = restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : m.frozen_ms;
+    // a continue: the time it stayed frozen is not the move's stop
+    const { stoppedMs: frozenMs, frozenForMs } = freezeTimes(
+      JSON.parse(m.steps) as Migration['steps'],
+      restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : m.frozen_ms,
+    );
     const done = transition(m, 'done', () => {
       ended(m, m.to_node, frozenMs);
       db.q.setMigrated.run({
@@ -160,8 +166,13 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         pid: restored.pid,
         epoch: m.from_epoch + 1,
         last_frozen_ms: frozenMs,
+        last_frozen_for_ms: frozenForMs,
       });
-      const stats = [frozenMs !== null ? `frozen ${frozenMs} ms` : null, m.bytes !== null ? `${m.bytes} bytes` : null]
+      const stats = [
+        frozenMs !== null ? `stopped ${frozenMs} ms` : null,
+        frozenForMs !== null ? `after ${frozenForMs} ms frozen` : null,
+        m.bytes !== null ? `${m.bytes} bytes` : null,
+      ]
         .filter(Boolean)
         .join(', ');
       db.event({
@@ -551,7 +562,9 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         db.event({ processId: proc.id, node: to, kind: 'continuing', message: `process ${proc.id} continues on ${to}, from its image on ${frozen!.from_node}` });
       });
       bus.emit('process', proc.id);
-      return runThaw(db.q.migrationById.get(frozen!.id)!, proc);
+      const m = await runThaw(db.q.migrationById.get(frozen!.id)!, proc);
+      await deliverQueuedSignals(ctx, proc.id);
+      return m;
     });
   }
 
@@ -566,6 +579,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         });
       }
       db.q.endProcess.run({ id: proc.id, state: 'exited', exit_code: null, exit_signal: signal, ended_at: Date.now() });
+      db.q.dropQueuedSignalsOf.run(proc.id);
       db.event({ processId: proc.id, node: proc.node, kind: 'exited', message });
     });
     bus.emit('process', proc.id);

@@ -91,7 +91,9 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
       });
       if (exited) {
         db.q.endProcess.run({ id, state: 'exited', exit_code: end!.code, exit_signal: end!.signal, ended_at: Date.now() });
-        const how = end!.signal ? `was killed by ${end!.signal}` : `exited with code ${end!.code}`;
+        const how = row.exit_checkpoint
+          ? `ended after its checkpoint ${row.exit_checkpoint}, as asked (\`mosrun -R ${row.exit_checkpoint}\` brings it back)`
+          : end!.signal ? `was killed by ${end!.signal}` : `exited with code ${end!.code}`;
         db.event({ processId: id, node: row.out_node, kind: 'exited', message: `process ${id} ${how} on ${row.out_node}` });
       }
     });
@@ -186,7 +188,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
           if (lines.length && pos < row.out_offset) continue;
         }
         if (!isLive(row)) {
-          yield { exit: { code: row.exit_code, signal: row.exit_signal } };
+          yield { exit: { code: row.exit_code, signal: row.exit_signal, ...(row.exit_checkpoint !== null ? { checkpoint: row.exit_checkpoint } : {}) } };
           return;
         }
         if (!follow || signal.aborted) return;

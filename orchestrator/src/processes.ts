@@ -13,6 +13,7 @@ import {
   Migration,
   Process,
   RunRequest,
+  SignalQueued,
   SignalRequest,
   refusedEnv,
 } from '@godwit/schemas';
@@ -24,6 +25,7 @@ import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
+import { queueSignal } from './queued-signals.js';
 import { visible } from './visibility.js';
 import { whyNotMovable } from './why.js';
 
@@ -263,16 +265,19 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     },
   );
 
-  /** signals whose default action ends a program */
-  const ENDING_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']);
+  /** the process once a migration under way has ended: stdin and signals go where it is then */
+  async function settled(user: User, id: string): Promise<ProcessRow> {
+    const row = findProcess(ctx, user, id);
+    if (row.state !== 'migrating') return row;
+    await migrator.settled(row.id, STDIN_WAIT_MS, ctx.closing);
+    return db.q.processById.get(row.id)!;
+  }
 
-  /** stdin and signals go where the process runs; during a migration, that is known after it */
   async function whereRunning(user: User, id: string): Promise<ProcessRow> {
-    let row = findProcess(ctx, user, id);
-    if (row.state === 'migrating') {
-      await migrator.settled(row.id, STDIN_WAIT_MS, ctx.closing);
-      row = db.q.processById.get(row.id)!;
-    }
+    return running(await settled(user, id));
+  }
+
+  function running(row: ProcessRow): ProcessRow {
     if (row.state !== 'running') {
       throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${row.id} is not running (it is ${row.state})`);
     }
@@ -301,16 +306,22 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
   app.post(
     '/v1/processes/:id/signal',
     {
-      schema: { summary: 'send a signal to the program', params: IdParam, body: SignalRequest, response: { 204: Type.Null(), ...errors } },
+      schema: {
+        summary: 'send a signal to the program; to a frozen one, SIGKILL ends it and any other waits until it continues (202)',
+        params: IdParam,
+        body: SignalRequest,
+        response: { 204: Type.Null(), 202: SignalQueued, ...errors },
+      },
     },
     async (req, reply) => {
-      const frozen = findProcess(ctx, req.user, req.params.id);
-      if (frozen.state === 'frozen' && ENDING_SIGNALS.has(req.body.signal)) {
-        // nothing runs to receive it: the signal's default action, without the program
-        migrator.endFrozen(frozen, req.body.signal);
+      const now = await settled(req.user, req.params.id);
+      if (now.state === 'frozen') {
+        if (req.body.signal !== 'SIGKILL') return reply.code(202).send(queueSignal(ctx, now, req.body.signal, req.user.name));
+        // nothing runs to receive it: its image is dropped, as the kernel ends a stopped program
+        migrator.endFrozen(now, req.body.signal);
         return reply.code(204).send(null);
       }
-      const row = await whereRunning(req.user, req.params.id);
+      const row = running(now);
       await ctx.agent(row.node).signal(row.id, req.body);
       db.event({ processId: row.id, node: row.node, kind: 'signal', message: `${req.user.name} sent ${req.body.signal} to process ${row.id}` });
       return reply.code(204).send(null);

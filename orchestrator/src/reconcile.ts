@@ -9,6 +9,7 @@ import type { Ctx } from './context.js';
 import type { DumpRecord, MigrationRow } from './db.js';
 import { asGodwitError, type Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
+import { deliverQueuedSignals } from './queued-signals.js';
 
 export async function reconcile(ctx: Ctx, migrator: Migrator, relay: OutputRelay): Promise<void> {
   const { db, log } = ctx;
@@ -20,7 +21,8 @@ export async function reconcile(ctx: Ctx, migrator: Migrator, relay: OutputRelay
   await Promise.all([
     ...unfinished.map((m) =>
       migrator
-        .exclusive(m.process_id, () => resumeMigration(ctx, migrator, m))
+        // a continue finished here hands its process the signals that waited for it, as thaw does
+        .exclusive(m.process_id, () => resumeMigration(ctx, migrator, m).then(() => deliverQueuedSignals(ctx, m.process_id)))
         .catch((err: unknown) => log.error({ err, migration: m.id }, `could not reconcile migration ${m.id}`)),
     ),
     ...ctx.nodes.names.map((node) =>

@@ -104,7 +104,8 @@ export const Process = Type.Object({
   exitSignal: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.Integer(),
   endedAt: Type.Union([Type.Integer(), Type.Null()]),
-  lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration' }),
+  lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration: for a continue, the dump that froze it and the restore that brought it back, not the time it stayed frozen between' }),
+  lastFrozenForMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'how long it stayed frozen (from its freeze until `continue` began) before its last move; null when that move was no continue' })),
   frz: FreezeReason,
   locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
   needMemBytes: Type.Integer({ description: 'memory the program said it is about to need (its control file needmem): a destination must have this free beyond its resident memory' }),
@@ -115,6 +116,7 @@ export const Process = Type.Object({
   checkpoints: Type.Integer({ description: 'checkpoints taken so far' }),
   lastCheckpointAt: Type.Union([Type.Integer(), Type.Null()]),
   recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),
+  exitCheckpoint: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the checkpoint after which `mosmigrate ID exit` ended it: `mosrun -R` this file brings it back; null when it ended otherwise' })),
 });
 export type Process = Static<typeof Process>;
 
@@ -231,7 +233,8 @@ export const Migration = Type.Object({
   strategyReason: Type.Union([Type.String(), Type.Null()], { description: 'why this strategy: asked for, or what auto saw' }),
   state: MigrationState,
   steps: Type.Array(MigrationStep),
-  frozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'from freeze to running again' }),
+  frozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'how long the program was stopped: from its dump until it ran again; for a freeze and its continue, the dump and the restore, without the time it stayed frozen between (frozenForMs)' }),
+  frozenForMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'a continued freeze: how long it stayed frozen, from its freeze until `continue` began' })),
   totalMs: Type.Union([Type.Integer(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'image bytes moved' }),
   bytesBeforeResume: Type.Union([Type.Integer(), Type.Null()], { description: 'bytes copied before the process ran again' }),
@@ -300,6 +303,13 @@ export const SignalName = Type.Union([
 export const SignalRequest = Type.Object({ signal: SignalName });
 export type SignalRequest = Static<typeof SignalRequest>;
 
+/** POST /v1/processes/{id}/signal to a frozen process: its signal waits for it to continue (202) */
+export const SignalQueued = Type.Object({
+  queued: Type.Literal(true),
+  message: Type.String({ description: 'in words: what waits, and what brings it to the program' }),
+});
+export type SignalQueued = Static<typeof SignalQueued>;
+
 export const Event = Type.Object({
   id: Type.Integer(),
   at: Type.Integer(),
@@ -321,7 +331,11 @@ export const OutputLine = Type.Union([
     data: Type.String({ description: 'base64' }),
   }),
   Type.Object({
-    exit: Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]) }),
+    exit: Type.Object({
+      code: Type.Union([Type.Integer(), Type.Null()]),
+      signal: Type.Union([Type.String(), Type.Null()]),
+      checkpoint: Type.Optional(Type.String({ description: 'it was ended after this checkpoint (`mosmigrate ID exit`): `mosrun -R` it to bring it back' })),
+    }),
   }),
 ]);
 export type OutputLine = Static<typeof OutputLine>;

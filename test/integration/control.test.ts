@@ -139,7 +139,7 @@ describe("the process's own control directory", function () {
       expect(answers(run.stdout()), run.stdout()).to.deep.equal([1, 2, 3].map((n) => `checkpoint ${n} -> ok ${n} at node0`));
       expect(files.map((f) => existsSync(f)), 'its three checkpoints').to.deep.equal([true, true, true]);
 
-      const back = mosrun(h, ['-r', 'node1', '-R', `${name}.2`]);
+      const back = mosrun(h, ['-r', 'node1', '-R', `${name}.2`, '--rollback-files']);
       const again = await back.child;
       expect(again.exitCode, `stderr: ${back.stderr()}`).to.equal(0);
       const lines = answers(back.stdout());

@@ -85,7 +85,7 @@ describe('recovery as the owner', function () {
 
     // (a) a file the guest may not open: the keeper opens it as the guest, not as root
     const shadow = digest('/etc/shadow');
-    const shadowed = await cli(guest, 'mosrun', ['-R', file, '-O', '3=/etc/shadow']);
+    const shadowed = await cli(guest, 'mosrun', ['-R', file, '-O', '3=/etc/shadow', '--rollback-files']);
     expect(shadowed.exitCode, shadowed.stdout).to.not.equal(0);
     expect(shadowed.stderr).to.match(/godwit-guest cannot open \/etc\/shadow for writing \(or create it\) on node\d: permission denied \(EACCES\); nothing was started/);
     expect(shadowed.stderr, 'no stack trace, no CRIU log').to.not.match(/\n\s+at |criu/i);
@@ -106,7 +106,7 @@ describe('recovery as the owner', function () {
     writeFileSync(target, 'root only\n', { mode: 0o644 });
     rmSync(log);
     symlinkSync(target, log);
-    const linked = await cli(guest, 'mosrun', ['-R', file]);
+    const linked = await cli(guest, 'mosrun', ['-R', file, '--rollback-files']);
     expect(linked.exitCode, linked.stdout).to.not.equal(0);
     expect(linked.stderr).to.include(`could not be written back as godwit-guest on node`);
     expect(linked.stderr).to.include(`cannot write ${log}: it is, or lies under, a symbolic link, which a recovery does not follow (ELOOP); nothing was started`);
@@ -117,7 +117,7 @@ describe('recovery as the owner', function () {
 
     // (c, e) the plain recovery: the log comes back as it was, the guest's, without the setuid bit, and the program runs as the guest
     rmSync(log);
-    const back = mosrun(guest, ['-R', file], { cwd: work });
+    const back = mosrun(guest, ['-R', file, '--rollback-files'], { cwd: work });
     const rid = await back.id();
     expect(uidOf((await processOf(rid)).pid!), 'the recovered program runs as the guest').to.equal(guestUid);
     const st = statSync(log);

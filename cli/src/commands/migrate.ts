@@ -46,7 +46,9 @@ export function buildMigrateCommand(name: string) {
       "`continue` brings it back, on its home node or on the node named after it.",
       'checkpoint saves the process to its next checkpoint file (mosrun -C FILE: FILE.1, FILE.2, ...;',
       'by default ckpt.PID.N in your checkpoint directory) and lets it run on; checkstop then freezes',
-      'it; exit then ends it. `mosrun -R FILE.N` recovers it from one, on any node.',
+      'it; exit then ends it (its mosrun says where the checkpoint is, and exits 75).',
+      '`mosrun -R FILE.N` recovers it from one, on any node. A signal sent to a frozen process',
+      'waits, and reaches it as it continues; SIGKILL ends it at once.',
     ].join('\n'))
     .action(async (id, node, target, opts) => {
       if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });

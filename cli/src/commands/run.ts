@@ -10,6 +10,8 @@ import { FILE_PATH_MAX, GodwitError, type CheckpointPolicy, type Process, type R
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
+import { checkpointedExit } from '../checkpointed-exit.js';
+import { consentToRollback } from '../rollback-consent.js';
 import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
 import { nodeNamed } from '../node-numbers.js';
@@ -33,7 +35,7 @@ export interface RunArgs {
   checkpoint?: CheckpointPolicy;
   recoverOnFailure?: boolean;
   /** MOSIX -R FILE [-O fd=file,...]: recover from a checkpoint instead of starting PROGRAM */
-  recover?: { file: string; remap: Record<string, string>; acceptChanged: boolean };
+  recover?: { file: string; remap: Record<string, string>; acceptChanged: boolean; rollbackFiles: boolean };
   /** MOSIX -I FILE: list what a checkpoint holds */
   info?: string;
 }
@@ -65,7 +67,7 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     .usage(
       '[-h | -r NODE | -b] [-m MB] [-L | -l] [-C FILE [-N MAX] [-A MINUTES]] [--recover-on-failure] [-v] [--json] PROGRAM [ARGS...]\n' +
         '       mosrun -S MAXJOBS [-r NODE] [-m MB] [-L] COMMANDS-FILE\n' +
-        '       mosrun -R FILE [-O FD=FILE,...] [--accept-changed] [-r NODE]\n' +
+        '       mosrun -R FILE [-O FD=FILE,...] [--accept-changed] [--rollback-files] [-r NODE]\n' +
         '       mosrun -I FILE',
     )
     .helpOption('--help', 'show this help')
@@ -101,6 +103,7 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
         .argParser((v) => parseRemap(v, process.cwd())),
     )
     .option('--accept-changed', 'with -R: go on although files it had open changed since the checkpoint')
+    .option('--rollback-files', 'with -R: roll the files it was writing in its working directory back to the checkpoint without asking (needed where mosrun cannot ask: not on a terminal)')
     .option('-I, --info <FILE>', 'list the files the process of checkpoint FILE had open, with their sizes then and now')
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
@@ -115,7 +118,8 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
       `
 Stays in the foreground until the program ends, wherever it runs or moves to: its output comes
 to this terminal, this terminal's input goes to it, and SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-passed on to it. Exits with the program's exit status (128+N when killed by signal N).
+passed on to it. Exits with the program's exit status (128+N when killed by signal N), or 75
+(EX_TEMPFAIL) when \`mosmigrate ID exit\` ended it after a checkpoint, which it names.
 
 Examples:
   ${name} -v ./counter 60
@@ -129,6 +133,7 @@ Examples:
       };
       only('-O', opts.openInstead === undefined || opts.recover !== undefined);
       only('--accept-changed', opts.acceptChanged === undefined || opts.recover !== undefined);
+      only('--rollback-files', opts.rollbackFiles === undefined || opts.recover !== undefined);
       if (opts.recover !== undefined || opts.info !== undefined) {
         if (program !== undefined) throw new CliError(`${opts.recover !== undefined ? '-R' : '-I'} takes no program: it comes from the checkpoint`, { exitCode: 2 });
         if (opts.recover !== undefined && opts.info !== undefined) throw new CliError('-R and -I do not go together', { exitCode: 2 });
@@ -150,7 +155,7 @@ Examples:
           : {}),
         recoverOnFailure: opts.recoverOnFailure ?? false,
         ...(opts.recover !== undefined
-          ? { recover: { file: opts.recover, remap: opts.openInstead ?? {}, acceptChanged: opts.acceptChanged ?? false } }
+          ? { recover: { file: opts.recover, remap: opts.openInstead ?? {}, acceptChanged: opts.acceptChanged ?? false, rollbackFiles: opts.rollbackFiles ?? false } }
           : {}),
         ...(opts.info !== undefined ? { info: opts.info } : {}),
         node: opts.node,
@@ -222,6 +227,7 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
   };
   let proc: Process;
   if (args.recover) {
+    await consentToRollback(client, args.recover.file, args.recover.rollbackFiles);
     proc = await client.recover({
       file: args.recover.file,
       node: args.node ?? client.config.homeNode,
@@ -329,7 +335,7 @@ export async function followOutput(client: GodwitClient, id: number): Promise<nu
       for await (const line of client.output(id, { offset: next, follow: true })) {
         lostSince = null;
         backoff = 100;
-        if ('exit' in line) return exitStatus(line.exit);
+        if ('exit' in line) return line.exit.checkpoint !== undefined ? checkpointedExit(id, line.exit.checkpoint, say) : exitStatus(line.exit);
         const data = Buffer.from(line.data, 'base64');
         // A resumed stream may repeat bytes we already wrote: offset is where this chunk begins.
         const skip = Math.max(0, next - line.offset);

@@ -97,12 +97,14 @@ describe('mosrun arguments', () => {
     const run = (await parse(['-Cjob', '-N3', '-A0.5', '--recover-on-failure', 'prog'])).args!;
     expect([run.checkpoint, run.recoverOnFailure, run.argv]).to.deep.equal([{ file: 'job', max: 3, everyMinutes: 0.5 }, true, ['prog']]);
     const rec = (await parse(['-Rjob.2', '-O', '3=/tmp/a,4=b', '--accept-changed'])).args!;
-    expect(rec.recover).to.deep.equal({ file: 'job.2', remap: { 3: '/tmp/a', 4: `${process.cwd()}/b` }, acceptChanged: true });
+    expect(rec.recover).to.deep.equal({ file: 'job.2', remap: { 3: '/tmp/a', 4: `${process.cwd()}/b` }, acceptChanged: true, rollbackFiles: false });
+    expect((await parse(['-R', 'job.2', '--rollback-files'])).args!.recover!.rollbackFiles).to.equal(true);
     expect((await parse(['-I', 'job.2'])).args!.info).to.equal('job.2');
     for (const [argv, why] of [
       [['-N3', 'prog'], /-N and -A need -C FILE/],
       [['-R', 'job.1', 'prog'], /-R takes no program/],
       [['-O', '3=/x', 'prog'], /-O goes only with -R/],
+      [['--rollback-files', 'prog'], /--rollback-files goes only with -R/],
       [['-Cjob', '-A', 'soon', 'prog'], /'soon' is not a number of minutes/],
       [['-R', 'job.1', '-O', 'three=/x'], /'three=\/x' is not FD=FILE/],
       [['-R', 'job.1', '-O', '3=/tmp/a\n0 0 /etc/shadow'], /"3=\/tmp\/a\\n0 0 \/etc\/shadow" holds a control character \(a newline\?\)/],

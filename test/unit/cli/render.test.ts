@@ -14,12 +14,13 @@ const sample: Process[] = [
   proc({ id: 4, state: 'migrating', node: 'node1', owner: 'guest' }),
   proc({ id: 5, state: 'exited', exitSignal: 'SIGKILL' }),
   proc({ id: 6, state: 'frozen', frz: 'M', pid: null }),
+  proc({ id: 7, state: 'exited', exitSignal: 'SIGKILL', exitCheckpoint: '/ckpt/root/job.2' }),
 ];
 
 describe('mosps rendering', () => {
   it('shows running, migrating and frozen processes by default, oldest first', () => {
     expect(selectProcesses(sample).map((p) => p.id)).to.deep.equal([1, 3, 4, 6]);
-    expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(selectProcesses(sample, { exited: true }).map((p) => p.id)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
     expect(selectProcesses(sample, { locked: true }).map((p) => p.id), 'mosps -L').to.deep.equal([3]);
   });
 
@@ -28,11 +29,12 @@ describe('mosps rendering', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+CMD$/);
     expect(lines.find((l) => /^6\s/.test(l))).to.match(/\sM\s+0\s+frozen\s/);
-    expect(lines).to.have.length(7);
+    expect(lines).to.have.length(8);
     expect(out).to.not.match(/[│─┌┐└┘]/);
     expect(lines[3]).to.match(/^3\s+5000\s+node2\s+node0\s+-\s+2\s+running\s+python3 -c 'print\("hi there"\)'$/);
     expect(lines[2]).to.match(/exited\(0\)/);
     expect(lines[5]).to.match(/killed\(SIGKILL\)/);
+    expect(lines[7], 'ended by mosmigrate exit: no crash').to.match(/^7\s.*\scheckpointed\s/);
     for (const l of lines) expect(l).to.equal(l.trimEnd());
   });
 
@@ -84,6 +86,16 @@ describe('nodes and migration rendering', () => {
       memoryArrivedAt: null, sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 412,
     };
     expect(renderMigration(m)).to.equal('process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)\n');
+  });
+
+  it('says how long a continued process stayed frozen apart from how long its moves stopped it', () => {
+    const m: Migration = {
+      id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'freeze', strategyReason: null, state: 'done', steps: [],
+      frozenMs: 180, frozenForMs: 11_700, totalMs: 12_000, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
+      memoryArrivedAt: null, sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 12_000,
+    };
+    expect(renderMigration(m)).to.equal('process 3 continues on node1, its image brought from node0, after 11.7 s frozen (stopped 180 ms)\n');
+    expect(renderMigration({ ...m, to: 'node0', frozenForMs: 40_400 })).to.equal('process 3 continues on node0 after 40.4 s frozen (stopped 180 ms)\n');
   });
 
   it('says how much of a lazily moved process came before it ran again, and how the rest followed', () => {
