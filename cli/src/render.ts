@@ -112,7 +112,15 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastFrozenMs === null ? '-' : `${p.lastFrozenMs} ms`] : []),
     commandLine(p.argv, v ? Infinity : CMD_WIDTH),
   ]);
-  return renderTable(head, rows);
+  return renderTable(head, rows) + failures(procs);
+}
+
+/** each failed start's reason, under the table: too long for a column */
+function failures(procs: Process[]): string {
+  return procs
+    .filter((p) => p.state === 'failed')
+    .map((p) => `process ${p.id} failed to start: ${p.failure ?? 'no reason recorded'}\n`)
+    .join('');
 }
 
 export function formatBytes(n: number): string {

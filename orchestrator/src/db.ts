@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS processes (
   -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost
   recover_on_failure INTEGER NOT NULL DEFAULT 0,
   -- memory it said (its control file needmem) it is about to need, beyond its resident memory
-  need_mem_bytes INTEGER NOT NULL DEFAULT 0
+  need_mem_bytes INTEGER NOT NULL DEFAULT 0,
+  -- why it could not start (state failed)
+  failure TEXT
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -181,6 +183,7 @@ export interface ProcessRow {
   last_ckpt_at: number | null;
   recover_on_failure: number;
   need_mem_bytes: number;
+  failure: string | null;
 }
 
 export interface CheckpointRow {
@@ -348,6 +351,10 @@ function prepareAll(db: Database.Database) {
       `UPDATE processes SET state = @state, exit_code = @exit_code, exit_signal = @exit_signal,
        ended_at = @ended_at WHERE id = @id`,
     ),
+    /** a start (or recovery) that never ran */
+    failStart: prep<{ id: number; failure: string; ended_at: number }>(
+      `UPDATE processes SET state = 'failed', failure = @failure, ended_at = @ended_at WHERE id = @id`,
+    ),
     setMigrated: prep<{
       id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null;
     }>(
@@ -460,6 +467,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'last_ckpt_at', 'INTEGER'],
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'failure', 'TEXT'],
   ['migrations', 'arrived_at', 'INTEGER'],
 ];
 
@@ -552,6 +560,7 @@ export function toProcess(r: ProcessRow): Process {
     state: r.state,
     exitCode: r.exit_code,
     exitSignal: r.exit_signal,
+    failure: r.failure,
     createdAt: r.created_at,
     endedAt: r.ended_at,
     lastFrozenMs: r.last_frozen_ms,
