@@ -70,6 +70,7 @@
 
 #include "controlfs.h"
 #include "owner.h"
+#include "proc-stat.h"
 
 #define DRAIN_AFTER_EXIT_MS 3000
 #define STDIN_BUF (1 << 20)
@@ -478,18 +479,9 @@ static char **read_records(const char *dir, const char *name, const char *epoch,
 /* the state letter of /proc/PID/stat (R, S, T, Z...), or 0 when there is no such process */
 static char state_of(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' ? paren[2] : 0;
+	char buf[512];
+	const char *fields = proc_stat_fields(pid, buf, sizeof(buf));
+	return fields ? fields[0] : 0;
 }
 
 /*
