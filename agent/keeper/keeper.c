@@ -345,6 +345,9 @@ static void detach_foreign_mounts(const char *keep)
 	}
 }
 
+/* what the child tells the keeper first when tini runs the program itself (see launch_child) */
+#define DIRECT "direct\n"
+
 /* Tells the keeper why the program could not start (stage, errno), and ends the child. */
 static int launch_failed(int report, const char *stage, int err)
 {
@@ -420,20 +423,30 @@ static int launch_child(void *p)
 	int err = find_program(a->argv[0], a->envp, program, sizeof(program));
 	if (err)
 		return launch_failed(a->report, "program", err);
+	/*
+	 * Where the owner may not run this keeper's file (an installation only root can enter), tini
+	 * runs the program itself: it works as well, but a program that ends at once does so unseen.
+	 */
+	int stop_first = access(a->self, X_OK) == 0;
+	if (!stop_first && write(a->report, DIRECT, strlen(DIRECT)) < 0)
+		_exit(125);
 	int argc = 0;
 	while (a->argv[argc])
 		argc++;
 	char **argv = calloc((size_t)argc + 6, sizeof(char *));
 	if (!argv)
 		return launch_failed(a->report, "exec", ENOMEM);
-	argv[0] = (char *)a->init;
-	argv[1] = "-s";
-	argv[2] = "--";
-	argv[3] = (char *)a->self;
-	argv[4] = "--exec-stopped";
-	argv[5] = program;
+	int k = 0;
+	argv[k++] = (char *)a->init;
+	argv[k++] = "-s";
+	argv[k++] = "--";
+	if (stop_first) {
+		argv[k++] = (char *)a->self;
+		argv[k++] = "--exec-stopped";
+	}
+	argv[k++] = program;
 	for (int i = 1; i < argc; i++)
-		argv[5 + i] = a->argv[i];
+		argv[k++] = a->argv[i];
 	execve(a->init, argv, a->envp);
 	return launch_failed(a->report, "exec", errno);
 }
@@ -614,20 +627,25 @@ int main(int argc, char **argv)
 				die("serving the control directory");
 		}
 		char why[64] = { 0 };
-		ssize_t r;
-		do
-			r = read(report[0], why, sizeof(why) - 1);
-		while (r < 0 && errno == EINTR);
+		size_t got = 0;
+		for (ssize_t r; got < sizeof(why) - 1;) {
+			r = read(report[0], why + got, sizeof(why) - 1 - got);
+			if (r > 0)
+				got += (size_t)r;
+			else if (r == 0 || errno != EINTR)
+				break;
+		}
 		close(report[0]);
+		int direct = strncmp(why, DIRECT, strlen(DIRECT)) == 0;
 		char stage[16];
 		int err;
-		if (r > 0 && sscanf(why, "%15s %d", stage, &err) == 2) {
+		if (sscanf(why + (direct ? strlen(DIRECT) : 0), "%15s %d", stage, &err) == 2) {
 			waitpid(root, NULL, 0);
 			unmount_control();
 			event("{\"ev\":\"launch-failed\",\"stage\":\"%s\",\"errno\":%d}", stage, err);
 			return 1;
 		}
-		pid_t program = stopped_program(root);
+		pid_t program = direct ? 0 : stopped_program(root);
 		event("{\"ev\":\"started\",\"pid\":%d,\"program\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root,
 		      program, ino_in, ino_out, ino_err);
 		if (program > 0)
