@@ -63,6 +63,8 @@ export interface BenchCluster {
   stop(id: number): Promise<unknown>;
   /** where a node's agent keeps a lazy move's images (its runDir, a tmpfs) */
   runDir(node: Node): string;
+  /** a request to a node's agent, with the node's token (the orchestrator's part left out) */
+  agentFetch(node: Node, path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   /** the source agent's record of a running program (its host PIDs and stream inodes) */
   agentProc(id: number): Promise<AgentProc>;
   /** runs `criu restore` by hand in the destination node, as the keeper does; resolves when it runs */
@@ -127,6 +129,12 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
       const config = JSON.parse(readFileSync(join(home, 'nodes', node.name, 'config.json'), 'utf8')) as AgentConfig;
       return config.runDir ?? config.dataDir;
     },
+    agentFetch: (node, path, init = {}) =>
+      fetch(new URL(path, node.url), {
+        method: init.method ?? 'GET',
+        headers: { authorization: `Bearer ${nodeToken(node.name)}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+      }),
     async agentProc(pid) {
       const procs = await request<AgentProc[]>('GET', '/v1/procs', undefined, src.url, nodeToken(src.name));
       return procs.find((x) => x.id === pid && x.state === 'running')!;

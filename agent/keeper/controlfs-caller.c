@@ -22,6 +22,7 @@
 
 #include "controlfs-caller.h"
 #include "controlfs.h"
+#include "proc-stat.h"
 
 /* the kernel nests PID namespaces 32 deep; a process's parents are walked no further either */
 #define MAX_DEPTH 64
@@ -118,20 +119,11 @@ static int in_program_ns(pid_t pid, uid_t uid, int known, const struct ns_id *pr
 
 static pid_t parent_of(pid_t pid)
 {
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	line[n] = 0;
-	/* "PID (COMM) STATE PPID ...": COMM may hold anything, ')' included */
-	const char *end = strrchr(line, ')');
+	char line[512];
+	/* "STATE PPID ..." */
+	const char *fields = proc_stat_fields(pid, line, sizeof(line));
 	int ppid;
-	return end && sscanf(end + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+	return fields && sscanf(fields, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
 }
 
 static int descends_from_keeper(pid_t pid)

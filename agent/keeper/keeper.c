@@ -21,8 +21,10 @@
  * GODWIT_KEEPER_USER ("UID GID G1,G2,...") is the program's owner: a launch runs the program as
  * that account, without capabilities and with PR_SET_NO_NEW_PRIVS, after it has checked, as the
  * owner, that CWD and PROGRAM are theirs to use; GODWIT_KEEPER_INIT (tini) is then exec'd as
- * `INIT -s -- PROGRAM ARGS...`, with exactly the environment in DIR/env.EPOCH (NUL-separated
- * KEY=VALUE): the keeper itself, root, never runs with what a user asked for.
+ * `INIT -s -- KEEPER --exec-stopped PROGRAM ARGS...`, with exactly the environment in
+ * DIR/env.EPOCH (NUL-separated KEY=VALUE): the keeper itself, root, never runs with what a user
+ * asked for. Started so, tini's child stops itself and becomes the program once the keeper has
+ * seen its PID, so that the PID of a program that ends at once (`true`) is known too.
  * GODWIT_KEEPER_CONTROL names the program's control directory (the one the agent answers): the
  * keeper serves the program's view of it (controlfs.c) at DIR/control.EPOCH, which a launch binds
  * at that same path in the program's mount namespace, and a restore hands to CRIU as the
@@ -38,7 +40,8 @@
  * Input the program had not read when it ended (for instance dumped by CRIU) is saved to
  * DIR/unread.EPOCH before the exited event.
  *
- * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err}, launch-failed {stage,errno}
+ * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err} (and program, the program's
+ * host PID, on a launch), launch-failed {stage,errno}
  * (stage: account, cwd, program or exec), restore-failed {code,signal,stage,file,errno} (stage:
  * criu, or account, open or seek of file number FILE of DIR/files.EPOCH), stdin-closed,
  * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
@@ -67,6 +70,7 @@
 
 #include "controlfs.h"
 #include "owner.h"
+#include "proc-stat.h"
 
 #define DRAIN_AFTER_EXIT_MS 3000
 #define STDIN_BUF (1 << 20)
@@ -163,9 +167,10 @@ struct launch_args {
 	int in, out, err;
 	const char *cwd;
 	char **argv;
-	/* the program's environment (DIR/env.EPOCH), and tini */
+	/* the program's environment (DIR/env.EPOCH), tini, and this keeper's executable */
 	char **envp;
 	const char *init;
+	const char *self;
 	/* where the child says why it could not start the program: closed by a successful exec */
 	int report;
 };
@@ -340,6 +345,9 @@ static void detach_foreign_mounts(const char *keep)
 	}
 }
 
+/* what the child tells the keeper first when tini runs the program itself (see launch_child) */
+#define DIRECT "direct\n"
+
 /* Tells the keeper why the program could not start (stage, errno), and ends the child. */
 static int launch_failed(int report, const char *stage, int err)
 {
@@ -415,18 +423,30 @@ static int launch_child(void *p)
 	int err = find_program(a->argv[0], a->envp, program, sizeof(program));
 	if (err)
 		return launch_failed(a->report, "program", err);
+	/*
+	 * Where the owner may not run this keeper's file (an installation only root can enter), tini
+	 * runs the program itself: it works as well, but a program that ends at once does so unseen.
+	 */
+	int stop_first = access(a->self, X_OK) == 0;
+	if (!stop_first && write(a->report, DIRECT, strlen(DIRECT)) < 0)
+		_exit(125);
 	int argc = 0;
 	while (a->argv[argc])
 		argc++;
-	char **argv = calloc((size_t)argc + 4, sizeof(char *));
+	char **argv = calloc((size_t)argc + 6, sizeof(char *));
 	if (!argv)
 		return launch_failed(a->report, "exec", ENOMEM);
-	argv[0] = (char *)a->init;
-	argv[1] = "-s";
-	argv[2] = "--";
-	argv[3] = program;
+	int k = 0;
+	argv[k++] = (char *)a->init;
+	argv[k++] = "-s";
+	argv[k++] = "--";
+	if (stop_first) {
+		argv[k++] = (char *)a->self;
+		argv[k++] = "--exec-stopped";
+	}
+	argv[k++] = program;
 	for (int i = 1; i < argc; i++)
-		argv[3 + i] = a->argv[i];
+		argv[k++] = a->argv[i];
 	execve(a->init, argv, a->envp);
 	return launch_failed(a->report, "exec", errno);
 }
@@ -469,8 +489,49 @@ static char **read_records(const char *dir, const char *name, const char *epoch,
 	return records;
 }
 
+/* the state letter of /proc/PID/stat (R, S, T, Z...), or 0 when there is no such process */
+static char state_of(pid_t pid)
+{
+	char buf[512];
+	const char *fields = proc_stat_fields(pid, buf, sizeof(buf));
+	return fields ? fields[0] : 0;
+}
+
+/*
+ * The host PID of tini's child, once it has stopped itself (--exec-stopped): it becomes the
+ * program only when the keeper sends SIGCONT. 0 when tini ends first (the helper could not be
+ * run) or nothing stops within two seconds; the program then runs on with its PID unknown.
+ */
+static pid_t stopped_program(pid_t root)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", root, root);
+	for (long long until = now_ms() + 2000; now_ms() < until;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 0;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		pid_t kid = (pid_t)atoi(buf);
+		if (kid > 0 && state_of(kid) == 'T')
+			return kid;
+		if (state_of(root) == 'Z')
+			return 0;
+		struct timespec pause = { 0, 200 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	/* tini's child (see launch_child): stopped until the keeper has seen its PID */
+	if (argc >= 3 && strcmp(argv[1], "--exec-stopped") == 0) {
+		raise(SIGSTOP);
+		execv(argv[2], argv + 2);
+		return errno == ENOENT ? 127 : 126;
+	}
 	if (argc < 7 || strcmp(argv[5], "--") != 0)
 		goto usage;
 	const char *dir = argv[1], *epoch = argv[2], *mode = argv[3], *arg = argv[4];
@@ -549,7 +610,11 @@ int main(int argc, char **argv)
 		if (pipe2(report, O_CLOEXEC) < 0)
 			die("pipe");
 		int nenv;
-		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest, read_records(dir, "env", epoch, &nenv), init, report[1] };
+		static char self[4096];
+		ssize_t selflen = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (selflen <= 0 || selflen >= (ssize_t)sizeof(self) - 1)
+			die("reading /proc/self/exe");
+		struct launch_args a = { pin[0], pout[1], perr[1], arg, rest, read_records(dir, "env", epoch, &nenv), init, self, report[1] };
 		root = clone(launch_child, child_stack + sizeof(child_stack),
 			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
 		if (root < 0)
@@ -562,21 +627,29 @@ int main(int argc, char **argv)
 				die("serving the control directory");
 		}
 		char why[64] = { 0 };
-		ssize_t r;
-		do
-			r = read(report[0], why, sizeof(why) - 1);
-		while (r < 0 && errno == EINTR);
+		size_t got = 0;
+		for (ssize_t r; got < sizeof(why) - 1;) {
+			r = read(report[0], why + got, sizeof(why) - 1 - got);
+			if (r > 0)
+				got += (size_t)r;
+			else if (r == 0 || errno != EINTR)
+				break;
+		}
 		close(report[0]);
+		int direct = strncmp(why, DIRECT, strlen(DIRECT)) == 0;
 		char stage[16];
 		int err;
-		if (r > 0 && sscanf(why, "%15s %d", stage, &err) == 2) {
+		if (sscanf(why + (direct ? strlen(DIRECT) : 0), "%15s %d", stage, &err) == 2) {
 			waitpid(root, NULL, 0);
 			unmount_control();
 			event("{\"ev\":\"launch-failed\",\"stage\":\"%s\",\"errno\":%d}", stage, err);
 			return 1;
 		}
-		event("{\"ev\":\"started\",\"pid\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root, ino_in,
-		      ino_out, ino_err);
+		pid_t program = direct ? 0 : stopped_program(root);
+		event("{\"ev\":\"started\",\"pid\":%d,\"program\":%d,\"in\":%lu,\"out\":%lu,\"err\":%lu}", root,
+		      program, ino_in, ino_out, ino_err);
+		if (program > 0)
+			kill(program, SIGCONT);
 	} else {
 		if (control_dir && controlfs_serve() < 0)
 			die("serving the control directory");

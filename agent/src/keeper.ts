@@ -11,7 +11,8 @@ import type { InheritedFile } from './criu.js';
 import { waitFor } from './wait.js';
 
 export type KeeperEvent =
-  | ({ ev: 'started'; pid: number } & StreamInodes)
+  /** pid: the program's init (tini); program: on a launch, the program's own PID (0 when not seen) */
+  | ({ ev: 'started'; pid: number; program?: number } & StreamInodes)
   /** the program could not be started as its owner: where (account, cwd, program, exec) and errno */
   | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec'; errno: number }
   | { ev: 'exited'; code: number; signal: number }

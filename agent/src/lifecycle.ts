@@ -49,7 +49,7 @@ export interface LifecycleDeps {
   control?: Control;
 }
 
-/** tini's child appears a moment after tini itself */
+/** tini's child appears a moment after tini itself (a restore, or a launch the keeper did not see) */
 async function settlePid(procs: ProcStore, rootPid: number): Promise<number | null> {
   try {
     // a program that ended at once (`true`) took tini with it: nothing more will appear
@@ -240,7 +240,9 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         if (ev.ev === 'launch-failed') throw launchFailure(ev, { argv0: req.argv[0]!, cwd: req.cwd, account: account.name, node });
         throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}`);
       }
-      const pid = await settlePid(procs, ev.pid);
+      // the keeper saw the program's PID before it ran, even one that ends at once (`true`),
+      // unless its owner could not run the keeper's file (then tini ran the program itself)
+      const pid = ev.program || (await settlePid(procs, ev.pid));
       return { id: req.id, epoch: 0, state: 'running', rootPid: ev.pid, pid, inodes: { in: ev.in, out: ev.out, err: ev.err } };
     },
 

@@ -5,7 +5,7 @@
 import { watch } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { encodeFrame, FrameDecoder, type EpochEnd } from '@godwit/schemas';
-import { signalName } from './signals.js';
+import { programExit, type KeeperExit } from './exit-status.js';
 
 /**
  * The file is read again when inotify says it changed, or after this long anyway. Reading every
@@ -61,10 +61,8 @@ export async function* epochOutput(opts: EpochStream): AsyncGenerator<Buffer> {
           continue;
         }
         if (out.length) yield Buffer.concat(out);
-        const raw = JSON.parse(frame.data.toString('utf8')) as { code: number; signal: number };
         const end: EpochEnd = {
-          code: raw.code >= 0 ? raw.code : null,
-          signal: signalName(raw.signal),
+          ...programExit(JSON.parse(frame.data.toString('utf8')) as KeeperExit),
           dumped: await opts.endedByDump(),
         };
         yield encodeFrame('x', Buffer.from(JSON.stringify(end)));

@@ -63,6 +63,22 @@ function formatDetails(details: Record<string, unknown> | undefined, message: st
   });
 }
 
+/** Details meant for programs, never printed: the HTTP status of an agent behind the orchestrator. */
+const INTERNAL_DETAILS = new Set(['agentStatus']);
+
+/**
+ * A program that could not start is said as a shell says it: its message alone ("PROG: command
+ * not found") and the shell's status for it (127 not found, 126 not runnable), which the agent
+ * put in the details; the other details (stage, errno, ids) are the API's.
+ */
+function shellStatus(err: GodwitError): number | undefined {
+  const code = err.details?.exitCode;
+  return err.code === 'GODWIT_ERR_LAUNCH_FAILED' && typeof code === 'number' && Number.isInteger(code) && code > 0 && code < 256 ? code : undefined;
+}
+
+const shown = (details: Record<string, unknown> | undefined) =>
+  details && Object.fromEntries(Object.entries(details).filter(([k]) => !INTERNAL_DETAILS.has(k)));
+
 /** One error → the text for stderr (`godwit: message` then detail lines) and the exit status. Never a stack. */
 export function renderError(err: unknown, prog = 'godwit'): RenderedError {
   if (err instanceof CommanderError) {
@@ -71,7 +87,9 @@ export function renderError(err: unknown, prog = 'godwit'): RenderedError {
     return { text: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
   }
   if (err instanceof GodwitError) {
-    const lines = [`${prog}: ${err.message}`, ...formatDetails(err.details, err.message)];
+    const status = shellStatus(err);
+    if (status !== undefined) return { text: `${prog}: ${err.message}\n`, exitCode: status };
+    const lines = [`${prog}: ${err.message}`, ...formatDetails(shown(err.details), err.message)];
     return { text: lines.join('\n') + '\n', exitCode: EXIT_ERROR };
   }
   if (err instanceof CliError) {

@@ -128,7 +128,15 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     ...(v ? [p.lastFrozenForMs == null ? '-' : formatSeconds(p.lastFrozenForMs)] : []),
     commandLine(p.argv, v ? Infinity : CMD_WIDTH),
   ]);
-  return renderTable(head, rows);
+  return renderTable(head, rows) + failures(procs);
+}
+
+/** each failed start's reason, under the table: too long for a column */
+function failures(procs: Process[]): string {
+  return procs
+    .filter((p) => p.state === 'failed')
+    .map((p) => `process ${p.id} failed to start: ${p.failure ?? 'no reason recorded'}\n`)
+    .join('');
 }
 
 /** a span of time a person reads at a glance: 850 ms, 11.7 s, 95 s */

@@ -80,7 +80,9 @@ CREATE TABLE IF NOT EXISTS processes (
   last_frozen_for_ms INTEGER,
   -- the checkpoint after which mosmigrate ID exit ended it; set before the agent ends it, so that
   -- the exit its followers see names it, and cleared if the checkpoint fails (it runs on)
-  exit_checkpoint TEXT
+  exit_checkpoint TEXT,
+  -- why it could not start (state failed)
+  failure TEXT
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -198,6 +200,7 @@ export interface ProcessRow {
   need_mem_bytes: number;
   last_frozen_for_ms: number | null;
   exit_checkpoint: string | null;
+  failure: string | null;
 }
 
 export interface QueuedSignalRow {
@@ -373,6 +376,10 @@ function prepareAll(db: Database.Database) {
       `UPDATE processes SET state = @state, exit_code = @exit_code, exit_signal = @exit_signal,
        ended_at = @ended_at WHERE id = @id`,
     ),
+    /** a start (or recovery) that never ran */
+    failStart: prep<{ id: number; failure: string; ended_at: number }>(
+      `UPDATE processes SET state = 'failed', failure = @failure, ended_at = @ended_at WHERE id = @id`,
+    ),
     setMigrated: prep<{
       id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null; last_frozen_for_ms: number | null;
     }>(
@@ -492,6 +499,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'last_ckpt_at', 'INTEGER'],
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'failure', 'TEXT'],
   ['migrations', 'arrived_at', 'INTEGER'],
   ['processes', 'last_frozen_for_ms', 'INTEGER'],
   ['processes', 'exit_checkpoint', 'TEXT'],
@@ -586,6 +594,7 @@ export function toProcess(r: ProcessRow): Process {
     state: r.state,
     exitCode: r.exit_code,
     exitSignal: r.exit_signal,
+    failure: r.failure,
     createdAt: r.created_at,
     endedAt: r.ended_at,
     lastFrozenMs: r.last_frozen_ms,

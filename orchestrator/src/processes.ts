@@ -99,7 +99,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       } catch (err) {
         const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_LAUNCH_FAILED', String((err as Error).message));
         db.tx(() => {
-          db.q.endProcess.run({ id, state: 'exited', exit_code: null, exit_signal: null, ended_at: Date.now() });
+          db.q.failStart.run({ id, failure: e.message, ended_at: Date.now() });
           db.event({ processId: id, node: start.name, kind: 'launch-failed', message: `process ${id} could not start on ${start.name}: ${e.message}` });
         });
         throw new GodwitError(e.code, e.message, { ...e.details, processId: id });

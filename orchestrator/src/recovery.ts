@@ -115,7 +115,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     } catch (err) {
       const e = asGodwitError(err);
       db.tx(() => {
-        db.q.endProcess.run({ id, state: 'exited', exit_code: null, exit_signal: null, ended_at: Date.now() });
+        db.q.failStart.run({ id, failure: e.message, ended_at: Date.now() });
         db.event({ processId: id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
       });
       throw new GodwitError(e.code, e.message, { ...e.details, processId: id });

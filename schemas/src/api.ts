@@ -78,6 +78,8 @@ export const ProcessState = Type.Union([
   Type.Literal('frozen'),
   Type.Literal('exited'),
   Type.Literal('lost'),
+  /** it never ran: its program could not be started (or recovered); `failure` says why */
+  Type.Literal('failed'),
 ]);
 export type ProcessState = Static<typeof ProcessState>;
 
@@ -102,6 +104,7 @@ export const Process = Type.Object({
   state: ProcessState,
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
   exitSignal: Type.Union([Type.String(), Type.Null()]),
+  failure: Type.Union([Type.String(), Type.Null()], { description: 'why it could not start (state failed), as the start request was answered' }),
   createdAt: Type.Integer(),
   endedAt: Type.Union([Type.Integer(), Type.Null()]),
   lastFrozenMs: Type.Union([Type.Integer(), Type.Null()], { description: 'stopped time of the last migration: for a continue, the dump that froze it and the restore that brought it back, not the time it stayed frozen between' }),

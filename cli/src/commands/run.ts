@@ -118,8 +118,9 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
       `
 Stays in the foreground until the program ends, wherever it runs or moves to: its output comes
 to this terminal, this terminal's input goes to it, and SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-passed on to it. Exits with the program's exit status (128+N when killed by signal N), or 75
-(EX_TEMPFAIL) when \`mosmigrate ID exit\` ended it after a checkpoint, which it names.
+passed on to it. Exits with the program's exit status (128+N when killed by signal N; 127 when
+it is not found, 126 when it cannot be run, as a shell does), or 75 (EX_TEMPFAIL) when
+\`mosmigrate ID exit\` ended it after a checkpoint, which it names.
 
 Examples:
   ${name} -v ./counter 60

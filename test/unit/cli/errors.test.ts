@@ -22,6 +22,23 @@ describe('CLI error rendering', () => {
     expect(r.text).to.not.contain('line 9\n');
   });
 
+  it('says a failed start as a shell does: the message alone, exit 127 or 126 as the agent found', () => {
+    const details = { stage: 'program', errno: 'ENOENT', exitCode: 127, node: 'node0', agentStatus: 422, processId: 21 };
+    expect(renderError(new GodwitError('GODWIT_ERR_LAUNCH_FAILED', 'nosuch: command not found on node0', details))).to.deep.equal({
+      text: 'godwit: nosuch: command not found on node0\n',
+      exitCode: 127,
+    });
+    const dir = new GodwitError('GODWIT_ERR_LAUNCH_FAILED', '/tmp: is a directory on node0', { ...details, errno: 'EISDIR', exitCode: 126 });
+    expect(renderError(dir).exitCode).to.equal(126);
+    // without a shell's status (an older agent), the error is an ordinary one
+    expect(renderError(new GodwitError('GODWIT_ERR_LAUNCH_FAILED', 'could not start process 3 on node0')).exitCode).to.equal(1);
+  });
+
+  it("never prints an agent's HTTP status", () => {
+    const err = new GodwitError('GODWIT_ERR_CANNOT_DUMP', 'CRIU could not dump process 3', { node: 'node1', agentStatus: 422 });
+    expect(renderError(err).text).to.equal('godwit: CRIU could not dump process 3\n  node: node1\n');
+  });
+
   it('never prints a stack', () => {
     const err = new Error('boom');
     const r = renderError(err);

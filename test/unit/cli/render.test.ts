@@ -38,6 +38,14 @@ describe('mosps rendering', () => {
     for (const l of lines) expect(l).to.equal(l.trimEnd());
   });
 
+  it('lists a start that failed, with its reason under the table', () => {
+    const failed = proc({ id: 7, state: 'failed', origPid: null, pid: null, argv: ['nosuch'], failure: 'nosuch: command not found on node0' });
+    expect(selectProcesses([...sample, failed]).map((p) => p.id), 'ended: not by default').to.not.include(7);
+    const lines = renderPsTable(selectProcesses([...sample, failed], { exited: true })).trimEnd().split('\n');
+    expect(lines.find((l) => /^7\s/.test(l))).to.match(/^7\s+-\s+node0\s+node0\s+-\s+0\s+failed\s+nosuch$/);
+    expect(lines.at(-1)).to.equal('process 7 failed to start: nosuch: command not found on node0');
+  });
+
   it('adds USER with --all', () => {
     const out = renderPsTable(sample, { owner: true });
     expect(out.split('\n')[0]).to.match(/STATE\s+USER\s+CMD/);

@@ -95,13 +95,14 @@ describe('orchestrator API', function () {
     expect((await c.req('alice', 'GET', '/v1/processes')).json.length, 'processes after the refusal').to.equal(before);
   });
 
-  it('marks a process whose launch failed as exited and returns the agent error', async () => {
+  it('records a process whose launch failed as failed, with the reason, and returns the agent error', async () => {
     c.agent('node0').fail.launch = { code: 'GODWIT_ERR_LAUNCH_FAILED', message: 'cannot execute /bin/prog: No such file' };
     const run = await c.req('alice', 'POST', '/v1/processes', RUN);
     expect(run.status).to.equal(422);
     expect(run.json).to.include({ code: 'GODWIT_ERR_LAUNCH_FAILED', message: 'cannot execute /bin/prog: No such file' });
     const p = (await c.req('alice', 'GET', `/v1/processes/${run.json.details.processId}`)).json;
-    expect(p).to.include({ state: 'exited', exitCode: null });
+    expect(p).to.include({ state: 'failed', exitCode: null, failure: 'cannot execute /bin/prog: No such file' });
+    expect(p.endedAt, 'its end').to.be.a('number');
   });
 
   it('relays stdout and stderr in order with the exit line, and resumes from an offset', async () => {

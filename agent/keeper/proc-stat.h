@@ -1,0 +1,11 @@
+/* /proc/PID/stat, read past the command name (which may hold anything, ')' included). */
+#ifndef GODWIT_PROC_STAT_H
+#define GODWIT_PROC_STAT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* the fields after "PID (COMM) ", starting with the state letter, read into buf; NULL when there is no such process */
+const char *proc_stat_fields(pid_t pid, char *buf, size_t size);
+
+#endif
