@@ -39,11 +39,11 @@ describe('mosps rendering', () => {
   });
 
   it('lists a start that failed, with its reason under the table', () => {
-    const failed = proc({ id: 7, state: 'failed', origPid: null, pid: null, argv: ['nosuch'], failure: 'nosuch: command not found on node0' });
-    expect(selectProcesses([...sample, failed]).map((p) => p.id), 'ended: not by default').to.not.include(7);
+    const failed = proc({ id: 8, state: 'failed', origPid: null, pid: null, argv: ['nosuch'], failure: 'nosuch: command not found on node0' });
+    expect(selectProcesses([...sample, failed]).map((p) => p.id), 'ended: not by default').to.not.include(8);
     const lines = renderPsTable(selectProcesses([...sample, failed], { exited: true })).trimEnd().split('\n');
-    expect(lines.find((l) => /^7\s/.test(l))).to.match(/^7\s+-\s+node0\s+node0\s+-\s+0\s+failed\s+nosuch$/);
-    expect(lines.at(-1)).to.equal('process 7 failed to start: nosuch: command not found on node0');
+    expect(lines.find((l) => /^8\s/.test(l))).to.match(/^8\s+-\s+node0\s+node0\s+-\s+0\s+failed\s+nosuch$/);
+    expect(lines.at(-1)).to.equal('process 8 failed to start: nosuch: command not found on node0');
   });
 
   it('adds USER with --all', () => {
