@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, guestDir, guestEnv, mosrun, processInfo, type Harness, type RunAs } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, guestDir, guestEnv, mosrun, processInfo, type Harness, type RunAs } from './harness.js';
 
 /** prints a tick every 0.2 s; on SIGTERM says so, and with argument `exit`, exits 3 */
 const TERM_HANDLER = [
@@ -108,7 +108,7 @@ describe('the home PID after a move (MOSIX deputy)', function () {
     }
   });
 
-  it("passes the guest's own kill -TERM of its program's home PID on; the stand-in ends with the program", async function () {
+  it("passes the guest's own kill -TERM of its program's home PID on, after home's agent restarted; the stand-in ends with the program", async function () {
     this.timeout(180_000);
     const dir = guestDir(h, 'godwit-deputy-');
     const env = guestEnv(h);
@@ -122,6 +122,9 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       await eventually(async () => (standInAt(homePid) ? true : undefined), `a stand-in holding PID ${homePid}`, 10_000);
       const { uid } = h.info.guestAccount;
       expect(field(statusOf(homePid)!, 'Uid').split(/\s+/), "the guest's stand-in runs as the guest").to.deep.equal(Array(4).fill(String(uid)));
+      // the stand-in outlives its agent, and the next one follows it
+      await crashAndRestart(h, 'node0');
+      expect(standInAt(homePid), `the stand-in at PID ${homePid} after node0's agent restarted`).to.equal(true);
 
       const term = await killAtHome('TERM', homePid, h.info.guestAccount);
       expect(term.exitCode, `the guest's kill -TERM ${homePid}: ${term.stderr}`).to.equal(0);
