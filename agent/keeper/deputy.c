@@ -9,6 +9,8 @@
  * ends, the agent tells the stand-in to end the same way.
  *
  * Usage: GODWIT_DEPUTY_USER="UID GID G1,G2,..." godwit-deputy DIR PID
+ * GODWIT_DEPUTY_CGROUPS (':'-separated directories) are the node's program control groups,
+ * joined first, as keepers join them: whatever ends the node's programs ends their stand-ins.
  *
  * Two processes: this one (root, the holder) stays the stand-in's parent, reaps it and records
  * how it ended, so that the agent learns of a SIGKILL (which nothing can catch) even after it
@@ -42,6 +44,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "owner.h"
 
 static const char *dir;
@@ -128,7 +131,7 @@ static void end_as(const char *line)
 	}
 }
 
-static void stand_in(const struct owner *o, int signals, int control)
+static void stand_in(const struct owner *o, int signals, int control, int ready)
 {
 	/* nothing of the holder's (its log) stays open in the owner's process */
 	int null = open("/dev/null", O_RDWR);
@@ -147,6 +150,10 @@ static void stand_in(const struct owner *o, int signals, int control)
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		_exit(74);
+	/* only now does the holder say it started: as the owner, every signal caught */
+	if (write(ready, "", 1) != 1)
+		_exit(74);
+	close(ready);
 	char buf[256];
 	size_t have = 0;
 	for (;;) {
@@ -200,6 +207,11 @@ int main(int argc, char **argv)
 	if (!user || parse_owner(user, &o) < 0)
 		die("GODWIT_DEPUTY_USER '%s' is not \"UID GID G1,G2,...\"", user ? user : "");
 
+	const char *cgroups = getenv("GODWIT_DEPUTY_CGROUPS");
+	char failed[4096];
+	if (cgroups && join_cgroups(cgroups, failed, sizeof(failed)) < 0)
+		die("joining control group %s", failed);
+
 	int signals = open_fifo("signals");
 	int control = open_fifo("control");
 	/* blocked from birth: a signal sent the moment the PID exists waits for the signalfd */
@@ -207,6 +219,9 @@ int main(int argc, char **argv)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		die("pipe");
 	pid_t tid = (pid_t)pid;
 	struct clone_args args;
 	memset(&args, 0, sizeof(args));
@@ -218,16 +233,30 @@ int main(int argc, char **argv)
 		status_event("{\"ev\":\"refused\",\"errno\":%d}\n", errno);
 		return 0;
 	}
-	if (child == 0)
-		stand_in(&o, signals, control);
+	if (child == 0) {
+		close(ready[0]);
+		stand_in(&o, signals, control, ready[1]);
+	}
 	/* the agent sees the signals FIFO end when the stand-in's copy closes, not this one */
 	close(signals);
 	close(control);
-	status_event("{\"ev\":\"started\",\"pid\":%ld}\n", child);
+	close(ready[1]);
+	char byte;
+	ssize_t got;
+	while ((got = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
+	if (got == 1)
+		status_event("{\"ev\":\"started\",\"pid\":%ld}\n", child);
 	int ws;
 	while (waitpid((pid_t)child, &ws, 0) < 0)
 		if (errno != EINTR)
 			die("waitpid %ld", child);
+	if (got != 1) {
+		errno = 0;
+		die("the stand-in for PID %ld ended while it set itself up (exit %d, signal %d)", child,
+		    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	}
 	status_event("{\"ev\":\"ended\",\"code\":%d,\"signal\":%d}\n", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
 		     WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
 	return 0;

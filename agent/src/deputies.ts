@@ -141,7 +141,7 @@ export function createDeputies({ config, orchestrator, log }: DeputiesDeps) {
         const record: DeputyRecord = { id, pid, account };
         writeFileSync(join(dir, 'meta.json'), JSON.stringify(record), { mode: 0o600 });
         const owner = await resolveAccount(account, config.node);
-        const ev = await startDeputy({ path: deputyPath(config.keeperPath), dir, pid, user: keeperUser(owner) }, START_TIMEOUT_MS);
+        const ev = await startDeputy({ path: deputyPath(config.keeperPath), dir, pid, user: keeperUser(owner), cgroups: config.cgroups }, START_TIMEOUT_MS);
         if (ev.ev === 'started') {
           follow(record);
           return { pid, kept: true };

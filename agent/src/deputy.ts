@@ -47,6 +47,8 @@ export interface DeputyStart {
   pid: number;
   /** the program's owner, as accounts.ts keeperUser writes it */
   user: string;
+  /** the node's program control groups, which the stand-in joins as keepers do */
+  cgroups: readonly string[];
 }
 
 /** Starts the stand-in; answers once it holds the PID, or why it cannot. */
@@ -57,7 +59,7 @@ export async function startDeputy(opts: DeputyStart, timeoutMs: number): Promise
     const child = spawn(opts.path, [opts.dir, String(opts.pid)], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { GODWIT_DEPUTY_USER: opts.user },
+      env: { GODWIT_DEPUTY_USER: opts.user, GODWIT_DEPUTY_CGROUPS: opts.cgroups.join(':') },
     });
     child.on('error', (err) => (exited = err.message));
     child.on('exit', (code, signal) => (exited ??= `godwit-deputy exited (${signal ?? code})`));

@@ -78,6 +78,8 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       expect(field(status, 'Uid').split(/\s+/), "the stand-in runs as the program's owner, root").to.deep.equal(['0', '0', '0', '0']);
       for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(status, set), `${set} of the stand-in`).to.match(/^0+$/);
       expect(field(status, 'NoNewPrivs')).to.equal('1');
+      const groups = readFileSync(`/proc/${homePid}/cgroup`, 'utf8');
+      expect(groups, "the stand-in is in node0's program control groups, which end with the cluster").to.match(/\/node0$/m);
       const events = await api<Event[]>(h, 'GET', `/v1/events?process=${id}`);
       expect(events.body.map((e) => e.message).join('\n')).to.match(new RegExp(`PID ${homePid} stays on node0 as a stand-in`));
 

@@ -38,7 +38,7 @@ describe('the stand-in for a home PID (godwit-deputy)', function () {
   it('holds the PID as its owner, passes every signal on, and ends as told', async function () {
     this.timeout(20_000);
     const pid = await freedPid();
-    const ev = await startDeputy({ path: HELPER, dir, pid, user: NOBODY }, 5000);
+    const ev = await startDeputy({ path: HELPER, dir, pid, user: NOBODY, cgroups: [] }, 5000);
     expect(ev).to.deep.equal({ ev: 'started', pid });
     expect(statusField(pid, 'Uid')).to.match(/^65534\s+65534\s+65534\s+65534$/);
     expect(statusField(pid, 'CapBnd')).to.match(/^0+$/);
@@ -68,7 +68,7 @@ describe('the stand-in for a home PID (godwit-deputy)', function () {
   it('is seen to end by SIGKILL, and ends killed by the signal it is told', async function () {
     this.timeout(20_000);
     const killed = await freedPid();
-    await startDeputy({ path: HELPER, dir, pid: killed, user: NOBODY }, 5000);
+    await startDeputy({ path: HELPER, dir, pid: killed, user: NOBODY, cgroups: [] }, 5000);
     let gone = false;
     followDeputy(dir, () => undefined, () => (gone = true));
     process.kill(killed, 'SIGKILL');
@@ -78,7 +78,7 @@ describe('the stand-in for a home PID (godwit-deputy)', function () {
     const other = mkdtempSync(join(tmpdir(), 'godwit-deputy-'));
     try {
       const pid = await freedPid();
-      await startDeputy({ path: HELPER, dir: other, pid, user: NOBODY }, 5000);
+      await startDeputy({ path: HELPER, dir: other, pid, user: NOBODY, cgroups: [] }, 5000);
       endDeputy(other, { signal: constants.signals.SIGTERM });
       expect(await waitFor(() => endedEvent(other), { timeoutMs: 5000, what: 'the ended event' })).to.deep.equal({ ev: 'ended', code: -1, signal: 15 });
     } finally {
@@ -87,7 +87,7 @@ describe('the stand-in for a home PID (godwit-deputy)', function () {
   });
 
   it('refuses a PID another process holds', async function () {
-    expect(await startDeputy({ path: HELPER, dir, pid: process.pid, user: NOBODY }, 5000)).to.deep.equal({ ev: 'refused', errno: constants.errno.EEXIST });
+    expect(await startDeputy({ path: HELPER, dir, pid: process.pid, user: NOBODY, cgroups: [] }, 5000)).to.deep.equal({ ev: 'refused', errno: constants.errno.EEXIST });
   });
 
   it("ends as the program ended: its signal, its code, or killed when it was lost", function () {
