@@ -39,14 +39,14 @@ describe('the stand-in for a home PID (godwit-deputy)', function () {
     this.timeout(20_000);
     const pid = await freedPid();
     const ev = await startDeputy({ path: HELPER, dir, pid, user: NOBODY, cgroups: [] }, 5000);
-    expect(ev).to.deep.equal({ ev: 'started', pid });
-    expect(statusField(pid, 'Uid')).to.match(/^65534\s+65534\s+65534\s+65534$/);
-    expect(statusField(pid, 'CapBnd')).to.match(/^0+$/);
-    expect(statusField(pid, 'NoNewPrivs')).to.equal('1');
     const got: number[] = [];
     let gone = false;
     const stop = followDeputy(dir, (s) => got.push(s), () => (gone = true));
     try {
+      expect(ev).to.deep.equal({ ev: 'started', pid });
+      expect(statusField(pid, 'Uid')).to.match(/^65534\s+65534\s+65534\s+65534$/);
+      expect(statusField(pid, 'CapBnd')).to.match(/^0+$/);
+      expect(statusField(pid, 'NoNewPrivs')).to.equal('1');
       for (const sig of ['SIGTERM', 'SIGUSR1', 'SIGHUP', 'SIGINT', 'SIGTSTP', 'SIGWINCH'] as const) process.kill(pid, sig);
       await waitFor(() => (got.length >= 6 ? true : undefined), { timeoutMs: 5000, what: 'six signals', seen: () => got.join(' ') });
       // signals pending together come in the kernel's order (lowest first), as to any process
