@@ -53,7 +53,7 @@ describe('the home PID after a move (MOSIX deputy)', function () {
   /** a test that failed half way leaves nothing running */
   const endProgram = (id: number, token = h.token) => api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }, token).catch(() => undefined);
 
-  async function moveTo(id: number, node: string, env?: NodeJS.ProcessEnv): Promise<void> {
+  async function mosmigrate(id: number, node: string, env?: NodeJS.ProcessEnv): Promise<void> {
     const mig = await cli(h, 'mosmigrate', [String(id), node], env ? { env } : {});
     expect(mig.exitCode, `mosmigrate ${id} ${node}: ${mig.stderr}`).to.equal(0);
   }
@@ -68,8 +68,8 @@ describe('the home PID after a move (MOSIX deputy)', function () {
     const homePid = home.origPid!;
     expect(home.pid, 'the program runs as its home PID before it moves').to.equal(homePid);
     try {
-      await moveTo(id, 'node1');
-      await moveTo(id, 'node2');
+      await mosmigrate(id, 'node1');
+      await mosmigrate(id, 'node2');
       const away = await processInfo(h, id);
       expect(away.node).to.equal('node2');
       expect(away.pid, 'the program has another PID on node2').to.not.equal(homePid);
@@ -110,6 +110,30 @@ describe('the home PID after a move (MOSIX deputy)', function () {
     }
   });
 
+  it('keeps the home PID of a program frozen at home: kill -KILL of it ends the frozen program', async function () {
+    this.timeout(120_000);
+    const run = mosrun(h, ['python3', '-u', '-c', TERM_HANDLER]);
+    const id = await run.id();
+    try {
+      await run.waitFor(/tick 2/);
+      const homePid = (await processInfo(h, id)).origPid!;
+      await mosmigrate(id, 'freeze');
+      await eventually(async () => (standInAt(homePid) ? true : undefined), `a stand-in holding PID ${homePid} of the frozen program`, 10_000);
+      const kill = await killAtHome('KILL', homePid);
+      expect(kill.exitCode, `kill -KILL ${homePid}: ${kill.stderr}`).to.equal(0);
+      await run.child;
+      const ended = await eventually(async () => {
+        const p = await processInfo(h, id);
+        return p.state === 'exited' ? p : undefined;
+      }, `the frozen process ${id} to end after kill -KILL ${homePid}`);
+      expect(ended.exitSignal).to.equal('SIGKILL');
+    } finally {
+      await endProgram(id);
+      run.child.kill('SIGKILL');
+      await run.child;
+    }
+  });
+
   it("passes the guest's own kill -TERM of its program's home PID on, after home's agent restarted; the stand-in ends with the program", async function () {
     this.timeout(180_000);
     const dir = guestDir(h, 'godwit-deputy-');
@@ -120,7 +144,7 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       id = await run.id();
       await run.waitFor(/tick 2/);
       const homePid = (await api<Process>(h, 'GET', `/v1/processes/${id}`, undefined, h.info.guest.token)).body.origPid!;
-      await moveTo(id, 'node1', env);
+      await mosmigrate(id, 'node1', env);
       await eventually(async () => (standInAt(homePid) ? true : undefined), `a stand-in holding PID ${homePid}`, 10_000);
       const { uid } = h.info.guestAccount;
       expect(field(statusOf(homePid)!, 'Uid').split(/\s+/), "the guest's stand-in runs as the guest").to.deep.equal(Array(4).fill(String(uid)));
