@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Process } from '@godwit/schemas';
-import { api, cli, cluster, crashAndRestart, eventually, guestDir, guestEnv, mosrun, processInfo, type Harness, type RunAs } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, guestDir, guestEnv, mosrun, processInfo, standInAt, type Harness, type RunAs } from './harness.js';
 
 /** prints a tick every 0.2 s; on SIGTERM says so, and with argument `exit`, exits 3 */
 const TERM_HANDLER = [
@@ -32,12 +32,6 @@ function statusOf(pid: number): string | undefined {
   }
 }
 const field = (status: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '?';
-
-/** the stand-in still holds the PID (its holder may not have reaped it yet: a zombie is gone) */
-const standInAt = (pid: number) => {
-  const status = statusOf(pid);
-  return status !== undefined && field(status, 'Name') === 'godwit-deputy' && !/^State:\s*Z/m.test(status);
-};
 
 describe('the home PID after a move (MOSIX deputy)', function () {
   let h: Harness;
