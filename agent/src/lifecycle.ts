@@ -288,14 +288,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
           }
           dumpMs = Date.now() - frozenAt;
         });
-        let homePid = {};
+        // the stand-in starts while the images are sealed, not in the way of the move
+        let keeping: ReturnType<typeof keepHomePid> = Promise.resolve({});
         if (direct) {
           // the tree is stopped, its memory already at the destination: finish or resume it later
           procs.markStopped(id, cur.epoch, true);
         } else {
           procs.markDumped(id, cur.epoch);
           await awaitDumpedEnd(id, cur.epoch);
-          homePid = await keepHomePid(id, cur.epoch, cur.pid);
+          keeping = keepHomePid(id, cur.epoch, cur.pid);
           const unread = procs.unreadInput(id, cur.epoch);
           if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
         }
@@ -308,7 +309,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         // a move's through this disk) may wait here for days, and are checked against their seal
         if (direct) images.vouch(migrationId);
         else await images.seal(migrationId);
-        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy, ...homePid };
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
       } catch (err) {
         await images.remove(migrationId);
         throw err;
