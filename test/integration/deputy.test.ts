@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Process } from '@godwit/schemas';
-import { api, cli, cluster, crashAndRestart, eventually, guestDir, guestEnv, mosrun, processInfo, standInAt, type Harness, type RunAs } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, guestDir, guestEnv, mosrun, processInfo, standInAt, type Harness, type Run, type RunAs } from './harness.js';
 
 /** prints a tick every 0.2 s; on SIGTERM says so, and with argument `exit`, exits 3 */
 const TERM_HANDLER = [
@@ -44,8 +44,23 @@ describe('the home PID after a move (MOSIX deputy)', function () {
   const killAtHome = (sig: string, pid: number, as?: RunAs) =>
     execa('nsenter', [`--net=/run/netns/${h.info.nodes[0]!.netns}`, '--', ...(as ? ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--'] : []), 'kill', `-${sig}`, String(pid)], { reject: false });
 
-  /** a test that failed half way leaves nothing running */
-  const endProgram = (id: number, token = h.token) => api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }, token).catch(() => undefined);
+  /** a test that failed half way leaves nothing running: neither the program nor its mosrun */
+  async function cleanUp(run: Run, id: number | undefined, token = h.token): Promise<void> {
+    if (id !== undefined) await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }, token).catch(() => undefined);
+    run.child.kill('SIGKILL');
+    await run.child;
+  }
+
+  /** root's `kill -KILL HOMEPID` at home: its mosrun ends, and so does the process, as it is then */
+  async function killHomePid(run: Run, id: number, homePid: number): Promise<Process> {
+    const kill = await killAtHome('KILL', homePid);
+    expect(kill.exitCode, `kill -KILL ${homePid}: ${kill.stderr}`).to.equal(0);
+    await run.child;
+    return eventually(async () => {
+      const p = await processInfo(h, id);
+      return p.state === 'exited' ? p : undefined;
+    }, `process ${id} to end after kill -KILL ${homePid}`);
+  }
 
   async function mosmigrate(id: number, node: string, env?: NodeJS.ProcessEnv): Promise<void> {
     const mig = await cli(h, 'mosmigrate', [String(id), node], env ? { env } : {});
@@ -88,19 +103,11 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       const ticks = run.stdout().length;
       await eventually(async () => (run.stdout().length > ticks ? true : undefined), 'the program to print on after its handler ran');
 
-      const kill = await killAtHome('KILL', homePid);
-      expect(kill.exitCode, `kill -KILL ${homePid}: ${kill.stderr}`).to.equal(0);
-      await run.child;
-      const ended = await eventually(async () => {
-        const p = await processInfo(h, id);
-        return p.state === 'exited' ? p : undefined;
-      }, `process ${id} to end after kill -KILL ${homePid}`);
+      const ended = await killHomePid(run, id, homePid);
       expect([ended.node, ended.exitSignal], 'it ended where it ran, killed by SIGKILL').to.deep.equal(['node2', 'SIGKILL']);
       await eventually(async () => (standInAt(homePid) ? undefined : true), `the stand-in at PID ${homePid} to be gone`, 10_000);
     } finally {
-      await endProgram(id);
-      run.child.kill('SIGKILL');
-      await run.child;
+      await cleanUp(run, id);
     }
   });
 
@@ -113,18 +120,9 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       const homePid = (await processInfo(h, id)).origPid!;
       await mosmigrate(id, 'freeze');
       await eventually(async () => (standInAt(homePid) ? true : undefined), `a stand-in holding PID ${homePid} of the frozen program`, 10_000);
-      const kill = await killAtHome('KILL', homePid);
-      expect(kill.exitCode, `kill -KILL ${homePid}: ${kill.stderr}`).to.equal(0);
-      await run.child;
-      const ended = await eventually(async () => {
-        const p = await processInfo(h, id);
-        return p.state === 'exited' ? p : undefined;
-      }, `the frozen process ${id} to end after kill -KILL ${homePid}`);
-      expect(ended.exitSignal).to.equal('SIGKILL');
+      expect((await killHomePid(run, id, homePid)).exitSignal).to.equal('SIGKILL');
     } finally {
-      await endProgram(id);
-      run.child.kill('SIGKILL');
-      await run.child;
+      await cleanUp(run, id);
     }
   });
 
@@ -153,9 +151,7 @@ describe('the home PID after a move (MOSIX deputy)', function () {
       expect(result.exitCode, `mosrun exits with the program's status; stderr: ${run.stderr()}`).to.equal(3);
       await eventually(async () => (standInAt(homePid) ? undefined : true), `the stand-in at PID ${homePid} to end with its program`, 10_000);
     } finally {
-      if (id !== undefined) await endProgram(id, h.info.guest.token);
-      run.child.kill('SIGKILL');
-      await run.child;
+      await cleanUp(run, id, h.info.guest.token);
       rmSync(dir, { recursive: true, force: true });
     }
   });
