@@ -68,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "controlfs.h"
 #include "owner.h"
 #include "proc-stat.h"
@@ -190,27 +191,12 @@ static void reset_signals(void)
  * joined before any child exists, so the program, or the tree `criu restore` brings back, is
  * held to the node's capacity. Not passed on to the program.
  */
-static void join_cgroups(void)
+static void join_node_cgroups(void)
 {
 	const char *list = getenv("GODWIT_KEEPER_CGROUPS");
-	if (!list || !*list) {
-		unsetenv("GODWIT_KEEPER_CGROUPS");
-		return;
-	}
-	char *dirs = strdup(list), *save = NULL;
-	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/cgroup.procs", d);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			die("open %s", path);
-		char pid[32];
-		int n = snprintf(pid, sizeof(pid), "%d\n", getpid());
-		if (write(fd, pid, (size_t)n) != n)
-			die("joining control group %s", d);
-		close(fd);
-	}
-	free(dirs);
+	char failed[4096];
+	if (list && join_cgroups(list, failed, sizeof(failed)) < 0)
+		die("joining control group %s", failed);
 	unsetenv("GODWIT_KEEPER_CGROUPS");
 }
 
@@ -545,7 +531,7 @@ int main(int argc, char **argv)
 		goto usage;
 
 	keeper_pid = getpid();
-	join_cgroups();
+	join_node_cgroups();
 	read_owner();
 	const char *init = getenv("GODWIT_KEEPER_INIT");
 	if (!restoring && (!have_owner || !init || *init != '/')) {

@@ -6,6 +6,7 @@ import { readClusterKey } from './cluster-key.js';
 import { createControl } from './control.js';
 import { controlRoutes } from './control-routes.js';
 import { createCriu, type Criu } from './criu.js';
+import { createDeputies } from './deputies.js';
 import { installErrorHandler, requireToken } from './http-errors.js';
 import { createImageStore } from './images.js';
 import { mountRunDir } from './run-dir.js';
@@ -46,7 +47,9 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const control = config.controlDir
     ? createControl({ root: config.controlDir, node: config.node, procs, send: orchestrator.control, log: app.log })
     : undefined;
-  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control });
+  const deputies = createDeputies({ config, orchestrator, log: app.log });
+  app.addHook('onClose', async () => deputies.close());
+  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control, deputies });
   const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin, control });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });

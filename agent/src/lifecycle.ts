@@ -10,6 +10,7 @@ import {
   type AgentProc,
   type DumpResult,
   type FinishResult,
+  type HomePid,
   type LazyStatus,
   type PageServer,
   type LaunchRequest,
@@ -28,6 +29,7 @@ import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
 import { startKeeper } from './keeper.js';
 import { launchFailure } from './launch-failure.js';
+import type { Deputies } from './deputies.js';
 import { criuLockTables, removeLockTables } from './nft.js';
 import { LAZY_PAGES_PID, criuEnds, holdStopped, killCriu, lazyPagesCounter, lazyPagesPidIn, type LazyPagesStats } from './lazy.js';
 import { canResumeAfterDump, cannotMove, cannotMoveLazily, holdsTcpSockets, treePids } from './preflight.js';
@@ -47,6 +49,8 @@ export interface LifecycleDeps {
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
   /** the programs' control directories, where configured */
   control?: Control;
+  /** the stand-ins that keep home PIDs */
+  deputies?: Pick<Deputies, 'keepHomePid'>;
 }
 
 /** tini's child appears a moment after tini itself (a restore, or a launch the keeper did not see) */
@@ -72,7 +76,7 @@ function createMutex(): () => Promise<() => void> {
   };
 }
 
-export function createLifecycle({ config, criu, procs, images, writeStdin, control }: LifecycleDeps) {
+export function createLifecycle({ config, criu, procs, images, writeStdin, control, deputies }: LifecycleDeps) {
   const node = config.node;
   const dumpLock = createMutex();
   const lifts = quotaLifts(config.cgroups);
@@ -122,6 +126,13 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       intervalMs: 1,
       what: `the keeper of process ${id} to see it stop after the dump`,
     });
+  }
+
+  /** the program's first run, whose PID is its home PID, ended here after a dump: a stand-in takes the PID */
+  async function keepHomePid(id: number, epoch: number, pid: number | null): Promise<{ homePid: HomePid } | Record<string, never>> {
+    const account = procs.meta(id)?.account;
+    if (!deputies || epoch !== 0 || pid === null || account === undefined) return {};
+    return { homePid: await deputies.keepHomePid(id, pid, account) };
   }
 
   /** the images' description, when this migration left the program stopped here */
@@ -218,7 +229,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         GODWIT_PROC_ID: String(req.id),
         ...(controlDir ? { GODWIT_CONTROL: controlDir } : {}),
       };
-      const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd });
+      const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd, account: req.account });
       let ev;
       try {
         ev = await startKeeper(
@@ -279,12 +290,15 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
           }
           dumpMs = Date.now() - frozenAt;
         });
+        // the stand-in starts while the images are sealed, not in the way of the move
+        let keeping: ReturnType<typeof keepHomePid> = Promise.resolve({});
         if (direct) {
           // the tree is stopped, its memory already at the destination: finish or resume it later
           procs.markStopped(id, cur.epoch, true);
         } else {
           procs.markDumped(id, cur.epoch);
           await awaitDumpedEnd(id, cur.epoch);
+          keeping = keepHomePid(id, cur.epoch, cur.pid);
           const unread = procs.unreadInput(id, cur.epoch);
           if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
         }
@@ -297,7 +311,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         // a move's through this disk) may wait here for days, and are checked against their seal
         if (direct) images.vouch(migrationId);
         else await images.seal(migrationId);
-        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy };
+        return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
       } catch (err) {
         await images.remove(migrationId);
         throw err;
@@ -321,7 +335,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       // owner's (a move's destination looked the account up before the program stopped)
       const account = await resolveAccount(req.account, node);
       checkImageCreds(imagesDir, account);
-      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd });
+      const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd, account: req.account });
       const logName = `restore-${req.epoch}.log`;
       const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
       // the pages come on demand, through a daemon the restored tree hands its memory to
@@ -428,6 +442,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       // its pages are served from the stopped tree until the destination has the last one
       if (server !== undefined && !(await criuEnds(server, LAZY_END_TIMEOUT_MS, daemonEnds.get(server)))) killCriu(server);
       procs.markDumped(id, meta.epoch);
+      const pid = procs.programPid(meta.rootPid);
       try {
         process.kill(meta.rootPid, 'SIGKILL');
       } catch {
@@ -440,6 +455,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       return {
         unread: existsSync(unread) ? readFileSync(unread).toString('base64') : '',
         stdinClosed: procs.stdinClosed(id, meta.epoch),
+        ...(await keepHomePid(id, meta.epoch, pid)),
       };
     },
 

@@ -15,6 +15,8 @@ export interface ProcMeta {
   id: number;
   argv: string[];
   cwd: string;
+  /** the owner's account: a stand-in keeps the home PID as that account (deputies.ts) */
+  account?: string;
 }
 
 export function createProcStore(dataDir: string) {

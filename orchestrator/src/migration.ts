@@ -26,6 +26,7 @@ import { deliverQueuedSignals } from './queued-signals.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
+import { recordHomePid } from './home-pid.js';
 import { type Choice, type Ends, checkNodes, chooseStrategy } from './strategy.js';
 
 /** how long a move waits for its destination to look the owner's account up ahead */
@@ -244,6 +245,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
   async function finishSource(m: MigrationRow): Promise<void> {
     try {
       const left = await retryUnreachable(() => ctx.agent(m.from_node).finish(m.process_id, m.id), SOURCE_RETRY_MS);
+      recordHomePid(db, m.process_id, m.from_node, left.homePid);
       if (left.unread || left.stdinClosed) {
         await ctx.agent(m.to_node).stdin(m.process_id, Buffer.from(left.unread, 'base64'), left.stdinClosed);
       }
@@ -415,6 +417,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       failBeforeDump(m, asGodwitError(err));
     }
     const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct, lazy: dumped.lazy };
+    recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
     m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) }));
     return transferAndRestore(m, dump);
   }
@@ -505,6 +508,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       failBeforeDump(m, asGodwitError(err), `process ${m.process_id} cannot be frozen`);
     }
     const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
+    recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
     const frozen = transition(m, 'frozen', () => {
       db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) });
       db.q.setMigrationBytes.run({ id: m.id, bytes: dumped.bytes });

@@ -64,6 +64,14 @@ export const DumpRequest = Type.Object({
   lazy: Type.Optional(Type.Boolean()),
 });
 export type DumpRequest = Static<typeof DumpRequest>;
+/** whether a stand-in keeps the program's home PID on the node it left (agent/src/deputies.ts), and why not */
+export const HomePid = Type.Object({
+  pid: Type.Integer(),
+  kept: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+});
+export type HomePid = Static<typeof HomePid>;
+
 export const DumpResult = Type.Object({
   epoch: Type.Integer(),
   inodes: StreamInodes,
@@ -72,6 +80,8 @@ export const DumpResult = Type.Object({
   bytes: Type.Integer({ description: 'size of the images' }),
   direct: Type.Boolean({ description: 'the pages went to the page server; the program is stopped at the source' }),
   lazy: Type.Boolean({ description: 'the pages stay at the source, served to the destination on demand' }),
+  /** the program's first run ended here with this dump */
+  homePid: Type.Optional(HomePid),
 });
 export type DumpResult = Static<typeof DumpResult>;
 
@@ -88,6 +98,8 @@ export const ReceiveResult = Type.Object({ bytes: Type.Integer() });
 export const FinishResult = Type.Object({
   unread: Type.String({ description: 'base64 of the input it had not read, for the destination' }),
   stdinClosed: Type.Boolean(),
+  /** the stopped copy was the program's first run */
+  homePid: Type.Optional(HomePid),
 });
 export type FinishResult = Static<typeof FinishResult>;
 

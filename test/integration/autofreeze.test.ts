@@ -3,11 +3,10 @@
  * with room or else frozen with FRZ A; it comes back by itself when room returns, its output and
  * memory intact. A manually frozen process (M) never comes back by itself.
  */
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event, Node, Process } from '@godwit/schemas';
-import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, standInAt, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 /** what the harness sets: no automatic freezing, default thresholds */
@@ -66,7 +65,7 @@ describe('automatic freezing and thawing on memory shortage', function () {
     expect(on.stdout, on.stderr).to.match(/^automatic freezing on: a node with less than 100% of its memory free is short/m);
     const frozen = await waitFor(auto.id, (p) => p.state === 'frozen', 'frozen automatically');
     expect([frozen.frz, frozen.node, frozen.pid]).to.deep.equal(['A', 'node0', null]);
-    expect(existsSync(`/proc/${pid}`), `its old host PID ${pid} is gone: it holds no CPU or memory`).to.equal(false);
+    expect(standInAt(pid), `its old host PID ${pid} holds only its stand-in: the program holds no CPU or memory`).to.equal(true);
     const ps = await cli(h, 'mosps', []);
     expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${auto.id}\\s+\\d+\\s+node0\\s+node0\\s+A\\s+0\\s+frozen\\s`, 'm'));
     expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${manual.id}\\s+\\d+\\s+node1\\s+node0\\s+M\\s+0\\s+frozen\\s`, 'm'));

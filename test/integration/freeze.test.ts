@@ -4,9 +4,8 @@
  * freeze outlives a crash of the orchestrator and of the agent that keeps its image. A signal sent
  * to a frozen program waits and reaches it as it continues; SIGKILL ends it at once.
  */
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import { api, cli, cluster, crashAndRestart, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, standInAt, type Harness } from './harness.js';
 
 describe('freezing a process and bringing it back', function () {
   let h: Harness;
@@ -27,7 +26,7 @@ describe('freezing a process and bringing it back', function () {
     expect(frz.stdout).to.match(new RegExp(`process ${id} is frozen on node0`));
     const frozen = await processInfo(h, id);
     expect([frozen.state, frozen.frz, frozen.pid]).to.deep.equal(['frozen', 'M', null]);
-    expect(existsSync(`/proc/${pid}`), `the program's old host PID ${pid} is gone: it holds no CPU or memory`).to.equal(false);
+    expect(standInAt(pid), `the program's old host PID ${pid} holds only its stand-in: the program holds no CPU or memory`).to.equal(true);
     const ps = await cli(h, 'mosps', []);
     expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${id}\\s+\\d+\\s+node0\\s+node0\\s+M\\s+0\\s+frozen\\s`, 'm'));
 

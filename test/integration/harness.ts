@@ -284,3 +284,17 @@ export const numbersIn = (out: string): number[] => out.split('\n').filter((l) =
 
 /** 1, 2, ..., n: what a counter of n prints */
 export const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+/**
+ * PID is held by a moved or frozen program's stand-in (godwit-deputy, which keeps its home PID),
+ * not by the program: a zombie its holder has not reaped yet is no longer one.
+ */
+export function standInAt(pid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false;
+  }
+  return /^Name:\s*godwit-deputy$/m.test(status) && !/^State:\s*Z/m.test(status);
+}
