@@ -564,6 +564,7 @@ export function toProcess(r: ProcessRow): Process {
     lastCheckpointAt: r.last_ckpt_at,
     recoverOnFailure: r.recover_on_failure === 1,
     needMemBytes: r.need_mem_bytes,
+    outputBytes: r.out_offset,
   };
 }
 
