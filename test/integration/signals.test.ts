@@ -39,7 +39,8 @@ function listening(pid: number, port: number): string[] {
   );
 }
 
-const ticks = (text: string): number[] => [...text.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+// a tick may follow the terminal's echo of Ctrl-Z on its line ("^Ztick 4"): mosrun writes on until it stops
+const ticks = (text: string): number[] => [...text.matchAll(/tick (\d+)$/gm)].map((m) => Number(m[1]));
 const lastTick = (text: string): number => Math.max(0, ...ticks(text));
 
 describe('signals and job control', function () {
@@ -77,7 +78,8 @@ describe('signals and job control', function () {
       const p = await processInfo(h, ids[0]!);
       return p.state === 'running' ? undefined : p;
     }, 'the program to end');
-    expect(p.exitSignal, JSON.stringify(p)).to.equal('SIGINT');
+    // tini reports its child's death by SIGINT as exit status 130
+    expect(p.exitSignal === 'SIGINT' || p.exitCode === 130, JSON.stringify(p)).to.equal(true);
   });
 
   it('kill -USR1 (and USR2, WINCH, ALRM, QUIT, HUP) of mosrun reaches the program, and no debugger opens', async function () {
@@ -117,11 +119,12 @@ describe('signals and job control', function () {
     const stoppedAt = lastTick(await term.screen());
 
     await term.keys('fg', 'Enter');
-    await term.waitFor(new RegExp(`^tick ${stoppedAt + 3}$`, 'm'), `the output to go on past tick ${stoppedAt}`);
+    await term.waitFor(new RegExp(`tick ${stoppedAt + 3}$`, 'm'), `the output to go on past tick ${stoppedAt}`);
     expect(procState(programPid), 'the program after fg').to.be.oneOf(['S', 'R']);
-    const after = ticks(await term.screen()).filter((n) => n > stoppedAt);
+    const screen = await term.screen();
+    const after = ticks(screen).filter((n) => n > stoppedAt);
     // the ticks go on one by one from where they stopped: no burst of what it would have printed meanwhile
-    expect(after.slice(0, 3), 'the first ticks after fg').to.deep.equal([stoppedAt + 1, stoppedAt + 2, stoppedAt + 3]);
+    expect(after.slice(0, 3), `the first ticks after fg; the screen:\n${screen}`).to.deep.equal([stoppedAt + 1, stoppedAt + 2, stoppedAt + 3]);
     await term.waitFor(/got SIGCONT/, 'the program to have been continued by SIGCONT');
 
     await term.keys('C-c');
