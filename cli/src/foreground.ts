@@ -61,7 +61,7 @@ export async function foreground(client: GodwitClient, id: number, opts: Foregro
   for (const [sig, h] of handlers) process.on(sig, h);
   if (!opts.inputOnlyIfReadable || stdinReadable()) void relayStdin(client, id);
   try {
-    return await Promise.race([followOutput(client, id, opts.from), givenUp]);
+    return await Promise.race([followOutput(client, id, { from: opts.from, attach: true }), givenUp]);
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
   }
@@ -81,7 +81,18 @@ function jobControl(id: number, pass: (sig: SignalName) => Promise<void>): [Sign
       if (!notRunning(err)) say(`could not pass ${sig} to process ${id}: ${(err as Error).message}`);
     });
   return [
-    ['SIGTSTP', () => void tell('SIGTSTP').then(() => process.kill(process.pid, 'SIGSTOP'))],
+    [
+      'SIGTSTP',
+      () => {
+        // nothing more on the terminal after its ^Z, as from a local job: what the program wrote
+        // before it stopped comes at fg
+        const release = holdOutput();
+        void tell('SIGTSTP').then(() => {
+          process.kill(process.pid, 'SIGSTOP');
+          release();
+        });
+      },
+    ],
     ['SIGCONT', () => void tell('SIGCONT')],
   ];
 }
@@ -120,7 +131,21 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   else throw err;
 });
 
+let held: Promise<void> | null = null;
+
+/** Holds our output back until the returned function is called. */
+function holdOutput(): () => void {
+  let release = () => {};
+  const hold = new Promise<void>((r) => (release = r));
+  held = hold;
+  return () => {
+    if (held === hold) held = null;
+    release();
+  };
+}
+
 async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
+  while (held) await held;
   const out = stream === 'stdout' ? process.stdout : process.stderr;
   if (stream === 'stdout' && stdoutBroken) return;
   if (!out.write(data)) await new Promise((r) => out.once('drain', r));
@@ -128,16 +153,19 @@ async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
 
 /**
  * Copies the program's output to ours from offset `from` until its exit line; reconnects from
- * the last offset when the stream drops (an orchestrator restart), for up to a minute.
+ * the last offset when the stream drops (an orchestrator restart), for up to a minute. `attach`:
+ * as its foreground, which the orchestrator counts as the program's terminal (a program started
+ * attached gets SIGHUP when its last attached follower is gone).
  */
-export async function followOutput(client: GodwitClient, id: number, from = 0): Promise<number> {
-  let next = from;
+export async function followOutput(client: GodwitClient, id: number, opts: { from?: number; attach?: boolean } = {}): Promise<number> {
+  const attach = opts.attach ?? false;
+  let next = opts.from ?? 0;
   let backoff = 100;
   let lostSince: number | null = null;
   for (;;) {
     let lastError: unknown = null;
     try {
-      for await (const line of client.output(id, { offset: next, follow: true })) {
+      for await (const line of client.output(id, { offset: next, follow: true, attach })) {
         lostSince = null;
         backoff = 100;
         if ('exit' in line) return exitStatus(line.exit);
