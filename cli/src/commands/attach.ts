@@ -39,6 +39,7 @@ export function buildAttachCommand(name: string) {
       new Option('--from <WHERE>', `where its output starts: start, now, a byte offset, or -BYTES back from now (default: -${DEFAULT_BACK_BYTES})`)
         .argParser(parseFrom),
     )
+    .option('--json', 'write the process as one JSON line to stderr when attaching, and as it ended (stdout stays the program’s)')
     .addHelpText(
       'after',
       `
@@ -57,7 +58,9 @@ Examples:
       if (!/^[0-9]+$/.test(id)) throw new UsageError(`'${id}' is not a process id or PID (a number; see mosps)`);
       const client = await connect();
       const proc = await client.getProcess(id);
+      if (opts.json) process.stderr.write(JSON.stringify(proc) + '\n');
       const from = fromOffset(opts.from ?? { back: DEFAULT_BACK_BYTES }, proc.outputBytes ?? 0);
       process.exitCode = await foreground(client, proc.id, { from, inputOnlyIfReadable: true });
+      if (opts.json) process.stderr.write(JSON.stringify(await client.getProcess(proc.id)) + '\n');
     });
 }

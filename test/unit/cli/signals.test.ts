@@ -49,7 +49,8 @@ describe('signal names', () => {
 
 describe('godwit kill arguments', () => {
   it('sends SIGTERM unless told otherwise', async () => {
-    expect(await kill(['12'])).to.deep.equal({ list: false, id: '12', signal: 'SIGTERM' });
+    expect(await kill(['12'])).to.deep.equal({ list: false, json: false, id: '12', signal: 'SIGTERM' });
+    expect(await kill(['--json', '12'])).to.deep.equal({ list: false, json: true, id: '12', signal: 'SIGTERM' });
   });
 
   it("takes kill(1)'s forms: ID SIG, -SIG ID, -N ID, -s SIG ID, --signal=SIG", async () => {
@@ -60,7 +61,7 @@ describe('godwit kill arguments', () => {
     expect(await kill(['-s', 'int', '12'])).to.include({ id: '12', signal: 'SIGINT' });
     expect(await kill(['12', '-s', 'QUIT'])).to.include({ id: '12', signal: 'SIGQUIT' });
     expect(await kill(['--signal=WINCH', '12'])).to.include({ id: '12', signal: 'SIGWINCH' });
-    expect(await kill(['-l'])).to.deep.equal({ list: true });
+    expect(await kill(['-l'])).to.deep.equal({ list: true, json: false });
   });
 
   it('refuses what it cannot send, with usage errors', () => {
