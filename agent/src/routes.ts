@@ -25,6 +25,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { cannotMove, cannotMoveLazily, residentBytes } from './preflight.js';
 import { epochOutput } from './output.js';
 import type { ProcStore } from './procs.js';
+import { NOT_PASSED_ON_BY_TINI } from './signals.js';
 import { waitFor } from './wait.js';
 
 export interface RouteDeps {
@@ -104,9 +105,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   app.post('/v1/procs/:id/signal', { schema: { params: Id, body: SignalRequest } }, async (req, reply) => {
     const cur = lifecycle.running(Number(req.params.id));
-    // tini, PID 1 of the program's namespace, passes signals on to the program
+    // tini, PID 1 of the program's namespace, passes the others on to the program
+    const target = NOT_PASSED_ON_BY_TINI.has(req.body.signal) ? (cur.pid ?? cur.rootPid) : cur.rootPid;
     try {
-      process.kill(cur.rootPid, req.body.signal);
+      process.kill(target, req.body.signal);
     } catch (err) {
       throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `cannot signal process ${req.params.id} on ${node}: ${(err as Error).message}`);
     }

@@ -249,8 +249,8 @@ export class GodwitClient {
    * One connection to the output stream from byte `offset`: yields each NDJSON line as it
    * arrives. Ends when the server ends the response (after an exit line, or because it went away).
    */
-  async *output(id: string | number, opts: { offset: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<OutputLine> {
-    const q = `offset=${opts.offset}${opts.follow ? '&follow=true' : ''}`;
+  async *output(id: string | number, opts: { offset: number; follow: boolean; attach?: boolean; signal?: AbortSignal }): AsyncGenerator<OutputLine> {
+    const q = `offset=${opts.offset}${opts.follow ? '&follow=true' : ''}${opts.follow && opts.attach ? '&attach=true' : ''}`;
     const res = await this.fetch(`/processes/${encodeURIComponent(String(id))}/output?${q}`, {
       timeoutMs: null,
       ...(opts.signal ? { signal: opts.signal } : {}),

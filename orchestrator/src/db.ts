@@ -609,6 +609,7 @@ export function toProcess(r: ProcessRow): Process {
     needMemBytes: r.need_mem_bytes,
     lastFrozenForMs: r.last_frozen_for_ms,
     exitCheckpoint: r.exit_checkpoint,
+    outputBytes: r.out_offset,
   };
 }
 

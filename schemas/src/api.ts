@@ -113,6 +113,7 @@ export const Process = Type.Object({
   locked: Type.Boolean({ description: 'never moved by the balancer (mosrun -L); mosmigrate still moves it' }),
   needMemBytes: Type.Integer({ description: 'memory the program said it is about to need (its control file needmem): a destination must have this free beyond its resident memory' }),
   memBytes: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'resident memory where it runs, from its node’s last report' })),
+  outputBytes: Type.Optional(Type.Integer({ description: 'bytes of output so far (stdout and stderr): the offset where a follower starting now begins' })),
   checkpointFile: Type.Union([Type.String(), Type.Null()], { description: 'where its checkpoints go: this path with .1, .2, ... (MOSIX mosrun -C)' }),
   checkpointMax: Type.Union([Type.Integer(), Type.Null()], { description: 'extensions used before they are recycled (mosrun -N); null: no limit' }),
   checkpointEveryMs: Type.Union([Type.Integer(), Type.Null()], { description: 'automatic checkpoints this often (mosrun -A)' }),
@@ -291,18 +292,19 @@ export const ContinueRequest = Type.Object({
 });
 export type ContinueRequest = Static<typeof ContinueRequest>;
 
-export const SignalName = Type.Union([
-  Type.Literal('SIGINT'),
-  Type.Literal('SIGTERM'),
-  Type.Literal('SIGKILL'),
-  Type.Literal('SIGHUP'),
-  Type.Literal('SIGQUIT'),
-  Type.Literal('SIGUSR1'),
-  Type.Literal('SIGUSR2'),
-  Type.Literal('SIGCONT'),
-  Type.Literal('SIGSTOP'),
-  Type.Literal('SIGTSTP'),
-]);
+/**
+ * The signals a program can be sent, by name, in Linux's numbering order (number = index + 1, as
+ * `kill -l` lists them): every standard signal, so that whatever reaches a program's stand-in
+ * (mosrun) can reach the program.
+ */
+export const SIGNAL_NAMES = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1',
+  'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP',
+  'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR',
+  'SIGSYS',
+] as const;
+export type SignalName = (typeof SIGNAL_NAMES)[number];
+export const SignalName = Type.Unsafe<SignalName>(Type.Union(SIGNAL_NAMES.map((s) => Type.Literal(s))));
 export const SignalRequest = Type.Object({ signal: SignalName });
 export type SignalRequest = Static<typeof SignalRequest>;
 

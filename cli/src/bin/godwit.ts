@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { buildGodwitProgram } from '../commands/index.js';
-import { runMain } from '../program.js';
+// Alone in the static graph, so that SIGUSR1 is taken from Node's inspector before the rest loads.
+import '../inspector-guard.js';
 
+const { buildGodwitProgram } = await import('../commands/index.js');
+const { runMain } = await import('../program.js');
 await runMain(buildGodwitProgram());

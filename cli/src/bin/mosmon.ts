@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { buildMonCommand } from '../commands/mon.js';
-import { runMain } from '../program.js';
+// Alone in the static graph, so that SIGUSR1 is taken from Node's inspector before the rest loads.
+import '../inspector-guard.js';
 
+const { buildMonCommand } = await import('../commands/mon.js');
+const { runMain } = await import('../program.js');
 await runMain(buildMonCommand('mosmon'));

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import { type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
-import { followOutput, programEnv, type RunArgs } from './run.js';
+import { followOutput } from '../foreground.js';
+import { programEnv, type RunArgs } from './run.js';
 
 function say(line: string): void {
   process.stderr.write(`godwit: ${line}\n`);

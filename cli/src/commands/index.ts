@@ -1,8 +1,10 @@
 /** The umbrella `godwit` command. */
 import { Command } from '@commander-js/extra-typings';
+import { buildAttachCommand } from './attach.js';
 import { buildClusterCommand } from './cluster.js';
 import { buildCtlCommand } from './ctl.js';
 import { buildSetpeCommand } from './setpe.js';
+import { buildKillCommand } from './kill.js';
 import { buildMigrateCommand } from './migrate.js';
 import { buildMonCommand } from './mon.js';
 import { buildKillallCommand } from './killall.js';
@@ -24,6 +26,8 @@ export function buildGodwitProgram() {
     .addCommand(buildPsCommand('ps'))
     .addCommand(buildNodesCommand('nodes'))
     .addCommand(buildWhyCommand('why'))
+    .addCommand(buildAttachCommand('attach'))
+    .addCommand(buildKillCommand('kill'))
     .addCommand(buildCtlCommand('ctl'))
     .addCommand(buildSetpeCommand('setpe'))
     .addCommand(buildMonCommand('mon'))

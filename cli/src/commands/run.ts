@@ -2,15 +2,12 @@
  * `mosrun` / `godwit run`: start a program on the cluster and stay in the foreground as its
  * stand-in: its output on our stdout/stderr, our stdin to it, our signals to it, its exit status ours.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { FILE_PATH_MAX, GodwitError, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
+import { FILE_PATH_MAX, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { foreground, say } from '../foreground.js';
 import { print } from '../program.js';
-import { checkpointedExit } from '../checkpointed-exit.js';
 import { consentToRollback } from '../rollback-consent.js';
 import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
@@ -117,10 +114,12 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
       'after',
       `
 Stays in the foreground until the program ends, wherever it runs or moves to: its output comes
-to this terminal, this terminal's input goes to it, and SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-passed on to it. Exits with the program's exit status (128+N when killed by signal N; 127 when
-it is not found, 126 when it cannot be run, as a shell does), or 75 (EX_TEMPFAIL) when
-\`mosmigrate ID exit\` ended it after a checkpoint, which it names.
+to this terminal, this terminal's input goes to it, and every signal mosrun can catch (INT, TERM,
+HUP, QUIT, USR1, USR2, WINCH, ALRM, ...) is passed on to it. Ctrl-Z stops the program, then
+mosrun; fg and bg continue both. Exits with the program's exit status (128+N when killed by
+signal N; 127 when it is not found, 126 when it cannot be run, as a shell does), or 75
+(EX_TEMPFAIL) when \`mosmigrate ID exit\` ended it after a checkpoint, which it names.
+\`godwit attach ID\` is another such foreground, later or from elsewhere.
 
 Examples:
   ${name} -v ./counter 60
@@ -205,21 +204,6 @@ export function programEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void 
   return out;
 }
 
-export function exitStatus(exit: { code: number | null; signal: string | null }): number {
-  if (exit.signal) {
-    const no = (os.constants.signals as Record<string, number | undefined>)[exit.signal];
-    return 128 + (no ?? 0);
-  }
-  return exit.code ?? 1;
-}
-
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
-const RECONNECT_MS = 60_000;
-
-function say(line: string): void {
-  process.stderr.write(`godwit: ${line}\n`);
-}
-
 export async function runForeground(client: GodwitClient, args: RunArgs): Promise<number> {
   const common = {
     homeNode: client.config.homeNode,
@@ -251,111 +235,10 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');
   else if (args.verbose) say(`process ${proc.id} ${args.recover ? `recovered from ${args.recover.file}` : 'started'} on ${proc.node} (pid ${proc.origPid ?? proc.pid ?? '?'})`);
 
-  // A signal that cannot be passed on (orchestrator gone) ends mosrun itself, as it would end
-  // a local program: the user asked to stop, and nothing else would.
-  let giveUp: (err: CliError) => void = () => {};
-  const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
-  const handlers = FORWARDED.map((sig) => {
-    const h = () => {
-      client.signal(proc.id, sig).catch((err: unknown) => {
-        if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING') return;
-        giveUp(
-          new CliError(`could not pass ${sig} to process ${proc.id} (${(err as Error).message}); it may still be running (\`mosps\`)`, {
-            exitCode: exitStatus({ code: null, signal: sig }),
-          }),
-        );
-      });
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  // Never rejects: a failure to pass stdin is reported, and the program goes on.
-  void relayStdin(client, proc);
-  try {
-    const status = await Promise.race([followOutput(client, proc.id), givenUp]);
-    if (args.json) {
-      const last = await client.getProcess(proc.id).catch(() => null);
-      if (last) process.stderr.write(JSON.stringify(last) + '\n');
-    }
-    return status;
-  } finally {
-    for (const [sig, h] of handlers) process.off(sig, h);
+  const status = await foreground(client, proc.id, { from: 0, inputOnlyIfReadable: false });
+  if (args.json) {
+    const last = await client.getProcess(proc.id).catch(() => null);
+    if (last) process.stderr.write(JSON.stringify(last) + '\n');
   }
-}
-
-/** Whether there is anything to read on fd 0: not when it is closed or /dev/null. */
-function stdinReadable(): boolean {
-  try {
-    const st = fs.fstatSync(0);
-    if (st.isCharacterDevice() && st.rdev === fs.statSync('/dev/null').rdev) return false;
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function relayStdin(client: GodwitClient, proc: Process): Promise<void> {
-  try {
-    if (stdinReadable()) {
-      for await (const chunk of process.stdin as AsyncIterable<Buffer>) await client.sendStdin(proc.id, chunk);
-    }
-    await client.sendStdin(proc.id, new Uint8Array(0), { eof: true });
-  } catch (err) {
-    // Once the program has ended its stdin is gone: nothing to say about that.
-    if (err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING') return;
-    say(`stopped passing stdin to process ${proc.id}: ${(err as Error).message}`);
-  } finally {
-    process.stdin.destroy();
-  }
-}
-
-let stdoutBroken = false;
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // Whoever read our stdout (`mosrun prog | head`) is gone; the program goes on regardless.
-  if (err.code === 'EPIPE') stdoutBroken = true;
-  else throw err;
-});
-
-async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
-  const out = stream === 'stdout' ? process.stdout : process.stderr;
-  if (stream === 'stdout' && stdoutBroken) return;
-  if (!out.write(data)) await new Promise((r) => out.once('drain', r));
-}
-
-/**
- * Copies the program's output to ours until its exit line; reconnects from the last offset when
- * the stream drops (an orchestrator restart), for up to a minute.
- */
-export async function followOutput(client: GodwitClient, id: number): Promise<number> {
-  let next = 0;
-  let backoff = 100;
-  let lostSince: number | null = null;
-  for (;;) {
-    let lastError: unknown = null;
-    try {
-      for await (const line of client.output(id, { offset: next, follow: true })) {
-        lostSince = null;
-        backoff = 100;
-        if ('exit' in line) return line.exit.checkpoint !== undefined ? checkpointedExit(id, line.exit.checkpoint, say) : exitStatus(line.exit);
-        const data = Buffer.from(line.data, 'base64');
-        // A resumed stream may repeat bytes we already wrote: offset is where this chunk begins.
-        const skip = Math.max(0, next - line.offset);
-        if (skip < data.length) await write(line.stream, skip ? data.subarray(skip) : data);
-        next = Math.max(next, line.offset + data.length);
-      }
-    } catch (err) {
-      // The API answering with an error (process gone, forbidden) is not a dropped stream.
-      if (err instanceof GodwitError) throw err;
-      lastError = err;
-    }
-    lostSince ??= Date.now();
-    if (Date.now() - lostSince > RECONNECT_MS) {
-      const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new CliError(
-        `lost the output of process ${id} and could not reconnect to ${client.where} within ${RECONNECT_MS / 1000} s${why}; it may still be running (\`mosps\`)`,
-      );
-    }
-    await sleep(backoff);
-    backoff = Math.min(backoff * 2, 2000);
-  }
+  return status;
 }
