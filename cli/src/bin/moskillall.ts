@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { buildKillallCommand } from '../commands/killall.js';
-import { runMain } from '../program.js';
+// Alone in the static graph, so that SIGUSR1 is taken from Node's inspector before the rest loads.
+import '../inspector-guard.js';
 
+const { buildKillallCommand } = await import('../commands/killall.js');
+const { runMain } = await import('../program.js');
 await runMain(buildKillallCommand('moskillall'));

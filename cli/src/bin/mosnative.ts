@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { buildNativeCommand } from '../commands/native.js';
-import { runMain } from '../program.js';
+// Alone in the static graph, so that SIGUSR1 is taken from Node's inspector before the rest loads.
+import '../inspector-guard.js';
 
+const { buildNativeCommand } = await import('../commands/native.js');
+const { runMain } = await import('../program.js');
 await runMain(buildNativeCommand('mosnative'));
