@@ -22,6 +22,7 @@ import {
   type Migration,
   type Node,
   type OutputLine,
+  type OutputStream,
   type Process,
   type RunRequest,
   type Strategy,
@@ -234,6 +235,15 @@ export class GodwitClient {
     });
   }
 
+  /** whoever read this stream of the program's output is gone: its next write there gets SIGPIPE */
+  async closeOutput(id: string | number, stream: OutputStream): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/close`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ stream }),
+    });
+  }
+
   async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {
     await this.fetch(`/processes/${encodeURIComponent(String(id))}/stdin${opts.eof ? '?eof=true' : ''}`, {
       method: 'POST',
@@ -246,8 +256,8 @@ export class GodwitClient {
    * One connection to the output stream from byte `offset`: yields each NDJSON line as it
    * arrives. Ends when the server ends the response (after an exit line, or because it went away).
    */
-  async *output(id: string | number, opts: { offset: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<OutputLine> {
-    const q = `offset=${opts.offset}${opts.follow ? '&follow=true' : ''}`;
+  async *output(id: string | number, opts: { offset: number; follow: boolean; attach?: boolean; signal?: AbortSignal }): AsyncGenerator<OutputLine> {
+    const q = `offset=${opts.offset}${opts.follow ? '&follow=true' : ''}${opts.follow && opts.attach ? '&attach=true' : ''}`;
     const res = await this.fetch(`/processes/${encodeURIComponent(String(id))}/output?${q}`, {
       timeoutMs: null,
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -74,7 +74,11 @@ CREATE TABLE IF NOT EXISTS processes (
   -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost
   recover_on_failure INTEGER NOT NULL DEFAULT 0,
   -- memory it said (its control file needmem) it is about to need, beyond its resident memory
-  need_mem_bytes INTEGER NOT NULL DEFAULT 0
+  need_mem_bytes INTEGER NOT NULL DEFAULT 0,
+  -- started attached (mosrun without --detach): SIGHUP once its last attached follower is gone
+  attached INTEGER NOT NULL DEFAULT 0,
+  -- output streams whose reader is gone (mosrun's stdout closed): 'stdout', 'stderr', comma-separated
+  closed_output TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -181,6 +185,8 @@ export interface ProcessRow {
   last_ckpt_at: number | null;
   recover_on_failure: number;
   need_mem_bytes: number;
+  attached: number;
+  closed_output: string;
 }
 
 export interface CheckpointRow {
@@ -331,6 +337,8 @@ function prepareAll(db: Database.Database) {
     setRunningFrz: prep<{ id: number; frz: 'N' | '-' }>(
       `UPDATE processes SET frz = @frz WHERE id = @id AND state = 'running'`,
     ),
+    setAttached: prep<{ id: number; attached: number }>('UPDATE processes SET attached = @attached WHERE id = @id'),
+    setClosedOutput: prep<{ id: number; closed_output: string }>('UPDATE processes SET closed_output = @closed_output WHERE id = @id'),
     setLaunched: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = @pid WHERE id = @id',
     ),
@@ -461,6 +469,8 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'recover_on_failure', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'need_mem_bytes', 'INTEGER NOT NULL DEFAULT 0'],
   ['migrations', 'arrived_at', 'INTEGER'],
+  ['processes', 'attached', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'closed_output', "TEXT NOT NULL DEFAULT ''"],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {
@@ -564,6 +574,7 @@ export function toProcess(r: ProcessRow): Process {
     lastCheckpointAt: r.last_ckpt_at,
     recoverOnFailure: r.recover_on_failure === 1,
     needMemBytes: r.need_mem_bytes,
+    attached: r.attached === 1,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type Strategy,
 } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
+import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
@@ -189,6 +190,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
           account: ownerAccount(m.process_id),
           epoch: m.from_epoch + 1,
           inodes: dump.inodes,
+          ...restoreStreams(db.q.processById.get(m.process_id)!),
         });
       }
     } catch (err) {
@@ -255,6 +257,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         account: ownerAccount(m.process_id),
         epoch: m.from_epoch + 1,
         inodes: dump.inodes,
+        ...restoreStreams(db.q.processById.get(m.process_id)!),
       });
       if (dump.lazy) return followMemory(m, r, dump);
       if (dump.direct) await finishSource(m);

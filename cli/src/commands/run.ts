@@ -10,6 +10,7 @@ import { FILE_PATH_MAX, GodwitError, type CheckpointPolicy, type Process, type R
 import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
+import { followedThrough, writeOutput } from '../output-sink.js';
 import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
 
@@ -26,6 +27,8 @@ export interface RunArgs {
   batch?: number;
   verbose: boolean;
   json: boolean;
+  /** start it and return: it runs on when this mosrun ends (no SIGHUP), its output kept at home */
+  detach?: boolean;
   argv: string[];
   /** MOSIX -C FILE -N MAX -A MINUTES */
   checkpoint?: CheckpointPolicy;
@@ -100,6 +103,7 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     )
     .option('--accept-changed', 'with -R: go on although files it had open changed since the checkpoint')
     .option('-I, --info <FILE>', 'list the files the process of checkpoint FILE had open, with their sizes then and now')
+    .option('--detach', 'print the process ID and return at once: it runs on without mosrun, its output kept on its home node (godwit attach ID)')
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
@@ -158,6 +162,7 @@ Examples:
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
+        ...(opts.detach ? { detach: true } : {}),
         argv: program === undefined ? [] : [program, ...args],
       });
     });
@@ -212,6 +217,8 @@ function say(line: string): void {
 export async function runForeground(client: GodwitClient, args: RunArgs): Promise<number> {
   const common = {
     homeNode: client.config.homeNode,
+    // its life follows this mosrun's: SIGHUP once it is gone (unless detached)
+    ...(args.detach ? {} : { attached: true }),
     ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
     ...(args.recoverOnFailure ? { recoverOnFailure: true } : {}),
   };
@@ -238,6 +245,10 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
   }
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');
   else if (args.verbose) say(`process ${proc.id} ${args.recover ? `recovered from ${args.recover.file}` : 'started'} on ${proc.node} (pid ${proc.origPid ?? proc.pid ?? '?'})`);
+  if (args.detach) {
+    if (!args.json) process.stdout.write(`${proc.id}\n`);
+    return 0;
+  }
 
   // A signal that cannot be passed on (orchestrator gone) ends mosrun itself, as it would end
   // a local program: the user asked to stop, and nothing else would.
@@ -260,7 +271,7 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
   // Never rejects: a failure to pass stdin is reported, and the program goes on.
   void relayStdin(client, proc);
   try {
-    const status = await Promise.race([followOutput(client, proc.id), givenUp]);
+    const status = await Promise.race([followOutput(client, proc.id, { attach: true }), givenUp]);
     if (args.json) {
       const last = await client.getProcess(proc.id).catch(() => null);
       if (last) process.stderr.write(JSON.stringify(last) + '\n');
@@ -297,38 +308,35 @@ async function relayStdin(client: GodwitClient, proc: Process): Promise<void> {
   }
 }
 
-let stdoutBroken = false;
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // Whoever read our stdout (`mosrun prog | head`) is gone; the program goes on regardless.
-  if (err.code === 'EPIPE') stdoutBroken = true;
-  else throw err;
-});
-
-async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
-  const out = stream === 'stdout' ? process.stdout : process.stderr;
-  if (stream === 'stdout' && stdoutBroken) return;
-  if (!out.write(data)) await new Promise((r) => out.once('drain', r));
-}
-
 /**
  * Copies the program's output to ours until its exit line; reconnects from the last offset when
- * the stream drops (an orchestrator restart), for up to a minute.
+ * the stream drops (an orchestrator restart), for up to a minute. `attach`: as its foreground
+ * (output-followers.ts in the orchestrator).
  */
-export async function followOutput(client: GodwitClient, id: number): Promise<number> {
+export async function followOutput(client: GodwitClient, id: number, opts: { attach?: boolean } = {}): Promise<number> {
+  const unfollow = followedThrough(client, id);
+  try {
+    return await copyOutput(client, id, opts.attach ?? false);
+  } finally {
+    unfollow();
+  }
+}
+
+async function copyOutput(client: GodwitClient, id: number, attach: boolean): Promise<number> {
   let next = 0;
   let backoff = 100;
   let lostSince: number | null = null;
   for (;;) {
     let lastError: unknown = null;
     try {
-      for await (const line of client.output(id, { offset: next, follow: true })) {
+      for await (const line of client.output(id, { offset: next, follow: true, attach })) {
         lostSince = null;
         backoff = 100;
         if ('exit' in line) return exitStatus(line.exit);
         const data = Buffer.from(line.data, 'base64');
         // A resumed stream may repeat bytes we already wrote: offset is where this chunk begins.
         const skip = Math.max(0, next - line.offset);
-        if (skip < data.length) await write(line.stream, skip ? data.subarray(skip) : data);
+        if (skip < data.length) await writeOutput(line.stream, skip ? data.subarray(skip) : data);
         next = Math.max(next, line.offset + data.length);
       }
     } catch (err) {

@@ -1,0 +1,196 @@
+/**
+ * The program's life follows mosrun's, as a local job's does: SIGPIPE when mosrun's output is
+ * closed, SIGHUP when mosrun dies or its terminal goes, nothing spooled without bound on the way,
+ * and the end of a program known at once. `mosrun --detach` and the API's programs run on alone.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { execa } from 'execa';
+import type { Event } from '@godwit/schemas';
+import { homePaths } from '../../cli/src/cluster/state.js';
+import { api, cli, cluster, eventually, mosrun, processInfo, REPO, type Harness } from './harness.js';
+import { openTerminal } from './tmux.js';
+
+const MOSRUN = join(REPO, 'cli', 'dist', 'bin', 'mosrun.js');
+const MiB = 1024 * 1024;
+
+/** bytes of a process's output on the agents' disks: the running nodes' spools, the home's kept output */
+function spooled(h: Harness, id: number): { spool: number; spoolDisk: number; kept: number } {
+  const sizes = { spool: 0, spoolDisk: 0, kept: 0 };
+  for (const n of h.info.nodes) {
+    const data = join(homePaths(h.home).nodesDir, n.name, 'data');
+    const files = (dir: string, re: RegExp) => {
+      try {
+        return readdirSync(dir).filter((f) => re.test(f)).map((f) => statSync(join(dir, f)));
+      } catch {
+        return []; // none here, or removed as it was read
+      }
+    };
+    for (const st of files(join(data, 'procs', String(id)), /^out\.\d+$/)) {
+      sizes.spool += st.size;
+      sizes.spoolDisk += st.blocks * 512;
+    }
+    for (const st of files(join(data, 'kept', String(id)), /^\d+\.log$/)) sizes.kept += st.size;
+  }
+  return sizes;
+}
+
+/** the most of each that was on disk while `during` ran, sampled every 20 ms */
+async function peakSpool<T>(h: Harness, id: () => number | undefined, during: Promise<T>): Promise<{ result: T; peak: ReturnType<typeof spooled> }> {
+  const peak = { spool: 0, spoolDisk: 0, kept: 0 };
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const n = id();
+      if (n !== undefined) {
+        const now = spooled(h, n);
+        peak.spool = Math.max(peak.spool, now.spool);
+        peak.spoolDisk = Math.max(peak.spoolDisk, now.spoolDisk);
+        peak.kept = Math.max(peak.kept, now.kept);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    return { result: await during, peak };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+async function eventsOf(h: Harness, id: number): Promise<Event[]> {
+  return (await api<Event[]>(h, 'GET', '/v1/events')).body.filter((e) => e.processId === id);
+}
+
+async function ended(h: Harness, id: number, withinMs: number) {
+  return eventually(async () => {
+    const p = await processInfo(h, id);
+    return p.state === 'running' ? undefined : p;
+  }, `process ${id} to be seen ended`, withinMs);
+}
+
+/** a shell program that writes `hup` into FILE when it gets SIGHUP, and says `ready` */
+function hupRecorder(file: string): string[] {
+  return ['sh', '-c', `trap 'echo hup > ${file}; exit 0' HUP; echo ready; while :; do sleep 0.1; done`];
+}
+
+describe('the program lives as long as its mosrun', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  let scratch: string;
+  before(async () => {
+    h = await cluster();
+  });
+  beforeEach(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'godwit-life-'));
+  });
+  afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('`mosrun yes | head -1` ends yes by SIGPIPE at once, with under 1 MiB spooled anywhere, its reader held back 2 s first', async () => {
+    let id: number | undefined;
+    const t0 = Date.now();
+    // head reads nothing for 2 s: the whole chain waits for it, as a local pipe would
+    const pipeline = execa('sh', ['-c', `node ${MOSRUN} -v yes | (sleep 2; head -1)`], { env: h.env, extendEnv: false, reject: false, timeout: 60_000, buffer: true, cwd: REPO });
+    pipeline.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      id ??= Number(/process (\d+) started/.exec(c)?.[1]) || undefined;
+    });
+    const { result, peak } = await peakSpool(h, () => id, pipeline);
+    const took = Date.now() - t0;
+    expect(result.stdout, `the pipeline's output (stderr: ${String(result.stderr)})`).to.equal('y');
+    expect(id, 'the process id mosrun -v printed').to.be.a('number');
+    const p = await ended(h, id!, 1000);
+    expect(p.state).to.equal('exited');
+    // tini reports a signal death of its child as 128+N
+    expect(p.exitSignal === 'SIGPIPE' || p.exitCode === 141, `exit ${p.exitCode} ${p.exitSignal}`).to.equal(true);
+    expect(took, 'the pipeline to end soon after head did').to.be.below(2000 + 3000);
+    const after = spooled(h, id!);
+    const most = Math.max(peak.spool + peak.kept, after.spool + after.kept);
+    process.stdout.write(`      took ${took} ms; peak spool ${peak.spool} B (${peak.spoolDisk} on disk), kept ${peak.kept} B\n`);
+    expect(most, `bytes spooled and kept (peak ${JSON.stringify(peak)}, after ${JSON.stringify(after)})`).to.be.below(MiB);
+  });
+
+  it('a program that ignores SIGPIPE gets EPIPE once mosrun\'s stdout is closed', async () => {
+    const res = await execa('sh', ['-c', `node ${MOSRUN} sh -c 'trap "" PIPE; exec yes' | head -1`], { env: h.env, extendEnv: false, reject: false, timeout: 30_000, cwd: REPO });
+    expect(res.stdout).to.equal('y');
+    // yes reports the write error and exits 1
+    expect(res.stderr).to.match(/yes: .*Broken pipe/);
+  });
+
+  it('a program with no follower spools at most its bound on its node; once killed, it is seen ended at once', async () => {
+    const run = await api<{ id: number }>(h, 'POST', '/v1/processes', { argv: ['yes'], cwd: '/', homeNode: 'node0', node: 'node1' });
+    expect(run.status, JSON.stringify(run.body)).to.equal(201);
+    const id = run.body.id;
+    try {
+      // its output flows into the kept output at home as fast as the relay goes: wait for a lot
+      await eventually(async () => (spooled(h, id).kept > 4 * MiB ? true : undefined), () => `4 MiB kept for process ${id}: ${JSON.stringify(spooled(h, id))}`, 30_000);
+      const running = spooled(h, id);
+      expect(running.spoolDisk, `its spool on node1: ${JSON.stringify(running)}`).to.be.below(MiB);
+    } finally {
+      const t0 = Date.now();
+      await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+      const p = await ended(h, id, 2000);
+      process.stdout.write(`      seen ${p.state} ${Date.now() - t0} ms after SIGKILL\n`);
+    }
+    // two rotating segments of the orchestrator's output limit at most
+    expect(spooled(h, id).kept).to.be.at.most(2 * 8 * MiB + 512 * 1024);
+  });
+
+  it('a SIGKILLed mosrun leaves its program a SIGHUP, recorded as an event', async () => {
+    const file = join(scratch, 'hup');
+    const run = mosrun(h, hupRecorder(file));
+    const id = await run.id();
+    await run.waitFor(/ready/);
+    run.child.kill('SIGKILL');
+    await run.child;
+    const t0 = Date.now();
+    await eventually(async () => {
+      try {
+        return readFileSync(file, 'utf8').trim() === 'hup' ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 'the program to get SIGHUP', 20_000);
+    process.stdout.write(`      SIGHUP ${Date.now() - t0} ms after mosrun was killed\n`);
+    await ended(h, id, 5000);
+    expect((await eventsOf(h, id)).map((e) => e.kind)).to.include('hangup');
+  });
+
+  it('`mosrun --detach` prints the id, returns, and the program runs on with its output kept', async () => {
+    const res = await cli(h, 'mosrun', ['--detach', 'sh', '-c', 'i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo $i; sleep 0.1; done']);
+    expect(res.exitCode, res.stderr).to.equal(0);
+    const id = Number(res.stdout.trim());
+    expect(id, `mosrun --detach printed ${JSON.stringify(res.stdout)}`).to.be.above(0);
+    const text = async () => {
+      const out = await fetch(new URL(`/v1/processes/${id}/output`, h.info.url), { headers: { authorization: `Bearer ${h.token}` } });
+      return (await out.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
+    };
+    try {
+      // well past the grace an attached program gets: 6 s of its output, read later
+      await eventually(async () => ((await text()).includes('\n60\n') ? true : undefined), 'its output to reach 60', 30_000);
+      expect((await processInfo(h, id)).state).to.equal('running');
+      expect((await eventsOf(h, id)).map((e) => e.kind)).to.not.include('hangup');
+    } finally {
+      await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+    }
+  });
+
+  it('closing the terminal mosrun runs in hangs up the program', async () => {
+    const file = join(scratch, 'hup');
+    const term = await openTerminal({ argv: ['node', MOSRUN, ...hupRecorder(file)], env: h.env, cwd: REPO, columns: 100, rows: 20 });
+    try {
+      await term.waitFor(/ready/, 'the program to start');
+    } finally {
+      await term.close();
+    }
+    await eventually(async () => {
+      try {
+        return readFileSync(file, 'utf8').trim() === 'hup' ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 'the program to get SIGHUP', 20_000);
+  });
+});
