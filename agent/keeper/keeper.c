@@ -159,31 +159,33 @@ static void frame(char type, const void *data, uint32_t len)
 	written += n;
 }
 
-/* A decimal number in DIR/NAME.EPOCH, or 0 without one. */
-static long long read_number(const char *dir, const char *name, const char *epoch)
+/* The first bytes of the small file DIR/NAME.EPOCH, NUL-terminated: "" without one. */
+static void read_small(const char *dir, const char *name, const char *epoch, char *text, size_t size)
 {
-	char path[4096], text[32] = { 0 };
+	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, epoch);
+	text[0] = 0;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	ssize_t r = read(fd, text, sizeof(text) - 1);
+		return;
+	ssize_t r = read(fd, text, size - 1);
 	close(fd);
-	return r > 0 ? atoll(text) : 0;
+	text[r > 0 ? r : 0] = 0;
+}
+
+/* How far DIR/taken.EPOCH says the output is stored: 0 without it. */
+static long long read_taken(const char *dir, const char *epoch)
+{
+	char text[32];
+	read_small(dir, "taken", epoch, text, sizeof(text));
+	return atoll(text);
 }
 
 /* Which output streams DIR/closed.EPOCH names: bit 0 stdout ("out"), bit 1 stderr ("err"). */
 static int read_closed(const char *dir, const char *epoch)
 {
-	char path[4096], text[32] = { 0 };
-	snprintf(path, sizeof(path), "%s/closed.%s", dir, epoch);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t r = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (r <= 0)
-		return 0;
+	char text[32];
+	read_small(dir, "closed", epoch, text, sizeof(text));
 	return (strstr(text, "out") ? 1 : 0) | (strstr(text, "err") ? 2 : 0);
 }
 
@@ -590,7 +592,7 @@ int main(int argc, char **argv)
 	char taken_name[64], closed_name[64];
 	snprintf(taken_name, sizeof(taken_name), "taken.%s", epoch);
 	snprintf(closed_name, sizeof(closed_name), "closed.%s", epoch);
-	long long taken = read_number(dir, "taken", epoch);
+	long long taken = read_taken(dir, epoch);
 	snprintf(path, sizeof(path), "%s/stdin", dir);
 	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
 		die("mkfifo %s", path);
@@ -754,7 +756,7 @@ int main(int argc, char **argv)
 				for (char *at = evbuf; at < evbuf + len;) {
 					struct inotify_event *ie = (struct inotify_event *)at;
 					if (ie->len && strcmp(ie->name, taken_name) == 0) {
-						taken = read_number(dir, "taken", epoch);
+						taken = read_taken(dir, epoch);
 						punch_taken(taken);
 					} else if (ie->len && strcmp(ie->name, closed_name) == 0) {
 						closed = read_closed(dir, epoch);

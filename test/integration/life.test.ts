@@ -77,6 +77,17 @@ function hupRecorder(file: string): string[] {
   return ['sh', '-c', `trap 'echo hup > ${file}; exit 0' HUP; echo ready; while :; do sleep 0.1; done`];
 }
 
+/** waits until the program of hupRecorder(file) got SIGHUP */
+async function hupSeen(file: string): Promise<void> {
+  await eventually(async () => {
+    try {
+      return readFileSync(file, 'utf8').trim() === 'hup' ? true : undefined;
+    } catch {
+      return undefined; // not yet
+    }
+  }, `the program to get SIGHUP (and write ${file})`, 20_000);
+}
+
 describe('the program lives as long as its mosrun', function () {
   this.timeout(120_000);
   let h: Harness;
@@ -89,27 +100,88 @@ describe('the program lives as long as its mosrun', function () {
   });
   afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('`mosrun yes | head -1` ends yes by SIGPIPE at once, with under 1 MiB spooled anywhere, its reader held back 2 s first', async () => {
+  /**
+   * `mosrun -v ARGV | (sleep HOLD; head -1; date)` through sh, sampling the spools meanwhile: the
+   * process id, what head printed, when head exited (ms), and the most spooled and kept
+   */
+  async function pipeToHead(argv: string, holdS: number, meanwhile: (id: number, stderr: () => string) => Promise<void> = async () => {}) {
     let id: number | undefined;
-    const t0 = Date.now();
-    // head reads nothing for 2 s: the whole chain waits for it, as a local pipe would
-    const pipeline = execa('sh', ['-c', `node ${MOSRUN} -v yes | (sleep 2; head -1)`], { env: h.env, extendEnv: false, reject: false, timeout: 60_000, buffer: true, cwd: REPO });
-    pipeline.stderr?.setEncoding('utf8').on('data', (c: string) => {
-      id ??= Number(/process (\d+) started/.exec(c)?.[1]) || undefined;
+    let gotId: () => void = () => {};
+    const known = new Promise<void>((r) => (gotId = r));
+    let stderr = '';
+    const pipeline = execa('sh', ['-c', `node ${MOSRUN} -v ${argv} | (sleep ${holdS}; head -1; date +headgone=%s%3N >&2)`], {
+      env: h.env, extendEnv: false, reject: false, timeout: 60_000, cwd: REPO, buffer: { stdout: true, stderr: false },
     });
-    const { result, peak } = await peakSpool(h, () => id, pipeline);
-    const took = Date.now() - t0;
-    expect(result.stdout, `the pipeline's output (stderr: ${String(result.stderr)})`).to.equal('y');
-    expect(id, 'the process id mosrun -v printed').to.be.a('number');
-    const p = await ended(h, id!, 1000);
+    pipeline.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      const m = /process (\d+) started/.exec(stderr);
+      if (m && id === undefined) {
+        id = Number(m[1]);
+        gotId();
+      }
+    });
+    const both = Promise.all([pipeline, known.then(() => meanwhile(id!, () => stderr))]);
+    const { result: [res], peak } = await peakSpool(h, () => id, both);
+    expect(id, `the process id mosrun -v printed (stderr: ${stderr})`).to.be.a('number');
+    const headGone = Number(/headgone=(\d+)/.exec(stderr)?.[1]);
+    return { id: id!, stdout: String(res.stdout), stderr, headGone, peak };
+  }
+
+  it('`mosrun yes | head -1` ends yes by SIGPIPE at once, with under 1 MiB spooled anywhere, its reader held back 2 s first', async () => {
+    // head reads nothing for 2 s: the whole chain waits for it, as a local pipe would
+    const run = await pipeToHead('yes', 2);
+    expect(run.stdout, `the pipeline's output (stderr: ${run.stderr})`).to.equal('y');
+    const p = await ended(h, run.id, 1000);
     expect(p.state).to.equal('exited');
     // tini reports a signal death of its child as 128+N
     expect(p.exitSignal === 'SIGPIPE' || p.exitCode === 141, `exit ${p.exitCode} ${p.exitSignal}`).to.equal(true);
-    expect(took, 'the pipeline to end soon after head did').to.be.below(2000 + 3000);
-    const after = spooled(h, id!);
-    const most = Math.max(peak.spool + peak.kept, after.spool + after.kept);
-    process.stdout.write(`      took ${took} ms; peak spool ${peak.spool} B (${peak.spoolDisk} on disk), kept ${peak.kept} B\n`);
-    expect(most, `bytes spooled and kept (peak ${JSON.stringify(peak)}, after ${JSON.stringify(after)})`).to.be.below(MiB);
+    const endedAfter = p.endedAt! - run.headGone;
+    const after = spooled(h, run.id);
+    process.stdout.write(`      ended ${endedAfter} ms after head; peak spool ${run.peak.spool} B (${run.peak.spoolDisk} on disk), kept ${run.peak.kept} B\n`);
+    expect(endedAfter, 'ms from head\'s exit to the program\'s end').to.be.below(1500);
+    expect(Math.max(run.peak.spool, after.spool), `bytes spooled on its node (peak ${JSON.stringify(run.peak)})`).to.be.below(MiB);
+    expect(Math.max(run.peak.kept, after.kept), `bytes kept at home (peak ${JSON.stringify(run.peak)})`).to.be.below(MiB);
+  });
+
+  it('a program killed while its mosrun is held back is seen ended at once', async () => {
+    const started = Date.now();
+    const run = await pipeToHead('yes', 4, async (id) => {
+      // let the chain fill up behind the sleeping reader first
+      await eventually(async () => (spooled(h, id).spool > 128 * 1024 ? true : undefined), () => `output spooled for process ${id}: ${JSON.stringify(spooled(h, id))}`, 10_000);
+      const killedAt = Date.now();
+      await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+      const p = await ended(h, id, 1500);
+      process.stdout.write(`      seen ${p.state} ${Date.now() - killedAt} ms after SIGKILL, its mosrun still held back\n`);
+      expect(Date.now() - started, 'the end seen while the reader still slept').to.be.below(4000);
+    });
+    expect(run.stdout).to.equal('y');
+    expect((await processInfo(h, run.id)).exitSignal).to.equal('SIGKILL');
+  });
+
+  it("the program's closed stdout stays closed after it moves: its writes fail with EPIPE on the new node", async () => {
+    const writer = [
+      'import os, time',
+      'n = 0',
+      'while True:',
+      '    n += 1',
+      '    try:',
+      "        os.write(1, b'line\\n')",
+      '    except BrokenPipeError:',
+      "        os.write(2, b'epipe %d\\n' % n)",
+      '    time.sleep(0.1)',
+    ].join('\n');
+    const epipes = (text: string) => [...text.matchAll(/epipe (\d+)/g)].map((m) => Number(m[1]));
+    // python ignores SIGPIPE: it reads EPIPE, and says so on stderr, which mosrun still copies
+    const run = await pipeToHead(`python3 -c "${writer.replace(/"/g, '\\"')}"`, 0, async (id, stderr) => {
+      await eventually(async () => (epipes(stderr()).length ? true : undefined), () => `EPIPE before the move: ${stderr().slice(-300)}`, 15_000);
+      const mv = await cli(h, 'mosmigrate', [String(id), 'node1']);
+      expect(mv.exitCode, mv.stderr).to.equal(0);
+      expect((await processInfo(h, id)).node).to.equal('node1');
+      const before = epipes(stderr()).at(-1)!;
+      await eventually(async () => ((epipes(stderr()).at(-1) ?? 0) > before + 5 ? true : undefined), () => `EPIPE after the move: ${stderr().slice(-300)}`, 15_000);
+      await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+    });
+    expect(run.stdout).to.equal('line');
   });
 
   it('a program that ignores SIGPIPE gets EPIPE once mosrun\'s stdout is closed', async () => {
@@ -146,13 +218,7 @@ describe('the program lives as long as its mosrun', function () {
     run.child.kill('SIGKILL');
     await run.child;
     const t0 = Date.now();
-    await eventually(async () => {
-      try {
-        return readFileSync(file, 'utf8').trim() === 'hup' ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 'the program to get SIGHUP', 20_000);
+    await hupSeen(file);
     process.stdout.write(`      SIGHUP ${Date.now() - t0} ms after mosrun was killed\n`);
     await ended(h, id, 5000);
     expect((await eventsOf(h, id)).map((e) => e.kind)).to.include('hangup');
@@ -185,12 +251,6 @@ describe('the program lives as long as its mosrun', function () {
     } finally {
       await term.close();
     }
-    await eventually(async () => {
-      try {
-        return readFileSync(file, 'utf8').trim() === 'hup' ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 'the program to get SIGHUP', 20_000);
+    await hupSeen(file);
   });
 });
