@@ -3,14 +3,14 @@
  * closed, SIGHUP when mosrun dies or its terminal goes, nothing spooled without bound on the way,
  * and the end of a program known at once. `mosrun --detach` and the API's programs run on alone.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event } from '@godwit/schemas';
 import { homePaths } from '../../cli/src/cluster/state.js';
-import { api, cli, cluster, eventually, mosrun, processInfo, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, mosrun, processInfo, REPO, type Harness } from './harness.js';
 import { openTerminal } from './tmux.js';
 
 const MOSRUN = join(REPO, 'cli', 'dist', 'bin', 'mosrun.js');
@@ -72,9 +72,10 @@ async function ended(h: Harness, id: number, withinMs: number) {
   }, `process ${id} to be seen ended`, withinMs);
 }
 
-/** a shell program that writes `hup` into FILE when it gets SIGHUP, and says `ready` */
-function hupRecorder(file: string): string[] {
-  return ['sh', '-c', `trap 'echo hup > ${file}; exit 0' HUP; echo ready; while :; do sleep 0.1; done`];
+/** a shell program that writes `hup` into FILE when it gets SIGHUP, and says `ready` (then `tick N` every 0.1 s, with ticks) */
+function hupRecorder(file: string, opts: { ticks?: boolean } = {}): string[] {
+  const tick = opts.ticks ? 'i=$((i+1)); echo tick $i; ' : '';
+  return ['sh', '-c', `trap 'echo hup > ${file}; exit 0' HUP; echo ready; while :; do ${tick}sleep 0.1; done`];
 }
 
 /** waits until the program of hupRecorder(file) got SIGHUP */
@@ -222,6 +223,23 @@ describe('the program lives as long as its mosrun', function () {
     process.stdout.write(`      SIGHUP ${Date.now() - t0} ms after mosrun was killed\n`);
     await ended(h, id, 5000);
     expect((await eventsOf(h, id)).map((e) => e.kind)).to.include('hangup');
+  });
+
+  it('an orchestrator restart does not hang up the program: mosrun reconnects within the grace', async () => {
+    const file = join(scratch, 'hup');
+    const run = mosrun(h, hupRecorder(file, { ticks: true }));
+    const id = await run.id();
+    await run.waitFor(/tick 5\n/);
+    await crashAndRestart(h, 'orchestrator');
+    const ticks = () => Number([...run.stdout().matchAll(/tick (\d+)/g)].at(-1)?.[1] ?? 0);
+    const after = ticks();
+    // output flowing again, well past the grace: mosrun followed it through the restart
+    await eventually(async () => (ticks() > after + 80 ? true : undefined), () => `ticks past ${after + 80} after the restart; at ${ticks()}`, 60_000);
+    expect((await processInfo(h, id)).state).to.equal('running');
+    expect(existsSync(file), 'the program got SIGHUP').to.equal(false);
+    expect((await eventsOf(h, id)).map((e) => e.kind)).to.not.include('hangup');
+    await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+    await run.child;
   });
 
   it('`mosrun --detach` prints the id, returns, and the program runs on with its output kept', async () => {
