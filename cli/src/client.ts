@@ -244,6 +244,15 @@ export class GodwitClient {
     });
   }
 
+  /** an attached follower has written the program's output up to offset */
+  async outputWritten(id: string | number, offset: number): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/written`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ offset }),
+    });
+  }
+
   async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {
     await this.fetch(`/processes/${encodeURIComponent(String(id))}/stdin${opts.eof ? '?eof=true' : ''}`, {
       method: 'POST',

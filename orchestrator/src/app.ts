@@ -17,7 +17,7 @@ import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
 import { createOutputFollowers } from './output-followers.js';
 import { createHangup } from './hangup.js';
-import { closedOutputRoute } from './closed-output-route.js';
+import { followerRoutes } from './follower-routes.js';
 import { createAutoFreeze } from './autofreeze.js';
 import { createBalancer } from './balancer.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
@@ -114,7 +114,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     requireUsers(scope, config);
     await scope.register(whoamiRoute, { config });
     await scope.register(processRoutes, { ctx, migrator, relay, files, followers });
-    await scope.register(closedOutputRoute, { ctx, migrator });
+    await scope.register(followerRoutes, { ctx, migrator, followers });
     await scope.register(checkpointRoutes, { ctx, checkpointer, recovery });
     await scope.register(clusterRoutes, { ctx, migrator, balancer });
   });

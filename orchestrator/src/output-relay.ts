@@ -55,9 +55,10 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
       bus,
       ['followers', 'process'],
       () => {
-        const slowest = followers.slowestAttached(id);
         const now = db.q.processById.get(id);
-        if (endedThere || slowest === undefined || !now || now.out_offset - slowest < lead || ctx.closing.aborted) return true;
+        // an attached program without its follower waits for it where the last one left (hangup.ts detaches it in the end)
+        const mark = followers.slowestAttached(id) ?? (now?.attached === 1 ? (followers.lastLeft(id) ?? 0) : undefined);
+        if (endedThere || mark === undefined || !now || now.out_offset - mark < lead || ctx.closing.aborted) return true;
         if (Date.now() - asked >= ENDED_POLL_MS) {
           asked = Date.now();
           ctx.agent(row.out_node).epoch(id, row.out_epoch).then(
@@ -173,7 +174,7 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
     let lastError = '';
     while (!signal.aborted) {
       const row = db.q.processById.get(id);
-      if (!row || !isLive(row)) return;
+      if (!row || !isLive(row)) return followers.forget(id);
       if (row.out_epoch_ended) {
         const next = await waitUntil(bus, ['process'], () => nextEpoch(id), { signal, pollMs: 1000 });
         if (next === undefined || next === 'ended') continue;

@@ -261,7 +261,6 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       try {
         for await (const l of relay.read(row.id, req.query.offset, req.query.follow, signal)) {
           if (!res.write(`${JSON.stringify(l)}\n`)) await once(res, 'drain', { signal });
-          if ('offset' in l) follower.at(l.offset + Buffer.byteLength(l.data, 'base64'));
         }
       } catch (err) {
         if (!signal.aborted) req.log.error({ err }, `output of process ${row.id} failed`);

@@ -348,6 +348,14 @@ export type OutputStream = Static<typeof OutputStream>;
 export const CloseOutputRequest = Type.Object({ stream: OutputStream });
 export type CloseOutputRequest = Static<typeof CloseOutputRequest>;
 
+/**
+ * POST /v1/processes/{id}/output/written: an attached follower has written the output up to
+ * `offset` (to mosrun's stdout and stderr). The kept output runs only a short lead ahead of it:
+ * what the network holds on the way is not written yet.
+ */
+export const OutputWrittenRequest = Type.Object({ offset: Type.Integer({ minimum: 0 }) });
+export type OutputWrittenRequest = Static<typeof OutputWrittenRequest>;
+
 export const IdParam = Type.Object({
   id: Type.String({ pattern: '^[0-9]+$', description: "godwit's process id, or the process's home PID" }),
 });

@@ -11,6 +11,7 @@ import { connect, type GodwitClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { print } from '../program.js';
 import { followedThrough, writeOutput } from '../output-sink.js';
+import { writtenAcks } from '../written-acks.js';
 import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
 
@@ -323,6 +324,7 @@ export async function followOutput(client: GodwitClient, id: number, opts: { att
 }
 
 async function copyOutput(client: GodwitClient, id: number, attach: boolean): Promise<number> {
+  const written = attach ? writtenAcks(client, id) : () => {};
   let next = 0;
   let backoff = 100;
   let lostSince: number | null = null;
@@ -338,6 +340,7 @@ async function copyOutput(client: GodwitClient, id: number, attach: boolean): Pr
         const skip = Math.max(0, next - line.offset);
         if (skip < data.length) await writeOutput(line.stream, skip ? data.subarray(skip) : data);
         next = Math.max(next, line.offset + data.length);
+        written(next);
       }
     } catch (err) {
       // The API answering with an error (process gone, forbidden) is not a dropped stream.
