@@ -40,6 +40,17 @@
  * Input the program had not read when it ended (for instance dumped by CRIU) is saved to
  * DIR/unread.EPOCH before the exited event.
  *
+ * Flow (the agent writes these files whole, by rename, and the keeper watches DIR for them):
+ * DIR/taken.EPOCH holds the offset of DIR/out.EPOCH up to which the orchestrator has stored the
+ * output for good. GODWIT_KEEPER_SPOOL (bytes) bounds what lies beyond it: at the bound the
+ * keeper stops reading the program's output pipes, so the program's writes block as on a full
+ * pipe, until more is taken; what was taken is punched out of the file (its offsets stay). After
+ * the program's exit the pipes are drained whatever the bound (a pipe's worth at most).
+ * DIR/closed.EPOCH names the output streams ("out", "err") whose reader is gone (mosrun's stdout
+ * closed): the keeper closes its read end of that pipe, so the program's next write there gets
+ * SIGPIPE (or EPIPE) from the kernel, as in a local pipeline. A restore's keeper finds the file
+ * written before it starts, and closes the fresh pipe before the program runs again.
+ *
  * Events are JSON lines in DIR/status.EPOCH: started {pid,in,out,err} (and program, the program's
  * host PID, on a launch), launch-failed {stage,errno}
  * (stage: account, cwd, program or exec), restore-failed {code,signal,stage,file,errno} (stage:
@@ -58,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -77,6 +89,8 @@
 #define STDIN_BUF (1 << 20)
 
 static int status_fd = -1, out_fd = -1;
+/* bytes of frames in DIR/out.EPOCH: the keeper is its only writer */
+static long long written;
 
 /* the program's owner (GODWIT_KEEPER_USER): whose rights the program, and the files opened for it, get */
 static struct owner owner;
@@ -147,6 +161,49 @@ static void frame(char type, const void *data, uint32_t len)
 	while (n < 0 && errno == EINTR);
 	if (n != want)
 		die("writing output frame");
+	written += n;
+}
+
+/* The first bytes of the small file DIR/NAME.EPOCH, NUL-terminated: "" without one. */
+static void read_small(const char *dir, const char *name, const char *epoch, char *text, size_t size)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, epoch);
+	text[0] = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t r = read(fd, text, size - 1);
+	close(fd);
+	text[r > 0 ? r : 0] = 0;
+}
+
+/* How far DIR/taken.EPOCH says the output is stored: 0 without it. */
+static long long read_taken(const char *dir, const char *epoch)
+{
+	char text[32];
+	read_small(dir, "taken", epoch, text, sizeof(text));
+	return atoll(text);
+}
+
+/* Which output streams DIR/closed.EPOCH names: bit 0 stdout ("out"), bit 1 stderr ("err"). */
+static int read_closed(const char *dir, const char *epoch)
+{
+	char text[32];
+	read_small(dir, "closed", epoch, text, sizeof(text));
+	return (strstr(text, "out") ? 1 : 0) | (strstr(text, "err") ? 2 : 0);
+}
+
+/* Gives back the disk blocks of output stored for good: the file keeps its size and offsets. */
+static void punch_taken(long long taken)
+{
+	static long long punched;
+	long long upto = taken & ~4095LL;
+	if (upto <= punched)
+		return;
+	/* a file system without holes keeps the bytes: only the disk use stays unbounded there */
+	fallocate(out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punched, upto - punched);
+	punched = upto;
 }
 
 static unsigned long ino_of(int fd)
@@ -568,6 +625,21 @@ int main(int argc, char **argv)
 	out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (out_fd < 0)
 		die("open %s", path);
+	struct stat out_st;
+	if (fstat(out_fd, &out_st) < 0)
+		die("fstat %s", path);
+	written = out_st.st_size;
+	const char *spool_env = getenv("GODWIT_KEEPER_SPOOL");
+	long long spool_limit = spool_env ? atoll(spool_env) : 0;
+	unsetenv("GODWIT_KEEPER_SPOOL");
+	/* watched before anything is read from it, so that no rename between goes unseen */
+	int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (watch < 0 || inotify_add_watch(watch, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+		die("watching %s", dir);
+	char taken_name[64], closed_name[64];
+	snprintf(taken_name, sizeof(taken_name), "taken.%s", epoch);
+	snprintf(closed_name, sizeof(closed_name), "closed.%s", epoch);
+	long long taken = read_taken(dir, epoch);
 	snprintf(path, sizeof(path), "%s/stdin", dir);
 	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
 		die("mkfifo %s", path);
@@ -677,12 +749,14 @@ int main(int argc, char **argv)
 	close(perr[1]);
 	int in_w = pin[1];
 	fcntl(in_w, F_SETFL, O_NONBLOCK);
+	int out_open = 1, err_open = 1;
+	int closed = read_closed(dir, epoch);
 
 	/* reaped before we knew which PID the restored root had */
 	pid_t early_pid[64];
 	int early_status[64], nearly = 0;
 
-	int have_exit = 0, exit_status = 0, out_open = 1, err_open = 1, fifo_open = 1;
+	int have_exit = 0, exit_status = 0, fifo_open = 1;
 	long long exited_at = 0;
 	static char buf[65536];
 	static char inbuf[STDIN_BUF];
@@ -694,17 +768,29 @@ int main(int argc, char **argv)
 	int close_stdin_after = 0;
 
 	for (;;) {
+		if ((closed & 1) && out_open) {
+			close(pout[0]);
+			out_open = 0;
+		}
+		if ((closed & 2) && err_open) {
+			close(perr[0]);
+			err_open = 0;
+		}
 		if (have_exit && ((!out_open && !err_open) || now_ms() - exited_at > DRAIN_AFTER_EXIT_MS))
 			break;
-		struct pollfd p[5];
-		int np = 0, i_sfd, i_out = -1, i_err = -1, i_fifo = -1, i_inw = -1;
+		/* the spool is full: the program's writes wait, as on a full pipe, until more is taken */
+		int room = have_exit || spool_limit <= 0 || written - taken < spool_limit;
+		struct pollfd p[6];
+		int np = 0, i_sfd, i_watch, i_out = -1, i_err = -1, i_fifo = -1, i_inw = -1;
 		p[np] = (struct pollfd){ sfd, POLLIN, 0 };
 		i_sfd = np++;
-		if (out_open) {
+		p[np] = (struct pollfd){ watch, POLLIN, 0 };
+		i_watch = np++;
+		if (out_open && room) {
 			p[np] = (struct pollfd){ pout[0], POLLIN, 0 };
 			i_out = np++;
 		}
-		if (err_open) {
+		if (err_open && room) {
 			p[np] = (struct pollfd){ perr[0], POLLIN, 0 };
 			i_err = np++;
 		}
@@ -720,6 +806,23 @@ int main(int argc, char **argv)
 			if (errno == EINTR)
 				continue;
 			die("poll");
+		}
+		if (p[i_watch].revents & POLLIN) {
+			/* names end the events; a buffer of whole events, aligned as they are */
+			static char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+			ssize_t len;
+			while ((len = read(watch, evbuf, sizeof(evbuf))) > 0) {
+				for (char *at = evbuf; at < evbuf + len;) {
+					struct inotify_event *ie = (struct inotify_event *)at;
+					if (ie->len && strcmp(ie->name, taken_name) == 0) {
+						taken = read_taken(dir, epoch);
+						punch_taken(taken);
+					} else if (ie->len && strcmp(ie->name, closed_name) == 0) {
+						closed = read_closed(dir, epoch);
+					}
+					at += sizeof(struct inotify_event) + ie->len;
+				}
+			}
 		}
 		if (p[i_sfd].revents & POLLIN) {
 			struct signalfd_siginfo si;

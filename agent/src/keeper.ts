@@ -4,9 +4,9 @@
  * Keepers are detached: they outlive an agent restart, and the agent reads their state from disk.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StreamInodes } from '@godwit/schemas';
+import type { OutputStream, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
 import { waitFor } from './wait.js';
 
@@ -29,6 +29,36 @@ export function statusPath(dir: string, epoch: number): string {
 
 export function outputPath(dir: string, epoch: number): string {
   return join(dir, `out.${epoch}`);
+}
+
+/** output a keeper spools ahead of what was taken, when the agent's configuration says nothing */
+export const DEFAULT_SPOOL_BYTES = 256 * 1024;
+
+/**
+ * The keeper watches its directory for these two files, each written whole by a rename (see
+ * keeper.c): how far the orchestrator has stored epoch's output (DIR/taken.EPOCH), and which of
+ * the program's output streams have no reader any more (DIR/closed.EPOCH).
+ */
+function writeWhole(path: string, text: string): void {
+  writeFileSync(`${path}.new`, text, { mode: 0o600 });
+  renameSync(`${path}.new`, path);
+}
+
+export function takenPath(dir: string, epoch: number): string {
+  return join(dir, `taken.${epoch}`);
+}
+
+export function closedPath(dir: string, epoch: number): string {
+  return join(dir, `closed.${epoch}`);
+}
+
+export function writeTaken(dir: string, epoch: number, offset: number): void {
+  writeWhole(takenPath(dir, epoch), String(offset));
+}
+
+/** the keeper's names for the streams: "out", "err" */
+export function writeClosed(dir: string, epoch: number, streams: readonly OutputStream[]): void {
+  writeWhole(closedPath(dir, epoch), streams.map((s) => (s === 'stdout' ? 'out' : 'err')).join(' '));
 }
 
 export function readEvents(dir: string, epoch: number): KeeperEvent[] {
@@ -71,6 +101,8 @@ export interface KeeperStart {
   control?: string;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
+  /** output it writes ahead of what the orchestrator has taken, before the program's writes wait */
+  spoolBytes: number;
   /** restore: the files the keeper opens for CRIU's --inherit-fd, as `user`, at fds 6 and on */
   mode:
     | { launch: { cwd: string; argv: string[]; env: Record<string, string>; init: string } }
@@ -102,6 +134,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       env: {
         ...opts.env,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
+        GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),

@@ -27,7 +27,7 @@ import { freePort } from './free-port.js';
 import { checkImageCreds } from './image-creds.js';
 import { META_FILE, UNREAD_FILE, isLeadImage, readMetaIn, type ImageStore } from './images.js';
 import { controlMountsOf, keeperControlPath } from './control-mount.js';
-import { startKeeper } from './keeper.js';
+import { DEFAULT_SPOOL_BYTES, startKeeper, writeClosed } from './keeper.js';
 import { launchFailure } from './launch-failure.js';
 import type { Deputies } from './deputies.js';
 import { criuLockTables, removeLockTables } from './nft.js';
@@ -80,6 +80,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
   const node = config.node;
   const dumpLock = createMutex();
   const lifts = quotaLifts(config.cgroups);
+  const spoolBytes = config.outputSpoolBytes ?? DEFAULT_SPOOL_BYTES;
   /** each lazy migration's page counts, read from its daemon's log as it grows */
   const pagesCounted = new Map<number, () => Promise<LazyPagesStats>>();
   /** how each lazy move's CRIU daemon that this agent started ends, by PID, while it runs */
@@ -235,7 +236,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: 0, user: keeperUser(account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-            ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups,
+            ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups, spoolBytes,
             mode: { launch: { cwd: req.cwd, argv: req.argv, env, init: config.tiniPath } },
           },
           START_TIMEOUT_MS,
@@ -336,6 +337,8 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
       const account = await resolveAccount(req.account, node);
       checkImageCreds(imagesDir, account);
       const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd, account: req.account });
+      // read by the keeper as it starts: the fresh pipe has no reader before the program runs
+      if (req.closedOutput?.length) writeClosed(dir, req.epoch, req.closedOutput);
       const logName = `restore-${req.epoch}.log`;
       const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
       // the pages come on demand, through a daemon the restored tree hands its memory to
@@ -367,7 +370,7 @@ export function createLifecycle({ config, criu, procs, images, writeStdin, contr
         ev = await startKeeper(
           {
             keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
-            user: owner,
+            spoolBytes, user: owner,
             ...(control ? { control: control.dirOf(id) } : {}),
             mode: {
               restore: {

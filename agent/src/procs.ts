@@ -5,11 +5,12 @@
  *   status.K     keeper events         out.K     framed output of epoch K
  *   dumped.K     epoch K ended in a dump, not an exit
  *   stopped.K    epoch K was dumped with its pages sent away, and is held stopped
+ *   taken.K      how far the orchestrator stored out.K   closed.K  streams with no reader (keeper.ts)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentProc, StreamInodes } from '@godwit/schemas';
-import { outputPath, readEvents, statusPath } from './keeper.js';
+import { closedPath, outputPath, readEvents, statusPath, takenPath } from './keeper.js';
 
 export interface ProcMeta {
   id: number;
@@ -131,7 +132,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`)]) {
+      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`), takenPath(dir, epoch), closedPath(dir, epoch)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) {

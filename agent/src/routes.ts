@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
   AccountName,
+  CloseStreamsRequest,
   DumpRequest,
   FileSizesRequest,
   type FileSizesResult,
@@ -15,10 +16,11 @@ import {
   SignalRequest,
   StageCheckpointRequest,
   TakeCheckpointRequest,
+  TakenRequest,
 } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
-import { outputPath } from './keeper.js';
+import { outputPath, writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -48,6 +50,12 @@ const MigrationRef = Type.Object({ migrationId: Type.Integer() });
 export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, checkpoints, writeStdin, control }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
+  /** tells the epoch's keeper how far its output is stored; one whose keeper is gone needs no word */
+  function taken(id: number, epoch: number, offset: number): void {
+    const state = procs.epochInfo(id, epoch)?.state;
+    if (state === 'running' || state === 'dumping' || state === 'stopped') writeTaken(procs.dirOf(id), epoch, offset);
+  }
+
   app.get('/v1/procs', async () => procs.list());
 
   app.post('/v1/procs', { schema: { body: LaunchRequest } }, async (req, reply) => {
@@ -63,6 +71,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     if (!procs.epochInfo(id, epoch)) {
       throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `${node} has no output of process ${id} epoch ${epoch}`);
     }
+    // asked from here, it has stored all before for good
+    taken(id, epoch, offset);
     const abort = new AbortController();
     req.raw.on('close', () => abort.abort());
     const stream = Readable.from(
@@ -77,6 +87,27 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
       }),
     );
     return reply.type('application/octet-stream').send(stream);
+  });
+
+  app.get('/v1/procs/:id/epochs/:epoch', { schema: { params: IdEpoch } }, async (req) => {
+    const info = procs.epochInfo(Number(req.params.id), Number(req.params.epoch));
+    if (!info) throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `${node} has no epoch ${req.params.epoch} of process ${req.params.id}`);
+    return info;
+  });
+
+  // the orchestrator stored the epoch's output this far: its keeper may spool further, and drop that
+  app.post('/v1/procs/:id/epochs/:epoch/taken', { schema: { params: IdEpoch, body: TakenRequest } }, async (req, reply) => {
+    const id = Number(req.params.id);
+    const epoch = Number(req.params.epoch);
+    taken(id, epoch, req.body.offset);
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/procs/:id/output/close', { schema: { params: Id, body: CloseStreamsRequest } }, async (req, reply) => {
+    const id = Number(req.params.id);
+    const cur = lifecycle.running(id);
+    writeClosed(procs.dirOf(id), cur.epoch, req.body.streams);
+    return reply.status(204).send();
   });
 
   app.delete('/v1/procs/:id/epochs/:epoch', { schema: { params: IdEpoch } }, async (req, reply) => {

@@ -22,6 +22,7 @@ import {
   type Migration,
   type Node,
   type OutputLine,
+  type OutputStream,
   type Process,
   type RunRequest,
   type SignalQueued,
@@ -235,6 +236,24 @@ export class GodwitClient {
       body: JSON.stringify({ signal }),
     });
     return res.status === 202 ? ((await res.json()) as SignalQueued) : null;
+  }
+
+  /** whoever read this stream of the program's output is gone: its next write there gets SIGPIPE */
+  async closeOutput(id: string | number, stream: OutputStream): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/close`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ stream }),
+    });
+  }
+
+  /** an attached follower has written the program's output up to offset */
+  async outputWritten(id: string | number, offset: number): Promise<void> {
+    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/written`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ offset }),
+    });
   }
 
   async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {

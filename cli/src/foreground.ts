@@ -7,11 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GodwitError, type SignalName } from '@godwit/schemas';
+import { GodwitError, type OutputStream, type SignalName } from '@godwit/schemas';
 import { checkpointedExit } from './checkpointed-exit.js';
 import type { GodwitClient } from './client.js';
 import { CliError } from './errors.js';
+import { followedThrough, writeOutput } from './output-sink.js';
 import { FORWARDED } from './signals.js';
+import { writtenAcks } from './written-acks.js';
 
 export interface ForegroundOptions {
   /** the output offset to show from */
@@ -129,13 +131,6 @@ async function relayStdin(client: GodwitClient, id: number): Promise<void> {
   }
 }
 
-let stdoutBroken = false;
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // Whoever read our stdout (`mosrun prog | head`) is gone; the program goes on regardless.
-  if (err.code === 'EPIPE') stdoutBroken = true;
-  else throw err;
-});
-
 let held: Promise<void> | null = null;
 
 /** Holds our output back until the returned function is called. */
@@ -149,11 +144,9 @@ function holdOutput(): () => void {
   };
 }
 
-async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
+async function write(stream: OutputStream, data: Buffer): Promise<void> {
   while (held) await held;
-  const out = stream === 'stdout' ? process.stdout : process.stderr;
-  if (stream === 'stdout' && stdoutBroken) return;
-  if (!out.write(data)) await new Promise((r) => out.once('drain', r));
+  await writeOutput(stream, data);
 }
 
 /**
@@ -163,8 +156,18 @@ async function write(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
  * attached gets SIGHUP when its last attached follower is gone).
  */
 export async function followOutput(client: GodwitClient, id: number, opts: { from?: number; attach?: boolean } = {}): Promise<number> {
-  const attach = opts.attach ?? false;
-  let next = opts.from ?? 0;
+  const unfollow = followedThrough(client, id);
+  try {
+    return await copyOutput(client, id, opts.from ?? 0, opts.attach ?? false);
+  } finally {
+    unfollow();
+  }
+}
+
+async function copyOutput(client: GodwitClient, id: number, from: number, attach: boolean): Promise<number> {
+  // how far it has really written: the orchestrator lets the program run only so far ahead
+  const written = attach ? writtenAcks(client, id) : () => {};
+  let next = from;
   let backoff = 100;
   let lostSince: number | null = null;
   for (;;) {
@@ -179,6 +182,7 @@ export async function followOutput(client: GodwitClient, id: number, opts: { fro
         const skip = Math.max(0, next - line.offset);
         if (skip < data.length) await write(line.stream, skip ? data.subarray(skip) : data);
         next = Math.max(next, line.offset + data.length);
+        written(next);
       }
     } catch (err) {
       // The API answering with an error (process gone, forbidden) is not a dropped stream.

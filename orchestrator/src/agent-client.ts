@@ -24,6 +24,7 @@ import {
   GodwitError,
   parseApiError,
   type LaunchRequest,
+  type OutputStream,
   type RestoreRequest,
   type RestoreResult,
   type SendRequest,
@@ -55,6 +56,12 @@ export interface AgentClient {
   /** the epoch's output frames from byte `offset` of its file; ends after its 'x' frame */
   output(id: number, epoch: number, offset: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
   deleteEpoch(id: number, epoch: number): Promise<void>;
+  /** one run of the program there, or undefined if the node has none of that number */
+  epoch(id: number, epoch: number): Promise<AgentProc | undefined>;
+  /** the epoch's output is stored for good up to this file offset: its keeper may spool on */
+  taken(id: number, epoch: number, offset: number): Promise<void>;
+  /** these output streams of the program's have no reader any more: its next write there gets SIGPIPE */
+  closeOutput(id: number, streams: OutputStream[]): Promise<void>;
   stdin(id: number, data: Buffer, eof: boolean): Promise<void>;
   signal(id: number, req: SignalRequest): Promise<void>;
   dump(id: number, req: DumpRequest): Promise<DumpResult>;
@@ -174,6 +181,17 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     },
     deleteEpoch: (id, epoch) =>
       none({ method: 'DELETE', path: `/v1/procs/${id}/epochs/${epoch}`, timeoutMs: timeouts.shortMs }),
+    epoch: async (id, epoch) => {
+      const res = await call({ method: 'GET', path: `/v1/procs/${id}/epochs/${epoch}`, timeoutMs: timeouts.shortMs, accept: [404] });
+      if (res.status === 404) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      return (await res.json()) as AgentProc;
+    },
+    taken: (id, epoch, offset) =>
+      none({ method: 'POST', path: `/v1/procs/${id}/epochs/${epoch}/taken`, json: { offset }, timeoutMs: timeouts.shortMs }),
+    closeOutput: (id, streams) => none({ method: 'POST', path: `/v1/procs/${id}/output/close`, json: { streams }, timeoutMs: timeouts.shortMs }),
     stdin: (id, data, eof) =>
       none({ method: 'POST', path: `/v1/procs/${id}/stdin?eof=${eof}`, raw: data, timeoutMs: timeouts.shortMs }),
     signal: (id, req) => none({ method: 'POST', path: `/v1/procs/${id}/signal`, json: req, timeoutMs: timeouts.shortMs }),

@@ -15,6 +15,9 @@ import { createMigrator, type Migrator } from './migration.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
+import { createOutputFollowers } from './output-followers.js';
+import { createHangup } from './hangup.js';
+import { followerRoutes } from './follower-routes.js';
 import { createAutoFreeze } from './autofreeze.js';
 import { createBalancer } from './balancer.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
@@ -87,8 +90,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     tunables: { ...DEFAULT_TUNABLES, ...deps.tunables },
     closing: closing.signal,
   };
-  const relay = createOutputRelay(ctx);
+  const followers = createOutputFollowers((id) => bus.emit('followers', id));
+  const relay = createOutputRelay(ctx, followers);
   const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
+  const hangup = createHangup(ctx, migrator, followers);
   const balancer = createBalancer(ctx, migrator);
   const files = checkpointFiles(config.checkpointDir);
   const checkpointer = createCheckpointer(ctx, migrator, files);
@@ -108,7 +113,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   await app.register(async (scope) => {
     requireUsers(scope, config);
     await scope.register(whoamiRoute, { config });
-    await scope.register(processRoutes, { ctx, migrator, relay, files });
+    await scope.register(processRoutes, { ctx, migrator, relay, files, followers });
+    await scope.register(followerRoutes, { ctx, migrator, followers });
     await scope.register(checkpointRoutes, { ctx, checkpointer, recovery });
     await scope.register(clusterRoutes, { ctx, migrator, balancer });
   });
@@ -127,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
       checkpointer.start();
       lossWatch.start();
       autoFreeze.start();
+      hangup.start();
     });
   });
   app.addHook('preClose', async () => {
@@ -134,6 +141,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     checkpointer.stop();
     lossWatch.stop();
     autoFreeze.stop();
+    hangup.stop();
     closing.abort();
     nodes.close();
   });

@@ -7,6 +7,8 @@ export interface BusEvents {
   process: [id: number];
   /** a process's kept output grew, or it ended */
   output: [id: number];
+  /** a follower of a process's output came, went, or wrote more of it (output-followers.ts) */
+  followers: [id: number];
   /** a node's agent said hello */
   online: [node: string];
   /** a migration took a step, or more of its memory arrived */

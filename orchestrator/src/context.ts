@@ -13,9 +13,22 @@ export interface Tunables {
   reconcileWaitMs: number;
   /** how long reconcile waits for an agent still dumping */
   dumpingWaitMs: number;
+  /**
+   * how far the kept output may run ahead of the slowest attached follower (output-followers.ts);
+   * at most a quarter of outputLimitBytes is used, so rotation never takes what it has not written
+   */
+  followerLeadBytes: number;
+  /** how long an attached program may have no attached follower before it gets SIGHUP (hangup.ts) */
+  hangupGraceMs: number;
 }
 
-export const DEFAULT_TUNABLES: Tunables = { retryMaxMs: 2000, reconcileWaitMs: 30_000, dumpingWaitMs: 10 * 60_000 };
+export const DEFAULT_TUNABLES: Tunables = {
+  retryMaxMs: 2000,
+  reconcileWaitMs: 30_000,
+  dumpingWaitMs: 10 * 60_000,
+  followerLeadBytes: 128 * 1024,
+  hangupGraceMs: 4000,
+};
 
 export interface Ctx {
   config: Config;

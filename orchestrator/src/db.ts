@@ -82,7 +82,11 @@ CREATE TABLE IF NOT EXISTS processes (
   -- the exit its followers see names it, and cleared if the checkpoint fails (it runs on)
   exit_checkpoint TEXT,
   -- why it could not start (state failed)
-  failure TEXT
+  failure TEXT,
+  -- started attached (mosrun without --detach): SIGHUP once its last attached follower is gone
+  attached INTEGER NOT NULL DEFAULT 0,
+  -- output streams whose reader is gone (mosrun's stdout closed): 'stdout', 'stderr', comma-separated
+  closed_output TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
 CREATE TABLE IF NOT EXISTS migrations (
@@ -201,6 +205,8 @@ export interface ProcessRow {
   last_frozen_for_ms: number | null;
   exit_checkpoint: string | null;
   failure: string | null;
+  attached: number;
+  closed_output: string;
 }
 
 export interface QueuedSignalRow {
@@ -359,6 +365,8 @@ function prepareAll(db: Database.Database) {
     setRunningFrz: prep<{ id: number; frz: 'N' | '-' }>(
       `UPDATE processes SET frz = @frz WHERE id = @id AND state = 'running'`,
     ),
+    setAttached: prep<{ id: number; attached: number }>('UPDATE processes SET attached = @attached WHERE id = @id'),
+    setClosedOutput: prep<{ id: number; closed_output: string }>('UPDATE processes SET closed_output = @closed_output WHERE id = @id'),
     setLaunched: prep<{ id: number; pid: number | null }>(
       'UPDATE processes SET pid = @pid, orig_pid = @pid WHERE id = @id',
     ),
@@ -503,6 +511,8 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['migrations', 'arrived_at', 'INTEGER'],
   ['processes', 'last_frozen_for_ms', 'INTEGER'],
   ['processes', 'exit_checkpoint', 'TEXT'],
+  ['processes', 'attached', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'closed_output', "TEXT NOT NULL DEFAULT ''"],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {
@@ -610,6 +620,7 @@ export function toProcess(r: ProcessRow): Process {
     lastFrozenForMs: r.last_frozen_for_ms,
     exitCheckpoint: r.exit_checkpoint,
     outputBytes: r.out_offset,
+    attached: r.attached === 1,
   };
 }
 

@@ -23,6 +23,7 @@ import {
 import { sleep, waitUntil } from './bus.js';
 import { freezeTimes } from './freeze-times.js';
 import { deliverQueuedSignals } from './queued-signals.js';
+import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
@@ -201,6 +202,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
           account: ownerAccount(m.process_id),
           epoch: m.from_epoch + 1,
           inodes: dump.inodes,
+          ...restoreStreams(db.q.processById.get(m.process_id)!),
         });
       }
     } catch (err) {
@@ -268,6 +270,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         account: ownerAccount(m.process_id),
         epoch: m.from_epoch + 1,
         inodes: dump.inodes,
+        ...restoreStreams(db.q.processById.get(m.process_id)!),
       });
       if (dump.lazy) return followMemory(m, r, dump);
       if (dump.direct) await finishSource(m);

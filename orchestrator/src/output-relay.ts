@@ -4,11 +4,18 @@
  * people following it. One puller per process reads the epoch it is at from the node that ran
  * it, through the epoch's end frame, then goes on with the next epoch wherever it runs. The
  * database records how much of the kept output is valid; the home agent cuts back to that.
+ *
+ * Nothing is spooled without bound on the way: each epoch's keeper writes at most its agent's
+ * outputSpoolBytes beyond what the relay has stored (told after each store: `taken`), and while a
+ * follower is attached the relay stores at most a short lead ahead of it, so a program whose
+ * foreground mosrun writes slowly (or not at all: `| head -1`) waits, as on a full pipe.
  */
-import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, type KeptLayout, type OutputLine } from '@godwit/schemas';
+import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, GodwitError, type KeptLayout, type OutputLine } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
+import { latestOnly } from './latest-only.js';
+import type { OutputFollowers } from './output-followers.js';
 
 export interface OutputRelay {
   /** starts the puller of a live process, unless it runs already */
@@ -22,9 +29,53 @@ export interface OutputRelay {
 // a frozen process is still alive: its next run comes when it continues
 const isLive = (r: ProcessRow | undefined) => r !== undefined && (r.state === 'running' || r.state === 'migrating' || r.state === 'frozen');
 
-export function createOutputRelay(ctx: Ctx): OutputRelay {
+/** how often a relay held back by a follower asks whether the epoch has ended meanwhile */
+const ENDED_POLL_MS = 500;
+
+export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputRelay {
   const { db, bus, log, config } = ctx;
   const pullers = new Map<number, Promise<void>>();
+  const lead = Math.max(1, Math.min(ctx.tunables.followerLeadBytes, Math.floor(config.outputLimitBytes / 4)));
+  const taken = latestOnly<number, { node: string; epoch: number; offset: number }>({
+    deliver: (id, t) => ctx.agent(t.node).taken(id, t.epoch, t.offset),
+    // an agent that answered (not one restarting) and a process that ended need no more word
+    giveUp: (id, err) => !isLive(db.q.processById.get(id)) || (err instanceof GodwitError && err.code !== 'GODWIT_ERR_AGENT_UNREACHABLE'),
+    retryMs: ctx.tunables.retryMaxMs,
+  });
+
+  /**
+   * Waits while the kept output is a lead ahead of the slowest attached follower; not once the
+   * epoch has ended where it ran (what is left is one spool at most), so the process's end is
+   * known at once however slowly its follower writes.
+   */
+  async function heldByFollowers(id: number, row: ProcessRow): Promise<void> {
+    let endedThere = false;
+    let asked = 0;
+    await waitUntil(
+      bus,
+      ['followers', 'process'],
+      () => {
+        const now = db.q.processById.get(id);
+        // an attached program without its follower waits for it where the last one left (hangup.ts detaches it in the end)
+        const mark = followers.slowestAttached(id) ?? (now?.attached === 1 ? (followers.lastLeft(id) ?? 0) : undefined);
+        if (endedThere || mark === undefined || !now || now.out_offset - mark < lead || ctx.closing.aborted) return true;
+        if (Date.now() - asked >= ENDED_POLL_MS) {
+          asked = Date.now();
+          ctx.agent(row.out_node).epoch(id, row.out_epoch).then(
+            (e) => {
+              if (!e || e.state === 'exited' || e.state === 'dumped') {
+                endedThere = true;
+                bus.emit('followers', id);
+              }
+            },
+            () => undefined, // asked again at the next look
+          );
+        }
+        return undefined;
+      },
+      { signal: ctx.closing, pollMs: ENDED_POLL_MS },
+    );
+  }
 
   /** where the epoch after the one the relay has finished runs, once a migration says so */
   function nextEpoch(id: number): { node: string; epoch: number } | 'ended' | undefined {
@@ -39,20 +90,27 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
    * quarter of the log limit, so that rotation (at a group's start) keeps the log bounded.
    */
   async function store(id: number, frames: Frame[]): Promise<EpochEnd | undefined> {
-    const groupLimit = Math.max(1, Math.floor(config.outputLimitBytes / 4));
+    const groupLimit = lead;
     let group: Frame[] = [];
     let bytes = 0;
     for (const f of frames) {
       group.push(f);
       bytes += 5 + f.data.length;
-      if (f.type === 'x') return storeGroup(id, group);
+      if (f.type === 'x') {
+        await heldByFollowers(id, db.q.processById.get(id)!);
+        return storeGroup(id, group);
+      }
       if (bytes >= groupLimit) {
+        await heldByFollowers(id, db.q.processById.get(id)!);
         await storeGroup(id, group);
         group = [];
         bytes = 0;
       }
     }
-    if (group.length) await storeGroup(id, group);
+    if (group.length) {
+      await heldByFollowers(id, db.q.processById.get(id)!);
+      await storeGroup(id, group);
+    }
     return undefined;
   }
 
@@ -99,6 +157,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
     });
     bus.emit('output', id);
     if (exited) bus.emit('process', id);
+    else if (!end) taken.send(id, { node: row.out_node, epoch: row.out_epoch, offset: epochOffset });
     return end;
   }
 
@@ -117,7 +176,7 @@ export function createOutputRelay(ctx: Ctx): OutputRelay {
     let lastError = '';
     while (!signal.aborted) {
       const row = db.q.processById.get(id);
-      if (!row || !isLive(row)) return;
+      if (!row || !isLive(row)) return followers.forget(id);
       if (row.out_epoch_ended) {
         const next = await waitUntil(bus, ['process'], () => nextEpoch(id), { signal, pollMs: 1000 });
         if (next === undefined || next === 'ended') continue;

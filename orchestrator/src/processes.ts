@@ -23,6 +23,7 @@ import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
 import type { Migrator } from './migration.js';
+import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
 import { queueSignal } from './queued-signals.js';
@@ -34,6 +35,7 @@ export interface ProcessRouteDeps {
   migrator: Migrator;
   relay: OutputRelay;
   files: CheckpointFiles;
+  followers: OutputFollowers;
 }
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
@@ -49,7 +51,7 @@ export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
   throw new GodwitError('GODWIT_ERR_PROCESS_NOT_FOUND', `no process ${id} of ${user.name}'s (as godwit id or home PID)`);
 }
 
-export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, files }) => {
+export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, files, followers }) => {
   const { db, nodes } = ctx;
 
   /** each running process's resident memory, from the last report of the node it runs on */
@@ -83,6 +85,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           recover_on_failure: b.recoverOnFailure === true ? 1 : 0,
         }).lastInsertRowid,
       );
+      if (b.attached) db.q.setAttached.run({ id, attached: 1 });
       try {
         const proc = await ctx.agent(start.name).launch({
           id,
@@ -234,11 +237,14 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     '/v1/processes/:id/output',
     {
       schema: {
-        summary: "a process's output as NDJSON OutputLine objects, from byte `offset`; `follow` waits for more until it exits",
+        summary:
+          "a process's output as NDJSON OutputLine objects, from byte `offset`; `follow` waits for more until it exits; " +
+          '`attach` (with follow) makes this stream its foreground: the program waits for it to write its output, and an attached program gets SIGHUP when the last such stream has been gone a few seconds',
         params: IdParam,
         querystring: Type.Object({
           offset: Type.Integer({ minimum: 0, default: 0 }),
           follow: Type.Boolean({ default: false }),
+          attach: Type.Boolean({ default: false }),
         }),
         produces: ['application/x-ndjson'],
       },
@@ -253,6 +259,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       const signal = AbortSignal.any([gone.signal, ctx.closing]);
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
       res.flushHeaders();
+      const follower = followers.join(row.id, { attach: req.query.follow && req.query.attach, offset: req.query.offset });
       try {
         for await (const l of relay.read(row.id, req.query.offset, req.query.follow, signal)) {
           if (!res.write(`${JSON.stringify(l)}\n`)) await once(res, 'drain', { signal });
@@ -260,6 +267,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       } catch (err) {
         if (!signal.aborted) req.log.error({ err }, `output of process ${row.id} failed`);
       } finally {
+        follower.leave();
         res.end();
       }
     },

@@ -7,6 +7,7 @@
 import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest } from '@godwit/schemas';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
+import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db.js';
@@ -96,6 +97,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
         ...policyColumns(user.name, req.checkpoint), recover_on_failure: req.recoverOnFailure === true ? 1 : 0,
       }).lastInsertRowid,
     );
+    if (req.attached) db.q.setAttached.run({ id, attached: 1 });
     let rid: number | undefined;
     try {
       const account = accountOf(ctx.config, user.name);
@@ -177,7 +179,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
       const account = accountOf(ctx.config, proc.owner);
       const s = await stage(proc.id, account, target, latest, { acceptChanged: false });
       rid = s.rid;
-      const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, account, epoch, inodes: s.staged.inodes });
+      const restored = await ctx.agent(target).restore(proc.id, { migrationId: s.rid, account, epoch, inodes: s.staged.inodes, ...restoreStreams(proc) });
       const files = describeFiles(s.staged);
       recorded(
         proc,

@@ -3,7 +3,7 @@
  * REST API with that agent's node token; agents report to the orchestrator over a websocket.
  */
 import Type, { type Static } from 'typebox';
-import { NodeFeatures, NodeLoad, OpenFile, RecoveryFilePath } from './api.js';
+import { NodeFeatures, NodeLoad, OpenFile, OutputStream, RecoveryFilePath } from './api.js';
 import { ControlState } from './control.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
@@ -110,8 +110,18 @@ export const RestoreRequest = Type.Object({
   /** the epoch the restored run starts; the dumped one was epoch - 1 */
   epoch: Type.Integer(),
   inodes: StreamInodes,
+  /** output streams whose reader is gone: the restored program's next write there gets SIGPIPE */
+  closedOutput: Type.Optional(Type.Array(OutputStream)),
 });
 export type RestoreRequest = Static<typeof RestoreRequest>;
+
+/** POST /v1/procs/:id/epochs/:epoch/taken: the orchestrator has stored the epoch's output up to this file offset */
+export const TakenRequest = Type.Object({ offset: Type.Integer({ minimum: 0 }) });
+export type TakenRequest = Static<typeof TakenRequest>;
+
+/** POST /v1/procs/:id/output/close: the program's run here stops giving these streams a reader */
+export const CloseStreamsRequest = Type.Object({ streams: Type.Array(OutputStream) });
+export type CloseStreamsRequest = Static<typeof CloseStreamsRequest>;
 export const RestoreResult = Type.Object({
   rootPid: Type.Integer(),
   pid: Type.Union([Type.Integer(), Type.Null()]),

@@ -91,6 +91,14 @@ export type ProcessState = Static<typeof ProcessState>;
 export const FreezeReason = Type.Union([Type.Literal('M'), Type.Literal('A'), Type.Literal('E'), Type.Literal('N'), Type.Literal('-')]);
 export type FreezeReason = Static<typeof FreezeReason>;
 
+/**
+ * What `attached` means, in a request and on a process: when the last follower that attached
+ * (GET .../output?follow=true&attach=true, as mosrun does) is gone and none comes back within a
+ * few seconds, the program gets SIGHUP, as a local job does when its terminal hangs up. A program
+ * started without it is detached: it runs on, its output kept on its home node.
+ */
+const ATTACHED_DESCRIPTION = 'SIGHUP when its last attached follower is gone for a few seconds (mosrun sends true; mosrun --detach and schedulers leave it out)';
+
 export const Process = Type.Object({
   id: Type.Integer({ description: "godwit's process id" }),
   owner: Type.String(),
@@ -121,6 +129,7 @@ export const Process = Type.Object({
   lastCheckpointAt: Type.Union([Type.Integer(), Type.Null()]),
   recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),
   exitCheckpoint: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the checkpoint after which `mosmigrate ID exit` ended it: `mosrun -R` this file brings it back; null when it ended otherwise' })),
+  attached: Type.Boolean({ description: ATTACHED_DESCRIPTION }),
 });
 export type Process = Static<typeof Process>;
 
@@ -146,6 +155,7 @@ export const RunRequest = Type.Object({
   locked: Type.Optional(Type.Boolean({ description: 'never move it automatically (MOSIX mosrun -L)' })),
   checkpoint: Type.Optional(CheckpointPolicy),
   recoverOnFailure: Type.Optional(Type.Boolean({ description: 'if its node is lost, recover it elsewhere from its latest checkpoint' })),
+  attached: Type.Optional(Type.Boolean({ description: ATTACHED_DESCRIPTION })),
 });
 export type RunRequest = Static<typeof RunRequest>;
 
@@ -194,6 +204,7 @@ export const RecoverRequest = Type.Object({
   acceptChanged: Type.Optional(Type.Boolean({ description: 'go on although files it had open changed since the checkpoint' })),
   checkpoint: Type.Optional(CheckpointPolicy),
   recoverOnFailure: Type.Optional(Type.Boolean()),
+  attached: Type.Optional(Type.Boolean({ description: ATTACHED_DESCRIPTION })),
 });
 export type RecoverRequest = Static<typeof RecoverRequest>;
 
@@ -344,6 +355,25 @@ export const OutputLine = Type.Union([
   }),
 ]);
 export type OutputLine = Static<typeof OutputLine>;
+
+export const OutputStream = Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]);
+export type OutputStream = Static<typeof OutputStream>;
+
+/**
+ * POST /v1/processes/{id}/output/close: whoever read this stream of the program's is gone
+ * (mosrun's stdout closed, EPIPE): the program's next write to it gets SIGPIPE, wherever it runs
+ * and after any move, as in a local pipeline.
+ */
+export const CloseOutputRequest = Type.Object({ stream: OutputStream });
+export type CloseOutputRequest = Static<typeof CloseOutputRequest>;
+
+/**
+ * POST /v1/processes/{id}/output/written: an attached follower has written the output up to
+ * `offset` (to mosrun's stdout and stderr). The kept output runs only a short lead ahead of it:
+ * what the network holds on the way is not written yet.
+ */
+export const OutputWrittenRequest = Type.Object({ offset: Type.Integer({ minimum: 0 }) });
+export type OutputWrittenRequest = Static<typeof OutputWrittenRequest>;
 
 export const IdParam = Type.Object({
   id: Type.String({ pattern: '^[0-9]+$', description: "godwit's process id, or the process's home PID" }),

@@ -54,6 +54,11 @@ export const AgentConfig = Type.Object({
    * user's account (agent/src/local-socket.ts); without it, only tokens work
    */
   localSocket: Type.Optional(Type.String({ pattern: '^/' })),
+  /**
+   * output a program's keeper writes ahead of what the orchestrator has stored (default 256 KiB):
+   * beyond it the program's writes block, as on a full pipe, so no node spools without bound
+   */
+  outputSpoolBytes: Type.Optional(Type.Integer({ minimum: 4096 })),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

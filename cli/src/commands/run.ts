@@ -27,6 +27,8 @@ export interface RunArgs {
   batch?: number;
   verbose: boolean;
   json: boolean;
+  /** start it and return: it runs on when this mosrun ends (no SIGHUP), its output kept at home */
+  detach?: boolean;
   argv: string[];
   /** MOSIX -C FILE -N MAX -A MINUTES */
   checkpoint?: CheckpointPolicy;
@@ -102,6 +104,7 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     .option('--accept-changed', 'with -R: go on although files it had open changed since the checkpoint')
     .option('--rollback-files', 'with -R: roll the files it was writing in its working directory back to the checkpoint without asking (needed where mosrun cannot ask: not on a terminal)')
     .option('-I, --info <FILE>', 'list the files the process of checkpoint FILE had open, with their sizes then and now')
+    .option('--detach', 'print the process ID and return at once: it runs on without mosrun, its output kept on its home node (godwit attach ID)')
     .option('-v, --verbose', 'say on stderr where it started: "godwit: process ID started on NODE (pid P)"')
     .option(
       '--json',
@@ -165,6 +168,7 @@ Examples:
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
+        ...(opts.detach ? { detach: true } : {}),
         argv: program === undefined ? [] : [program, ...args],
       });
     }));
@@ -207,6 +211,8 @@ export function programEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void 
 export async function runForeground(client: GodwitClient, args: RunArgs): Promise<number> {
   const common = {
     homeNode: client.config.homeNode,
+    // its life follows this mosrun's: SIGHUP once it is gone (unless detached)
+    ...(args.detach ? {} : { attached: true }),
     ...(args.checkpoint ? { checkpoint: args.checkpoint } : {}),
     ...(args.recoverOnFailure ? { recoverOnFailure: true } : {}),
   };
@@ -234,6 +240,10 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
   }
   if (args.json) process.stderr.write(JSON.stringify(proc) + '\n');
   else if (args.verbose) say(`process ${proc.id} ${args.recover ? `recovered from ${args.recover.file}` : 'started'} on ${proc.node} (pid ${proc.origPid ?? proc.pid ?? '?'})`);
+  if (args.detach) {
+    if (!args.json) process.stdout.write(`${proc.id}\n`);
+    return 0;
+  }
 
   const status = await foreground(client, proc.id, { from: 0, inputOnlyIfReadable: false });
   if (args.json) {

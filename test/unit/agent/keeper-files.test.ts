@@ -40,7 +40,7 @@ describe("the keeper's files for a recovery", function () {
     const script = `for fd in $(seq 6 ${5 + files.length}); do echo "fd $fd" >&$fd; done; sleep 0.2 & echo $! > ${pidfile}`;
     const ev = await startKeeper(
       {
-        keeperPath: KEEPER, dir, epoch: 1, user: `${NOBODY} ${NOBODY} ${NOBODY}`, env: { PATH: '/usr/bin:/bin' }, cgroups: [],
+        keeperPath: KEEPER, dir, epoch: 1, user: `${NOBODY} ${NOBODY} ${NOBODY}`, env: { PATH: '/usr/bin:/bin' }, cgroups: [], spoolBytes: 1 << 20,
         mode: { restore: { pidfile, criuArgv: ['/bin/sh', '-c', script], files } },
       },
       10_000,

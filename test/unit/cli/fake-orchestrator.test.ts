@@ -166,7 +166,17 @@ describe('CLI binaries against a fake orchestrator', function () {
     expect(Object.keys(run.env).filter((k) => k.startsWith('GODWIT_'))).to.deep.equal([]);
     expect(seen.stdin).to.equal('some input');
     expect(seen.eof).to.equal(true);
-    expect(seen.outputRequests).to.deep.equal(['?offset=0&follow=true', '?offset=9&follow=true']);
+    // as its foreground: the program's life follows this mosrun's
+    expect(seen.outputRequests).to.deep.equal(['?offset=0&follow=true&attach=true', '?offset=9&follow=true&attach=true']);
+    expect((seen.runs[0] as { attached?: boolean }).attached).to.equal(true);
+  });
+
+  it('mosrun --detach: starts it detached, prints its id and returns without following it', async () => {
+    const r = await cli('mosrun', ['--detach', 'prog'], { stdin: 'ignore' });
+    expect(r.exitCode, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('1');
+    expect((seen.runs[0] as { attached?: boolean }).attached).to.equal(undefined);
+    expect(seen.outputRequests).to.deep.equal([]);
   });
 
   it('mosrun: with stdin from /dev/null sends only end-of-file', async () => {

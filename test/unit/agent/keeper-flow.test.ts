@@ -1,0 +1,72 @@
+/**
+ * The keeper's side of a bounded spool and of a closed output stream, with the real keeper and a
+ * real program (`yes`): it writes no more than its bound beyond what was taken, gives back the
+ * disk of what was taken, and closing stdout ends the program by SIGPIPE. Needs root (the keeper
+ * runs the program as its owner).
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { outputPath, readEvents, startKeeper, writeClosed, writeTaken } from '../../../agent/src/keeper.js';
+import { waitFor } from '../../../agent/src/wait.js';
+
+const KEEPER = join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper');
+const NOBODY = 65534;
+const SPOOL = 100_000;
+/** one read of the keeper's past the bound, and a frame header */
+const READ_SLACK = 65536 + 5;
+
+describe("the keeper's bounded spool and closed streams", function () {
+  this.timeout(30_000);
+  let top: string;
+  let dir: string;
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+  });
+  beforeEach(() => {
+    top = mkdtempSync(join(tmpdir(), 'godwit-keeper-flow-'));
+    chmodSync(top, 0o755);
+    dir = join(top, 'proc');
+    mkdirSync(dir, { mode: 0o700 });
+  });
+  afterEach(() => rmSync(top, { recursive: true, force: true }));
+
+  const size = () => statSync(outputPath(dir, 0)).size;
+  /** waits until the spool stops growing, and returns its size */
+  async function settled(): Promise<number> {
+    let last = -1;
+    return waitFor(
+      () => {
+        const now = size();
+        if (now === last) return now;
+        last = now;
+        return undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'the spool to stop growing' },
+    );
+  }
+
+  it('stops reading at its bound beyond what was taken, punches out what was, and a closed stdout gives SIGPIPE', async () => {
+    const ev = await startKeeper(
+      {
+        keeperPath: KEEPER, dir, epoch: 0, user: `${NOBODY} ${NOBODY} `, env: { PATH: '/usr/bin:/bin' }, cgroups: [], spoolBytes: SPOOL,
+        mode: { launch: { cwd: '/', argv: ['yes'], env: { PATH: '/usr/bin:/bin' }, init: '/usr/bin/tini' } },
+      },
+      10_000,
+    );
+    expect(ev.ev).to.equal('started');
+    const first = await settled();
+    expect(first).to.be.within(SPOOL, SPOOL + READ_SLACK);
+    writeTaken(dir, 0, 3 * SPOOL);
+    const second = await settled();
+    expect(second).to.be.within(4 * SPOOL, 4 * SPOOL + READ_SLACK);
+    const onDisk = statSync(outputPath(dir, 0)).blocks * 512;
+    // of the 3 bounds taken, at least one is given back (the file system may keep blocks ahead)
+    expect(onDisk, `disk used by a spool of ${second} bytes`).to.be.below(second - SPOOL);
+    writeClosed(dir, 0, ['stdout']);
+    const exited = await waitFor(() => readEvents(dir, 0).find((e) => e.ev === 'exited'), { timeoutMs: 10_000, what: 'the program to end' });
+    // tini passes on its child's death by SIGPIPE as 128+13
+    expect(exited).to.deep.equal({ ev: 'exited', code: 141, signal: 0 });
+  });
+});
