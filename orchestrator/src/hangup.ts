@@ -10,6 +10,7 @@ import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
 import type { Migrator } from './migration.js';
 import type { OutputFollowers } from './output-followers.js';
+import { queueSignal } from './queued-signals.js';
 
 const LOOK_EVERY_MS = 500;
 /** how long a hangup waits for a move under way to end, to reach the program where it lands */
@@ -33,10 +34,10 @@ export function createHangup(ctx: Ctx, migrator: Migrator, followers: OutputFoll
         message: `process ${row.id} was sent SIGHUP: its foreground (mosrun) has been gone for ${gone} s`,
       });
     });
-    if (row.state === 'frozen') return migrator.endFrozen(row, 'SIGHUP');
+    // a frozen program takes it as it continues, as every catchable signal sent to it (queued-signals.ts)
     if (row.state === 'migrating') await migrator.settled(row.id, SETTLE_MS, ctx.closing);
     const now = db.q.processById.get(row.id);
-    if (now?.state === 'frozen') return migrator.endFrozen(now, 'SIGHUP');
+    if (now?.state === 'frozen') return void queueSignal(ctx, now, 'SIGHUP', 'hangup');
     if (now?.state !== 'running') return;
     await ctx.agent(now.node).signal(now.id, { signal: 'SIGHUP' });
   }
