@@ -30,7 +30,17 @@ describe("the keeper's bounded spool and closed streams", function () {
     dir = join(top, 'proc');
     mkdirSync(dir, { mode: 0o700 });
   });
-  afterEach(() => rmSync(top, { recursive: true, force: true }));
+  /** the program's init, which the test ends itself when it failed before its program ended */
+  let init: number | undefined;
+  afterEach(async () => {
+    if (init !== undefined && !readEvents(dir, 0).some((e) => e.ev === 'exited')) {
+      // PID 1 of the program's namespace: its end takes `yes` along, and the keeper ends with it
+      process.kill(init, 'SIGKILL');
+      await waitFor(() => readEvents(dir, 0).some((e) => e.ev === 'exited') || undefined, { timeoutMs: 10_000, what: 'the keeper to see its program end' });
+    }
+    init = undefined;
+    rmSync(top, { recursive: true, force: true });
+  });
 
   const size = () => statSync(outputPath(dir, 0)).size;
   /** waits until the spool stops growing, and returns its size */
@@ -56,6 +66,7 @@ describe("the keeper's bounded spool and closed streams", function () {
       10_000,
     );
     expect(ev.ev).to.equal('started');
+    if (ev.ev === 'started') init = ev.pid;
     const first = await settled();
     expect(first).to.be.within(SPOOL, SPOOL + READ_SLACK);
     writeTaken(dir, 0, 3 * SPOOL);
