@@ -1,6 +1,7 @@
 /** Signals as a person names them (`kill -USR1`, `kill -s SIGTERM`, `kill -10`), and which ones mosrun passes on. */
 import { SIGNAL_NAMES, type SignalName } from '@godwit/schemas';
 import { UsageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 /** Other names of the same signals, as kill(1) takes them. */
 const ALIASES: Readonly<Record<string, SignalName>> = { SIGIOT: 'SIGABRT', SIGPOLL: 'SIGIO', SIGCLD: 'SIGCHLD' };
@@ -16,7 +17,8 @@ export function parseSignal(spec: string): SignalName {
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
   const known = (SIGNAL_NAMES as readonly string[]).includes(name) ? (name as SignalName) : ALIASES[name];
   if (known) return known;
-  throw new UsageError(`unknown signal '${spec}': give a name (TERM, SIGUSR1, ...) or a number 1 to ${SIGNAL_NAMES.length} (\`kill -l\` lists them)`);
+  const names = [...SIGNAL_NAMES, ...Object.keys(ALIASES)].flatMap((k) => [k, k.slice(3)]);
+  throw new UsageError(`unknown signal '${spec}'${didYouMean(upper, names)}: give a name (TERM, SIGUSR1, ...) or a number 1 to ${SIGNAL_NAMES.length} (\`kill -l\` lists them)`);
 }
 
 /**

@@ -1,25 +1,10 @@
 /** `moskillall [-SIG]`: MOSIX's signal to all of the caller's godwit processes (an administrator's: everyone's). */
-import os from 'node:os';
 import { Command } from '@commander-js/extra-typings';
 import { GodwitError } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { CliError } from '../errors.js';
 import { isActive } from '../render.js';
-import { didYouMean } from '../suggest.js';
-
-const SIGNALS = os.constants.signals as Record<string, number | undefined>;
-
-/** 'SIGKILL' for "9", "KILL", "kill", "SIGKILL" */
-export function signalName(spec: string): string {
-  if (/^[0-9]+$/.test(spec)) {
-    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === Number(spec));
-    if (name) return name;
-  } else {
-    const name = spec.toUpperCase().startsWith('SIG') ? spec.toUpperCase() : `SIG${spec.toUpperCase()}`;
-    if (SIGNALS[name] !== undefined) return name;
-  }
-  throw new CliError(`'${spec}' is no signal${didYouMean(spec.toUpperCase(), Object.keys(SIGNALS).flatMap((k) => [k, k.slice(3)]))}: give a name (TERM, KILL, SIGUSR1) or a number`, { exitCode: 2 });
-}
+import { parseSignal } from '../signals.js';
 
 /** MOSIX's -{signal}: `-9`, `-KILL`, `-SIGKILL` as `--signal=...` (commander takes no option named by a number) */
 export function signalFlagAsOption(argv: readonly string[]): string[] {
@@ -32,7 +17,7 @@ export function buildKillallCommand(name: string) {
     .usage('[-SIGNAL]   e.g. moskillall, moskillall -9, moskillall -KILL')
     .option('-s, --signal <signal>', 'the signal: a name (TERM, KILL, USR1) or a number; also as MOSIX writes it: -9, -KILL', 'SIGTERM')
     .action(async (opts) => {
-      const sig = signalName(opts.signal);
+      const sig = parseSignal(opts.signal);
       const client = await connect();
       const procs = (await client.listProcesses({ all: true })).filter(isActive);
       const failed: string[] = [];

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { GodwitError, type Node } from '@godwit/schemas';
 import { buildRunCommand, type RunArgs } from '../../../cli/src/commands/run.js';
 import { parseBsdLetters } from '../../../cli/src/commands/ps.js';
-import { signalFlagAsOption, signalName } from '../../../cli/src/commands/killall.js';
+import { signalFlagAsOption } from '../../../cli/src/commands/killall.js';
+import { parseSignal } from '../../../cli/src/signals.js';
 import { runNative } from '../../../cli/src/commands/native.js';
 import { buildGodwitProgram } from '../../../cli/src/commands/index.js';
 import { renderWhois } from '../../../cli/src/commands/ctl.js';
@@ -158,9 +159,9 @@ describe('moskillall', () => {
   it('takes MOSIX -SIGNAL as a number or a name, with or without SIG', () => {
     expect(signalFlagAsOption(['-9'])).to.deep.equal(['--signal=9']);
     expect(signalFlagAsOption(['-KILL', '--json'])).to.deep.equal(['--signal=KILL', '--json']);
-    expect(['9', 'KILL', 'kill', 'SIGKILL'].map(signalName)).to.deep.equal(['SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL']);
-    expect(signalName('15')).to.equal('SIGTERM');
-    expect(() => signalName('TREM')).to.throw(/'TREM' is no signal \(did you mean TERM\?\)/);
+    expect(['9', 'KILL', 'kill', 'SIGKILL'].map(parseSignal)).to.deep.equal(['SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL']);
+    expect(parseSignal('15')).to.equal('SIGTERM');
+    expect(() => parseSignal('TREM')).to.throw(/unknown signal 'TREM' \(did you mean TERM\?\)/);
   });
 });
 
