@@ -1,12 +1,11 @@
 /**
- * Typed client of the orchestrator's REST API (/v1), over global fetch: with a token, or on a
+ * Typed client of the orchestrator's REST API (/v1), over node:http: with a token, or on a
  * node through its agent's local socket, where the kernel says who the caller is.
  */
 import fs from 'node:fs';
-import { Value } from 'typebox/value';
-import { Agent } from 'undici';
+import { isClientConfig } from '@godwit/schemas/client-config-check';
 import {
-  ClientConfig,
+  type ClientConfig,
   GodwitError,
   parseApiError,
   type BalancerSettings,
@@ -30,9 +29,10 @@ import {
   type WhyResult,
 } from '@godwit/schemas';
 import { CliError } from './errors.js';
+import { request, type HttpResponse } from './http.js';
 import { agentSocketPath, clientConfigPath } from './paths.js';
 
-export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+async function loadClientConfig(env: NodeJS.ProcessEnv): Promise<ClientConfig> {
   const file = clientConfigPath(env);
   let text: string;
   try {
@@ -49,7 +49,9 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   } catch (err) {
     throw new CliError(`client configuration ${file} is not JSON: ${(err as Error).message}`);
   }
-  if (!Value.Check(ClientConfig, parsed)) {
+  if (!isClientConfig(parsed)) {
+    // TypeBox's checker says why; loaded only now, as it takes long to load
+    const [{ Value }, { ClientConfig }] = await Promise.all([import('typebox/value'), import('@godwit/schemas/config')]);
     const first = [...Value.Errors(ClientConfig, parsed)][0];
     throw new CliError(`client configuration ${file} is invalid: ${first ? `${first.instancePath || '/'} ${first.message}` : 'bad shape'}`);
   }
@@ -81,7 +83,15 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-export type StreamEnd = { exit: { code: number | null; signal: string | null } };
+/** one call: what is sent, and how long to wait for its answer (null: as long as it takes) */
+interface CallOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal;
+  timeoutMs?: number | null;
+}
+
 
 export class GodwitClient {
   readonly config: Connection;
@@ -89,14 +99,12 @@ export class GodwitClient {
   readonly where: string;
   private readonly base: string;
   private readonly timeoutMs: number;
-  private readonly dispatcher: Agent | undefined;
 
   constructor(config: Connection, opts: ClientOptions = {}) {
     this.config = config;
     this.base = isLocal(config) ? LOCAL_URL : config.url.replace(/\/+$/, '');
     this.where = isLocal(config) ? `the agent's socket ${config.socket}` : `the orchestrator at ${this.base}`;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
-    this.dispatcher = isLocal(config) ? new Agent({ connect: { socketPath: config.socket } }) : undefined;
   }
 
   /** On a node, as whoever runs this: asks the agent on `socket` who that is and which node it is. */
@@ -106,35 +114,34 @@ export class GodwitClient {
     return new GodwitClient({ socket, user: me.user, homeNode: me.node }, opts);
   }
 
-  private async fetch(path: string, init: RequestInit & { timeoutMs?: number | null } = {}): Promise<Response> {
-    const url = `${this.base}/v1${path}`;
-    const headers = new Headers(init.headers);
-    if (!isLocal(this.config)) headers.set('authorization', `Bearer ${this.config.token}`);
+  private async fetch(path: string, init: CallOptions = {}): Promise<HttpResponse> {
+    const method = init.method ?? 'GET';
+    const headers: Record<string, string> = { ...init.headers };
+    if (!isLocal(this.config)) headers.authorization = `Bearer ${this.config.token}`;
     const timeoutMs = init.timeoutMs === undefined ? this.timeoutMs : init.timeoutMs;
-    const signals = [init.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-      (s): s is AbortSignal => s != null,
-    );
-    let res: Response;
+    const signals = [init.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter((s): s is AbortSignal => s != null);
+    let res: HttpResponse;
     try {
-      res = await fetch(url, {
-        ...init,
+      res = await request({
+        method,
+        url: `${this.base}/v1${path}`,
         headers,
-        signal: signals.length ? AbortSignal.any(signals) : null,
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-      } as RequestInit);
+        ...(isLocal(this.config) ? { socketPath: this.config.socket } : {}),
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
+      });
     } catch (err) {
       if (init.signal?.aborted) throw err;
       if ((err as Error).name === 'TimeoutError') {
-        throw new CliError(`${this.where} did not answer ${init.method ?? 'GET'} /v1${path} within ${timeoutMs} ms`);
+        throw new CliError(`${this.where} did not answer ${method} /v1${path} within ${timeoutMs} ms`);
       }
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       const hint = isLocal(this.config) ? "is this node's agent running?" : 'is the cluster up? (`godwit cluster status`)';
       throw new CliError(`cannot reach ${this.where} (${why}); ${hint}`, {
         cause: err,
       });
     }
-    if (!res.ok) throw await errorFromResponse(res, `${init.method ?? 'GET'} /v1${path}`);
+    if (!res.ok) throw await errorFromResponse(res, `${method} /v1${path}`);
     return res;
   }
 
@@ -144,9 +151,9 @@ export class GodwitClient {
     return { url: `${this.base.replace(/^http/, 'ws')}/v1${path}`, headers: { authorization: `Bearer ${this.config.token}` } };
   }
 
-  private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+  private async json<T>(path: string, init: CallOptions = {}): Promise<T> {
     const res = await this.fetch(path, init);
-    return (await res.json()) as T;
+    return res.json<T>();
   }
 
   private post<T>(path: string, body: unknown): Promise<T> {
@@ -235,7 +242,7 @@ export class GodwitClient {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ signal }),
     });
-    return res.status === 202 ? ((await res.json()) as SignalQueued) : null;
+    return res.status === 202 ? res.json<SignalQueued>() : null;
   }
 
   /** whoever read this stream of the program's output is gone: its next write there gets SIGPIPE */
@@ -274,10 +281,9 @@ export class GodwitClient {
       timeoutMs: null,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    if (!res.body) return;
     const decoder = new TextDecoder();
     let pending = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       pending += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -291,7 +297,7 @@ export class GodwitClient {
   }
 }
 
-async function errorFromResponse(res: Response, what: string): Promise<Error> {
+async function errorFromResponse(res: HttpResponse, what: string): Promise<Error> {
   const text = await res.text().catch(() => '');
   const body = parseApiError(text);
   if (body) return GodwitError.fromBody(body);
@@ -305,5 +311,5 @@ async function errorFromResponse(res: Response, what: string): Promise<Error> {
 export async function connect(env: NodeJS.ProcessEnv = process.env, opts: ClientOptions = {}): Promise<GodwitClient> {
   const socket = agentSocketPath(env);
   const local = !env.GODWIT_CONFIG && (!!env.GODWIT_AGENT_SOCKET || (!fs.existsSync(clientConfigPath(env)) && fs.existsSync(socket)));
-  return local ? GodwitClient.local(socket, opts) : new GodwitClient(loadClientConfig(env), opts);
+  return local ? GodwitClient.local(socket, opts) : new GodwitClient(await loadClientConfig(env), opts);
 }

@@ -1,5 +1,7 @@
 /** The orchestrator's public REST API (/v1): what the CLI and schedulers see. */
 import Type, { type Static } from 'typebox';
+import { FILE_PATH_MAX } from './limits.js';
+import { SIGNAL_NAMES } from './signals.js';
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
@@ -11,8 +13,6 @@ export const ErrorBody = Type.Object({
 
 export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
 
-/** the longest path a file given for a recovery may have (Linux's PATH_MAX) */
-export const FILE_PATH_MAX = 4096;
 /**
  * A file a recovery opens on a user's behalf: absolute, and without control characters, which
  * no one means in a file name and which could split a list of them (a newline).
@@ -303,17 +303,6 @@ export const ContinueRequest = Type.Object({
 });
 export type ContinueRequest = Static<typeof ContinueRequest>;
 
-/**
- * The signals a program can be sent, by name, in Linux's numbering order (number = index + 1, as
- * `kill -l` lists them): every standard signal, so that whatever reaches a program's stand-in
- * (mosrun) can reach the program.
- */
-export const SIGNAL_NAMES = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1',
-  'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP',
-  'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR',
-  'SIGSYS',
-] as const;
 export type SignalName = (typeof SIGNAL_NAMES)[number];
 export const SignalName = Type.Unsafe<SignalName>(Type.Union(SIGNAL_NAMES.map((s) => Type.Literal(s))));
 export const SignalRequest = Type.Object({ signal: SignalName });

@@ -1,4 +1,6 @@
 export * from './errors.js';
+export * from './limits.js';
+export * from './signals.js';
 export * from './api.js';
 export * from './agent-api.js';
 export * from './config.js';

@@ -1,0 +1,74 @@
+/**
+ * One HTTP request over node:http, to a URL or an agent's Unix socket. Not fetch: Node's fetch
+ * loads its bundled undici on first use (tens of ms), and undici itself for a socket path, which
+ * a command as short as `mosrun true` pays for on every start.
+ */
+import http from 'node:http';
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  /** connect here instead of the URL's host (the URL then names only the path) */
+  socketPath?: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  ok: boolean;
+  /** the body as it arrives; read it, or text() or json(), once */
+  body: AsyncIterable<Buffer>;
+  text(): Promise<string>;
+  json<T>(): Promise<T>;
+}
+
+/**
+ * Resolves once the response's head has arrived. Rejects with the signal's reason when it aborts
+ * (a TimeoutError for AbortSignal.timeout), or with the socket's error (its code: ECONNREFUSED...).
+ */
+export function request(req: HttpRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const { signal } = req;
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const headers = { ...req.headers };
+    if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    const outgoing = http.request(req.url, { method: req.method, headers, ...(req.socketPath ? { socketPath: req.socketPath } : {}) });
+    let incoming: http.IncomingMessage | undefined;
+    const onAbort = (): void => {
+      const reason = signal?.reason as Error;
+      if (incoming) incoming.destroy(reason);
+      else outgoing.destroy(reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    outgoing.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(signal?.aborted ? (signal.reason as Error) : err);
+    });
+    outgoing.on('response', (res) => {
+      incoming = res;
+      // the body may still be cut by the signal: its stream then fails with the reason
+      res.on('close', () => signal?.removeEventListener('abort', onAbort));
+      const status = res.statusCode ?? 0;
+      const text = async (): Promise<string> => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of res) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      };
+      resolve({
+        status,
+        statusText: res.statusMessage ?? '',
+        ok: status >= 200 && status < 300,
+        body: res,
+        text,
+        json: async <T>() => JSON.parse(await text()) as T,
+      });
+    });
+    outgoing.end(req.body);
+  });
+}
