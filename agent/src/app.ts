@@ -1,13 +1,14 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
+import { installErrorHandler } from '@godwit/schemas/http-errors';
 import { createCheckpoints } from './checkpoints.js';
 import { readClusterKey } from './cluster-key.js';
 import { createControl } from './control.js';
 import { controlRoutes } from './control-routes.js';
 import { createCriu, type Criu } from './criu.js';
 import { createDeputies } from './deputies.js';
-import { installErrorHandler, requireToken } from './http-errors.js';
+import { requireToken } from './require-token.js';
 import { createImageStore } from './images.js';
 import { mountRunDir } from './run-dir.js';
 import { createKeptOutput } from './kept-output.js';
@@ -36,7 +37,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     // the orchestrator follows output over long-lived requests: closing must not wait for them
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  installErrorHandler(app);
+  installErrorHandler(app, `the agent of ${config.node}`);
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);

@@ -2,6 +2,7 @@
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
+import { installErrorHandler } from '@godwit/schemas/http-errors';
 import { type AgentClient, type AgentTimeouts, createAgentClient, DEFAULT_AGENT_TIMEOUTS } from './agent-client.js';
 import { requireUsers } from './auth.js';
 import { Bus } from './bus.js';
@@ -10,7 +11,6 @@ import type { Config } from './config.js';
 import { controlRoute, createControl } from './control.js';
 import { type Ctx, DEFAULT_TUNABLES, type Tunables } from './context.js';
 import { openDb } from './db.js';
-import { installErrorHandling } from './errors.js';
 import { createMigrator, type Migrator } from './migration.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
@@ -65,7 +65,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     // followers and agents hold long streams open: closing must not wait for them
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  installErrorHandling(app);
+  installErrorHandler(app, 'the orchestrator');
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );

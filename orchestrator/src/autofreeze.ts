@@ -6,11 +6,12 @@
  * reported since its last actions. Every action is an event, with its reason (GET /v1/events).
  * Its state is the database's (frz, the frozen migration), so it survives restarts.
  */
+import { toGodwitError } from '@godwit/schemas';
 import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import { readBalancerSettings } from './balancer.js';
 import { type FrozenProc, type MemAction, type MemNode, type MemProc, planMemory } from './freeze-decision.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 
 export interface AutoFreeze {
   start(): void;
@@ -62,7 +63,7 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
     try {
       await migrator.freeze(proc, 'A');
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err);
       // CRIU's refusal is the process's; anything else (its agent gone, a move begun meanwhile) is tried again later
       if (e.code === 'GODWIT_ERR_CANNOT_DUMP') markCannotFreeze(id, node, e.message);
       else log.warn({ process: id }, `could not freeze process ${id}: ${e.message}`);
@@ -84,7 +85,7 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
       if (proc.state !== 'frozen') return;
       db.event({ processId: a.processId, node: a.to, kind: 'auto-thaw', message: `process ${a.processId} comes back on ${a.to}: ${a.reason}` });
       // a failed return leaves it frozen (with its FRZ) and is an event of its own: the next look tries again
-      await migrator.thaw(proc, a.to).catch((err: unknown) => log.warn({ process: a.processId }, asGodwitError(err).message));
+      await migrator.thaw(proc, a.to).catch((err: unknown) => log.warn({ process: a.processId }, toGodwitError(err).message));
       return;
     }
     if (proc.state !== 'running') return;
@@ -93,7 +94,7 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
     try {
       reasons = (await ctx.agent(proc.node).inspect(proc.id)).reasons;
     } catch (err) {
-      log.warn({ process: proc.id }, `could not look at process ${proc.id} before freezing it: ${asGodwitError(err).message}`);
+      log.warn({ process: proc.id }, `could not look at process ${proc.id} before freezing it: ${toGodwitError(err).message}`);
       return;
     }
     if (reasons.length) return markCannotFreeze(proc.id, proc.node, reasons.join('; '));
@@ -102,7 +103,7 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
     try {
       await migrator.migrate(proc, a.to, 'auto');
     } catch (err) {
-      await freeze(proc.id, a.from, `${a.reason}; the move failed (${asGodwitError(err).message}), so it is frozen instead`);
+      await freeze(proc.id, a.from, `${a.reason}; the move failed (${toGodwitError(err).message}), so it is frozen instead`);
     }
   }
 

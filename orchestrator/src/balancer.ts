@@ -6,12 +6,12 @@
  * may need more (12 programs started on one of 3 nodes take two rounds of 4). Its settings live
  * in SQLite (mosctl balance), its decisions in the event list.
  */
-import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad } from '@godwit/schemas';
+import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad, toGodwitError } from '@godwit/schemas';
 import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import type { Db } from './db.js';
 import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 
 /**
  * Automatic freezing is on by default, as in MOSIX; 5% of a node's memory is a shortage that
@@ -113,7 +113,7 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
       decision.migrationId = m.id;
       decision.outcome = 'moved';
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err);
       decision.migrationId = (e.details?.migrationId as number | undefined) ?? null;
       decision.outcome = e.message;
       log.warn({ process: move.processId }, `the balancer could not move process ${move.processId}: ${e.message}`);

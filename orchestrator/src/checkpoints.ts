@@ -3,11 +3,11 @@
  * where the process runs, each recorded in SQLite once its file is safe; the automatic ones
  * when they are due, after an orchestrator restart too.
  */
-import { GodwitError, type Checkpoint, type CheckpointRequest } from '@godwit/schemas';
+import { GodwitError, type Checkpoint, type CheckpointRequest, toGodwitError } from '@godwit/schemas';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toCheckpoint } from './db.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 
 /** how often automatic checkpoints (-A) are looked for */
 const AUTO_TICK_MS = 500;
@@ -45,7 +45,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
       try {
         taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run' });
       } catch (err) {
-        const e = asGodwitError(err);
+        const e = toGodwitError(err);
         if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path: null });
         db.event({ processId: proc.id, node: proc.node, kind: 'checkpoint-failed', message: `checkpoint ${number} of process ${proc.id} failed: ${e.message}` });
         throw e;
@@ -87,7 +87,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
         .then(() => failedAt.delete(proc.id))
         .catch((err: unknown) => {
           failedAt.set(proc.id, Date.now());
-          log.warn(`automatic checkpoint of process ${proc.id}: ${asGodwitError(err).message}`);
+          log.warn(`automatic checkpoint of process ${proc.id}: ${toGodwitError(err).message}`);
         })
         .finally(() => busy.delete(proc.id));
     }

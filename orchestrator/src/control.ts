@@ -6,13 +6,13 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type ControlKind, ControlRequest, type ControlState, type ControlUpdate, GodwitError } from '@godwit/schemas';
+import { type ControlKind, ControlRequest, type ControlState, type ControlUpdate, GodwitError, toGodwitError } from '@godwit/schemas';
 import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import type { Checkpointer } from './checkpoints.js';
 import { parseCheckpoint, parseLock, parseNeedMem, parseTarget } from './control-values.js';
 import type { ProcessRow } from './db.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 import { agentAuth } from './nodes.js';
 
 /** what each kind of request does; it throws why it is refused */
@@ -75,7 +75,7 @@ export function createControl(ctx: Ctx, migrator: Migrator, checkpointer: Checkp
         try {
           await handlers[req.kind](row, req.value);
         } catch (err) {
-          error = asGodwitError(err).message;
+          error = toGodwitError(err).message;
         }
         await showLogged(row.id, { kind: req.kind, ...(error ? { error } : {}) });
       })();

@@ -3,9 +3,9 @@
  * running there moves to the best other node; one that fits nowhere, or whose move fails, is
  * frozen where it is (FRZ E) rather than left running on a node being emptied.
  */
-import type { DrainResult } from '@godwit/schemas';
+import { type DrainResult, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from './context.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 import { place } from './placement.js';
 
 export function setDrained(ctx: Ctx, name: string, drained: boolean, by: string): void {
@@ -29,16 +29,16 @@ export async function drain(ctx: Ctx, migrator: Migrator, name: string, by: stri
         result.moved.push({ processId: p.id, to });
         continue;
       } catch (err) {
-        why = `moving it to ${to} failed: ${asGodwitError(err).message}`;
+        why = `moving it to ${to} failed: ${toGodwitError(err).message}`;
       }
     } catch (err) {
-      why = `no other node can take it: ${asGodwitError(err).message}`;
+      why = `no other node can take it: ${toGodwitError(err).message}`;
     }
     try {
       await migrator.freeze(ctx.db.q.processById.get(p.id)!, 'E');
       result.frozen.push({ processId: p.id, reason: why });
     } catch (err) {
-      result.failed.push({ processId: p.id, reason: `${why}; freezing it failed too: ${asGodwitError(err).message}` });
+      result.failed.push({ processId: p.id, reason: `${why}; freezing it failed too: ${toGodwitError(err).message}` });
     }
   }
   return result;

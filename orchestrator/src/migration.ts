@@ -12,13 +12,13 @@ import {
   type AgentProc,
   type DumpResult,
   type RestoreResult,
-  type ErrorCode,
   type FreezeReason,
   type LazyStatus,
   GodwitError,
   type Migration,
   type MigrationState,
   type Strategy,
+  toGodwitError,
 } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
 import { freezeTimes } from './freeze-times.js';
@@ -206,7 +206,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         });
       }
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');
       if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE' && resume) {
         // its images (or its stopped tree) are at the source: restore it there once that agent is back
         const message = `${head}; the agent of ${m.from_node} cannot be reached to restore it (${e.message}): it is restored there as soon as that agent is back`;
@@ -252,7 +252,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
         await ctx.agent(m.to_node).stdin(m.process_id, Buffer.from(left.unread, 'base64'), left.stdinClosed);
       }
     } catch (err) {
-      const message = `process ${m.process_id} runs on ${m.to_node}, but its stopped copy on ${m.from_node} could not be ended: ${asGodwitError(err).message}`;
+      const message = `process ${m.process_id} runs on ${m.to_node}, but its stopped copy on ${m.from_node} could not be ended: ${toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED').message}`;
       db.event({ processId: m.process_id, node: m.from_node, kind: 'stale-copy', message });
       log.error({ err, migration: m.id }, message);
     }
@@ -276,7 +276,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       if (dump.direct) await finishSource(m);
       return finishDone(m, r, dump);
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');
       if (e.code === 'GODWIT_ERR_AGENT_UNREACHABLE') {
         // the restore may have worked and only its answer got lost: never run the program twice
         const found = await findRunning(m.to_node, m.process_id, m.from_epoch + 1);
@@ -327,7 +327,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       try {
         return await call();
       } catch (err) {
-        if (asGodwitError(err).code !== 'GODWIT_ERR_AGENT_UNREACHABLE' || Date.now() > deadline || ctx.closing.aborted) throw err;
+        if (toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED').code !== 'GODWIT_ERR_AGENT_UNREACHABLE' || Date.now() > deadline || ctx.closing.aborted) throw err;
         await sleep(500, ctx.closing);
       }
     }
@@ -380,7 +380,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
    */
   async function ownerAhead(m: MigrationRow): Promise<void> {
     const asked = ctx.agent(m.to_node).resolveAccount(ownerAccount(m.process_id)).catch((err: unknown) => {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');
       if (e.code !== 'GODWIT_ERR_AGENT_UNREACHABLE') throw e;
       log.warn({ err, migration: m.id }, `${m.to_node} did not look the owner's account up ahead: its restore will`);
     });
@@ -401,7 +401,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       expected.set(m.id, program.residentBytes);
     } catch (err) {
-      failBeforeDump(m, asGodwitError(err));
+      failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }
     db.q.setMigrationStrategy.run({ id: m.id, strategy: choice.strategy, strategy_reason: choice.reason });
     m = transition(m, 'dumping');
@@ -417,7 +417,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     try {
       dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...(lazy ? { lazy } : pageServer ? { pageServer } : {}) });
     } catch (err) {
-      failBeforeDump(m, asGodwitError(err));
+      failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }
     const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct, lazy: dumped.lazy };
     recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
@@ -437,7 +437,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
       const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, token: to.token } });
       m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
     } catch (err) {
-      return failed(m, asGodwitError(err));
+      return failed(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }
     return restoreAtDest(m, dump, failed);
   }
@@ -508,7 +508,7 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     try {
       dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id });
     } catch (err) {
-      failBeforeDump(m, asGodwitError(err), `process ${m.process_id} cannot be frozen`);
+      failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'), `process ${m.process_id} cannot be frozen`);
     }
     const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
     recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
@@ -644,10 +644,4 @@ export function createMigrator(ctx: Ctx, resume?: (m: MigrationRow) => Promise<v
     exclusive,
     requireRunning,
   };
-}
-
-export function asGodwitError(err: unknown): GodwitError {
-  if (err instanceof GodwitError) return err;
-  const code: ErrorCode = 'GODWIT_ERR_MIGRATION_FAILED';
-  return new GodwitError(code, (err as Error)?.message ?? String(err), undefined, { cause: err });
 }

@@ -3,11 +3,11 @@
  * or undo each migration it finds half done, by looking at what the agents hold, and restart
  * the output relay of every live process.
  */
-import { type AgentProc, GodwitError } from '@godwit/schemas';
+import { type AgentProc, GodwitError, toGodwitError } from '@godwit/schemas';
 import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import type { DumpRecord, MigrationRow } from './db.js';
-import { asGodwitError, type Migrator } from './migration.js';
+import type { Migrator } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { deliverQueuedSignals } from './queued-signals.js';
 
@@ -91,7 +91,7 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
       const sOld = at(src, id, m.from_epoch);
       if (dNew && dNew.state !== 'dumped' && dump?.lazy) {
         log.info(`migration ${m.id}: process ${id} runs on ${to}; its memory follows from ${from}`);
-        await migrator.followMemory(m, { pid: dNew.pid, restoredAt: null }, dump).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        await migrator.followMemory(m, { pid: dNew.pid, restoredAt: null }, dump).catch((err: unknown) => log.warn(toGodwitError(err).message));
         return;
       }
       if (dNew && dNew.state !== 'dumped') {
@@ -104,7 +104,7 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
         // a direct dump left it stopped at the source, and it runs nowhere else: let it run on
         const cause = new GodwitError('GODWIT_ERR_MIGRATION_FAILED', 'the orchestrator restarted during the migration');
         const record: DumpRecord = { ...(dump ?? { frozenAt: null, inodes: sOld.inodes, bytes: 0 }), direct: true };
-        await migrator.rollback(m, cause, record).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        await migrator.rollback(m, cause, record).catch((err: unknown) => log.warn(toGodwitError(err).message));
         return;
       }
       const stayed = sNew && sNew.state !== 'dumped' ? sNew : sOld && sOld.state !== 'dumped' ? sOld : undefined;
@@ -116,11 +116,11 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
       const images: DumpRecord | null = dump ?? (sOld ? { frozenAt: null, inodes: sOld.inodes, bytes: 0 } : null);
       if (images && (await ctx.agent(from).hasImages(m.id))) {
         const cause = new GodwitError('GODWIT_ERR_MIGRATION_FAILED', 'the orchestrator restarted during the migration');
-        await migrator.rollback(m, cause, images).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        await migrator.rollback(m, cause, images).catch((err: unknown) => log.warn(toGodwitError(err).message));
         return;
       }
       if (images && (await ctx.agent(to).hasImages(m.id))) {
-        await migrator.restoreAtDest(m, images).catch((err: unknown) => log.warn(asGodwitError(err).message));
+        await migrator.restoreAtDest(m, images).catch((err: unknown) => log.warn(toGodwitError(err).message));
         return;
       }
       const reason = `process ${id} is lost: after the orchestrator restarted during its migration ${m.id}, neither ${from} nor ${to} runs it or holds its images`;
@@ -128,7 +128,7 @@ export async function resumeMigration(ctx: Ctx, migrator: Migrator, m: Migration
       log.warn(reason);
       return;
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err);
       if (e.code !== 'GODWIT_ERR_AGENT_UNREACHABLE') throw err;
       log.warn(`migration ${m.id}: ${e.message}; trying again`);
       await sleep(delay, ctx.closing);

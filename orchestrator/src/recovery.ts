@@ -4,14 +4,13 @@
  * brought back from their latest checkpoint, the one way a process restarts from the past. Only
  * files in the checkpoints table are used, each checked by the agent against its recorded MAC.
  */
-import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest } from '@godwit/schemas';
+import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest, toGodwitError } from '@godwit/schemas';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db.js';
-import { asGodwitError } from './migration.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
 
@@ -115,7 +114,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
         });
       });
     } catch (err) {
-      const e = asGodwitError(err);
+      const e = toGodwitError(err);
       db.tx(() => {
         db.q.failStart.run({ id, failure: e.message, ended_at: Date.now() });
         db.event({ processId: id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
@@ -187,7 +186,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
         `process ${proc.id} was lost with node ${avoid} and recovered on ${target} as PID ${restored.pid} from its checkpoint ${latest.number} (${latest.path}, taken ${new Date(latest.taken_at).toISOString()}): it goes on from there${files ? `; ${files}` : ''}`,
       );
     } catch (err) {
-      markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${asGodwitError(err).message}`);
+      markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${toGodwitError(err).message}`);
     } finally {
       if (rid !== undefined && target) ctx.agent(target).deleteImages(rid).catch(() => undefined);
     }

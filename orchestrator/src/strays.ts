@@ -4,9 +4,8 @@
  * on at its source. Two copies would both act on its files; the one the record does not know ends.
  * Looked for each time a node's agent says hello.
  */
-import type { AgentProc } from '@godwit/schemas';
+import { type AgentProc, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from './context.js';
-import { asGodwitError } from './migration.js';
 
 export async function endStrayCopies(ctx: Ctx, node: string): Promise<void> {
   const { db, log } = ctx;
@@ -25,7 +24,7 @@ export async function endStrayCopies(ctx: Ctx, node: string): Promise<void> {
       db.event({ processId: p.id, node, kind: 'stray-ended', message });
       log.warn(message);
     } catch (err) {
-      log.error({ err }, `could not end a second copy of process ${p.id} on ${node}: ${asGodwitError(err).message}`);
+      log.error({ err }, `could not end a second copy of process ${p.id} on ${node}: ${toGodwitError(err).message}`);
     }
   }
 }

@@ -2,12 +2,11 @@
  * Why a process does not move (openMosix's /proc/PID/cantmove): every reason that applies, in
  * words, from its record and from its node's look at it, without stopping it.
  */
-import type { WhyResult } from '@godwit/schemas';
+import { type WhyResult, toGodwitError } from '@godwit/schemas';
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
-import { asGodwitError } from './migration.js';
 
 export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult> {
   const reasons: string[] = [];
@@ -19,7 +18,7 @@ export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult>
     try {
       reasons.push(...(await ctx.agent(p.node).inspect(p.id)).reasons);
     } catch (err) {
-      reasons.push(`its node ${p.node} could not look at it: ${asGodwitError(err).message}`);
+      reasons.push(`its node ${p.node} could not look at it: ${toGodwitError(err).message}`);
     }
   }
   const others = ctx.nodes.names.filter((n) => n !== p.node && ctx.nodes.isOnline(n));

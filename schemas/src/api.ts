@@ -1,11 +1,13 @@
 /** The orchestrator's public REST API (/v1): what the CLI and schedulers see. */
 import Type, { type Static } from 'typebox';
+import { ERROR_CODES } from './errors.js';
 import { FILE_PATH_MAX } from './limits.js';
 import { SIGNAL_NAMES } from './signals.js';
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String(),
+  /** one of the catalogue's codes (errors.ts), listed in the OpenAPI document */
+  code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
   error: Type.String(),
   message: Type.String(),
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

@@ -42,6 +42,7 @@ export const ERRORS = {
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 /** The shape of every error the orchestrator and the agents return. */
 export interface ApiErrorBody {
@@ -81,6 +82,25 @@ export class GodwitError extends Error {
     const code = body.code in ERRORS ? body.code : 'GODWIT_ERR_INTERNAL';
     return new GodwitError(code, body.message, body.details);
   }
+}
+
+/**
+ * Any error as a GodwitError, the one conversion every part makes: a GodwitError stays itself; a
+ * request the HTTP framework refused (its validation failed, or it answered 4xx) says so; anything
+ * else becomes `fallback`, what was being attempted, keeping its message and its cause.
+ */
+export function toGodwitError(err: unknown, fallback: ErrorCode = 'GODWIT_ERR_INTERNAL'): GodwitError {
+  if (err instanceof GodwitError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { validation?: unknown; statusCode?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const options = { cause: err };
+  // Fastify's message names the part and the field: "body/argv must NOT have fewer than 1 items"
+  if (e.validation) return new GodwitError('GODWIT_ERR_BAD_REQUEST', `invalid request: ${message}`, undefined, options);
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code = e.statusCode === 401 ? 'GODWIT_ERR_UNAUTHORIZED' : e.statusCode === 404 ? 'GODWIT_ERR_NOT_FOUND' : 'GODWIT_ERR_BAD_REQUEST';
+    return new GodwitError(code, message, undefined, options);
+  }
+  return new GodwitError(fallback, message, undefined, options);
 }
 
 export function isApiErrorBody(x: unknown): x is ApiErrorBody {

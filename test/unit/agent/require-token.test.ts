@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Fastify from 'fastify';
-import { installErrorHandler, requireToken } from '../../../agent/src/http-errors.js';
+import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { requireToken } from '../../../agent/src/require-token.js';
 
 describe("agent's token check", () => {
   const token = 'node1-token-0123456789';
@@ -8,7 +9,7 @@ describe("agent's token check", () => {
   it('refuses a token that differs in its last byte, and takes the right one', async () => {
     const app = Fastify({ logger: false });
     try {
-      installErrorHandler(app);
+      installErrorHandler(app, 'the agent of node1');
       requireToken(app, token);
       app.get('/v1/procs', async () => []);
       const ask = (t: string) => app.inject({ method: 'GET', url: '/v1/procs', headers: { authorization: `Bearer ${t}` } });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ERROR_CODES } from '@godwit/schemas';
 import { type Cluster, decodeOutput, startCluster, TOKENS, waitFor } from './harness.js';
 
 const RUN = { argv: ['/bin/prog', 'x'], cwd: '/tmp' };
@@ -45,6 +46,9 @@ describe('orchestrator API', function () {
     expect(doc.openapi).to.match(/^3\./);
     expect(doc.paths).to.have.property('/v1/processes');
     expect(doc.paths).to.have.property('/v1/processes/{id}/migrate');
+    // a client can learn every error code it may be given from the document alone
+    const text = JSON.stringify(doc);
+    for (const code of ERROR_CODES) expect(text, code).to.contain(`"${code}"`);
   });
 
   it('lists the nodes, online, with features and load', async () => {

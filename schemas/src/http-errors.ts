@@ -1,0 +1,22 @@
+/**
+ * How the orchestrator's and the agents' HTTP servers answer with an error: always
+ * GodwitError.toBody() (a stable code, a message, never a stack). Not in the package's index, so
+ * that the CLI never loads it.
+ */
+import type { FastifyInstance } from 'fastify';
+import { GodwitError, toGodwitError } from './errors.js';
+
+/** `service` names the server in the message of an internal error, whose own words stay in its log. */
+export function installErrorHandler(app: FastifyInstance, service: string): void {
+  app.setErrorHandler((err, req, reply) => {
+    const e = toGodwitError(err);
+    if (e.statusCode >= 500) req.log.error({ err }, e.message);
+    else req.log.info({ code: e.code }, e.message);
+    // an unforeseen failure's message may name what only the server should see (paths, internals)
+    const answer = err instanceof GodwitError || e.statusCode < 500 ? e : new GodwitError('GODWIT_ERR_INTERNAL', `internal error in ${service}; its log has the details`);
+    return reply.code(answer.statusCode).type('application/json').send(answer.toBody());
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).type('application/json').send(new GodwitError('GODWIT_ERR_NOT_FOUND', `no route ${req.method} ${req.url}`).toBody()),
+  );
+}
