@@ -39,12 +39,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "fifo.h"
 #include "owner.h"
 
 static const char *dir;
@@ -80,15 +80,9 @@ static int open_fifo(const char *name)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
-		die("mkfifo %s", path);
-	/* read and write: never blocks, and never sees an end while this process holds it */
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd = open_held_fifo(path);
 	if (fd < 0)
-		die("open %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-		die("%s is not a FIFO", path);
+		die("opening the FIFO %s", path);
 	return fd;
 }
 
