@@ -90,15 +90,6 @@ static int open_fifo(const char *name)
  * root's stand-in too ends with no capabilities, none to regain: the bounding and ambient sets go
  * while it may still drop them, the rest once it is the owner
  */
-static void drop_bounding(void)
-{
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			_exit(70);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		_exit(70);
-}
-
 static void drop_capabilities(void)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -133,7 +124,8 @@ static void stand_in(const struct owner *o, int signals, int control, int ready)
 		_exit(71);
 	if (null > 2)
 		close(null);
-	drop_bounding();
+	if (drop_capability_bounds() < 0)
+		_exit(70);
 	if (become_owner(o) < 0)
 		_exit(72);
 	drop_capabilities();
