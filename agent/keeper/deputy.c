@@ -82,7 +82,7 @@ static int open_fifo(const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open_held_fifo(path);
 	if (fd < 0)
-		die("opening the FIFO %s", path);
+		die("opening %s, which must be a FIFO", path);
 	return fd;
 }
 

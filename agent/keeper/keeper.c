@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/stdin", dir);
 	r.fifo = open_held_fifo(path);
 	if (r.fifo < 0)
-		die("opening the FIFO %s", path);
+		die("opening %s, which must be a FIFO", path);
 	make_pipes(&r.pipes);
 	r.sfd = child_signals();
 
