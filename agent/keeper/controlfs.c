@@ -25,6 +25,7 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "controlfs-backing.h"
 #include "controlfs-caller.h"
@@ -37,6 +38,10 @@ static void *serve(void *unused)
 {
 	(void)unused;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg) {
+		fprintf(stderr, "godwit-keeper: no memory to serve the control directory: its requests go unanswered\n");
+		return NULL;
+	}
 	/* several: a write waiting for its answer must not hold up the INTERRUPT that ends its wait */
 	fuse_loop_cfg_set_max_threads(cfg, 16);
 	fuse_session_loop_mt(session, cfg);
