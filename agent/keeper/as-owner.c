@@ -15,7 +15,8 @@
  * any component, must be a regular file, gets MODE & 0777 (never setuid, setgid or sticky), the
  * content of SRC, and is synced. One line per file on stdout, in order: "I ok", or "I STAGE ERRNO"
  * (stage: source, open, type, chmod, copy or sync); a failed file does not stop the others.
- * Exit status: 0 all written, 1 some not, 2 usage or the owner could not be taken on (stderr).
+ * Exit status: 0 all written, 1 some not, 2 usage, the owner could not be taken on (stderr) or
+ * stdout failed.
  *
  * stat becomes the owner first, then opens each PATH (O_PATH: as stat(2), it needs only the
  * search right on the directories on the way), following no symbolic link in any component. One
@@ -118,7 +119,7 @@ static int copy_all(const struct owner *owner, int n, char **args)
 	}
 	if (become(owner) < 0)
 		return 2;
-	int status = 0;
+	int status = 0, unreported = 0;
 	for (int i = 0; i < n; i++) {
 		const char *dst = args[1 + 3 * i], *mode_s = args[2 + 3 * i];
 		char *end;
@@ -138,9 +139,11 @@ static int copy_all(const struct owner *owner, int n, char **args)
 			status = 1;
 		} else
 			printf("%d ok\n", i);
-		fflush(stdout);
+		/* a line not written leaves the agent without that file's outcome: the run fails as a whole */
+		if (fflush(stdout) != 0)
+			unreported = 1;
 	}
-	return status;
+	return unreported ? 2 : status;
 }
 
 int main(int argc, char **argv)

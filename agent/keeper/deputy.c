@@ -39,12 +39,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "fifo.h"
 #include "owner.h"
 
 static const char *dir;
@@ -80,15 +80,9 @@ static int open_fifo(const char *name)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
-		die("mkfifo %s", path);
-	/* read and write: never blocks, and never sees an end while this process holds it */
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd = open_held_fifo(path);
 	if (fd < 0)
-		die("open %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-		die("%s is not a FIFO", path);
+		die("opening %s, which must be a FIFO", path);
 	return fd;
 }
 
@@ -96,15 +90,6 @@ static int open_fifo(const char *name)
  * root's stand-in too ends with no capabilities, none to regain: the bounding and ambient sets go
  * while it may still drop them, the rest once it is the owner
  */
-static void drop_bounding(void)
-{
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			_exit(70);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		_exit(70);
-}
-
 static void drop_capabilities(void)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -139,7 +124,8 @@ static void stand_in(const struct owner *o, int signals, int control, int ready)
 		_exit(71);
 	if (null > 2)
 		close(null);
-	drop_bounding();
+	if (drop_capability_bounds() < 0)
+		_exit(70);
 	if (become_owner(o) < 0)
 		_exit(72);
 	drop_capabilities();

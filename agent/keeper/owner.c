@@ -42,6 +42,15 @@ bad:
 	return -1;
 }
 
+int drop_capability_bounds(void)
+{
+	/* EINVAL: a capability this kernel does not know */
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ? -1 : 0;
+}
+
 /*
  * For good: no capabilities (the bounding and ambient sets emptied, so nothing it execs can
  * regain any), no new privileges (setuid binaries run as the owner), the owner's uid, gid and
@@ -51,13 +60,8 @@ int become_owner(const struct owner *o)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
-	if (o->uid != 0) {
-		for (int cap = 0; cap <= 63; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return -1;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-			return -1;
-	}
+	if (o->uid != 0 && drop_capability_bounds() < 0)
+		return -1;
 	if (setgroups((size_t)o->ngroups, o->groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
 	    setresuid(o->uid, o->uid, o->uid) < 0)
 		return -1;

@@ -19,6 +19,12 @@ struct owner {
 /* "UID GID G1,G2,..." (the groups may be empty), as agent/src/accounts.ts keeperUser writes it: 0, or -1 (EINVAL) */
 int parse_owner(const char *s, struct owner *o);
 
+/*
+ * Empties the bounding and ambient capability sets, so that nothing this process execs can
+ * regain a capability: 0, or -1 with errno. become_owner does it for any owner but root.
+ */
+int drop_capability_bounds(void);
+
 /* Makes this process the owner for good (see owner.c); 0, or -1 with errno. */
 int become_owner(const struct owner *o);
 

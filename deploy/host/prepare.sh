@@ -77,7 +77,7 @@ prepare_kdat_dir() {
   on_tmpfs /run && return 0
   mkdir -p "$KDAT_DIR"
   chown root:root "$KDAT_DIR" && chmod 0700 "$KDAT_DIR"
-  # the keeper hides this mount from programs by its source name, godwit-criu (keeper.c)
+  # the keeper hides this mount from programs by its source name, godwit-criu (agent/keeper/keeper-mounts.c)
   on_tmpfs "$KDAT_DIR" || mount -t tmpfs -o size=1m,mode=0700 godwit-criu "$KDAT_DIR" || say "could not mount a tmpfs on $KDAT_DIR: CRIU will probe the kernel at every run"
 }
 

@@ -30,7 +30,7 @@ export function parseMountinfo(text: string): Mount[] {
 
 /**
  * The name the tmpfs an agent keeps a lazy move's images on is mounted with (its runDir): the
- * keeper hides mounts of that name from the programs it starts (agent/keeper/keeper.c), so that
+ * keeper hides mounts of that name from the programs it starts (agent/keeper/keeper-mounts.c), so that
  * no dump packs what it holds, and no restore unpacks it.
  */
 export const RUN_MOUNT_SOURCE = 'godwit-run';

@@ -99,4 +99,22 @@ describe("the keeper's files for a recovery", function () {
       /nobody cannot open .*\/link for reading on node0: it is, or lies under, a symbolic link, which a recovery does not follow \(ELOOP\)/,
     );
   });
+
+  it('refuses to start on a DIR/stdin that is no FIFO, naming it, and runs nothing', async () => {
+    const stdin = join(dir, 'stdin');
+    writeFileSync(stdin, 'd\x05\0\0\0hello', { mode: 0o600 });
+    const ran = join(top, 'ran');
+    const start = startKeeper(
+      {
+        keeperPath: KEEPER, dir, epoch: 1, user: `${NOBODY} ${NOBODY} ${NOBODY}`, env: { PATH: '/usr/bin:/bin' }, cgroups: [], spoolBytes: 1 << 20,
+        mode: { restore: { pidfile: join(dir, 'restore.pid'), criuArgv: ['/bin/touch', ran] } },
+      },
+      10_000,
+    );
+    await start.then(
+      (ev) => expect.fail(`the keeper started: ${JSON.stringify(ev)}`),
+      (err: Error) => expect(err.message).to.match(/exited \(125\): godwit-keeper: opening .*\/stdin, which must be a FIFO/),
+    );
+    expect(existsSync(ran), 'nothing was run').to.equal(false);
+  });
 });
