@@ -128,7 +128,8 @@ export function createCriu(path: string): Criu {
   async function startDaemon(args: string[], imagesDir: string, logName: string, spawned?: (pid: number) => void, signal?: AbortSignal): Promise<LazyDaemon> {
     signal?.throwIfAborted();
     const started = Date.now();
-    const child = run(withStatusFd(args), {
+    const argv = withStatusFd(args);
+    const child = run(argv, {
       reject: false,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       detached: true,
@@ -148,7 +149,7 @@ export function createCriu(path: string): Criu {
     status.destroy();
     if (!ready) {
       const r = await child;
-      throw await failure(args, imagesDir, logName, { ...runEnd(r), canceled, durationMs: Date.now() - started });
+      throw await failure(argv, imagesDir, logName, { ...runEnd(r), canceled, durationMs: Date.now() - started });
     }
     return { pid: child.pid!, exited };
   }
