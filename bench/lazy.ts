@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   try {
     // not measured: the first migrations after the agents start pay for compiling their code
-    // (the first 64 MiB lazy move stopped the program 30-40 ms longer than the next ones)
+    // (they stop the program longer than the next ones)
     await viaGodwit(sizes[0]!, 'full');
     await viaGodwit(sizes[0]!, 'lazy');
     await bareLazy(sizes[0]!, criu);

@@ -15,7 +15,8 @@ import { CriuError, type CriuRunEnd } from './criu-error.js';
 import { readCriuLog } from './criu-log.js';
 import { criuUnfit, parseCriuVersion, patchesGitId, type CriuVersion } from './criu-version.js';
 
-export { LAZY_DUMP_LOG, LAZY_PAGES_LOG, dumpArgs, type InheritedFile };
+// where the agent's modules have always found them
+export { LAZY_PAGES_LOG, type InheritedFile };
 
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
@@ -127,7 +128,6 @@ export function createCriu(path: string): Criu {
    */
   async function startDaemon(args: string[], imagesDir: string, logName: string, spawned?: (pid: number) => void, signal?: AbortSignal): Promise<LazyDaemon> {
     signal?.throwIfAborted();
-    const started = Date.now();
     const argv = withStatusFd(args);
     const child = run(argv, {
       reject: false,
@@ -148,8 +148,7 @@ export function createCriu(path: string): Criu {
     signal?.removeEventListener('abort', cancel);
     status.destroy();
     if (!ready) {
-      const r = await child;
-      throw await failure(argv, imagesDir, logName, { ...runEnd(r), canceled, durationMs: Date.now() - started });
+      throw await failure(argv, imagesDir, logName, { ...runEnd(await child), canceled });
     }
     return { pid: child.pid!, exited };
   }
