@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { createCriu, requireGodwitCriu } from '../../../agent/src/criu.js';
 import { PATCH_DIR, criuUnfit, parseCriuVersion, patchesGitId, versionAtLeast } from '../../../agent/src/criu-version.js';
 
 const FAKE = fileURLToPath(new URL('../../fixtures/fake-criu', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL('../../../agent/src/main.ts', import.meta.url));
 const at = { host: '10.74.0.2', port: 7790 };
 const inodes = { in: 11, out: 12, err: 13 };
 
@@ -189,6 +190,27 @@ describe("the agent's CRIU steps, on a fake CRIU", () => {
 });
 
 describe("the check of CRIU's version", () => {
+  it("keeps the agent from starting on a CRIU without godwit's patches, before it mounts or listens", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'godwit-criu-start-'));
+    try {
+      const config = join(dir, 'agent.json');
+      writeFileSync(config, JSON.stringify({
+        node: 'node9', listen: { host: '127.0.0.1', port: 1 }, url: 'http://127.0.0.1:1', token: 'x'.repeat(16),
+        clusterKeyFile: join(dir, 'key'), orchestrator: { url: 'http://127.0.0.1:1' }, dataDir: join(dir, 'data'), runDir: join(dir, 'run'),
+        criuPath: FAKE, keeperPath: '/nonexistent', tiniPath: '/nonexistent', cgroups: [], checkpointDir: join(dir, 'checkpoints'),
+      }));
+      const agent = await execa(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--config', config], {
+        reject: false, timeout: 60_000, env: { FAKE_CRIU_GITID: 'v4.2.1' },
+      });
+      expect(agent.exitCode, `exit status; stderr: ${agent.stderr}`).to.equal(1);
+      expect(agent.stderr).to.match(new RegExp(`^godwit-agent: CRIU 4\\.2\\.1 at ${FAKE} lacks godwit's patches .*prepare\\.sh`));
+      expect(existsSync(join(dir, 'run')), 'no run directory made').to.equal(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it("computes the GitID prepare.sh gives the CRIU it builds", async () => {
     const { stdout } = await execa('sh', ['-c', 'cat "$1"/*.patch | sha256sum | cut -c1-12', 'sh', PATCH_DIR]);
     expect(patchesGitId()).to.equal(`godwit-${stdout.trim()}`);
