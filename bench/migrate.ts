@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       // as godwit does: the page server is up before the program stops
       const at = { host: new URL(dst.url).hostname, port: PAGE_SERVER_PORT };
       await execa('mkdir', ['-p', copyDir]);
-      await execa(IN_NODE, [dst.netns, '--', criu.path, ...pageServerArgs(copyDir, at), '-d']);
+      await execa(IN_NODE, [dst.netns, '--', criu.path, ...pageServerArgs(copyDir, at, { daemon: true })]);
       t0 = Date.now();
       await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, DUMP_LOG, { pageServer: at, lockNetwork: false, controlMounts })]);
       await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);

@@ -64,9 +64,12 @@ export function lazyPagesArgs(imagesDir: string, from: PageServer, { logFaults }
   return ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', ...serverAt(from), ...(logFaults ? ['-v4'] : [])];
 }
 
-/** `criu page-server` writing a dump's pages into imagesDir */
-export function pageServerArgs(imagesDir: string, at: PageServer): string[] {
-  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at)];
+/**
+ * `criu page-server` writing a dump's pages into imagesDir. daemon: it detaches once it listens,
+ * for a caller that waits for it to exit rather than reading a status fd (a baseline by hand).
+ */
+export function pageServerArgs(imagesDir: string, at: PageServer, { daemon = false }: { daemon?: boolean } = {}): string[] {
+  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at), ...(daemon ? ['-d'] : [])];
 }
 
 /** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */

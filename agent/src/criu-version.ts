@@ -1,8 +1,10 @@
 /**
  * Which CRIU the agent runs: godwit needs a CRIU at least as new as deploy/host/prepare.sh's
  * CRIU_MIN and built with godwit's patches (deploy/host/criu-patches/), which the build names in
- * its GitID. A CRIU without them dumps and restores, but lazy moves stall or lose pages, so the
- * agent refuses to start on one and says what to run instead.
+ * its GitID. Without them a dump of another user's program fails where root lacks
+ * CAP_SYS_RESOURCE (a container), lazy-pages spins on a CPU, and programs stay stopped longer:
+ * failures that would show only in the middle of a move, so the agent refuses to start on such
+ * a CRIU and says what to run instead.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';

@@ -51,6 +51,7 @@ describe("the agent's CRIU command lines", () => {
     expect(lazyPagesArgs('/d', at, { logFaults: true })).to.deep.equal(['lazy-pages', '-D', '/d', '-o', 'lazy-pages.log', '--page-server', '--address', '10.74.0.2', '--port', '7790', '-v4']);
     expect(lazyPagesArgs('/d', at, { logFaults: false })).not.to.include('-v4');
     expect(pageServerArgs('/d', at)).to.deep.equal(['page-server', '-D', '/d', '-o', 'page-server.log', '--address', '10.74.0.2', '--port', '7790']);
+    expect(pageServerArgs('/d', at, { daemon: true }).at(-1)).to.equal('-d');
   });
 
   it('restores onto the pipes and files the keeper holds at fds 3 and on, the control directory external', () => {
