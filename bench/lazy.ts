@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
-import { type Criu, createCriu, dumpArgs, statusReady } from '../agent/src/criu.js';
+import { lazyDumpArgs, lazyPagesArgs, withStatusFd } from '../agent/src/criu-args.js';
+import { type Criu, createCriu, statusReady } from '../agent/src/criu.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
 import { IN_NODE, REPO, criu, dirBytes, openBenchCluster, warmMemory } from './bench-cluster.js';
 import { markdownTable, median } from './table.js';
@@ -83,15 +84,15 @@ async function main(): Promise<void> {
     await execa('mkdir', ['-p', dumpDir, copyDir, keeperDir]);
     const at = { host: new URL(src.url).hostname, port: LAZY_PORT };
     const withStatus = { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] as const, reject: false };
-    const dump = execa(IN_NODE, [src.netns, '--', which.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts }),
-      '--lazy-pages', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
+    // not left stopped: bare CRIU ends the tree once the destination has its pages
+    const dump = execa(IN_NODE, [src.netns, '--', which.path, ...withStatusFd(lazyDumpArgs(proc.rootPid, dumpDir, { at, lockNetwork: false, controlMounts }))], withStatus);
     // as godwit counts: from when the dump was started (the program runs until CRIU freezes it)
     const t0 = Date.now();
     await ready(dump.stdio[3], dump, 'the lazy dump');
     await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
     const beforeResumeBytes = dirBytes(copyDir);
-    const pager = execa(IN_NODE, [dst.netns, '--', which.path, 'lazy-pages', '-D', copyDir, '-o', 'lazy-pages.log',
-      '--page-server', '--address', at.host, '--port', String(at.port), '--status-fd', '3'], withStatus);
+    // without godwit's fault log (-v4), as CRIU runs by default
+    const pager = execa(IN_NODE, [dst.netns, '--', which.path, ...withStatusFd(lazyPagesArgs(copyDir, at, { logFaults: false }))], withStatus);
     await ready(pager.stdio[3], pager, 'the lazy-pages daemon');
     const rootPid = await c.bareRestore({ imagesDir: copyDir, keeperDir, inodes: proc.inodes, controlMounts, lazy: true, with: which });
     const resumedAt = Date.now();
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   try {
     // not measured: the first migrations after the agents start pay for compiling their code
-    // (the first 64 MiB lazy move stopped the program 30-40 ms longer than the next ones)
+    // (they stop the program longer than the next ones)
     await viaGodwit(sizes[0]!, 'full');
     await viaGodwit(sizes[0]!, 'lazy');
     await bareLazy(sizes[0]!, criu);

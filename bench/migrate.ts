@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration } from '@godwit/schemas';
 // memhog holds no TCP socket: as godwit does, its dumps skip the network lock
-import { dumpArgs } from '../agent/src/criu.js';
+import { DUMP_LOG, dumpArgs, pageServerArgs } from '../agent/src/criu-args.js';
 import { controlMountsOf } from '../agent/src/control-mount.js';
 import { IN_NODE, criu, deadline, dirBytes, openBenchCluster, warmMemory } from './bench-cluster.js';
 import { markdownTable, median } from './table.js';
@@ -57,15 +57,15 @@ async function main(): Promise<void> {
     let t0: number;
     if (via === 'cp') {
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { lockNetwork: false, controlMounts })]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, DUMP_LOG, { lockNetwork: false, controlMounts })]);
       await execa('cp', ['-r', dumpDir, copyDir]);
     } else {
       // as godwit does: the page server is up before the program stops
       const at = { host: new URL(dst.url).hostname, port: PAGE_SERVER_PORT };
       await execa('mkdir', ['-p', copyDir]);
-      await execa(IN_NODE, [dst.netns, '--', criu.path, 'page-server', '-D', copyDir, '-o', 'page-server.log', '--address', at.host, '--port', String(at.port), '-d']);
+      await execa(IN_NODE, [dst.netns, '--', criu.path, ...pageServerArgs(copyDir, at, { daemon: true })]);
       t0 = Date.now();
-      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, 'dump.log', { pageServer: at, lockNetwork: false, controlMounts })]);
+      await execa(IN_NODE, [src.netns, '--', criu.path, ...dumpArgs(proc.rootPid, dumpDir, DUMP_LOG, { pageServer: at, lockNetwork: false, controlMounts })]);
       await execa('cp', ['-r', `${dumpDir}/.`, copyDir]);
       // the dump left it stopped (the source could resume it): by hand it simply ends
       process.kill(proc.rootPid, 'SIGKILL');

@@ -36,10 +36,15 @@ export function summarizeCriuLog(text: string): CriuLogSummary {
   return { reasons: [...new Set(reasons)], excerpt: excerpt.slice(0, 200) };
 }
 
+/**
+ * The log at `path` summed up. A CRIU that failed before it opened its log left none: nothing
+ * to say. A log that cannot be read says why in the excerpt, as the failure it explains matters more.
+ */
 export async function readCriuLog(path: string): Promise<CriuLogSummary> {
   try {
     return summarizeCriuLog(await readFile(path, 'utf8'));
-  } catch {
-    return { reasons: [], excerpt: [] };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { reasons: [], excerpt: [] };
+    return { reasons: [], excerpt: [`${path} could not be read: ${(err as Error).message}`] };
   }
 }

@@ -1,58 +1,33 @@
 /**
- * The one place that runs CRIU and builds its arguments. Options that every dump and restore
- * needs (see shared/platform-notes.md) are set here, so all images are restorable alike.
+ * The one place that runs CRIU (its command lines are built in criu-args.ts). Each failed run is
+ * one CriuError (criu-error.ts), which the agent answers as the GodwitError a user reads.
  */
 import { execa, type Options, type ResultPromise } from 'execa';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GodwitError, type NodeFeatures, type PageServer, type StreamInodes } from '@godwit/schemas';
+import type { GodwitError, NodeFeatures, PageServer, StreamInodes } from '@godwit/schemas';
+import {
+  DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
+  checkFeatureArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
+  type DumpArgsOptions, type InheritedFile,
+} from './criu-args.js';
+import { CriuError, type CriuRunEnd } from './criu-error.js';
 import { readCriuLog } from './criu-log.js';
-import { CONTROL_MOUNT_KEY } from './control-mount.js';
+import { criuUnfit, parseCriuVersion, patchesGitId, type CriuVersion } from './criu-version.js';
 
-/** File locks (SQLite), established TCP connections, unlinked files. */
-const COMMON = ['--file-locks', '--tcp-established', '--link-remap'];
-/**
- * CRIU's network lock (nftables: there is no iptables here) holds the tree's TCP connections
- * still while it is dumped. A tree without TCP sockets has nothing to hold: skipped, the dump
- * leaves no lock table behind, so it need not wait for the node's other dumps (lifecycle.ts).
- */
-const networkLock = (lock: boolean) => ['--network-lock', lock ? 'nftables' : 'skip'];
+// where the agent's modules have always found them
+export { LAZY_PAGES_LOG, type InheritedFile };
+
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
-/**
- * `criu dump` of a program's tree: the arguments every godwit dump uses. With a page server the
- * memory goes straight to the destination and the tree is left stopped, so the source can still
- * resume it if the move fails.
- */
-export interface DumpOptions {
-  pageServer?: PageServer;
-  /** the tree stays stopped after the dump (a checkpoint resumes or ends it) */
-  leaveStopped?: boolean;
-  /** whether CRIU's network lock holds the tree's TCP connections (only a tree with some needs it) */
-  lockNetwork: boolean;
-  /** where the program sees its control directory (controlMountsOf): a mount CRIU is told is external */
-  controlMounts: readonly string[];
+export interface DumpOptions extends DumpArgsOptions {
   /**
    * called once CRIU is started, before it freezes the tree: the program runs until then, and
    * starting a process from the agent takes milliseconds (a fork copies the agent's page tables)
    */
   spawned?: (pid: number) => void;
-}
-
-export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, leaveStopped, lockNetwork, controlMounts }: DumpOptions): string[] {
-  const direct = pageServer ? ['--page-server', '--address', pageServer.host, '--port', String(pageServer.port)] : [];
-  const control = controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
-}
-
-/** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */
-export interface InheritedFile {
-  /** the path the checkpointed process had open: CRIU's key for it */
-  path: string;
-  /** what to open in its place (the same path, accepted as it is now, or a remapped one) */
-  open: string;
-  flags: number;
-  offset: number;
+  /** ends CRIU (SIGTERM) when it fires; the call then fails with a canceled CriuError as cause */
+  signal?: AbortSignal;
 }
 
 export interface RunningPageServer {
@@ -73,34 +48,57 @@ export interface Criu {
   dump(opts: { pid: number; imagesDir: string; what: string } & DumpOptions): Promise<void>;
   /**
    * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
-   * stopped tree at `at` until the destination has them all. Resolves once it serves.
+   * stopped tree at `at` until the destination has them all. Resolves once it serves; `signal`
+   * ends it only until then.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'spawned'>): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'spawned' | 'signal'>): Promise<LazyDaemon>;
   /**
    * `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server;
-   * spawned(pid) is called as it starts, before it is ready
+   * spawned(pid) is called as it starts, before it is ready; `signal` ends it only until then
    */
-  lazyPages(opts: { imagesDir: string; from: PageServer; spawned?: (pid: number) => void }): Promise<LazyDaemon>;
+  lazyPages(opts: { imagesDir: string; from: PageServer; spawned?: (pid: number) => void; signal?: AbortSignal }): Promise<LazyDaemon>;
   /** `criu page-server` writing a dump's pages into imagesDir; resolves once it listens */
-  pageServer(opts: { imagesDir: string; at: PageServer }): Promise<RunningPageServer>;
-  /** argv (program first) for `criu restore`, run by the keeper so it can adopt the tree */
-  /** control: where the restoring keeper serves the program's control directory */
+  pageServer(opts: { imagesDir: string; at: PageServer; signal?: AbortSignal }): Promise<RunningPageServer>;
+  /**
+   * argv (program first) for `criu restore`, run by the keeper so it can adopt the tree;
+   * control: where the restoring keeper serves the program's control directory
+   */
   restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean; files?: readonly InheritedFile[]; control?: string }): string[];
   /** turns a failed restore's log into the error a user reads */
   restoreError(opts: { imagesDir: string; logName: string; what: string; exitCode: number }): Promise<GodwitError>;
+  /** what `criu --version` says */
+  version(): Promise<CriuVersion>;
   features(): Promise<NodeFeatures>;
 }
 
 /**
- * Whether a CRIU started with `--status-fd 3` said it is ready (it writes one byte there once it
+ * Whether a CRIU started with withStatusFd said it is ready (it writes one byte there once it
  * listens or serves), rather than exiting first.
  */
 export function statusReady(status: Readable, exited: Promise<unknown>): Promise<boolean> {
   return Promise.race([new Promise<boolean>((resolve) => status.once('data', () => resolve(true))), exited.then(() => false)]);
 }
 
-export const LAZY_DUMP_LOG = 'dump.log';
-export const LAZY_PAGES_LOG = 'lazy-pages.log';
+/**
+ * Refuses (throws, saying what to run) a CRIU too old or built without godwit's patches: the
+ * agent checks this as it starts.
+ */
+export async function requireGodwitCriu(path: string, wantGitId = patchesGitId()): Promise<void> {
+  const unfit = criuUnfit(path, await createCriu(path).version(), wantGitId);
+  if (unfit !== undefined) throw new Error(unfit);
+}
+
+/** how an execa run of CRIU ended, as CriuError reads it */
+function runEnd(r: { exitCode?: number; signal?: string; durationMs: number; timedOut: boolean; isCanceled: boolean; stderr?: unknown }): CriuRunEnd {
+  return {
+    exitCode: r.exitCode ?? null,
+    signal: r.signal ?? null,
+    durationMs: r.durationMs,
+    timedOut: r.timedOut,
+    canceled: r.isCanceled,
+    stderr: typeof r.stderr === 'string' ? r.stderr : undefined,
+  };
+}
 
 export function createCriu(path: string): Criu {
   /**
@@ -118,31 +116,39 @@ export function createCriu(path: string): Criu {
     }
   };
 
+  const version = async () => parseCriuVersion((await execa(path, versionArgs(), { reject: false })).stdout);
+
+  const failure = async (args: readonly string[], imagesDir: string, logName: string, end: CriuRunEnd) =>
+    new CriuError([path, ...args], imagesDir, end, await readCriuLog(join(imagesDir, logName)));
+
   /**
    * Starts a CRIU daemon detached from the agent (a restart of the agent must not end a
-   * transfer), and waits for the byte CRIU writes to its status fd once it is ready.
+   * transfer), and waits for the byte CRIU writes to its status fd once it is ready. The
+   * caller's signal ends it only while it is not ready: once it serves, it is on its own.
    */
-  async function startDaemon(
-    args: string[],
-    imagesDir: string,
-    logName: string,
-    fail: (reason: string) => GodwitError,
-    spawned?: (pid: number) => void,
-  ): Promise<LazyDaemon> {
-    const child = run([...args, '--status-fd', '3'], {
+  async function startDaemon(args: string[], imagesDir: string, logName: string, spawned?: (pid: number) => void, signal?: AbortSignal): Promise<LazyDaemon> {
+    signal?.throwIfAborted();
+    const argv = withStatusFd(args);
+    const child = run(argv, {
       reject: false,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       detached: true,
       cleanup: false,
     });
     if (child.pid !== undefined) spawned?.(child.pid);
+    let canceled = false;
+    const cancel = () => {
+      canceled = true;
+      child.kill('SIGTERM');
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
     const exited = child.then((r) => (r.isTerminated ? null : (r.exitCode ?? null)));
-    const ready = await statusReady(child.stdio[3]!, exited);
-    child.stdio[3]!.destroy();
+    const status = child.stdio[STATUS_FD] as Readable;
+    const ready = await statusReady(status, exited);
+    signal?.removeEventListener('abort', cancel);
+    status.destroy();
     if (!ready) {
-      const code = await exited;
-      const log = await readCriuLog(join(imagesDir, logName));
-      throw fail(log.reasons.join('; ') || `criu exited with status ${code}`);
+      throw await failure(argv, imagesDir, logName, { ...runEnd(await child), canceled });
     }
     return { pid: child.pid!, exited };
   }
@@ -150,103 +156,75 @@ export function createCriu(path: string): Criu {
   return {
     path,
 
-    async dump({ pid, imagesDir, what, spawned, ...opts }) {
-      const logName = 'dump.log';
-      const child = run(dumpArgs(pid, imagesDir, logName, opts), {
-        reject: false,
-        timeout: DUMP_TIMEOUT_MS,
-        stdin: 'ignore',
-      });
+    async dump({ pid, imagesDir, what, spawned, signal, ...opts }) {
+      const args = dumpArgs(pid, imagesDir, DUMP_LOG, opts);
+      signal?.throwIfAborted();
+      const child = run(args, { reject: false, timeout: DUMP_TIMEOUT_MS, stdin: 'ignore', cancelSignal: signal });
       if (child.pid !== undefined) spawned?.(child.pid);
       const result = await child;
       if (result.exitCode === 0) return;
-      const log = await readCriuLog(join(imagesDir, logName));
-      const reason = log.reasons.length ? log.reasons.join('; ') : (result.stderr || result.shortMessage);
-      throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, {
-        phase: 'dump',
-        imagesDir,
-        exitCode: result.exitCode ?? null,
-        criuLog: log.excerpt,
-      });
+      const err = await failure(args, imagesDir, DUMP_LOG, runEnd(result));
+      throw err.toGodwitError('GODWIT_ERR_CANNOT_DUMP', (reason) => `CRIU could not dump ${what}: ${reason}`, 'dump');
     },
 
-    lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, spawned }) {
-      return startDaemon(
-        [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, { lockNetwork, controlMounts }), '--lazy-pages', '--address', at.host, '--port', String(at.port), '--leave-stopped'],
-        imagesDir,
-        LAZY_DUMP_LOG,
-        (reason) => new GodwitError('GODWIT_ERR_CANNOT_DUMP', `CRIU could not dump ${what}: ${reason}`, { phase: 'dump', imagesDir }),
-        spawned,
-      );
+    async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, spawned, signal }) {
+      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, leaveStopped: true });
+      try {
+        return await startDaemon(args, imagesDir, LAZY_DUMP_LOG, spawned, signal);
+      } catch (err) {
+        if (!(err instanceof CriuError)) throw err;
+        throw err.toGodwitError('GODWIT_ERR_CANNOT_DUMP', (reason) => `CRIU could not dump ${what}: ${reason}`, 'dump');
+      }
     },
 
-    lazyPages({ imagesDir, from, spawned }) {
-      // -v4: the log's per-fault lines are how godwit tells pages fetched on demand from pushed ones
-      return startDaemon(
-        ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', '--address', from.host, '--port', String(from.port), '-v4'],
-        imagesDir,
-        LAZY_PAGES_LOG,
-        (reason) => new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `CRIU's lazy-pages daemon could not start: ${reason}`, { phase: 'restore', imagesDir }),
-        spawned,
-      );
+    async lazyPages({ imagesDir, from, spawned, signal }) {
+      try {
+        return await startDaemon(lazyPagesArgs(imagesDir, from, { logFaults: true }), imagesDir, LAZY_PAGES_LOG, spawned, signal);
+      } catch (err) {
+        if (!(err instanceof CriuError)) throw err;
+        throw err.toGodwitError('GODWIT_ERR_CANNOT_RESTORE', (reason) => `CRIU's lazy-pages daemon could not start: ${reason}`, 'restore');
+      }
     },
 
-    async pageServer({ imagesDir, at }) {
-      const logName = 'page-server.log';
-      const child = run(['page-server', '-D', imagesDir, '-o', logName, '--address', at.host, '--port', String(at.port), '--status-fd', '3'], {
+    async pageServer({ imagesDir, at, signal }) {
+      signal?.throwIfAborted();
+      const args = withStatusFd(pageServerArgs(imagesDir, at));
+      const child = run(args, {
         reject: false,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         timeout: DUMP_TIMEOUT_MS,
+        cancelSignal: signal,
       });
-      const failed = async (code: number | undefined) => {
-        const log = await readCriuLog(join(imagesDir, logName));
-        return new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `CRIU's page server on ${at.host}:${at.port} failed: ${log.reasons.join('; ') || `exit status ${code}`}`);
-      };
-      if (!(await statusReady(child.stdio[3]!, child))) throw await failed((await child).exitCode);
+      const failed = async (end: CriuRunEnd) =>
+        (await failure(args, imagesDir, PAGE_SERVER_LOG, end))
+          .toGodwitError('GODWIT_ERR_TRANSFER_FAILED', (reason) => `CRIU's page server on ${at.host}:${at.port} failed: ${reason}`, 'transfer');
+      if (!(await statusReady(child.stdio[STATUS_FD] as Readable, child))) throw await failed(runEnd(await child));
       const done = child.then(async (r) => {
-        if (r.exitCode !== 0 && !r.isTerminated) throw await failed(r.exitCode);
+        // stop() ends it on purpose: that is no failure
+        if (r.exitCode !== 0 && !r.isTerminated) throw await failed(runEnd(r));
       });
-      done.catch(() => undefined);
+      // whoever awaits `done` gets its failure; unawaited, it must not end the agent
+      done.catch((err: unknown) => err);
       return { done, stop: () => void child.kill('SIGKILL') };
     },
 
-    restoreArgv({ imagesDir, logName, pidfile, inodes, lazy, files = [], control }) {
-      // The keeper places the new pipes' program ends at fds 3, 4 and 5, and the files it opens
-      // for us at 6 and on; CRIU knows a regular file by its path without the leading slash.
-      const inherit = [
-        ...[inodes.in, inodes.out, inodes.err].map((ino, i) => `fd[${3 + i}]:pipe:[${ino}]`),
-        ...files.map((f, i) => `fd[${6 + i}]:${f.path.replace(/^\/+/, '')}`),
-      ].flatMap((spec) => ['--inherit-fd', spec]);
-      return [
-        path, 'restore', '-d', '-D', imagesDir, '-o', logName, '--pidfile', pidfile,
-        // the program has its own mount namespace: without --root, CRIU hits BUG at mount.c
-        '--root', '/',
-        // the restored tree joins the restoring agent's groups, i.e. the destination node's
-        '--manage-cgroups=ignore',
-        ...COMMON, ...inherit,
-        ...(control ? ['--external', `mnt[${CONTROL_MOUNT_KEY}]:${control}`] : []),
-        ...(lazy === true ? ['--lazy-pages'] : []),
-      ];
+    restoreArgv(opts) {
+      return [path, ...restoreArgs(opts)];
     },
 
     async restoreError({ imagesDir, logName, what, exitCode }) {
-      const log = await readCriuLog(join(imagesDir, logName));
-      const reason = log.reasons.length ? log.reasons.join('; ') : `criu restore exited with status ${exitCode}`;
-      return new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `CRIU could not restore ${what}: ${reason}`, {
-        phase: 'restore',
-        imagesDir,
-        exitCode,
-        criuLog: log.excerpt,
-      });
+      // the keeper ran it: what is known here of its command line, and no duration
+      const err = await failure(['restore', '-D', imagesDir, '-o', logName], imagesDir, logName, { exitCode });
+      return err.toGodwitError('GODWIT_ERR_CANNOT_RESTORE', (reason) => `CRIU could not restore ${what}: ${reason}`, 'restore');
     },
 
+    version,
+
     async features() {
-      const version = await execa(path, ['--version'], { reject: false });
-      const criuVersion = /Version:\s*(\S+)/.exec(version.stdout)?.[1] ?? 'unknown';
       const check = async (feature: string) =>
-        (await execa(path, ['check', '--feature', feature], { reject: false, timeout: 30_000 })).exitCode === 0;
+        (await execa(path, checkFeatureArgs(feature), { reject: false, timeout: 30_000 })).exitCode === 0;
       return {
-        criuVersion,
+        criuVersion: (await version()).version ?? 'unknown',
         lazyPages: await check('uffd-noncoop'),
         dirtyTracking: await check('mem_dirty_track'),
       };

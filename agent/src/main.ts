@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { buildAgent } from './app.js';
 import { loadConfig } from './config.js';
+import { requireGodwitCriu } from './criu.js';
 import { openLocalSocket } from './local-socket.js';
 import { createLoadMeter } from './load.js';
 import { createProcMeter } from './proc-load.js';
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' } } });
   if (!values.config) throw new Error('usage: godwit-agent --config FILE');
   const config = loadConfig(values.config);
+  await requireGodwitCriu(config.criuPath);
   const { app, procs, criu } = await buildAgent(config);
   const features = await criu.features();
   await app.listen({ host: config.listen.host, port: config.listen.port });
