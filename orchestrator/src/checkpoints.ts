@@ -7,7 +7,7 @@ import { GodwitError, type Checkpoint, type CheckpointRequest, toGodwitError } f
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toCheckpoint } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 
 /** how often automatic checkpoints (-A) are looked for */
 const AUTO_TICK_MS = 500;

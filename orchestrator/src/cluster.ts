@@ -7,7 +7,7 @@ import type { User } from './auth.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db.js';
 import { drain, setDrained } from './drain.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import { findProcess } from './processes.js';
 import { balancerSeenBy, nodesSeenBy } from './visibility.js';
 

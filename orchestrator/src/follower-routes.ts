@@ -7,7 +7,7 @@ import Type from 'typebox';
 import { CloseOutputRequest, ErrorBody, IdParam, OutputWrittenRequest } from '@godwit/schemas';
 import { closeOutput } from './closed-output.js';
 import type { Ctx } from './context.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import { findProcess } from './processes.js';
 
