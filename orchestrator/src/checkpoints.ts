@@ -66,6 +66,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
         return toCheckpoint(db.q.checkpointByPath.get(path)!);
       });
     });
+    // whoever waits for the checkpoints in flight needs only that this one ended; its caller gets the failure
     const settled = taking.catch(() => undefined).finally(() => inFlight.delete(proc.id));
     inFlight.set(proc.id, settled);
     const checkpoint = await taking;

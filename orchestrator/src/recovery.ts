@@ -116,16 +116,27 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
       launchFailed(db, e.message, { id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
       throw new GodwitError(e.code, e.message, { ...e.details, processId: id });
     } finally {
-      if (rid !== undefined) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+      if (rid !== undefined) dropStaged(target, rid);
     }
     relay.start(id);
     return toProcess(db.q.processById.get(id)!);
   }
 
+  /** deletes the images a recovery staged on `node`, logging what could not be */
+  function dropStaged(node: string, rid: number): void {
+    ctx.agent(node).deleteImages(rid).catch((err: unknown) => {
+      ctx.log.warn({ err, node }, `could not delete the images staged on ${node} for recovery ${rid}`);
+    });
+  }
+
   /** a later run of the process on another node: a recovery the orchestrator made but stopped before recording */
   async function laterRun(proc: ProcessRow, avoid: string): Promise<{ node: string; pid: number | null; epoch: number } | undefined> {
     for (const node of nodes.names.filter((n) => n !== avoid && nodes.isOnline(n))) {
-      const found = (await ctx.agent(node).list().catch(() => [])).find((p) => p.id === proc.id && p.epoch > proc.epoch && p.state === 'running');
+      const procs = await ctx.agent(node).list().catch((err: unknown) => {
+        ctx.log.warn({ err, node }, `could not ask ${node} whether it runs a later run of process ${proc.id}`);
+        return [];
+      });
+      const found = procs.find((p) => p.id === proc.id && p.epoch > proc.epoch && p.state === 'running');
       if (found) return { node, pid: found.pid, epoch: found.epoch };
     }
     return undefined;
@@ -179,7 +190,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     } catch (err) {
       markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${toGodwitError(err).message}`);
     } finally {
-      if (rid !== undefined && target) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+      if (rid !== undefined && target) dropStaged(target, rid);
     }
     bus.emit('process', proc.id);
   }
