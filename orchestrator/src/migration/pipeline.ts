@@ -197,7 +197,7 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     ['done', done],
   ];
 
-  /** the agent's look at a run of the process, when it cannot be asked, is no run */
+  /** run `epoch` of the process, if the agent of `node` says it runs (or ran) there; none when that agent cannot be asked */
   async function findRunning(node: string, id: number, epoch: number): Promise<AgentProc | undefined> {
     try {
       const procs = await ctx.agent(node).list();
