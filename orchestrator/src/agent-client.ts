@@ -147,7 +147,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
   }
 
   async function errorOf(res: Response, o: CallOptions): Promise<GodwitError> {
-    const text = await res.text().catch(() => '');
+    const text = await res.text().catch((err: unknown) => `(its body could not be read: ${(err as Error).message})`);
     const body = parseApiError(text);
     if (body) {
       const e = GodwitError.fromBody(body);

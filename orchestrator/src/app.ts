@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import { controlRoute, createControl } from './control.js';
 import { type Ctx, DEFAULT_TUNABLES, type Tunables } from './context.js';
 import { openDb } from './db.js';
-import { createMigrator, type Migrator } from './migration.js';
+import { createMigrations, type Migrator } from './migration/index.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { createOutputRelay, type OutputRelay } from './output-relay.js';
@@ -27,7 +27,6 @@ import { createRecovery } from './recovery.js';
 import { createLossWatch } from './node-loss.js';
 import { processRoutes } from './processes.js';
 import { endStrayCopies } from './strays.js';
-import { reconcile, resumeMigration } from './reconcile.js';
 import { whoamiRoute } from './whoami.js';
 
 export interface AppDeps {
@@ -92,7 +91,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   };
   const followers = createOutputFollowers((id) => bus.emit('followers', id));
   const relay = createOutputRelay(ctx, followers);
-  const migrator: Migrator = createMigrator(ctx, (m) => resumeMigration(ctx, migrator, m));
+  const { migrator, reconcile } = createMigrations(ctx);
   const hangup = createHangup(ctx, migrator, followers);
   const balancer = createBalancer(ctx, migrator);
   const files = checkpointFiles(config.checkpointDir);
@@ -124,7 +123,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     ctx.bus.on('online', (node) => {
       endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
     });
-    const done = reconcile(ctx, migrator, relay).catch((err: unknown) => {
+    const done = reconcile(relay).catch((err: unknown) => {
       app.log.error({ err }, 'reconciliation at start failed');
     });
     reconciled(done);

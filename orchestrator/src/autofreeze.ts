@@ -11,7 +11,7 @@ import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import { readBalancerSettings } from './balancer.js';
 import { type FrozenProc, type MemAction, type MemNode, type MemProc, planMemory } from './freeze-decision.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 
 export interface AutoFreeze {
   start(): void;

@@ -11,7 +11,7 @@ import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
 import type { Db } from './db.js';
 import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 
 /**
  * Automatic freezing is on by default, as in MOSIX; 5% of a node's memory is a shortage that

@@ -7,7 +7,7 @@ import { GodwitError, type Checkpoint, type CheckpointRequest, toGodwitError } f
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toCheckpoint } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 
 /** how often automatic checkpoints (-A) are looked for */
 const AUTO_TICK_MS = 500;
@@ -66,6 +66,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
         return toCheckpoint(db.q.checkpointByPath.get(path)!);
       });
     });
+    // whoever waits for the checkpoints in flight needs only that this one ended; its caller gets the failure
     const settled = taking.catch(() => undefined).finally(() => inFlight.delete(proc.id));
     inFlight.set(proc.id, settled);
     const checkpoint = await taking;

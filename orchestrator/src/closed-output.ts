@@ -7,7 +7,7 @@
 import type { OutputStream } from '@godwit/schemas';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 
 const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];
 /** how long a close waits for a move under way to end, to reach the program where it lands */

@@ -1,13 +1,13 @@
 /** /v1/nodes and /v1/events: the cluster as a whole. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
 import type { Balancer } from './balancer.js';
-import type { User } from './auth.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db.js';
 import { drain, setDrained } from './drain.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import { findProcess } from './processes.js';
 import { balancerSeenBy, nodesSeenBy } from './visibility.js';
 
@@ -15,8 +15,11 @@ const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 const NodeParam = Type.Object({ name: NodeName });
 
-function requireAdmin(user: User, what: string): void {
-  if (!user.admin) throw new GodwitError('GODWIT_ERR_FORBIDDEN', `only an administrator may ${what}`);
+/** a preHandler: only an administrator may `what`; the others get GODWIT_ERR_FORBIDDEN */
+function adminOnly(what: string) {
+  return async (req: FastifyRequest): Promise<void> => {
+    if (!req.user.admin) throw new GodwitError('GODWIT_ERR_FORBIDDEN', `only an administrator may ${what}`);
+  };
 }
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migrator; balancer: Balancer }> = async (app, { ctx, migrator, balancer }) => {
@@ -39,11 +42,9 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
         body: BalancerUpdate,
         response: { 200: BalancerSettings, ...errors },
       },
+      preHandler: adminOnly('change the balancer'),
     },
-    async (req) => {
-      requireAdmin(req.user, 'change the balancer');
-      return balancer.update(req.body, req.user.name);
-    },
+    async (req) => balancer.update(req.body, req.user.name),
   );
 
   app.post(
@@ -54,18 +55,15 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
         params: NodeParam,
         response: { 200: DrainResult, ...errors },
       },
+      preHandler: adminOnly('drain a node'),
     },
-    async (req) => {
-      requireAdmin(req.user, 'drain a node');
-      return drain(ctx, migrator, req.params.name, req.user.name);
-    },
+    async (req) => drain(ctx, migrator, req.params.name, req.user.name),
   );
 
   app.post(
     '/v1/nodes/:name/undrain',
-    { schema: { summary: 'let programs start and move to the node again; admin only', params: NodeParam, response: { 200: Node, ...errors } } },
+    { schema: { summary: 'let programs start and move to the node again; admin only', params: NodeParam, response: { 200: Node, ...errors } }, preHandler: adminOnly('undrain a node') },
     async (req) => {
-      requireAdmin(req.user, 'undrain a node');
       setDrained(ctx, req.params.name, false, req.user.name);
       return ctx.nodes.list().find((n) => n.name === req.params.name)!;
     },

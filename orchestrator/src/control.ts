@@ -12,7 +12,7 @@ import type { Ctx } from './context.js';
 import type { Checkpointer } from './checkpoints.js';
 import { parseCheckpoint, parseLock, parseNeedMem, parseTarget } from './control-values.js';
 import type { ProcessRow } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import { agentAuth } from './nodes.js';
 
 /** what each kind of request does; it throws why it is refused */

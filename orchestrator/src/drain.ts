@@ -5,7 +5,7 @@
  */
 import { type DrainResult, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from './context.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import { place } from './placement.js';
 
 export function setDrained(ctx: Ctx, name: string, drained: boolean, by: string): void {

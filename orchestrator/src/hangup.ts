@@ -8,7 +8,7 @@
  */
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import { queueSignal } from './queued-signals.js';
 

@@ -14,6 +14,7 @@ import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, GodwitError, type
 import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
 import type { ProcessRow } from './db.js';
+import { processExited } from './process-life.js';
 import { latestOnly } from './latest-only.js';
 import type { OutputFollowers } from './output-followers.js';
 
@@ -148,11 +149,10 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
         out_offset: outOffset,
       });
       if (exited) {
-        db.q.endProcess.run({ id, state: 'exited', exit_code: end!.code, exit_signal: end!.signal, ended_at: Date.now() });
         const how = row.exit_checkpoint
           ? `ended after its checkpoint ${row.exit_checkpoint}, as asked (\`mosrun -R ${row.exit_checkpoint}\` brings it back)`
           : end!.signal ? `was killed by ${end!.signal}` : `exited with code ${end!.code}`;
-        db.event({ processId: id, node: row.out_node, kind: 'exited', message: `process ${id} ${how} on ${row.out_node}` });
+        processExited(db, end!, { id, node: row.out_node, message: `process ${id} ${how} on ${row.out_node}` });
       }
     });
     bus.emit('output', id);

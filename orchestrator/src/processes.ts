@@ -22,10 +22,11 @@ import type { CheckpointFiles } from './checkpoint-files.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toMigration, toProcess } from './db.js';
-import type { Migrator } from './migration.js';
+import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
+import { launchFailed, processLaunched } from './process-life.js';
 import { queueSignal } from './queued-signals.js';
 import { visible } from './visibility.js';
 import { whyNotMovable } from './why.js';
@@ -95,16 +96,10 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           env: b.env ?? {},
           control: { nmigs: 0, locked: b.locked === true, needMemBytes: 0, checkpoints: 0 },
         });
-        db.tx(() => {
-          db.q.setLaunched.run({ id, pid: proc.pid });
-          db.event({ processId: id, node: start.name, kind: 'started', message: `process ${id} (${b.argv[0]}) started on ${start.name} as PID ${proc.pid}` });
-        });
+        processLaunched(db, proc.pid, { id, node: start.name, kind: 'started', message: `process ${id} (${b.argv[0]}) started on ${start.name} as PID ${proc.pid}` });
       } catch (err) {
         const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_LAUNCH_FAILED', String((err as Error).message));
-        db.tx(() => {
-          db.q.failStart.run({ id, failure: e.message, ended_at: Date.now() });
-          db.event({ processId: id, node: start.name, kind: 'launch-failed', message: `process ${id} could not start on ${start.name}: ${e.message}` });
-        });
+        launchFailed(db, e.message, { id, node: start.name, kind: 'launch-failed', message: `process ${id} could not start on ${start.name}: ${e.message}` });
         throw new GodwitError(e.code, e.message, { ...e.details, processId: id });
       }
       relay.start(id);

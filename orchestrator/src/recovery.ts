@@ -13,6 +13,7 @@ import type { Ctx } from './context.js';
 import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
+import { launchFailed, processLaunched, processLost } from './process-life.js';
 
 export interface Recovery {
   info(user: User, file: string): Promise<CheckpointInfo>;
@@ -103,34 +104,39 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
       const s = await stage(id, account, target, record, req);
       rid = s.rid;
       const restored = await ctx.agent(target).restore(id, { migrationId: s.rid, account, epoch: 0, inodes: s.staged.inodes });
-      db.tx(() => {
-        db.q.setLaunched.run({ id, pid: restored.pid });
-        const files = describeFiles(s.staged);
-        db.event({
-          processId: id,
-          node: target,
-          kind: 'recovered',
-          message: `process ${id} recovered on ${target} as PID ${restored.pid} from ${path} (process ${record.process_id}, checkpointed on ${record.node} at ${new Date(record.taken_at).toISOString()})${files ? `; ${files}` : ''}`,
-        });
+      const files = describeFiles(s.staged);
+      processLaunched(db, restored.pid, {
+        id,
+        node: target,
+        kind: 'recovered',
+        message: `process ${id} recovered on ${target} as PID ${restored.pid} from ${path} (process ${record.process_id}, checkpointed on ${record.node} at ${new Date(record.taken_at).toISOString()})${files ? `; ${files}` : ''}`,
       });
     } catch (err) {
       const e = toGodwitError(err);
-      db.tx(() => {
-        db.q.failStart.run({ id, failure: e.message, ended_at: Date.now() });
-        db.event({ processId: id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
-      });
+      launchFailed(db, e.message, { id, node: target, kind: 'recover-failed', message: `recovering ${path} on ${target} failed: ${e.message}` });
       throw new GodwitError(e.code, e.message, { ...e.details, processId: id });
     } finally {
-      if (rid !== undefined) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+      if (rid !== undefined) dropStaged(target, rid);
     }
     relay.start(id);
     return toProcess(db.q.processById.get(id)!);
   }
 
+  /** deletes the images a recovery staged on `node`, logging what could not be */
+  function dropStaged(node: string, rid: number): void {
+    ctx.agent(node).deleteImages(rid).catch((err: unknown) => {
+      ctx.log.warn({ err, node }, `could not delete the images staged on ${node} for recovery ${rid}`);
+    });
+  }
+
   /** a later run of the process on another node: a recovery the orchestrator made but stopped before recording */
   async function laterRun(proc: ProcessRow, avoid: string): Promise<{ node: string; pid: number | null; epoch: number } | undefined> {
     for (const node of nodes.names.filter((n) => n !== avoid && nodes.isOnline(n))) {
-      const found = (await ctx.agent(node).list().catch(() => [])).find((p) => p.id === proc.id && p.epoch > proc.epoch && p.state === 'running');
+      const procs = await ctx.agent(node).list().catch((err: unknown) => {
+        ctx.log.warn({ err, node }, `could not ask ${node} whether it runs a later run of process ${proc.id}`);
+        return [];
+      });
+      const found = procs.find((p) => p.id === proc.id && p.epoch > proc.epoch && p.state === 'running');
       if (found) return { node, pid: found.pid, epoch: found.epoch };
     }
     return undefined;
@@ -155,11 +161,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     }
     const latest = db.q.latestCheckpoint.get(proc.id);
     const lostAt = new Date().toISOString();
-    const markLost = (why: string) =>
-      db.tx(() => {
-        db.q.endProcess.run({ id: proc.id, state: 'lost', exit_code: null, exit_signal: null, ended_at: Date.now() });
-        db.event({ processId: proc.id, node: avoid, kind: 'lost', message: `process ${proc.id} is lost with node ${avoid} (${lostAt}): ${why}` });
-      });
+    const markLost = (why: string) => processLost(db, { id: proc.id, node: avoid, message: `process ${proc.id} is lost with node ${avoid} (${lostAt}): ${why}` });
     if (!proc.recover_on_failure || !latest) {
       markLost(
         latest
@@ -188,7 +190,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     } catch (err) {
       markLost(`recovering it from ${latest.path}${target ? ` on ${target}` : ''} failed: ${toGodwitError(err).message}`);
     } finally {
-      if (rid !== undefined && target) ctx.agent(target).deleteImages(rid).catch(() => undefined);
+      if (rid !== undefined && target) dropStaged(target, rid);
     }
     bus.emit('process', proc.id);
   }

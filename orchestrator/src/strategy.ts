@@ -57,7 +57,7 @@ export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspect
   const without = lacking(ends, (f) => f.lazyPages);
   if (without.length) return { strategy: 'full', reason: `auto: full copy, as lazy ${noUffd(without)}` };
   if (program.lazyReasons.length) return { strategy: 'full', reason: `auto: full copy, as it cannot move lazily: ${program.lazyReasons.join('; ')}` };
-  // whatever the size: `npm run bench:lazy` found a lazy move stopping programs for less than a
-  // whole copy, and done sooner, from 1 MiB up (README, "Lazy migration")
+  // whatever the size: a lazy move stops a program for less than a whole copy does, small ones
+  // too (the figures: README, "Lazy migration")
   return { strategy: 'lazy', reason: `auto: lazy, as ${size} resident runs again before its memory follows: shorter stopped than a whole copy` };
 }
