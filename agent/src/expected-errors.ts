@@ -1,0 +1,28 @@
+/**
+ * The failures the agent expects and passes over, named where they are caught: a file not there
+ * (yet, or any more), a process that ended meanwhile. Anything else is a real failure and goes on
+ * up to whoever can say what failed.
+ */
+
+/** a process, or its /proc files, gone: it ended while the agent looked */
+export const GONE = ['ENOENT', 'ESRCH'] as const;
+
+/** whether err is a system error with one of codes */
+export function hasCode(err: unknown, codes: readonly string[]): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && codes.includes(code);
+}
+
+/** Rethrows err unless it is a system error with one of codes. */
+export function passOver(err: unknown, codes: readonly string[]): void {
+  if (!hasCode(err, codes)) throw err;
+}
+
+/** Sends sig to pid; a process that ended already is passed over. */
+export function signalIfAlive(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    passOver(err, ['ESRCH']);
+  }
+}
