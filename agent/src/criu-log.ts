@@ -3,6 +3,7 @@
  * as runc does. Lines CRIU prints on every run here and that never explain a failure are skipped.
  */
 import { readFile } from 'node:fs/promises';
+import { passOver } from './expected-errors.js';
 
 const NOISE = [
   /rlimit: Can't setup RLIMIT_NOFILE/,
@@ -39,7 +40,8 @@ export function summarizeCriuLog(text: string): CriuLogSummary {
 export async function readCriuLog(path: string): Promise<CriuLogSummary> {
   try {
     return summarizeCriuLog(await readFile(path, 'utf8'));
-  } catch {
+  } catch (err) {
+    passOver(err, ['ENOENT']); // CRIU failed before it wrote its log
     return { reasons: [], excerpt: [] };
   }
 }

@@ -26,3 +26,25 @@ export function signalIfAlive(pid: number, sig: NodeJS.Signals): void {
     passOver(err, ['ESRCH']);
   }
 }
+
+/** fn's value; fallback where fn fails with a system error with one of codes */
+export function passingOver<T, F>(codes: readonly string[], fallback: F, fn: () => T): T | F {
+  try {
+    return fn();
+  } catch (err) {
+    passOver(err, codes);
+    return fallback;
+  }
+}
+
+/** Rethrows err unless it is a system error with one of codes, or JSON that does not parse (a file cut short). */
+export function passOverOrBadJson(err: unknown, codes: readonly string[]): void {
+  if (!(err instanceof SyntaxError)) passOver(err, codes);
+}
+
+/**
+ * Removing a directory where a control view is still mounted: the mount is busy (EBUSY), its
+ * view answers whoever is not its program EACCES (keeper/controlfs.c), or its keeper is gone
+ * (ENOTCONN) and only umount ends it.
+ */
+export const MOUNTED = ['EBUSY', 'EACCES', 'ENOTCONN'] as const;
