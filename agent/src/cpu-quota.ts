@@ -3,8 +3,8 @@
  * runs on here. CRIU does much of a dump inside the program (its parasite code runs as the
  * program's own threads), so under the quota of a node crowded with busy programs each step waits
  * for the program's small share, and the program stands still several times longer. The
- * program is stopped meanwhile, so it gains no CPU of its own; CRIU's
- * dumper already runs outside the quota, in the agent's group, and now so does all of the dump.
+ * program is stopped meanwhile, so it gains no CPU of its own; CRIU's dumper already runs
+ * outside the quota, in the agent's group, and so does all of the dump.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
