@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { signing, verified } from '../agent/src/archive-mac.js';
 import { writeArchive } from '../agent/src/checkpoint-file.js';
-import { CHUNK } from '../agent/src/images.js';
+import { CHUNK } from '../agent/src/image-archive.js';
 import { median } from './table.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } } });

@@ -50,8 +50,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     : undefined;
   const deputies = createDeputies({ config, orchestrator, log: app.log });
   app.addHook('onClose', async () => deputies.close());
-  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control, deputies });
-  const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle });
+  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control, deputies, log: app.log });
+  const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle, log: app.log });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin, control });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {

@@ -10,7 +10,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CheckpointManifest } from '@godwit/schemas';
 import { signing, trailerProblem, TRAILER_BYTES, verified } from './archive-mac.js';
-import { CHUNK, packImages } from './images.js';
+import { CHUNK, packImages } from './image-archive.js';
 import type { TreeFile } from './open-files.js';
 
 export const MANIFEST = 'godwit-checkpoint.json';

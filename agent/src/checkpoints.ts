@@ -6,6 +6,7 @@
 import { constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   GodwitError,
   type AgentConfig,
@@ -34,6 +35,7 @@ export interface CheckpointDeps {
   procs: ProcStore;
   images: ImageStore;
   lifecycle: Lifecycle;
+  log: FastifyBaseLogger;
 }
 
 /** the distinct paths among files, in order: a saved file's content is stored under its index here */
@@ -53,7 +55,7 @@ interface InProgress {
   target: string;
 }
 
-export function createCheckpoints({ config, clusterKey, procs, images, lifecycle }: CheckpointDeps) {
+export function createCheckpoints({ config, clusterKey, procs, images, lifecycle, log }: CheckpointDeps) {
   const root = config.checkpointDir;
   const node = config.node;
   const workRoot = join(config.dataDir, 'checkpoint-work');
@@ -85,7 +87,8 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
       }
     }
   }
-  const interrupted = finishInterrupted().catch(() => undefined);
+  // awaited by the next checkpoint, which must not fail for it: what it could not finish is logged
+  const interrupted = finishInterrupted().catch((err: unknown) => log.error({ err }, `could not finish the checkpoints this agent was taking when it stopped (${workRoot})`));
 
   /** a checkpoint path, confined to the checkpoint directory (the schema already refuses '..') */
   function resolveIn(rel: string): string {

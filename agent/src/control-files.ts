@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_VALUE_MAX } from '@godwit/schemas';
+import { passOver, passingOver } from './expected-errors.js';
 
 export type ReadResult = { ok: true; text: string } | { ok: false; why: 'missing' | 'not-a-file' | 'too-long' };
 
@@ -52,16 +53,13 @@ export function writeControlFile(dir: string, name: string, text: string): void 
 function isPlainFileOrMissing(path: string): boolean {
   try {
     return lstatSync(path).isFile();
-  } catch {
+  } catch (err) {
+    passOver(err, ['ENOENT']);
     return true;
   }
 }
 
 /** whether `dir` is a directory itself (not a symlink to one) */
 export function isRealDir(dir: string): boolean {
-  try {
-    return lstatSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
+  return passingOver(['ENOENT', 'ENOTDIR'], false, () => lstatSync(dir).isDirectory());
 }

@@ -153,8 +153,9 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
     unfollow(id);
     try {
       if (existsSync(dirOf(id))) rmSync(dirOf(id), { recursive: true, force: true });
-    } catch {
+    } catch (err) {
       // a process recovered from its checkpoint has its own view mounted there (EBUSY): it stays
+      log.debug({ err, process: id }, `the control directory of process ${id} stays`);
     }
   }
 

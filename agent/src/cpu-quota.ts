@@ -2,15 +2,19 @@
  * A program being dumped leaves its node's CPU quota while CRIU works on it, and comes back if it
  * runs on here. CRIU does much of a dump inside the program (its parasite code runs as the
  * program's own threads), so under the quota of a node crowded with busy programs each step waits
- * for the program's small share: 180 ms against 30 ms for a busy loop among twelve on
- * two-thirds of a CPU. The program is stopped meanwhile, so it gains no CPU of its own; CRIU's
- * dumper already runs outside the quota, in the agent's group, and now so does all of the dump.
+ * for the program's small share, and the program stands still several times longer. The
+ * program is stopped meanwhile, so it gains no CPU of its own; CRIU's dumper already runs
+ * outside the quota, in the agent's group, and so does all of the dump.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mount } from '@godwit/schemas';
 import { mountsOf } from './mountinfo.js';
 import { treePids } from './preflight.js';
+import { passOver } from './expected-errors.js';
+
+/** a process that ended meanwhile, a group gone, or one that takes no such process (cgroups(7)) */
+const GROUP_REFUSES = ['ESRCH', 'ENOENT', 'EINVAL', 'EBUSY', 'EOPNOTSUPP', 'EACCES', 'EPERM'];
 
 interface Lift {
   /** the node's group that limits CPU */
@@ -39,7 +43,8 @@ export function quotaLifts(cgroups: readonly string[]): Lift[] {
       try {
         readFileSync(join(node, f));
         return true;
-      } catch {
+      } catch (err) {
+        passOver(err, ['ENOENT']); // not this version's file
         return false;
       }
     });
@@ -54,7 +59,8 @@ function moveInto(group: string, pids: number[]): void {
   for (const pid of pids) {
     try {
       writeFileSync(join(group, 'cgroup.procs'), String(pid));
-    } catch {
+    } catch (err) {
+      passOver(err, GROUP_REFUSES);
       // it ended meanwhile, or the group refuses it: it stays where it is, no worse than before
     }
   }

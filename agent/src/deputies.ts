@@ -20,7 +20,8 @@ import { deputyPath, endDeputy, endedEvent, followDeputy, readDeputyEvents, star
 import { errnoName, errnoReason } from './errno.js';
 import type { OrchestratorClient } from './orchestrator-client.js';
 import { signalName } from './signals.js';
-import { waitFor } from './wait.js';
+import { TimedOut, waitFor } from './wait.js';
+import { passOverOrBadJson } from './expected-errors.js';
 
 const START_TIMEOUT_MS = 10_000;
 /** how often the stand-ins' programs are looked at, so that each stand-in ends with its program */
@@ -73,7 +74,11 @@ export function createDeputies({ config, orchestrator, log }: DeputiesDeps) {
   /** the stand-in is gone: a signal that ended it unbidden (SIGKILL) ends the program too */
   async function gone(d: Live): Promise<void> {
     const dir = dirOf(d.record.id);
-    const ended = await waitFor(() => endedEvent(dir), { timeoutMs: ENDED_TIMEOUT_MS, what: `how the stand-in of process ${d.record.id} ended` }).catch(() => undefined);
+    const ended = await waitFor(() => endedEvent(dir), { timeoutMs: ENDED_TIMEOUT_MS, what: `how the stand-in of process ${d.record.id} ended` }).catch((err: unknown) => {
+      // it ended without a word (killed outright): said below
+      if (err instanceof TimedOut) return undefined;
+      throw err;
+    });
     if (!d.ending && ended && ended.signal > 0) forward(d, ended.signal);
     else if (!d.ending) log.warn({ id: d.record.id, ended }, `the stand-in holding home PID ${d.record.pid} of process ${d.record.id} ended by itself`);
     await d.queue;
@@ -86,7 +91,8 @@ export function createDeputies({ config, orchestrator, log }: DeputiesDeps) {
     live.set(record.id, d);
     try {
       d.stop = followDeputy(dirOf(record.id), (signal) => forward(d, signal), () => void gone(d));
-    } catch {
+    } catch (err) {
+      log.warn({ err, id: record.id }, `could not follow the stand-in holding home PID ${record.pid} of process ${record.id}`);
       void gone(d);
     }
   }
@@ -113,8 +119,8 @@ export function createDeputies({ config, orchestrator, log }: DeputiesDeps) {
     let record: DeputyRecord | undefined;
     try {
       record = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as DeputyRecord;
-    } catch {
-      // made no further than its directory
+    } catch (err) {
+      passOverOrBadJson(err, ['ENOENT']); // made no further than its directory
     }
     if (record && readDeputyEvents(dir).some((e) => e.ev === 'started')) follow(record);
     else rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { waitFor } from './wait.js';
+import { passOver } from './expected-errors.js';
+import { readJsonLines } from './json-lines.js';
 
 export type DeputyEvent =
   | { ev: 'started'; pid: number }
@@ -21,19 +23,7 @@ export function deputyPath(keeperPath: string): string {
 }
 
 export function readDeputyEvents(dir: string): DeputyEvent[] {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, 'status'), 'utf8');
-  } catch {
-    return [];
-  }
-  return text.split('\n').flatMap((l) => {
-    try {
-      return l.trim() ? [JSON.parse(l) as DeputyEvent] : [];
-    } catch {
-      return []; // a line being written right now
-    }
-  });
+  return readJsonLines<DeputyEvent>(join(dir, 'status'));
 }
 
 export function endedEvent(dir: string): Extract<DeputyEvent, { ev: 'ended' }> | undefined {
@@ -87,13 +77,15 @@ export function endDeputy(dir: string, end: DeputyEnd): boolean {
   try {
     // non-blocking: ENXIO at once where no stand-in holds the FIFO, instead of waiting for one
     fd = openSync(join(dir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch {
+  } catch (err) {
+    passOver(err, ['ENXIO', 'ENOENT']);
     return false;
   }
   try {
     writeSync(fd, 'code' in end ? `exit ${end.code}\n` : `kill ${end.signal}\n`);
     return true;
-  } catch {
+  } catch (err) {
+    passOver(err, ['EPIPE', 'EAGAIN']); // it went away since, or reads no more
     return false;
   } finally {
     closeSync(fd);

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { OutputStream, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
 import { waitFor } from './wait.js';
+import { passingOver } from './expected-errors.js';
+import { readJsonLines } from './json-lines.js';
 
 export type KeeperEvent =
   /** pid: the program's init (tini); program: on a launch, the program's own PID (0 when not seen) */
@@ -62,22 +64,7 @@ export function writeClosed(dir: string, epoch: number, streams: readonly Output
 }
 
 export function readEvents(dir: string, epoch: number): KeeperEvent[] {
-  let text: string;
-  try {
-    text = readFileSync(statusPath(dir, epoch), 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as KeeperEvent];
-      } catch {
-        return []; // a line being written right now
-      }
-    });
+  return readJsonLines<KeeperEvent>(statusPath(dir, epoch));
 }
 
 /**
@@ -151,12 +138,8 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       const ev = readEvents(opts.dir, opts.epoch).find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed' || e.ev === 'launch-failed');
       if (ev) return ev;
       if (exited !== undefined) {
-        let text = '';
-        try {
-          text = readFileSync(logPath, 'utf8').trim();
-        } catch {
-          // no log
-        }
+        // a keeper that ended before it wrote anything leaves no log
+        const text = passingOver(['ENOENT'], '', () => readFileSync(logPath, 'utf8').trim());
         throw new Error(`${exited}: ${text || 'no output'}`);
       }
       return undefined;

@@ -11,6 +11,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER, GodwitError, type KeptAppendQuery, type KeptLayout, type KeptLine, type KeptReadQuery, type KeptReadResult } from '@godwit/schemas';
+import { passingOver } from './expected-errors.js';
 
 /** Where a reader stopped in a segment, so the next read need not scan it from the start. */
 interface ReadCursor {
@@ -31,11 +32,7 @@ interface Segment {
 const READ_MAX_BYTES = 1 << 20;
 
 function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return -1;
-  }
+  return passingOver(['ENOENT'], -1, () => statSync(path).size);
 }
 
 export function createKeptOutput(dataDir: string, node: string) {

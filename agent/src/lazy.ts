@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
+import { GONE, passOver, passingOver, signalIfAlive } from './expected-errors.js';
 
 const PAGE = 4096;
 
@@ -17,22 +18,16 @@ export const LAZY_PAGES_PID = 'lazy-pages.pid';
 
 /** the PID of the lazy-pages daemon started for the images in dir, if one was */
 export function lazyPagesPidIn(dir: string): number | undefined {
-  try {
-    return Number(readFileSync(join(dir, LAZY_PAGES_PID), 'utf8'));
-  } catch {
-    return undefined;
-  }
+  return passingOver(['ENOENT'], undefined, () => Number(readFileSync(join(dir, LAZY_PAGES_PID), 'utf8')));
 }
 
 /** Whether `pid` is still a live CRIU (not a zombie, not a PID reused by another program). */
 export function criuAlive(pid: number): boolean {
-  try {
+  return passingOver(GONE, false, () => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/^\d+ \(.*\) Z/.test(stat)) return false;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('criu');
-  } catch {
-    return false;
-  }
+  });
 }
 
 /** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
@@ -58,12 +53,7 @@ export async function criuEnds(pid: number, ms: number, exited?: Promise<unknown
 }
 
 export function killCriu(pid: number): void {
-  if (!criuAlive(pid)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // ended meanwhile
-  }
+  if (criuAlive(pid)) signalIfAlive(pid, 'SIGKILL');
 }
 
 /**
@@ -71,13 +61,7 @@ export function killCriu(pid: number): void {
  * would let the tree run on here, though it may run at the destination already.
  */
 export function holdStopped(rootPid: number): void {
-  for (const pid of treePids(rootPid)) {
-    try {
-      process.kill(pid, 'SIGSTOP');
-    } catch {
-      // ended meanwhile
-    }
-  }
+  for (const pid of treePids(rootPid)) signalIfAlive(pid, 'SIGSTOP');
 }
 
 export interface LazyPagesStats {
@@ -131,7 +115,9 @@ export function lazyPagesCounter(path: string): () => Promise<LazyPagesStats> {
     let fh;
     try {
       fh = await open(path, 'r');
-    } catch {
+    } catch (err) {
+      // the daemon has not written its log yet
+      passOver(err, ['ENOENT']);
       return statsOf(t);
     }
     try {

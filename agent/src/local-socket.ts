@@ -74,7 +74,8 @@ export async function openLocalSocket(opts: LocalSocketOptions): Promise<{ close
         let me: Whoami;
         try {
           me = JSON.parse(text) as Whoami;
-        } catch {
+        } catch (err) {
+          if (!(err instanceof SyntaxError)) throw err;
           sendError(res, new GodwitError('GODWIT_ERR_ORCHESTRATOR_UNREACHABLE', `the orchestrator at ${opts.orchestratorUrl} answered GET /v1/whoami with no JSON`, { node: opts.node }));
           return;
         }
@@ -117,6 +118,7 @@ export async function openLocalSocket(opts: LocalSocketOptions): Promise<{ close
   // a websocket (a move's progress): the caller's bytes and the orchestrator's, both ways, once it agrees
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     void (async () => {
+      // a caller who could not be identified was logged as it connected; it is refused here
       const account = await callers.get(socket)!.catch(() => undefined);
       if (account === undefined) {
         socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

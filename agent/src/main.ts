@@ -24,10 +24,7 @@ async function main(): Promise<void> {
   const meter = createLoadMeter(config);
   const procMeter = createProcMeter();
   const reporter = startReporter({
-    node: config.node,
-    url: config.url,
-    token: config.token,
-    orchestratorUrl: config.orchestrator.url,
+    config,
     features,
     procs: () => procs.list(),
     load: () => {

@@ -8,18 +8,17 @@ import { open } from 'node:fs/promises';
 import type { OpenFile } from '@godwit/schemas';
 import { controlMountsOf } from './control-mount.js';
 import { treePids } from './preflight.js';
+import { GONE, passOver, passingOver } from './expected-errors.js';
 
 /** open(2)'s access mode bits (Node's constants lack them) */
 export const O_ACCMODE = 3;
 
 /** the PID the process has inside its own namespace (the last of NSpid) */
 function namespacePid(pid: number): number {
-  try {
+  return passingOver(GONE, pid, () => {
     const ns = /^NSpid:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
     return Number(ns?.[ns.length - 1] ?? pid);
-  } catch {
-    return pid;
-  }
+  });
 }
 
 function modeOf(flags: number): OpenFile['mode'] {
@@ -65,7 +64,8 @@ export function openFiles(rootPid: number): LiveFile[] {
     try {
       cwd = readlinkSync(`/proc/${pid}/cwd`);
       fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
+    } catch (err) {
+      passOver(err, GONE);
       continue; // it ended while we looked
     }
     const nsPid = namespacePid(pid);
@@ -94,8 +94,8 @@ export function openFiles(rootPid: number): LiveFile[] {
           fileMode: Number(st.mode) & 0o7777,
           at: { hostPid: pid, dev: st.dev, ino: st.ino },
         });
-      } catch {
-        // closed while we looked
+      } catch (err) {
+        passOver(err, GONE); // closed while we looked
       }
     }
   }

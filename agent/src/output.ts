@@ -8,8 +8,8 @@ import { encodeFrame, FrameDecoder, type EpochEnd } from '@godwit/schemas';
 import { programExit, type KeeperExit } from './exit-status.js';
 
 /**
- * The file is read again when inotify says it changed, or after this long anyway. Reading every
- * 25 ms instead cost a node's agent about 1% of a CPU per program, silent or not, taken from the
+ * The file is read again when inotify says it changed, or after this long anyway: reading it on
+ * a short timer instead would cost the agent CPU for every program, silent or not, taken from the
  * programs.
  */
 const FALLBACK_MS = 1000;

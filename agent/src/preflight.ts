@@ -3,6 +3,7 @@
  * program, so the user hears why in words before anything is frozen (openMosix's "cantmove").
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { GONE, passOver, passingOver } from './expected-errors.js';
 
 /** Every process of the tree under (and including) root, by walking /proc children lists. */
 export function treePids(root: number): number[] {
@@ -14,14 +15,15 @@ export function treePids(root: number): number[] {
     let tasks: string[];
     try {
       tasks = readdirSync(`/proc/${pid}/task`);
-    } catch {
+    } catch (err) {
+      passOver(err, GONE);
       continue;
     }
     for (const t of tasks) {
       try {
         queue.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-      } catch {
-        // the task ended while we looked
+      } catch (err) {
+        passOver(err, GONE); // the task ended while we looked
       }
     }
   }
@@ -29,11 +31,7 @@ export function treePids(root: number): number[] {
 }
 
 export function tracerOf(pid: number): number {
-  try {
-    return Number(/TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
+  return passingOver(GONE, 0, () => Number(/TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0));
 }
 
 function socketInodes(pid: number): Set<number> {
@@ -41,15 +39,16 @@ function socketInodes(pid: number): Set<number> {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
+  } catch (err) {
+    passOver(err, GONE);
     return inodes;
   }
   for (const fd of fds) {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (m) inodes.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
+    } catch (err) {
+      passOver(err, GONE); // closed meanwhile
     }
   }
   return inodes;
@@ -88,7 +87,8 @@ function tcpSockets(rootPid: number, pids: number[]): TcpSocket[] {
     let text: string;
     try {
       text = readFileSync(`/proc/${rootPid}/net/${table}`, 'utf8');
-    } catch {
+    } catch (err) {
+      passOver(err, GONE); // no such table (IPv6 off), or the process ended
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
@@ -136,19 +136,8 @@ export function cannotMove(rootPid: number, node: string): string[] {
 
 /** The fds of a process with what they point at, skipping those closed while we look. */
 function fdsOf(pid: number): { fd: string; target: string }[] {
-  let fds: string[];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return [];
-  }
-  return fds.flatMap((fd) => {
-    try {
-      return [{ fd, target: readlinkSync(`/proc/${pid}/fd/${fd}`) }];
-    } catch {
-      return [];
-    }
-  });
+  const fds = passingOver(GONE, [], () => readdirSync(`/proc/${pid}/fd`));
+  return fds.flatMap((fd) => passingOver(GONE, [], () => [{ fd, target: readlinkSync(`/proc/${pid}/fd/${fd}`) }]));
 }
 
 /**
@@ -165,8 +154,8 @@ export function cannotMoveLazily(rootPid: number): string[] {
       try {
         if (/^lock:/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) reasons.push(`process ${pid} holds a lock on ${target}`);
         if (target.startsWith('/') && statSync(`/proc/${pid}/fd/${fd}`).isFIFO()) reasons.push(`process ${pid} has the FIFO ${target} open`);
-      } catch {
-        // closed meanwhile
+      } catch (err) {
+        passOver(err, GONE); // closed meanwhile
       }
     }
   }
@@ -180,8 +169,8 @@ export function residentBytes(rootPid: number): number {
   for (const pid of treePids(rootPid)) {
     try {
       kib += Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // ended meanwhile
+    } catch (err) {
+      passOver(err, GONE); // ended meanwhile
     }
   }
   return kib * 1024;

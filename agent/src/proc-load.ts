@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AgentProc, ProcLoad } from '@godwit/schemas';
 import { residentBytes, treePids } from './preflight.js';
+import { GONE, passOver } from './expected-errors.js';
 
 /** USER_HZ: /proc/PID/stat counts CPU time in these */
 export const TICKS_PER_S = 100;
@@ -16,7 +17,8 @@ export function cpuTicks(pid: number): number {
     // fields after the command (which may hold spaces): state is 3rd, utime 14th, stime 15th
     const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
     return Number(rest[11]) + Number(rest[12]);
-  } catch {
+  } catch (err) {
+    passOver(err, GONE);
     return 0;
   }
 }
@@ -27,7 +29,8 @@ function runSeconds(pid: number): number {
     const start = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ')[19]) / TICKS_PER_S;
     const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     return Math.max(0, uptime - start);
-  } catch {
+  } catch (err) {
+    passOver(err, GONE);
     return 0;
   }
 }
@@ -44,12 +47,12 @@ function runDelayNs(pid: number): number {
     for (const t of readdirSync(`/proc/${pid}/task`)) {
       try {
         sum += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) || 0;
-      } catch {
-        // the thread ended while we looked
+      } catch (err) {
+        passOver(err, GONE); // the thread ended while we looked
       }
     }
-  } catch {
-    // the process ended, or no schedstat
+  } catch (err) {
+    passOver(err, GONE); // the process ended, or no schedstat
   }
   return sum;
 }
@@ -58,7 +61,8 @@ function ioBytes(pid: number): number {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     return Number(/rchar: (\d+)/.exec(io)?.[1] ?? 0) + Number(/wchar: (\d+)/.exec(io)?.[1] ?? 0);
-  } catch {
+  } catch (err) {
+    passOver(err, GONE);
     return 0;
   }
 }

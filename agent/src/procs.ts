@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { AgentProc, StreamInodes } from '@godwit/schemas';
 import { closedPath, outputPath, readEvents, statusPath, takenPath } from './keeper.js';
+import { GONE, MOUNTED, passOver, passOverOrBadJson, passingOver } from './expected-errors.js';
 
 export interface ProcMeta {
   id: number;
@@ -29,13 +30,7 @@ export function createProcStore(dataDir: string) {
   const dirOf = (id: number) => join(root, String(id));
 
   function epochsOf(id: number): number[] {
-    let names: string[];
-    try {
-      names = readdirSync(dirOf(id));
-    } catch {
-      return [];
-    }
-    return names
+    return passingOver(['ENOENT'], [], () => readdirSync(dirOf(id)))
       .map((n) => /^status\.(\d+)$/.exec(n)?.[1])
       .filter((e): e is string => e !== undefined)
       .map(Number)
@@ -44,12 +39,10 @@ export function createProcStore(dataDir: string) {
 
   /** The program's own host PID: tini's child. */
   function programPid(rootPid: number): number | null {
-    try {
+    return passingOver(GONE, null, () => {
       const kids = readFileSync(`/proc/${rootPid}/task/${rootPid}/children`, 'utf8').trim().split(/\s+/);
       return kids[0] ? Number(kids[0]) : null;
-    } catch {
-      return null;
-    }
+    });
   }
 
   function epochInfo(id: number, epoch: number): AgentProc | undefined {
@@ -81,12 +74,7 @@ export function createProcStore(dataDir: string) {
     },
 
     list(): AgentProc[] {
-      let ids: number[];
-      try {
-        ids = readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number);
-      } catch {
-        return [];
-      }
+      const ids = passingOver(['ENOENT'], [], () => readdirSync(root)).filter((n) => /^\d+$/.test(n)).map(Number);
       return ids.flatMap((id) => epochsOf(id).flatMap((e) => epochInfo(id, e) ?? []));
     },
 
@@ -100,7 +88,8 @@ export function createProcStore(dataDir: string) {
     meta(id: number): ProcMeta | undefined {
       try {
         return JSON.parse(readFileSync(join(dirOf(id), 'meta.json'), 'utf8')) as ProcMeta;
-      } catch {
+      } catch (err) {
+        passOverOrBadJson(err, ['ENOENT']);
         return undefined;
       }
     },
@@ -138,7 +127,8 @@ export function createProcStore(dataDir: string) {
       if (epochsOf(id).length === 0) {
         try {
           rmSync(dir, { recursive: true, force: true });
-        } catch {
+        } catch (err) {
+          passOver(err, MOUNTED);
           // a keeper killed outright leaves its control mount (DIR/control.EPOCH): only umount ends it (cluster down does)
         }
       }

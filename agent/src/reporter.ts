@@ -3,17 +3,15 @@
  * its load every second, over a websocket that reconnects by itself.
  */
 import WebSocket from 'ws';
-import type { AgentHello, AgentLoadMessage, AgentProc, NodeFeatures, NodeLoad } from '@godwit/schemas';
+import type { AgentConfig, AgentHello, AgentLoadMessage, AgentProc, NodeFeatures, NodeLoad } from '@godwit/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 
 const REPORT_MS = 1000;
 const MAX_BACKOFF_MS = 2000;
 
 export interface ReporterDeps {
-  node: string;
-  url: string;
-  token: string;
-  orchestratorUrl: string;
+  /** who this agent is, where it is reached, and where its orchestrator is */
+  config: Pick<AgentConfig, 'node' | 'url' | 'token' | 'orchestrator'>;
   features: NodeFeatures;
   procs: () => AgentProc[];
   load: () => NodeLoad;
@@ -21,7 +19,8 @@ export interface ReporterDeps {
 }
 
 export function startReporter(deps: ReporterDeps): { stop: () => void } {
-  const wsUrl = new URL('/v1/agents/ws', deps.orchestratorUrl);
+  const { node, url, token, orchestrator } = deps.config;
+  const wsUrl = new URL('/v1/agents/ws', orchestrator.url);
   wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
   let stopped = false;
   let backoff = 200;
@@ -30,11 +29,11 @@ export function startReporter(deps: ReporterDeps): { stop: () => void } {
 
   const connect = () => {
     if (stopped) return;
-    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${deps.token}` } });
+    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
     ws.on('open', () => {
       backoff = 200;
-      deps.log.info({ orchestrator: deps.orchestratorUrl }, 'connected to the orchestrator');
-      const hello: AgentHello = { type: 'hello', node: deps.node, url: deps.url, features: deps.features, procs: deps.procs() };
+      deps.log.info({ orchestrator: orchestrator.url }, 'connected to the orchestrator');
+      const hello: AgentHello = { type: 'hello', node, url, features: deps.features, procs: deps.procs() };
       ws!.send(JSON.stringify(hello));
       const report = () => {
         const msg: AgentLoadMessage = { type: 'load', load: deps.load() };

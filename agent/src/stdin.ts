@@ -28,6 +28,7 @@ export function createStdinWriter() {
 
   return (dir: string, data: Buffer, eof: boolean): Promise<void> => {
     const next = (queues.get(dir) ?? Promise.resolve()).then(() => writeFrames(dir, data, eof));
+    // a write that fails fails for its caller (it gets `next`); the next write still waits for it
     const settled = next.catch(() => undefined);
     queues.set(dir, settled);
     void settled.then(() => {

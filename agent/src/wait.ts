@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** waitFor's deadline passed: what was waited for did not come (callers that expect this catch it alone) */
+export class TimedOut extends Error {}
+
 /** Polls until `probe` returns a value or the deadline passes; the error says what was seen last. */
 export async function waitFor<T>(
   probe: () => T | undefined | Promise<T | undefined>,
@@ -10,7 +13,7 @@ export async function waitFor<T>(
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${opts.seen ? `; saw: ${opts.seen()}` : ''}`);
+      throw new TimedOut(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${opts.seen ? `; saw: ${opts.seen()}` : ''}`);
     }
     await sleep(opts.intervalMs ?? 20);
   }

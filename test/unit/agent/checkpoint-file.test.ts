@@ -9,7 +9,8 @@ import { GodwitError } from '@godwit/schemas';
 import { FORGED, NO_MAC, NOT_RECORDED, TRAILER_BYTES } from '../../../agent/src/archive-mac.js';
 import { readArchive, writeArchive } from '../../../agent/src/checkpoint-file.js';
 import type { Criu } from '../../../agent/src/criu.js';
-import { createImageStore, packImages } from '../../../agent/src/images.js';
+import { createImageStore } from '../../../agent/src/images.js';
+import { packImages } from '../../../agent/src/image-archive.js';
 import { entryData } from '../../tar-entries.js';
 
 describe('checkpoint file MAC', () => {

@@ -11,7 +11,8 @@ import { GodwitError } from '@godwit/schemas';
 import { FORGED, NO_MAC, signing } from '../../../agent/src/archive-mac.js';
 import type { Criu } from '../../../agent/src/criu.js';
 import { BROKEN_SEAL, SEAL_FILE, UNSEALED } from '../../../agent/src/image-seal.js';
-import { createImageStore, packImages } from '../../../agent/src/images.js';
+import { createImageStore } from '../../../agent/src/images.js';
+import { packImages } from '../../../agent/src/image-archive.js';
 import { LAZY_PAGES_PID } from '../../../agent/src/lazy.js';
 
 /** the stream another agent's send() makes of the images in src: packed, with its MAC trailer */

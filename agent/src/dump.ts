@@ -1,0 +1,175 @@
+/**
+ * Dumping a running program into a migration's images (a move or a freeze), and into a
+ * checkpoint's directory, leaving it stopped. A migration's dump runs these steps in order:
+ *   1. refuseUnmovable   say in words why the tree cannot leave, before anything stops
+ *   2. dumpTree          CRIU dumps it (out of the CPU quota, see dump-lock.ts)
+ *   3. releaseSource     direct/lazy: hold it stopped here; otherwise: end it here, keep its input
+ *   4. describeImages    godwit.json: what the destination needs to restore
+ *   5. vouchOrSeal       how the images' bytes are later known to be godwit's
+ * A dump that fails leaves no images.
+ */
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
+import { controlMountsOf } from './control-mount.js';
+import type { LazyDaemon } from './criu.js';
+import type { DumpAlone } from './dump-lock.js';
+import { freePort } from './free-port.js';
+import { UNREAD_FILE } from './image-meta.js';
+import { holdStopped } from './lazy.js';
+import type { LazyDaemons } from './lazy-daemons.js';
+import type { LifecycleContext } from './lifecycle-deps.js';
+import { canResumeAfterDump, cannotMove, cannotMoveLazily } from './preflight.js';
+import { awaitDumpedEnd, keepHomePid } from './source-end.js';
+
+/** what the tree was when its dump began, and how its images are to be made */
+interface DumpPlan {
+  id: number;
+  migrationId: number;
+  cur: AgentProc;
+  lazy: boolean;
+  /** its pages go straight to the destination (a page server, or served lazily): it stays stopped here */
+  direct: boolean;
+  pageServer: PageServer | undefined;
+  controlMounts: string[];
+}
+
+/** what dumpTree made of the tree */
+interface Dumped {
+  dir: string;
+  frozenAt: number;
+  dumpMs: number;
+  lockTables: string[];
+  lazyAt: PageServer | undefined;
+  server: LazyDaemon | undefined;
+}
+
+export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDaemons: Pick<LazyDaemons, 'track'>) {
+  const { config, node, criu, procs, images } = ctx;
+
+  function running(id: number): AgentProc {
+    const cur = procs.current(id);
+    if (!cur || (cur.state !== 'running' && cur.state !== 'dumping')) {
+      throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${id} is not running on ${node}`);
+    }
+    return cur;
+  }
+
+  /** marks the program as being dumped while fn runs; one dump of a program at a time */
+  async function asOnlyDump<T>(id: number, fn: () => Promise<T>): Promise<T> {
+    if (procs.dumping.has(id)) throw new GodwitError('GODWIT_ERR_MIGRATION_IN_PROGRESS', `process ${id} is being dumped already on ${node}`);
+    procs.dumping.add(id);
+    try {
+      return await fn();
+    } finally {
+      procs.dumping.delete(id);
+    }
+  }
+
+  const what = (id: number, cur: AgentProc) => `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
+
+  function refuseUnmovable(cur: AgentProc, lazy: boolean): void {
+    const blockers = cannotMove(cur.rootPid, node);
+    if (blockers.length) {
+      throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
+    }
+    if (lazy) {
+      const why = cannotMoveLazily(cur.rootPid);
+      if (why.length) throw new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `lazy migration cannot be used: ${why.join('; ')}; the process was not stopped`, { strategy: 'lazy' });
+    }
+  }
+
+  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts }: DumpPlan): Promise<Dumped> {
+    const dir = await images.fresh(migrationId, lazy);
+    const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
+    let frozenAt = 0;
+    let dumpMs = 0;
+    let server: LazyDaemon | undefined;
+    const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
+      const spawned = () => (frozenAt = Date.now());
+      if (lazyAt) {
+        server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, spawned }));
+        holdStopped(cur.rootPid);
+      } else {
+        await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, spawned, ...(direct ? { pageServer } : {}) });
+      }
+      dumpMs = Date.now() - frozenAt;
+    });
+    return { dir, frozenAt, dumpMs, lockTables, lazyAt, server };
+  }
+
+  /** returns the stand-in's start, which runs while the images are sealed, not in the way of the move */
+  async function releaseSource({ id, cur, direct }: DumpPlan, { dir }: Dumped): Promise<ReturnType<typeof keepHomePid>> {
+    if (direct) {
+      // the tree is stopped, its memory already at the destination: finish or resume it later
+      procs.markStopped(id, cur.epoch, true);
+      return Promise.resolve({});
+    }
+    procs.markDumped(id, cur.epoch);
+    await awaitDumpedEnd(ctx, id, cur.epoch);
+    const keeping = keepHomePid(ctx, id, cur.epoch, cur.pid);
+    const unread = procs.unreadInput(id, cur.epoch);
+    if (existsSync(unread)) copyFileSync(unread, join(dir, UNREAD_FILE));
+    return keeping;
+  }
+
+  function describeImages({ id, migrationId, cur, direct, controlMounts }: DumpPlan, { lockTables, lazyAt, server }: Dumped): void {
+    const meta = procs.meta(id);
+    images.writeMeta(migrationId, {
+      version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
+      stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
+      ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
+    });
+  }
+
+  /**
+   * A move's images go on at once, read by nothing but this agent meanwhile; a freeze's (and a
+   * move's through this disk) may wait here for days, and are checked against their seal.
+   */
+  async function vouchOrSeal({ migrationId, direct }: DumpPlan): Promise<void> {
+    if (direct) images.vouch(migrationId);
+    else await images.seal(migrationId);
+  }
+
+  return {
+    running,
+
+    /** Dumps the program into images of this migration; it no longer runs here afterwards. */
+    async dump(id: number, migrationId: number, pageServer?: PageServer, lazy = false): Promise<DumpResult> {
+      const cur = running(id);
+      return asOnlyDump(id, async () => {
+        refuseUnmovable(cur, lazy);
+        const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
+        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid) };
+        try {
+          const dumped = await dumpTree(plan);
+          const keeping = await releaseSource(plan, dumped);
+          describeImages(plan, dumped);
+          await vouchOrSeal(plan);
+          const { dir, frozenAt, dumpMs } = dumped;
+          return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
+        } catch (err) {
+          await images.remove(migrationId);
+          throw err;
+        }
+      });
+    },
+
+    /**
+     * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
+     * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
+     */
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; frozenAt: number; lockTables: string[]; controlMounts: string[] }> {
+      const cur = running(id);
+      const controlMounts = controlMountsOf(cur.rootPid);
+      return asOnlyDump(id, async () => {
+        let frozenAt = 0;
+        const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
+          const spawned = () => (frozenAt = Date.now());
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, spawned });
+        });
+        return { proc: cur, frozenAt, lockTables, controlMounts };
+      });
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Restoring a program from a migration's images: checked to be godwit's and its owner's first,
+ * then run by a keeper that starts CRIU, the pages coming on demand for a lazy move.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GodwitError, type RestoreRequest, type RestoreResult } from '@godwit/schemas';
+import { keeperUser, resolveAccount } from './accounts.js';
+import { openRefused } from './as-owner.js';
+import { keeperControlPath } from './control-mount.js';
+import type { LazyDaemon } from './criu.js';
+import { checkImageCreds } from './image-creds.js';
+import { UNREAD_FILE } from './image-meta.js';
+import { startKeeper, writeClosed } from './keeper.js';
+import { killCriu } from './lazy.js';
+import type { LazyDaemons } from './lazy-daemons.js';
+import { settlePid } from './launch.js';
+import type { LifecycleContext } from './lifecycle-deps.js';
+
+const RESTORE_TIMEOUT_MS = 10 * 60_000;
+
+export function createRestorer({ config, node, criu, procs, images, writeStdin, control, spoolBytes }: LifecycleContext, lazy: Pick<LazyDaemons, 'pagerFor'>) {
+  return async function restore(id: number, req: RestoreRequest): Promise<RestoreResult> {
+    const meta = images.readMeta(req.migrationId);
+    if (!meta || meta.processId !== id) {
+      throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${id} for migration ${req.migrationId}`);
+    }
+    const existing = procs.epochInfo(id, req.epoch);
+    if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
+    const t0 = Date.now();
+    const imagesDir = images.dirOf(req.migrationId);
+    // the very bytes restored must be godwit's: verified as they came, or against their seal
+    await images.checkSeal(req.migrationId);
+    // CRIU, as root, gives the program whatever credentials its images say: they must be the
+    // owner's (a move's destination looked the account up before the program stopped)
+    const account = await resolveAccount(req.account, node);
+    checkImageCreds(imagesDir, account);
+    const dir = procs.prepare({ id, argv: meta.argv, cwd: meta.cwd, account: req.account });
+    // read by the keeper as it starts: the fresh pipe has no reader before the program runs
+    if (req.closedOutput?.length) writeClosed(dir, req.epoch, req.closedOutput);
+    const logName = `restore-${req.epoch}.log`;
+    const pidfile = join(imagesDir, `restore-${req.epoch}.pid`);
+    // the pages come on demand, through a daemon the restored tree hands its memory to
+    let pager: LazyDaemon | undefined;
+    if (meta.lazy) {
+      try {
+        pager = await lazy.pagerFor(req.migrationId, imagesDir, meta.lazy.at);
+      } catch (err) {
+        procs.removeEpoch(id, req.epoch);
+        throw err;
+      }
+    }
+    // watched before the program runs again here, so that no request it writes goes unseen
+    await control?.follow(id, req.epoch);
+    // a recovered process sees its control directory where the checkpointed one did
+    for (const at of meta.controlMounts ?? []) control?.ensureMountpoint(at);
+    const stopPager = () => {
+      control?.unfollow(id);
+      if (pager) killCriu(pager.pid);
+    };
+    // the keeper shows the control view as the owner's, and a recovery's keeper opens the
+    // program's files with the owner's rights
+    const owner = keeperUser(account);
+    let ev;
+    try {
+      ev = await startKeeper(
+        {
+          keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
+          spoolBytes, user: owner,
+          ...(control ? { control: control.dirOf(id) } : {}),
+          mode: {
+            restore: {
+              pidfile,
+              criuArgv: criu.restoreArgv({
+                imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [],
+                ...(control ? { control: keeperControlPath(dir, req.epoch) } : {}),
+              }),
+              files: meta.inherit ?? [],
+            },
+          },
+        },
+        RESTORE_TIMEOUT_MS,
+      );
+    } catch (err) {
+      stopPager();
+      procs.removeEpoch(id, req.epoch);
+      throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: ${(err as Error).message}`);
+    }
+    if (ev.ev !== 'started') {
+      stopPager();
+      procs.removeEpoch(id, req.epoch);
+      const refused = ev.ev === 'restore-failed' ? openRefused(ev, meta.inherit ?? [], req.account, node) : undefined;
+      throw refused ?? await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.ev === 'restore-failed' ? ev.code : -1 });
+    }
+    const restoredAt = Date.now();
+    // after a direct dump the source still holds the input: it comes with finish() instead
+    const unread = join(imagesDir, UNREAD_FILE);
+    if (!meta.direct && (existsSync(unread) || meta.stdinClosed)) {
+      await writeStdin(dir, existsSync(unread) ? readFileSync(unread) : Buffer.alloc(0), meta.stdinClosed);
+    }
+    return {
+      rootPid: ev.pid,
+      pid: await settlePid(procs, ev.pid),
+      inodes: { in: ev.in, out: ev.out, err: ev.err },
+      restoredAt,
+      restoreMs: restoredAt - t0,
+    };
+  };
+}
