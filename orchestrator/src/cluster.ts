@@ -5,7 +5,7 @@ import { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult, ErrorBod
 import type { Balancer } from './balancer.js';
 import type { User } from './auth.js';
 import type { Ctx } from './context.js';
-import { toEvent } from './db.js';
+import { toEvent } from './db/index.js';
 import { drain, setDrained } from './drain.js';
 import type { Migrator } from './migration.js';
 import { findProcess } from './processes.js';

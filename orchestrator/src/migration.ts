@@ -26,7 +26,7 @@ import { deliverQueuedSignals } from './queued-signals.js';
 import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
-import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db.js';
+import { type DumpRecord, type MigrationRow, type ProcessRow, toMigration } from './db/index.js';
 import { recordHomePid } from './home-pid.js';
 import { type Choice, type Ends, checkNodes, chooseStrategy } from './strategy.js';
 

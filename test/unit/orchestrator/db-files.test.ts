@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { openDb } from '../../../orchestrator/src/db.js';
+import { openDb } from '../../../orchestrator/src/db/index.js';
 import { type Cluster, startCluster } from './harness.js';
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
