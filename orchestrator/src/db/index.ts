@@ -3,7 +3,6 @@
  * database lacks in schema-migrations.ts, each table's statements in queries/, its rows in
  * rows.ts and the API shapes made from them in mappers.ts.
  */
-export { type Db, openDb, type Statements } from './open.js';
-export type { CheckpointRow, DumpRecord, EventRow, MigrationRow, NodeRow, ProcessRow, QueuedSignalRow } from './rows.js';
+export { type Db, openDb } from './open.js';
+export type { CheckpointRow, DumpRecord, MigrationRow, ProcessRow } from './rows.js';
 export { toCheckpoint, toEvent, toMigration, toNode, toProcess } from './mappers.js';
-export type { Stmt } from './statement.js';

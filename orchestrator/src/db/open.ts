@@ -33,7 +33,7 @@ function prepareAll(db: Database.Database) {
   };
 }
 
-export type Statements = ReturnType<typeof prepareAll>;
+type Statements = ReturnType<typeof prepareAll>;
 
 export interface Db {
   raw: Database.Database;
