@@ -10,7 +10,7 @@ import { clusterRoutes } from './cluster.js';
 import type { Config } from './config.js';
 import { controlRoute, createControl } from './control.js';
 import { type Ctx, DEFAULT_TUNABLES, type Tunables } from './context.js';
-import { openDb } from './db.js';
+import { openDb } from './db/index.js';
 import { createMigrations, type Migrator } from './migration/index.js';
 import { agentSocketRoute, createNodeRegistry } from './nodes.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';

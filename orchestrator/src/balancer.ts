@@ -9,7 +9,7 @@
 import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad, toGodwitError } from '@godwit/schemas';
 import { sleep } from './bus.js';
 import type { Ctx } from './context.js';
-import type { Db } from './db.js';
+import type { Db } from './db/index.js';
 import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
 import type { Migrator } from './migration/migrator.js';
 

@@ -5,7 +5,7 @@ import { Checkpoint, CheckpointInfo, CheckpointRequest, ErrorBody, IdParam, Proc
 import type { Checkpointer } from './checkpoints.js';
 import type { Recovery } from './recovery.js';
 import type { Ctx } from './context.js';
-import { toCheckpoint } from './db.js';
+import { toCheckpoint } from './db/index.js';
 import { findProcess } from './processes.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };

@@ -6,7 +6,7 @@
 import { GodwitError, type Checkpoint, type CheckpointRequest, toGodwitError } from '@godwit/schemas';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
-import { type ProcessRow, toCheckpoint } from './db.js';
+import { type ProcessRow, toCheckpoint } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 
 /** how often automatic checkpoints (-A) are looked for */

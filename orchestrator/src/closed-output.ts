@@ -6,7 +6,7 @@
  */
 import type { OutputStream } from '@godwit/schemas';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 
 const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];

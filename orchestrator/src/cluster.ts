@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
 import type { Balancer } from './balancer.js';
 import type { Ctx } from './context.js';
-import { toEvent } from './db.js';
+import { toEvent } from './db/index.js';
 import { drain, setDrained } from './drain.js';
 import type { Migrator } from './migration/migrator.js';
 import { findProcess } from './processes.js';

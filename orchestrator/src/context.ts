@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AgentClient } from './agent-client.js';
 import type { Bus } from './bus.js';
 import type { Config } from './config.js';
-import type { Db } from './db.js';
+import type { Db } from './db/index.js';
 import type { NodeRegistry } from './nodes.js';
 
 export interface Tunables {

@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import type { Ctx } from './context.js';
 import type { Checkpointer } from './checkpoints.js';
 import { parseCheckpoint, parseLock, parseNeedMem, parseTarget } from './control-values.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import { agentAuth } from './nodes.js';
 

@@ -7,7 +7,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { CloseOutputRequest, ErrorBody, IdParam, OutputWrittenRequest } from '@godwit/schemas';
 import { closeOutput } from './closed-output.js';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import { findProcess } from './processes.js';

@@ -7,7 +7,7 @@
  * once, and what it prints is kept on its home node.
  */
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import { queueSignal } from './queued-signals.js';

@@ -1,6 +1,6 @@
 /** What the node a program left says of its home PID (the agent's deputies.ts), as an event. */
 import type { HomePid } from '@godwit/schemas';
-import type { Db } from './db.js';
+import type { Db } from './db/index.js';
 
 export function recordHomePid(db: Db, processId: number, node: string, homePid: HomePid | undefined): void {
   if (!homePid) return;

@@ -8,7 +8,7 @@ import Value from 'typebox/value';
 import { AgentHello, AgentLoadMessage, GodwitError, holderOf, type Node } from '@godwit/schemas';
 import { type Bus, waitUntil } from './bus.js';
 import type { Config } from './config.js';
-import { type Db, toNode } from './db.js';
+import { type Db, toNode } from './db/index.js';
 
 export type NodeConfig = Config['nodes'][number];
 

@@ -13,7 +13,7 @@
 import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, GodwitError, type KeptLayout, type OutputLine } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 import { processExited } from './process-life.js';
 import { latestOnly } from './latest-only.js';
 import type { OutputFollowers } from './output-followers.js';

@@ -4,7 +4,7 @@
  * its time and its event in one transaction. Callers tell the bus, when the rest of their own
  * transaction is written too.
  */
-import type { Db } from './db.js';
+import type { Db } from './db/index.js';
 
 /** what the event of a start or an end says */
 export interface LifeEvent {

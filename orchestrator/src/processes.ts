@@ -21,7 +21,7 @@ import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
-import { type ProcessRow, toMigration, toProcess } from './db.js';
+import { type ProcessRow, toMigration, toProcess } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';

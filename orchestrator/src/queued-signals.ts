@@ -6,7 +6,7 @@
  */
 import type { SignalQueued, SignalRequest } from '@godwit/schemas';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 
 export function queueSignal(ctx: Ctx, proc: ProcessRow, signal: SignalRequest['signal'], sender: string): SignalQueued {
   const message = `process ${proc.id} is frozen: ${signal} waits until it continues (\`mosmigrate ${proc.id} continue\`), and reaches it then; SIGKILL ends it now`;

@@ -10,7 +10,7 @@ import type { CheckpointFiles } from './checkpoint-files.js';
 import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
-import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db.js';
+import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db/index.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched, processLost } from './process-life.js';

@@ -5,7 +5,7 @@
  */
 import type { BalancerStatus, Node } from '@godwit/schemas';
 import type { User } from './auth.js';
-import type { Db, ProcessRow } from './db.js';
+import type { Db, ProcessRow } from './db/index.js';
 
 export function visible(row: ProcessRow, user: User): boolean {
   return user.admin || row.owner === user.name;

@@ -6,7 +6,7 @@ import { type WhyResult, toGodwitError } from '@godwit/schemas';
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db.js';
+import type { ProcessRow } from './db/index.js';
 
 export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult> {
   const reasons: string[] = [];

@@ -5,7 +5,7 @@
  */
 import { type AgentProc, GodwitError, type Migration, type RestoreResult, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import { type DumpRecord, type MigrationRow, toMigration } from '../db.js';
+import { type DumpRecord, type MigrationRow, toMigration } from '../db/index.js';
 import { freezeTimes } from '../freeze-times.js';
 import { recordHomePid } from '../home-pid.js';
 import { processLost } from '../process-life.js';

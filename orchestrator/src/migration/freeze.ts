@@ -4,8 +4,8 @@
  */
 import { type DumpResult, type FreezeReason, GodwitError, type Migration, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow, ProcessRow } from '../db.js';
-import { toMigration } from '../db.js';
+import type { DumpRecord, MigrationRow, ProcessRow } from '../db/index.js';
+import { toMigration } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
 import { processExited } from '../process-life.js';
 import { deliverQueuedSignals } from '../queued-signals.js';

@@ -8,7 +8,7 @@
 import { GodwitError, type Strategy } from '@godwit/schemas';
 import { waitUntil } from '../bus.js';
 import type { Ctx } from '../context.js';
-import type { MigrationRow, ProcessRow } from '../db.js';
+import type { MigrationRow, ProcessRow } from '../db/index.js';
 import type { OutputRelay } from '../output-relay.js';
 import { type Ends, checkNodes } from '../strategy.js';
 import { createEnds } from './failure.js';

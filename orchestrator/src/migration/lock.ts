@@ -4,7 +4,7 @@
  */
 import { GodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import type { ProcessRow } from '../db.js';
+import type { ProcessRow } from '../db/index.js';
 
 export interface MigrationLock {
   /** runs fn as the one migration of the process, so no other starts meanwhile */

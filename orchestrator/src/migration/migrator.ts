@@ -1,6 +1,6 @@
 /** What the rest of the orchestrator asks of migrations: the interface alone, so that importing it pulls none of the steps in. */
 import type { FreezeReason, Migration, Strategy } from '@godwit/schemas';
-import type { ProcessRow } from '../db.js';
+import type { ProcessRow } from '../db/index.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */

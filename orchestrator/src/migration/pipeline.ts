@@ -6,7 +6,7 @@
  */
 import { type AgentProc, type DumpResult, GodwitError, type LazyStatus, type Migration, type Strategy, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow } from '../db.js';
+import type { DumpRecord, MigrationRow } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
 import { type Choice, type Ends, chooseStrategy } from '../strategy.js';
 import type { MigrationEnds, Restored } from './failure.js';

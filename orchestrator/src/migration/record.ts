@@ -6,7 +6,7 @@ import type { MigrationState, RestoreRequest } from '@godwit/schemas';
 import { restoreStreams } from '../closed-output.js';
 import { accountOf } from '../config.js';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow, ProcessRow } from '../db.js';
+import type { DumpRecord, MigrationRow, ProcessRow } from '../db/index.js';
 import { checkTransition } from './states.js';
 
 export interface MigrationRecord {

@@ -6,7 +6,7 @@
 import { type AgentProc, GodwitError, toGodwitError } from '@godwit/schemas';
 import { sleep } from '../bus.js';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow } from '../db.js';
+import type { DumpRecord, MigrationRow } from '../db/index.js';
 import type { OutputRelay } from '../output-relay.js';
 import { processLost } from '../process-life.js';
 import { deliverQueuedSignals } from '../queued-signals.js';

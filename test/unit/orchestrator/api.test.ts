@@ -135,13 +135,8 @@ describe('orchestrator API', function () {
 
   it('forwards stdin and signals to where the process runs', async () => {
     const id = (await c.req('alice', 'POST', '/v1/processes', RUN)).json.id;
-    const res = await c.app.inject({
-      method: 'POST',
-      url: `/v1/processes/${id}/stdin?eof=true`,
-      headers: { authorization: `Bearer ${TOKENS.alice}`, 'content-type': 'application/octet-stream' },
-      payload: Buffer.from('input\n'),
-    });
-    expect(res.statusCode, res.body).to.equal(204);
+    const res = await c.stdin('alice', id, Buffer.from('input\n'), true);
+    expect(res.status, res.body).to.equal(204);
     const e = c.agent('node0').current(id)!;
     expect(Buffer.concat(e.stdin).toString()).to.equal('input\n');
     expect(e.eof).to.equal(true);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type App, buildApp } from '../../../orchestrator/src/app.js';
 import { checkConfig, type Config } from '../../../orchestrator/src/config.js';
 import { type FakeAgent, startFakeAgent } from './fake-agent.js';
+import type { FakeCheckpointFile } from './fake-agent-state.js';
 
 export const TOKENS = {
   alice: 'alice-token-0123456789',
@@ -20,6 +21,8 @@ export interface Cluster {
   agent(name: string): FakeAgent;
   /** app.inject as a user */
   req(user: keyof typeof TOKENS, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; body: string }>;
+  /** POST /v1/processes/ID/stdin as a user: data as the octet stream it is */
+  stdin(user: keyof typeof TOKENS, id: number, data: Buffer, eof: boolean): Promise<{ status: number; body: string }>;
   /** a new orchestrator on the same data directory and agents */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -35,7 +38,9 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'godwit-orch-'));
   const agents: FakeAgent[] = [];
-  for (let i = 0; i < (opts.nodes ?? 2); i++) agents.push(await startFakeAgent(`node${i}`, `node${i}-token-0123456789`));
+  // the checkpoint directory all the cluster's nodes share
+  const checkpointFiles = new Map<string, FakeCheckpointFile>();
+  for (let i = 0; i < (opts.nodes ?? 2); i++) agents.push(await startFakeAgent(`node${i}`, `node${i}-token-0123456789`, checkpointFiles));
   const config = checkConfig({
     listen: { host: '127.0.0.1', port: 0 },
     dataDir,
@@ -70,6 +75,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         json = undefined;
       }
       return { status: res.statusCode, json, body: res.body };
+    },
+    stdin: async (user, id, data, eof) => {
+      const res = await cluster.app.inject({
+        method: 'POST',
+        url: `/v1/processes/${id}/stdin?eof=${eof}`,
+        headers: { authorization: `Bearer ${TOKENS[user]}`, 'content-type': 'application/octet-stream' },
+        payload: data,
+      });
+      return { status: res.statusCode, body: res.body };
     },
     restart: async () => {
       await stopOrchestrator();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import type { RestoreRequest } from '@godwit/schemas';
 import { type Cluster, TOKENS, decodeOutput, startCluster, waitFor } from './harness.js';
 
 const RUN = { argv: ['/bin/prog'], cwd: '/tmp' };
@@ -285,9 +286,9 @@ describe('orchestrator migrations', function () {
       const res = await fetch(`${c.agent('node1').url}/v1/procs/${id}/restore`, {
         method: 'POST',
         headers: { authorization: `Bearer ${c.agent('node1').token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ migrationId: mid, epoch: 1, inodes: { in: 1, out: 2, err: 3 } }),
+        body: JSON.stringify({ migrationId: mid, account: 'alice', epoch: 1, inodes: { in: 1, out: 2, err: 3 } } satisfies RestoreRequest),
       });
-      expect(res.status).to.equal(200);
+      expect(res.status, await res.text()).to.equal(200);
       await c.restart();
       await c.app.godwit.reconciled;
       const m = (await c.req('alice', 'GET', `/v1/migrations/${mid}`)).json;

@@ -1,0 +1,96 @@
+/** Rows into the API's shapes (schemas/): JSON columns parsed, 0/1 columns made booleans. */
+import type { Checkpoint, Event, Migration, Node, NodeFeatures, NodeLoad, Process } from '@godwit/schemas';
+import { freezeTimes } from '../freeze-times.js';
+import type { CheckpointRow, EventRow, MigrationRow, NodeRow, ProcessRow } from './rows.js';
+
+export function toNode(r: NodeRow): Node {
+  return {
+    name: r.name,
+    url: r.url,
+    state: r.state,
+    lastSeen: r.last_seen,
+    features: r.features ? (JSON.parse(r.features) as NodeFeatures) : null,
+    load: r.load ? (JSON.parse(r.load) as NodeLoad) : null,
+    drained: r.drained === 1,
+  };
+}
+
+export function toProcess(r: ProcessRow): Process {
+  return {
+    id: r.id,
+    owner: r.owner,
+    argv: JSON.parse(r.argv) as string[],
+    cwd: r.cwd,
+    homeNode: r.home_node,
+    node: r.node,
+    pid: r.pid,
+    origPid: r.orig_pid,
+    nmigs: r.nmigs,
+    state: r.state,
+    exitCode: r.exit_code,
+    exitSignal: r.exit_signal,
+    failure: r.failure,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+    lastFrozenMs: r.last_frozen_ms,
+    frz: r.frz,
+    locked: r.locked === 1,
+    checkpointFile: r.ckpt_file,
+    checkpointMax: r.ckpt_max,
+    checkpointEveryMs: r.ckpt_every_ms,
+    checkpoints: r.ckpt_count,
+    lastCheckpointAt: r.last_ckpt_at,
+    recoverOnFailure: r.recover_on_failure === 1,
+    needMemBytes: r.need_mem_bytes,
+    lastFrozenForMs: r.last_frozen_for_ms,
+    exitCheckpoint: r.exit_checkpoint,
+    outputBytes: r.out_offset,
+    attached: r.attached === 1,
+  };
+}
+
+export function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    id: r.id,
+    processId: r.process_id,
+    number: r.number,
+    path: r.path,
+    bytes: r.bytes,
+    mac: r.mac,
+    takenAt: r.taken_at,
+    node: r.node,
+    frozenMs: r.frozen_ms,
+    files: JSON.parse(r.files) as Checkpoint['files'],
+  };
+}
+
+export function toMigration(r: MigrationRow): Migration {
+  return {
+    id: r.id,
+    processId: r.process_id,
+    from: r.from_node,
+    to: r.to_node,
+    strategy: r.strategy,
+    strategyReason: r.strategy_reason,
+    state: r.state,
+    steps: JSON.parse(r.steps) as Migration['steps'],
+    frozenMs: r.frozen_ms,
+    frozenForMs: r.state === 'done' ? freezeTimes(JSON.parse(r.steps) as Migration['steps']).frozenForMs : null,
+    totalMs: r.total_ms,
+    bytes: r.bytes,
+    bytesBeforeResume: r.bytes,
+    totalBytes: r.bytes === null ? null : r.bytes + (r.on_demand_bytes ?? 0) + (r.background_bytes ?? 0),
+    onDemandBytes: r.on_demand_bytes,
+    backgroundBytes: r.background_bytes,
+    memoryArrivedAt: r.arrived_at,
+    sourceReleasedAt: r.released_at,
+    code: r.code,
+    reason: r.reason,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+  };
+}
+
+export function toEvent(r: EventRow): Event {
+  return { id: r.id, at: r.at, processId: r.process_id, node: r.node, kind: r.kind, message: r.message };
+}

@@ -1,0 +1,84 @@
+/**
+ * Opening the database: a private file, SQLite's settings, the schema brought up to date, and every
+ * statement prepared once. The database is the truth an orchestrator restarted at any moment
+ * starts from.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { checkpointsQueries } from './queries/checkpoints.js';
+import { eventsQueries } from './queries/events.js';
+import { migrationsQueries } from './queries/migrations.js';
+import { nodesQueries } from './queries/nodes.js';
+import { processesQueries } from './queries/processes.js';
+import { queuedSignalsQueries } from './queries/queued-signals.js';
+import { recoveriesQueries } from './queries/recoveries.js';
+import { settingsQueries } from './queries/settings.js';
+import { SCHEMA } from './schema.js';
+import { migrateSchema } from './schema-migrations.js';
+import { preparer } from './statement.js';
+
+/** every table's statements, under one flat name space: q.processById, q.insertEvent, ... */
+function prepareAll(db: Database.Database) {
+  const prep = preparer(db);
+  return {
+    ...nodesQueries(prep),
+    ...processesQueries(prep),
+    ...migrationsQueries(prep),
+    ...checkpointsQueries(prep),
+    ...recoveriesQueries(prep),
+    ...queuedSignalsQueries(prep),
+    ...settingsQueries(prep),
+    ...eventsQueries(prep),
+  };
+}
+
+type Statements = ReturnType<typeof prepareAll>;
+
+export interface Db {
+  raw: Database.Database;
+  q: Statements;
+  /** runs fn in one transaction */
+  tx<T>(fn: () => T): T;
+  event(e: { processId?: number | null; node?: string | null; kind: string; message: string }): void;
+  close(): void;
+}
+
+/**
+ * The database holds every user's processes and events: only the orchestrator's account may
+ * read it. SQLite gives its -wal and -shm files the database file's mode, so the file is made
+ * 0600 before SQLite opens it; the chmods also mend what an earlier version left readable.
+ */
+function privateDbFile(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const file = join(dataDir, 'godwit.db');
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  return file;
+}
+
+export function openDb(dataDir: string): Db {
+  const raw = new Database(privateDbFile(dataDir));
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('foreign_keys = ON');
+  raw.exec(SCHEMA);
+  migrateSchema(raw);
+  const q = prepareAll(raw);
+  return {
+    raw,
+    q,
+    tx: <T>(fn: () => T): T => raw.transaction(fn)(),
+    event: (e) => {
+      q.insertEvent.run({
+        at: Date.now(),
+        process_id: e.processId ?? null,
+        node: e.node ?? null,
+        kind: e.kind,
+        message: e.message,
+      });
+    },
+    close: () => raw.close(),
+  };
+}
