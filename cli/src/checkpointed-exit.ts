@@ -4,8 +4,9 @@
  * (sysexits.h: try again later), a status no signal death (128+N) and no usage error (2) gives.
  */
 import { commandLine } from './render.js';
+import { EXIT } from './output.js';
 
-export const EXIT_CHECKPOINTED = 75;
+export const EXIT_CHECKPOINTED = EXIT.CHECKPOINTED.status;
 
 /** the line mosrun says on stderr when the program it follows ended after checkpoint `file` */
 export function checkpointedMessage(id: number, file: string): string {

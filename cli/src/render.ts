@@ -21,10 +21,6 @@ export function renderTable(head: string[], rows: string[][]): string {
   return table.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n';
 }
 
-export function renderJson(data: unknown): string {
-  return JSON.stringify(data, null, 2) + '\n';
-}
-
 const CMD_WIDTH = 60;
 
 export function commandLine(argv: string[], width = CMD_WIDTH): string {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLUSTER_KEY_BYTES, type AgentConfig, type ClientConfig, type Node, type OrchestratorConfig } from '@godwit/schemas';
 import { GodwitClient } from '../client.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { startDaemon, type Daemon } from './daemon.js';
@@ -101,7 +101,7 @@ export function envNumber(name: string, env: NodeJS.ProcessEnv = process.env): n
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new CliError(`${name}=${v} is not a number`, { exitCode: 2 });
+  if (!Number.isFinite(n)) throw new UsageError(`${name}=${v} is not a number`);
   return n;
 }
 
@@ -138,10 +138,10 @@ function tail(file: string, lines = 15): string[] {
 }
 
 function validate(opts: { nodes: number; id: number; cpus: number; memMiB: number }): void {
-  if (!Number.isInteger(opts.id) || opts.id < 1 || opts.id > 200) throw new CliError(`cluster id must be 1..200, not ${opts.id}`, { exitCode: 2 });
-  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 64) throw new CliError(`nodes must be 1..64, not ${opts.nodes}`, { exitCode: 2 });
-  if (!(opts.cpus > 0) || opts.cpus > 1024) throw new CliError(`cpus per node must be a positive number, not ${opts.cpus}`, { exitCode: 2 });
-  if (!Number.isInteger(opts.memMiB) || opts.memMiB < 16) throw new CliError(`memory per node must be at least 16 MiB, not ${opts.memMiB}`, { exitCode: 2 });
+  if (!Number.isInteger(opts.id) || opts.id < 1 || opts.id > 200) throw new UsageError(`cluster id must be 1..200, not ${opts.id}`);
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 64) throw new UsageError(`nodes must be 1..64, not ${opts.nodes}`);
+  if (!(opts.cpus > 0) || opts.cpus > 1024) throw new UsageError(`cpus per node must be a positive number, not ${opts.cpus}`);
+  if (!Number.isInteger(opts.memMiB) || opts.memMiB < 16) throw new UsageError(`memory per node must be at least 16 MiB, not ${opts.memMiB}`);
 }
 
 function requireRoot(what: string): void {

@@ -16,8 +16,8 @@ import { isAlive } from '../cluster/procs.js';
 import { readState, homePaths } from '../cluster/state.js';
 import { CliError } from '../errors.js';
 import { godwitHome } from '../paths.js';
-import { print } from '../program.js';
-import { renderJson, renderTable } from '../render.js';
+import { renderTable } from '../render.js';
+import { renderJson, say, show } from '../output.js';
 
 function integer(what: string) {
   return (v: string): number => {
@@ -32,9 +32,6 @@ function positive(v: string): number {
   return n;
 }
 
-function say(line: string): void {
-  process.stderr.write(`godwit: ${line}\n`);
-}
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -78,7 +75,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
           }
           throw err;
         }
-        if (opts.json) await print(renderJson({ ...info, state: undefined }));
+        if (opts.json) await show({ ...info, state: undefined }, true, renderJson);
         else process.stderr.write(usageText(info, { detached: !!opts.detach, defaultHome: homeIsDefault(home) }));
         if (opts.detach) return;
 
@@ -125,7 +122,7 @@ function buildDown() {
       const id = state?.id ?? opts.id ?? envNumber('GODWIT_CLUSTER_ID');
       if (!state && id === undefined) say(`no cluster state in ${homePaths(home).state}; sweeping only leftovers (give --id K to sweep cluster K's names)`);
       const report = await clusterDown({ home, ...(id !== undefined ? { id } : {}), log: opts.json ? () => {} : (l) => say(l) });
-      if (opts.json) await print(renderJson(report));
+      if (opts.json) await show(report, true, renderJson);
       else if (!report.removed.length && !report.problems.length) say('nothing to remove');
       else if (!report.problems.length) say(`cluster ${report.id ?? '(unknown id)'} removed`);
       if (report.problems.length) throw new CliError(`could not remove everything`, { details: { problems: report.problems } });
@@ -153,7 +150,7 @@ function buildStatus() {
     .option('--json', 'print it as JSON')
     .action(async (opts) => {
       const s = await clusterStatus({ home: godwitHome() });
-      await print(opts.json ? renderJson(s) : renderStatus(s));
+      await show(s, opts.json, renderStatus);
       const healthy = s.up && !!s.orchestrator?.alive && s.nodes.every((n) => n.alive && n.state === 'online');
       process.exitCode = healthy ? 0 : 1;
     });

@@ -1,12 +1,11 @@
 /** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, the balancer and automatic freezing, status. */
 import { Command } from '@commander-js/extra-typings';
 import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
-import { CliError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { connect, type GodwitClient } from '../client.js';
 import { nodeNamed, resolveNode } from '../node-numbers.js';
 import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
-import { print } from '../program.js';
-import { renderJson } from '../render.js';
+import { print, show } from '../output.js';
 
 export function renderDrain(r: DrainResult): string {
   const lines = [`node ${r.node} is drained: nothing new starts or moves there`];
@@ -31,7 +30,7 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
     const m = /^([a-z-]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(pair);
     const set = m ? SETTING_NAMES[m[1]!] : undefined;
     if (!m || !set) {
-      throw new CliError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N, mem-low=PERCENT, thaw-hold=SECONDS`, { exitCode: 2 });
+      throw new UsageError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N, mem-low=PERCENT, thaw-hold=SECONDS`);
     }
     out = { ...out, ...set(Number(m[2])) };
   }
@@ -69,7 +68,7 @@ export function buildCtlCommand(name: string) {
     .action(async (node, opts) => {
       const client = await connect();
       const r = await client.drain(await nodeNamed(client, node));
-      await print(opts.json ? renderJson(r) : renderDrain(r));
+      await show(r, opts.json, renderDrain);
     });
   cmd
     .command('undrain')
@@ -79,7 +78,7 @@ export function buildCtlCommand(name: string) {
     .action(async (node, opts) => {
       const client = await connect();
       const n = await client.undrain(await nodeNamed(client, node));
-      await print(opts.json ? renderJson(n) : `node ${n.name} takes programs again\n`);
+      await show(n, opts.json, (node) => `node ${node.name} takes programs again\n`);
     });
   const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');
   balance
@@ -108,7 +107,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print them as JSON')
     .action(async (opts) => {
       const st = await (await connect()).balancer();
-      await print(opts.json ? renderJson(st) : renderBalancerStatus(st));
+      await show(st, opts.json, renderBalancerStatus);
     });
   cmd
     .command('localstatus')
@@ -117,7 +116,7 @@ export function buildCtlCommand(name: string) {
     .action(async (opts) => {
       const client = await connect();
       const [status, balancer] = await Promise.all([statusOf(client, undefined), client.balancer()]);
-      await print(opts.json ? renderJson({ node: status, balancer: balancer.settings }) : `${renderNodeStatus(status)}${renderBalancerSettings(balancer.settings)}`);
+      await show({ node: status, balancer: balancer.settings }, opts.json, (s) => `${renderNodeStatus(s.node)}${renderBalancerSettings(s.balancer)}`);
     });
   cmd
     .command('status')
@@ -126,7 +125,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print it as JSON')
     .action(async (node, opts) => {
       const status = await statusOf(await connect(), node);
-      await print(opts.json ? renderJson(status) : renderNodeStatus(status));
+      await show(status, opts.json, renderNodeStatus);
     });
   cmd
     .command('whois')
@@ -135,7 +134,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print the number, name and address as JSON')
     .action(async (spec, opts) => {
       const n = resolveNode(await (await connect()).listNodes(), spec);
-      await print(opts.json ? renderJson({ number: n.number, name: n.name, address: n.address }) : renderWhois(n, spec));
+      await show({ number: n.number, name: n.name, address: n.address }, opts.json, (w) => renderWhois(w, spec));
     });
   return cmd;
 }
