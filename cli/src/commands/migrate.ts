@@ -74,15 +74,15 @@ export function buildMigrateCommand(name: string) {
         const to = await destination(client, node, VERBS);
         act = () => migrate(client, id, to, opts.strategy);
       }
-      const view = opts.json
-        ? undefined
-        : showProgress({ address: client.websocketAddress(`/processes/${id}/progress`), tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
-      await view?.opened;
+      const steps = opts.json ? undefined : await client.progress(id);
+      await steps?.opened;
+      const shown = steps && showProgress(steps, { tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
       let m: Migration;
       try {
         m = await act();
       } finally {
-        view?.close();
+        steps?.close();
+        await shown;
       }
       await show(m, opts.json, renderMigration);
     });
