@@ -3,8 +3,8 @@
  * mosrun says where the checkpoint is and how to bring it back, and exits with EX_TEMPFAIL
  * (sysexits.h: try again later), a status no signal death (128+N) and no usage error (2) gives.
  */
-import { commandLine } from './render.js';
 import { EXIT } from './output.js';
+import { commandLine } from './views/format.js';
 
 export const EXIT_CHECKPOINTED = EXIT.CHECKPOINTED.status;
 

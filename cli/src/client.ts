@@ -300,7 +300,8 @@ export class GodwitClient {
 }
 
 async function errorFromResponse(res: HttpResponse, what: string): Promise<Error> {
-  const text = await res.text().catch(() => '');
+  // a body cut short still leaves the status to report
+  const text = await res.text().catch((err: unknown) => `(the body could not be read: ${(err as Error).message})`);
   const body = parseApiError(text);
   if (body) return GodwitError.fromBody(body);
   return new CliError(`${what} failed: HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 300)}` : ''}`);

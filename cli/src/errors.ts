@@ -40,6 +40,11 @@ export function isNotRunning(err: unknown): boolean {
   return err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING';
 }
 
+/** Whether `err` is a system call's failure with one of these codes (ENOENT, ...). */
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
 export class UsageError extends CliError {
   constructor(message: string) {
     super(message, { code: 'USAGE' });

@@ -7,14 +7,16 @@
  * Every status a godwit command exits with, besides a followed program's own (which mosrun,
  * attach and batch pass on) and 128+N for a death by signal N, as a shell gives.
  */
+const row = <S extends number>(status: S, meaning: string) => ({ status, meaning });
+
 export const EXIT = {
-  OK: { status: 0, meaning: 'done' },
-  ERROR: { status: 1, meaning: 'failed (the message says why)' },
-  USAGE: { status: 2, meaning: 'bad usage: unknown option, missing or malformed argument' },
-  CHECKPOINTED: { status: 75, meaning: 'the program was checkpointed and ended (mosmigrate ID exit); mosrun -R brings it back' },
-  NOT_EXECUTABLE: { status: 126, meaning: 'the program could not be run (not executable, a directory)' },
-  NOT_FOUND: { status: 127, meaning: 'the program was not found' },
-} as const;
+  OK: row(0, 'done'),
+  ERROR: row(1, 'failed (the message says why)'),
+  USAGE: row(2, 'bad usage: unknown option, missing or malformed argument'),
+  CHECKPOINTED: row(75, 'the program was checkpointed and ended (mosmigrate ID exit); mosrun -R brings it back'),
+  NOT_EXECUTABLE: row(126, 'the program could not be run (not executable, a directory)'),
+  NOT_FOUND: row(127, 'the program was not found'),
+};
 
 export type ExitName = keyof typeof EXIT;
 

@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { MigrationProgress } from '@godwit/schemas';
-import { formatBytes } from './render.js';
+import { formatBytes } from './views/format.js';
 
 const MiB = 1024 * 1024;
 /** at most one plain line per this many ms while memory moves, so a log stays readable */

@@ -9,7 +9,7 @@ import tty from 'node:tty';
 import type { CheckpointInfo } from '@godwit/schemas';
 import type { GodwitClient } from './client.js';
 import { CliError } from './errors.js';
-import { sizesThenAndNow } from './render.js';
+import { sizesThenAndNow } from './views/checkpoint.js';
 
 /** how mosrun talks to the person recovering: whether it can ask, how it asks and says */
 export interface ConsentIo {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GodwitError, type OutputStream, type SignalName } from '@godwit/schemas';
 import { checkpointedExit } from './checkpointed-exit.js';
 import type { GodwitClient } from './client.js';
-import { CliError, isNotRunning, signalStatus } from './errors.js';
+import { CliError, isErrno, isNotRunning, signalStatus } from './errors.js';
 import { followedThrough, writeOutput } from './output-sink.js';
 import { FORWARDED } from './signals.js';
 import { writtenAcks } from './written-acks.js';
@@ -119,8 +119,8 @@ function stdinReadable(): boolean {
     return true;
   } catch (err) {
     // fd 0 closed (`mosrun prog <&-`): nothing to read
-    if ((err as NodeJS.ErrnoException).code === 'EBADF') return false;
-    throw err;
+    if (!isErrno(err, 'EBADF')) throw err;
+    return false;
   }
 }
 

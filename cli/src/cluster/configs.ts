@@ -9,6 +9,7 @@ import type { AgentConfig, ClientConfig, OrchestratorConfig } from '@godwit/sche
 import { GUEST_ACCOUNT } from './guest-account.js';
 import { AGENT_PORT, names, ORCHESTRATOR_PORT, socketOf } from './names.js';
 import { writeJson, type ClusterState, type HomePaths } from './state.js';
+import { isErrno } from '../errors.js';
 
 const DEFAULT_CRIU = '/usr/local/sbin/criu';
 export const DEFAULT_TINI = '/usr/bin/tini';
@@ -23,7 +24,7 @@ function findCriu(): string {
     fs.accessSync(DEFAULT_CRIU, fs.constants.X_OK);
     return DEFAULT_CRIU;
   } catch (err) {
-    if (!['ENOENT', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    if (!isErrno(err, 'ENOENT', 'EACCES')) throw err;
     return 'criu';
   }
 }
@@ -107,7 +108,7 @@ function readJson<T>(file: string): T | null {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch (err) {
     // not written yet (a start under way) or gone with `down`; a broken file is as good as none
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
+    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return null;
     throw err;
   }
 }

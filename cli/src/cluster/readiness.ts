@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CliError } from '../errors.js';
+import { CliError, isErrno } from '../errors.js';
 import { isAlive } from './procs.js';
 import type { ClusterState } from './state.js';
 
@@ -23,7 +23,7 @@ function tail(file: string, lines = 15): string[] {
   try {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [`(no log at ${file})`];
+    if (isErrno(err, 'ENOENT')) return [`(no log at ${file})`];
     return [`(cannot read ${file}: ${(err as Error).message})`];
   }
 }

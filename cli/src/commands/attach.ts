@@ -5,7 +5,6 @@
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { UsageError } from '../errors.js';
 import { processIdArg } from '../process-id.js';
 import { foreground } from '../session.js';
 

@@ -10,14 +10,13 @@ import {
   setHolder,
   usageText,
   type ClusterState,
-  type StatusReport,
 } from '../cluster/index.js';
 import { isAlive } from '../cluster/procs.js';
 import { readState, homePaths } from '../cluster/state.js';
 import { CliError } from '../errors.js';
 import { godwitHome } from '../paths.js';
-import { renderTable } from '../render.js';
 import { renderJson, say, show } from '../output.js';
+import { renderStatus } from '../views/cluster-status.js';
 
 function integer(what: string) {
   return (v: string): number => {
@@ -127,21 +126,6 @@ function buildDown() {
       else if (!report.problems.length) say(`cluster ${report.id ?? '(unknown id)'} removed`);
       if (report.problems.length) throw new CliError(`could not remove everything`, { details: { problems: report.problems } });
     });
-}
-
-export function renderStatus(s: StatusReport): string {
-  if (!s.id) return `no cluster is up (no ${s.statePath})\n`;
-  const o = s.orchestrator;
-  const lines = [
-    `cluster ${s.id}: ${s.up ? (s.ready ? 'up' : 'starting or broken') : 'down (its state file is left: `godwit cluster down`)'}${s.holderPid ? `, held by \`cluster up\` pid ${s.holderPid}` : ''}`,
-    `orchestrator: ${o?.url ?? '?'}  pid ${o?.pid ?? '-'} ${o?.alive ? 'running' : 'not running'}${o && !o.reachable && o.error ? ` (${o.error})` : ''}`,
-    '',
-  ];
-  const table = renderTable(
-    ['NODE', 'ADDRESS', 'AGENT PID', 'PROCESS', 'STATE'],
-    s.nodes.map((n) => [n.name, n.address, n.pid === null ? '-' : String(n.pid), n.alive ? 'running' : 'dead', n.state]),
-  );
-  return lines.join('\n') + table;
 }
 
 function buildStatus() {

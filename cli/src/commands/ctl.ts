@@ -1,19 +1,13 @@
 /** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, the balancer and automatic freezing, status. */
 import { Command } from '@commander-js/extra-typings';
-import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
+import type { BalancerUpdate } from '@godwit/schemas';
 import { UsageError } from '../errors.js';
 import { connect, type GodwitClient } from '../client.js';
 import { nodeNamed, resolveNode } from '../node-numbers.js';
 import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
 import { print, show } from '../output.js';
-
-export function renderDrain(r: DrainResult): string {
-  const lines = [`node ${r.node} is drained: nothing new starts or moves there`];
-  for (const m of r.moved) lines.push(`  process ${m.processId} moved to ${m.to}`);
-  for (const f of r.frozen) lines.push(`  process ${f.processId} frozen there (FRZ E): ${f.reason}`);
-  for (const f of r.failed) lines.push(`  process ${f.processId} still runs there: ${f.reason}`);
-  return `${lines.join('\n')}\n`;
-}
+import { renderWhois } from '../views/nodes.js';
+import { renderBalancerSettings, renderBalancerStatus, renderDrain } from '../views/balancer.js';
 
 const SETTING_NAMES: Record<string, (v: number) => BalancerUpdate> = {
   interval: (v) => ({ intervalMs: Math.round(v * 1000) }),
@@ -37,25 +31,10 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
   return out;
 }
 
-export function renderBalancerSettings(s: BalancerSettings): string {
-  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU, up to ${s.maxMoves} at once; a process that moved stays ${s.holdSeconds} s
-automatic freezing ${s.autoFreeze ? 'on' : 'off'}: a node with less than ${s.memLowPercent}% of its memory free is short; its largest process moves away, or else is frozen (FRZ A); processes frozen with A or E come back after ${s.thawHoldSeconds} s, once a node has room\n`;
-}
-
-export function renderBalancerStatus(st: BalancerStatus): string {
-  const moves = st.decisions.map((d) => `  ${new Date(d.at).toISOString()} process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome} (${d.reason})\n`);
-  return `${renderBalancerSettings(st.settings)}${moves.length ? `latest moves:\n${moves.join('')}` : 'no moves yet\n'}`;
-}
-
 /** The status of the node `spec` names (number, name or address), or of the caller's home node. */
 async function statusOf(client: GodwitClient, spec: string | undefined): Promise<NodeStatus> {
   const [nodes, procs] = await Promise.all([client.listNodes(), client.listProcesses({ all: true })]);
   return nodeStatus(resolveNode(nodes, spec ?? client.config.homeNode), procs);
-}
-
-/** MOSIX whois: a number gives the node's name; a name or an address gives its number. */
-export function renderWhois(n: { number: number; name: string }, spec: string): string {
-  return `${/^[0-9]+$/.test(spec) ? n.name : n.number}\n`;
 }
 
 export function buildCtlCommand(name: string) {

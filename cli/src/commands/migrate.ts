@@ -6,8 +6,8 @@ import { CliError, UsageError } from '../errors.js';
 import { processIdArg } from '../process-id.js';
 import { nodeNamed } from '../node-numbers.js';
 import { showProgress } from '../progress.js';
-import { renderMigration } from '../render.js';
 import { show } from '../output.js';
+import { renderMigration } from '../views/migration.js';
 
 export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy): Promise<Migration> {
   const m = await client.migrate(id, to, strategy);

@@ -1,8 +1,8 @@
 /** `godwit nodes`: the cluster's nodes and their load. */
 import { Command } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { renderNodesTable } from '../render.js';
 import { show } from '../output.js';
+import { renderNodesTable } from '../views/nodes.js';
 
 export function buildNodesCommand(name: string) {
   return new Command(name)

@@ -2,8 +2,8 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
 import { UsageError } from '../errors.js';
-import { nodeLabeller, renderPsTable, selectProcesses, type NodeLabel, type ProcessSelection } from '../render.js';
 import { print, renderJson, show } from '../output.js';
+import { type NodeLabel, type ProcessSelection, nodeLabeller, renderPsTable, selectProcesses } from '../views/processes.js';
 
 /** What ps's BSD letters (`mosps aux`) ask for. */
 export interface BsdLetters {

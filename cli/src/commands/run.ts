@@ -8,11 +8,11 @@ import { connect, type GodwitClient } from '../client.js';
 import { UsageError } from '../errors.js';
 import { foreground, programEnv } from '../session.js';
 import { consentToRollback } from '../rollback-consent.js';
-import { renderCheckpointInfo } from '../render.js';
 import { runBatch } from './batch.js';
 import { nodeNamed } from '../node-numbers.js';
 import { withMosixRunFlags } from './run-mosix-flags.js';
 import { exitStatusHelp, say, show } from '../output.js';
+import { renderCheckpointInfo } from '../views/checkpoint.js';
 
 export interface RunArgs {
   /** the node to start on; undefined means the home node (or the best one, with `best`) */
@@ -232,7 +232,10 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
 
   const status = await foreground(client, proc.id, { from: 0, inputOnlyIfReadable: false });
   if (args.json) {
-    const last = await client.getProcess(proc.id).catch(() => null);
+    const last = await client.getProcess(proc.id).catch((err: unknown) => {
+      say(`could not read the last state of process ${proc.id}: ${(err as Error).message}`);
+      return null;
+    });
     if (last) process.stderr.write(JSON.stringify(last) + '\n');
   }
   return status;

@@ -1,15 +1,9 @@
 /** `mossetpe`: the cluster's node list (MOSIX mossetpe -r). */
 import { Command } from '@commander-js/extra-typings';
-import type { Node } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { UsageError } from '../errors.js';
-import { numberNodes } from '../node-numbers.js';
 import { show } from '../output.js';
-
-/** MOSIX's node-list format: node number, address, then godwit's name for the node. */
-export function renderNodeList(nodes: Node[]): string {
-  return numberNodes(nodes).map((n) => `${n.number} ${n.address} ${n.name}\n`).join('');
-}
+import { renderNodeList } from '../views/nodes.js';
 
 export function buildSetpeCommand(name: string) {
   return new Command(name)

@@ -1,16 +1,9 @@
 /** `godwit why ID`: every reason a process cannot move now (openMosix's /proc/PID/cantmove). */
 import { Command } from '@commander-js/extra-typings';
-import type { WhyResult } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { processIdArg } from '../process-id.js';
 import { show } from '../output.js';
-
-export function renderWhy(w: WhyResult): string {
-  const list = (rs: string[]) => rs.map((r) => `  - ${r}\n`).join('');
-  const auto = w.notAutomatically.length ? `the balancer leaves it where it is:\n${list(w.notAutomatically)}` : '';
-  if (w.movable) return `process ${w.processId} can move: nothing is in the way of mosmigrate\n${auto}`;
-  return `process ${w.processId} cannot move now:\n${list(w.reasons)}${auto}`;
-}
+import { renderWhy } from '../views/why.js';
 
 export function buildWhyCommand(name: string) {
   return new Command(name)
