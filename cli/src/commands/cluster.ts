@@ -15,7 +15,7 @@ import { isAlive } from '../cluster/procs.js';
 import { readState, homePaths } from '../cluster/state.js';
 import { CliError } from '../errors.js';
 import { godwitHome } from '../paths.js';
-import { renderJson, say, show } from '../output.js';
+import { EXIT, renderJson, say, show } from '../output.js';
 import { renderStatus } from '../views/cluster-status.js';
 
 function integer(what: string) {
@@ -87,7 +87,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
         const report = await clusterDown({ home, log: () => {} });
         say(`cluster ${info.id} removed`);
         for (const pr of report.problems) say(`problem: ${pr}`);
-        process.exitCode = report.problems.length ? 1 : 0;
+        process.exitCode = report.problems.length ? EXIT.ERROR.status : EXIT.OK.status;
       } finally {
         for (const s of STOP_SIGNALS) process.off(s, onSignal);
       }
@@ -136,7 +136,7 @@ function buildStatus() {
       const s = await clusterStatus({ home: godwitHome() });
       await show(s, opts.json, renderStatus);
       const healthy = s.up && !!s.orchestrator?.alive && s.nodes.every((n) => n.alive && n.state === 'online');
-      process.exitCode = healthy ? 0 : 1;
+      process.exitCode = healthy ? EXIT.OK.status : EXIT.ERROR.status;
     });
 }
 
