@@ -6,8 +6,6 @@
 import { EXIT } from './output.js';
 import { commandLine } from './views/format.js';
 
-export const EXIT_CHECKPOINTED = EXIT.CHECKPOINTED.status;
-
 /** the line mosrun says on stderr when the program it follows ended after checkpoint `file` */
 export function checkpointedMessage(id: number, file: string): string {
   return `process ${id} was checkpointed to ${file} and ended there, as asked (mosmigrate ${id} exit); \`${commandLine(['mosrun', '-R', file], Infinity)}\` brings it back`;
@@ -15,5 +13,5 @@ export function checkpointedMessage(id: number, file: string): string {
 
 export function checkpointedExit(id: number, file: string, say: (line: string) => void): number {
   say(checkpointedMessage(id, file));
-  return EXIT_CHECKPOINTED;
+  return EXIT.CHECKPOINTED.status;
 }
