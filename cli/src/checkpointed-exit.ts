@@ -3,9 +3,8 @@
  * mosrun says where the checkpoint is and how to bring it back, and exits with EX_TEMPFAIL
  * (sysexits.h: try again later), a status no signal death (128+N) and no usage error (2) gives.
  */
-import { commandLine } from './render.js';
-
-export const EXIT_CHECKPOINTED = 75;
+import { EXIT } from './output.js';
+import { commandLine } from './views/format.js';
 
 /** the line mosrun says on stderr when the program it follows ended after checkpoint `file` */
 export function checkpointedMessage(id: number, file: string): string {
@@ -14,5 +13,5 @@ export function checkpointedMessage(id: number, file: string): string {
 
 export function checkpointedExit(id: number, file: string, say: (line: string) => void): number {
   say(checkpointedMessage(id, file));
-  return EXIT_CHECKPOINTED;
+  return EXIT.CHECKPOINTED.status;
 }

@@ -31,6 +31,7 @@ import {
 import { CliError } from './errors.js';
 import { request, type HttpResponse } from './http.js';
 import { agentSocketPath, clientConfigPath } from './paths.js';
+import type { ProgressStream, WebSocketAddress } from './progress-stream.js';
 
 async function loadClientConfig(env: NodeJS.ProcessEnv): Promise<ClientConfig> {
   const file = clientConfigPath(env);
@@ -63,11 +64,6 @@ export interface LocalConnection {
   socket: string;
   user: string;
   homeNode: string;
-}
-
-export interface WebSocketAddress {
-  url: string;
-  headers: Record<string, string>;
 }
 
 /** how the CLI reaches the orchestrator */
@@ -149,6 +145,12 @@ export class GodwitClient {
   websocketAddress(path: string): WebSocketAddress {
     if (isLocal(this.config)) return { url: `ws+unix://${this.config.socket}:/v1${path}`, headers: {} };
     return { url: `${this.base.replace(/^http/, 'ws')}/v1${path}`, headers: { authorization: `Bearer ${this.config.token}` } };
+  }
+
+  /** the steps of process `id`'s migrations as they happen, until closed or the socket is lost */
+  async progress(id: string | number): Promise<ProgressStream> {
+    const { openProgressStream } = await import('./progress-stream.js');
+    return openProgressStream(this.websocketAddress(`/processes/${encodeURIComponent(String(id))}/progress`));
   }
 
   private async json<T>(path: string, init: CallOptions = {}): Promise<T> {
@@ -298,7 +300,8 @@ export class GodwitClient {
 }
 
 async function errorFromResponse(res: HttpResponse, what: string): Promise<Error> {
-  const text = await res.text().catch(() => '');
+  // a body cut short still leaves the status to report
+  const text = await res.text().catch((err: unknown) => `(the body could not be read: ${(err as Error).message})`);
   const body = parseApiError(text);
   if (body) return GodwitError.fromBody(body);
   return new CliError(`${what} failed: HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 300)}` : ''}`);

@@ -2,27 +2,52 @@
  * Errors the CLI raises itself (no configuration, orchestrator unreachable, bad usage), and the
  * one place that turns any error into the lines a person reads and an exit status.
  */
+import os from 'node:os';
 import { CommanderError } from '@commander-js/extra-typings';
-import { GodwitError } from '@godwit/schemas';
+import { GodwitError, type SignalName } from '@godwit/schemas';
+import { EXIT, type ExitName } from './output.js';
 
-export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2;
+export interface CliErrorOptions {
+  /** which row of the exit-status table (output.ts) it ends with; ERROR unless said */
+  code?: ExitName;
+  /** ends as a death by this signal would (128+N): a signal we could not pass on */
+  signal?: SignalName;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** 128+N, a shell's status for a death by signal N */
+export function signalStatus(signal: string): number {
+  return 128 + ((os.constants.signals as Record<string, number | undefined>)[signal] ?? 0);
+}
 
 export class CliError extends Error {
+  readonly code: ExitName;
   readonly exitCode: number;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(message: string, opts: { exitCode?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(message: string, opts: CliErrorOptions = {}) {
     super(message, { cause: opts.cause });
     this.name = 'CliError';
-    this.exitCode = opts.exitCode ?? EXIT_ERROR;
+    this.code = opts.code ?? 'ERROR';
+    this.exitCode = opts.signal ? signalStatus(opts.signal) : EXIT[this.code].status;
     this.details = opts.details;
   }
 }
 
+/** The API's answer for a program that has ended: what a late signal, input or close meets. */
+export function isNotRunning(err: unknown): boolean {
+  return err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING';
+}
+
+/** Whether `err` is a system call's failure with one of these codes (ENOENT, ...). */
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
 export class UsageError extends CliError {
   constructor(message: string) {
-    super(message, { exitCode: EXIT_USAGE });
+    super(message, { code: 'USAGE' });
     this.name = 'UsageError';
   }
 }
@@ -84,18 +109,18 @@ export function renderError(err: unknown, prog = 'godwit'): RenderedError {
   if (err instanceof CommanderError) {
     // Help and version end in a CommanderError with status 0; usage errors were already printed
     // through configureOutput (see program.ts).
-    return { text: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
+    return { text: '', exitCode: err.exitCode === 0 ? EXIT.OK.status : EXIT.USAGE.status };
   }
   if (err instanceof GodwitError) {
     const status = shellStatus(err);
     if (status !== undefined) return { text: `${prog}: ${err.message}\n`, exitCode: status };
     const lines = [`${prog}: ${err.message}`, ...formatDetails(shown(err.details), err.message)];
-    return { text: lines.join('\n') + '\n', exitCode: EXIT_ERROR };
+    return { text: lines.join('\n') + '\n', exitCode: EXIT.ERROR.status };
   }
   if (err instanceof CliError) {
     const lines = [`${prog}: ${err.message}`, ...formatDetails(err.details, err.message)];
     return { text: lines.join('\n') + '\n', exitCode: err.exitCode };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { text: `${prog}: ${message}\n`, exitCode: EXIT_ERROR };
+  return { text: `${prog}: ${message}\n`, exitCode: EXIT.ERROR.status };
 }

@@ -20,7 +20,9 @@ export interface NumberedNode {
 export function nodeAddress(n: Node): string {
   try {
     return new URL(n.url).hostname;
-  } catch {
+  } catch (err) {
+    // not a URL (a node configured by another name for its agent): shown as it is
+    if (!(err instanceof TypeError)) throw err;
     return n.url;
   }
 }

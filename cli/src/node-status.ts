@@ -1,7 +1,7 @@
 /** MOSIX's `mosctl status` block: one node's state as `key: value` lines. */
 import type { Node, Process } from '@godwit/schemas';
 import type { NumberedNode } from './node-numbers.js';
-import { formatBytes } from './render.js';
+import { formatBytes } from './views/format.js';
 
 export interface NodeStatus {
   number: number;

@@ -6,13 +6,17 @@
  */
 import type { OutputStream } from '@godwit/schemas';
 import type { GodwitClient } from './client.js';
+import { isNotRunning } from './errors.js';
+import { say } from './output.js';
 
 const broken = new Set<OutputStream>();
 const followed = new Map<number, GodwitClient>();
 
 function tell(client: GodwitClient, id: number, stream: OutputStream): void {
   // the program may have ended meanwhile; and without the orchestrator it keeps its reader
-  client.closeOutput(id, stream).catch(() => undefined);
+  client.closeOutput(id, stream).catch((err: unknown) => {
+    if (!isNotRunning(err)) say(`could not tell process ${id} that our ${stream} is closed: ${(err as Error).message}`);
+  });
 }
 
 function watch(stream: OutputStream): void {
@@ -24,11 +28,16 @@ function watch(stream: OutputStream): void {
     for (const [id, client] of followed) tell(client, id, stream);
   });
 }
-watch('stdout');
-watch('stderr');
+let watching = false;
 
 /** Program `id`'s output goes out here until the returned function is called. */
 export function followedThrough(client: GodwitClient, id: number): () => void {
+  // watched from the first program followed on, not at import: other commands keep node's own EPIPE
+  if (!watching) {
+    watching = true;
+    watch('stdout');
+    watch('stderr');
+  }
   followed.set(id, client);
   for (const stream of broken) tell(client, id, stream);
   return () => followed.delete(id);

@@ -51,8 +51,3 @@ export async function runMain(program: AnyCommand, argv: string[] = process.argv
   await flush();
   process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }
-
-/** Writes `text` to stdout, waiting for the pipe to drain. */
-export async function print(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
-}

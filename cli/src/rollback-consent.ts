@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import tty from 'node:tty';
 import type { CheckpointInfo } from '@godwit/schemas';
 import type { GodwitClient } from './client.js';
-import { CliError, EXIT_USAGE } from './errors.js';
-import { sizesThenAndNow } from './render.js';
+import { CliError } from './errors.js';
+import { sizesThenAndNow } from './views/checkpoint.js';
 
 /** how mosrun talks to the person recovering: whether it can ask, how it asks and says */
 export interface ConsentIo {
@@ -43,7 +43,7 @@ export async function consentToRollback(client: GodwitClient, file: string, roll
     return;
   }
   if (!io.interactive) {
-    throw new CliError(`${list}\nnothing recovered: not on a terminal, so mosrun -R rolls files back only with --rollback-files`, { exitCode: EXIT_USAGE });
+    throw new CliError(`${list}\nnothing recovered: not on a terminal, so mosrun -R rolls files back only with --rollback-files`, { code: 'USAGE' });
   }
   io.say(list);
   const answer = io.ask('roll them back and recover it? [y/N] ').trim();

@@ -27,7 +27,7 @@ export function parseSignal(spec: string): SignalName {
  * (mosrun's own children); SIGPIPE and SIGXFSZ (mosrun's own output); the fault signals SIGILL,
  * SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS (after a real fault JavaScript cannot run); SIGPROF
  * (V8's profiler); SIGTTIN and SIGTTOU (caught, a background read or write of the terminal would
- * restart forever instead of stopping mosrun); SIGTSTP and SIGCONT (job control: foreground.ts).
+ * restart forever instead of stopping mosrun); SIGTSTP and SIGCONT (job control: session.ts).
  */
 export const FORWARDED: readonly SignalName[] = [
   'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',

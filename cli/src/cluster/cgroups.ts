@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CliError } from '../errors.js';
+import { CliError, isErrno } from '../errors.js';
 import { kill } from './procs.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -57,8 +57,9 @@ export function possibleClusterDirs(id: number, root = CGROUP_ROOT): string[] {
   const candidates = [path.join(root, name)];
   try {
     for (const e of fs.readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) candidates.push(path.join(root, e.name, name));
-  } catch {
+  } catch (err) {
     // no cgroup file system at all: nothing to find
+    if (!isErrno(err, 'ENOENT')) throw err;
   }
   return [...new Set(candidates)].filter((d) => exists(path.join(d, 'cgroup.procs')));
 }
@@ -126,7 +127,9 @@ function subtree(dir: string): string[] {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
+  } catch (err) {
+    // removed meanwhile (its processes gone, the kernel took it)
+    if (!isErrno(err, 'ENOENT')) throw err;
     return [];
   }
   return [...entries.filter((e) => e.isDirectory()).flatMap((e) => subtree(path.join(dir, e.name))), dir];
@@ -135,7 +138,9 @@ function subtree(dir: string): string[] {
 function procsOf(dir: string): number[] {
   try {
     return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
+  } catch (err) {
+    // the group is gone: no processes left in it
+    if (!isErrno(err, 'ENOENT', 'ENODEV')) throw err;
     return [];
   }
 }

@@ -2,11 +2,14 @@
 import fs from 'node:fs';
 import { execa } from 'execa';
 import { CONTROL_MOUNT_TYPE, type Mount, RUN_MOUNT_SOURCE, parseMountinfo } from '@godwit/schemas';
+import { isErrno } from '../errors.js';
 
 function mounts(): Mount[] {
   try {
     return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  } catch {
+  } catch (err) {
+    // no /proc mounted: no mounts to see
+    if (!isErrno(err, 'ENOENT')) throw err;
     return [];
   }
 }

@@ -1,13 +1,16 @@
 /** Processes by PID: whether one is (still) the one we started, and stopping it. No external program. */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isErrno } from '../errors.js';
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks), with the state letter; null when gone. */
 function readStat(pid: number): { state: string; startTime: string } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
+  } catch (err) {
+    // the process is gone (ESRCH: it ended while being read)
+    if (!isErrno(err, 'ENOENT', 'ESRCH')) throw err;
     return null;
   }
   // comm (field 2) may hold spaces and parentheses: fields after it start past the last ')'.

@@ -5,8 +5,8 @@
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { UsageError } from '../errors.js';
-import { foreground } from '../foreground.js';
+import { processIdArg } from '../process-id.js';
+import { foreground } from '../session.js';
 
 /** By default the output starts this far back: enough to see where it is, not a flood. */
 export const DEFAULT_BACK_BYTES = 4096;
@@ -55,7 +55,7 @@ Examples:
   godwit ${name} 12 --from start`,
     )
     .action(async (id, opts) => {
-      if (!/^[0-9]+$/.test(id)) throw new UsageError(`'${id}' is not a process id or PID (a number; see mosps)`);
+      processIdArg(id);
       const client = await connect();
       const proc = await client.getProcess(id);
       if (opts.json) process.stderr.write(JSON.stringify(proc) + '\n');

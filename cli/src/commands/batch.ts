@@ -7,12 +7,21 @@
  */
 import fs from 'node:fs';
 import { type GodwitClient } from '../client.js';
-import { CliError } from '../errors.js';
-import { followOutput } from '../foreground.js';
-import { programEnv, type RunArgs } from './run.js';
+import { isNotRunning, UsageError } from '../errors.js';
+import { followOutput, programEnv } from '../session.js';
+import { say } from '../output.js';
 
-function say(line: string): void {
-  process.stderr.write(`godwit: ${line}\n`);
+
+/** where each job goes: the node -r named (else the best one then), with -m and -L */
+export interface BatchPlacement {
+  node: string | undefined;
+  memMiB: number | undefined;
+  locked: boolean;
+}
+
+/** a job that has ended meanwhile needs nothing more; anything else is said */
+function unlessEnded(err: unknown, what: string): void {
+  if (!isNotRunning(err)) say(`${what}: ${(err as Error).message}`);
 }
 
 export function readCommands(file: string): string[] {
@@ -20,18 +29,18 @@ export function readCommands(file: string): string[] {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read the commands file ${file}: ${(err as Error).message}`, { exitCode: 2 });
+    throw new UsageError(`cannot read the commands file ${file}: ${(err as Error).message}`);
   }
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (!lines.length) throw new CliError(`the commands file ${file} has no commands (one per line)`, { exitCode: 2 });
+  if (!lines.length) throw new UsageError(`the commands file ${file} has no commands (one per line)`);
   return lines;
 }
 
-export async function runBatch(client: GodwitClient, args: RunArgs, maxJobs: number, file: string): Promise<number> {
+export async function runBatch(client: GodwitClient, args: BatchPlacement, maxJobs: number, file: string): Promise<number> {
   const commands = readCommands(file);
   const running = new Set<number>();
   const forward = (sig: NodeJS.Signals) => () => {
-    for (const id of running) client.signal(id, sig).catch(() => undefined);
+    for (const id of running) client.signal(id, sig).catch((err: unknown) => unlessEnded(err, `could not pass ${sig} to process ${id}`));
   };
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const).map((sig) => [sig, forward(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
@@ -52,7 +61,8 @@ export async function runBatch(client: GodwitClient, args: RunArgs, maxJobs: num
       });
       running.add(proc.id);
       say(`job ${n} (process ${proc.id}) started on ${proc.node}: ${line}`);
-      await client.sendStdin(proc.id, new Uint8Array(0), { eof: true }).catch(() => undefined);
+      // jobs read no input: their stdin ends at once
+      await client.sendStdin(proc.id, new Uint8Array(0), { eof: true }).catch((err: unknown) => unlessEnded(err, `could not end the input of process ${proc.id}`));
       const status = await followOutput(client, proc.id).finally(() => running.delete(proc.id));
       say(`job ${n} (process ${proc.id}) exited with status ${status}`);
       worst = Math.max(worst, status);

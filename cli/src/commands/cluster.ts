@@ -10,14 +10,13 @@ import {
   setHolder,
   usageText,
   type ClusterState,
-  type StatusReport,
 } from '../cluster/index.js';
 import { isAlive } from '../cluster/procs.js';
 import { readState, homePaths } from '../cluster/state.js';
 import { CliError } from '../errors.js';
 import { godwitHome } from '../paths.js';
-import { print } from '../program.js';
-import { renderJson, renderTable } from '../render.js';
+import { EXIT, renderJson, say, show } from '../output.js';
+import { renderStatus } from '../views/cluster-status.js';
 
 function integer(what: string) {
   return (v: string): number => {
@@ -32,9 +31,6 @@ function positive(v: string): number {
   return n;
 }
 
-function say(line: string): void {
-  process.stderr.write(`godwit: ${line}\n`);
-}
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -78,7 +74,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
           }
           throw err;
         }
-        if (opts.json) await print(renderJson({ ...info, state: undefined }));
+        if (opts.json) await show({ ...info, state: undefined }, true, renderJson);
         else process.stderr.write(usageText(info, { detached: !!opts.detach, defaultHome: homeIsDefault(home) }));
         if (opts.detach) return;
 
@@ -91,7 +87,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
         const report = await clusterDown({ home, log: () => {} });
         say(`cluster ${info.id} removed`);
         for (const pr of report.problems) say(`problem: ${pr}`);
-        process.exitCode = report.problems.length ? 1 : 0;
+        process.exitCode = report.problems.length ? EXIT.ERROR.status : EXIT.OK.status;
       } finally {
         for (const s of STOP_SIGNALS) process.off(s, onSignal);
       }
@@ -125,26 +121,11 @@ function buildDown() {
       const id = state?.id ?? opts.id ?? envNumber('GODWIT_CLUSTER_ID');
       if (!state && id === undefined) say(`no cluster state in ${homePaths(home).state}; sweeping only leftovers (give --id K to sweep cluster K's names)`);
       const report = await clusterDown({ home, ...(id !== undefined ? { id } : {}), log: opts.json ? () => {} : (l) => say(l) });
-      if (opts.json) await print(renderJson(report));
+      if (opts.json) await show(report, true, renderJson);
       else if (!report.removed.length && !report.problems.length) say('nothing to remove');
       else if (!report.problems.length) say(`cluster ${report.id ?? '(unknown id)'} removed`);
       if (report.problems.length) throw new CliError(`could not remove everything`, { details: { problems: report.problems } });
     });
-}
-
-export function renderStatus(s: StatusReport): string {
-  if (!s.id) return `no cluster is up (no ${s.statePath})\n`;
-  const o = s.orchestrator;
-  const lines = [
-    `cluster ${s.id}: ${s.up ? (s.ready ? 'up' : 'starting or broken') : 'down (its state file is left: `godwit cluster down`)'}${s.holderPid ? `, held by \`cluster up\` pid ${s.holderPid}` : ''}`,
-    `orchestrator: ${o?.url ?? '?'}  pid ${o?.pid ?? '-'} ${o?.alive ? 'running' : 'not running'}${o && !o.reachable && o.error ? ` (${o.error})` : ''}`,
-    '',
-  ];
-  const table = renderTable(
-    ['NODE', 'ADDRESS', 'AGENT PID', 'PROCESS', 'STATE'],
-    s.nodes.map((n) => [n.name, n.address, n.pid === null ? '-' : String(n.pid), n.alive ? 'running' : 'dead', n.state]),
-  );
-  return lines.join('\n') + table;
 }
 
 function buildStatus() {
@@ -153,9 +134,9 @@ function buildStatus() {
     .option('--json', 'print it as JSON')
     .action(async (opts) => {
       const s = await clusterStatus({ home: godwitHome() });
-      await print(opts.json ? renderJson(s) : renderStatus(s));
+      await show(s, opts.json, renderStatus);
       const healthy = s.up && !!s.orchestrator?.alive && s.nodes.every((n) => n.alive && n.state === 'online');
-      process.exitCode = healthy ? 0 : 1;
+      process.exitCode = healthy ? EXIT.OK.status : EXIT.ERROR.status;
     });
 }
 

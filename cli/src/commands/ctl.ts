@@ -1,20 +1,13 @@
 /** `mosctl`: the cluster's administration (MOSIX mosctl): drain (expel) and undrain a node, the balancer and automatic freezing, status. */
 import { Command } from '@commander-js/extra-typings';
-import type { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult } from '@godwit/schemas';
-import { CliError } from '../errors.js';
+import type { BalancerUpdate } from '@godwit/schemas';
+import { UsageError } from '../errors.js';
 import { connect, type GodwitClient } from '../client.js';
 import { nodeNamed, resolveNode } from '../node-numbers.js';
 import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
-import { print } from '../program.js';
-import { renderJson } from '../render.js';
-
-export function renderDrain(r: DrainResult): string {
-  const lines = [`node ${r.node} is drained: nothing new starts or moves there`];
-  for (const m of r.moved) lines.push(`  process ${m.processId} moved to ${m.to}`);
-  for (const f of r.frozen) lines.push(`  process ${f.processId} frozen there (FRZ E): ${f.reason}`);
-  for (const f of r.failed) lines.push(`  process ${f.processId} still runs there: ${f.reason}`);
-  return `${lines.join('\n')}\n`;
-}
+import { print, show } from '../output.js';
+import { renderWhois } from '../views/nodes.js';
+import { renderBalancerSettings, renderBalancerStatus, renderDrain } from '../views/balancer.js';
 
 const SETTING_NAMES: Record<string, (v: number) => BalancerUpdate> = {
   interval: (v) => ({ intervalMs: Math.round(v * 1000) }),
@@ -31,32 +24,17 @@ export function parseBalancerSettings(pairs: string[]): BalancerUpdate {
     const m = /^([a-z-]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(pair);
     const set = m ? SETTING_NAMES[m[1]!] : undefined;
     if (!m || !set) {
-      throw new CliError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N, mem-low=PERCENT, thaw-hold=SECONDS`, { exitCode: 2 });
+      throw new UsageError(`'${pair}' is not a balancer setting: use interval=SECONDS, min-cpu=SECONDS, hold=SECONDS, max-moves=N, mem-low=PERCENT, thaw-hold=SECONDS`);
     }
     out = { ...out, ...set(Number(m[2])) };
   }
   return out;
 }
 
-export function renderBalancerSettings(s: BalancerSettings): string {
-  return `balancer ${s.enabled ? 'on' : 'off'}: looks every ${s.intervalMs / 1000} s; moves processes with at least ${s.minCpuSeconds} s of CPU, up to ${s.maxMoves} at once; a process that moved stays ${s.holdSeconds} s
-automatic freezing ${s.autoFreeze ? 'on' : 'off'}: a node with less than ${s.memLowPercent}% of its memory free is short; its largest process moves away, or else is frozen (FRZ A); processes frozen with A or E come back after ${s.thawHoldSeconds} s, once a node has room\n`;
-}
-
-export function renderBalancerStatus(st: BalancerStatus): string {
-  const moves = st.decisions.map((d) => `  ${new Date(d.at).toISOString()} process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome} (${d.reason})\n`);
-  return `${renderBalancerSettings(st.settings)}${moves.length ? `latest moves:\n${moves.join('')}` : 'no moves yet\n'}`;
-}
-
 /** The status of the node `spec` names (number, name or address), or of the caller's home node. */
 async function statusOf(client: GodwitClient, spec: string | undefined): Promise<NodeStatus> {
   const [nodes, procs] = await Promise.all([client.listNodes(), client.listProcesses({ all: true })]);
   return nodeStatus(resolveNode(nodes, spec ?? client.config.homeNode), procs);
-}
-
-/** MOSIX whois: a number gives the node's name; a name or an address gives its number. */
-export function renderWhois(n: { number: number; name: string }, spec: string): string {
-  return `${/^[0-9]+$/.test(spec) ? n.name : n.number}\n`;
 }
 
 export function buildCtlCommand(name: string) {
@@ -69,7 +47,7 @@ export function buildCtlCommand(name: string) {
     .action(async (node, opts) => {
       const client = await connect();
       const r = await client.drain(await nodeNamed(client, node));
-      await print(opts.json ? renderJson(r) : renderDrain(r));
+      await show(r, opts.json, renderDrain);
     });
   cmd
     .command('undrain')
@@ -79,7 +57,7 @@ export function buildCtlCommand(name: string) {
     .action(async (node, opts) => {
       const client = await connect();
       const n = await client.undrain(await nodeNamed(client, node));
-      await print(opts.json ? renderJson(n) : `node ${n.name} takes programs again\n`);
+      await show(n, opts.json, (node) => `node ${node.name} takes programs again\n`);
     });
   const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');
   balance
@@ -108,7 +86,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print them as JSON')
     .action(async (opts) => {
       const st = await (await connect()).balancer();
-      await print(opts.json ? renderJson(st) : renderBalancerStatus(st));
+      await show(st, opts.json, renderBalancerStatus);
     });
   cmd
     .command('localstatus')
@@ -117,7 +95,7 @@ export function buildCtlCommand(name: string) {
     .action(async (opts) => {
       const client = await connect();
       const [status, balancer] = await Promise.all([statusOf(client, undefined), client.balancer()]);
-      await print(opts.json ? renderJson({ node: status, balancer: balancer.settings }) : `${renderNodeStatus(status)}${renderBalancerSettings(balancer.settings)}`);
+      await show({ node: status, balancer: balancer.settings }, opts.json, (s) => `${renderNodeStatus(s.node)}${renderBalancerSettings(s.balancer)}`);
     });
   cmd
     .command('status')
@@ -126,7 +104,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print it as JSON')
     .action(async (node, opts) => {
       const status = await statusOf(await connect(), node);
-      await print(opts.json ? renderJson(status) : renderNodeStatus(status));
+      await show(status, opts.json, renderNodeStatus);
     });
   cmd
     .command('whois')
@@ -135,7 +113,7 @@ export function buildCtlCommand(name: string) {
     .option('--json', 'print the number, name and address as JSON')
     .action(async (spec, opts) => {
       const n = resolveNode(await (await connect()).listNodes(), spec);
-      await print(opts.json ? renderJson({ number: n.number, name: n.name, address: n.address }) : renderWhois(n, spec));
+      await show({ number: n.number, name: n.name, address: n.address }, opts.json, (w) => renderWhois(w, spec));
     });
   return cmd;
 }

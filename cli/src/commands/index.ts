@@ -13,6 +13,7 @@ import { buildNodesCommand } from './nodes.js';
 import { buildPsCommand } from './ps.js';
 import { buildRunCommand } from './run.js';
 import { buildWhyCommand } from './why.js';
+import { exitStatusHelp } from '../output.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,5 +35,6 @@ export function buildGodwitProgram() {
     .addCommand(buildKillallCommand('killall'))
     .addCommand(buildNativeCommand('native'))
     .addCommand(buildClusterCommand())
-    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe, moskillall = godwit killall, mosnative = godwit native.');
+    .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe, moskillall = godwit killall, mosnative = godwit native.')
+    .addHelpText('after', `\n${exitStatusHelp()}`);
 }

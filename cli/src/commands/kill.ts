@@ -3,9 +3,9 @@ import { Command } from '@commander-js/extra-typings';
 import { SIGNAL_NAMES, type SignalName } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { UsageError } from '../errors.js';
-import { print } from '../program.js';
-import { renderJson } from '../render.js';
+import { processIdArg } from '../process-id.js';
 import { parseSignal } from '../signals.js';
+import { renderJson, show } from '../output.js';
 
 export type KillArgs = { list: true; json: boolean } | { list: false; json: boolean; id: string; signal: SignalName };
 
@@ -37,7 +37,7 @@ export function parseKillArgs(args: readonly string[]): KillArgs {
   }
   const [id, sig, ...extra] = positional;
   if (id === undefined) throw new UsageError('missing the process: godwit kill ID [SIG] (ID: godwit\'s id or the home PID, see mosps)');
-  if (!/^[0-9]+$/.test(id)) throw new UsageError(`'${id}' is not a process id or PID (a number; see mosps)`);
+  processIdArg(id);
   if (sig !== undefined) signals.push(parseSignal(sig));
   if (extra.length) throw new UsageError(`one process at a time: '${extra.join(' ')}' is too much`);
   if (signals.length > 1) throw new UsageError(`one signal at a time: ${signals.join(' and ')} were given`);
@@ -46,11 +46,11 @@ export function parseKillArgs(args: readonly string[]): KillArgs {
 
 async function sendKill(args: KillArgs): Promise<void> {
   if (args.list) {
-    await print(args.json ? renderJson(SIGNAL_NAMES.map((name, i) => ({ number: i + 1, name }))) : SIGNAL_NAMES.map((s, i) => `${i + 1}) ${s}\n`).join(''));
+    await show(SIGNAL_NAMES.map((name, i) => ({ number: i + 1, name })), args.json, (list) => list.map((s) => `${s.number}) ${s.name}\n`).join(''));
     return;
   }
   await (await connect()).signal(args.id, args.signal);
-  if (args.json) await print(renderJson({ processId: args.id, signal: args.signal }));
+  if (args.json) await show({ processId: args.id, signal: args.signal }, true, renderJson);
 }
 
 export function buildKillCommand(name: string, action: (args: KillArgs) => Promise<void> = sendKill) {

@@ -3,8 +3,8 @@ import { Command } from '@commander-js/extra-typings';
 import { GodwitError } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { CliError } from '../errors.js';
-import { isActive } from '../render.js';
 import { parseSignal } from '../signals.js';
+import { isActive } from '../views/processes.js';
 
 /** MOSIX's -{signal}: `-9`, `-KILL`, `-SIGKILL` as `--signal=...` (commander takes no option named by a number) */
 export function signalFlagAsOption(argv: readonly string[]): string[] {

@@ -2,11 +2,12 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { Migration, Strategy } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
+import { processIdArg } from '../process-id.js';
 import { nodeNamed } from '../node-numbers.js';
-import { print } from '../program.js';
 import { showProgress } from '../progress.js';
-import { renderJson, renderMigration } from '../render.js';
+import { show } from '../output.js';
+import { renderMigration } from '../views/migration.js';
 
 export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy): Promise<Migration> {
   const m = await client.migrate(id, to, strategy);
@@ -51,16 +52,16 @@ export function buildMigrateCommand(name: string) {
       'waits, and reaches it as it continues; SIGKILL ends it at once.',
     ].join('\n'))
     .action(async (id, node, target, opts) => {
-      if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
+      processIdArg(id);
       if (target !== undefined && node !== 'continue') {
-        throw new CliError(`too many arguments: a node after '${node}' goes only with 'continue'`, { exitCode: 2 });
+        throw new UsageError(`too many arguments: a node after '${node}' goes only with 'continue'`);
       }
       const client = await connect();
       if (node === 'checkpoint' || node === 'checkstop' || node === 'exit') {
-        if (target !== undefined) throw new CliError(`too many arguments: nothing goes after '${node}'`, { exitCode: 2 });
+        if (target !== undefined) throw new UsageError(`too many arguments: nothing goes after '${node}'`);
         const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit');
         const then = node === 'checkpoint' ? 'it runs on' : node === 'checkstop' ? 'it is frozen' : 'it has ended';
-        await print(opts.json ? renderJson(c) : `process ${c.processId} checkpointed to ${c.path} (checkpoint ${c.number}, ${c.bytes} bytes, stopped ${c.frozenMs} ms); ${then}\n`);
+        await show(c, opts.json, (k) => `process ${k.processId} checkpointed to ${k.path} (checkpoint ${k.number}, ${k.bytes} bytes, stopped ${k.frozenMs} ms); ${then}\n`);
         return;
       }
       // the node is found before anything starts: a typo is refused with nothing done
@@ -73,16 +74,16 @@ export function buildMigrateCommand(name: string) {
         const to = await destination(client, node, VERBS);
         act = () => migrate(client, id, to, opts.strategy);
       }
-      const view = opts.json
-        ? undefined
-        : showProgress({ address: client.websocketAddress(`/processes/${id}/progress`), tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
-      await view?.opened;
+      const steps = opts.json ? undefined : await client.progress(id);
+      await steps?.opened;
+      const shown = steps && showProgress(steps, { tty: process.stderr.isTTY === true, write: (l) => process.stderr.write(l) });
       let m: Migration;
       try {
         m = await act();
       } finally {
-        view?.close();
+        steps?.close();
+        await shown;
       }
-      await print(opts.json ? renderJson(m) : renderMigration(m));
+      await show(m, opts.json, renderMigration);
     });
 }

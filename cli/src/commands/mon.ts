@@ -1,10 +1,9 @@
 /** `mosmon` / `godwit mon`: a full-screen live monitor of the cluster (MOSIX mosmon). */
-import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createElement } from 'react';
 import { render } from 'ink';
 import { connect } from '../client.js';
-import { UsageError } from '../errors.js';
+import { signalStatus, UsageError } from '../errors.js';
 import { Monitor } from '../monitor/app.js';
 import { VIEW_KEYS, type View } from '../monitor/views.js';
 
@@ -37,7 +36,7 @@ export function buildMonCommand(name: string) {
         // a signal ends mosmon as q does, so the terminal gets its own screen back
         for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
           process.once(signal, () => {
-            process.exitCode = 128 + os.constants.signals[signal];
+            process.exitCode = signalStatus(signal);
             app.unmount();
           });
         }

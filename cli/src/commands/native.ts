@@ -12,9 +12,9 @@ const PASSED_ON = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGAL
 
 /** What a shell says and returns when a program cannot be started. */
 export function startFailure(program: string, code: string | undefined): CliError {
-  if (code === 'ENOENT') return new CliError(`${program}: command not found`, { exitCode: 127 });
-  if (code === 'EACCES' || code === 'EISDIR') return new CliError(`${program}: permission denied (not an executable file)`, { exitCode: 126 });
-  return new CliError(`${program}: cannot be started (${code ?? 'unknown error'})`, { exitCode: 126 });
+  if (code === 'ENOENT') return new CliError(`${program}: command not found`, { code: 'NOT_FOUND' });
+  if (code === 'EACCES' || code === 'EISDIR') return new CliError(`${program}: permission denied (not an executable file)`, { code: 'NOT_EXECUTABLE' });
+  return new CliError(`${program}: cannot be started (${code ?? 'unknown error'})`, { code: 'NOT_EXECUTABLE' });
 }
 
 /** Runs argv here, not under godwit; resolves with a shell's exit status for it. */

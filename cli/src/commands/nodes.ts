@@ -1,8 +1,8 @@
 /** `godwit nodes`: the cluster's nodes and their load. */
 import { Command } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { print } from '../program.js';
-import { renderJson, renderNodesTable } from '../render.js';
+import { show } from '../output.js';
+import { renderNodesTable } from '../views/nodes.js';
 
 export function buildNodesCommand(name: string) {
   return new Command(name)
@@ -10,6 +10,6 @@ export function buildNodesCommand(name: string) {
     .option('--json', 'print the nodes as JSON')
     .action(async (opts) => {
       const nodes = await (await connect()).listNodes();
-      await print(opts.json ? renderJson(nodes) : renderNodesTable(nodes));
+      await show(nodes, opts.json, renderNodesTable);
     });
 }

@@ -1,9 +1,9 @@
 /** `mosps` / `godwit ps`: the caller's godwit processes, where they run and where they came from. */
 import { Command, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
-import { CliError } from '../errors.js';
-import { print } from '../program.js';
-import { nodeLabeller, renderJson, renderPsTable, selectProcesses, type NodeLabel, type ProcessSelection } from '../render.js';
+import { UsageError } from '../errors.js';
+import { print, renderJson, show } from '../output.js';
+import { type NodeLabel, type ProcessSelection, nodeLabeller, renderPsTable, selectProcesses } from '../views/processes.js';
 
 /** What ps's BSD letters (`mosps aux`) ask for. */
 export interface BsdLetters {
@@ -17,7 +17,7 @@ export interface BsdLetters {
 export function parseBsdLetters(word: string): BsdLetters {
   const bad = [...word].filter((c) => !'auxw'.includes(c));
   if (bad.length || !word) {
-    throw new CliError(`'${word}' is not a ps letter group mosps takes: a (every user's), u (with the user), x (without a terminal: all godwit's are), w (the whole command), as in \`mosps aux\``, { exitCode: 2 });
+    throw new UsageError(`'${word}' is not a ps letter group mosps takes: a (every user's), u (with the user), x (without a terminal: all godwit's are), w (the whole command), as in \`mosps aux\``);
   }
   return { others: word.includes('a'), verbose: word.includes('u') || word.includes('w') };
 }
@@ -59,7 +59,7 @@ export function buildPsCommand(name: string) {
         ...(only ? { where: { here: client.config.homeNode, only } } : {}),
       };
       const procs = selectProcesses(await client.listProcesses({ all: others }), selection);
-      if (opts.json) return print(renderJson(procs));
+      if (opts.json) return show(procs, true, renderJson);
       const how: NodeLabel = opts.numbers ? 'number' : opts.addresses ? 'address' : 'name';
       const label = nodeLabeller(how === 'name' ? [] : await client.listNodes(), how);
       const verbose = (opts.verbose ?? false) || letters.verbose;

@@ -5,14 +5,14 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { FILE_PATH_MAX, type CheckpointPolicy, type Process, type RunRequest } from '@godwit/schemas';
 import { connect, type GodwitClient } from '../client.js';
-import { CliError } from '../errors.js';
-import { foreground, say } from '../foreground.js';
-import { print } from '../program.js';
+import { UsageError } from '../errors.js';
+import { foreground, programEnv } from '../session.js';
 import { consentToRollback } from '../rollback-consent.js';
-import { renderCheckpointInfo, renderJson } from '../render.js';
 import { runBatch } from './batch.js';
 import { nodeNamed } from '../node-numbers.js';
 import { withMosixRunFlags } from './run-mosix-flags.js';
+import { exitStatusHelp, say, show } from '../output.js';
+import { renderCheckpointInfo } from '../views/checkpoint.js';
 
 export interface RunArgs {
   /** the node to start on; undefined means the home node (or the best one, with `best`) */
@@ -128,23 +128,25 @@ Examples:
   ${name} -v ./counter 60
   ${name} -rnode1 python3 -c 'print(42)'
   ${name} -C myjob -N 3 -A 20 ./simulate     (checkpoints myjob.1 .. myjob.3, every 20 minutes)
-  ${name} -R myjob.2 -O 3=/tmp/other.log`,
+  ${name} -R myjob.2 -O 3=/tmp/other.log
+
+${exitStatusHelp()}`,
     )
     .action(async (program, args, opts) => {
       const only = (flag: string, ok: boolean) => {
-        if (!ok) throw new CliError(`${flag} goes only with -R`, { exitCode: 2 });
+        if (!ok) throw new UsageError(`${flag} goes only with -R`);
       };
       only('-O', opts.openInstead === undefined || opts.recover !== undefined);
       only('--accept-changed', opts.acceptChanged === undefined || opts.recover !== undefined);
       only('--rollback-files', opts.rollbackFiles === undefined || opts.recover !== undefined);
       if (opts.recover !== undefined || opts.info !== undefined) {
-        if (program !== undefined) throw new CliError(`${opts.recover !== undefined ? '-R' : '-I'} takes no program: it comes from the checkpoint`, { exitCode: 2 });
-        if (opts.recover !== undefined && opts.info !== undefined) throw new CliError('-R and -I do not go together', { exitCode: 2 });
+        if (program !== undefined) throw new UsageError(`${opts.recover !== undefined ? '-R' : '-I'} takes no program: it comes from the checkpoint`);
+        if (opts.recover !== undefined && opts.info !== undefined) throw new UsageError('-R and -I do not go together');
       } else if (program === undefined) {
-        throw new CliError('missing the program to run (or -R FILE to recover one, -I FILE to look into a checkpoint)', { exitCode: 2 });
+        throw new UsageError('missing the program to run (or -R FILE to recover one, -I FILE to look into a checkpoint)');
       }
       if ((opts.checkpointMax !== undefined || opts.checkpointEvery !== undefined) && opts.checkpointFile === undefined) {
-        throw new CliError('-N and -A need -C FILE: where the checkpoints go', { exitCode: 2 });
+        throw new UsageError('-N and -A need -C FILE: where the checkpoints go');
       }
       await action({
         ...(opts.checkpointFile !== undefined
@@ -177,35 +179,18 @@ Examples:
 async function runAction(args: RunArgs): Promise<void> {
   if (args.info !== undefined) {
     const info = await (await connect()).checkpointInfo(args.info);
-    await print(args.json ? renderJson(info) : renderCheckpointInfo(info));
+    await show(info, args.json, renderCheckpointInfo);
     return;
   }
   const client = await connect();
   // -rN, -rNAME, -rADDRESS, -N: the orchestrator knows nodes by name
   const on = { ...args, node: args.node === undefined ? undefined : await nodeNamed(client, args.node) };
   if (on.batch !== undefined) {
-    if (on.argv.length !== 1) throw new CliError('mosrun -S takes one commands file (one command per line), nothing after it', { exitCode: 2 });
+    if (on.argv.length !== 1) throw new UsageError('mosrun -S takes one commands file (one command per line), nothing after it');
     process.exitCode = await runBatch(client, on, on.batch, on.argv[0]!);
     return;
   }
   process.exitCode = await runForeground(client, on);
-}
-
-/**
- * The caller's environment without godwit's own variables (tokens, configuration paths) and
- * without the dynamic loader's (LD_*), which the API refuses: those are named on stderr, so that
- * a program that needed one is not left to fail in silence.
- */
-export function programEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void = say): Record<string, string> {
-  const out: Record<string, string> = {};
-  const dropped: string[] = [];
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || k.startsWith('GODWIT_')) continue;
-    if (k.startsWith('LD_')) dropped.push(k);
-    else out[k] = v;
-  }
-  if (dropped.length) warn(`not passed to the program: ${dropped.join(', ')} (godwit refuses the dynamic loader's variables)`);
-  return out;
 }
 
 export async function runForeground(client: GodwitClient, args: RunArgs): Promise<number> {
@@ -247,7 +232,10 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
 
   const status = await foreground(client, proc.id, { from: 0, inputOnlyIfReadable: false });
   if (args.json) {
-    const last = await client.getProcess(proc.id).catch(() => null);
+    const last = await client.getProcess(proc.id).catch((err: unknown) => {
+      say(`could not read the last state of process ${proc.id}: ${(err as Error).message}`);
+      return null;
+    });
     if (last) process.stderr.write(JSON.stringify(last) + '\n');
   }
   return status;

@@ -1,16 +1,9 @@
 /** `mossetpe`: the cluster's node list (MOSIX mossetpe -r). */
 import { Command } from '@commander-js/extra-typings';
-import type { Node } from '@godwit/schemas';
 import { connect } from '../client.js';
-import { CliError } from '../errors.js';
-import { numberNodes } from '../node-numbers.js';
-import { print } from '../program.js';
-import { renderJson } from '../render.js';
-
-/** MOSIX's node-list format: node number, address, then godwit's name for the node. */
-export function renderNodeList(nodes: Node[]): string {
-  return numberNodes(nodes).map((n) => `${n.number} ${n.address} ${n.name}\n`).join('');
-}
+import { UsageError } from '../errors.js';
+import { show } from '../output.js';
+import { renderNodeList } from '../views/nodes.js';
 
 export function buildSetpeCommand(name: string) {
   return new Command(name)
@@ -20,12 +13,11 @@ export function buildSetpeCommand(name: string) {
     .option('--json', 'print the nodes as JSON')
     .action(async (opts) => {
       if (opts.replace !== undefined) {
-        throw new CliError(
+        throw new UsageError(
           `mossetpe -R: godwit's node list is the orchestrator's configuration (each node with the token its agent proves itself with); edit "nodes" in its config.json and restart it (${opts.replace} was not read)`,
-          { exitCode: 2 },
         );
       }
       const nodes = await (await connect()).listNodes();
-      await print(opts.json ? renderJson(nodes) : renderNodeList(nodes));
+      await show(nodes, opts.json, renderNodeList);
     });
 }

@@ -1,17 +1,9 @@
 /** `godwit why ID`: every reason a process cannot move now (openMosix's /proc/PID/cantmove). */
 import { Command } from '@commander-js/extra-typings';
-import type { WhyResult } from '@godwit/schemas';
 import { connect } from '../client.js';
-import { CliError } from '../errors.js';
-import { print } from '../program.js';
-import { renderJson } from '../render.js';
-
-export function renderWhy(w: WhyResult): string {
-  const list = (rs: string[]) => rs.map((r) => `  - ${r}\n`).join('');
-  const auto = w.notAutomatically.length ? `the balancer leaves it where it is:\n${list(w.notAutomatically)}` : '';
-  if (w.movable) return `process ${w.processId} can move: nothing is in the way of mosmigrate\n${auto}`;
-  return `process ${w.processId} cannot move now:\n${list(w.reasons)}${auto}`;
-}
+import { processIdArg } from '../process-id.js';
+import { show } from '../output.js';
+import { renderWhy } from '../views/why.js';
 
 export function buildWhyCommand(name: string) {
   return new Command(name)
@@ -19,8 +11,7 @@ export function buildWhyCommand(name: string) {
     .argument('<id>', "the process: godwit's id or its home PID (see mosps)")
     .option('--json', 'print the answer as JSON')
     .action(async (id, opts) => {
-      if (!/^[0-9]+$/.test(id)) throw new CliError(`'${id}' is not a process id or PID (a number; see mosps)`, { exitCode: 2 });
-      const w = await (await connect()).why(id);
-      await print(opts.json ? renderJson(w) : renderWhy(w));
+      const w = await (await connect()).why(processIdArg(id));
+      await show(w, opts.json, renderWhy);
     });
 }

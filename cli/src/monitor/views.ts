@@ -3,7 +3,7 @@
  * view and the terminal's size, so every view is testable without a terminal.
  */
 import type { Node, Process } from '@godwit/schemas';
-import { formatBytes } from '../render.js';
+import { formatBytes } from '../views/format.js';
 
 /** MOSIX mosmon's keys: l load, f frozen processes and free memory, m memory, d dead nodes, h help */
 export type View = 'load' | 'frozen' | 'memory' | 'dead' | 'help';

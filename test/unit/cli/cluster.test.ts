@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { clusterDirs, detectCgroups, nodeDirs, setLimits } from '../../../cli/src/cluster/cgroups.js';
 import { names } from '../../../cli/src/cluster/index.js';
-import { renderStatus } from '../../../cli/src/commands/cluster.js';
+import { renderStatus } from '../../../cli/src/views/cluster-status.js';
 import { writeJson } from '../../../cli/src/cluster/state.js';
 
 function fakeTree(files: Record<string, string>): string {

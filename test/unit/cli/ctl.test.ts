@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseBalancerSettings, renderBalancerSettings } from '../../../cli/src/commands/ctl.js';
+import { parseBalancerSettings } from '../../../cli/src/commands/ctl.js';
+import { renderBalancerSettings } from '../../../cli/src/views/balancer.js';
 import { CliError } from '../../../cli/src/errors.js';
 
 describe('mosctl balance', () => {

@@ -49,7 +49,7 @@ describe('CLI error rendering', () => {
 
   it('uses exit 2 for usage errors and 0 for help', () => {
     expect(renderError(new UsageError('bad')).exitCode).to.equal(2);
-    expect(renderError(new CliError('x', { exitCode: 2 })).exitCode).to.equal(2);
+    expect(renderError(new CliError('x', { code: 'USAGE' })).exitCode).to.equal(2);
     expect(renderError(new CommanderError(1, 'commander.unknownOption', 'error: unknown option')).exitCode).to.equal(2);
     expect(renderError(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).to.deep.equal({ text: '', exitCode: 0 });
   });

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Node, Process } from '@godwit/schemas';
 import { fakeProcess } from './fake-process.js';
-import { formatElapsed, nodeLabeller, renderPsTable } from '../../../cli/src/render.js';
+import { formatElapsed } from '../../../cli/src/views/format.js';
+import { nodeLabeller, renderPsTable } from '../../../cli/src/views/processes.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
 

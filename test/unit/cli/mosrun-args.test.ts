@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { buildRunCommand, programEnv, type RunArgs } from '../../../cli/src/commands/run.js';
-import { exitStatus } from '../../../cli/src/foreground.js';
+import { buildRunCommand, type RunArgs } from '../../../cli/src/commands/run.js';
+import { exitStatus, programEnv } from '../../../cli/src/session.js';
 import { buildGodwitProgram } from '../../../cli/src/commands/index.js';
 import { configureCommand } from '../../../cli/src/program.js';
 import { renderError } from '../../../cli/src/errors.js';

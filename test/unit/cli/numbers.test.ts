@@ -7,12 +7,12 @@ import { signalFlagAsOption } from '../../../cli/src/commands/killall.js';
 import { parseSignal } from '../../../cli/src/signals.js';
 import { runNative } from '../../../cli/src/commands/native.js';
 import { buildGodwitProgram } from '../../../cli/src/commands/index.js';
-import { renderWhois } from '../../../cli/src/commands/ctl.js';
+import { renderWhois } from '../../../cli/src/views/nodes.js';
 import { findNode, numberNodes, resolveNode } from '../../../cli/src/node-numbers.js';
 import { nodeStatus, renderNodeStatus } from '../../../cli/src/node-status.js';
 import { configureCommand, type AnyCommand } from '../../../cli/src/program.js';
 import { renderError } from '../../../cli/src/errors.js';
-import { renderPsTable, selectProcesses } from '../../../cli/src/render.js';
+import { renderPsTable, selectProcesses } from '../../../cli/src/views/processes.js';
 import { didYouMean, nearest } from '../../../cli/src/suggest.js';
 import { fakeProcess } from './fake-process.js';
 

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import type { CheckpointInfo } from '@godwit/schemas';
 import type { GodwitClient } from '../../../cli/src/client.js';
 import { CliError } from '../../../cli/src/errors.js';
-import { EXIT_CHECKPOINTED, checkpointedExit } from '../../../cli/src/checkpointed-exit.js';
+import { checkpointedExit } from '../../../cli/src/checkpointed-exit.js';
+import { EXIT } from '../../../cli/src/output.js';
 import { type ConsentIo, consentToRollback } from '../../../cli/src/rollback-consent.js';
 
 const file = (over: Partial<CheckpointInfo['files'][number]>): CheckpointInfo['files'][number] => ({
@@ -82,7 +83,7 @@ describe('mosrun -R: the files it rolls back', () => {
 describe('mosrun: a program ended after its checkpoint', () => {
   it('says where the checkpoint is and the -R that brings it back, and exits 75 (EX_TEMPFAIL)', () => {
     const said: string[] = [];
-    expect(checkpointedExit(7, '/ckpt/root/my job.2', (l) => said.push(l))).to.equal(EXIT_CHECKPOINTED).and.equal(75);
+    expect(checkpointedExit(7, '/ckpt/root/my job.2', (l) => said.push(l))).to.equal(EXIT.CHECKPOINTED.status).and.equal(75);
     expect(said).to.deep.equal([
       "process 7 was checkpointed to /ckpt/root/my job.2 and ended there, as asked (mosmigrate 7 exit); `mosrun -R '/ckpt/root/my job.2'` brings it back",
     ]);

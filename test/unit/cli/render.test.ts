@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import type { Migration, Node, Process } from '@godwit/schemas';
 import { fakeProcess } from './fake-process.js';
-import { formatBytes, renderMigration, renderNodesTable, renderPsTable, selectProcesses } from '../../../cli/src/render.js';
+import { formatBytes } from '../../../cli/src/views/format.js';
+import { renderMigration } from '../../../cli/src/views/migration.js';
+import { renderNodesTable } from '../../../cli/src/views/nodes.js';
+import { renderPsTable, selectProcesses } from '../../../cli/src/views/processes.js';
 
 function proc(over: Partial<Process>): Process {
   return fakeProcess({ argv: ['./counter', '60'], cwd: '/tmp', pid: 4242, origPid: 4242, createdAt: 1, ...over });

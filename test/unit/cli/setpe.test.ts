@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Node } from '@godwit/schemas';
-import { renderNodeList } from '../../../cli/src/commands/setpe.js';
+import { renderNodeList } from '../../../cli/src/views/nodes.js';
 
 describe('mossetpe -r', () => {
   it('prints each node as MOSIX lists them: number, address, and its name', () => {

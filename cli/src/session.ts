@@ -1,19 +1,19 @@
 /**
- * Being a program's foreground, wherever it runs, as a local job's terminal is: its output on our
- * stdout/stderr, our stdin to it, every signal we can catch passed on to it, Ctrl-Z and fg/bg
- * stopping and continuing it with us, its exit status ours. mosrun, once it has started the
- * program, and `godwit attach` are the same foreground.
+ * A session with a program on the cluster, as a local job's terminal is: the environment it gets,
+ * its output on our stdout/stderr, our stdin to it, every signal we can catch passed on to it,
+ * Ctrl-Z and fg/bg stopping and continuing it with us, its exit status ours. mosrun, once it has
+ * started the program, `godwit attach` and each job of `mosrun -S` are such sessions.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GodwitError, type OutputStream, type SignalName } from '@godwit/schemas';
 import { checkpointedExit } from './checkpointed-exit.js';
 import type { GodwitClient } from './client.js';
-import { CliError } from './errors.js';
+import { CliError, isErrno, isNotRunning, signalStatus } from './errors.js';
 import { followedThrough, writeOutput } from './output-sink.js';
 import { FORWARDED } from './signals.js';
 import { writtenAcks } from './written-acks.js';
+import { EXIT, say } from './output.js';
 
 export interface ForegroundOptions {
   /** the output offset to show from */
@@ -28,16 +28,27 @@ export interface ForegroundOptions {
 
 const RECONNECT_MS = 60_000;
 
-export function say(line: string): void {
-  process.stderr.write(`godwit: ${line}\n`);
-}
 
 export function exitStatus(exit: { code: number | null; signal: string | null }): number {
-  if (exit.signal) {
-    const no = (os.constants.signals as Record<string, number | undefined>)[exit.signal];
-    return 128 + (no ?? 0);
+  if (exit.signal) return signalStatus(exit.signal);
+  return exit.code ?? EXIT.ERROR.status;
+}
+
+/**
+ * The caller's environment without godwit's own variables (tokens, configuration paths) and
+ * without the dynamic loader's (LD_*), which the API refuses: those are named on stderr, so that
+ * a program that needed one is not left to fail in silence.
+ */
+export function programEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void = say): Record<string, string> {
+  const out: Record<string, string> = {};
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k.startsWith('GODWIT_')) continue;
+    if (k.startsWith('LD_')) dropped.push(k);
+    else out[k] = v;
   }
-  return exit.code ?? 1;
+  if (dropped.length) warn(`not passed to the program: ${dropped.join(', ')} (godwit refuses the dynamic loader's variables)`);
+  return out;
 }
 
 /** Follows program `id` until it ends; resolves with the status mosrun exits with. */
@@ -55,11 +66,9 @@ export async function foreground(client: GodwitClient, id: number, opts: Foregro
     sig,
     () => {
       pass(sig).catch((err: unknown) => {
-        if (notRunning(err)) return;
+        if (isNotRunning(err)) return;
         giveUp(
-          new CliError(`could not pass ${sig} to process ${id} (${(err as Error).message}); it may still be running (\`mosps\`)`, {
-            exitCode: exitStatus({ code: null, signal: sig }),
-          }),
+          new CliError(`could not pass ${sig} to process ${id} (${(err as Error).message}); it may still be running (\`mosps\`)`, { signal: sig }),
         );
       });
     },
@@ -74,8 +83,6 @@ export async function foreground(client: GodwitClient, id: number, opts: Foregro
   }
 }
 
-const notRunning = (err: unknown) => err instanceof GodwitError && err.code === 'GODWIT_ERR_PROCESS_NOT_RUNNING';
-
 /**
  * Ctrl-Z (SIGTSTP) goes to the program first, and once it has it we stop ourselves, so the shell
  * sees the job stopped; fg and bg continue us (SIGCONT), and we continue the program. A program
@@ -85,7 +92,7 @@ const notRunning = (err: unknown) => err instanceof GodwitError && err.code === 
 function jobControl(id: number, pass: (sig: SignalName) => Promise<void>): [SignalName, () => void][] {
   const tell = (sig: SignalName) =>
     pass(sig).catch((err: unknown) => {
-      if (!notRunning(err)) say(`could not pass ${sig} to process ${id}: ${(err as Error).message}`);
+      if (!isNotRunning(err)) say(`could not pass ${sig} to process ${id}: ${(err as Error).message}`);
     });
   return [
     [
@@ -110,7 +117,9 @@ function stdinReadable(): boolean {
     const st = fs.fstatSync(0);
     if (st.isCharacterDevice() && st.rdev === fs.statSync('/dev/null').rdev) return false;
     return true;
-  } catch {
+  } catch (err) {
+    // fd 0 closed (`mosrun prog <&-`): nothing to read
+    if (!isErrno(err, 'EBADF')) throw err;
     return false;
   }
 }
@@ -124,7 +133,7 @@ async function relayStdin(client: GodwitClient, id: number): Promise<void> {
     await client.sendStdin(id, new Uint8Array(0), { eof: true });
   } catch (err) {
     // Once the program has ended its stdin is gone: nothing to say about that.
-    if (notRunning(err)) return;
+    if (isNotRunning(err)) return;
     say(`stopped passing stdin to process ${id}: ${(err as Error).message}`);
   } finally {
     process.stdin.destroy();

@@ -1,0 +1,122 @@
+/**
+ * The configuration files of a local cluster: the orchestrator's, each agent's, and the clients'
+ * (the person's, a guest's, an administrator's), with fresh tokens at every `up`.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AgentConfig, ClientConfig, OrchestratorConfig } from '@godwit/schemas';
+import { GUEST_ACCOUNT } from './guest-account.js';
+import { AGENT_PORT, names, ORCHESTRATOR_PORT, socketOf } from './names.js';
+import { writeJson, type ClusterState, type HomePaths } from './state.js';
+import { isErrno } from '../errors.js';
+
+const DEFAULT_CRIU = '/usr/local/sbin/criu';
+export const DEFAULT_TINI = '/usr/bin/tini';
+
+function token(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+/** the CRIU prepare.sh installs, else whichever the PATH finds */
+function findCriu(): string {
+  try {
+    fs.accessSync(DEFAULT_CRIU, fs.constants.X_OK);
+    return DEFAULT_CRIU;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT', 'EACCES')) throw err;
+    return 'criu';
+  }
+}
+
+export interface ClusterConfigs {
+  orchestratorConfigPath: string;
+  agentConfigPaths: string[];
+  /** the person who brought it up */
+  client: ClientConfig;
+  guest: ClientConfig;
+  admin: ClientConfig;
+}
+
+/** Writes the orchestrator's and the agents' configuration; returns the clients' (written once the cluster is ready). */
+export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPath: string; controlDir: string }): ClusterConfigs {
+  const userName = process.env.SUDO_USER || process.env.USER || 'root';
+  const userToken = token();
+  const guestToken = token();
+  const adminToken = token();
+  const nodeTokens = state.nodes.map(() => token());
+  const orchestratorConfig: OrchestratorConfig = {
+    listen: { host: names.gateway(state.id), port: ORCHESTRATOR_PORT },
+    dataDir: path.join(p.orchestratorDir, 'data'),
+    // each user's programs run as a Unix account: the person's own, an unprivileged one for
+    // the guest, root for the administrator (as MOSIX's mosctl is root's)
+    users: [
+      { name: userName, token: userToken },
+      { name: 'guest', token: guestToken, account: GUEST_ACCOUNT },
+      { name: 'admin', token: adminToken, admin: true, account: 'root' },
+    ],
+    nodes: state.nodes.map((n, i) => ({ name: n.name, url: n.url, token: nodeTokens[i]! })),
+    nodeTimeoutMs: 5000,
+    // a simulated node that stops reporting was stopped for good: recover its processes soon
+    nodeLostMs: 15_000,
+    checkpointDir: p.checkpoints,
+  };
+  const orchestratorConfigPath = path.join(p.orchestratorDir, 'config.json');
+  writeJson(orchestratorConfigPath, orchestratorConfig);
+  const criuPath = findCriu();
+  const agentConfigPaths = state.nodes.map((n, i) => {
+    const dir = path.join(p.nodesDir, n.name);
+    fs.mkdirSync(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
+    const config: AgentConfig = {
+      node: n.name,
+      listen: { host: n.address, port: AGENT_PORT },
+      url: n.url,
+      token: nodeTokens[i]!,
+      clusterKeyFile: p.clusterKey,
+      orchestrator: { url: state.orchestratorUrl },
+      dataDir: path.join(dir, 'data'),
+      // each agent mounts its own tmpfs there; `down` detaches it
+      runDir: path.join(dir, 'run'),
+      criuPath,
+      keeperPath: opts.keeperPath,
+      tiniPath: DEFAULT_TINI,
+      cgroups: n.cgroups,
+      cpuCapacity: state.cpus,
+      memLimitBytes: state.memMiB * 1024 * 1024,
+      // the simulated nodes share one file system: one directory serves them all, as shared
+      // storage would across machines
+      checkpointDir: p.checkpoints,
+      controlDir: opts.controlDir,
+      localSocket: socketOf(state.id, n.name),
+    };
+    const file = path.join(dir, 'config.json');
+    writeJson(file, config);
+    return file;
+  });
+  const clientOf = (token: string, user: string): ClientConfig => ({ url: state.orchestratorUrl, token, user, homeNode: 'node0' });
+  return {
+    orchestratorConfigPath,
+    agentConfigPaths,
+    client: clientOf(userToken, userName),
+    guest: clientOf(guestToken, 'guest'),
+    admin: clientOf(adminToken, 'admin'),
+  };
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    // not written yet (a start under way) or gone with `down`; a broken file is as good as none
+    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return null;
+    throw err;
+  }
+}
+
+/** The person's client configuration; while a start is under way, made from the orchestrator's. */
+export function readClientConfig(p: HomePaths, state: ClusterState): ClientConfig | null {
+  const own = readJson<ClientConfig>(p.clientConfig);
+  if (own) return own;
+  const u = readJson<OrchestratorConfig>(path.join(p.orchestratorDir, 'config.json'))?.users?.[0];
+  return u ? { url: state.orchestratorUrl, token: u.token, user: u.name, homeNode: 'node0' } : null;
+}
