@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     // when each move was decided, and how it went: where the balancer's time goes
     for (const d of (await c.call<BalancerStatus>('GET', '/v1/balancer', undefined, admin)).decisions.filter((x) => x.at >= t0)) {
       const m = d.migrationId === null ? null : await c.call<Migration>('GET', `/v1/migrations/${d.migrationId}`);
-      const steps = m ? `, took ${m.totalMs} ms (stopped ${m.frozenMs} ms): ${m.steps.map((s) => `${s.state} +${s.at - m.startedAt}`).join(' ')}` : '';
+      const steps = m ? `, took ${m.totalMs} ms (stopped ${m.stoppedMs} ms): ${m.steps.map((s) => `${s.state} +${s.at - m.startedAt}`).join(' ')}` : '';
       process.stderr.write(`bench: +${((d.at - t0) / 1000).toFixed(1)} s process ${d.processId} ${d.from} -> ${d.to}: ${d.outcome}${steps}; ${d.reason}\n`);
     }
     const ideal = (jobs * one) / c.info.nodes.length;

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     // until the destination had the last page: bare CRIU's transfer is timed until its daemons end
     const followMs = resumedAt !== undefined && m.memoryArrivedAt !== null ? m.memoryArrivedAt - resumedAt : 0;
     return {
-      stoppedMs: m.frozenMs!,
+      stoppedMs: m.stoppedMs!,
       beforeResumeBytes: m.bytesBeforeResume!,
       totalMs: strategy === 'lazy' ? m.sourceReleasedAt! - m.startedAt : m.totalMs!,
       followedBytes: (m.onDemandBytes ?? 0) + (m.backgroundBytes ?? 0),

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: dst.name, strategy: 'full' });
     await c.stop(p.id);
     if (process.env.BENCH_STEPS) process.stderr.write(`godwit ${mib} MiB: ${m.steps.map((s, i) => `${s.state} +${i ? s.at - m.steps[i - 1]!.at : 0}`).join(', ')}\n`);
-    return { stoppedMs: m.frozenMs!, totalMs: m.totalMs!, bytes: m.bytes! };
+    return { stoppedMs: m.stoppedMs!, totalMs: m.totalMs!, bytes: m.bytes! };
   }
 
   async function bare(mib: number, via: 'cp' | 'page-server'): Promise<Sample> {

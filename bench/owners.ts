@@ -112,7 +112,7 @@ async function main(): Promise<void> {
         for (const to of [c.dst.name, c.src.name]) {
           const m = await move(c, programs.get(owner)!, to, strategy, owner);
           if (!into) continue;
-          record(into, `${strategy} move: stopped ms`, owner, m.frozenMs!);
+          record(into, `${strategy} move: stopped ms`, owner, m.stoppedMs!);
           record(into, `${strategy} move: total ms`, owner, strategy === 'lazy' ? m.sourceReleasedAt! - m.startedAt : m.totalMs!);
         }
       };

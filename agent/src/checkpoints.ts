@@ -128,10 +128,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', (err as Error).message);
           throw new GodwitError(e.code === 'GODWIT_ERR_CANNOT_DUMP' ? 'GODWIT_ERR_CANNOT_CHECKPOINT' : e.code, `${e.message}; it runs on`, e.details);
         }
-        const { proc, frozenAt, lockTables, controlMounts } = stopped;
+        const { proc, stoppedAt, lockTables, controlMounts } = stopped;
         const goOn = () => lifecycle.continueStopped(proc.rootPid, lockTables);
         let files: TreeFile[];
-        let frozenMs: number;
+        let stoppedMs: number;
         try {
           const live: LiveFile[] = openFiles(proc.rootPid);
           files = live.map(({ at: _at, ...f }) => f);
@@ -145,14 +145,14 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
             stdinClosed: procs.stdinClosed(id, proc.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/',
             controlMounts,
           });
-          const manifest: Manifest = { version: 1, processId: id, node, takenAt: frozenAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
+          const manifest: Manifest = { version: 1, processId: id, node, takenAt: stoppedAt, argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', files };
           await images.writeFileIn(work, MANIFEST, JSON.stringify(manifest));
         } catch (err) {
           await goOn();
           throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `saving the files of process ${id} failed: ${(err as Error).message}; it runs on`);
         }
         if (then === 'run') await goOn();
-        frozenMs = Date.now() - frozenAt;
+        stoppedMs = Date.now() - stoppedAt;
         let written;
         try {
           written = await writeArchive(work, target, clusterKey);
@@ -162,9 +162,9 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         }
         if (then === 'exit') {
           await lifecycle.endStopped(proc.rootPid, lockTables);
-          frozenMs = Date.now() - frozenAt;
+          stoppedMs = Date.now() - stoppedAt;
         }
-        return { ...written, takenAt: frozenAt, frozenMs, files: files.map(({ flags: _flags, fileMode: _mode, ...f }) => f) };
+        return { ...written, takenAt: stoppedAt, stoppedMs, files: files.map(({ flags: _flags, fileMode: _mode, ...f }) => f) };
       } finally {
         await rm(work, { recursive: true, force: true });
         await rm(marker, { force: true });

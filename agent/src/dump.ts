@@ -37,7 +37,7 @@ interface DumpPlan {
 /** what dumpTree made of the tree */
 interface Dumped {
   dir: string;
-  frozenAt: number;
+  stoppedAt: number;
   dumpMs: number;
   lockTables: string[];
   lazyAt: PageServer | undefined;
@@ -82,20 +82,20 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
   async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts }: DumpPlan): Promise<Dumped> {
     const dir = await images.fresh(migrationId, lazy);
     const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
-    let frozenAt = 0;
+    let stoppedAt = 0;
     let dumpMs = 0;
     let server: LazyDaemon | undefined;
     const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-      const spawned = () => (frozenAt = Date.now());
+      const spawned = () => (stoppedAt = Date.now());
       if (lazyAt) {
         server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, spawned }));
         holdStopped(cur.rootPid);
       } else {
         await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, spawned, ...(direct ? { pageServer } : {}) });
       }
-      dumpMs = Date.now() - frozenAt;
+      dumpMs = Date.now() - stoppedAt;
     });
-    return { dir, frozenAt, dumpMs, lockTables, lazyAt, server };
+    return { dir, stoppedAt, dumpMs, lockTables, lazyAt, server };
   }
 
   /** returns the stand-in's start, which runs while the images are sealed, not in the way of the move */
@@ -146,8 +146,8 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
           const keeping = await releaseSource(plan, dumped);
           describeImages(plan, dumped);
           await vouchOrSeal(plan);
-          const { dir, frozenAt, dumpMs } = dumped;
-          return { epoch: cur.epoch, inodes: cur.inodes, frozenAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
+          const { dir, stoppedAt, dumpMs } = dumped;
+          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
         } catch (err) {
           await images.remove(migrationId);
           throw err;
@@ -159,16 +159,16 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
      * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
      * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
      */
-    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; frozenAt: number; lockTables: string[]; controlMounts: string[] }> {
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[] }> {
       const cur = running(id);
       const controlMounts = controlMountsOf(cur.rootPid);
       return asOnlyDump(id, async () => {
-        let frozenAt = 0;
+        let stoppedAt = 0;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-          const spawned = () => (frozenAt = Date.now());
+          const spawned = () => (stoppedAt = Date.now());
           await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, spawned });
         });
-        return { proc: cur, frozenAt, lockTables, controlMounts };
+        return { proc: cur, stoppedAt, lockTables, controlMounts };
       });
     },
   };

@@ -53,14 +53,14 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
       return db.tx(() => {
         db.q.upsertCheckpoint.run({
           process_id: proc.id, number, path, bytes: taken.bytes, mac: taken.mac, taken_at: taken.takenAt, node: proc.node,
-          frozen_ms: taken.frozenMs, files: JSON.stringify(taken.files),
+          stopped_ms: taken.stoppedMs, files: JSON.stringify(taken.files),
         });
         db.q.setCheckpointTaken.run({ id: proc.id, ckpt_file: base, ckpt_count: number, last_ckpt_at: taken.takenAt });
         db.event({
           processId: proc.id,
           node: proc.node,
           kind: 'checkpoint',
-          message: `process ${proc.id} checkpointed to ${path} (checkpoint ${number}, ${taken.bytes} bytes, stopped ${taken.frozenMs} ms)` +
+          message: `process ${proc.id} checkpointed to ${path} (checkpoint ${number}, ${taken.bytes} bytes, stopped ${taken.stoppedMs} ms)` +
             (then === 'exit' ? '; it ends now, as asked: `mosrun -R ' + path + '` brings it back' : ''),
         });
         return toCheckpoint(db.q.checkpointByPath.get(path)!);

@@ -75,7 +75,7 @@ export type HomePid = Static<typeof HomePid>;
 export const DumpResult = Type.Object({
   epoch: Type.Integer(),
   inodes: StreamInodes,
-  frozenAt: Type.Integer({ description: 'ms since the epoch when CRIU, started to freeze the tree, began (the program ran until then)' }),
+  stoppedAt: Type.Integer({ description: 'ms since the epoch when CRIU, started to stop the tree, began (the program ran until then)' }),
   dumpMs: Type.Integer(),
   bytes: Type.Integer({ description: 'size of the images' }),
   direct: Type.Boolean({ description: 'the pages went to the page server; the program is stopped at the source' }),
@@ -147,7 +147,7 @@ export const TakeCheckpointResult = Type.Object({
   bytes: Type.Integer(),
   mac: CheckpointMac,
   takenAt: Type.Integer(),
-  frozenMs: Type.Integer(),
+  stoppedMs: Type.Integer(),
   files: Type.Array(OpenFile),
 });
 export type TakeCheckpointResult = Static<typeof TakeCheckpointResult>;

@@ -78,12 +78,12 @@ describe('lazy migration', function () {
       expect(m.bytesBeforeResume, `bytes before resume of migration ${m.id}: ${JSON.stringify(m)}`).to.be.a('number').below(0.05 * 256 * MiB);
       expect(m.onDemandBytes! + m.backgroundBytes!, `memory that followed: ${JSON.stringify(m)}`).to.be.at.least(256 * MiB);
       expect(m.totalBytes).to.equal(m.bytesBeforeResume! + m.onDemandBytes! + m.backgroundBytes!);
-      expect(m.frozenMs, 'a stopped time is recorded').to.be.a('number');
+      expect(m.stoppedMs, 'a stopped time is recorded').to.be.a('number');
       expect(m.sourceReleasedAt, 'when the source let go of the last page').to.be.a('number');
       expect(m.memoryArrivedAt, 'when the last page was in, before the source let go of it').to.be.a('number').at.most(m.sourceReleasedAt!);
       const p = await processInfo(h, id);
       expect(p.node).to.equal(to);
-      expect(p.lastFrozenMs).to.equal(m.frozenMs);
+      expect(p.lastStoppedMs).to.equal(m.stoppedMs);
       expect(pids, 'a new host PID on each node').to.not.include(p.pid);
       pids.push(p.pid);
       // the agents' tmpfs, where the images of moves under way are, is none of the program's business

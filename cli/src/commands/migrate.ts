@@ -61,7 +61,7 @@ export function buildMigrateCommand(name: string) {
         if (target !== undefined) throw new UsageError(`too many arguments: nothing goes after '${node}'`);
         const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit');
         const then = node === 'checkpoint' ? 'it runs on' : node === 'checkstop' ? 'it is frozen' : 'it has ended';
-        await show(c, opts.json, (k) => `process ${k.processId} checkpointed to ${k.path} (checkpoint ${k.number}, ${k.bytes} bytes, stopped ${k.frozenMs} ms); ${then}\n`);
+        await show(c, opts.json, (k) => `process ${k.processId} checkpointed to ${k.path} (checkpoint ${k.number}, ${k.bytes} bytes, stopped ${k.stoppedMs} ms); ${then}\n`);
         return;
       }
       // the node is found before anything starts: a typo is refused with nothing done

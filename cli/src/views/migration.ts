@@ -6,7 +6,7 @@ export function renderMigration(m: Migration): string {
   if (m.state === 'frozen') {
     return `process ${m.processId} is frozen on ${m.from} (image ${m.bytes === null ? '?' : formatBytes(m.bytes)}); \`mosmigrate ${m.processId} continue [NODE]\` brings it back\n`;
   }
-  const stopped = m.frozenMs === null ? '' : ` (stopped ${m.frozenMs} ms)`;
+  const stopped = m.stoppedMs === null ? '' : ` (stopped ${m.stoppedMs} ms)`;
   if (m.strategy === 'freeze') {
     const from = m.from === m.to ? '' : `, its image brought from ${m.from}`;
     const frozenFor = m.frozenForMs == null ? '' : `${from ? ',' : ''} after ${formatSeconds(m.frozenForMs)} frozen`;

@@ -87,7 +87,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     stateText(p),
     ...(opts.owner || v ? [p.owner] : []),
     ...(opts.memory ? [p.memBytes == null ? '-' : formatBytes(p.memBytes)] : []),
-    ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastFrozenMs === null ? '-' : `${p.lastFrozenMs} ms`] : []),
+    ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastStoppedMs === null ? '-' : `${p.lastStoppedMs} ms`] : []),
     ...(v ? [p.lastFrozenForMs == null ? '-' : formatSeconds(p.lastFrozenForMs)] : []),
     commandLine(p.argv, v ? Infinity : undefined),
   ]);

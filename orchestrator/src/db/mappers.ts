@@ -1,7 +1,7 @@
 /** Rows into the API's shapes (schemas/): JSON columns parsed, 0/1 columns made booleans. */
 import type { Checkpoint, Event, Migration, Node, NodeFeatures, NodeLoad, Process } from '@godwit/schemas';
 import { freezeTimes } from '../freeze-times.js';
-import type { CheckpointRow, EventRow, MigrationRow, NodeRow, ProcessRow } from './rows.js';
+import type { CheckpointRow, DumpRecord, EventRow, MigrationRow, NodeRow, ProcessRow } from './rows.js';
 
 export function toNode(r: NodeRow): Node {
   return {
@@ -32,7 +32,8 @@ export function toProcess(r: ProcessRow): Process {
     failure: r.failure,
     createdAt: r.created_at,
     endedAt: r.ended_at,
-    lastFrozenMs: r.last_frozen_ms,
+    lastStoppedMs: r.last_stopped_ms,
+    lastFrozenMs: r.last_stopped_ms,
     frz: r.frz,
     locked: r.locked === 1,
     checkpointFile: r.ckpt_file,
@@ -59,7 +60,8 @@ export function toCheckpoint(r: CheckpointRow): Checkpoint {
     mac: r.mac,
     takenAt: r.taken_at,
     node: r.node,
-    frozenMs: r.frozen_ms,
+    stoppedMs: r.stopped_ms,
+    frozenMs: r.stopped_ms,
     files: JSON.parse(r.files) as Checkpoint['files'],
   };
 }
@@ -74,7 +76,8 @@ export function toMigration(r: MigrationRow): Migration {
     strategyReason: r.strategy_reason,
     state: r.state,
     steps: JSON.parse(r.steps) as Migration['steps'],
-    frozenMs: r.frozen_ms,
+    stoppedMs: r.stopped_ms,
+    frozenMs: r.stopped_ms,
     frozenForMs: r.state === 'done' ? freezeTimes(JSON.parse(r.steps) as Migration['steps']).frozenForMs : null,
     totalMs: r.total_ms,
     bytes: r.bytes,
@@ -93,4 +96,13 @@ export function toMigration(r: MigrationRow): Migration {
 
 export function toEvent(r: EventRow): Event {
   return { id: r.id, at: r.at, processId: r.process_id, node: r.node, kind: r.kind, message: r.message };
+}
+
+/**
+ * A migration's recorded dump (migrations.dump). Recorded before the time CRIU keeps a program
+ * stopped was renamed, it says frozenAt: a frozen program's record may be that old.
+ */
+export function toDumpRecord(json: string): DumpRecord {
+  const { frozenAt, ...rest } = JSON.parse(json) as DumpRecord & { frozenAt?: number | null };
+  return { ...rest, stoppedAt: rest.stoppedAt ?? frozenAt ?? null };
 }

@@ -19,7 +19,7 @@ export interface ProcessRow {
   exit_signal: string | null;
   created_at: number;
   ended_at: number | null;
-  last_frozen_ms: number | null;
+  last_stopped_ms: number | null;
   epoch: number;
   out_node: string;
   out_epoch: number;
@@ -62,7 +62,7 @@ export interface CheckpointRow {
   mac: string;
   taken_at: number;
   node: string;
-  frozen_ms: number;
+  stopped_ms: number;
   files: string;
 }
 
@@ -78,7 +78,7 @@ export interface MigrationRow {
   from_epoch: number;
   dump: string | null;
   restored_on: string | null;
-  frozen_ms: number | null;
+  stopped_ms: number | null;
   total_ms: number | null;
   bytes: number | null;
   on_demand_bytes: number | null;
@@ -113,7 +113,7 @@ export interface EventRow {
 /** What dump returned, kept (in migrations.dump, as JSON) so a restore, here or after a restart, can use it. */
 export interface DumpRecord {
   /** null when the dump's answer was never recorded (the orchestrator stopped first) */
-  frozenAt: number | null;
+  stoppedAt: number | null;
   inodes: StreamInodes;
   bytes: number;
   /** the pages went straight to the destination; the source holds the program stopped */

@@ -36,9 +36,15 @@ function hasColumn(raw: Database.Database, table: string, column: string): boole
 /**
  * Columns renamed since: a database from before has the old name. A checkpoint's sha256 became
  * its MAC; the old rows keep their SHA-256 there, which no MAC matches: files from before carry
- * no MAC and are refused anyway.
+ * no MAC and are refused anyway. The time CRIU keeps a program stopped was called frozen, a name
+ * now left to MOSIX's freeze.
  */
-const RENAMED_COLUMNS: [table: string, from: string, to: string][] = [['checkpoints', 'sha256', 'mac']];
+const RENAMED_COLUMNS: [table: string, from: string, to: string][] = [
+  ['checkpoints', 'sha256', 'mac'],
+  ['processes', 'last_frozen_ms', 'last_stopped_ms'],
+  ['migrations', 'frozen_ms', 'stopped_ms'],
+  ['checkpoints', 'frozen_ms', 'stopped_ms'],
+];
 
 function renameOldColumns(raw: Database.Database): void {
   for (const [table, from, to] of RENAMED_COLUMNS) {

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS processes (
   exit_signal TEXT,
   created_at INTEGER NOT NULL,
   ended_at INTEGER,
-  last_frozen_ms INTEGER,
+  last_stopped_ms INTEGER,
   -- the run (epoch) the program is in now, on node
   epoch INTEGER NOT NULL DEFAULT 0,
   -- where the output relay is: the epoch it reads, on which node, how far (whole frames), and
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS processes (
   recover_on_failure INTEGER NOT NULL DEFAULT 0,
   -- memory it said (its control file needmem) it is about to need, beyond its resident memory
   need_mem_bytes INTEGER NOT NULL DEFAULT 0,
-  -- how long it stayed frozen before its last move, a continue (not in last_frozen_ms)
+  -- how long it stayed frozen before its last move, a continue (not in last_stopped_ms)
   last_frozen_for_ms INTEGER,
   -- the checkpoint after which mosmigrate ID exit ended it; set before the agent ends it, so that
   -- the exit its followers see names it, and cleared if the checkpoint fails (it runs on)
@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS migrations (
   dump TEXT,
   -- node where epoch from_epoch + 1 runs: to_node when done, from_node when rolled back
   restored_on TEXT,
-  frozen_ms INTEGER,
+  stopped_ms INTEGER,
   total_ms INTEGER,
   bytes INTEGER,
   -- a lazy migration's pages after the program resumed: touched by it, pushed in the background
@@ -110,7 +110,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   mac TEXT NOT NULL,
   taken_at INTEGER NOT NULL,
   node TEXT NOT NULL,
-  frozen_ms INTEGER NOT NULL,
+  stopped_ms INTEGER NOT NULL,
   files TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_process ON checkpoints(process_id);

@@ -78,22 +78,22 @@ export function createEnds(ctx: Ctx, rec: MigrationRecord, lock: MigrationLock, 
 
   function finishDone(m: MigrationRow, restored: Restored, dump: DumpRecord | null): Migration {
     // a continue: the time it stayed frozen is not the move's stop
-    const { stoppedMs: frozenMs, frozenForMs } = freezeTimes(
+    const { stoppedMs, frozenForMs } = freezeTimes(
       JSON.parse(m.steps) as Migration['steps'],
-      restored.restoredAt !== null && dump?.frozenAt != null ? restored.restoredAt - dump.frozenAt : m.frozen_ms,
+      restored.restoredAt !== null && dump?.stoppedAt != null ? restored.restoredAt - dump.stoppedAt : m.stopped_ms,
     );
     const done = transition(m, 'done', () => {
-      ended(m, m.to_node, frozenMs);
+      ended(m, m.to_node, stoppedMs);
       db.q.setMigrated.run({
         id: m.process_id,
         node: m.to_node,
         pid: restored.pid,
         epoch: m.from_epoch + 1,
-        last_frozen_ms: frozenMs,
+        last_stopped_ms: stoppedMs,
         last_frozen_for_ms: frozenForMs,
       });
       const stats = [
-        frozenMs !== null ? `stopped ${frozenMs} ms` : null,
+        stoppedMs !== null ? `stopped ${stoppedMs} ms` : null,
         frozenForMs !== null ? `after ${frozenForMs} ms frozen` : null,
         m.bytes !== null ? `${m.bytes} bytes` : null,
       ]
@@ -139,14 +139,14 @@ export function createEnds(ctx: Ctx, rec: MigrationRecord, lock: MigrationLock, 
     }
     const message = restored ? `${head}; it was restored on ${m.from_node} and keeps running there` : `${head}; it keeps running on ${m.from_node}`;
     const resumedAt = restored ? restored.restoredAt : Date.now();
-    const frozenMs = dump.frozenAt !== null ? resumedAt - dump.frozenAt : null;
+    const stoppedMs = dump.stoppedAt !== null ? resumedAt - dump.stoppedAt : null;
     failAtSource(m, cause, message, () => {
       if (restored) {
-        ended(m, m.from_node, frozenMs);
+        ended(m, m.from_node, stoppedMs);
         db.q.setResumed.run({ id: m.process_id, pid: restored.pid, epoch: m.from_epoch + 1 });
       } else {
         // the same run goes on: no new epoch for the output relay to look for
-        ended(m, null, frozenMs);
+        ended(m, null, stoppedMs);
         db.q.endMigrating.run(m.process_id);
       }
     });

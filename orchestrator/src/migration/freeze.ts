@@ -4,7 +4,7 @@
  */
 import { type DumpResult, type FreezeReason, GodwitError, type Migration, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow, ProcessRow } from '../db/index.js';
+import { type DumpRecord, type MigrationRow, type ProcessRow, toDumpRecord } from '../db/index.js';
 import { toMigration } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
 import { processExited } from '../process-life.js';
@@ -42,7 +42,7 @@ export function createFreezer(
     } catch (err) {
       ends.failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'), `process ${m.process_id} cannot be frozen`);
     }
-    const dump: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
+    const dump: DumpRecord = { stoppedAt: dumped.stoppedAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
     recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
     const frozen = transition(m, 'frozen', () => {
       db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) });
@@ -61,7 +61,7 @@ export function createFreezer(
 
   /** A frozen process comes back: its images go to `to` if they are elsewhere, and it is restored there. */
   function runThaw(m: MigrationRow, proc: ProcessRow): Promise<Migration> {
-    const dump = JSON.parse(m.dump!) as DumpRecord;
+    const dump = toDumpRecord(m.dump!);
     const stayFrozen = async (at: MigrationRow, e: GodwitError): Promise<never> => {
       transition(at, 'frozen', () => {
         db.q.setMigrationTo.run({ id: at.id, to_node: at.from_node });

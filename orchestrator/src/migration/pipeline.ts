@@ -107,7 +107,7 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     } catch (err) {
       ends.failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }
-    const record: DumpRecord = { frozenAt: dumped.frozenAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct, lazy: dumped.lazy };
+    const record: DumpRecord = { stoppedAt: dumped.stoppedAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: dumped.direct, lazy: dumped.lazy };
     recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
     mv.m = transition(m, 'dumped', () => db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(record) }));
     mv.dump = record;
@@ -148,9 +148,9 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     if (!mv.dump?.lazy) return;
     const dumped = mv.dump;
     const restored = mv.restored!;
-    const frozenMs = restored.restoredAt !== null && dumped.frozenAt !== null ? restored.restoredAt - dumped.frozenAt : mv.m.frozen_ms;
+    const stoppedMs = restored.restoredAt !== null && dumped.stoppedAt !== null ? restored.restoredAt - dumped.stoppedAt : mv.m.stopped_ms;
     const { id } = mv.m;
-    const m = (mv.m = transition(mv.m, 'transferring-memory', () => db.q.setMigrationFrozenMs.run({ id, frozen_ms: frozenMs })));
+    const m = (mv.m = transition(mv.m, 'transferring-memory', () => db.q.setMigrationStoppedMs.run({ id, stopped_ms: stoppedMs })));
     const deadline = Date.now() + MEMORY_TIMEOUT_MS;
     let status: LazyStatus = await retryUnreachable(ctx, () => ctx.agent(m.to_node).lazyStatus(m.id), MEMORY_TIMEOUT_MS);
     while (status.running && status.ok && Date.now() < deadline) {

@@ -15,7 +15,7 @@ export interface MigrationRecord {
   /** persists the next state (and anything else in the same transaction) before it is acted upon */
   transition(m: MigrationRow, state: MigrationState, also?: () => void): MigrationRow;
   /** records how the migration ended: where the program was restored, and how long it stood */
-  ended(m: MigrationRow, restoredOn: string | null, frozenMs: number | null): void;
+  ended(m: MigrationRow, restoredOn: string | null, stoppedMs: number | null): void;
   /** tells watchers how far the migration got; `followed` counts a lazy program's pages since it resumed */
   progress(m: MigrationRow, followed?: number): void;
   /** what should move in all, from the source's look at the program */
@@ -78,8 +78,8 @@ export function createRecord(ctx: Ctx): MigrationRecord {
       return now;
     },
 
-    ended(m, restoredOn, frozenMs) {
-      db.q.endMigration.run({ id: m.id, restored_on: restoredOn, frozen_ms: frozenMs, total_ms: Date.now() - m.started_at, ended_at: Date.now() });
+    ended(m, restoredOn, stoppedMs) {
+      db.q.endMigration.run({ id: m.id, restored_on: restoredOn, stopped_ms: stoppedMs, total_ms: Date.now() - m.started_at, ended_at: Date.now() });
     },
 
     progress,

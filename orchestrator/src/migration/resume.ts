@@ -6,7 +6,7 @@
 import { type AgentProc, GodwitError, toGodwitError } from '@godwit/schemas';
 import { sleep } from '../bus.js';
 import type { Ctx } from '../context.js';
-import type { DumpRecord, MigrationRow } from '../db/index.js';
+import { type DumpRecord, type MigrationRow, toDumpRecord } from '../db/index.js';
 import type { OutputRelay } from '../output-relay.js';
 import { processLost } from '../process-life.js';
 import { deliverQueuedSignals } from '../queued-signals.js';
@@ -74,7 +74,7 @@ export function createResumer(ctx: Ctx, lock: MigrationLock, ends: MigrationEnds
         const dst = await listWhileDumping(to, id, deadline);
         const next = m.from_epoch + 1;
         const dNew = at(dst, id, next);
-        const dump: DumpRecord | null = m.dump ? (JSON.parse(m.dump) as DumpRecord) : null;
+        const dump: DumpRecord | null = m.dump ? toDumpRecord(m.dump) : null;
         const sNew = at(src, id, next);
         const sOld = at(src, id, m.from_epoch);
         if (dNew && dNew.state !== 'dumped' && dump?.lazy) {
@@ -90,7 +90,7 @@ export function createResumer(ctx: Ctx, lock: MigrationLock, ends: MigrationEnds
         const cause = new GodwitError('GODWIT_ERR_MIGRATION_FAILED', 'the orchestrator restarted during the migration');
         if (sOld?.state === 'stopped') {
           // a direct dump left it stopped at the source, and it runs nowhere else: let it run on
-          const record: DumpRecord = { ...(dump ?? { frozenAt: null, inodes: sOld.inodes, bytes: 0 }), direct: true };
+          const record: DumpRecord = { ...(dump ?? { stoppedAt: null, inodes: sOld.inodes, bytes: 0 }), direct: true };
           await logged(ends.rollback(m, cause, record));
           return;
         }
@@ -100,7 +100,7 @@ export function createResumer(ctx: Ctx, lock: MigrationLock, ends: MigrationEnds
           return;
         }
         // without a recorded dump, the agent's list still has the streams' inodes of the dumped run
-        const images: DumpRecord | null = dump ?? (sOld ? { frozenAt: null, inodes: sOld.inodes, bytes: 0 } : null);
+        const images: DumpRecord | null = dump ?? (sOld ? { stoppedAt: null, inodes: sOld.inodes, bytes: 0 } : null);
         if (images && (await ctx.agent(from).hasImages(m.id))) {
           await logged(ends.rollback(m, cause, images));
           return;

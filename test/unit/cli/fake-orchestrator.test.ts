@@ -122,7 +122,7 @@ describe('CLI binaries against a fake orchestrator', function () {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({
           id: 5, processId: Number(m[1]), from: 'node0', to, strategy: 'full', strategyReason: null, state: 'done', steps: [],
-          frozenMs: 120, totalMs: 300, bytes: 10, code: null, reason: null, startedAt: 0, endedAt: 300,
+          stoppedMs: 120, frozenMs: 120, totalMs: 300, bytes: 10, code: null, reason: null, startedAt: 0, endedAt: 300,
         }));
       }
       apiError(res, 404, 'GODWIT_ERR_NOT_FOUND', `no route ${url.pathname}`);

@@ -14,7 +14,7 @@ function node(name: string, url: string): Node {
 }
 
 function proc(over: Partial<Process>): Process {
-  return fakeProcess({ owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', node: 'node2', pid: 777, origPid: 4242, nmigs: 1, createdAt: 1_000, lastFrozenMs: 160, ...over });
+  return fakeProcess({ owner: 'alice', argv: ['./counter', '60'], cwd: '/tmp', node: 'node2', pid: 777, origPid: 4242, nmigs: 1, createdAt: 1_000, lastStoppedMs: 160, ...over });
 }
 
 const nodes = [node('node0', 'http://10.77.1.10:7701'), node('node1', 'http://10.77.1.11:7701'), node('node2', 'http://10.77.1.12:7701')];
@@ -34,7 +34,7 @@ describe('mosps flags', () => {
 
   it('-f (--verbose) adds the PID where it runs now, the user, elapsed time, the last stopped time, the time frozen before it and the whole command', () => {
     const argv = ['python3', '-c', 'x'.repeat(100)];
-    const lines = renderPsTable([proc({ argv, lastFrozenForMs: 11_700 }), proc({ id: 2, pid: null, lastFrozenMs: null, state: 'frozen', frz: 'M' })], {
+    const lines = renderPsTable([proc({ argv, lastFrozenForMs: 11_700 }), proc({ id: 2, pid: null, lastStoppedMs: null, state: 'frozen', frz: 'M' })], {
       verbose: true,
       now: 1_000 + 3_725_000,
     }).split('\n');

@@ -93,7 +93,7 @@ describe('nodes and migration rendering', () => {
   it('says where a process moved, how long it took and how long it stopped', () => {
     const m: Migration = {
       id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'full', strategyReason: null, state: 'done', steps: [],
-      frozenMs: 160, totalMs: 412, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
+      stoppedMs: 160, frozenMs: 160, totalMs: 412, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
       memoryArrivedAt: null, sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 412,
     };
     expect(renderMigration(m)).to.equal('process 3 moved from node0 to node1 in 412 ms (stopped 160 ms)\n');
@@ -102,7 +102,7 @@ describe('nodes and migration rendering', () => {
   it('says how long a continued process stayed frozen apart from how long its moves stopped it', () => {
     const m: Migration = {
       id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'freeze', strategyReason: null, state: 'done', steps: [],
-      frozenMs: 180, frozenForMs: 11_700, totalMs: 12_000, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
+      stoppedMs: 180, frozenMs: 180, frozenForMs: 11_700, totalMs: 12_000, bytes: 1000, bytesBeforeResume: 1000, totalBytes: 1000, onDemandBytes: null, backgroundBytes: null,
       memoryArrivedAt: null, sourceReleasedAt: null, code: null, reason: null, startedAt: 0, endedAt: 12_000,
     };
     expect(renderMigration(m)).to.equal('process 3 continues on node1, its image brought from node0, after 11.7 s frozen (stopped 180 ms)\n');
@@ -112,7 +112,7 @@ describe('nodes and migration rendering', () => {
   it('says how much of a lazily moved process came before it ran again, and how the rest followed', () => {
     const m: Migration = {
       id: 9, processId: 3, from: 'node0', to: 'node1', strategy: 'lazy', strategyReason: null, state: 'done', steps: [],
-      frozenMs: 90, totalMs: 900, bytes: 200 * 1024, bytesBeforeResume: 200 * 1024, totalBytes: 200 * 1024 + 256 * 2 ** 20,
+      stoppedMs: 90, frozenMs: 90, totalMs: 900, bytes: 200 * 1024, bytesBeforeResume: 200 * 1024, totalBytes: 200 * 1024 + 256 * 2 ** 20,
       onDemandBytes: 2 ** 20, backgroundBytes: 255 * 2 ** 20, memoryArrivedAt: 890, sourceReleasedAt: 900, code: null, reason: null, startedAt: 0, endedAt: 900,
     };
     expect(renderMigration(m)).to.equal(

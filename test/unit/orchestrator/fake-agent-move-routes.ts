@@ -49,7 +49,7 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
     }
     const direct = lazy || (req.body.pageServer !== undefined && state.directDumps);
     const e = dumpNow(state, Number(req.params.id), req.body.migrationId, { direct, lazy });
-    return { epoch: e.proc.epoch, inodes: e.proc.inodes, frozenAt: Date.now() - 5, dumpMs: 5, bytes: IMAGE_BYTES, direct, lazy };
+    return { epoch: e.proc.epoch, inodes: e.proc.inodes, stoppedAt: Date.now() - 5, dumpMs: 5, bytes: IMAGE_BYTES, direct, lazy };
   });
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req): Promise<SendResult> => {

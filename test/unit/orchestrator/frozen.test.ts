@@ -42,9 +42,9 @@ describe('orchestrator: a frozen process', function () {
     expect(cont.status, cont.body).to.equal(200);
     expect(c.agent('node1').current(id)!.signals, 'what waited, in the order sent, right after the restore').to.deep.equal(['SIGUSR1', 'SIGTERM']);
     expect(cont.json.frozenForMs).to.be.at.least(1500);
-    expect(cont.json.frozenMs, `stopped: the freeze's dump and the continue's restore only (frozen ${cont.json.frozenForMs} ms)`).to.be.below(1000);
+    expect(cont.json.stoppedMs, `stopped: the freeze's dump and the continue's restore only (frozen ${cont.json.frozenForMs} ms)`).to.be.below(1000);
     const p = (await c.req('alice', 'GET', `/v1/processes/${id}`)).json;
-    expect(p.lastFrozenMs).to.equal(cont.json.frozenMs);
+    expect(p.lastStoppedMs).to.equal(cont.json.stoppedMs);
     expect(p.lastFrozenForMs).to.equal(cont.json.frozenForMs);
     const events = (await c.req('alice', 'GET', `/v1/events?process=${id}`)).json.map((e: { kind: string }) => e.kind);
     expect(events.filter((k: string) => k === 'signal-queued' || k === 'signal')).to.deep.equal(['signal-queued', 'signal-queued', 'signal', 'signal']);

@@ -55,12 +55,13 @@ describe('orchestrator migrations', function () {
     expect(m.steps.map((s: any) => s.state)).to.deep.equal([
       'requested', 'dumping', 'dumped', 'transferring', 'transferred', 'restoring', 'done',
     ]);
-    expect(m.frozenMs).to.be.a('number');
+    expect(m.stoppedMs).to.be.a('number');
+    expect(m.frozenMs, 'the old name, kept for one version').to.equal(m.stoppedMs);
     expect(m.totalMs).to.be.a('number');
     const p = (await c.req('alice', 'GET', `/v1/processes/${id}`)).json;
     const restored = c.agent('node1').current(id)!;
     expect(restored.proc.epoch).to.equal(1);
-    expect(p).to.include({ node: 'node1', nmigs: 1, state: 'running', pid: restored.proc.pid, lastFrozenMs: m.frozenMs });
+    expect(p).to.include({ node: 'node1', nmigs: 1, state: 'running', pid: restored.proc.pid, lastStoppedMs: m.stoppedMs, lastFrozenMs: m.stoppedMs });
     expect(p.origPid).to.not.equal(p.pid);
 
     c.agent('node1').write(id, 'e', 'two\n');
@@ -234,7 +235,7 @@ describe('orchestrator migrations', function () {
               `INSERT INTO migrations (process_id, from_node, to_node, strategy, state, steps, from_epoch, dump, bytes, started_at)
                VALUES (?, 'node0', 'node1', 'full', ?, ?, ?, ?, 4096, ?)`,
             )
-            .run(id, state, JSON.stringify(upTo), fromEpoch, JSON.stringify({ frozenAt: now, inodes: { in: 1, out: 2, err: 3 }, bytes: 4096 }), now)
+            .run(id, state, JSON.stringify(upTo), fromEpoch, JSON.stringify({ stoppedAt: now, inodes: { in: 1, out: 2, err: 3 }, bytes: 4096 }), now)
             .lastInsertRowid,
         );
         db.prepare(`UPDATE processes SET state = 'migrating' WHERE id = ?`).run(id);

@@ -33,7 +33,7 @@ export function migrationsQueries(prep: Prepare) {
     setMigrationStrategy: prep<{ id: number; strategy: string; strategy_reason: string }>(
       'UPDATE migrations SET strategy = @strategy, strategy_reason = @strategy_reason WHERE id = @id',
     ),
-    setMigrationFrozenMs: prep<{ id: number; frozen_ms: number | null }>('UPDATE migrations SET frozen_ms = @frozen_ms WHERE id = @id'),
+    setMigrationStoppedMs: prep<{ id: number; stopped_ms: number | null }>('UPDATE migrations SET stopped_ms = @stopped_ms WHERE id = @id'),
     setMigrationPages: prep<{ id: number; on_demand_bytes: number; background_bytes: number; arrived_at: number | null; released_at: number }>(
       `UPDATE migrations SET on_demand_bytes = @on_demand_bytes, background_bytes = @background_bytes,
        arrived_at = @arrived_at, released_at = @released_at WHERE id = @id`,
@@ -42,9 +42,9 @@ export function migrationsQueries(prep: Prepare) {
       'UPDATE migrations SET code = @code, reason = @reason WHERE id = @id',
     ),
     endMigration: prep<{
-      id: number; restored_on: string | null; frozen_ms: number | null; total_ms: number; ended_at: number;
+      id: number; restored_on: string | null; stopped_ms: number | null; total_ms: number; ended_at: number;
     }>(
-      `UPDATE migrations SET restored_on = @restored_on, frozen_ms = @frozen_ms, total_ms = @total_ms,
+      `UPDATE migrations SET restored_on = @restored_on, stopped_ms = @stopped_ms, total_ms = @total_ms,
        ended_at = @ended_at WHERE id = @id`,
     ),
   };

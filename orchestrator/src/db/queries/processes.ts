@@ -69,10 +69,10 @@ export function processesQueries(prep: Prepare) {
       `UPDATE processes SET state = 'failed', failure = @failure, ended_at = @ended_at WHERE id = @id`,
     ),
     setMigrated: prep<{
-      id: number; node: string; pid: number | null; epoch: number; last_frozen_ms: number | null; last_frozen_for_ms: number | null;
+      id: number; node: string; pid: number | null; epoch: number; last_stopped_ms: number | null; last_frozen_for_ms: number | null;
     }>(
       `UPDATE processes SET node = @node, pid = @pid, epoch = @epoch, nmigs = nmigs + 1,
-       last_frozen_ms = @last_frozen_ms, last_frozen_for_ms = @last_frozen_for_ms, state = 'running', frz = '-' WHERE id = @id`,
+       last_stopped_ms = @last_stopped_ms, last_frozen_for_ms = @last_frozen_for_ms, state = 'running', frz = '-' WHERE id = @id`,
     ),
     setExitCheckpoint: prep<{ id: number; path: string | null }>('UPDATE processes SET exit_checkpoint = @path WHERE id = @id'),
     setResumed: prep<{ id: number; pid: number | null; epoch: number }>(
