@@ -3,7 +3,9 @@
  * REST API with that agent's node token; agents report to the orchestrator over a websocket.
  */
 import Type, { type Static } from 'typebox';
-import { NodeFeatures, NodeLoad, OpenFile, OutputStream, RecoveryFilePath } from './api.js';
+import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
+import { NodeFeatures, NodeLoad } from './api-nodes.js';
+import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */

@@ -88,9 +88,9 @@ export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 
 /** What the CLI reads: written by `godwit cluster up` (mode 0600) or by an administrator. */
 export const ClientConfig = Type.Object({
-  url: Type.String(),
-  token: Type.String(),
-  user: Type.String(),
-  homeNode: Type.String(),
+  url: Type.String({ description: "the orchestrator's API, e.g. http://10.77.0.1:7700" }),
+  token: Type.String({ description: "the user's bearer token: whoever holds it acts as the user" }),
+  user: Type.String({ description: 'the godwit user the token belongs to' }),
+  homeNode: Type.String({ description: "the node the user's programs start on unless told (MOSIX's home)" }),
 });
 export type ClientConfig = Static<typeof ClientConfig>;

@@ -7,17 +7,21 @@
 import Type, { type Static } from 'typebox';
 
 /** Where the kept output stands, as the orchestrator records it. */
-export const KeptLayout = Type.Object({
+/** where the newest segment starts, and how much of it is valid: every kept-output call names them */
+const NewestSegment = {
   logBase: Type.Integer({ minimum: 0, description: 'payload offset the newest segment starts at' }),
   logSize: Type.Integer({ minimum: 0, description: 'valid bytes (frames) of the newest segment' }),
+};
+
+export const KeptLayout = Type.Object({
+  ...NewestSegment,
   log1Base: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'payload offset of the older segment, if one is kept' }),
 });
 export type KeptLayout = Static<typeof KeptLayout>;
 
 /** POST /v1/kept/:id, body: encoded frames to append after `logSize` bytes of segment `logBase`. */
 export const KeptAppendQuery = Type.Object({
-  logBase: Type.Integer({ minimum: 0 }),
-  logSize: Type.Integer({ minimum: 0 }),
+  ...NewestSegment,
   /** payload offset after the recorded output: where a new segment starts when rotating */
   outOffset: Type.Integer({ minimum: 0 }),
   /** a segment may grow to this many bytes before a new one starts */
@@ -29,8 +33,7 @@ export type KeptAppendQuery = Static<typeof KeptAppendQuery>;
 export const KeptReadQuery = Type.Object({
   from: Type.Integer({ minimum: 0 }),
   end: Type.Integer({ minimum: 0 }),
-  logBase: Type.Integer({ minimum: 0 }),
-  logSize: Type.Integer({ minimum: 0 }),
+  ...NewestSegment,
   log1Base: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type KeptReadQuery = Static<typeof KeptReadQuery>;

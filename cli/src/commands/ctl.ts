@@ -39,26 +39,19 @@ async function statusOf(client: GodwitClient, spec: string | undefined): Promise
 
 export function buildCtlCommand(name: string) {
   const cmd = new Command(name).description("administer the cluster (MOSIX mosctl): drain or undrain a node, the load balancer, the nodes' state");
-  cmd
-    .command('drain')
-    .description('expel: move every process off NODE (freezing those that fit nowhere) and start nothing new there (admin)')
-    .argument('<node>', 'the node: its number (as `mossetpe -r` lists them), name or address')
-    .option('--json', 'print what happened to each process as JSON')
-    .action(async (node, opts) => {
-      const client = await connect();
-      const r = await client.drain(await nodeNamed(client, node));
-      await show(r, opts.json, renderDrain);
-    });
-  cmd
-    .command('undrain')
-    .description('let programs start and move to NODE again (admin)')
-    .argument('<node>', 'the node: its number (as `mossetpe -r` lists them), name or address')
-    .option('--json', 'print the node as JSON')
-    .action(async (node, opts) => {
-      const client = await connect();
-      const n = await client.undrain(await nodeNamed(client, node));
-      await show(n, opts.json, (node) => `node ${node.name} takes programs again\n`);
-    });
+  // drain and undrain: one node, named as mossetpe -r lists it, by name or by address
+  const onNode = <T,>(verb: string, description: string, json: string, act: (c: GodwitClient, node: string) => Promise<T>, view: (r: T) => string) =>
+    cmd
+      .command(verb)
+      .description(description)
+      .argument('<node>', 'the node: its number (as `mossetpe -r` lists them), name or address')
+      .option('--json', json)
+      .action(async (node, opts) => {
+        const client = await connect();
+        await show(await act(client, await nodeNamed(client, node)), opts.json, view);
+      });
+  onNode('drain', 'expel: move every process off NODE (freezing those that fit nowhere) and start nothing new there (admin)', 'print what happened to each process as JSON', (c, n) => c.drain(n), renderDrain);
+  onNode('undrain', 'let programs start and move to NODE again (admin)', 'print the node as JSON', (c, n) => c.undrain(n), (n) => `node ${n.name} takes programs again\n`);
   const balance = cmd.command('balance').description('the automatic load balancer: on, off, its settings and latest moves');
   balance
     .command('on')

@@ -17,24 +17,30 @@ import { exitStatusHelp } from '../output.js';
 
 export const VERSION = '0.1.0';
 
+/** the subcommands, under the names `godwit` gives them (the mos* commands are the same builders) */
+const subcommands = () => [
+  buildRunCommand('run'),
+  buildMigrateCommand('migrate'),
+  buildPsCommand('ps'),
+  buildNodesCommand('nodes'),
+  buildWhyCommand('why'),
+  buildAttachCommand('attach'),
+  buildKillCommand('kill'),
+  buildCtlCommand('ctl'),
+  buildSetpeCommand('setpe'),
+  buildMonCommand('mon'),
+  buildKillallCommand('killall'),
+  buildNativeCommand('native'),
+  buildClusterCommand(),
+];
+
 export function buildGodwitProgram() {
-  return new Command('godwit')
+  const program = new Command('godwit')
     .description('MOSIX-style live process migration on Linux, with CRIU')
     .version(VERSION, '-V, --version')
-    .enablePositionalOptions()
-    .addCommand(buildRunCommand('run'))
-    .addCommand(buildMigrateCommand('migrate'))
-    .addCommand(buildPsCommand('ps'))
-    .addCommand(buildNodesCommand('nodes'))
-    .addCommand(buildWhyCommand('why'))
-    .addCommand(buildAttachCommand('attach'))
-    .addCommand(buildKillCommand('kill'))
-    .addCommand(buildCtlCommand('ctl'))
-    .addCommand(buildSetpeCommand('setpe'))
-    .addCommand(buildMonCommand('mon'))
-    .addCommand(buildKillallCommand('killall'))
-    .addCommand(buildNativeCommand('native'))
-    .addCommand(buildClusterCommand())
+    .enablePositionalOptions();
+  for (const sub of subcommands()) program.addCommand(sub);
+  return program
     .addHelpText('after', '\nAliases: mosrun = godwit run, mosmigrate = godwit migrate, mosps = godwit ps, mosctl = godwit ctl, mosmon = godwit mon, mossetpe = godwit setpe, moskillall = godwit killall, mosnative = godwit native.')
     .addHelpText('after', `\n${exitStatusHelp()}`);
 }

@@ -1,0 +1,88 @@
+/** The cluster's nodes in the public API (/v1/nodes, /v1/balancer): what they are, what they carry, what the balancer did. */
+import Type, { type Static } from 'typebox';
+
+export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
+
+/** One program's use of its node, as its agent measures it (the balancer's input). */
+export const ProcLoad = Type.Object({
+  id: Type.Integer(),
+  epoch: Type.Integer(),
+  cpuSeconds: Type.Number({ description: 'CPU time used since this run began (a restore starts again at its dumped total)' }),
+  cpuRate: Type.Number({ description: 'CPUs it used over the last report' }),
+  cpuDemand: Type.Number({ description: 'CPUs it wanted over the last report: running, or runnable and waiting for a CPU or its node\'s quota' }),
+  ioBytesPerS: Type.Integer({ description: 'bytes read and written per second over the last report' }),
+  rssBytes: Type.Integer(),
+});
+export type ProcLoad = Static<typeof ProcLoad>;
+
+export const NodeLoad = Type.Object({
+  at: Type.Integer({ description: 'ms since the epoch' }),
+  cpuCapacity: Type.Number({ description: 'CPUs this node may use' }),
+  cpuUsed: Type.Number({ description: 'CPUs in use over the last second' }),
+  memTotalBytes: Type.Integer(),
+  memFreeBytes: Type.Integer(),
+  running: Type.Integer({ description: 'godwit programs running on the node' }),
+  procs: Type.Optional(Type.Array(ProcLoad, { description: "its programs' loads; a user who is not an administrator sees only their own" })),
+});
+export type NodeLoad = Static<typeof NodeLoad>;
+
+export const NodeFeatures = Type.Object({
+  criuVersion: Type.String(),
+  lazyPages: Type.Boolean(),
+  dirtyTracking: Type.Boolean(),
+});
+export type NodeFeatures = Static<typeof NodeFeatures>;
+
+export const NodeState = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
+
+export const Node = Type.Object({
+  name: NodeName,
+  url: Type.String(),
+  state: NodeState,
+  lastSeen: Type.Union([Type.Integer(), Type.Null()]),
+  features: Type.Union([NodeFeatures, Type.Null()]),
+  load: Type.Union([NodeLoad, Type.Null()]),
+  drained: Type.Boolean({ description: 'mosctl drain: nothing new starts or moves here' }),
+});
+export type Node = Static<typeof Node>;
+
+/** What `mosctl drain` did with each process that was on the node. */
+export const DrainResult = Type.Object({
+  node: NodeName,
+  moved: Type.Array(Type.Object({ processId: Type.Integer(), to: NodeName })),
+  frozen: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+  failed: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+});
+export type DrainResult = Static<typeof DrainResult>;
+
+/** The automatic load balancer's settings (mosctl balance). */
+export const BalancerSettings = Type.Object({
+  enabled: Type.Boolean(),
+  intervalMs: Type.Integer({ minimum: 200, description: 'how often it looks at the loads' }),
+  minCpuSeconds: Type.Number({ minimum: 0, description: 'only processes that used this much CPU move' }),
+  holdSeconds: Type.Number({ minimum: 0, description: 'a process that moved stays where it went at least this long' }),
+  maxMoves: Type.Integer({ minimum: 1, description: 'migrations it runs at once' }),
+  autoFreeze: Type.Boolean({
+    description: 'on memory shortage, move a process away or else freeze it (FRZ A); bring processes frozen with A or E back when room returns. Independent of `enabled`',
+  }),
+  memLowPercent: Type.Number({ minimum: 0, maximum: 100, description: 'a node with less free memory than this share of its memory (its control group\'s limit) is short' }),
+  thawHoldSeconds: Type.Number({ minimum: 0, description: 'a process frozen automatically stays frozen at least this long' }),
+});
+export type BalancerSettings = Static<typeof BalancerSettings>;
+export const BalancerUpdate = Type.Partial(BalancerSettings);
+export type BalancerUpdate = Static<typeof BalancerUpdate>;
+
+/** One move the balancer made or tried, and why. */
+export const BalanceDecision = Type.Object({
+  at: Type.Integer(),
+  processId: Type.Integer(),
+  from: NodeName,
+  to: NodeName,
+  reason: Type.String(),
+  migrationId: Type.Union([Type.Integer(), Type.Null()]),
+  outcome: Type.String({ description: "'moved', or why the move failed" }),
+});
+export type BalanceDecision = Static<typeof BalanceDecision>;
+
+export const BalancerStatus = Type.Object({ settings: BalancerSettings, decisions: Type.Array(BalanceDecision) });
+export type BalancerStatus = Static<typeof BalancerStatus>;
