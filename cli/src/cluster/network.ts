@@ -4,8 +4,10 @@
  * piece, removed by `down` by record and by name.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as ip from './ip.js';
 import { names } from './names.js';
+import { isAlive, kill, pidsInNetns } from './procs.js';
 import type { ClusterState, Resource } from './state.js';
 
 /** Records a resource, then makes it (see clusterUp). */
@@ -79,6 +81,8 @@ export async function removeNetwork(id: number, resources: Resource[], attempt: 
   const linkPattern = new RegExp(`^gw${id}[vp]\\d+$`);
   const recordedNs = resources.flatMap((r) => (r.kind === 'netns' ? [r.name] : []));
   for (const ns of (await ip.listNetns()).filter((n) => nsPattern.test(n) || recordedNs.includes(n))) {
+    const left = pidsInNetns(`/run/netns/${ns}`);
+    if (left.length) await attempt(`processes ${left.join(' ')} left in network namespace ${ns}`, () => killAll(left));
     await attempt(`network namespace ${ns}`, () => ip.deleteNetns(ns));
   }
   const recordedLinks = resources.flatMap((r) => (r.kind === 'veth' || r.kind === 'bridge' ? [r.name] : []));
@@ -87,5 +91,17 @@ export async function removeNetwork(id: number, resources: Resource[], attempt: 
     // Deleting a namespace takes its veth peer along; the host end may already be gone.
     if (!(await ip.linkExists(link))) continue;
     await attempt(`link ${link}`, () => ip.deleteLink(link));
+  }
+}
+
+/** SIGKILL to each, then waits until none is alive (5 s at most, else it says which are). */
+async function killAll(pids: number[]): Promise<void> {
+  for (const pid of pids) kill(pid);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const alive = pids.filter((pid) => isAlive(pid));
+    if (!alive.length) return;
+    if (Date.now() > deadline) throw new Error(`still alive after SIGKILL: ${alive.join(' ')}`);
+    await sleep(50);
   }
 }

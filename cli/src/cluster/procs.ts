@@ -60,3 +60,23 @@ export async function terminate(procs: Tracked[], graceMs: number): Promise<numb
 export function kill(pid: number): void {
   signal(pid, 'SIGKILL');
 }
+
+/**
+ * Every process in the network namespace bound at `nsPath` (/run/netns/NAME): a daemon that
+ * outlived its agent there (a page server of a move that failed as its agent was stopped) is
+ * in no control group of the cluster, but it keeps its node's namespace.
+ */
+export function pidsInNetns(nsPath: string): number[] {
+  const ns = `net:[${fs.statSync(nsPath).ino}]`;
+  return fs.readdirSync('/proc').flatMap((entry) => {
+    if (!/^[0-9]+$/.test(entry)) return [];
+    try {
+      return fs.readlinkSync(`/proc/${entry}/ns/net`) === ns ? [Number(entry)] : [];
+    } catch (err) {
+      // it ended while being looked at, or it is not ours to see (outside this container's
+      // user namespace: none of the cluster's)
+      if (!isErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
+      return [];
+    }
+  });
+}
