@@ -63,7 +63,8 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
     let msg: unknown;
     try {
       msg = JSON.parse(text);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
       log.warn({ node: node.name }, `node ${node.name} sent a message that is not JSON`);
       return;
     }

@@ -113,7 +113,9 @@ export function parseApiError(text: string): ApiErrorBody | undefined {
   try {
     const body: unknown = JSON.parse(text);
     return isApiErrorBody(body) ? body : undefined;
-  } catch {
-    return undefined;
+  } catch (err) {
+    // not JSON at all
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
   }
 }
