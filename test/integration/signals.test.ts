@@ -128,6 +128,9 @@ describe('signals and job control', function () {
     await term.waitFor(/got SIGCONT/, 'the program to have been continued by SIGCONT');
 
     await term.keys('C-c');
+    // typed while mosrun still runs, the line would be the program's input (mosrun passes the
+    // terminal's input on), not the shell's
+    await eventually(async () => (procState(mosrunPid) === null ? true : undefined), () => `mosrun (pid ${mosrunPid}) to end after Ctrl-C: its state is ${procState(mosrunPid)}`);
     await term.keys('echo "status $?"', 'Enter');
     await term.waitFor(/^status 130$/m, 'mosrun to end with 130 after Ctrl-C');
   });
