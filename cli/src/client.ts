@@ -88,7 +88,6 @@ interface CallOptions {
   timeoutMs?: number | null;
 }
 
-
 export class GodwitClient {
   readonly config: Connection;
   /** what the CLI talks to, for messages: the orchestrator's URL or the agent's socket */
@@ -158,9 +157,14 @@ export class GodwitClient {
     return res.json<T>();
   }
 
-  private post<T>(path: string, body: unknown): Promise<T> {
-    return this.json<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  private sendJson(path: string, body: unknown, method = 'POST'): Promise<HttpResponse> {
+    return this.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   }
+
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    return (await this.sendJson(path, body)).json<T>();
+  }
+
 
   listNodes(): Promise<Node[]> {
     return this.json<Node[]>('/nodes');
@@ -195,8 +199,8 @@ export class GodwitClient {
     return this.json<BalancerStatus>('/balancer');
   }
 
-  setBalancer(change: BalancerUpdate): Promise<BalancerSettings> {
-    return this.json<BalancerSettings>('/balancer', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
+  async setBalancer(change: BalancerUpdate): Promise<BalancerSettings> {
+    return (await this.sendJson('/balancer', change, 'PUT')).json<BalancerSettings>();
   }
 
   why(id: string | number): Promise<WhyResult> {
@@ -239,38 +243,30 @@ export class GodwitClient {
 
   /** null once delivered; what waits, when the process is frozen (it gets the signal as it continues) */
   async signal(id: string | number, signal: string): Promise<SignalQueued | null> {
-    const res = await this.fetch(`/processes/${encodeURIComponent(String(id))}/signal`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ signal }),
-    });
-    return res.status === 202 ? res.json<SignalQueued>() : null;
+    const res = await this.sendJson(`/processes/${encodeURIComponent(String(id))}/signal`, { signal });
+    if (res.status === 202) return res.json<SignalQueued>();
+    await readToEnd(res);
+    return null;
   }
 
   /** whoever read this stream of the program's output is gone: its next write there gets SIGPIPE */
   async closeOutput(id: string | number, stream: OutputStream): Promise<void> {
-    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/close`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ stream }),
-    });
+    await readToEnd(await this.sendJson(`/processes/${encodeURIComponent(String(id))}/output/close`, { stream }));
   }
 
   /** an attached follower has written the program's output up to offset */
   async outputWritten(id: string | number, offset: number): Promise<void> {
-    await this.fetch(`/processes/${encodeURIComponent(String(id))}/output/written`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ offset }),
-    });
+    await readToEnd(await this.sendJson(`/processes/${encodeURIComponent(String(id))}/output/written`, { offset }));
   }
 
   async sendStdin(id: string | number, data: Uint8Array, opts: { eof?: boolean } = {}): Promise<void> {
-    await this.fetch(`/processes/${encodeURIComponent(String(id))}/stdin${opts.eof ? '?eof=true' : ''}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: data,
-    });
+    await readToEnd(
+      await this.fetch(`/processes/${encodeURIComponent(String(id))}/stdin${opts.eof ? '?eof=true' : ''}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: data,
+      }),
+    );
   }
 
   /**
@@ -297,6 +293,14 @@ export class GodwitClient {
     const rest = (pending + decoder.decode()).trim();
     if (rest) yield JSON.parse(rest) as OutputLine;
   }
+}
+
+/**
+ * An answer that carries nothing is still read to its end: one left unread keeps its connection
+ * from serving the next call (a follower reports how far it has written every 16 KiB).
+ */
+async function readToEnd(res: HttpResponse): Promise<void> {
+  await res.text();
 }
 
 async function errorFromResponse(res: HttpResponse, what: string): Promise<Error> {

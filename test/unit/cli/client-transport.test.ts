@@ -38,6 +38,9 @@ describe('cli: the client over node:http', function () {
       // one line split across writes, then the exit line
       res.write('{"stream":"stdout","offset":0,"da');
       setImmediate(() => res.end('ta":"aGk="}\n{"exit":{"code":0,"signal":null}}\n'));
+    } else if (req.url === '/v1/processes/9/output/written') {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
     } else if (req.url === '/v1/events') {
       // never answers: the timeout must
     } else res.writeHead(500).end('plain failure');
@@ -83,6 +86,21 @@ describe('cli: the client over node:http', function () {
     const lines = [];
     for await (const line of local().output(9, { offset: 0, follow: true })) lines.push(line);
     expect(lines).to.deep.equal([{ stream: 'stdout', offset: 0, data: 'aGk=' }, { exit: { code: 0, signal: null } }]);
+  });
+
+  it('reads every answer to its end, so that one connection serves call after call', async () => {
+    let connections = 0;
+    const count = () => connections++;
+    tcp.on('connection', count);
+    try {
+      const client = new GodwitClient({ url: tcpUrl, token: 'tok-1', user: 'ann', homeNode: 'node0' });
+      for (let offset = 0; offset < 20; offset++) await client.outputWritten(9, offset * 16384);
+      await client.listNodes();
+      // the first test's connection may serve them all
+      expect(connections, 'new connections for 21 calls in a row').to.be.at.most(1);
+    } finally {
+      tcp.off('connection', count);
+    }
   });
 
   it('says which call did not answer in time, and what could not be reached', async () => {
