@@ -4,10 +4,9 @@
  * piece, removed by `down` by record and by name.
  */
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as ip from './ip.js';
 import { names } from './names.js';
-import { isAlive, kill, pidsInNetns } from './procs.js';
+import { isAlive, pidsInNetns, terminate, type Tracked } from './procs.js';
 import type { ClusterState, Resource } from './state.js';
 
 /** Records a resource, then makes it (see clusterUp). */
@@ -82,7 +81,7 @@ export async function removeNetwork(id: number, resources: Resource[], attempt: 
   const recordedNs = resources.flatMap((r) => (r.kind === 'netns' ? [r.name] : []));
   for (const ns of (await ip.listNetns()).filter((n) => nsPattern.test(n) || recordedNs.includes(n))) {
     const left = pidsInNetns(`/run/netns/${ns}`);
-    if (left.length) await attempt(`processes ${left.join(' ')} left in network namespace ${ns}`, () => killAll(left));
+    if (left.length) await attempt(`processes ${left.map((p) => p.pid).join(' ')} left in network namespace ${ns}`, () => killAll(left));
     await attempt(`network namespace ${ns}`, () => ip.deleteNetns(ns));
   }
   const recordedLinks = resources.flatMap((r) => (r.kind === 'veth' || r.kind === 'bridge' ? [r.name] : []));
@@ -94,14 +93,9 @@ export async function removeNetwork(id: number, resources: Resource[], attempt: 
   }
 }
 
-/** SIGKILL to each, then waits until none is alive (5 s at most, else it says which are). */
-async function killAll(pids: number[]): Promise<void> {
-  for (const pid of pids) kill(pid);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const alive = pids.filter((pid) => isAlive(pid));
-    if (!alive.length) return;
-    if (Date.now() > deadline) throw new Error(`still alive after SIGKILL: ${alive.join(' ')}`);
-    await sleep(50);
-  }
+/** Ends each at once (terminate() without grace), and fails naming any that outlived its SIGKILL. */
+async function killAll(procs: Tracked[]): Promise<void> {
+  await terminate(procs, 0);
+  const alive = procs.filter((p) => isAlive(p.pid, p.startTime));
+  if (alive.length) throw new Error(`still alive after SIGKILL: ${alive.map((p) => p.pid).join(' ')}`);
 }

@@ -66,12 +66,14 @@ export function kill(pid: number): void {
  * outlived its agent there (a page server of a move that failed as its agent was stopped) is
  * in no control group of the cluster, but it keeps its node's namespace.
  */
-export function pidsInNetns(nsPath: string): number[] {
+export function pidsInNetns(nsPath: string): Tracked[] {
   const ns = `net:[${fs.statSync(nsPath).ino}]`;
   return fs.readdirSync('/proc').flatMap((entry) => {
     if (!/^[0-9]+$/.test(entry)) return [];
     try {
-      return fs.readlinkSync(`/proc/${entry}/ns/net`) === ns ? [Number(entry)] : [];
+      if (fs.readlinkSync(`/proc/${entry}/ns/net`) !== ns) return [];
+      const since = startTime(Number(entry));
+      return since === null ? [] : [{ pid: Number(entry), startTime: since }];
     } catch (err) {
       // it ended while being looked at, or it is not ours to see (outside this container's
       // user namespace: none of the cluster's)

@@ -24,8 +24,8 @@ describe("cluster down: what is left in a node's network namespace", function ()
     child = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });
     const pid = child.pid!;
     const deadline = Date.now() + 10_000;
-    while (!pidsInNetns(`/run/netns/${ns}`).includes(pid)) {
-      if (Date.now() > deadline) throw new Error(`pid ${pid} never showed in ${ns}: ${pidsInNetns(`/run/netns/${ns}`).join(' ') || 'nothing'} did`);
+    while (!pidsInNetns(`/run/netns/${ns}`).some((p) => p.pid === pid)) {
+      if (Date.now() > deadline) throw new Error(`pid ${pid} never showed in ${ns}: ${pidsInNetns(`/run/netns/${ns}`).map((p) => p.pid).join(' ') || 'nothing'} did`);
       await new Promise((r) => setTimeout(r, 20));
     }
     const said: string[] = [];
