@@ -3,6 +3,7 @@
  * as runc does. Lines CRIU prints on every run here and that never explain a failure are skipped.
  */
 import { readFile } from 'node:fs/promises';
+import { hasCode } from './expected-errors.js';
 
 const NOISE = [
   /rlimit: Can't setup RLIMIT_NOFILE/,
@@ -44,7 +45,7 @@ export async function readCriuLog(path: string): Promise<CriuLogSummary> {
   try {
     return summarizeCriuLog(await readFile(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { reasons: [], excerpt: [] };
+    if (hasCode(err, ['ENOENT'])) return { reasons: [], excerpt: [] };
     return { reasons: [], excerpt: [`${path} could not be read: ${(err as Error).message}`] };
   }
 }
