@@ -67,6 +67,7 @@ export function toCheckpoint(r: CheckpointRow): Checkpoint {
 }
 
 export function toMigration(r: MigrationRow): Migration {
+  const steps = JSON.parse(r.steps) as Migration['steps'];
   return {
     id: r.id,
     processId: r.process_id,
@@ -75,10 +76,10 @@ export function toMigration(r: MigrationRow): Migration {
     strategy: r.strategy,
     strategyReason: r.strategy_reason,
     state: r.state,
-    steps: JSON.parse(r.steps) as Migration['steps'],
+    steps,
     stoppedMs: r.stopped_ms,
     frozenMs: r.stopped_ms,
-    frozenForMs: r.state === 'done' ? freezeTimes(JSON.parse(r.steps) as Migration['steps']).frozenForMs : null,
+    frozenForMs: r.state === 'done' ? freezeTimes(steps).frozenForMs : null,
     totalMs: r.total_ms,
     bytes: r.bytes,
     bytesBeforeResume: r.bytes,
