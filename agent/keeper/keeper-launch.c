@@ -24,6 +24,7 @@
 #include "controlfs.h"
 #include "keeper.h"
 #include "proc-stat.h"
+#include "run-cgroup.h"
 
 /* what the child tells the keeper first when tini runs the program itself (see launch_child) */
 #define DIRECT "direct\n"
@@ -106,6 +107,8 @@ static int find_program(const char *name, char **envp, char *out, size_t size)
 static int launch_child(void *p)
 {
 	struct launch_args *a = p;
+	/* while the keeper's log is still stderr; a failure only leaves its OOM kills uncounted */
+	run_cgroup_join();
 	reset_signals();
 	set_up_program_mounts();
 	if (setsid() < 0)

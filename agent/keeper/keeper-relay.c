@@ -16,6 +16,7 @@
 #include "clock-ms.h"
 #include "keeper-stdin.h"
 #include "keeper.h"
+#include "run-cgroup.h"
 
 #define DRAIN_AFTER_EXIT_MS 3000
 /* children reaped before the restored root's PID was known */
@@ -134,8 +135,10 @@ int relay(struct relay *r)
 		}
 		if (p[i_watch].revents & POLLIN)
 			read_dir_changes(r, &closed);
-		if ((p[i_sfd].revents & POLLIN) && reap(r, &e) < 0)
+		if ((p[i_sfd].revents & POLLIN) && reap(r, &e) < 0) {
+			run_cgroup_remove();
 			return 1;
+		}
 		for (int k = 0; k < 2; k++) {
 			if (i_stream[k] < 0 || !(p[i_stream[k]].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -155,10 +158,13 @@ int relay(struct relay *r)
 	char js[128];
 	int code = WIFEXITED(e.exit_status) ? WEXITSTATUS(e.exit_status) : -1;
 	int sig = WIFSIGNALED(e.exit_status) ? WTERMSIG(e.exit_status) : 0;
-	int len = snprintf(js, sizeof(js), "{\"code\":%d,\"signal\":%d}", code, sig);
+	/* the program's whole tree is gone: its group's count is final */
+	long long oom = run_cgroup_oom_kills();
+	run_cgroup_remove();
+	int len = snprintf(js, sizeof(js), "{\"code\":%d,\"signal\":%d,\"oomKills\":%lld}", code, sig, oom);
 	frame('x', js, (uint32_t)len);
 	sync_output();
 	unmount_control();
-	event("{\"ev\":\"exited\",\"code\":%d,\"signal\":%d}", code, sig);
+	event("{\"ev\":\"exited\",\"code\":%d,\"signal\":%d,\"oomKills\":%lld}", code, sig, oom);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "controlfs.h"
 #include "keeper.h"
+#include "run-cgroup.h"
 
 #define MAX_FILES 64
 
@@ -74,6 +75,8 @@ static int open_inherited_files(const char *dir, const char *epoch, int *fds, in
 static void __attribute__((noreturn)) exec_criu(const char *dir, const char *epoch, char **criu_argv,
 						 const struct program_pipes *pipes, int report)
 {
+	/* the restored tree is forked by CRIU, in CRIU's groups (--manage-cgroups=ignore) */
+	run_cgroup_join();
 	reset_signals();
 	int devnull = open("/dev/null", O_RDWR);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)

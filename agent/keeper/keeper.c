@@ -17,7 +17,9 @@
  * Usage:
  *   godwit-keeper DIR EPOCH launch CWD -- PROGRAM ARGS...
  *   godwit-keeper DIR EPOCH restore PIDFILE -- CRIU CRIU-ARGS...
- * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first.
+ * The environment variable GODWIT_KEEPER_CGROUPS names control groups to join first;
+ * GODWIT_KEEPER_RUN_CGROUP a leaf memory group, made by the keeper and joined by the program
+ * alone, whose OOM kills the exit reports (run-cgroup.h).
  * GODWIT_KEEPER_USER ("UID GID G1,G2,...") is the program's owner: a launch runs the program as
  * that account, without capabilities and with PR_SET_NO_NEW_PRIVS, after it has checked, as the
  * owner, that CWD and PROGRAM are theirs to use; GODWIT_KEEPER_INIT (tini) is then exec'd as
@@ -55,7 +57,7 @@
  * host PID, on a launch), launch-failed {stage,errno}
  * (stage: account, cwd, program or exec), restore-failed {code,signal,stage,file,errno} (stage:
  * criu, or account, open or seek of file number FILE of DIR/files.EPOCH), stdin-closed,
- * exited {code,signal}. Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
+ * exited {code,signal,oomKills} (oomKills: -1 when not counted). Output frames: one type byte ('o' stdout, 'e' stderr, 'x' exit JSON),
  * a 32-bit little-endian length, the payload.
  */
 #define _GNU_SOURCE
@@ -74,6 +76,7 @@
 #include "cgroups.h"
 #include "fifo.h"
 #include "keeper.h"
+#include "run-cgroup.h"
 
 /*
  * Where each part lives: keeper-launch.c (a launch), keeper-restore.c (a restore),
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
 		return usage();
 
 	join_node_cgroups();
+	run_cgroup_make();
 	read_owner();
 	const char *init = getenv("GODWIT_KEEPER_INIT");
 	if (!restoring && (!have_owner || !init || *init != '/')) {
@@ -206,8 +210,10 @@ int main(int argc, char **argv)
 		r.criu = start_restore(dir, epoch, rest, &r.pipes, &r.restore_report);
 	} else {
 		r.root = launch(dir, epoch, arg, rest, init, &r.pipes);
-		if (!r.root)
+		if (!r.root) {
+			run_cgroup_remove();
 			return 1;
+		}
 	}
 	return relay(&r);
 }

@@ -17,7 +17,8 @@ export type KeeperEvent =
   | ({ ev: 'started'; pid: number; program?: number } & StreamInodes)
   /** the program could not be started as its owner: where (account, cwd, program, exec) and errno */
   | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec'; errno: number }
-  | { ev: 'exited'; code: number; signal: number }
+  /** oomKills: counted in the run's own memory group, -1 when not (absent from keepers before it) */
+  | { ev: 'exited'; code: number; signal: number; oomKills?: number }
   | { ev: 'stdin-closed' }
   /**
    * CRIU failed (stage 'criu'; absent from keepers before it), or the files opened for it as the
@@ -88,6 +89,8 @@ export interface KeeperStart {
   control?: string;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
+  /** the run's own memory group (run-cgroup.ts), which the program alone joins; none: its OOM kills go uncounted */
+  runCgroup?: string | undefined;
   /** output it writes ahead of what the orchestrator has taken, before the program's writes wait */
   spoolBytes: number;
   /** restore: the files the keeper opens for CRIU's --inherit-fd, as `user`, at fds 6 and on */
@@ -122,6 +125,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...opts.env,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
         GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
+        ...(opts.runCgroup !== undefined ? { GODWIT_KEEPER_RUN_CGROUP: opts.runCgroup } : {}),
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),

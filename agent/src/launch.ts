@@ -7,6 +7,7 @@ import { startKeeper } from './keeper.js';
 import { launchFailure } from './launch-failure.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 import type { ProcStore } from './procs.js';
+import { runCgroup } from './run-cgroup.js';
 import { TimedOut, waitFor } from './wait.js';
 
 const START_TIMEOUT_MS = 30_000;
@@ -53,6 +54,7 @@ export async function launch({ config, node, procs, control, spoolBytes }: Lifec
       {
         keeperPath: config.keeperPath, dir, epoch: 0, user: keeperUser(account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups, spoolBytes,
+        runCgroup: runCgroup(config.cgroups, req.id, 0),
         mode: { launch: { cwd: req.cwd, argv: req.argv, env, init: config.tiniPath } },
       },
       START_TIMEOUT_MS,

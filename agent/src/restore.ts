@@ -15,6 +15,7 @@ import { startKeeper, writeClosed } from './keeper.js';
 import { killCriu } from './lazy.js';
 import type { LazyDaemons } from './lazy-daemons.js';
 import { settlePid } from './launch.js';
+import { runCgroup } from './run-cgroup.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
@@ -66,6 +67,7 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
       ev = await startKeeper(
         {
           keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
+          runCgroup: runCgroup(config.cgroups, id, req.epoch),
           spoolBytes, user: owner,
           ...(control ? { control: control.dirOf(id) } : {}),
           mode: {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GodwitError, type OutputStream, type SignalName } from '@godwit/schemas';
+import { type Died, GodwitError, type OutputStream, type SignalName } from '@godwit/schemas';
 import { checkpointedExit } from './checkpointed-exit.js';
 import type { GodwitClient } from './client.js';
 import { CliError, isErrno, isNotRunning, signalStatus } from './errors.js';
@@ -32,6 +32,21 @@ const RECONNECT_MS = 60_000;
 export function exitStatus(exit: { code: number | null; signal: string | null }): number {
   if (exit.signal) return signalStatus(exit.signal);
   return exit.code ?? EXIT.ERROR.status;
+}
+
+/** deaths a shell reports on no line either: the user's own Ctrl-C, a reader gone from a pipeline */
+const QUIET_SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGPIPE']);
+
+/** the line a session says on stderr when its program died, as a shell says "Killed"; null: nothing to say */
+export function deathLine(id: number, died: Died | undefined): string | null {
+  if (!died || (died.signal !== undefined && QUIET_SIGNALS.has(died.signal) && !died.oomKilled)) return null;
+  return `process ${id} ${died.reason}`;
+}
+
+function ended(id: number, exit: { code: number | null; signal: string | null; died?: Died }): number {
+  const line = deathLine(id, exit.died);
+  if (line) say(line);
+  return exitStatus(exit);
 }
 
 /**
@@ -185,7 +200,7 @@ async function copyOutput(client: GodwitClient, id: number, from: number, attach
       for await (const line of client.output(id, { offset: next, follow: true, attach })) {
         lostSince = null;
         backoff = 100;
-        if ('exit' in line) return line.exit.checkpoint !== undefined ? checkpointedExit(id, line.exit.checkpoint, say) : exitStatus(line.exit);
+        if ('exit' in line) return line.exit.checkpoint !== undefined ? checkpointedExit(id, line.exit.checkpoint, say) : ended(id, line.exit);
         const data = Buffer.from(line.data, 'base64');
         // A resumed stream may repeat bytes we already wrote: offset is where this chunk begins.
         const skip = Math.max(0, next - line.offset);

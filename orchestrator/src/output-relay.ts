@@ -13,7 +13,8 @@
 import { encodeFrame, type EpochEnd, type Frame, FrameDecoder, GodwitError, type KeptLayout, type OutputLine } from '@godwit/schemas';
 import { sleep, waitUntil } from './bus.js';
 import type { Ctx } from './context.js';
-import type { ProcessRow } from './db/index.js';
+import { diedOf, type ProcessRow } from './db/index.js';
+import { howDied } from './death.js';
 import { processExited } from './process-life.js';
 import { latestOnly } from './latest-only.js';
 import type { OutputFollowers } from './output-followers.js';
@@ -149,10 +150,11 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
         out_offset: outOffset,
       });
       if (exited) {
+        const died = howDied(end!, row.out_node);
         const how = row.exit_checkpoint
           ? `ended after its checkpoint ${row.exit_checkpoint}, as asked (\`mosrun -R ${row.exit_checkpoint}\` brings it back)`
-          : end!.signal ? `was killed by ${end!.signal}` : `exited with code ${end!.code}`;
-        processExited(db, end!, { id, node: row.out_node, message: `process ${id} ${how} on ${row.out_node}` });
+          : died ? `was ${died.reason}` : `exited with code ${end!.code}`;
+        processExited(db, end!, died, { id, node: row.out_node, message: `process ${id} ${how} on ${row.out_node}` });
       }
     });
     bus.emit('output', id);
@@ -247,7 +249,12 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
           if (lines.length && pos < row.out_offset) continue;
         }
         if (!isLive(row)) {
-          yield { exit: { code: row.exit_code, signal: row.exit_signal, ...(row.exit_checkpoint !== null ? { checkpoint: row.exit_checkpoint } : {}) } };
+          const died = diedOf(row);
+          yield {
+            exit: {
+              code: row.exit_code, signal: row.exit_signal, ...(died ? { died } : {}), ...(row.exit_checkpoint !== null ? { checkpoint: row.exit_checkpoint } : {}),
+            },
+          };
           return;
         }
         if (!follow || signal.aborted) return;

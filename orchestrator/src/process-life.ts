@@ -4,6 +4,7 @@
  * its time and its event in one transaction. Callers tell the bus, when the rest of their own
  * transaction is written too.
  */
+import type { Died } from '@godwit/schemas';
 import type { Db } from './db/index.js';
 
 /** what the event of a start or an end says */
@@ -30,10 +31,13 @@ export function launchFailed(db: Db, failure: string, event: LifeEvent): void {
   });
 }
 
-/** the program ended: with an exit code, or by a signal */
-export function processExited(db: Db, end: { code: number | null; signal: string | null }, event: Omit<LifeEvent, 'kind'>): void {
+/** the program ended: with an exit code, or by a signal; `died` says why (death.ts) */
+export function processExited(db: Db, end: { code: number | null; signal: string | null }, died: Died | null, event: Omit<LifeEvent, 'kind'>): void {
   db.tx(() => {
-    db.q.endProcess.run({ id: event.id, state: 'exited', exit_code: end.code, exit_signal: end.signal, ended_at: Date.now() });
+    db.q.endProcess.run({
+      id: event.id, state: 'exited', exit_code: end.code, exit_signal: end.signal, died_oom: died?.oomKilled ? 1 : 0, died_reason: died?.reason ?? null,
+      ended_at: Date.now(),
+    });
     db.event({ processId: event.id, node: event.node, kind: 'exited', message: event.message });
   });
 }
@@ -41,7 +45,7 @@ export function processExited(db: Db, end: { code: number | null; signal: string
 /** no node runs the program any more, and none can bring it back */
 export function processLost(db: Db, event: Omit<LifeEvent, 'kind'>): void {
   db.tx(() => {
-    db.q.endProcess.run({ id: event.id, state: 'lost', exit_code: null, exit_signal: null, ended_at: Date.now() });
+    db.q.endProcess.run({ id: event.id, state: 'lost', exit_code: null, exit_signal: null, died_oom: 0, died_reason: null, ended_at: Date.now() });
     db.event({ processId: event.id, node: event.node, kind: 'lost', message: event.message });
   });
 }

@@ -248,5 +248,7 @@ export const EpochEnd = Type.Object({
   code: Type.Union([Type.Integer(), Type.Null()]),
   signal: Type.Union([Type.String(), Type.Null()]),
   dumped: Type.Boolean(),
+  /** OOM kills the kernel counted in the epoch's own memory control group; absent when not counted */
+  oomKills: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type EpochEnd = Static<typeof EpochEnd>;

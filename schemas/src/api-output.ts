@@ -1,5 +1,6 @@
 /** A process's output in the public API: the NDJSON stream a follower reads, and what it reports back. */
 import Type, { type Static } from 'typebox';
+import { Died } from './died.js';
 
 /**
  * What `attached` means, in a request and on a process: when the last follower that attached
@@ -23,6 +24,7 @@ export const OutputLine = Type.Union([
     exit: Type.Object({
       code: Type.Union([Type.Integer(), Type.Null()]),
       signal: Type.Union([Type.String(), Type.Null()]),
+      died: Type.Optional(Died),
       checkpoint: Type.Optional(Type.String({ description: 'it was ended after this checkpoint (`mosmigrate ID exit`): `mosrun -R` it to bring it back' })),
     }),
   }),

@@ -5,6 +5,7 @@ import { SIGNAL_NAMES } from './signals.js';
 import { NodeName } from './api-nodes.js';
 import { CheckpointPolicy } from './api-checkpoints.js';
 import { ATTACHED_DESCRIPTION } from './api-output.js';
+import { Died } from './died.js';
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
@@ -48,6 +49,7 @@ export const Process = Type.Object({
   state: ProcessState,
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
   exitSignal: Type.Union([Type.String(), Type.Null()]),
+  died: Type.Union([Died, Type.Null()], { description: 'why it died (a signal, its node\'s memory limit); null while it runs and when it exited by itself' }),
   failure: Type.Union([Type.String(), Type.Null()], { description: 'why it could not start (state failed), as the start request was answered' }),
   createdAt: Type.Integer(),
   endedAt: Type.Union([Type.Integer(), Type.Null()]),

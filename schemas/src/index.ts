@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './limits.js';
 export * from './signals.js';
+export * from './died.js';
 export * from './api.js';
 export * from './api-nodes.js';
 export * from './api-checkpoints.js';

@@ -37,6 +37,7 @@ export function selectProcesses(procs: Process[], opts: ProcessSelection = {}): 
 function stateText(p: Process): string {
   if (p.state !== 'exited') return p.state;
   if (p.exitCheckpoint) return 'checkpointed';
+  if (p.died?.oomKilled) return 'oom-killed';
   if (p.exitSignal) return `killed(${p.exitSignal})`;
   return `exited(${p.exitCode ?? '?'})`;
 }

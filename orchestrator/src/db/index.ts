@@ -5,4 +5,4 @@
  */
 export { type Db, openDb } from './open.js';
 export type { CheckpointRow, DumpRecord, MigrationRow, ProcessRow } from './rows.js';
-export { toCheckpoint, toDumpRecord, toEvent, toMigration, toNode, toProcess } from './mappers.js';
+export { diedOf, toCheckpoint, toDumpRecord, toEvent, toMigration, toNode, toProcess } from './mappers.js';

@@ -1,6 +1,7 @@
 /** Rows into the API's shapes (schemas/): JSON columns parsed, 0/1 columns made booleans. */
-import type { Checkpoint, Event, Migration, Node, NodeFeatures, NodeLoad, Process } from '@godwit/schemas';
+import type { Checkpoint, Died, Event, Migration, Node, NodeFeatures, NodeLoad, Process } from '@godwit/schemas';
 import { freezeTimes } from '../freeze-times.js';
+import { howDied } from '../death.js';
 import type { CheckpointRow, DumpRecord, EventRow, MigrationRow, NodeRow, ProcessRow } from './rows.js';
 
 export function toNode(r: NodeRow): Node {
@@ -13,6 +14,12 @@ export function toNode(r: NodeRow): Node {
     load: r.load ? (JSON.parse(r.load) as NodeLoad) : null,
     drained: r.drained === 1,
   };
+}
+
+/** why it died, as recorded; a row from before died_reason says only its signal */
+export function diedOf(r: Pick<ProcessRow, 'exit_code' | 'exit_signal' | 'died_oom' | 'died_reason' | 'node'>): Died | null {
+  if (r.died_reason === null) return howDied({ code: r.exit_code, signal: r.exit_signal }, r.node);
+  return { ...(r.exit_signal !== null ? { signal: r.exit_signal } : {}), oomKilled: r.died_oom === 1, reason: r.died_reason };
 }
 
 export function toProcess(r: ProcessRow): Process {
@@ -29,6 +36,7 @@ export function toProcess(r: ProcessRow): Process {
     state: r.state,
     exitCode: r.exit_code,
     exitSignal: r.exit_signal,
+    died: diedOf(r),
     failure: r.failure,
     createdAt: r.created_at,
     endedAt: r.ended_at,

@@ -17,6 +17,8 @@ export interface ProcessRow {
   state: ProcessState;
   exit_code: number | null;
   exit_signal: string | null;
+  died_oom: number;
+  died_reason: string | null;
   created_at: number;
   ended_at: number | null;
   last_stopped_ms: number | null;

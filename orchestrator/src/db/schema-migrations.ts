@@ -27,6 +27,8 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'exit_checkpoint', 'TEXT'],
   ['processes', 'attached', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'closed_output', "TEXT NOT NULL DEFAULT ''"],
+  ['processes', 'died_oom', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'died_reason', 'TEXT'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {

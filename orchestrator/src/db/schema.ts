@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS processes (
   state TEXT NOT NULL,
   exit_code INTEGER,
   exit_signal TEXT,
+  -- why it died (death.ts): killed by its node's memory limit (1) or not, and the line that says so
+  died_oom INTEGER NOT NULL DEFAULT 0,
+  died_reason TEXT,
   created_at INTEGER NOT NULL,
   ended_at INTEGER,
   last_stopped_ms INTEGER,

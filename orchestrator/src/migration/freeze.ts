@@ -7,6 +7,7 @@ import type { Ctx } from '../context.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toDumpRecord } from '../db/index.js';
 import { toMigration } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
+import { howDied } from '../death.js';
 import { processExited } from '../process-life.js';
 import { deliverQueuedSignals } from '../queued-signals.js';
 import type { MigrationEnds } from './failure.js';
@@ -132,7 +133,7 @@ export function createFreezer(
             rec.ended(m, null, null);
           });
         }
-        processExited(db, { code: null, signal }, { id: proc.id, node: proc.node, message });
+        processExited(db, { code: null, signal }, howDied({ code: null, signal }, proc.node), { id: proc.id, node: proc.node, message });
         db.q.dropQueuedSignalsOf.run(proc.id);
       });
       bus.emit('process', proc.id);

@@ -16,3 +16,11 @@ describe('a program’s exit, from its keeper’s record', () => {
     expect(programExit({ code: 200, signal: 0 })).to.deep.equal({ code: 200, signal: null });
   });
 });
+
+describe('the OOM kills a keeper counted', () => {
+  it('passes on a count, and leaves out one the keeper could not make', () => {
+    expect(programExit({ code: 137, signal: 0, oomKills: 1 })).to.deep.equal({ code: null, signal: 'SIGKILL', oomKills: 1 });
+    expect(programExit({ code: 0, signal: 0, oomKills: 0 })).to.deep.equal({ code: 0, signal: null, oomKills: 0 });
+    expect(programExit({ code: 137, signal: 0, oomKills: -1 })).to.deep.equal({ code: null, signal: 'SIGKILL' });
+  });
+});

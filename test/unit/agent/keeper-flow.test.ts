@@ -78,6 +78,6 @@ describe("the keeper's bounded spool and closed streams", function () {
     writeClosed(dir, 0, ['stdout']);
     const exited = await waitFor(() => readEvents(dir, 0).find((e) => e.ev === 'exited'), { timeoutMs: 10_000, what: 'the program to end' });
     // tini passes on its child's death by SIGPIPE as 128+13
-    expect(exited).to.deep.equal({ ev: 'exited', code: 141, signal: 0 });
+    expect(exited).to.deep.equal({ ev: 'exited', code: 141, signal: 0, oomKills: -1 });
   });
 });

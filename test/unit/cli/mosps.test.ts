@@ -6,6 +6,7 @@ import type { Node, Process } from '@godwit/schemas';
 import { fakeProcess } from './fake-process.js';
 import { formatElapsed } from '../../../cli/src/views/format.js';
 import { nodeLabeller, renderPsTable } from '../../../cli/src/views/processes.js';
+import { deathLine } from '../../../cli/src/session.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
 
@@ -48,6 +49,26 @@ describe('mosps flags', () => {
     expect(lines[0]).to.match(/^ID\s+PID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+MEM\s+CMD$/);
     expect(lines[1]).to.match(/\srunning\s+300 MiB\s/);
     expect(lines[2]).to.match(/\srunning\s+-\s/);
+  });
+
+  it('says why a program died in the state column: oom-killed, killed(SIGX) by name, else its exit status', () => {
+    const ended = { state: 'exited' as const, endedAt: 2_000 };
+    const lines = renderPsTable([
+      proc({ ...ended, exitSignal: 'SIGKILL', died: { signal: 'SIGKILL', oomKilled: true, reason: "killed by node2's memory limit (OOM)" } }),
+      proc({ ...ended, id: 2, exitSignal: 'SIGKILL', died: { signal: 'SIGKILL', oomKilled: false, reason: 'killed by SIGKILL' } }),
+      proc({ ...ended, id: 3, exitCode: 1, died: { oomKilled: false, reason: "exited with status 1 after node2's memory limit (OOM) killed one of its processes" } }),
+    ]).split('\n');
+    expect(lines[1]).to.match(/^1\s.*\soom-killed\s/);
+    expect(lines[2]).to.match(/^2\s.*\skilled\(SIGKILL\)\s/);
+    expect(lines[3]).to.match(/^3\s.*\sexited\(1\)\s/);
+  });
+
+  it('has mosrun say one line for a death, as a shell does, and none for Ctrl-C or a closed pipe', () => {
+    expect(deathLine(4, { signal: 'SIGKILL', oomKilled: true, reason: "killed by node1's memory limit (OOM)" })).to.equal("process 4 killed by node1's memory limit (OOM)");
+    expect(deathLine(4, { signal: 'SIGTERM', oomKilled: false, reason: 'killed by SIGTERM' })).to.equal('process 4 killed by SIGTERM');
+    expect(deathLine(4, { signal: 'SIGINT', oomKilled: false, reason: 'killed by SIGINT' })).to.equal(null);
+    expect(deathLine(4, { signal: 'SIGPIPE', oomKilled: false, reason: 'killed by SIGPIPE' })).to.equal(null);
+    expect(deathLine(4, undefined)).to.equal(null);
   });
 
   it('formats elapsed time as ps does', () => {

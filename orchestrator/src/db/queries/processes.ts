@@ -59,10 +59,11 @@ export function processesQueries(prep: Prepare) {
       'UPDATE processes SET state = @state WHERE id = @id',
     ),
     endProcess: prep<{
-      id: number; state: ProcessState; exit_code: number | null; exit_signal: string | null; ended_at: number;
+      id: number; state: ProcessState; exit_code: number | null; exit_signal: string | null; died_oom: number; died_reason: string | null;
+      ended_at: number;
     }>(
       `UPDATE processes SET state = @state, exit_code = @exit_code, exit_signal = @exit_signal,
-       ended_at = @ended_at WHERE id = @id`,
+       died_oom = @died_oom, died_reason = @died_reason, ended_at = @ended_at WHERE id = @id`,
     ),
     /** a start (or recovery) that never ran */
     failStart: prep<{ id: number; failure: string; ended_at: number }>(
