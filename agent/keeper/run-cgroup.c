@@ -44,11 +44,12 @@ int run_cgroup_join(void)
 	return 0;
 }
 
-/* the number after "oom_kill " in FILE of the leaf, or -1 */
-static long long counter(const char *file)
+long long run_cgroup_oom_kills(void)
 {
+	if (!run_cgroup)
+		return -1;
 	char path[4096], line[256];
-	snprintf(path, sizeof(path), "%s/%s", run_cgroup, file);
+	snprintf(path, sizeof(path), "%s/memory.oom_control", run_cgroup);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -58,14 +59,6 @@ static long long counter(const char *file)
 			break;
 	fclose(f);
 	return n;
-}
-
-long long run_cgroup_oom_kills(void)
-{
-	if (!run_cgroup)
-		return -1;
-	long long n = counter("memory.events");
-	return n >= 0 ? n : counter("memory.oom_control");
 }
 
 void run_cgroup_remove(void)

@@ -1,5 +1,5 @@
 /*
- * The run's own memory control group: a leaf under the node's, made by the keeper for one epoch
+ * The run's own memory control group (cgroup v1): a leaf under the node's, made by the keeper for one epoch
  * of one program (GODWIT_KEEPER_RUN_CGROUP), which the program (or the tree CRIU restores) joins
  * before it runs. The node's limit still holds it (the leaf has none of its own), but the kernel
  * counts an OOM kill in the victim's group: the leaf's count says whether the node's memory limit
@@ -15,7 +15,7 @@ extern const char *run_cgroup;
 void run_cgroup_make(void);
 /* moves the calling process into the leaf, before it runs the program or CRIU: 0, or -1 (logged) */
 int run_cgroup_join(void);
-/* OOM kills counted in the leaf (v1 memory.oom_control, v2 memory.events), or -1 when unknown */
+/* OOM kills counted in the leaf (cgroup v1's memory.oom_control), or -1 when unknown */
 long long run_cgroup_oom_kills(void);
 /* removes the leaf, now that nothing is left in it */
 void run_cgroup_remove(void);
