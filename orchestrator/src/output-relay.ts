@@ -150,7 +150,8 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
         out_offset: outOffset,
       });
       if (exited) {
-        const died = howDied(end!, row.out_node);
+        // ended after its checkpoint, as asked (`mosmigrate ID exit`): no death to tell of
+        const died = row.exit_checkpoint ? null : howDied(end!, row.out_node);
         const how = row.exit_checkpoint
           ? `ended after its checkpoint ${row.exit_checkpoint}, as asked (\`mosrun -R ${row.exit_checkpoint}\` brings it back)`
           : died ? `was ${died.reason}` : `exited with code ${end!.code}`;

@@ -16,8 +16,9 @@ export function toNode(r: NodeRow): Node {
   };
 }
 
-/** why it died, as recorded; a row from before died_reason says only its signal */
-export function diedOf(r: Pick<ProcessRow, 'exit_code' | 'exit_signal' | 'died_oom' | 'died_reason' | 'node'>): Died | null {
+/** why it died, as recorded (none when it ended after its checkpoint, as asked); a row from before died_reason says only its signal */
+export function diedOf(r: Pick<ProcessRow, 'exit_code' | 'exit_signal' | 'died_oom' | 'died_reason' | 'node' | 'exit_checkpoint'>): Died | null {
+  if (r.exit_checkpoint !== null) return null;
   if (r.died_reason === null) return howDied({ code: r.exit_code, signal: r.exit_signal }, r.node);
   return { ...(r.exit_signal !== null ? { signal: r.exit_signal } : {}), oomKilled: r.died_oom === 1, reason: r.died_reason };
 }

@@ -31,11 +31,13 @@ describe('why a program died', () => {
   });
 
   it('reads a recorded death back, and a row from before the column by its signal', () => {
-    const row = { exit_code: null, exit_signal: 'SIGKILL', node: 'node2' };
+    const row = { exit_code: null, exit_signal: 'SIGKILL', node: 'node2', exit_checkpoint: null };
     expect(diedOf({ ...row, died_oom: 1, died_reason: "killed by node2's memory limit (OOM)" })).to.deep.equal({
       signal: 'SIGKILL', oomKilled: true, reason: "killed by node2's memory limit (OOM)",
     });
     expect(diedOf({ ...row, died_oom: 0, died_reason: null })).to.deep.equal({ signal: 'SIGKILL', oomKilled: false, reason: 'killed by SIGKILL' });
-    expect(diedOf({ exit_code: 0, exit_signal: null, node: 'node2', died_oom: 0, died_reason: null })).to.equal(null);
+    expect(diedOf({ ...row, exit_code: 0, exit_signal: null, died_oom: 0, died_reason: null })).to.equal(null);
+    // ended after its checkpoint, as asked: mosps says checkpointed, mosrun how to bring it back
+    expect(diedOf({ ...row, exit_checkpoint: '/ckpt/job.2', died_oom: 0, died_reason: null })).to.equal(null);
   });
 });
