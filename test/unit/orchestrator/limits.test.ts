@@ -3,7 +3,7 @@ import type { ApiErrorBody, LimitsReport, Process } from '@godwit/schemas';
 import { pruneEvents } from '../../../orchestrator/src/event-pruning.js';
 import { checkpointRoom, requireProcessRoom } from '../../../orchestrator/src/limits.js';
 import { CHECKPOINT_BYTES } from './fake-agent-checkpoint-routes.js';
-import { type Cluster, startCluster, TOKENS } from './harness.js';
+import { type Cluster, startCluster, TOKENS, waitFor } from './harness.js';
 
 describe('limits: the decisions', () => {
   it("gives a checkpoint what the quota leaves, plus the recycled file it replaces", () => {
@@ -40,15 +40,16 @@ describe('limits through the API', () => {
     expect((await c.req('alice', 'GET', `/v1/processes/${id}/checkpoints`)).json, 'none recorded for the refused one').to.have.length(2);
   });
 
-  it('refuses without asking the agent when nothing is left, automatic checkpoints as well', async () => {
+  it('refuses without asking the agent when nothing is left, automatic (-A) checkpoints as well', async () => {
     c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES } });
-    const id = ((await start('alice')).json as Process).id;
-    expect((await checkpoint(id)).status).to.equal(200);
-    const asked = agentCheckpoints().length;
-    expect((await checkpoint(id)).json.code).to.equal('GODWIT_ERR_CHECKPOINT_QUOTA');
-    expect(agentCheckpoints(), 'no dump for a checkpoint with no room').to.have.length(asked);
-    const events = (await c.req('alice', 'GET', `/v1/events?process=${id}`)).json as { kind: string }[];
-    expect(events.map((e) => e.kind)).to.include('checkpoint-refused');
+    const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 60 } })).json as Process).id;
+    const kinds = async () => ((await c.req('alice', 'GET', `/v1/events?process=${id}`)).json as { kind: string }[]).map((e) => e.kind);
+    await waitFor(async () => (await kinds()).includes('checkpoint-refused'), 'an automatic checkpoint refused', 10_000, kinds);
+    expect((await kinds()).filter((k) => k === 'checkpoint'), 'the first, within the quota').to.have.length(1);
+    expect(agentCheckpoints(), 'no dump for a checkpoint with no room').to.have.length(1);
+    expect((await checkpoint(id)).json.code, 'by hand too').to.equal('GODWIT_ERR_CHECKPOINT_QUOTA');
+    expect(agentCheckpoints()).to.have.length(1);
+    expect((await c.req('alice', 'GET', `/v1/processes/${id}`)).json.state).to.equal('running');
   });
 
   it('lets a recycled -N name replace its old file within the quota', async () => {
