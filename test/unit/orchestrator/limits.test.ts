@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import type { ApiErrorBody, LimitsReport, Process } from '@godwit/schemas';
 import { pruneEvents } from '../../../orchestrator/src/event-pruning.js';
 import { checkpointRoom, requireProcessRoom } from '../../../orchestrator/src/limits.js';
@@ -88,6 +90,15 @@ describe('limits through the API', () => {
     expect(res.status, res.body).to.equal(413);
     expect(res.json).to.include({ code: 'GODWIT_ERR_TOO_LARGE', error: 'Payload Too Large' });
     expect(c.app.godwit.ctx.db.q.allProcesses.all()).to.have.length(0);
+  });
+
+  it('closes a websocket whose message passes frameBytes', async () => {
+    c = await startCluster({ limits: { frameBytes: 2048 }, connect: false });
+    const ws = new WebSocket(`${c.url.replace(/^http/, 'ws')}/v1/agents/ws`, { headers: { authorization: `Bearer ${c.agents[0]!.token}` } });
+    await once(ws, 'open');
+    ws.send('x'.repeat(4096));
+    const [code] = (await once(ws, 'close')) as [number];
+    expect(code, 'closed as too large').to.equal(1009);
   });
 
   it("shows a user only their own use, an administrator everyone's", async () => {
