@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AgentConfig } from '@godwit/schemas';
+import { type AgentConfig, DEFAULT_LIMITS } from '@godwit/schemas';
 import { installErrorHandler } from '@godwit/schemas/http-errors';
 import { createCheckpoints } from './checkpoints.js';
 import { readClusterKey } from './cluster-key.js';
@@ -36,6 +36,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     logController: new LogController({ disableRequestLogging: true }),
     // the orchestrator follows output over long-lived requests: closing must not wait for them
     forceCloseConnections: true,
+    // images and kept output have their own bounds, set on their routes
+    bodyLimit: config.limits?.bodyBytes ?? DEFAULT_LIMITS.bodyBytes,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, `the agent of ${config.node}`);
   requireToken(app, config.token);

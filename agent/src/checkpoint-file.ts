@@ -8,7 +8,7 @@ import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { CheckpointManifest } from '@godwit/schemas';
+import { type CheckpointManifest, GodwitError } from '@godwit/schemas';
 import { signing, trailerProblem, TRAILER_BYTES, verified } from './archive-mac.js';
 import { CHUNK, packImages } from './image-archive.js';
 import type { TreeFile } from './open-files.js';
@@ -31,9 +31,10 @@ const drain = async (tar: Readable): Promise<void> => pipeline(tar, new Writable
 
 /**
  * Packs dir into target (via target.partial), signed with the cluster key (archive-mac.ts),
- * fsynced and read back against its tag before it replaces target.
+ * fsynced and read back against its tag before it replaces target. Past maxBytes (its owner's
+ * quota) the writing stops, and target is left as it was.
  */
-export async function writeArchive(dir: string, target: string, key: Buffer): Promise<{ bytes: number; mac: string }> {
+export async function writeArchive(dir: string, target: string, key: Buffer, maxBytes = Infinity): Promise<{ bytes: number; mac: string }> {
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.partial`;
   const signer = signing(key);
@@ -41,6 +42,10 @@ export async function writeArchive(dir: string, target: string, key: Buffer): Pr
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
+      if (bytes > maxBytes) {
+        done(new GodwitError('GODWIT_ERR_CHECKPOINT_QUOTA', `checkpoint ${target} passes the ${maxBytes} bytes its owner's quota leaves: it is not kept`, { maxBytes, bytes }));
+        return;
+      }
       done(null, chunk);
     },
   });

@@ -105,9 +105,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
     /**
      * Takes a checkpoint of a running program into `rel`. The tree is stopped from the dump until
      * the files it writes are copied, so images and files agree; then it runs on, or, with
-     * 'exit', ends once the checkpoint is safely written (and runs on if it could not be).
+     * 'exit', ends once the checkpoint is safely written (and runs on if it could not be). A file
+     * that would pass maxBytes is not kept, and the one at its path stays.
      */
-    async take(id: number, rel: string, then: 'run' | 'exit'): Promise<TakeCheckpointResult> {
+    async take(id: number, rel: string, then: 'run' | 'exit', maxBytes?: number): Promise<TakeCheckpointResult> {
       const target = resolveIn(rel);
       const cur = lifecycle.running(id);
       const blockers = cannotMove(cur.rootPid, node);
@@ -155,9 +156,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         stoppedMs = Date.now() - stoppedAt;
         let written;
         try {
-          written = await writeArchive(work, target, clusterKey);
+          written = await writeArchive(work, target, clusterKey, maxBytes);
         } catch (err) {
           if (then === 'exit') await goOn();
+          if (err instanceof GodwitError) throw err;
           throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `writing checkpoint ${target} failed: ${(err as Error).message}; the process runs on`);
         }
         if (then === 'exit') {

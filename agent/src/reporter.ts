@@ -3,7 +3,7 @@
  * its load every second, over a websocket that reconnects by itself.
  */
 import WebSocket from 'ws';
-import type { AgentConfig, AgentHello, AgentLoadMessage, AgentProc, NodeFeatures, NodeLoad } from '@godwit/schemas';
+import { type AgentConfig, type AgentHello, type AgentLoadMessage, type AgentProc, DEFAULT_LIMITS, type NodeFeatures, type NodeLoad } from '@godwit/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 
 const REPORT_MS = 1000;
@@ -11,7 +11,7 @@ const MAX_BACKOFF_MS = 2000;
 
 export interface ReporterDeps {
   /** who this agent is, where it is reached, and where its orchestrator is */
-  config: Pick<AgentConfig, 'node' | 'url' | 'token' | 'orchestrator'>;
+  config: Pick<AgentConfig, 'node' | 'url' | 'token' | 'orchestrator' | 'limits'>;
   features: NodeFeatures;
   procs: () => AgentProc[];
   load: () => NodeLoad;
@@ -29,7 +29,7 @@ export function startReporter(deps: ReporterDeps): { stop: () => void } {
 
   const connect = () => {
     if (stopped) return;
-    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
+    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` }, maxPayload: deps.config.limits?.frameBytes ?? DEFAULT_LIMITS.frameBytes });
     ws.on('open', () => {
       backoff = 200;
       deps.log.info({ orchestrator: orchestrator.url }, 'connected to the orchestrator');

@@ -166,7 +166,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.post('/v1/procs/:id/checkpoint', { schema: { params: Id, body: TakeCheckpointRequest } }, async (req) =>
-    checkpoints.take(Number(req.params.id), req.body.path, req.body.then),
+    checkpoints.take(Number(req.params.id), req.body.path, req.body.then, req.body.maxBytes),
   );
 
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));

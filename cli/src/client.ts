@@ -17,6 +17,7 @@ import {
   type RecoverRequest,
   type DrainResult,
   type Event,
+  type LimitsReport,
   type LocalWhoami,
   type Migration,
   type Node,
@@ -193,6 +194,11 @@ export class GodwitClient {
 
   undrain(node: string): Promise<Node> {
     return this.post<Node>(`/nodes/${encodeURIComponent(node)}/undrain`, {});
+  }
+
+  /** the limits, and the caller's use of them (an administrator's: every user's) */
+  limits(): Promise<LimitsReport> {
+    return this.json<LimitsReport>('/limits');
   }
 
   balancer(): Promise<BalancerStatus> {

@@ -26,6 +26,9 @@ import { createCheckpointer } from './checkpoints.js';
 import { createRecovery } from './recovery.js';
 import { createLossWatch } from './node-loss.js';
 import { processRoutes } from './processes.js';
+import { installRateLimit } from './rate-limit.js';
+import { limitsRoute } from './limits-route.js';
+import { createEventPruner } from './event-pruning.js';
 import { endStrayCopies } from './strays.js';
 import { whoamiRoute } from './whoami.js';
 
@@ -63,8 +66,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     logger: deps.logger ?? DEFAULT_LOGGER,
     // followers and agents hold long streams open: closing must not wait for them
     forceCloseConnections: true,
+    bodyLimit: config.limits.bodyBytes,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, 'the orchestrator');
+  // before any route: every route is limited
+  await installRateLimit(app, config);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );
@@ -100,18 +106,20 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const lossWatch = createLossWatch(ctx, recovery);
   const autoFreeze = createAutoFreeze(ctx, migrator);
   const control = createControl(ctx, migrator, checkpointer);
+  const eventPruner = createEventPruner(ctx);
   let reconciled!: (p: Promise<void>) => void;
   const godwit: Godwit = { ctx, relay, migrator, reconciled: new Promise((r) => (reconciled = r)) };
   app.decorate('godwit', godwit);
 
   await registerOpenApi(app);
-  await app.register(websocket);
+  await app.register(websocket, { options: { maxPayload: config.limits.frameBytes } });
   await agentSocketRoute(app, config, nodes);
   await app.register(controlRoute(config, control));
   openApiRoute(app);
   await app.register(async (scope) => {
     requireUsers(scope, config);
     await scope.register(whoamiRoute, { config });
+    await scope.register(limitsRoute, { ctx });
     await scope.register(processRoutes, { ctx, migrator, relay, files, followers });
     await scope.register(followerRoutes, { ctx, migrator, followers });
     await scope.register(checkpointRoutes, { ctx, checkpointer, recovery });
@@ -120,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
 
   app.addHook('onReady', async () => {
     control.start();
+    eventPruner.start();
     ctx.bus.on('online', (node) => {
       endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
     });
@@ -137,6 +146,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   });
   app.addHook('preClose', async () => {
     balancer.stop();
+    eventPruner.stop();
     checkpointer.stop();
     lossWatch.stop();
     autoFreeze.stop();

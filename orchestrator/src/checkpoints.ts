@@ -7,6 +7,7 @@ import { GodwitError, type Checkpoint, type CheckpointRequest, toGodwitError } f
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { Ctx } from './context.js';
 import { type ProcessRow, toCheckpoint } from './db/index.js';
+import { checkpointQuotaError, checkpointRoom } from './limits.js';
 import type { Migrator } from './migration/migrator.js';
 
 /** how often automatic checkpoints (-A) are looked for */
@@ -38,14 +39,28 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
     const number = proc.ckpt_count + 1;
     // MOSIX's -N: extensions .1 to .MAX, then recycled, the oldest replaced first
     const path = `${base}.${proc.ckpt_max ? ((number - 1) % proc.ckpt_max) + 1 : number}`;
+    const quota = ctx.config.limits.checkpointBytesPerUser;
     const taking = migrator.exclusive(proc.id, async () => {
+      // every checkpoint (-C, -A, a control file's, the API's) passes here: none grows a user's past the quota
+      const used = db.q.checkpointBytesOf.get(proc.owner)!.bytes;
+      const room = checkpointRoom(quota, used, db.q.checkpointByPath.get(path)?.bytes ?? 0);
+      const refused = (needed?: number) => {
+        const e = checkpointQuotaError(proc.owner, used, quota, proc.id, needed);
+        db.event({ processId: proc.id, node: proc.node, kind: 'checkpoint-refused', message: e.message });
+        return e;
+      };
+      if (room <= 0) throw refused();
       let taken;
       // before the agent ends it: the exit its followers see then names the checkpoint
       if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path });
       try {
-        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run' });
+        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run', maxBytes: room });
       } catch (err) {
         const e = toGodwitError(err);
+        if (e.code === 'GODWIT_ERR_CHECKPOINT_QUOTA') {
+          if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path: null });
+          throw refused(typeof e.details?.['bytes'] === 'number' ? e.details['bytes'] : undefined);
+        }
         if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path: null });
         db.event({ processId: proc.id, node: proc.node, kind: 'checkpoint-failed', message: `checkpoint ${number} of process ${proc.id} failed: ${e.message}` });
         throw e;

@@ -1,7 +1,7 @@
 /** The orchestrator's configuration: read once at start, checked against its schema, then frozen. */
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
-import { OrchestratorConfig } from '@godwit/schemas';
+import { DEFAULT_LIMITS, type Limits, OrchestratorConfig } from '@godwit/schemas';
 
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -11,6 +11,7 @@ export interface Config extends OrchestratorConfig {
   readonly nodeTimeoutMs: number;
   readonly outputLimitBytes: number;
   readonly nodeLostMs: number;
+  readonly limits: Readonly<Limits>;
 }
 
 export class ConfigError extends Error {
@@ -40,6 +41,7 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
     nodeTimeoutMs: cfg.nodeTimeoutMs ?? DEFAULT_NODE_TIMEOUT_MS,
     outputLimitBytes: cfg.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES,
     nodeLostMs: cfg.nodeLostMs ?? DEFAULT_NODE_LOST_MS,
+    limits: { ...DEFAULT_LIMITS, ...cfg.limits },
   });
 }
 

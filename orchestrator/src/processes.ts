@@ -25,6 +25,7 @@ import { type ProcessRow, toMigration, toProcess } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';
+import { requireProcessRoom } from './limits.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched } from './process-life.js';
 import { queueSignal } from './queued-signals.js';
@@ -73,6 +74,8 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       const online = nodes.list().filter((n) => nodes.isOnline(n.name));
       const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}) }));
       const policy = files.policyColumns(req.user.name, b.checkpoint);
+      // checked and inserted with no wait between: two starts at once cannot both pass the limit
+      requireProcessRoom(req.user.name, db.q.liveProcessesOf.get(req.user.name)!.n, ctx.config.limits.liveProcessesPerUser);
       const id = Number(
         db.q.insertProcess.run({
           owner: req.user.name,

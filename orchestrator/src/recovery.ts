@@ -11,6 +11,7 @@ import { restoreStreams } from './closed-output.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db/index.js';
+import { requireProcessRoom } from './limits.js';
 import type { OutputRelay } from './output-relay.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched, processLost } from './process-life.js';
@@ -91,6 +92,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     const from = toProcess(db.q.processById.get(record.process_id)!);
     const home = nodes.require(req.homeNode ?? req.node ?? nodes.names[0]!).name;
     const target = place(nodes.list().filter((n) => nodes.isOnline(n.name)), { home, ...(req.node ? { node: req.node } : {}) });
+    requireProcessRoom(user.name, db.q.liveProcessesOf.get(user.name)!.n, ctx.config.limits.liveProcessesPerUser);
     const id = Number(
       db.q.insertProcess.run({
         owner: user.name, argv: JSON.stringify(from.argv), cwd: from.cwd, home_node: home, node: target, created_at: Date.now(), locked: 0,

@@ -140,6 +140,11 @@ export const TakeCheckpointRequest = Type.Object({
   path: CheckpointPath,
   /** run: the program goes on; exit: it ends once its checkpoint is safe */
   then: Type.Union([Type.Literal('run'), Type.Literal('exit')]),
+  /**
+   * the most bytes the file may take (what its owner's quota leaves): a larger one is not kept,
+   * the file it would replace stays, and the answer is GODWIT_ERR_CHECKPOINT_QUOTA
+   */
+  maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
 /** HMAC-SHA256 of a checkpoint file's tar with the cluster key, hex: the tag its trailer carries */

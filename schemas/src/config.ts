@@ -1,5 +1,6 @@
 /** Configuration files written by the set-up and read by each component at start. */
 import Type, { type Static } from 'typebox';
+import { Limits } from './api-limits.js';
 
 /** the fewest bytes a cluster key (AgentConfig.clusterKeyFile) holds */
 export const CLUSTER_KEY_BYTES = 32;
@@ -59,6 +60,8 @@ export const AgentConfig = Type.Object({
    * beyond it the program's writes block, as on a full pipe, so no node spools without bound
    */
   outputSpoolBytes: Type.Optional(Type.Integer({ minimum: 4096 })),
+  /** the largest request body (JSON) and websocket message this agent takes (defaults: DEFAULT_LIMITS) */
+  limits: Type.Optional(Type.Partial(Type.Pick(Limits, ['bodyBytes', 'frameBytes']))),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 
@@ -83,6 +86,8 @@ export const OrchestratorConfig = Type.Object({
   checkpointDir: Type.String({ pattern: '^/' }),
   /** ms without a report before the processes of a node count as lost (and are recovered) */
   nodeLostMs: Type.Optional(Type.Integer()),
+  /** what one user or caller may consume; each one left out is DEFAULT_LIMITS' */
+  limits: Type.Optional(Type.Partial(Limits)),
 });
 export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 

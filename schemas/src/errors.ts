@@ -37,6 +37,13 @@ export const ERRORS = {
   GODWIT_ERR_AGENT_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
   /** an agent could not pass a local user's request on to the orchestrator */
   GODWIT_ERR_ORCHESTRATOR_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
+  /** the checkpoint would take the user past their quota of checkpoint bytes: it is not kept, the program runs on */
+  GODWIT_ERR_CHECKPOINT_QUOTA: { statusCode: 507, error: 'Insufficient Storage' },
+  /** the user has as many live processes as they may: nothing was started */
+  GODWIT_ERR_PROCESS_LIMIT: { statusCode: 429, error: 'Too Many Requests' },
+  GODWIT_ERR_RATE_LIMITED: { statusCode: 429, error: 'Too Many Requests' },
+  /** a request body or websocket message larger than the limit */
+  GODWIT_ERR_TOO_LARGE: { statusCode: 413, error: 'Payload Too Large' },
   GODWIT_ERR_MIGRATION_FAILED: { statusCode: 500, error: 'Internal Server Error' },
   GODWIT_ERR_INTERNAL: { statusCode: 500, error: 'Internal Server Error' },
 } as const satisfies Record<string, ErrorDef>;
@@ -84,6 +91,14 @@ export class GodwitError extends Error {
   }
 }
 
+/** the code of a 4xx the HTTP framework (or a plugin of it) answered by itself */
+const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
+  401: 'GODWIT_ERR_UNAUTHORIZED',
+  404: 'GODWIT_ERR_NOT_FOUND',
+  413: 'GODWIT_ERR_TOO_LARGE',
+  429: 'GODWIT_ERR_RATE_LIMITED',
+};
+
 /**
  * Any error as a GodwitError, the one conversion every part makes: a GodwitError stays itself; a
  * request the HTTP framework refused (its validation failed, or it answered 4xx) says so; anything
@@ -97,7 +112,7 @@ export function toGodwitError(err: unknown, fallback: ErrorCode = 'GODWIT_ERR_IN
   // Fastify's message names the part and the field: "body/argv must NOT have fewer than 1 items"
   if (e.validation) return new GodwitError('GODWIT_ERR_BAD_REQUEST', `invalid request: ${message}`, undefined, options);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const code = e.statusCode === 401 ? 'GODWIT_ERR_UNAUTHORIZED' : e.statusCode === 404 ? 'GODWIT_ERR_NOT_FOUND' : 'GODWIT_ERR_BAD_REQUEST';
+    const code = HTTP_CODES[e.statusCode] ?? 'GODWIT_ERR_BAD_REQUEST';
     return new GodwitError(code, message, undefined, options);
   }
   return new GodwitError(fallback, message, undefined, options);

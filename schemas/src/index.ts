@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './limits.js';
+export * from './api-limits.js';
 export * from './signals.js';
 export * from './died.js';
 export * from './api.js';

@@ -6,6 +6,7 @@ import { connect, type GodwitClient } from '../client.js';
 import { nodeNamed, resolveNode } from '../node-numbers.js';
 import { nodeStatus, renderNodeStatus, type NodeStatus } from '../node-status.js';
 import { print, show } from '../output.js';
+import { renderLimits } from '../views/limits.js';
 import { renderWhois } from '../views/nodes.js';
 import { renderBalancerSettings, renderBalancerStatus, renderDrain } from '../views/balancer.js';
 
@@ -92,12 +93,13 @@ export function buildCtlCommand(name: string) {
     });
   cmd
     .command('status')
-    .description("a node's state (your home node's by default): whether it takes programs, its load, CPUs, frozen and running programs, memory (`godwit nodes`: all of them)")
+    .description("a node's state (your home node's by default): whether it takes programs, its load, CPUs, frozen and running programs, memory (`godwit nodes`: all of them); then the limits and each user's use of them (yours only, unless you are an administrator)")
     .argument('[node]', 'the node: its number (as `mossetpe -r` lists them), name or address')
     .option('--json', 'print it as JSON')
     .action(async (node, opts) => {
-      const status = await statusOf(await connect(), node);
-      await show(status, opts.json, renderNodeStatus);
+      const client = await connect();
+      const [status, limits] = await Promise.all([statusOf(client, node), client.limits()]);
+      await show({ ...status, limits }, opts.json, (s) => `${renderNodeStatus(s)}${renderLimits(s.limits)}`);
     });
   cmd
     .command('whois')

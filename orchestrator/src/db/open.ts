@@ -14,6 +14,7 @@ import { processesQueries } from './queries/processes.js';
 import { queuedSignalsQueries } from './queries/queued-signals.js';
 import { recoveriesQueries } from './queries/recoveries.js';
 import { settingsQueries } from './queries/settings.js';
+import { useQueries } from './queries/use.js';
 import { SCHEMA } from './schema.js';
 import { migrateSchema } from './schema-migrations.js';
 import { preparer } from './statement.js';
@@ -30,6 +31,7 @@ function prepareAll(db: Database.Database) {
     ...queuedSignalsQueries(prep),
     ...settingsQueries(prep),
     ...eventsQueries(prep),
+    ...useQueries(prep),
   };
 }
 

@@ -56,6 +56,17 @@ describe('checkpoint file MAC', () => {
     expect(statSync(store.dirOf(5)).mode & 0o777, 'the images directory is root-only').to.equal(0o700);
   });
 
+  it("stops past maxBytes (its owner's quota), keeping the file it would replace and leaving no partial file", async () => {
+    const first = await writeArchive(src, file, key);
+    const before = readFileSync(file);
+    writeFileSync(join(src, 'core-1.img'), randomBytes(4 * 1024 * 1024));
+    let error: unknown;
+    await writeArchive(src, file, key, first.bytes + 1000).catch((err: unknown) => (error = err));
+    expect(error).to.be.instanceOf(GodwitError).and.include({ code: 'GODWIT_ERR_CHECKPOINT_QUOTA' });
+    expect(readFileSync(file).equals(before), 'the earlier checkpoint is untouched').to.equal(true);
+    expect(readdirSync(join(dir, 'ckpt'))).to.deep.equal(['c.1']);
+  });
+
   it('refuses the file with one byte changed anywhere (tar header, image data, tag, magic), and leaves no images', async () => {
     const { mac } = await writeArchive(src, file, key);
     const good = readFileSync(file);

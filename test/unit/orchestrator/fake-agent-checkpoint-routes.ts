@@ -18,12 +18,16 @@ import {
 import { end, failWith, type FakeState, running } from './fake-agent-state.js';
 import { Id } from './fake-agent-proc-routes.js';
 
-const CHECKPOINT_BYTES = 8192;
+export const CHECKPOINT_BYTES = 8192;
 
 export const fakeCheckpointRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = async (app, { state }) => {
   app.post('/v1/procs/:id/checkpoint', { schema: { params: Id, body: TakeCheckpointRequest } }, async (req): Promise<TakeCheckpointResult> => {
     const e = running(state, Number(req.params.id));
     failWith(state, 'checkpoint');
+    // as the real agent: a file past maxBytes is not kept, and the one at its path stays
+    if (req.body.maxBytes !== undefined && CHECKPOINT_BYTES > req.body.maxBytes) {
+      throw new GodwitError('GODWIT_ERR_CHECKPOINT_QUOTA', `checkpoint ${req.body.path} passes ${req.body.maxBytes} bytes`, { maxBytes: req.body.maxBytes, bytes: CHECKPOINT_BYTES });
+    }
     const takenAt = Date.now();
     const mac = createHash('sha256').update(`${req.body.path}@${takenAt}`).digest('hex');
     state.checkpointFiles.set(req.body.path, {

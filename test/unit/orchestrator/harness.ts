@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Limits } from '@godwit/schemas';
 import { type App, buildApp } from '../../../orchestrator/src/app.js';
 import { checkConfig, type Config } from '../../../orchestrator/src/config.js';
 import { type FakeAgent, startFakeAgent } from './fake-agent.js';
@@ -31,6 +32,7 @@ export interface Cluster {
 export interface ClusterOptions {
   nodes?: number;
   outputLimitBytes?: number;
+  limits?: Partial<Limits>;
   /** connect the agents (default true) */
   connect?: boolean;
 }
@@ -53,6 +55,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     nodeTimeoutMs: 2000,
     checkpointDir: join(dataDir, 'checkpoints'),
     ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
   });
 
   const cluster: Cluster = {

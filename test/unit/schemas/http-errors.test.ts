@@ -14,7 +14,9 @@ describe('errors: the one conversion and the one HTTP answer', () => {
     });
     expect(toGodwitError(Object.assign(new Error('no'), { statusCode: 401 })).code).to.equal('GODWIT_ERR_UNAUTHORIZED');
     expect(toGodwitError(Object.assign(new Error('gone'), { statusCode: 404 })).code).to.equal('GODWIT_ERR_NOT_FOUND');
-    expect(toGodwitError(Object.assign(new Error('too big'), { statusCode: 413 })).code).to.equal('GODWIT_ERR_BAD_REQUEST');
+    expect(toGodwitError(Object.assign(new Error('too big'), { statusCode: 413 })).code).to.equal('GODWIT_ERR_TOO_LARGE');
+    expect(toGodwitError(Object.assign(new Error('slow down'), { statusCode: 429 })).code).to.equal('GODWIT_ERR_RATE_LIMITED');
+    expect(toGodwitError(Object.assign(new Error('not json'), { statusCode: 415 })).code).to.equal('GODWIT_ERR_BAD_REQUEST');
     const cause = new Error('ECONNRESET');
     const e = toGodwitError(cause, 'GODWIT_ERR_MIGRATION_FAILED');
     expect([e.code, e.message, e.cause]).to.deep.equal(['GODWIT_ERR_MIGRATION_FAILED', 'ECONNRESET', cause]);

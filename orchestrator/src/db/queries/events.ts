@@ -1,4 +1,4 @@
-/** The SQL on events: the log, newest 1000 per view. */
+/** The SQL on events: the log, newest 1000 per view, pruned by age and count. */
 import type { EventRow } from '../rows.js';
 import type { Prepare } from '../statement.js';
 
@@ -14,6 +14,11 @@ export function eventsQueries(prep: Prepare) {
     ),
     eventsOfProcess: prep<[number], EventRow>(
       'SELECT * FROM (SELECT * FROM events WHERE process_id = ? ORDER BY id DESC LIMIT 1000) ORDER BY id',
+    ),
+    /** removes events before a time (ms) or older than the newest `keep` */
+    pruneEvents: prep<{ before: number; keep: number }>(
+      `DELETE FROM events WHERE at < @before
+       OR id <= COALESCE((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET @keep), -1)`,
     ),
   };
 }

@@ -1,0 +1,156 @@
+/**
+ * Limits an administrator sets in the orchestrator's configuration, on the suite's cluster with
+ * tiny ones for this file: a checkpoint past the quota is refused and the last good one kept, a
+ * start past the live process limit makes nothing, a caller past the rate gets 429, an oversized
+ * body 413, old events are pruned at start, and mosctl status shows each user their own use.
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import type { ApiErrorBody, Checkpoint, Event, LimitsReport } from '@godwit/schemas';
+import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
+import { api, cli, cluster, eventually, guestEnv, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
+
+describe('limits', function () {
+  let h: Harness;
+  let configPath: string;
+  let original: string;
+  let run: Run;
+  let id: number;
+  let good: Checkpoint;
+  let goodBytes: Buffer;
+  /** the newest event when the tiny limits came in */
+  let lastEventBefore: number;
+  const quota = () => Math.floor(good.bytes / 2);
+
+  async function restartOrchestrator(): Promise<void> {
+    await stopComponent({ home: h.home, name: 'orchestrator', signal: 'SIGTERM' });
+    await restartComponent({ home: h.home, name: 'orchestrator' });
+    await eventually(async () => {
+      const nodes = await api<{ state: string }[]>(h, 'GET', '/v1/nodes');
+      return nodes.status === 200 && nodes.body.every((n) => n.state === 'online') ? true : undefined;
+    }, 'every node online after the orchestrator restarted', 60_000);
+  }
+  const admin = () => (JSON.parse(readFileSync(h.info.adminConfigPath, 'utf8')) as { token: string }).token;
+
+  before(async function () {
+    this.timeout(300_000);
+    h = await cluster();
+    configPath = join(h.home, 'orchestrator', 'config.json');
+    original = readFileSync(configPath, 'utf8');
+    // -N 1: a next checkpoint would replace this one, the only one
+    run = mosrun(h, ['-C', 'quota', '-N', '1', program('counter'), '1200']);
+    id = await run.id();
+    await run.waitFor(/^3$/m);
+    const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+    expect(taken.exitCode, taken.stderr).to.equal(0);
+    good = (await api<Checkpoint[]>(h, 'GET', `/v1/processes/${id}/checkpoints`)).body[0]!;
+    goodBytes = readFileSync(good.path);
+    const events = await api<Event[]>(h, 'GET', '/v1/events', undefined, admin());
+    expect(events.body.length, `events before the limits: ${events.body.length}`).to.be.above(3);
+    lastEventBefore = events.body.at(-1)!.id;
+    const config = JSON.parse(original) as Record<string, unknown>;
+    config.limits = { checkpointBytesPerUser: quota(), liveProcessesPerUser: 2, requestsPerMinute: 300, bodyBytes: 4096, eventsKeepCount: 3 };
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    await restartOrchestrator();
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    if (id) await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' });
+    if (original) {
+      writeFileSync(configPath, original);
+      await restartOrchestrator();
+    }
+  });
+
+  it('refuses a checkpoint past the quota, naming use and quota; the last good one is kept and the program runs on', async function () {
+    this.timeout(180_000);
+    const refused = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+    expect(refused.exitCode, refused.stdout).not.to.equal(0);
+    expect(refused.stderr).to.match(new RegExp(`checkpoint of process ${id} refused: ${h.info.client.user}'s checkpoints use .* of a quota of .*the process runs on and its earlier checkpoints are kept`));
+    expect(refused.stderr, 'no stack trace').not.to.match(/\n\s+at /);
+    expect(readFileSync(good.path).equals(goodBytes), `${good.path} is the last good checkpoint, untouched`).to.equal(true);
+    expect(statSync(`${good.path}.partial`, { throwIfNoEntry: false }), 'nothing half written left').to.equal(undefined);
+    const after = await api<Checkpoint[]>(h, 'GET', `/v1/processes/${id}/checkpoints`);
+    expect(after.body.map((c) => [c.path, c.mac])).to.deep.equal([[good.path, good.mac]]);
+    expect((await processInfo(h, id)).state).to.equal('running');
+    const seen = run.stdout().length;
+    await eventually(async () => (run.stdout().length > seen ? true : undefined), 'the program printing on after the refusal');
+  });
+
+  it('refuses a start past the live process limit, and nothing is made', async function () {
+    this.timeout(180_000);
+    const second = mosrun(h, [program('counter'), '1200']);
+    const secondId = await second.id();
+    try {
+      const before = (await api<unknown[]>(h, 'GET', '/v1/processes')).body.length;
+      const third = await cli(h, 'mosrun', [program('counter'), '5']);
+      expect(third.exitCode).not.to.equal(0);
+      expect(third.stderr).to.contain(`${h.info.client.user} has 2 live processes (running, migrating or frozen), the most a user may have (2): nothing was started`);
+      expect((await api<unknown[]>(h, 'GET', '/v1/processes')).body, 'no process made').to.have.length(before);
+    } finally {
+      await api(h, 'POST', `/v1/processes/${secondId}/signal`, { signal: 'SIGKILL' });
+    }
+  });
+
+  it('refuses an oversized request body with 413 TOO_LARGE, making nothing', async () => {
+    const res = await api<ApiErrorBody>(h, 'POST', '/v1/processes', { argv: [program('counter'), 'x'.repeat(8192)], cwd: '/' });
+    expect(res.status, JSON.stringify(res.body)).to.equal(413);
+    expect(res.body).to.include({ code: 'GODWIT_ERR_TOO_LARGE', error: 'Payload Too Large' });
+  });
+
+  it('pruned the events past the count kept when it started', async () => {
+    const events = (await api<Event[]>(h, 'GET', '/v1/events', undefined, admin())).body;
+    const older = events.filter((e) => e.id <= lastEventBefore);
+    expect(older.length, `events from before the restart: ${older.map((e) => e.id).join(', ')}`).to.be.at.most(3);
+  });
+
+  it("mosctl status shows the limits and the user's use; another user sees only their own", async function () {
+    this.timeout(120_000);
+    const status = await cli(h, 'mosctl', ['status']);
+    expect(status.exitCode, status.stderr).to.equal(0);
+    expect(status.stdout).to.match(/^Limits: 300 requests a minute per caller; request bodies up to 4\.0 KiB/m);
+    expect(status.stdout).to.match(new RegExp(`^${h.info.client.user}\\s+.+ / .+\\s+1\\s+1 / 2$`, 'm'));
+    const mine = (await api<LimitsReport>(h, 'GET', '/v1/limits')).body;
+    expect(mine.use).to.deep.equal([{ user: h.info.client.user, checkpointBytes: good.bytes, checkpoints: 1, liveProcesses: 1 }]);
+    expect(mine.limits.checkpointBytesPerUser).to.equal(quota());
+
+    // the guest: neither sees the first user's figures nor can spend their quota
+    const theirs = await cli(h, 'mosctl', ['status'], { env: guestEnv(h) });
+    expect(theirs.exitCode, theirs.stderr).to.equal(0);
+    expect(theirs.stdout).not.to.contain(h.info.client.user);
+    expect(theirs.stdout).to.match(new RegExp(`^${h.info.guest.user}\\s`, 'm'));
+    const spend = await cli(h, 'mosmigrate', [String(id), 'checkpoint'], { env: guestEnv(h) });
+    expect(spend.exitCode, 'the guest cannot checkpoint the first user\'s process').not.to.equal(0);
+    expect((await api<LimitsReport>(h, 'GET', '/v1/limits')).body.use[0], 'use unchanged').to.include({ checkpoints: 1, checkpointBytes: good.bytes });
+  });
+
+  it("keeps the running node's output file to its spool: what the orchestrator took is punched out of it", async function () {
+    this.timeout(300_000);
+    const total = 20 * 1024 * 1024;
+    const big = mosrun(h, ['-r', 'node1', 'sh', '-c', `head -c ${total} /dev/zero | tr '\\0' x | fold -w 99; echo; echo written; exec sleep 600`]);
+    const bigId = await big.id();
+    try {
+      await big.waitFor(/^written$/m, 240_000);
+      const file = join(h.home, 'nodes', 'node1', 'data', 'procs', String(bigId), 'out.0');
+      const st = statSync(file);
+      expect(st.size, `${file} holds every frame's offset`).to.be.above(total);
+      expect(st.blocks * 512, `${file}: ${st.blocks * 512} bytes on disk for ${st.size} written`).to.be.below(4 * 1024 * 1024);
+    } finally {
+      await api(h, 'POST', `/v1/processes/${bigId}/signal`, { signal: 'SIGKILL' });
+    }
+  });
+
+  // last: the guest stays limited for the rest of the minute
+  it("answers a caller past the rate with 429 RATE_LIMITED in the one error shape; other callers go on", async function () {
+    this.timeout(120_000);
+    const guest = h.info.guest.token;
+    let last = { status: 0, body: undefined as unknown };
+    for (let i = 0; i < 301 && last.status !== 429; i++) last = await api(h, 'GET', '/v1/whoami', undefined, guest);
+    expect(last.status, JSON.stringify(last.body)).to.equal(429);
+    expect(last.body).to.include({ statusCode: 429, code: 'GODWIT_ERR_RATE_LIMITED', error: 'Too Many Requests' });
+    expect((last.body as ApiErrorBody).message).to.match(/at most 300 a minute per caller; try again in \d+ s/);
+    expect((await api(h, 'GET', '/v1/whoami')).status, 'the first user is another caller').to.equal(200);
+  });
+});
