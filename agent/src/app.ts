@@ -40,6 +40,9 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     bodyLimit: config.limits?.bodyBytes ?? DEFAULT_LIMITS.bodyBytes,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, `the agent of ${config.node}`);
+  if (config.encryptAtRest === false) {
+    app.log.warn(`encryptAtRest is false: checkpoint files are written in clear in ${config.checkpointDir} (still authenticated); anyone who can read that disk reads the programs' memory`);
+  }
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);

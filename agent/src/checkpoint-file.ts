@@ -1,7 +1,8 @@
 /**
  * The checkpoint file: one tar of a program's images, the files saved with them and a manifest,
- * signed with the cluster key, written beside its final name, fsynced and read back against its
- * tag before it replaces anything, so a crash while writing one never costs the previous one.
+ * sealed with the cluster key (at-rest.ts: encrypted unless the agent is told otherwise), written
+ * beside its final name, fsynced and read back before it replaces anything, so a crash while
+ * writing one never costs the previous one.
  */
 import { constants, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { dirname } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CheckpointManifest, GodwitError } from '@godwit/schemas';
-import { signing, trailerProblem, TRAILER_BYTES, verified } from './archive-mac.js';
+import { HEADER_BYTES, openHeader, opened, sealing, type SealKey } from './at-rest.js';
 import { CHUNK, packImages } from './image-archive.js';
 import type { TreeFile } from './open-files.js';
 
@@ -30,14 +31,14 @@ async function fsyncPath(path: string): Promise<void> {
 const drain = async (tar: Readable): Promise<void> => pipeline(tar, new Writable({ write: (_chunk, _enc, done) => done() }));
 
 /**
- * Packs dir into target (via target.partial), signed with the cluster key (archive-mac.ts),
- * fsynced and read back against its tag before it replaces target. Past maxBytes (its owner's
- * quota) the writing stops, and target is left as it was.
+ * Packs dir into target (via target.partial), sealed for seal's context (at-rest.ts), fsynced and
+ * read back before it replaces target. mac: the file's id, which godwit records. Past maxBytes
+ * (its owner's quota) the writing stops, and target is left as it was.
  */
-export async function writeArchive(dir: string, target: string, key: Buffer, maxBytes = Infinity): Promise<{ bytes: number; mac: string }> {
+export async function writeArchive(dir: string, target: string, seal: SealKey, encrypt: boolean, maxBytes = Infinity): Promise<{ bytes: number; mac: string }> {
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.partial`;
-  const signer = signing(key);
+  const sealer = sealing(seal, encrypt);
   let bytes = 0;
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -50,10 +51,10 @@ export async function writeArchive(dir: string, target: string, key: Buffer, max
     },
   });
   try {
-    await pipeline(packImages(dir), signer.stream, count, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(packImages(dir), sealer.stream, count, createWriteStream(partial, { mode: 0o600 }));
     await fsyncPath(partial);
-    const mac = signer.tag();
-    await readArchive(partial, key, mac, drain, (why) => new Error(`what was written reads back differently: ${why}`));
+    const mac = sealer.id;
+    await readArchive(partial, seal, mac, drain, (why) => new Error(`what was written reads back differently: ${why}`));
     await rename(partial, target);
     await fsyncPath(dirname(target));
     return { bytes, mac };
@@ -73,21 +74,22 @@ async function* chunksOf(fh: FileHandle): AsyncGenerator<Buffer> {
   }
 }
 
-/** the tar of the open file, verified as it is read (archive-mac.ts verified) */
-async function unpackFrom<T>(fh: FileHandle, key: Buffer, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
-  return unpack(Readable.from(verified(chunksOf(fh), key, recorded, fail), { objectMode: false }));
+/** the tar of the open file, each segment verified before it is passed on (at-rest.ts opened) */
+async function unpackFrom<T>(fh: FileHandle, seal: SealKey, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+  return unpack(Readable.from(opened(chunksOf(fh), seal, recorded, fail), { objectMode: false }));
 }
 
 /**
  * Hands the tar in the checkpoint file to unpack, reading the file once (one open: the bytes
- * verified are the bytes unpacked, whatever is put at its path meanwhile); the stream unpack
- * reads fails at its end unless the file's MAC verifies with the key and is the one recorded.
- * A file whose trailer is missing or not the recorded one is refused before any of it is read.
+ * verified are the bytes unpacked, whatever is put at its path meanwhile); each segment is
+ * verified before unpack sees it, and the stream fails at its end if the file was cut short. A
+ * file whose header is not the one recorded, or not sealed for seal's context, is refused before
+ * any of its segments is read.
  */
-export async function readArchive<T>(file: string, key: Buffer, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
-  let macFailed = false;
+export async function readArchive<T>(file: string, seal: SealKey, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+  let sealFailed = false;
   const failing = (why: string) => {
-    macFailed = true;
+    sealFailed = true;
     return fail(why);
   };
   // not through a link, nor blocking on a FIFO: the file must be a regular one of its own
@@ -97,17 +99,16 @@ export async function readArchive<T>(file: string, key: Buffer, recorded: string
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw failing('it is not a regular file');
-    const { size } = st;
-    const trailer = Buffer.alloc(Math.min(size, TRAILER_BYTES));
-    await fh.read(trailer, 0, trailer.length, size - trailer.length);
-    const problem = trailerProblem(trailer, recorded);
-    if (problem) throw failing(problem);
+    const header = Buffer.alloc(Math.min(st.size, HEADER_BYTES));
+    await fh.read(header, 0, header.length, 0);
+    const opening = openHeader(header, seal, recorded);
+    if ('problem' in opening) throw failing(opening.problem);
     try {
-      return await unpackFrom(fh, key, recorded, unpack, failing);
+      return await unpackFrom(fh, seal, recorded, unpack, failing);
     } catch (err) {
-      // a byte changed in the tar's own structure stops the unpacking before the MAC is known:
-      // the MAC, read to its end, is what says so plainly
-      if (!macFailed) await unpackFrom(fh, key, recorded, drain, failing);
+      // a file cut short stops the unpacking before its end is known: the seal, read to its
+      // end, is what says so plainly
+      if (!sealFailed) await unpackFrom(fh, seal, recorded, drain, failing);
       throw err;
     }
   } finally {

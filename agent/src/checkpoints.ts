@@ -15,6 +15,7 @@ import {
   type TakeCheckpointResult,
 } from '@godwit/schemas';
 import { type Account, resolveAccount } from './accounts.js';
+import type { SealKey } from './at-rest.js';
 import { asOwnerPath, copyAsOwner, fileReason, sizesAsOwner, type SizeNow } from './as-owner.js';
 import type { InheritedFile } from './criu.js';
 import { errnoName } from './errno.js';
@@ -30,7 +31,7 @@ const savedName = (i: number) => `godwit-file-${i}`;
 
 export interface CheckpointDeps {
   config: Readonly<AgentConfig>;
-  /** what checkpoint files are signed with, and checked against (cluster-key.ts) */
+  /** what checkpoint files are sealed with, and checked against (cluster-key.ts, at-rest.ts) */
   clusterKey: Buffer;
   procs: ProcStore;
   images: ImageStore;
@@ -97,6 +98,9 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
     return abs;
   }
 
+  /** a checkpoint is sealed for its path: its owner's directory and its name (at-rest.ts) */
+  const sealFor = (rel: string): SealKey => ({ key: clusterKey, context: `checkpoint ${rel}` });
+
   function badCheckpoint(abs: string, why: string): GodwitError {
     return new GodwitError('GODWIT_ERR_BAD_CHECKPOINT', `${abs} is not a usable checkpoint: ${why}`);
   }
@@ -156,7 +160,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         stoppedMs = Date.now() - stoppedAt;
         let written;
         try {
-          written = await writeArchive(work, target, clusterKey, maxBytes);
+          written = await writeArchive(work, target, sealFor(rel), config.encryptAtRest !== false, maxBytes);
         } catch (err) {
           if (then === 'exit') await goOn();
           if (err instanceof GodwitError) throw err;
@@ -184,7 +188,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
       if (!existsSync(file)) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `there is no checkpoint ${file}`);
       try {
         // verified while it is unpacked, into a directory of root's that is used only once the tag matched
-        await readArchive(file, clusterKey, req.mac, (tar) => images.unpackVerified(req.migrationId, tar), (why) => badCheckpoint(file, why));
+        await readArchive(file, sealFor(req.path), req.mac, (tar) => images.unpackVerified(req.migrationId, tar), (why) => badCheckpoint(file, why));
       } catch (err) {
         if (err instanceof GodwitError && err.code === 'GODWIT_ERR_BAD_CHECKPOINT') throw err;
         throw badCheckpoint(file, (err as Error).message);

@@ -1,7 +1,8 @@
 /**
  * The cluster key: random bytes that only the agents and the orchestrator hold. Every archive of
- * images godwit writes carries a MAC made with it (archive-mac.ts), so an image file that a user
- * could write (a checkpoint on shared storage) cannot be made into one the agent restores as root.
+ * images godwit writes is sealed with a key derived from it (at-rest.ts), so an image file that a
+ * user could write (a checkpoint on shared storage) cannot be made into one the agent restores as
+ * root, and a checkpoint stolen off the disk cannot be read.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { CLUSTER_KEY_BYTES } from '@godwit/schemas';

@@ -59,25 +59,6 @@ export function hashedOnTheWay(sealed: SealHasher | undefined) {
   };
 }
 
-/**
- * The tar stream in writes of up to CHUNK: tar-stream hands on each 512-byte header and each
- * file on its own, which would go out to the socket one write each while the program is stopped.
- */
-export async function* coalesced(source: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    parts.push(chunk);
-    size += chunk.length;
-    if (size >= CHUNK) {
-      yield Buffer.concat(parts);
-      parts = [];
-      size = 0;
-    }
-  }
-  if (size) yield Buffer.concat(parts);
-}
-
 export interface Extracting {
   /** the directory to write into, made on first use; lazy: godwit.json says it is a lazy move's */
   place(lazy: boolean): string;

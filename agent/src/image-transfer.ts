@@ -1,14 +1,16 @@
 /**
- * Sends an images tar stream to another agent's PUT /v1/images/MIGRATION, with an HMAC trailer
- * (as a checkpoint file's, archive-mac.ts) that the receiver verifies over the very bytes it
- * extracts.
+ * Sends an images tar stream to another agent's PUT /v1/images/MIGRATION, sealed as a checkpoint
+ * file is (at-rest.ts), authenticated only (what protects it on the wire is the connection's
+ * business): the receiver verifies each segment before it extracts a byte of it.
  */
 import { request } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 import { GodwitError, parseApiError } from '@godwit/schemas';
-import { signing } from './archive-mac.js';
-import { coalesced } from './image-archive.js';
+import { sealing, type SealKey } from './at-rest.js';
+
+/** the images of a migration are sealed for it: a stream of another move is refused */
+export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ key, context: `images of migration ${migrationId}` });
 
 /** Streams pack to the agent at `to`; returns the bytes the destination counts it holds. */
 export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: { url: string; token: string }): Promise<number> {
@@ -34,8 +36,8 @@ export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: numbe
     });
   });
   // a destination that goes away mid-stream fails each of these; none may go unobserved
-  // signed before coalescing: the trailer goes out in the same write as the tar's end
-  const streamed = pipeline(pack, signing(key).stream, coalesced, req);
+  // sealed in segments of a MiB: the tar's many small pieces go out in writes that large
+  const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false).stream, req);
   try {
     const [, res] = await Promise.all([streamed, reply]);
     if (res.status >= 300) {

@@ -11,9 +11,9 @@
  *
  * Images are used (sent or restored) only when their bytes are known to be godwit's: those this
  * agent dumped for a move or received, verified, in this run, or those whose seal verifies
- * (image-seal.ts: a freeze's, or those kept after a move). Between agents they travel with the
- * checkpoint's trailer (archive-mac.ts): the receiver verifies the HMAC of the very bytes it
- * extracts into a root-only directory, which appears under its name only once it did.
+ * (image-seal.ts: a freeze's, or those kept after a move). Between agents they travel sealed as
+ * a checkpoint file is (at-rest.ts): the receiver verifies each segment before it extracts it
+ * into a root-only directory, which appears under its name only once the whole stream verified.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -21,13 +21,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type tar from 'tar-stream';
 import { GodwitError } from '@godwit/schemas';
-import { verified } from './archive-mac.js';
+import { opened } from './at-rest.js';
 import type { Criu } from './criu.js';
 import { hasCode } from './expected-errors.js';
 import { extractImages, packImages } from './image-archive.js';
 import { META_FILE, readMetaIn, SAFE_NAME, sealedNamesIn, type ImageMeta } from './image-meta.js';
 import { readSeal, SEAL_FILE, sealHasher, type SealHasher, sealProblem, UNSEALED, writeSeal } from './image-seal.js';
-import { sendImages } from './image-transfer.js';
+import { sendImages, transferSeal } from './image-transfer.js';
 import { killCriu, lazyPagesPidIn } from './lazy.js';
 import { createPageServers, partialDir } from './page-servers.js';
 
@@ -210,9 +210,9 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     },
 
     /**
-     * Unpacks a signed tar stream (send's) into dataDir/images/MIGRATION (runDir's for a lazy
-     * move), verifying its MAC over the very bytes extracted: the directory appears under its
-     * name only when complete and verified, and a stream whose MAC does not verify is refused
+     * Unpacks a sealed tar stream (send's) into dataDir/images/MIGRATION (runDir's for a lazy
+     * move), each segment verified before it is extracted: the directory appears under its
+     * name only when complete and verified, and a stream whose seal does not verify is refused
      * (GODWIT_ERR_BAD_IMAGES) and what came of it removed. written(name, dir): a file is in place
      * in dir (the directory being filled, which nothing restores from). Returns the bytes of
      * images received, a page server's included.
@@ -222,7 +222,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
       // images that all come in the stream are sealed as they are extracted; a page server's
       // pages come outside it, and such images are used in this run only
       const hasher = pageServers.of(migrationId) ? undefined : sealHasher(key);
-      const bytes = await unpack(migrationId, Readable.from(verified(body, key, undefined, fail), { objectMode: false }), written, hasher);
+      const bytes = await unpack(migrationId, Readable.from(opened(body, transferSeal(key, migrationId), undefined, fail), { objectMode: false }), written, hasher);
       vouched.add(migrationId);
       return bytes;
     },

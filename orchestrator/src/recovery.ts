@@ -35,7 +35,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
 
   /**
    * The record of a checkpoint file: a file godwit has none of is neither recovered nor described
-   * (what the file itself says is trusted only once its MAC, checked against the record, holds).
+   * (what the file itself says is trusted only once its seal, checked against the record, holds).
    */
   function recordOf(path: string): CheckpointRow {
     const record = db.q.checkpointByPath.get(path);

@@ -147,7 +147,7 @@ export const TakeCheckpointRequest = Type.Object({
   maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
-/** HMAC-SHA256 of a checkpoint file's tar with the cluster key, hex: the tag its trailer carries */
+/** a checkpoint file's id, hex: the SHA-256 of its sealed header (agent/src/at-rest.ts), as the orchestrator records it */
 export const CheckpointMac = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 export const TakeCheckpointResult = Type.Object({
@@ -164,7 +164,7 @@ export const StageCheckpointRequest = Type.Object({
   path: CheckpointPath,
   /** who recovers it: the files written back or opened for it are this account's to write and open */
   account: AccountName,
-  /** the MAC recorded when it was taken: a file that does not carry it, or whose bytes do not verify, is refused */
+  /** the id recorded when it was taken: a file with another, or whose seal does not verify, is refused */
   mac: CheckpointMac,
   migrationId: Type.Integer(),
   /** the process it becomes (a recovery with -R makes a new one) */

@@ -40,7 +40,7 @@ export const Checkpoint = Type.Object({
   number: Type.Integer({ description: '1 for the first checkpoint of the process, and so on' }),
   path: Type.String({ description: 'the checkpoint file (FILE.N)' }),
   bytes: Type.Integer(),
-  mac: Type.String({ description: "HMAC-SHA256 of the file's tar with the cluster key, hex: the tag the file carries in its trailer" }),
+  mac: Type.String({ description: "the file's id, hex: the SHA-256 of its sealed header (random per file, authenticated with the cluster key); a file with another is refused" }),
   takenAt: Type.Integer(),
   node: NodeName,
   stoppedMs: Type.Integer({ description: 'how long the process was stopped for it' }),

@@ -14,9 +14,15 @@ export const AgentConfig = Type.Object({
   token: Type.String({ minLength: 16 }),
   /**
    * the cluster key (32 random bytes or more, mode 0600, root's), the same on every node: it
-   * signs and checks every checkpoint file, so none that someone else wrote is restored
+   * seals (encrypts and authenticates) every checkpoint file, so none that someone else wrote is
+   * restored, and none can be read off the disk
    */
   clusterKeyFile: Type.String({ pattern: '^/' }),
+  /**
+   * checkpoint files are encrypted with a key wrapped by the cluster key (default true); false
+   * writes them in clear, still authenticated, and the agent warns at start
+   */
+  encryptAtRest: Type.Optional(Type.Boolean()),
   orchestrator: Type.Object({ url: Type.String() }),
   /** root of everything the agent writes: images, program directories, logs */
   dataDir: Type.String({ pattern: '^/' }),

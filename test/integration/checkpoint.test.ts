@@ -4,19 +4,17 @@
  * node, with the files it was writing in its own directory as they were then; a file outside
  * that changed stops the recovery with its name, unless the user remaps it (-O) or accepts it.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import type { Checkpoint, Event } from '@godwit/schemas';
+import type { Checkpoint, Event, Process } from '@godwit/schemas';
 import { stopComponent } from '../../cli/src/cluster/index.js';
-import { entryData } from '../tar-entries.js';
-import { api, cli, cluster, crashAndRestart, debuggerOn, eventually, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { HEADER_BYTES, MAGIC, NOT_RECORDED, opened, SEGMENT } from '../../agent/src/at-rest.js';
+import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, guestDir, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
 
-/** the MAC trailer's size: the 32-byte tag, then GODWMAC1 */
-const TRAILER = 40;
-const sign = (tar: Buffer, key: Buffer) => Buffer.concat([createHmac('sha256', key).update(tar).digest(), Buffer.from('GODWMAC1')]);
 const flipped = (bytes: Buffer, at: number) => {
   const copy = Buffer.from(bytes);
   copy.writeUInt8(copy.readUInt8(at) ^ 0x01, at);
@@ -29,18 +27,16 @@ describe('checkpoints and recovery', function () {
   let h: Harness;
   let dir: string;
   let mine: string;
-  /** a checkpoint file's tag, made with the cluster's key, as its trailer should carry it */
+  /** a checkpoint file's id, as godwit records it: the SHA-256 of its sealed header */
   let macOf: (file: string) => string;
   before(async function () {
     this.timeout(180_000);
     h = await cluster();
     mine = join(h.home, 'checkpoints', h.info.client.user);
-    const key = readFileSync(join(h.home, 'cluster.key'));
     macOf = (file) => {
-      const bytes = readFileSync(file);
-      const trailer = bytes.subarray(-TRAILER);
-      expect(trailer.equals(sign(bytes.subarray(0, -TRAILER), key)), `${file} ends with its MAC`).to.equal(true);
-      return trailer.subarray(0, 32).toString('hex');
+      const header = readFileSync(file).subarray(0, HEADER_BYTES);
+      expect(header.subarray(0, MAGIC.length).toString('latin1'), `${file} is sealed`).to.equal(MAGIC.toString('latin1'));
+      return createHash('sha256').update(header).digest('hex');
     };
   });
   beforeEach(() => {
@@ -184,9 +180,9 @@ describe('checkpoints and recovery', function () {
     expect(back.stdout, 'its 256 MiB came back intact').to.match(/^intact$/m);
   });
 
-  it('refuses a checkpoint with a byte of its core image changed, a tar with no MAC or one made with another key, and a file godwit has no record of; the same checkpoint unchanged recovers', async function () {
+  it('refuses a checkpoint with a byte changed, cut short, or not sealed at all, and a file godwit has no record of; the same checkpoint unchanged recovers', async function () {
     this.timeout(300_000);
-    const run = mosrun(h, ['-C', 'mac', program('logcount'), '40'], { cwd: dir });
+    const run = mosrun(h, ['-C', 'mac', program('logcount'), '150'], { cwd: dir });
     const id = await run.id();
     await run.waitFor(/^5$/m);
     // checkpointed and ended at once: a kill after a checkpoint could come after its 4 s were over
@@ -195,8 +191,8 @@ describe('checkpoints and recovery', function () {
     await run.child;
     const file = join(mine, 'mac.1');
     const original = readFileSync(file);
-    const core = entryData(original, /^core-\d+\.img$/);
-    const tar = original.subarray(0, -TRAILER);
+    const middle = HEADER_BYTES + Math.floor((original.length - HEADER_BYTES) / 2);
+    const changed = `does not verify: it was changed, moved, or put there from another file`;
     const unusable = `${file} is not a usable checkpoint:`;
     const refused = async (what: string, bytes: Buffer, why: string, name = 'mac.1') => {
       writeFileSync(join(mine, name), bytes);
@@ -206,9 +202,9 @@ describe('checkpoints and recovery', function () {
       expect(r.stderr, `${what}: no stack trace`).to.not.match(/\n\s+at /);
     };
     try {
-      await refused(`a byte of ${core.name} changed`, flipped(original, core.offset + Math.floor(core.size / 2)), `${unusable} not written by this cluster, or changed since: its MAC does not verify`);
-      await refused('its tar alone, with no MAC', tar, `${unusable} it carries no godwit MAC`);
-      await refused('its tar signed with another key', Buffer.concat([tar, sign(tar, randomBytes(32))]), `${unusable} its MAC is not the one godwit recorded when it was taken`);
+      await refused('a byte in the middle changed', flipped(original, middle), `${unusable} its segment ${Math.floor((middle - HEADER_BYTES) / (SEGMENT + 16))} ${changed}`);
+      await refused('its last byte cut off', original.subarray(0, -1), changed);
+      await refused('random bytes of its size', randomBytes(original.length), `${unusable} it is not a file godwit sealed`);
       await refused('a copy under a name godwit never wrote', original, `godwit has no record of ${join(mine, 'copy.1')}`, 'copy.1');
       const info = await cli(h, 'mosrun', ['-I', 'copy.1']);
       expect(info.exitCode, 'mosrun -I describes only what godwit recorded').to.not.equal(0);
@@ -219,8 +215,63 @@ describe('checkpoints and recovery', function () {
     }
     const back = await cli(h, 'mosrun', ['-r', 'node2', '-R', 'mac.1', '--rollback-files'], { input: '' });
     expect(back.exitCode, `the unchanged checkpoint recovers, the refusals left the cluster working: ${back.stderr}`).to.equal(0);
-    expect(back.stdout).to.match(resultOf(40));
+    expect(back.stdout).to.match(resultOf(150));
     const images = join(h.home, 'nodes', 'node1', 'data', 'images');
     expect(existsSync(images) ? readdirSync(images) : [], 'the refused recoveries left no images on node1').to.deep.equal([]);
+  });
+
+  it("holds none of the program's memory in clear on disk; another user's checkpoint copied over one's own is refused either way, and nothing runs from it", async function () {
+    this.timeout(300_000);
+    const tag = randomBytes(8).toString('hex');
+    // the marker is made in the program's memory: its command line holds only the tag
+    const marker = `GODWIT-AT-REST-${tag}`;
+    const HOLD = "import sys, time\nsecret = ('GODWIT-AT-REST-' + sys.argv[1]) * 64\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.1)\n";
+    const guest = asGuest(h);
+    const theirs = join(h.home, 'checkpoints', h.info.guest.user);
+    const work = guestDir(h, 'godwit-at-rest-');
+    const running = async (as: Harness) => (await api<Process[]>(as, 'GET', '/v1/processes')).body.filter((p) => p.state === 'running').map((p) => p.id);
+    const checkpointAndEnd = async (as: Harness, name: string, cwd: string) => {
+      const run = mosrun(as, ['-C', name, 'python3', '-c', HOLD, tag], { cwd });
+      const id = await run.id();
+      await run.waitFor(/^ready$/m);
+      const taken = await cli(as, 'mosmigrate', [String(id), 'exit']);
+      expect(taken.exitCode, taken.stderr).to.equal(0);
+      await run.child;
+    };
+    try {
+      await checkpointAndEnd(h, 'secret', dir);
+      await checkpointAndEnd(guest, 'theirs', work);
+      const file = join(mine, 'secret.1');
+      const onDisk = readFileSync(file);
+      expect(onDisk.includes(Buffer.from(marker)), `the marker the program held in memory is in ${file} in clear`).to.equal(false);
+      // what the grep would have found: the marker is in the checkpoint, sealed
+      const key = readFileSync(join(h.home, 'cluster.key'));
+      const plain: Buffer[] = [];
+      for await (const c of opened(Readable.from([onDisk]), { key, context: `checkpoint ${h.info.client.user}/secret.1` }, macOf(file), (why) => new Error(why))) plain.push(c);
+      expect(Buffer.concat(plain).includes(Buffer.from(marker)), 'the marker is in the checkpoint once opened with the cluster key').to.equal(true);
+
+      const guestFile = join(theirs, 'theirs.1');
+      const guestBytes = readFileSync(guestFile);
+      // the guest's checkpoint put in the user's place, and the user's (holding the secret) in the guest's
+      const swaps: [string, Harness, string, string, Buffer][] = [
+        ["the guest's checkpoint over the user's", h, file, 'secret.1', guestBytes],
+        ["the user's checkpoint over the guest's", guest, guestFile, 'theirs.1', onDisk],
+      ];
+      for (const [what, as, path, name, bytes] of swaps) {
+        const before = readFileSync(path);
+        writeFileSync(path, bytes);
+        try {
+          const r = await cli(as, 'mosrun', ['-R', name, '--rollback-files'], { input: '' });
+          expect(r.exitCode, `${what}: ${r.stdout}`).to.not.equal(0);
+          expect(r.stderr, what).to.include(`${path} is not a usable checkpoint: ${NOT_RECORDED}`);
+          expect(r.stdout + r.stderr, `${what}: nothing of the program ran`).to.not.include('ready');
+          expect(await running(as), `${what}: nothing runs`).to.deep.equal([]);
+        } finally {
+          writeFileSync(path, before);
+        }
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

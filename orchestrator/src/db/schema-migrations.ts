@@ -37,8 +37,8 @@ function hasColumn(raw: Database.Database, table: string, column: string): boole
 
 /**
  * Columns renamed since: a database from before has the old name. A checkpoint's sha256 became
- * its MAC; the old rows keep their SHA-256 there, which no MAC matches: files from before carry
- * no MAC and are refused anyway. The time CRIU keeps a program stopped was called frozen, a name
+ * its MAC, now its sealed file's id; the old rows keep their SHA-256 there, which no id matches:
+ * files from before are not sealed and are refused anyway. The time CRIU keeps a program stopped was called frozen, a name
  * now left to MOSIX's freeze.
  */
 const RENAMED_COLUMNS: [table: string, from: string, to: string][] = [

@@ -109,7 +109,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   number INTEGER NOT NULL,
   path TEXT NOT NULL UNIQUE,
   bytes INTEGER NOT NULL,
-  -- the file's HMAC-SHA256 with the cluster key (hex), the tag in its trailer
+  -- the file's id (hex): the SHA-256 of its sealed header (agent/src/at-rest.ts)
   mac TEXT NOT NULL,
   taken_at INTEGER NOT NULL,
   node TEXT NOT NULL,

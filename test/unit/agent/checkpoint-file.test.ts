@@ -6,14 +6,22 @@ import type { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { GodwitError } from '@godwit/schemas';
-import { FORGED, NO_MAC, NOT_RECORDED, TRAILER_BYTES } from '../../../agent/src/archive-mac.js';
+import { CUT_SHORT, HEADER_BYTES, MAGIC, NOT_OURS, NOT_RECORDED, NOT_SEALED, SEGMENT, segmentBroken, type SealKey } from '../../../agent/src/at-rest.js';
 import { readArchive, writeArchive } from '../../../agent/src/checkpoint-file.js';
 import type { Criu } from '../../../agent/src/criu.js';
 import { createImageStore } from '../../../agent/src/images.js';
 import { packImages } from '../../../agent/src/image-archive.js';
-import { entryData } from '../../tar-entries.js';
 
-describe('checkpoint file MAC', () => {
+/** what every checkpoint file is sealed for in these tests: its place */
+const sealAs = (key: Buffer, context = 'checkpoint alice/c.1'): SealKey => ({ key, context });
+/** the tar packImages makes of src: what a checkpoint file holds */
+async function tarOf(src: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of packImages(src) as unknown as Readable) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('checkpoint file seal', () => {
   let dir: string;
   let src: string;
   let file: string;
@@ -33,23 +41,25 @@ describe('checkpoint file MAC', () => {
 
   const refusal = (why: string) => new GodwitError('GODWIT_ERR_BAD_CHECKPOINT', `${file} is not a usable checkpoint: ${why}`);
   /** what stage does: the file, verified while the image store unpacks it */
-  async function unpack(path: string, withKey: Buffer, mac: string) {
+  async function unpack(path: string, withKey: Buffer, mac: string, context?: string) {
     const store = createImageStore(join(dir, 'data'), {} as Criu, key);
     try {
-      await readArchive(path, withKey, mac, (tar) => store.unpackVerified(5, tar), refusal);
+      await readArchive(path, sealAs(withKey, context), mac, (tar) => store.unpackVerified(5, tar), refusal);
       return { error: undefined, store };
     } catch (err) {
       return { error: err as Error, store };
     }
   }
 
-  it('is written 0600 in a 0700 directory, with its tag in a trailer, and unpacks with that tag', async () => {
-    const { bytes, mac } = await writeArchive(src, file, key);
+  it('is written 0600 in a 0700 directory, encrypted (no byte of its images in clear), and unpacks with the id recorded', async () => {
+    const { bytes, mac } = await writeArchive(src, file, sealAs(key), true);
     expect(statSync(file).mode & 0o777).to.equal(0o600);
     expect(statSync(join(dir, 'ckpt')).mode & 0o777).to.equal(0o700);
     const bytesOnDisk = readFileSync(file);
     expect(bytes).to.equal(bytesOnDisk.length);
-    expect(bytesOnDisk.subarray(-TRAILER_BYTES).toString('hex')).to.equal(`${mac}${Buffer.from('GODWMAC1').toString('hex')}`);
+    expect(bytesOnDisk.subarray(0, MAGIC.length).equals(MAGIC)).to.equal(true);
+    expect(bytesOnDisk.includes(core.subarray(5000, 5064)), 'a piece of the core image in clear').to.equal(false);
+    expect(bytesOnDisk.includes(Buffer.from('core-1.img')), 'a file name in clear').to.equal(false);
     const { error, store } = await unpack(file, key, mac);
     expect(error).to.equal(undefined);
     expect(readFileSync(join(store.dirOf(5), 'core-1.img')).equals(core)).to.equal(true);
@@ -57,64 +67,66 @@ describe('checkpoint file MAC', () => {
   });
 
   it("stops past maxBytes (its owner's quota), keeping the file it would replace and leaving no partial file", async () => {
-    const first = await writeArchive(src, file, key);
+    const first = await writeArchive(src, file, sealAs(key), true);
     const before = readFileSync(file);
     writeFileSync(join(src, 'core-1.img'), randomBytes(4 * 1024 * 1024));
     let error: unknown;
-    await writeArchive(src, file, key, first.bytes + 1000).catch((err: unknown) => (error = err));
+    await writeArchive(src, file, sealAs(key), true, first.bytes + 1000).catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(GodwitError).and.include({ code: 'GODWIT_ERR_CHECKPOINT_QUOTA' });
     expect(readFileSync(file).equals(before), 'the earlier checkpoint is untouched').to.equal(true);
     expect(readdirSync(join(dir, 'ckpt'))).to.deep.equal(['c.1']);
   });
 
-  it('refuses the file with one byte changed anywhere (tar header, image data, tag, magic), and leaves no images', async () => {
-    const { mac } = await writeArchive(src, file, key);
-    const good = readFileSync(file);
-    const data = entryData(good, /^core-\d+\.img$/);
-    const places: [string, number, string][] = [
-      ['the first tar header (a name byte)', 3, FORGED],
-      ["core-1.img's header (its mode)", data.offset - 512 + 101, FORGED],
-      ['the core image', data.offset + 1_000_000, FORGED],
-      ['the end-of-archive blocks', good.length - TRAILER_BYTES - 10, FORGED],
-      ['the tag', good.length - TRAILER_BYTES + 5, NOT_RECORDED],
-      ['the magic', good.length - 1, NO_MAC],
-    ];
-    for (const [where, offset, why] of places) {
-      const bad = Buffer.from(good);
-      bad.writeUInt8(bad.readUInt8(offset) ^ 0x01, offset);
-      writeFileSync(file, bad);
-      const { error, store } = await unpack(file, key, mac);
-      expect(error, `a byte changed in ${where}`).to.be.instanceOf(GodwitError);
-      expect(error!.message, `a byte changed in ${where}`).to.equal(`${file} is not a usable checkpoint: ${why}`);
-      expect(store.migrationIds(), `nothing kept after a change in ${where}`).to.deep.equal([]);
-      const images = join(dir, 'data', 'images');
-      expect(existsSync(images) ? readdirSync(images) : [], `no partial images after a change in ${where}`).to.deep.equal([]);
-    }
-  });
+  for (const encrypt of [true, false]) {
+    it(`refuses the file with one byte changed anywhere${encrypt ? '' : ' (encryption off: still authenticated)'}, and leaves no images`, async () => {
+      const { mac } = await writeArchive(src, file, sealAs(key), encrypt);
+      const good = readFileSync(file);
+      const places: [string, number, string][] = [
+        ['the magic', 0, NOT_SEALED],
+        ['the wrapped key', HEADER_BYTES - 20, NOT_RECORDED],
+        ['the first segment (tar headers)', HEADER_BYTES + 3, segmentBroken(0)],
+        ['the core image', HEADER_BYTES + 2 * (SEGMENT + 16) + 100, segmentBroken(2)],
+        ['the last segment (end-of-archive blocks)', good.length - 30, segmentBroken(3)],
+      ];
+      for (const [where, offset, why] of places) {
+        const bad = Buffer.from(good);
+        bad.writeUInt8(bad.readUInt8(offset) ^ 0x01, offset);
+        writeFileSync(file, bad);
+        const { error, store } = await unpack(file, key, mac);
+        expect(error, `a byte changed in ${where}`).to.be.instanceOf(GodwitError);
+        expect(error!.message, `a byte changed in ${where}`).to.equal(`${file} is not a usable checkpoint: ${why}`);
+        expect(store.migrationIds(), `nothing kept after a change in ${where}`).to.deep.equal([]);
+        const images = join(dir, 'data', 'images');
+        expect(existsSync(images) ? readdirSync(images) : [], `no partial images after a change in ${where}`).to.deep.equal([]);
+      }
+      writeFileSync(file, good.subarray(0, HEADER_BYTES + 2 * (SEGMENT + 16)));
+      expect((await unpack(file, key, mac)).error?.message, 'cut short at a segment').to.include(CUT_SHORT);
+    });
+  }
 
-  it('refuses a tag made with another key, a file with no trailer, and a valid file that is not the one recorded', async () => {
-    const { mac } = await writeArchive(src, file, key);
-    expect((await unpack(file, randomBytes(32), mac)).error?.message).to.include(FORGED);
+  it("refuses another cluster's file, another user's or checkpoint's put in its place, a plain tar, and a valid file that is not the one recorded", async () => {
+    const { mac } = await writeArchive(src, file, sealAs(key), true);
+    expect((await unpack(file, randomBytes(32), mac)).error?.message, 'another key').to.include(NOT_OURS);
+    expect((await unpack(file, key, mac, 'checkpoint bob/c.1')).error?.message, "alice's file in bob's place").to.include(NOT_OURS);
+    expect((await unpack(file, key, mac, 'checkpoint alice/c.2')).error?.message, 'c.1 in the place of c.2').to.include(NOT_OURS);
 
     const other = join(dir, 'other.1');
-    const forged = await writeArchive(src, other, randomBytes(32));
-    expect((await unpack(other, key, forged.mac)).error?.message, "another cluster's file, with its own tag").to.include(FORGED);
+    const forged = await writeArchive(src, other, sealAs(randomBytes(32)), true);
+    expect((await unpack(other, key, forged.mac)).error?.message, "another cluster's file, with its own id").to.include(NOT_OURS);
 
     const tarOnly = join(dir, 'plain.tar');
-    const chunks: Buffer[] = [];
-    for await (const c of packImages(src) as unknown as Readable) chunks.push(c as Buffer);
-    writeFileSync(tarOnly, Buffer.concat(chunks));
-    expect((await unpack(tarOnly, key, mac)).error?.message).to.include(NO_MAC);
+    writeFileSync(tarOnly, await tarOf(src));
+    expect((await unpack(tarOnly, key, mac)).error?.message).to.include(NOT_SEALED);
     writeFileSync(tarOnly, 'short');
-    expect((await unpack(tarOnly, key, mac)).error?.message).to.include(NO_MAC);
+    expect((await unpack(tarOnly, key, mac)).error?.message).to.include(NOT_SEALED);
 
     writeFileSync(join(src, 'pstree.img'), 'another tree');
-    const newer = await writeArchive(src, join(dir, 'ckpt', 'c.2'), key);
+    const newer = await writeArchive(src, join(dir, 'ckpt', 'c.2'), sealAs(key), true);
     expect((await unpack(file, key, newer.mac)).error?.message, 'an older checkpoint in place of a newer one').to.include(NOT_RECORDED);
   });
 
   it('refuses a symbolic link and a FIFO in place of the file, without waiting on it', async () => {
-    const { mac } = await writeArchive(src, file, key);
+    const { mac } = await writeArchive(src, file, sealAs(key), true);
     const link = join(dir, 'ckpt', 'link.1');
     symlinkSync(file, link);
     expect((await unpack(link, key, mac)).error?.message).to.equal(`${file} is not a usable checkpoint: it is a symbolic link`);
@@ -124,22 +136,27 @@ describe('checkpoint file MAC', () => {
   });
 
   it('reads the file once: the bytes unpacked are those verified, whatever is put at its path meanwhile', async () => {
-    const { mac } = await writeArchive(src, file, key);
+    const { mac } = await writeArchive(src, file, sealAs(key), true);
     const good = readFileSync(file);
     const swapped = Buffer.from(good);
     // beyond the first read
-    const at = entryData(good, /^core-\d+\.img$/).offset + 2_000_000;
+    const at = HEADER_BYTES + 2 * (SEGMENT + 16) + 100;
     swapped.writeUInt8(swapped.readUInt8(at) ^ 0xff, at);
     writeFileSync(join(dir, 'swap'), swapped);
     const seen: Buffer[] = [];
-    await readArchive(file, key, mac, async (tar) => {
+    await readArchive(file, sealAs(key), mac, async (tar) => {
       for await (const chunk of tar) {
         // after the first chunk, the file at the path is replaced by a changed one
         if (!seen.length) renameSync(join(dir, 'swap'), file);
         seen.push(chunk as Buffer);
       }
     }, refusal);
-    expect(Buffer.concat(seen).equals(good.subarray(0, -TRAILER_BYTES)), 'what was unpacked is the original tar').to.equal(true);
+    const original: Buffer[] = [];
+    writeFileSync(join(dir, 'again'), good);
+    await readArchive(join(dir, 'again'), sealAs(key), mac, async (tar) => {
+      for await (const chunk of tar) original.push(chunk as Buffer);
+    }, refusal);
+    expect(Buffer.concat(seen).equals(Buffer.concat(original)), 'what was unpacked is the original tar').to.equal(true);
     expect(existsSync(join(dir, 'swap'))).to.equal(false);
   });
 });

@@ -8,20 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GodwitError } from '@godwit/schemas';
-import { FORGED, NO_MAC, signing } from '../../../agent/src/archive-mac.js';
+import { NOT_OURS, sealing } from '../../../agent/src/at-rest.js';
 import type { Criu } from '../../../agent/src/criu.js';
 import { BROKEN_SEAL, SEAL_FILE, UNSEALED } from '../../../agent/src/image-seal.js';
 import { createImageStore } from '../../../agent/src/images.js';
 import { packImages } from '../../../agent/src/image-archive.js';
+import { transferSeal } from '../../../agent/src/image-transfer.js';
 import { LAZY_PAGES_PID } from '../../../agent/src/lazy.js';
 
-/** the stream another agent's send() makes of the images in src: packed, with its MAC trailer */
-async function sentBytes(src: string, key: Buffer): Promise<Buffer> {
+/** the stream another agent's send() makes of the images in src for migration 7: packed and sealed */
+async function sentBytes(src: string, key: Buffer, migrationId = 7): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of packImages(src).pipe(signing(key).stream)) chunks.push(c as Buffer);
+  for await (const c of packImages(src).pipe(sealing(transferSeal(key, migrationId), false).stream)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
-const sent = async (src: string, key: Buffer) => Readable.from([await sentBytes(src, key)]);
+const sent = async (src: string, key: Buffer, migrationId = 7) => Readable.from([await sentBytes(src, key, migrationId)]);
 
 /** the error fn threw, or a failure saying it threw none */
 async function refusal(fn: () => Promise<unknown>): Promise<GodwitError> {
@@ -54,16 +55,16 @@ describe('image store', () => {
   });
 
   it("keeps a lazy move's images under runDir, and any other's under dataDir", async () => {
-    const pack = (meta: object) => {
+    const pack = (migrationId: number, meta: object) => {
       const src = mkdtempSync(join(dir, 'src-'));
       writeFileSync(join(src, 'godwit.json'), JSON.stringify(meta));
       writeFileSync(join(src, 'pstree.img'), 'tree');
-      return sent(src, key);
+      return sent(src, key, migrationId);
     };
     const [data, run] = [join(dir, 'data'), join(dir, 'run')];
     const store = createImageStore(data, {} as Criu, key, run);
-    await store.receive(7, await pack({ processId: 1, lazy: { at: { host: '127.0.0.1', port: 1 }, dumpPid: 1 } }));
-    const received = await store.receive(8, await pack({ processId: 2 }));
+    await store.receive(7, await pack(7, { processId: 1, lazy: { at: { host: '127.0.0.1', port: 1 }, dumpPid: 1 } }));
+    const received = await store.receive(8, await pack(8, { processId: 2 }));
     expect(received, 'the bytes of the images sent').to.equal(JSON.stringify({ processId: 2 }).length + 'tree'.length);
     expect(store.dirOf(7)).to.equal(join(run, 'images', '7'));
     expect(store.dirOf(8)).to.equal(join(data, 'images', '8'));
@@ -99,7 +100,7 @@ describe('image store', () => {
     expect(existsSync(partial)).to.equal(false);
   });
 
-  describe('MACs', () => {
+  describe('seals', () => {
     let src: string;
     beforeEach(() => {
       src = join(dir, 'src');
@@ -111,7 +112,7 @@ describe('image store', () => {
       writeFileSync(join(src, 'pages-1.img'), randomBytes((1 << 20) + 4096));
     });
 
-    it('takes in a stream whose MAC verifies, seals what came, and restores from it after a restart', async () => {
+    it('takes in a stream whose seal verifies, seals what came, and restores from it after a restart', async () => {
       const data = join(dir, 'data');
       await createImageStore(data, {} as Criu, key).receive(7, await sent(src, key));
       expect(readdirSync(join(data, 'images', '7')).sort()).to.deep.equal(['core-1.img', 'godwit.json', SEAL_FILE, 'pages-1.img', 'pstree.img']);
@@ -122,15 +123,16 @@ describe('image store', () => {
       expect((await refusal(() => restarted.checkSeal(7))).message).to.include(BROKEN_SEAL);
     });
 
-    it('refuses a stream with one byte changed, or without its trailer, or signed with another key, and keeps nothing of it', async () => {
+    it("refuses a stream with one byte changed, or cut short, or sealed with another key or for another migration, and keeps nothing of it", async () => {
       const honest = await sentBytes(src, key);
       const changed = Buffer.from(honest);
       const at = changed.indexOf('core of task 1');
       changed[at + 13] = '2'.charCodeAt(0);
       const cases: [string, Buffer, string][] = [
-        ['one byte of core-1.img changed', changed, FORGED],
-        ['the trailer cut off', honest.subarray(0, honest.length - 40), NO_MAC],
-        ["another cluster's key", await sentBytes(src, randomBytes(32)), FORGED],
+        ['one byte of core-1.img changed', changed, 'its segment 0 does not verify'],
+        ['its end cut off', honest.subarray(0, honest.length - 40), 'its segment 1 does not verify'],
+        ["another cluster's key", await sentBytes(src, randomBytes(32)), NOT_OURS],
+        ['the stream of another migration', await sentBytes(src, key, 8), NOT_OURS],
       ];
       const data = join(dir, 'data');
       const store = createImageStore(data, {} as Criu, key);
@@ -138,7 +140,7 @@ describe('image store', () => {
         const err = await refusal(() => store.receive(7, Readable.from([bytes])));
         expect(err.code, what).to.equal('GODWIT_ERR_BAD_IMAGES');
         expect(err.message, what).to.include(why);
-        expect(readdirSync(join(data, 'images')), `${what}: nothing of it stays`).to.deep.equal([]);
+        expect(existsSync(join(data, 'images')) ? readdirSync(join(data, 'images')) : [], `${what}: nothing of it stays`).to.deep.equal([]);
         await refusal(() => store.checkSeal(7));
       }
     });
