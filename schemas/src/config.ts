@@ -4,6 +4,11 @@ import Type, { type Static } from 'typebox';
 /** the fewest bytes a cluster key (AgentConfig.clusterKeyFile) holds */
 export const CLUSTER_KEY_BYTES = 32;
 
+export const PortRange = Type.Object({ first: Type.Integer({ minimum: 1, maximum: 65535 }), last: Type.Integer({ minimum: 1, maximum: 65535 }) });
+export type PortRange = Static<typeof PortRange>;
+/** AgentConfig.pageServerPorts when unset: next to the orchestrator's 7700 and the agents' 7701 */
+export const DEFAULT_PAGE_SERVER_PORTS: PortRange = { first: 7710, last: 7799 };
+
 export const AgentConfig = Type.Object({
   node: Type.String(),
   /** address and port this agent listens on (its node's address) */
@@ -59,6 +64,12 @@ export const AgentConfig = Type.Object({
    * beyond it the program's writes block, as on a full pipe, so no node spools without bound
    */
   outputSpoolBytes: Type.Optional(Type.Integer({ minimum: 4096 })),
+  /**
+   * the TCP ports CRIU's page servers listen on here, a move's destination (full copy) and a lazy
+   * move's source (default 7710-7799): each takes one free port of the range for one move, so
+   * firewalls between nodes open this range
+   */
+  pageServerPorts: Type.Optional(PortRange),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 
