@@ -210,10 +210,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     credentials.issue(Number(req.params.migrationId)),
   );
 
-  // checked before its body is read: what a refused sender streams is never unpacked
+  // checked as the request comes, before any of its body is read (whatever its content type)
   const takeCredential = async (req: FastifyRequest<{ Params: { migrationId: string } }>) =>
     credentials.take(Number(req.params.migrationId), bearerOf(req.headers.authorization));
-  app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER, config: { moveCredential: true }, preHandler: takeCredential }, async (req) => {
+  app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER, config: { moveCredential: true }, onRequest: takeCredential }, async (req) => {
     const bytes = await lifecycle.receive(Number(req.params.migrationId), req.body as Readable);
     return { bytes };
   });
