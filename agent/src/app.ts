@@ -10,6 +10,8 @@ import { createCriu, type Criu } from './criu.js';
 import { createDeputies } from './deputies.js';
 import { requireToken } from './require-token.js';
 import { createImageStore } from './images.js';
+import { createMoveCredentials } from './move-credentials.js';
+import { createPortPicker } from './page-server-ports.js';
 import { mountRunDir } from './run-dir.js';
 import { createKeptOutput } from './kept-output.js';
 import { keptRoutes } from './kept-routes.js';
@@ -47,7 +49,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);
   if (config.runDir) await mountRunDir(config.runDir);
-  const images = createImageStore(config.dataDir, criu, clusterKey, config.runDir);
+  const ports = createPortPicker(config.pageServerPorts);
+  const images = createImageStore(config.dataDir, criu, clusterKey, config.runDir, ports);
   const writeStdin = createStdinWriter();
   const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);
   const control = config.controlDir
@@ -55,9 +58,9 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     : undefined;
   const deputies = createDeputies({ config, orchestrator, log: app.log });
   app.addHook('onClose', async () => deputies.close());
-  const lifecycle = createLifecycle({ config, criu, procs, images, writeStdin, control, deputies, log: app.log });
+  const lifecycle = createLifecycle({ config, criu, procs, images, ports, writeStdin, control, deputies, log: app.log });
   const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle, log: app.log });
-  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, lifecycle, checkpoints, writeStdin, control });
+  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, credentials: createMoveCredentials(), lifecycle, checkpoints, writeStdin, control });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {
     await app.register(controlRoutes, { control });

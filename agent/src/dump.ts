@@ -14,7 +14,6 @@ import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
 import type { DumpAlone } from './dump-lock.js';
-import { freePort } from './free-port.js';
 import { UNREAD_FILE } from './image-meta.js';
 import { holdStopped } from './lazy.js';
 import type { LazyDaemons } from './lazy-daemons.js';
@@ -45,7 +44,7 @@ interface Dumped {
 }
 
 export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDaemons: Pick<LazyDaemons, 'track'>) {
-  const { config, node, criu, procs, images } = ctx;
+  const { config, node, criu, procs, images, ports } = ctx;
 
   function running(id: number): AgentProc {
     const cur = procs.current(id);
@@ -81,7 +80,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
 
   async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts }: DumpPlan): Promise<Dumped> {
     const dir = await images.fresh(migrationId, lazy);
-    const lazyAt = lazy ? { host: config.listen.host, port: await freePort(config.listen.host) } : undefined;
+    const lazyAt = lazy ? { host: config.listen.host, port: await ports.pick(config.listen.host) } : undefined;
     let stoppedAt = 0;
     let dumpMs = 0;
     let server: LazyDaemon | undefined;

@@ -6,18 +6,21 @@
 import { request } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
-import { GodwitError, parseApiError } from '@godwit/schemas';
+import { GodwitError, parseApiError, type SendRequest } from '@godwit/schemas';
 import { sealing, type SealKey } from './at-rest.js';
 
 /** the images of a migration are sealed for it: a stream of another move is refused */
 export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ key, context: `images of migration ${migrationId}` });
 
-/** Streams pack to the agent at `to`; returns the bytes the destination counts it holds. */
-export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: { url: string; token: string }): Promise<number> {
+/**
+ * Streams pack to the agent at `to`, presenting the credential it gave for this move; returns the
+ * bytes the destination counts it holds.
+ */
+export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: SendRequest['to']): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}`, to.url);
   const req = request(url, {
     method: 'PUT',
-    headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
+    headers: { authorization: `Bearer ${to.credential}`, 'content-type': 'application/x-tar' },
   });
   const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
     let answered = false;
@@ -40,19 +43,29 @@ export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: numbe
   const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false).stream, req);
   try {
     const [, res] = await Promise.all([streamed, reply]);
-    if (res.status >= 300) {
-      const body = parseApiError(res.body);
-      throw body ? GodwitError.fromBody(body) : new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
-    }
+    if (res.status >= 300) throw refusal(res);
     // the destination counts what it holds, pages from a page server included
     return (JSON.parse(res.body) as { bytes: number }).bytes;
   } catch (err) {
     pack.destroy();
     req.destroy();
-    const [sending] = await Promise.allSettled([streamed, reply]);
-    // the images' own refusal (their seal) says more than the request it cut short
-    const cause = sending.status === 'rejected' && sending.reason instanceof GodwitError ? sending.reason : err;
+    const [sending, answer] = await Promise.allSettled([streamed, reply]);
+    // the images' own refusal (their seal) says more than the request it cut short, and the
+    // destination's answer (a refused credential, before it read any) more than the broken pipe
+    const refused = answer.status === 'fulfilled' && answer.value.status >= 300 ? refusal(answer.value) : undefined;
+    const cause = sending.status === 'rejected' && sending.reason instanceof GodwitError ? sending.reason : (refused ?? err);
     if (cause instanceof GodwitError) throw cause;
     throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `sending the images of migration ${migrationId} to ${to.url} failed: ${(cause as Error).message}`);
   }
+}
+
+/**
+ * The destination's refusal as an error of the move: a credential it refused is the move's
+ * failure, not the caller's (whose own token was good), and says so.
+ */
+function refusal(res: { status: number; body: string }): Error {
+  const body = parseApiError(res.body);
+  if (!body) return new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+  const e = GodwitError.fromBody(body);
+  return e.code === 'GODWIT_ERR_UNAUTHORIZED' ? new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `the destination refused the images: ${e.message}`, e.details) : e;
 }

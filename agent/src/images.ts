@@ -20,7 +20,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type tar from 'tar-stream';
-import { GodwitError } from '@godwit/schemas';
+import { GodwitError, type SendRequest } from '@godwit/schemas';
 import { opened } from './at-rest.js';
 import type { Criu } from './criu.js';
 import { hasCode } from './expected-errors.js';
@@ -29,10 +29,14 @@ import { META_FILE, readMetaIn, SAFE_NAME, sealedNamesIn, type ImageMeta } from 
 import { readSeal, SEAL_FILE, sealHasher, type SealHasher, sealProblem, UNSEALED, writeSeal } from './image-seal.js';
 import { sendImages, transferSeal } from './image-transfer.js';
 import { killCriu, lazyPagesPidIn } from './lazy.js';
+import { createPortPicker, type PortPicker } from './page-server-ports.js';
 import { createPageServers, partialDir } from './page-servers.js';
 
-/** key: the cluster key; runDir: where a lazy move's images go (a tmpfs), dataDir's when unset */
-export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir) {
+/**
+ * key: the cluster key; runDir: where a lazy move's images go (a tmpfs), dataDir's when unset;
+ * ports: where page servers receiving pages here listen
+ */
+export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir, ports: PortPicker = createPortPicker()) {
   const diskRoot = join(dataDir, 'images');
   const runRoot = join(runDir, 'images');
   const roots = [...new Set([runRoot, diskRoot])];
@@ -43,7 +47,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     return existsSync(run) ? run : join(diskRoot, String(migrationId));
   };
   const everyDirOf = (migrationId: number) => roots.flatMap((r) => [join(r, String(migrationId)), partialDir(r, migrationId)]);
-  const pageServers = createPageServers(criu, diskRoot);
+  const pageServers = createPageServers(criu, diskRoot, ports);
   /**
    * migrations whose images this agent dumped for a move, or verified as it extracted them, in
    * this run: their bytes are known to be godwit's without reading them again (a lazy move's
@@ -195,7 +199,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
      * Streams the images to another agent (image-transfer.ts). Sealed images are checked against
      * their seal as they are read: bytes changed at rest are not sent on as godwit's.
      */
-    async send(migrationId: number, to: { url: string; token: string }): Promise<{ bytes: number; ms: number }> {
+    async send(migrationId: number, to: SendRequest['to']): Promise<{ bytes: number; ms: number }> {
       const t0 = Date.now();
       const dir = dirOf(migrationId);
       let pack: tar.Pack;

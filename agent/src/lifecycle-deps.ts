@@ -10,6 +10,7 @@ import type { quotaLifts } from './cpu-quota.js';
 import type { Criu } from './criu.js';
 import type { Deputies } from './deputies.js';
 import type { ImageStore } from './images.js';
+import type { PortPicker } from './page-server-ports.js';
 import type { ProcStore } from './procs.js';
 
 export interface LifecycleDeps {
@@ -17,6 +18,8 @@ export interface LifecycleDeps {
   criu: Criu;
   procs: ProcStore;
   images: ImageStore;
+  /** the ports a lazy move's page server may listen on here */
+  ports: PortPicker;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
   /** the programs' control directories, where configured */
   control?: Control;

@@ -6,12 +6,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PageServer } from '@godwit/schemas';
 import type { Criu, RunningPageServer } from './criu.js';
-import { freePort } from './free-port.js';
+import type { PortPicker } from './page-server-ports.js';
 
 /** the directory a migration's images are received into while they come */
 export const partialDir = (root: string, migrationId: number) => join(root, `${migrationId}.partial`);
 
-export function createPageServers(criu: Criu, diskRoot: string) {
+export function createPageServers(criu: Criu, diskRoot: string, ports: PortPicker) {
   const running = new Map<number, RunningPageServer>();
 
   function stop(migrationId: number): void {
@@ -33,7 +33,7 @@ export function createPageServers(criu: Criu, diskRoot: string) {
       await mkdir(partial, { recursive: true, mode: 0o700 });
       let lastError: unknown;
       for (let attempt = 0; attempt < 3; attempt++) {
-        const at = { host, port: await freePort(host) };
+        const at = { host, port: await ports.pick(host) };
         try {
           running.set(migrationId, await criu.pageServer({ imagesDir: partial, at }));
           return at;

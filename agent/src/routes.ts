@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import {
   AccountName,
   CloseStreamsRequest,
   DumpRequest,
+  type ExpectResult,
   FileSizesRequest,
   type FileSizesResult,
   GodwitError,
@@ -23,6 +25,8 @@ import type { Checkpoints } from './checkpoints.js';
 import { outputPath, writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
 import type { ImageStore } from './images.js';
+import type { MoveCredentials } from './move-credentials.js';
+import { bearerOf } from './require-token.js';
 import type { Lifecycle } from './lifecycle.js';
 import { cannotMove, cannotMoveLazily, residentBytes } from './preflight.js';
 import { epochOutput } from './output.js';
@@ -36,6 +40,8 @@ export interface RouteDeps {
   host: string;
   procs: ProcStore;
   images: ImageStore;
+  /** the credentials of the moves whose images this (destination) node expects */
+  credentials: MoveCredentials;
   lifecycle: Lifecycle;
   checkpoints: Checkpoints;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
@@ -47,7 +53,7 @@ const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: T
 const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
 const MigrationRef = Type.Object({ migrationId: Type.Integer() });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, lifecycle, checkpoints, writeStdin, control }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   /** tells the epoch's keeper how far its output is stored; one whose keeper is gone needs no word */
@@ -199,7 +205,15 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     lifecycle.restore(Number(req.params.id), req.body),
   );
 
-  app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER }, async (req) => {
+  // the orchestrator asks for the credential it hands to the move's source, which PUTs the images
+  app.post('/v1/images/:migrationId/expect', { schema: { params: Mid } }, async (req): Promise<ExpectResult> =>
+    credentials.issue(Number(req.params.migrationId)),
+  );
+
+  // checked as the request comes, before any of its body is read (whatever its content type)
+  const takeCredential = async (req: FastifyRequest<{ Params: { migrationId: string } }>) =>
+    credentials.take(Number(req.params.migrationId), bearerOf(req.headers.authorization));
+  app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER, config: { moveCredential: true }, onRequest: takeCredential }, async (req) => {
     const bytes = await lifecycle.receive(Number(req.params.migrationId), req.body as Readable);
     return { bytes };
   });
@@ -216,6 +230,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
+    credentials.revoke(Number(req.params.migrationId));
     await lifecycle.discardImages(Number(req.params.migrationId));
     return reply.status(204).send();
   });

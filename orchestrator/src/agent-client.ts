@@ -13,6 +13,7 @@ import {
   type ControlUpdate,
   type DumpRequest,
   type DumpResult,
+  type ExpectResult,
   type FinishResult,
   type KeptAppendQuery,
   type KeptLayout,
@@ -65,6 +66,8 @@ export interface AgentClient {
   stdin(id: number, data: Buffer, eof: boolean): Promise<void>;
   signal(id: number, req: SignalRequest): Promise<void>;
   dump(id: number, req: DumpRequest): Promise<DumpResult>;
+  /** a credential that lets a move's source send this (destination) node the migration's images, once */
+  expect(migrationId: number): Promise<ExpectResult>;
   send(id: number, req: SendRequest): Promise<SendResult>;
   restore(id: number, req: RestoreRequest): Promise<RestoreResult>;
   /** has this (destination) node look a Unix account up ahead of a restore; fails if it has none */
@@ -196,6 +199,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
       none({ method: 'POST', path: `/v1/procs/${id}/stdin?eof=${eof}`, raw: data, timeoutMs: timeouts.shortMs }),
     signal: (id, req) => none({ method: 'POST', path: `/v1/procs/${id}/signal`, json: req, timeoutMs: timeouts.shortMs }),
     dump: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/dump`, json: req, timeoutMs: timeouts.longMs }),
+    expect: (mid) => json({ method: 'POST', path: `/v1/images/${mid}/expect`, timeoutMs: timeouts.shortMs }),
     send: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/send`, json: req, timeoutMs: timeouts.longMs }),
     restore: (id, req) =>
       json({ method: 'POST', path: `/v1/procs/${id}/restore`, json: req, timeoutMs: timeouts.longMs }),

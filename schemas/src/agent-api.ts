@@ -87,9 +87,22 @@ export const DumpResult = Type.Object({
 });
 export type DumpResult = Static<typeof DumpResult>;
 
+/**
+ * A destination's credential for one move (POST /v1/images/MIGRATION/expect): it lets the
+ * source PUT that migration's images there once, and nothing else; node tokens stay with the
+ * orchestrator.
+ */
+export const MoveCredential = Type.String({ pattern: '^[0-9a-f]{64}$' });
+export const ExpectResult = Type.Object({
+  credential: MoveCredential,
+  /** ms since the epoch after which the destination refuses it, used or not */
+  expiresAt: Type.Integer(),
+});
+export type ExpectResult = Static<typeof ExpectResult>;
+
 export const SendRequest = Type.Object({
   migrationId: Type.Integer(),
-  to: Type.Object({ url: Type.String(), token: Type.String() }),
+  to: Type.Object({ url: Type.String(), credential: MoveCredential }),
 });
 export type SendRequest = Static<typeof SendRequest>;
 export const SendResult = Type.Object({ bytes: Type.Integer(), ms: Type.Integer() });

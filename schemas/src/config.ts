@@ -5,6 +5,11 @@ import { Limits } from './api-limits.js';
 /** the fewest bytes a cluster key (AgentConfig.clusterKeyFile) holds */
 export const CLUSTER_KEY_BYTES = 32;
 
+export const PortRange = Type.Object({ first: Type.Integer({ minimum: 1, maximum: 65535 }), last: Type.Integer({ minimum: 1, maximum: 65535 }) });
+export type PortRange = Static<typeof PortRange>;
+/** AgentConfig.pageServerPorts when unset: next to the orchestrator's 7700 and the agents' 7701 */
+export const DEFAULT_PAGE_SERVER_PORTS: PortRange = { first: 7710, last: 7799 };
+
 export const AgentConfig = Type.Object({
   node: Type.String(),
   /** address and port this agent listens on (its node's address) */
@@ -68,6 +73,12 @@ export const AgentConfig = Type.Object({
   outputSpoolBytes: Type.Optional(Type.Integer({ minimum: 4096 })),
   /** the largest request body (JSON) and websocket message this agent takes (defaults: DEFAULT_LIMITS) */
   limits: Type.Optional(Type.Partial(Type.Pick(Limits, ['bodyBytes', 'frameBytes']))),
+  /**
+   * the TCP ports CRIU's page servers listen on here, a move's destination (full copy) and a lazy
+   * move's source (default 7710-7799): each takes one free port of the range for one move, so
+   * firewalls between nodes open this range
+   */
+  pageServerPorts: Type.Optional(PortRange),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

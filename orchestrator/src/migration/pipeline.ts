@@ -114,12 +114,16 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     mv.sourceCopy = keepsSourceCopy(record);
   };
 
-  /** the images go from the source to the destination */
+  /**
+   * the images go from the source to the destination, which gives the source a credential for
+   * this move alone (each try asks anew): no node's token leaves the orchestrator
+   */
   const transfer: Step = async (mv) => {
     const to = nodes.require(mv.m.to_node);
     const m = (mv.m = transition(mv.m, 'transferring'));
     try {
-      const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, token: to.token } });
+      const { credential } = await ctx.agent(m.to_node).expect(m.id);
+      const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, credential } });
       mv.m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
     } catch (err) {
       await fail(mv, m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));

@@ -188,7 +188,7 @@ describe('image store', () => {
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
-        const to = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' };
+        const to = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: 'c'.repeat(64) };
         await store.send(9, to);
         expect(readFileSync(join(other.dirOf(9), 'core-1.img'), 'utf8')).to.equal('core of task 1');
         await other.remove(9);

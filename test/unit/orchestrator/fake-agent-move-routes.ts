@@ -10,6 +10,7 @@ import {
   AccountName,
   DumpRequest,
   type DumpResult,
+  type ExpectResult,
   type FinishResult,
   GodwitError,
   type LazyStatus,
@@ -20,6 +21,7 @@ import {
   SendRequest,
   type SendResult,
 } from '@godwit/schemas';
+import { bearerOf } from '../../../agent/src/require-token.js';
 import { dumpNow, end, failWith, type FakeImages, type FakeState, newEpoch, running, stoppedCopy } from './fake-agent-state.js';
 import { Id } from './fake-agent-proc-routes.js';
 
@@ -34,6 +36,10 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
     failWith(state, 'account');
     return reply.code(204).send();
   });
+
+  app.post('/v1/images/:migrationId/expect', { schema: { params: Mid } }, async (req): Promise<ExpectResult> =>
+    state.credentials.issue(Number(req.params.migrationId)),
+  );
 
   app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (): Promise<PageServer> => {
     failWith(state, 'pageServer');
@@ -54,13 +60,14 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req): Promise<SendResult> => {
     failWith(state, 'send');
+    state.sends.push(req.body);
     const img = images.get(req.body.migrationId);
     if (!img || img.id !== Number(req.params.id)) {
       throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${name} holds no images of process ${req.params.id} for migration ${req.body.migrationId}`);
     }
     const res = await fetch(`${req.body.to.url}/v1/images/${req.body.migrationId}`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${req.body.to.token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${req.body.to.credential}`, 'content-type': 'application/json' },
       body: JSON.stringify(img),
     });
     if (!res.ok) throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `destination said ${res.status}: ${await res.text()}`);
@@ -68,7 +75,8 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
   });
 
   // the real agent takes a tar stream; the fake's images are their description, as JSON
-  app.put<{ Params: { migrationId: string }; Body: FakeImages }>('/v1/images/:migrationId', async (req) => {
+  app.put<{ Params: { migrationId: string }; Body: FakeImages }>('/v1/images/:migrationId', { config: { moveCredential: true } }, async (req) => {
+    state.credentials.take(Number(req.params.migrationId), bearerOf(req.headers.authorization));
     images.set(Number(req.params.migrationId), req.body);
     return { bytes: IMAGE_BYTES };
   });
@@ -81,6 +89,7 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
   });
 
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
+    state.credentials.revoke(Number(req.params.migrationId));
     images.delete(Number(req.params.migrationId));
     return reply.code(204).send();
   });

@@ -15,8 +15,10 @@ import {
   type NodeFeatures,
   type OpenFile,
   type OutputStream,
+  type SendRequest,
   type StreamInodes,
 } from '@godwit/schemas';
+import type { MoveCredentials } from '../../../agent/src/move-credentials.js';
 
 export interface FakeEpoch {
   proc: AgentProc;
@@ -66,6 +68,10 @@ export interface FakeState {
   name: string;
   epochs: Map<string, FakeEpoch>;
   images: Map<number, FakeImages>;
+  /** the credentials of the moves it expects images of: the real agent's */
+  credentials: MoveCredentials;
+  /** the bodies of POST /v1/procs/:id/send, as the orchestrator sent them */
+  sends: SendRequest[];
   /** the shared checkpoint directory: one map for all the agents of a cluster */
   checkpointFiles: Map<string, FakeCheckpointFile>;
   /** what GET /v1/images/:mid/lazy says at the destination; a migration not here has all its pages */

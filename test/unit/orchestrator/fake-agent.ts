@@ -15,6 +15,7 @@ import { type AgentHello, type AgentLoadMessage, encodeFrame, GodwitError } from
 import { installErrorHandler } from '@godwit/schemas/http-errors';
 import { createKeptOutput } from '../../../agent/src/kept-output.js';
 import { keptRoutes } from '../../../agent/src/kept-routes.js';
+import { createMoveCredentials } from '../../../agent/src/move-credentials.js';
 import { fakeCheckpointRoutes } from './fake-agent-checkpoint-routes.js';
 import { fakeMoveRoutes } from './fake-agent-move-routes.js';
 import { fakeProcRoutes } from './fake-agent-proc-routes.js';
@@ -46,6 +47,8 @@ export async function startFakeAgent(name: string, token: string, checkpointFile
     name,
     epochs: new Map(),
     images: new Map(),
+    credentials: createMoveCredentials(),
+    sends: [],
     checkpointFiles,
     lazy: new Map(),
     fileSizes: new Map(),
@@ -65,6 +68,8 @@ export async function startFakeAgent(name: string, token: string, checkpointFile
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
   app.addHook('onRequest', async (req, reply) => {
     calls.push(`${req.method} ${req.url}`);
+    // as the real agent: a move's source sends images with the move's credential, no token
+    if (req.routeOptions.config.moveCredential) return;
     if (req.headers.authorization !== `Bearer ${token}`) {
       return reply.code(401).send(new GodwitError('GODWIT_ERR_UNAUTHORIZED', `bad token for ${name}`).toBody());
     }

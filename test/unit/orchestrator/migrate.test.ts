@@ -222,6 +222,27 @@ describe('orchestrator migrations', function () {
     expect((await c.req('alice', 'GET', `/v1/processes/${id}`)).json).to.include({ node: 'node0', state: 'running' });
   });
 
+  it("hands the source a credential for that one move from the destination, never a node's token, and it works only once", async () => {
+    const id = await runOn('node0');
+    const res = await c.req('alice', 'POST', `/v1/processes/${id}/migrate`, { to: 'node1' });
+    expect(res.json, res.body).to.include({ state: 'done' });
+    const mid = res.json.id as number;
+    expect(c.agent('node1').calls, 'the destination was asked for it').to.include(`POST /v1/images/${mid}/expect`);
+    const [sent] = c.agent('node0').sends;
+    expect(sent?.to, JSON.stringify(sent)).to.have.keys(['url', 'credential']);
+    expect(sent!.to.credential).to.match(/^[0-9a-f]{64}$/);
+    const told = JSON.stringify(c.agents.flatMap((a) => a.sends));
+    for (const a of c.agents) expect(told, `${a.name}'s token in what a source was told`).to.not.contain(a.token);
+    // the images went in with it; a second PUT with it, or one with the node's token, is refused
+    const put = (bearer: string) =>
+      fetch(`${c.agent('node1').url}/v1/images/${mid}`, { method: 'PUT', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{}' });
+    for (const [what, bearer] of [['the used credential', sent!.to.credential], ["node1's token", c.agent('node1').token]] as const) {
+      const again = await put(bearer);
+      expect(again.status, `${what}: ${await again.clone().text()}`).to.equal(401);
+      expect(((await again.json()) as { code: string }).code).to.equal('GODWIT_ERR_UNAUTHORIZED');
+    }
+  });
+
   describe('after an orchestrator restart', () => {
     function forgeMigration(id: number, state: string, fromEpoch = 0): number {
       const db = new Database(join(c.config.dataDir, 'godwit.db'));
