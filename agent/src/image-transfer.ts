@@ -3,18 +3,23 @@
  * (as a checkpoint file's, archive-mac.ts) that the receiver verifies over the very bytes it
  * extracts.
  */
-import { request } from 'node:http';
+import { type Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 import { GodwitError, parseApiError } from '@godwit/schemas';
 import { signing } from './archive-mac.js';
 import { coalesced } from './image-archive.js';
 
-/** Streams pack to the agent at `to`; returns the bytes the destination counts it holds. */
-export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: { url: string; token: string }): Promise<number> {
+/**
+ * Streams pack to the agent at `to`; returns the bytes the destination counts it holds. `agent`:
+ * for an https `to`, the one that shows this node's certificate (clientAgent).
+ */
+export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: { url: string; token: string }, agent?: Agent): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}`, to.url);
-  const req = request(url, {
+  const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',
+    ...(agent ? { agent } : {}),
     headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/x-tar' },
   });
   const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {

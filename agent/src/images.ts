@@ -15,6 +15,7 @@
  * checkpoint's trailer (archive-mac.ts): the receiver verifies the HMAC of the very bytes it
  * extracts into a root-only directory, which appears under its name only once it did.
  */
+import type { Agent } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,7 +33,8 @@ import { killCriu, lazyPagesPidIn } from './lazy.js';
 import { createPageServers, partialDir } from './page-servers.js';
 
 /** key: the cluster key; runDir: where a lazy move's images go (a tmpfs), dataDir's when unset */
-export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir) {
+/** `peers`: how images go to other agents (over https, with this node's certificate), if not plain http */
+export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir, peers?: Agent) {
   const diskRoot = join(dataDir, 'images');
   const runRoot = join(runDir, 'images');
   const roots = [...new Set([runRoot, diskRoot])];
@@ -205,7 +207,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
         if (recorded === undefined) throw refused(dir, 'sent', UNSEALED);
         pack = packImages(dir, { key, recorded, fail: (why) => refused(dir, 'sent', why) });
       }
-      const bytes = await sendImages(pack, key, migrationId, to);
+      const bytes = await sendImages(pack, key, migrationId, to, peers);
       return { bytes, ms: Date.now() - t0 };
     },
 

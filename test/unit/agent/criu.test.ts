@@ -196,7 +196,7 @@ describe("the check of CRIU's version", () => {
     try {
       const config = join(dir, 'agent.json');
       writeFileSync(config, JSON.stringify({
-        node: 'node9', listen: { host: '127.0.0.1', port: 1 }, url: 'http://127.0.0.1:1', token: 'x'.repeat(16),
+        node: 'node9', listen: { host: '127.0.0.1', port: 1 }, url: 'http://127.0.0.1:1', token: 'x'.repeat(16), tls: false,
         clusterKeyFile: join(dir, 'key'), orchestrator: { url: 'http://127.0.0.1:1' }, dataDir: join(dir, 'data'), runDir: join(dir, 'run'),
         criuPath: FAKE, keeperPath: '/nonexistent', tiniPath: '/nonexistent', cgroups: [], checkpointDir: join(dir, 'checkpoints'),
       }));
@@ -204,7 +204,7 @@ describe("the check of CRIU's version", () => {
         reject: false, timeout: 60_000, env: { FAKE_CRIU_GITID: 'v4.2.1' },
       });
       expect(agent.exitCode, `exit status; stderr: ${agent.stderr}`).to.equal(1);
-      expect(agent.stderr).to.match(new RegExp(`^godwit-agent: CRIU 4\\.2\\.1 at ${FAKE} lacks godwit's patches .*prepare\\.sh`));
+      expect(agent.stderr).to.match(new RegExp(`^godwit-agent: CRIU 4\\.2\\.1 at ${FAKE} lacks godwit's patches .*prepare\\.sh`, 'm'));
       expect(existsSync(join(dir, 'run')), 'no run directory made').to.equal(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
