@@ -21,6 +21,12 @@ const serverAt = (at: PageServer) => ['--address', at.host, '--port', String(at.
  * Not a lazy move's: CRIU 4.2.1's lazy page server over TLS hangs (README, known limits).
  */
 const tlsArgs = (tls: TlsFiles | undefined) => (tls ? ['--tls', '--tls-cacert', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : []);
+/**
+ * CRIU checks a peer's certificate against its own --address: right for the dump, which checks
+ * the page server it connects to, wrong for the page server, which would ask the source's
+ * certificate to name the destination. The page server checks only that the cluster's CA made it.
+ */
+const PAGE_SERVER_NO_CN = '--tls-no-cn-verify';
 
 export const DUMP_LOG = 'dump.log';
 export const LAZY_DUMP_LOG = DUMP_LOG;
@@ -76,7 +82,7 @@ export function lazyPagesArgs(imagesDir: string, from: PageServer, { logFaults }
  * for a caller that waits for it to exit rather than reading a status fd (a baseline by hand).
  */
 export function pageServerArgs(imagesDir: string, at: PageServer, { daemon = false, tls }: { daemon?: boolean; tls?: TlsFiles } = {}): string[] {
-  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at), ...tlsArgs(tls), ...(daemon ? ['-d'] : [])];
+  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at), ...tlsArgs(tls), ...(tls ? [PAGE_SERVER_NO_CN] : []), ...(daemon ? ['-d'] : [])];
 }
 
 /** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */

@@ -31,6 +31,8 @@ export interface DumpOptions extends DumpArgsOptions {
 }
 
 export interface RunningPageServer {
+  /** its command line, logged as it starts: whether it talks TLS shows there */
+  argv: readonly string[];
   /** settles when CRIU's page server has received a whole dump (rejects with its reason) */
   done: Promise<void>;
   stop: () => void;
@@ -206,7 +208,7 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
       });
       // whoever awaits `done` gets its failure; unawaited, it must not end the agent
       done.catch((err: unknown) => err);
-      return { done, stop: () => void child.kill('SIGKILL') };
+      return { argv: [path, ...args], done, stop: () => void child.kill('SIGKILL') };
     },
 
     restoreArgv(opts) {

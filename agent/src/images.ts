@@ -166,6 +166,9 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
 
     startPageServer: pageServers.start,
 
+    /** the page server receiving the migration's pages, if one is */
+    pageServerOf: pageServers.of,
+
     async remove(migrationId: number): Promise<void> {
       pageServers.stop(migrationId);
       await removeAll(migrationId);
