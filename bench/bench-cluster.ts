@@ -79,7 +79,8 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1): Promise<BenchCluster> {
+/** tls: false brings the cluster up in clear text (`cluster up --no-tls`) */
+export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1, { tls = true }: { tls?: boolean } = {}): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
   // the components' logs outlive the cluster, as the tests' do, to see afterwards what happened
   const kept = join(tmpdir(), `godwit-bench-logs-${id}`);
@@ -90,7 +91,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
   };
   let info: ClusterInfo;
   try {
-    info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, log: () => undefined });
+    info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, tls, log: () => undefined });
   } catch (err) {
     // clusterUp removed what it made but its home
     keepLogs(join(home, 'logs'));
@@ -100,8 +101,8 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
   const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
   const [src, dst] = info.nodes as [Node, Node];
   // as a client would (the cluster's CA), and toward the agents with the orchestrator's certificate
-  const { tls } = orchestratorConfig;
-  const fetch = fetchOver(tls ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : undefined);
+  const files = orchestratorConfig.tls;
+  const fetch = fetchOver(files ? { ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) } : undefined);
 
   const request = async <T>(method: string, path: string, body: unknown, base: string, token: string): Promise<T> => {
     const res = await fetch(new URL(path, base), {
