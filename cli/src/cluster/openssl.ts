@@ -8,12 +8,8 @@ import { CliError } from '../errors.js';
 const TIMEOUT_MS = 30_000;
 
 async function openssl(args: string[]): Promise<void> {
-  let r;
-  try {
-    r = await execa('openssl', args, { reject: false, timeout: TIMEOUT_MS, stdin: 'ignore' });
-  } catch (err) {
-    throw new CliError(`cannot run openssl (is it installed? Debian: apt-get install openssl): ${(err as Error).message}`);
-  }
+  const r = await execa('openssl', args, { reject: false, timeout: TIMEOUT_MS, stdin: 'ignore' });
+  if (r.exitCode === undefined && !r.timedOut) throw new CliError(`cannot run openssl (Debian: apt-get install openssl): ${r.shortMessage}`);
   if (r.exitCode !== 0 || r.failed) {
     const why = (r.stderr || r.stdout || r.shortMessage || `exit ${r.exitCode}`).trim();
     throw new CliError(`\`openssl ${args.join(' ')}\` failed: ${why}`);
