@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig, AgentProc, OrchestratorConfig, Process, StreamInodes } from '@godwit/schemas';
+import { type Fetch, fetchOver } from '@godwit/schemas/tls';
 import { type Criu, createCriu } from '../agent/src/criu.js';
 import { readCriuLog } from '../agent/src/criu-log.js';
 import { parseCriuLockTables } from '../agent/src/nft.js';
@@ -58,6 +59,8 @@ export interface BenchCluster {
   src: Node;
   dst: Node;
   call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T>;
+  /** fetch trusting the cluster's CA, with the orchestrator's certificate */
+  fetch: Fetch;
   /** memhog of `mib` MiB on the source node, once its memory is filled; the token's user owns it */
   start(mib: number, token?: string): Promise<Process>;
   stop(id: number): Promise<unknown>;
@@ -76,7 +79,8 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1): Promise<BenchCluster> {
+/** tls: false brings the cluster up in clear text (`cluster up --no-tls`) */
+export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2, cpus = 1, { tls = true }: { tls?: boolean } = {}): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'godwit-bench-'));
   // the components' logs outlive the cluster, as the tests' do, to see afterwards what happened
   const kept = join(tmpdir(), `godwit-bench-logs-${id}`);
@@ -87,7 +91,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
   };
   let info: ClusterInfo;
   try {
-    info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, log: () => undefined });
+    info = await clusterUp({ home, id, nodes: nodeCount, cpus, memMiB, tls, log: () => undefined });
   } catch (err) {
     // clusterUp removed what it made but its home
     keepLogs(join(home, 'logs'));
@@ -96,6 +100,9 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
   const orchestratorConfig = JSON.parse(readFileSync(join(home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
   const nodeToken = (name: string) => orchestratorConfig.nodes.find((n) => n.name === name)!.token;
   const [src, dst] = info.nodes as [Node, Node];
+  // as a client would (the cluster's CA), and toward the agents with the orchestrator's certificate
+  const files = orchestratorConfig.tls;
+  const fetch = fetchOver(files ? { ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) } : undefined);
 
   const request = async <T>(method: string, path: string, body: unknown, base: string, token: string): Promise<T> => {
     const res = await fetch(new URL(path, base), {
@@ -119,6 +126,7 @@ export async function openBenchCluster(id: number, memMiB: number, nodeCount = 2
     src,
     dst,
     call,
+    fetch,
     async start(mib, token = info.client.token) {
       const p = await call<Process>('POST', '/v1/processes', { argv: [MEMHOG, String(mib), '600'], cwd: '/tmp', node: src.name }, token);
       await deadline(`memhog ${mib} to be ready`, async () => ((await output(p.id, token)).includes('ready') ? true : undefined));

@@ -63,7 +63,7 @@ function kinds(c: BenchCluster): { name: string; run: () => Promise<void> }[] {
       name: '`true` through the API (POST, then its output followed)',
       run: async () => {
         const p = await c.call<Process>('POST', '/v1/processes', { argv: ['true'], cwd: '/tmp', node: c.src.name });
-        const res = await fetch(new URL(`/v1/processes/${p.id}/output?follow=true`, c.info.url), { headers: { authorization: `Bearer ${c.info.client.token}` } });
+        const res = await c.fetch(new URL(`/v1/processes/${p.id}/output?follow=true`, c.info.url), { headers: { authorization: `Bearer ${c.info.client.token}` } });
         await untilExit(res, (chunk) => chunk.toString().includes('"exit"'));
       },
     },

@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type AgentConfig, DEFAULT_LIMITS } from '@godwit/schemas';
 import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { clientAgent, fetchOver, type TlsMaterial } from '@godwit/schemas/tls';
 import { createCheckpoints } from './checkpoints.js';
 import { readClusterKey } from './cluster-key.js';
 import { createControl } from './control.js';
@@ -30,9 +31,14 @@ export interface Agent {
   criu: Criu;
 }
 
-export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?: boolean | object } = {}): Promise<Agent> {
+/** `tls`: the configuration's TLS files, read (loadTls); without it the API is plain http */
+export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?: boolean | object; tls?: TlsMaterial } = {}): Promise<Agent> {
   // first: an agent that cannot sign and check checkpoints does not start
   const clusterKey = readClusterKey(config.clusterKeyFile);
+  const { tls } = opts;
+  // mutual TLS: only the orchestrator and other agents, with certificates from the cluster's CA,
+  // get as far as a request (a node's users have its local socket, local-socket.ts)
+  const https = tls ? { https: { ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true } } : {};
   const app = Fastify({
     logger: opts.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
     logController: new LogController({ disableRequestLogging: true }),
@@ -40,19 +46,20 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     forceCloseConnections: true,
     // images and kept output have their own bounds, set on their routes
     bodyLimit: config.limits?.bodyBytes ?? DEFAULT_LIMITS.bodyBytes,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    ...https,
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, `the agent of ${config.node}`);
   if (config.encryptAtRest === false) {
     app.log.warn(`encryptAtRest is false: checkpoint files are written in clear in ${config.checkpointDir} (still authenticated); anyone who can read that disk reads the programs' memory`);
   }
   requireToken(app, config.token);
-  const criu = createCriu(config.criuPath);
+  const criu = createCriu(config.criuPath, config.tls || undefined);
   const procs = createProcStore(config.dataDir);
   if (config.runDir) await mountRunDir(config.runDir);
   const ports = createPortPicker(config.pageServerPorts);
-  const images = createImageStore(config.dataDir, criu, clusterKey, config.runDir, ports);
+  const images = createImageStore(config.dataDir, criu, clusterKey, config.runDir, ports, tls ? clientAgent(tls) : undefined);
   const writeStdin = createStdinWriter();
-  const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token);
+  const orchestrator = createOrchestratorClient(config.orchestrator.url, config.token, fetchOver(tls));
   const control = config.controlDir
     ? createControl({ root: config.controlDir, node: config.node, procs, send: orchestrator.control, log: app.log })
     : undefined;

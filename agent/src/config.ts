@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AgentConfig } from '@godwit/schemas';
 import Value from 'typebox/value';
+import { missingTlsMessage } from '@godwit/schemas/tls';
 
 export function loadConfig(path: string): Readonly<AgentConfig> {
   let raw: unknown;
@@ -9,6 +10,7 @@ export function loadConfig(path: string): Readonly<AgentConfig> {
   } catch (err) {
     throw new Error(`cannot read agent configuration ${path}: ${(err as Error).message}`);
   }
+  if (raw !== null && typeof raw === 'object' && !('tls' in raw)) throw new Error(missingTlsMessage(`agent configuration ${path}`));
   if (!Value.Check(AgentConfig, raw)) {
     const first = [...Value.Errors(AgentConfig, raw)][0];
     throw new Error(`invalid agent configuration ${path}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'does not match the schema'}`);

@@ -4,7 +4,7 @@
  * options. Options that every dump and restore needs (see shared/platform-notes.md) are set
  * here, so all images are restorable alike.
  */
-import type { PageServer, StreamInodes } from '@godwit/schemas';
+import type { PageServer, StreamInodes, TlsFiles } from '@godwit/schemas';
 import { CONTROL_MOUNT_KEY } from './control-mount.js';
 
 /** File locks (SQLite), established TCP connections, unlinked files. */
@@ -16,6 +16,17 @@ const COMMON = ['--file-locks', '--tcp-established', '--link-remap'];
  */
 const networkLock = (lock: boolean) => ['--network-lock', lock ? 'nftables' : 'skip'];
 const serverAt = (at: PageServer) => ['--address', at.host, '--port', String(at.port)];
+/**
+ * a full copy's page server and the dump that feeds it talk TLS with the cluster's certificates.
+ * Not a lazy move's: CRIU 4.2.1's lazy page server over TLS hangs (README, known limits).
+ */
+const tlsArgs = (tls: TlsFiles | undefined) => (tls ? ['--tls', '--tls-cacert', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : []);
+/**
+ * CRIU checks a peer's certificate against its own --address: right for the dump, which checks
+ * the page server it connects to, wrong for the page server, which would ask the source's
+ * certificate to name the destination. The page server checks only that the cluster's CA made it.
+ */
+const PAGE_SERVER_NO_CN = '--tls-no-cn-verify';
 
 export const DUMP_LOG = 'dump.log';
 export const LAZY_DUMP_LOG = DUMP_LOG;
@@ -29,6 +40,8 @@ export const withStatusFd = (args: readonly string[]): string[] => [...args, '--
 export interface DumpArgsOptions {
   /** the memory goes straight to this CRIU page server (and the tree is left stopped) */
   pageServer?: PageServer;
+  /** with pageServer: the page server talks TLS, and these files prove this side */
+  tls?: TlsFiles;
   /** the tree stays stopped after the dump (a checkpoint resumes or ends it) */
   leaveStopped?: boolean;
   /** whether CRIU's network lock holds the tree's TCP connections (only a tree with some needs it) */
@@ -41,8 +54,8 @@ export interface DumpArgsOptions {
  * `criu dump` of a program's tree. With a page server the memory goes straight to the
  * destination and the tree is left stopped, so the source can still resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, leaveStopped, lockNetwork, controlMounts }: DumpArgsOptions): string[] {
-  const direct = pageServer ? ['--page-server', ...serverAt(pageServer)] : [];
+export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, tls, leaveStopped, lockNetwork, controlMounts }: DumpArgsOptions): string[] {
+  const direct = pageServer ? ['--page-server', ...serverAt(pageServer), ...tlsArgs(tls)] : [];
   const control = controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
   return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
@@ -68,8 +81,8 @@ export function lazyPagesArgs(imagesDir: string, from: PageServer, { logFaults }
  * `criu page-server` writing a dump's pages into imagesDir. daemon: it detaches once it listens,
  * for a caller that waits for it to exit rather than reading a status fd (a baseline by hand).
  */
-export function pageServerArgs(imagesDir: string, at: PageServer, { daemon = false }: { daemon?: boolean } = {}): string[] {
-  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at), ...(daemon ? ['-d'] : [])];
+export function pageServerArgs(imagesDir: string, at: PageServer, { daemon = false, tls }: { daemon?: boolean; tls?: TlsFiles } = {}): string[] {
+  return ['page-server', '-D', imagesDir, '-o', PAGE_SERVER_LOG, ...serverAt(at), ...tlsArgs(tls), ...(tls ? [PAGE_SERVER_NO_CN] : []), ...(daemon ? ['-d'] : [])];
 }
 
 /** A file the restored tree gets already open (`--inherit-fd`) instead of CRIU opening and checking it. */

@@ -5,7 +5,7 @@
 import { execa, type Options, type ResultPromise } from 'execa';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { GodwitError, NodeFeatures, PageServer, StreamInodes } from '@godwit/schemas';
+import type { GodwitError, NodeFeatures, PageServer, StreamInodes, TlsFiles } from '@godwit/schemas';
 import {
   DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
   checkFeatureArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
@@ -31,6 +31,8 @@ export interface DumpOptions extends DumpArgsOptions {
 }
 
 export interface RunningPageServer {
+  /** its command line, logged as it starts: whether it talks TLS shows there */
+  argv: readonly string[];
   /** settles when CRIU's page server has received a whole dump (rejects with its reason) */
   done: Promise<void>;
   stop: () => void;
@@ -100,7 +102,8 @@ function runEnd(r: { exitCode?: number; signal?: string; durationMs: number; tim
   };
 }
 
-export function createCriu(path: string): Criu {
+/** `tls`: the cluster's certificate files, for a full copy's page server and the dump that feeds it */
+export function createCriu(path: string, tls?: TlsFiles): Criu {
   /**
    * Starts CRIU with umask 077: the images and logs it writes (0644, its own choice) hold the
    * program's memory, and are root's alone. Node sets no umask per child; it spawns at once,
@@ -157,7 +160,7 @@ export function createCriu(path: string): Criu {
     path,
 
     async dump({ pid, imagesDir, what, spawned, signal, ...opts }) {
-      const args = dumpArgs(pid, imagesDir, DUMP_LOG, opts);
+      const args = dumpArgs(pid, imagesDir, DUMP_LOG, { ...opts, tls });
       signal?.throwIfAborted();
       const child = run(args, { reject: false, timeout: DUMP_TIMEOUT_MS, stdin: 'ignore', cancelSignal: signal });
       if (child.pid !== undefined) spawned?.(child.pid);
@@ -188,7 +191,7 @@ export function createCriu(path: string): Criu {
 
     async pageServer({ imagesDir, at, signal }) {
       signal?.throwIfAborted();
-      const args = withStatusFd(pageServerArgs(imagesDir, at));
+      const args = withStatusFd(pageServerArgs(imagesDir, at, { tls }));
       const child = run(args, {
         reject: false,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -205,7 +208,7 @@ export function createCriu(path: string): Criu {
       });
       // whoever awaits `done` gets its failure; unawaited, it must not end the agent
       done.catch((err: unknown) => err);
-      return { done, stop: () => void child.kill('SIGKILL') };
+      return { argv: [path, ...args], done, stop: () => void child.kill('SIGKILL') };
     },
 
     restoreArgv(opts) {

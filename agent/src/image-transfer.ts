@@ -3,7 +3,8 @@
  * file is (at-rest.ts), authenticated only (what protects it on the wire is the connection's
  * business): the receiver verifies each segment before it extracts a byte of it.
  */
-import { request } from 'node:http';
+import { type Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 import { GodwitError, parseApiError, type SendRequest } from '@godwit/schemas';
@@ -14,12 +15,14 @@ export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ ke
 
 /**
  * Streams pack to the agent at `to`, presenting the credential it gave for this move; returns the
- * bytes the destination counts it holds.
+ * bytes the destination counts it holds. `agent`: for an https `to`, the one that shows this
+ * node's certificate (clientAgent).
  */
-export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: SendRequest['to']): Promise<number> {
+export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}`, to.url);
-  const req = request(url, {
+  const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',
+    ...(agent ? { agent } : {}),
     headers: { authorization: `Bearer ${to.credential}`, 'content-type': 'application/x-tar' },
   });
   const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {

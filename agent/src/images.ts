@@ -15,6 +15,7 @@
  * a checkpoint file is (at-rest.ts): the receiver verifies each segment before it extracts it
  * into a root-only directory, which appears under its name only once the whole stream verified.
  */
+import type { Agent } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,9 +35,10 @@ import { createPageServers, partialDir } from './page-servers.js';
 
 /**
  * key: the cluster key; runDir: where a lazy move's images go (a tmpfs), dataDir's when unset;
- * ports: where page servers receiving pages here listen
+ * ports: where page servers receiving pages here listen; peers: how images go to other agents
+ * (over https, with this node's certificate), if not plain http
  */
-export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir, ports: PortPicker = createPortPicker()) {
+export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir, ports: PortPicker = createPortPicker(), peers?: Agent) {
   const diskRoot = join(dataDir, 'images');
   const runRoot = join(runDir, 'images');
   const roots = [...new Set([runRoot, diskRoot])];
@@ -168,6 +170,9 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
 
     startPageServer: pageServers.start,
 
+    /** the page server receiving the migration's pages, if one is */
+    pageServerOf: pageServers.of,
+
     async remove(migrationId: number): Promise<void> {
       pageServers.stop(migrationId);
       await removeAll(migrationId);
@@ -209,7 +214,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
         if (recorded === undefined) throw refused(dir, 'sent', UNSEALED);
         pack = packImages(dir, { key, recorded, fail: (why) => refused(dir, 'sent', why) });
       }
-      const bytes = await sendImages(pack, key, migrationId, to);
+      const bytes = await sendImages(pack, key, migrationId, to, peers);
       return { bytes, ms: Date.now() - t0 };
     },
 

@@ -23,6 +23,8 @@ export interface LocalSocketOptions {
   /** the node's token, which the orchestrator trusts to name a local account */
   token: string;
   log: FastifyBaseLogger;
+  /** for an https orchestrator: the agent that shows the node's certificate (clientAgent) */
+  agent?: https.Agent;
 }
 
 /** answered here, not passed on: who the caller is, and which node speaks for them */
@@ -58,6 +60,7 @@ export async function openLocalSocket(opts: LocalSocketOptions): Promise<{ close
     transport.request(new URL(pathAndQuery, upstream), {
       method: req.method ?? 'GET',
       headers: { ...passedOn(req.headers), authorization: `Bearer ${opts.token}`, [ACCOUNT_HEADER]: account },
+      ...(opts.agent ? { agent: opts.agent } : {}),
     });
 
   const whoami = (req: http.IncomingMessage, res: http.ServerResponse, account: string) => {

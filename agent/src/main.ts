@@ -2,6 +2,7 @@
 /** godwit agent: one per node. `node agent/dist/main.js --config FILE` */
 import { parseArgs } from 'node:util';
 import { buildAgent } from './app.js';
+import { clientAgent, loadTls } from '@godwit/schemas/tls';
 import { loadConfig } from './config.js';
 import { requireGodwitCriu } from './criu.js';
 import { openLocalSocket } from './local-socket.js';
@@ -13,12 +14,19 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' } } });
   if (!values.config) throw new Error('usage: godwit-agent --config FILE');
   const config = loadConfig(values.config);
+  const tls = loadTls({
+    source: `agent configuration ${values.config}`,
+    component: `the agent of ${config.node}`,
+    tls: config.tls,
+    urls: [{ what: 'url', url: config.url }, { what: 'orchestrator.url', url: config.orchestrator.url }],
+    warn: (message) => process.stderr.write(`${message}\n`),
+  });
   await requireGodwitCriu(config.criuPath);
-  const { app, procs, criu } = await buildAgent(config);
+  const { app, procs, criu } = await buildAgent(config, { tls });
   const features = await criu.features();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const local = config.localSocket
-    ? await openLocalSocket({ path: config.localSocket, node: config.node, orchestratorUrl: config.orchestrator.url, token: config.token, log: app.log })
+    ? await openLocalSocket({ path: config.localSocket, node: config.node, orchestratorUrl: config.orchestrator.url, token: config.token, log: app.log, ...(tls ? { agent: clientAgent(tls) } : {}) })
     : undefined;
   app.log.info({ node: config.node, features }, 'agent ready');
   const meter = createLoadMeter(config);
@@ -32,6 +40,7 @@ async function main(): Promise<void> {
       return { ...meter(list.filter((p) => p.state === 'running').length), procs: procMeter(list) };
     },
     log: app.log,
+    ...(tls ? { tls } : {}),
   });
   // Programs are left running: their keepers hold them, and a restarted agent finds them on disk.
   const stop = async () => {

@@ -1,9 +1,11 @@
 /** The agent's calls to the orchestrator's REST API (its reports go over the websocket instead). */
 import { ACCOUNT_HEADER, type ControlRequest, GodwitError, type Process, parseApiError } from '@godwit/schemas';
+import type { Fetch } from '@godwit/schemas/tls';
 
 const CALL_TIMEOUT_MS = 10_000;
 
-export function createOrchestratorClient(orchestratorUrl: string, token: string) {
+/** `fetch`: fetchOver the node's TLS (its certificate, the cluster's CA) */
+export function createOrchestratorClient(orchestratorUrl: string, token: string, fetch: Fetch) {
   /** the answer's JSON body, or the API's error; `account`: on behalf of that local account, as the local socket calls */
   async function call(method: string, path: string, opts: { body?: unknown; account?: string } = {}): Promise<unknown> {
     const res = await fetch(new URL(path, orchestratorUrl), {

@@ -5,6 +5,7 @@
 import WebSocket from 'ws';
 import { type AgentConfig, type AgentHello, type AgentLoadMessage, type AgentProc, DEFAULT_LIMITS, type NodeFeatures, type NodeLoad } from '@godwit/schemas';
 import type { FastifyBaseLogger } from 'fastify';
+import type { TlsMaterial } from '@godwit/schemas/tls';
 
 const REPORT_MS = 1000;
 const MAX_BACKOFF_MS = 2000;
@@ -16,6 +17,8 @@ export interface ReporterDeps {
   procs: () => AgentProc[];
   load: () => NodeLoad;
   log: FastifyBaseLogger;
+  /** wss with the node's certificate, trusting only the cluster's CA */
+  tls?: TlsMaterial;
 }
 
 export function startReporter(deps: ReporterDeps): { stop: () => void } {
@@ -29,7 +32,11 @@ export function startReporter(deps: ReporterDeps): { stop: () => void } {
 
   const connect = () => {
     if (stopped) return;
-    ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` }, maxPayload: deps.config.limits?.frameBytes ?? DEFAULT_LIMITS.frameBytes });
+    ws = new WebSocket(wsUrl, {
+      headers: { authorization: `Bearer ${token}` },
+      maxPayload: deps.config.limits?.frameBytes ?? DEFAULT_LIMITS.frameBytes,
+      ...(deps.tls ? { ca: deps.tls.ca, cert: deps.tls.cert, key: deps.tls.key } : {}),
+    });
     ws.on('open', () => {
       backoff = 200;
       deps.log.info({ orchestrator: orchestrator.url }, 'connected to the orchestrator');

@@ -189,9 +189,12 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     return reply.status(204).send();
   });
 
-  app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) =>
-    images.startPageServer(Number(req.params.migrationId), host),
-  );
+  app.post('/v1/images/:migrationId/page-server', { schema: { params: Mid } }, async (req) => {
+    const migrationId = Number(req.params.migrationId);
+    const at = await images.startPageServer(migrationId, host);
+    req.log.info({ migrationId, argv: images.pageServerOf(migrationId)?.argv }, 'CRIU page server started');
+    return at;
+  });
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) => {
     const meta = images.readMeta(req.body.migrationId);

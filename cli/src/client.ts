@@ -95,6 +95,8 @@ export class GodwitClient {
   readonly where: string;
   private readonly base: string;
   private readonly timeoutMs: number;
+  /** the CA (PEM) the orchestrator's certificate must come from, read once it is needed */
+  private caPem: string | undefined;
 
   constructor(config: Connection, opts: ClientOptions = {}) {
     this.config = config;
@@ -110,6 +112,20 @@ export class GodwitClient {
     return new GodwitClient({ socket, user: me.user, homeNode: me.node }, opts);
   }
 
+  /** the configuration's CA, as PEM: given as such, or the file it names */
+  private ca(): string | undefined {
+    if (isLocal(this.config) || this.config.ca === undefined) return undefined;
+    if (this.caPem === undefined) {
+      const { ca } = this.config;
+      try {
+        this.caPem = ca.trimStart().startsWith('-----BEGIN') ? ca : fs.readFileSync(ca, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read the CA ${ca} that the client configuration names: ${(err as Error).message}`);
+      }
+    }
+    return this.caPem;
+  }
+
   private async fetch(path: string, init: CallOptions = {}): Promise<HttpResponse> {
     const method = init.method ?? 'GET';
     const headers: Record<string, string> = { ...init.headers };
@@ -117,8 +133,10 @@ export class GodwitClient {
     const timeoutMs = init.timeoutMs === undefined ? this.timeoutMs : init.timeoutMs;
     const signals = [init.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter((s): s is AbortSignal => s != null);
     let res: HttpResponse;
+    const ca = this.ca();
     try {
       res = await request({
+        ...(ca ? { ca } : {}),
         method,
         url: `${this.base}/v1${path}`,
         headers,
@@ -144,7 +162,8 @@ export class GodwitClient {
   /** where the API's websocket at `path` (under /v1) is, and what to send to open it */
   websocketAddress(path: string): WebSocketAddress {
     if (isLocal(this.config)) return { url: `ws+unix://${this.config.socket}:/v1${path}`, headers: {} };
-    return { url: `${this.base.replace(/^http/, 'ws')}/v1${path}`, headers: { authorization: `Bearer ${this.config.token}` } };
+    const ca = this.ca();
+    return { url: `${this.base.replace(/^http/, 'ws')}/v1${path}`, headers: { authorization: `Bearer ${this.config.token}` }, ...(ca ? { ca } : {}) };
   }
 
   /** the steps of process `id`'s migrations as they happen, until closed or the socket is lost */

@@ -1,9 +1,10 @@
 /**
- * One HTTP request over node:http, to a URL or an agent's Unix socket. Not fetch: Node's fetch
+ * One HTTP request over node:http (node:https for an https URL), to a URL or an agent's Unix socket. Not fetch: Node's fetch
  * loads its bundled undici on first use (tens of ms), and undici itself for a socket path, which
  * a command as short as `mosrun true` pays for on every start.
  */
 import http from 'node:http';
+import https from 'node:https';
 
 export interface HttpRequest {
   method: string;
@@ -13,6 +14,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: string | Uint8Array;
   signal?: AbortSignal;
+  /** for an https URL: the CA (PEM) the server's certificate must come from */
+  ca?: string;
 }
 
 export interface HttpResponse {
@@ -38,7 +41,8 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     }
     const headers = { ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
-    const outgoing = http.request(req.url, { method: req.method, headers, ...(req.socketPath ? { socketPath: req.socketPath } : {}) });
+    const options = { method: req.method, headers, ...(req.socketPath ? { socketPath: req.socketPath } : {}) };
+    const outgoing = req.url.startsWith('https:') ? https.request(req.url, { ...options, ...(req.ca ? { ca: req.ca } : {}) }) : http.request(req.url, options);
     let incoming: http.IncomingMessage | undefined;
     const onAbort = (): void => {
       const reason = signal?.reason as Error;

@@ -12,6 +12,8 @@ const OPEN_TIMEOUT_MS = 2000;
 export interface WebSocketAddress {
   url: string;
   headers: Record<string, string>;
+  /** for wss: the CA (PEM) the server's certificate must come from */
+  ca?: string;
 }
 
 export interface ProgressStream extends AsyncIterable<MigrationProgress> {
@@ -22,7 +24,7 @@ export interface ProgressStream extends AsyncIterable<MigrationProgress> {
 }
 
 export function openProgressStream(address: WebSocketAddress): ProgressStream {
-  const ws = new WebSocket(address.url, { headers: address.headers });
+  const ws = new WebSocket(address.url, { headers: address.headers, ...(address.ca ? { ca: address.ca } : {}) });
   const queue: MigrationProgress[] = [];
   let wake: (() => void) | null = null;
   let ended = false;

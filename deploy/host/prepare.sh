@@ -117,8 +117,9 @@ install_criu() {
 }
 
 # fuse3: each keeper serves its program's control directory as a FUSE file system (so that a
-# write to `checkpoint` can wait for the checkpoint); libfuse3-dev and pkg-config build the keeper
-apt_install tini iproute2 nftables util-linux procps fuse3 libfuse3-dev pkg-config
+# write to `checkpoint` can wait for the checkpoint); libfuse3-dev and pkg-config build the keeper;
+# openssl: `cluster up` makes the cluster's CA and certificates with it
+apt_install tini iproute2 nftables util-linux procps fuse3 libfuse3-dev pkg-config openssl
 if [ ! -c /dev/fuse ]; then
   modprobe fuse 2>/dev/null || true
   [ -c /dev/fuse ] || die "/dev/fuse is missing and the fuse module could not be loaded: the keepers need FUSE"

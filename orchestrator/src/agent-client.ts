@@ -32,6 +32,7 @@ import {
   type SendResult,
   type SignalRequest,
 } from '@godwit/schemas';
+import { type Fetch, fetchOver } from '@godwit/schemas/tls';
 
 export interface AgentNode {
   name: string;
@@ -109,7 +110,8 @@ interface CallOptions {
   accept?: number[];
 }
 
-export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEFAULT_AGENT_TIMEOUTS): AgentClient {
+/** `fetch`: how requests go out (fetchOver the orchestrator's TLS: its certificate, the cluster's CA) */
+export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEFAULT_AGENT_TIMEOUTS, fetch: Fetch = fetchOver(undefined)): AgentClient {
   const base = node.url.replace(/\/+$/, '');
 
   async function call(o: CallOptions): Promise<Response> {
@@ -231,7 +233,8 @@ function query(q: object): string {
 }
 
 function describeCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  // fetch's own errors wrap the socket's; a TLS refusal comes as it is
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause ?? (err as { code?: string; message?: string });
   if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
   return (err as Error).message;
 }

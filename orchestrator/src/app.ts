@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { fetchOver, type TlsMaterial } from '@godwit/schemas/tls';
 import { type AgentClient, type AgentTimeouts, createAgentClient, DEFAULT_AGENT_TIMEOUTS } from './agent-client.js';
 import { requireUsers } from './auth.js';
 import { Bus } from './bus.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   tunables?: Partial<Tunables>;
   agentTimeouts?: Partial<AgentTimeouts>;
+  /** the configuration's TLS files, read (loadTls): the API is served over https, and agents are called with this certificate */
+  tls?: TlsMaterial;
 }
 
 export interface Godwit {
@@ -62,12 +65,17 @@ export const DEFAULT_LOGGER = {
 };
 
 export async function buildApp(config: Config, deps: AppDeps = {}) {
-  const app = Fastify({
+  const options: FastifyServerOptions = {
     logger: deps.logger ?? DEFAULT_LOGGER,
     // followers and agents hold long streams open: closing must not wait for them
     forceCloseConnections: true,
     bodyLimit: config.limits.bodyBytes,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  };
+  const { tls } = deps;
+  // a client certificate is asked for, not required: people call with a token alone, while a
+  // node's token counts only with its node's certificate (node-cert.ts)
+  const https = tls ? { https: { ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false } } : {};
+  const app = Fastify({ ...options, ...https } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, 'the orchestrator');
   // before any route: every route is limited
   await installRateLimit(app, config);
@@ -80,7 +88,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const bus = new Bus();
   const nodes = createNodeRegistry(config, db, bus, app.log);
   const timeouts = { ...DEFAULT_AGENT_TIMEOUTS, ...deps.agentTimeouts };
-  const agents = new Map<string, AgentClient>(config.nodes.map((n) => [n.name, createAgentClient(n, timeouts)]));
+  const call = fetchOver(tls);
+  const agents = new Map<string, AgentClient>(config.nodes.map((n) => [n.name, createAgentClient(n, timeouts, call)]));
   const ctx: Ctx = {
     config,
     db,

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCOUNT_HEADER, GodwitError, holderOf } from '@godwit/schemas';
 import { type Config } from './config.js';
+import { certifiedPeer, requireNodeCert } from './node-cert.js';
 
 export interface User {
   name: string;
@@ -40,8 +41,11 @@ export function userOfAccount(config: Readonly<Config>, account: string, node: s
   );
 }
 
-/** The caller of a request from its headers; throws GODWIT_ERR_UNAUTHORIZED saying what is wrong. */
-export function callerOf(config: Readonly<Config>, headers: Readonly<Record<string, string | string[] | undefined>>): User {
+/**
+ * The caller of a request from its headers and `peer`, the CN of the client certificate its
+ * connection showed (certifiedPeer); throws GODWIT_ERR_UNAUTHORIZED saying what is wrong.
+ */
+export function callerOf(config: Readonly<Config>, headers: Readonly<Record<string, string | string[] | undefined>>, peer?: string): User {
   const authorization = headers.authorization;
   if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) {
     throw unauthorized(`missing "Authorization: Bearer <token>": send a token from the orchestrator's users, or call from a node through its agent's local socket`);
@@ -52,6 +56,7 @@ export function callerOf(config: Readonly<Config>, headers: Readonly<Record<stri
   if (user) return { name: user.name, admin: user.admin === true };
   const node = holderOf(config.nodes, key);
   if (!node) throw unauthorized("invalid bearer token: it is none of the orchestrator's users'");
+  requireNodeCert(config, node.name, peer);
   const account = headers[ACCOUNT_HEADER];
   if (typeof account !== 'string') {
     throw unauthorized(`node ${node.name}'s token calls the API only for a local user, named in ${ACCOUNT_HEADER}`, { node: node.name });
@@ -66,6 +71,6 @@ export function callerOf(config: Readonly<Config>, headers: Readonly<Record<stri
 export function requireUsers(scope: FastifyInstance, config: Readonly<Config>): void {
   scope.decorateRequest('user', null as unknown as User);
   scope.addHook('onRequest', async (req) => {
-    req.user = callerOf(config, req.headers);
+    req.user = callerOf(config, req.headers, certifiedPeer(req.raw.socket));
   });
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
 import { DEFAULT_LIMITS, type Limits, OrchestratorConfig } from '@godwit/schemas';
+import { missingTlsMessage } from '@godwit/schemas/tls';
 
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -20,6 +21,7 @@ export class ConfigError extends Error {
 
 /** Checks a parsed configuration, fills defaults and freezes it; throws ConfigError naming each bad field. */
 export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Config> {
+  if (raw !== null && typeof raw === 'object' && !('tls' in raw)) throw new ConfigError(missingTlsMessage(source));
   if (!Value.Check(OrchestratorConfig, raw)) {
     const problems = [...Value.Errors(OrchestratorConfig, raw)].map((e) => `${e.instancePath || '/'} ${e.message}`);
     throw new ConfigError(`${source} is not a valid orchestrator configuration: ${problems.join('; ')}`);

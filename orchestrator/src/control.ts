@@ -94,12 +94,12 @@ export function controlRoute(config: Config, control: Control): FastifyPluginAsy
     app.post('/v1/agents/control', {
       schema: { hide: true, body: ControlRequest },
       preValidation: async (req, reply) => {
-        if (!nodeOf(req.headers.authorization)) {
+        if (!nodeOf(req)) {
           return reply.code(401).send(new GodwitError('GODWIT_ERR_UNAUTHORIZED', 'agents must send "Authorization: Bearer <node token>"').toBody());
         }
       },
     }, async (req, reply) => {
-      control.request(nodeOf(req.headers.authorization)!.name, req.body);
+      control.request(nodeOf(req)!.name, req.body);
       return reply.code(202).send();
     });
   };

@@ -1,6 +1,7 @@
 /** node orchestrator/dist/main.js --config FILE */
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
+import { loadTls, TlsConfigError } from '@godwit/schemas/tls';
 import { ConfigError, loadConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -10,14 +11,22 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   let config;
+  let tls;
   try {
     config = loadConfig(values.config);
+    tls = loadTls({
+      source: `configuration ${values.config}`,
+      component: 'the orchestrator',
+      tls: config.tls,
+      urls: config.nodes.map((n) => ({ what: `node ${n.name}'s url`, url: n.url })),
+      warn: (message) => console.error(message),
+    });
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof ConfigError || err instanceof TlsConfigError)) throw err;
     console.error(err.message);
     process.exit(1);
   }
-  const app = await buildApp(config);
+  const app = await buildApp(config, { tls });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

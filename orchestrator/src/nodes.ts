@@ -2,12 +2,13 @@
  * The nodes: those in the configuration, and which of them are online. A node is online from
  * its agent's hello on the websocket until that socket closes or stays silent nodeTimeoutMs.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import Value from 'typebox/value';
 import { AgentHello, AgentLoadMessage, GodwitError, holderOf, type Node } from '@godwit/schemas';
 import { type Bus, waitUntil } from './bus.js';
 import type { Config } from './config.js';
+import { certifiedPeer, requireNodeCert } from './node-cert.js';
 import { type Db, toNode } from './db/index.js';
 
 export type NodeConfig = Config['nodes'][number];
@@ -130,12 +131,20 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
   };
 }
 
-/** GET /v1/agents/ws: agents report here, identified by their node token. */
-/** The configured node whose token an agent's request carries ("Authorization: Bearer TOKEN"), if any. */
-export function agentAuth(config: Config): (authorization: string | undefined) => NodeConfig | undefined {
-  return (auth) => (auth?.startsWith('Bearer ') ? holderOf(config.nodes, auth.slice('Bearer '.length).trim()) : undefined);
+/**
+ * The configured node whose token an agent's request carries ("Authorization: Bearer TOKEN"), if
+ * any; throws GODWIT_ERR_UNAUTHORIZED where the connection did not show that node's certificate.
+ */
+export function agentAuth(config: Config): (req: FastifyRequest) => NodeConfig | undefined {
+  return (req) => {
+    const auth = req.headers.authorization;
+    const node = auth?.startsWith('Bearer ') ? holderOf(config.nodes, auth.slice('Bearer '.length).trim()) : undefined;
+    if (node) requireNodeCert(config, node.name, certifiedPeer(req.raw.socket));
+    return node;
+  };
 }
 
+/** GET /v1/agents/ws: agents report here, identified by their node token (and certificate). */
 export async function agentSocketRoute(app: FastifyInstance, config: Config, nodes: NodeRegistry): Promise<void> {
   const nodeOf = agentAuth(config);
   app.get(
@@ -144,7 +153,7 @@ export async function agentSocketRoute(app: FastifyInstance, config: Config, nod
       websocket: true,
       schema: { hide: true },
       preValidation: async (req, reply) => {
-        if (!nodeOf(req.headers.authorization)) {
+        if (!nodeOf(req)) {
           return reply
             .code(401)
             .send(new GodwitError('GODWIT_ERR_UNAUTHORIZED', 'agents must send "Authorization: Bearer <node token>" with a token from the orchestrator\'s nodes').toBody());
@@ -152,7 +161,7 @@ export async function agentSocketRoute(app: FastifyInstance, config: Config, nod
       },
     },
     (socket, req) => {
-      nodes.attach(nodeOf(req.headers.authorization)!, socket);
+      nodes.attach(nodeOf(req)!, socket);
     },
   );
 }

@@ -9,7 +9,7 @@ let External = []
 export function SetExternal(external) { External = external.variables }
 
 // @ts-ignore
-const check_0 = ((value) => ((typeof value === "object" && value !== null && !(Array.isArray(value))) && (((("url" in value && "token" in value) && "user" in value) && "homeNode" in value) && (((typeof value.url === "string" && typeof value.token === "string") && typeof value.user === "string") && typeof value.homeNode === "string"))));
+const check_0 = ((value) => ((typeof value === "object" && value !== null && !(Array.isArray(value))) && (((("url" in value && "token" in value) && "user" in value) && "homeNode" in value) && ((((typeof value.url === "string" && typeof value.token === "string") && typeof value.user === "string") && typeof value.homeNode === "string") && (value.ca === undefined || (!("ca" in value) || typeof value.ca === "string"))))));
 
 // @ts-ignore
 export function Check(value) { return check_0(value) }

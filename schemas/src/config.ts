@@ -10,8 +10,24 @@ export type PortRange = Static<typeof PortRange>;
 /** AgentConfig.pageServerPorts when unset: next to the orchestrator's 7700 and the agents' 7701 */
 export const DEFAULT_PAGE_SERVER_PORTS: PortRange = { first: 7710, last: 7799 };
 
+/**
+ * TLS of a component's connections: its certificate and key (PEM, the key 0600) and the cluster's
+ * CA, which every peer's certificate must come from. `false` turns TLS off, explicitly: the
+ * component then warns at start that its traffic, tokens and programs' memory included, is clear.
+ */
+export const TlsFiles = Type.Object({
+  caFile: Type.String({ pattern: '^/' }),
+  certFile: Type.String({ pattern: '^/' }),
+  keyFile: Type.String({ pattern: '^/' }),
+});
+export type TlsFiles = Static<typeof TlsFiles>;
+export const TlsSetting = Type.Union([TlsFiles, Type.Literal(false)]);
+export type TlsSetting = Static<typeof TlsSetting>;
+
 export const AgentConfig = Type.Object({
   node: Type.String(),
+  /** its certificate (CN: the node's name) serves its API and is its client certificate toward the orchestrator and other agents */
+  tls: TlsSetting,
   /** address and port this agent listens on (its node's address) */
   listen: Type.Object({ host: Type.String(), port: Type.Integer() }),
   /** how the orchestrator and other agents reach it */
@@ -84,6 +100,8 @@ export type AgentConfig = Static<typeof AgentConfig>;
 
 export const OrchestratorConfig = Type.Object({
   listen: Type.Object({ host: Type.String(), port: Type.Integer() }),
+  /** its certificate serves the API and is its client certificate toward the agents */
+  tls: TlsSetting,
   dataDir: Type.String({ pattern: '^/' }),
   /** bearer tokens of people and schedulers, and whose they are */
   users: Type.Array(
@@ -110,9 +128,10 @@ export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 
 /** What the CLI reads: written by `godwit cluster up` (mode 0600) or by an administrator. */
 export const ClientConfig = Type.Object({
-  url: Type.String({ description: "the orchestrator's API, e.g. http://10.77.0.1:7700" }),
+  url: Type.String({ description: "the orchestrator's API, e.g. https://10.77.0.1:7700" }),
   token: Type.String({ description: "the user's bearer token: whoever holds it acts as the user" }),
   user: Type.String({ description: 'the godwit user the token belongs to' }),
   homeNode: Type.String({ description: "the node the user's programs start on unless told (MOSIX's home)" }),
+  ca: Type.Optional(Type.String({ description: "the cluster's CA (PEM, or the path of a PEM file) the orchestrator's certificate must come from, for an https url" })),
 });
 export type ClientConfig = Static<typeof ClientConfig>;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { BalancerUpdate, Migration, Process } from '@godwit/schemas';
+import { type Fetch, fetchOver } from '@godwit/schemas/tls';
 import { clusterDown, clusterUp, restartComponent, stopComponent, type ClusterInfo } from '../../cli/src/cluster/index.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
@@ -23,6 +24,8 @@ export interface Harness {
   home: string;
   /** the token its API calls carry unless told otherwise: the client's, or the guest's in asGuest's view */
   token: string;
+  /** fetch as a client of the cluster: trusts its CA (its orchestrator serves https), shows no certificate */
+  fetch: Fetch;
 }
 
 /** The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). */
@@ -32,7 +35,7 @@ export function cluster(): Promise<Harness> {
     const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
-    const h = { info, env, home, token: info.client.token };
+    const h = { info, env, home, token: info.client.token, fetch: fetchOver(info.client.ca ? { ca: Buffer.from(info.client.ca) } : undefined) };
     // the programs of a test stay where it put them; the balancer's and automatic freezing's own tests turn them on
     await setBalancer(h, { enabled: false, autoFreeze: false });
     return h;
@@ -179,7 +182,7 @@ export function mosrun(h: Harness, args: string[], opts: { input?: boolean; cwd?
 
 /** Calls the orchestrator's REST API directly, as a scheduler would. */
 export async function api<T = unknown>(h: Harness, method: string, path: string, body?: unknown, token = h.token) {
-  const res = await fetch(new URL(path, h.info.url), {
+  const res = await h.fetch(new URL(path, h.info.url), {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: body !== undefined ? JSON.stringify(body) : undefined,

@@ -248,7 +248,7 @@ describe('the program lives as long as its mosrun', function () {
     const id = Number(res.stdout.trim());
     expect(id, `mosrun --detach printed ${JSON.stringify(res.stdout)}`).to.be.above(0);
     const text = async () => {
-      const out = await fetch(new URL(`/v1/processes/${id}/output`, h.info.url), { headers: { authorization: `Bearer ${h.token}` } });
+      const out = await h.fetch(new URL(`/v1/processes/${id}/output`, h.info.url), { headers: { authorization: `Bearer ${h.token}` } });
       return (await out.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { data?: string }).map((l) => (l.data ? Buffer.from(l.data, 'base64').toString() : '')).join('');
     };
     try {

@@ -68,7 +68,7 @@ describe('programs that migrate and finish with the right result', function () {
     // and its end have reached the node before the move
     const run = mosrun(h, ['bash', '-c', script], { input: true });
     const id = await run.id();
-    const res = await fetch(new URL(`/v1/processes/${id}/stdin?eof=true`, h.info.url), {
+    const res = await h.fetch(new URL(`/v1/processes/${id}/stdin?eof=true`, h.info.url), {
       method: 'POST',
       headers: { authorization: `Bearer ${h.token}`, 'content-type': 'application/octet-stream' },
       body: 'first\nsecond\n',

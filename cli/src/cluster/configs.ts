@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig, ClientConfig, OrchestratorConfig } from '@godwit/schemas';
+import type { ClusterCerts } from './certs.js';
 import { GUEST_ACCOUNT } from './guest-account.js';
 import { AGENT_PORT, names, ORCHESTRATOR_PORT, socketOf } from './names.js';
 import { writeJson, type ClusterState, type HomePaths } from './state.js';
@@ -38,8 +39,12 @@ export interface ClusterConfigs {
   admin: ClientConfig;
 }
 
-/** Writes the orchestrator's and the agents' configuration; returns the clients' (written once the cluster is ready). */
-export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPath: string; controlDir: string }): ClusterConfigs {
+/**
+ * Writes the orchestrator's and the agents' configuration; returns the clients' (written once the
+ * cluster is ready). `certs`: null for a clear-text cluster (`up --no-tls`).
+ */
+export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPath: string; controlDir: string; certs: ClusterCerts | null }): ClusterConfigs {
+  const { certs } = opts;
   const userName = process.env.SUDO_USER || process.env.USER || 'root';
   const userToken = token();
   const guestToken = token();
@@ -47,6 +52,7 @@ export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPa
   const nodeTokens = state.nodes.map(() => token());
   const orchestratorConfig: OrchestratorConfig = {
     listen: { host: names.gateway(state.id), port: ORCHESTRATOR_PORT },
+    tls: certs ? certs.orchestrator : false,
     dataDir: path.join(p.orchestratorDir, 'data'),
     // each user's programs run as a Unix account: the person's own, an unprivileged one for
     // the guest, root for the administrator (as MOSIX's mosctl is root's)
@@ -69,6 +75,7 @@ export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPa
     fs.mkdirSync(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
     const config: AgentConfig = {
       node: n.name,
+      tls: certs?.nodes.get(n.name) ?? false,
       listen: { host: n.address, port: AGENT_PORT },
       url: n.url,
       token: nodeTokens[i]!,
@@ -93,7 +100,9 @@ export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPa
     writeJson(file, config);
     return file;
   });
-  const clientOf = (token: string, user: string): ClientConfig => ({ url: state.orchestratorUrl, token, user, homeNode: 'node0' });
+  // the CA itself, not its path: the CLI of any user reads it, and $GODWIT_HOME/tls is root's
+  const ca = certs ? { ca: fs.readFileSync(certs.caFile, 'utf8') } : {};
+  const clientOf = (token: string, user: string): ClientConfig => ({ url: state.orchestratorUrl, token, user, homeNode: 'node0', ...ca });
   return {
     orchestratorConfigPath,
     agentConfigPaths,
@@ -117,6 +126,9 @@ function readJson<T>(file: string): T | null {
 export function readClientConfig(p: HomePaths, state: ClusterState): ClientConfig | null {
   const own = readJson<ClientConfig>(p.clientConfig);
   if (own) return own;
-  const u = readJson<OrchestratorConfig>(path.join(p.orchestratorDir, 'config.json'))?.users?.[0];
-  return u ? { url: state.orchestratorUrl, token: u.token, user: u.name, homeNode: 'node0' } : null;
+  const orchestrator = readJson<OrchestratorConfig>(path.join(p.orchestratorDir, 'config.json'));
+  const u = orchestrator?.users?.[0];
+  if (!u) return null;
+  const ca = orchestrator.tls ? { ca: orchestrator.tls.caFile } : {};
+  return { url: state.orchestratorUrl, token: u.token, user: u.name, homeNode: 'node0', ...ca };
 }

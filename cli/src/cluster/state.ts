@@ -50,6 +50,8 @@ export interface HomePaths {
   checkpoints: string;
   /** the cluster key the agents sign checkpoints with: kept, as the checkpoints are */
   clusterKey: string;
+  /** the cluster's CA, and the orchestrator's and each node's certificate and key (certs.ts) */
+  tls: string;
   logs: string;
   clientConfig: string;
   guestConfig: string;
@@ -65,6 +67,7 @@ export function homePaths(home: string): HomePaths {
     nodesDir: path.join(home, 'nodes'),
     checkpoints: path.join(home, 'checkpoints'),
     clusterKey: path.join(home, 'cluster.key'),
+    tls: path.join(home, 'tls'),
     logs: path.join(home, 'logs'),
     clientConfig: path.join(home, 'cluster.json'),
     guestConfig: path.join(home, 'cluster-guest.json'),

@@ -15,6 +15,7 @@ import { godwitHome, repoRoot } from '../paths.js';
 import * as cg from './cgroups.js';
 import { envNumber, requireFile, requireRoot, validate } from './checks.js';
 import { agentMain, orchestratorMain, startAgent, startOrchestrator } from './components.js';
+import { makeClusterCerts } from './certs.js';
 import { DEFAULT_TINI, writeConfigs } from './configs.js';
 import type { Daemon } from './daemon.js';
 import { clusterDown, holderAlive } from './down.js';
@@ -44,6 +45,8 @@ export interface UpOptions {
   /** keep what was made when the start fails (for debugging); default false */
   keepOnFailure?: boolean;
   readyTimeoutMs?: number;
+  /** false: a clear-text cluster (`up --no-tls`); default: its own CA and certificates (certs.ts) */
+  tls?: boolean;
 }
 
 export interface ClusterInfo {
@@ -113,19 +116,20 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
   await reclaimLeftDirs(id, [controlDirOf(id), socketDirOf(id)], socketDirOf(id), log);
 
   const layout = cg.detectCgroups();
+  const scheme = opts.tls === false ? 'http' : 'https';
   const state: ClusterState = {
     version: 1,
     id,
     createdAt: new Date().toISOString(),
     repo,
     subnet: names.subnet(id),
-    orchestratorUrl: `http://${names.gateway(id)}:${ORCHESTRATOR_PORT}`,
+    orchestratorUrl: `${scheme}://${names.gateway(id)}:${ORCHESTRATOR_PORT}`,
     nodes: Array.from({ length: nodeCount }, (_, i) => ({
       name: names.node(i),
       netns: names.netns(id, i),
       veth: names.veth(id, i),
       address: names.address(id, i),
-      url: `http://${names.address(id, i)}:${AGENT_PORT}`,
+      url: `${scheme}://${names.address(id, i)}:${AGENT_PORT}`,
       cgroups: cg.nodeDirs(layout, id, names.node(i)),
     })),
     cpus,
@@ -175,7 +179,11 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
     fs.mkdirSync(SOCKET_ROOT, { recursive: true, mode: 0o755 });
     await make({ kind: 'dir', path: socketDirOf(id) }, () => void fs.mkdirSync(socketDirOf(id), { mode: 0o755 }));
     const guestAccount = { name: GUEST_ACCOUNT, ...(await ensureGuestAccount()) };
-    const configs = writeConfigs(state, p, { keeperPath, controlDir });
+    const certs = opts.tls === false
+      ? null
+      : await makeClusterCerts(p.tls, { orchestratorAddress: names.gateway(id), nodes: state.nodes });
+    if (!certs) log('TLS is off (--no-tls): tokens, images and programs\' memory cross the cluster in clear text');
+    const configs = writeConfigs(state, p, { keeperPath, controlDir, certs });
     const { client, guest, admin } = configs;
     checkAbort();
 

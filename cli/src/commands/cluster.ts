@@ -43,6 +43,7 @@ function buildUp() {
     .option('--mem <mib>', 'memory per node, MiB', integer('--mem'), 2048)
     .option('--detach', 'return once the cluster is ready, leaving it running (`godwit cluster down` removes it)')
     .option('--json', 'print the cluster (addresses, client configuration) as JSON once ready')
+    .option('--no-tls', 'clear text: no CA, no certificates, http and ws (default: TLS everywhere, a CA made under $GODWIT_HOME/tls)')
     .addHelpText(
       'after',
       `
@@ -64,6 +65,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
             id: opts.id ?? envNumber('GODWIT_CLUSTER_ID') ?? 1,
             cpus: opts.cpu,
             memMiB: opts.mem,
+            tls: opts.tls,
             home,
             signal: ac.signal,
           });

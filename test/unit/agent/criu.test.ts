@@ -54,6 +54,17 @@ describe("the agent's CRIU command lines", () => {
     expect(pageServerArgs('/d', at, { daemon: true }).at(-1)).to.equal('-d');
   });
 
+  it("a full copy's page server and the dump feeding it talk TLS with the cluster's files; a lazy move's do not", () => {
+    const tls = { caFile: '/t/ca.crt', certFile: '/t/node0.crt', keyFile: '/t/node0.key' };
+    const files = ['--tls', '--tls-cacert', '/t/ca.crt', '--tls-cert', '/t/node0.crt', '--tls-key', '/t/node0.key'];
+    const dump = dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], pageServer: at, tls });
+    expect(dump.slice(dump.indexOf('--page-server'))).to.deep.equal(['--page-server', '--address', '10.74.0.2', '--port', '7790', ...files, '--leave-stopped']);
+    // the page server checks the CA alone: CRIU would ask the source's certificate to name the destination's address
+    expect(pageServerArgs('/d', at, { tls })).to.deep.equal(['page-server', '-D', '/d', '-o', 'page-server.log', '--address', '10.74.0.2', '--port', '7790', ...files, '--tls-no-cn-verify']);
+    expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], tls }), 'no page server, no TLS').not.to.include('--tls');
+    expect(lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [], tls })).not.to.include('--tls');
+  });
+
   it('restores onto the pipes and files the keeper holds at fds 3 and on, the control directory external', () => {
     const files = [{ path: '/home/u/data.txt', open: '/home/u/data.txt', flags: 0, offset: 0 }];
     expect(restoreArgs({ imagesDir: '/d', logName: 'restore.log', pidfile: '/d/pid', inodes, files, control: '/run/c', lazy: true })).to.deep.equal([
@@ -196,7 +207,7 @@ describe("the check of CRIU's version", () => {
     try {
       const config = join(dir, 'agent.json');
       writeFileSync(config, JSON.stringify({
-        node: 'node9', listen: { host: '127.0.0.1', port: 1 }, url: 'http://127.0.0.1:1', token: 'x'.repeat(16),
+        node: 'node9', listen: { host: '127.0.0.1', port: 1 }, url: 'http://127.0.0.1:1', token: 'x'.repeat(16), tls: false,
         clusterKeyFile: join(dir, 'key'), orchestrator: { url: 'http://127.0.0.1:1' }, dataDir: join(dir, 'data'), runDir: join(dir, 'run'),
         criuPath: FAKE, keeperPath: '/nonexistent', tiniPath: '/nonexistent', cgroups: [], checkpointDir: join(dir, 'checkpoints'),
       }));
@@ -204,7 +215,7 @@ describe("the check of CRIU's version", () => {
         reject: false, timeout: 60_000, env: { FAKE_CRIU_GITID: 'v4.2.1' },
       });
       expect(agent.exitCode, `exit status; stderr: ${agent.stderr}`).to.equal(1);
-      expect(agent.stderr).to.match(new RegExp(`^godwit-agent: CRIU 4\\.2\\.1 at ${FAKE} lacks godwit's patches .*prepare\\.sh`));
+      expect(agent.stderr).to.match(new RegExp(`^godwit-agent: CRIU 4\\.2\\.1 at ${FAKE} lacks godwit's patches .*prepare\\.sh`, 'm'));
       expect(existsSync(join(dir, 'run')), 'no run directory made').to.equal(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });

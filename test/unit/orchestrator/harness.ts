@@ -45,6 +45,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   for (let i = 0; i < (opts.nodes ?? 2); i++) agents.push(await startFakeAgent(`node${i}`, `node${i}-token-0123456789`, checkpointFiles));
   const config = checkConfig({
     listen: { host: '127.0.0.1', port: 0 },
+    tls: false,
     dataDir,
     users: [
       { name: 'alice', token: TOKENS.alice },

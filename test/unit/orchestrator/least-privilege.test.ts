@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { expect } from 'chai';
 import { agentAuth } from '../../../orchestrator/src/nodes.js';
 import { type Cluster, startCluster, TOKENS, waitFor } from './harness.js';
@@ -83,7 +84,8 @@ describe('what a user may see and which tokens pass', function () {
     expect(agentWrong.statusCode, agentWrong.body).to.equal(401);
     // the right one is node0's own connection, open since the cluster started; the check it passed:
     const nodeOf = agentAuth(c.config);
-    expect(nodeOf(`Bearer ${nodeToken}`)?.name).to.equal('node0');
-    expect(nodeOf(`Bearer ${lastByteChanged(nodeToken)}`)).to.equal(undefined);
+    const asked = (authorization: string) => ({ headers: { authorization }, raw: { socket: {} } }) as unknown as FastifyRequest;
+    expect(nodeOf(asked(`Bearer ${nodeToken}`))?.name).to.equal('node0');
+    expect(nodeOf(asked(`Bearer ${lastByteChanged(nodeToken)}`))).to.equal(undefined);
   });
 });

@@ -9,6 +9,7 @@ const NODE_TOKEN = 'node0-token-0123456789';
 const config = (users: { name: string; token: string; admin?: boolean; account?: string }[]) =>
   checkConfig({
     listen: { host: '127.0.0.1', port: 0 },
+    tls: false,
     dataDir: '/tmp/unused',
     users,
     nodes: [{ name: 'node0', url: 'http://127.0.0.1:1', token: NODE_TOKEN }],

@@ -5,6 +5,7 @@ import { type Cluster, decodeOutput, startCluster, waitFor } from './harness.js'
 describe('orchestrator configuration', () => {
   const good = {
     listen: { host: '127.0.0.1', port: 7000 },
+    tls: false,
     dataDir: '/var/lib/godwit',
     checkpointDir: '/srv/godwit/checkpoints',
     users: [{ name: 'alice', token: 'alice-token-0123456789' }],
