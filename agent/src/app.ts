@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AgentConfig } from '@godwit/schemas';
-import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { SERVER_OPTIONS, installErrorHandler } from '@godwit/schemas/http-errors';
+import { listRoutes } from '@godwit/schemas/route-list';
 import { createCheckpoints } from './checkpoints.js';
 import { readClusterKey } from './cluster-key.js';
 import { createControl } from './control.js';
@@ -36,8 +37,10 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     logController: new LogController({ disableRequestLogging: true }),
     // the orchestrator follows output over long-lived requests: closing must not wait for them
     forceCloseConnections: true,
+    ...SERVER_OPTIONS,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, `the agent of ${config.node}`);
+  listRoutes(app);
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath);
   const procs = createProcStore(config.dataDir);

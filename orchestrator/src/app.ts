@@ -2,7 +2,8 @@
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { SERVER_OPTIONS, installErrorHandler } from '@godwit/schemas/http-errors';
+import { listRoutes } from '@godwit/schemas/route-list';
 import { type AgentClient, type AgentTimeouts, createAgentClient, DEFAULT_AGENT_TIMEOUTS } from './agent-client.js';
 import { requireUsers } from './auth.js';
 import { Bus } from './bus.js';
@@ -63,8 +64,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     logger: deps.logger ?? DEFAULT_LOGGER,
     // followers and agents hold long streams open: closing must not wait for them
     forceCloseConnections: true,
+    ...SERVER_OPTIONS,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, 'the orchestrator');
+  listRoutes(app);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './limits.js';
+export * from './closed.js';
 export * from './signals.js';
 export * from './api.js';
 export * from './api-nodes.js';

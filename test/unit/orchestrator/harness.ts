@@ -33,6 +33,8 @@ export interface ClusterOptions {
   outputLimitBytes?: number;
   /** connect the agents (default true) */
   connect?: boolean;
+  /** how long a node may stay silent before it is offline (default 2000 ms) */
+  nodeTimeoutMs?: number;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -50,7 +52,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       { name: 'root', token: TOKENS.root, admin: true },
     ],
     nodes: agents.map((a) => ({ name: a.name, url: a.url, token: a.token })),
-    nodeTimeoutMs: 2000,
+    nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
     checkpointDir: join(dataDir, 'checkpoints'),
     ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
   });
