@@ -5,7 +5,7 @@ import type { FuzzRequest } from './requests.js';
 import { REQUEST_DEADLINE_MS } from './settings.js';
 
 /** what a failure message shows of a request: enough to send it again by hand */
-export function describe(req: FuzzRequest): string {
+export function showRequest(req: FuzzRequest): string {
   const body = req.payload === undefined ? '' : ` body ${JSON.stringify(Buffer.isBuffer(req.payload) ? req.payload.toString('hex') : req.payload).slice(0, 400)}`;
   return `${req.method} ${req.url.slice(0, 300)} (route ${req.route}, headers ${JSON.stringify(req.headers).slice(0, 200)})${body}`;
 }
@@ -13,7 +13,7 @@ export function describe(req: FuzzRequest): string {
 export async function send(app: FastifyInstance, req: FuzzRequest): Promise<LightMyRequestResponse> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${REQUEST_DEADLINE_MS} ms to ${describe(req)}`)), REQUEST_DEADLINE_MS);
+    timer = setTimeout(() => reject(new Error(`no answer in ${REQUEST_DEADLINE_MS} ms to ${showRequest(req)}`)), REQUEST_DEADLINE_MS);
   });
   try {
     return await Promise.race([
@@ -33,7 +33,7 @@ const ERROR_KEYS = new Set(['statusCode', 'code', 'error', 'message', 'details']
  * Returns the error code of an error answer through `code`.
  */
 export function judge(req: FuzzRequest, res: LightMyRequestResponse): { wrong?: string; code?: ErrorCode } {
-  const seen = `${res.statusCode} ${res.body.slice(0, 400)} to ${describe(req)}`;
+  const seen = `${res.statusCode} ${res.body.slice(0, 400)} to ${showRequest(req)}`;
   if (res.statusCode >= 500) return { wrong: `a server error: ${seen}` };
   if (res.statusCode < 400) return {};
   let body: unknown;

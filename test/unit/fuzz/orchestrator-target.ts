@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { Process } from '@godwit/schemas';
 import { type Cluster, TOKENS, waitFor } from '../orchestrator/harness.js';
 import { watchChanges } from './db-changes.js';
-import { fuzz, type FuzzTarget } from './run-fuzz.js';
+import type { FuzzTarget } from './run-fuzz.js';
 import { runsFor } from './settings.js';
 
 /** the fuzzed processes: alice's 1 (with checkpoint ck.1) and 2, bob's 3; 999999 is nobody's */

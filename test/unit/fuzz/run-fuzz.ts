@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { describe as describeRequest, judge, send } from './answers.js';
+import { judge, send, showRequest } from './answers.js';
 import { Figures } from './figures.js';
 import { type FuzzRequest, type RequestSpace, requestArb } from './requests.js';
 import { FUZZ_SEED } from './settings.js';
@@ -25,7 +25,7 @@ export interface FuzzTarget {
 let last: FuzzRequest | undefined;
 const rejections: string[] = [];
 const onRejection = (reason: unknown) => {
-  rejections.push(`${String(reason instanceof Error ? reason.stack : reason)} (last request: ${last ? describeRequest(last) : 'none'})`);
+  rejections.push(`${String(reason instanceof Error ? reason.stack : reason)} (last request: ${last ? showRequest(last) : 'none'})`);
 };
 
 export function watchRejections(): { start(): void; stop(): void; check(): void } {
@@ -54,7 +54,7 @@ export async function fuzz(target: FuzzTarget, seed = FUZZ_SEED, runs = target.r
         if (res.statusCode >= 400 && before !== undefined) {
           const after = target.state!();
           if (after !== before) {
-            throw new Error(`refused with ${res.statusCode} ${code} but changed the database (rows written by table, before ${before}, after ${after}); request ${describeRequest(req)}`);
+            throw new Error(`refused with ${res.statusCode} ${code} but changed the database (rows written by table, before ${before}, after ${after}); request ${showRequest(req)}`);
           }
         } else if (req.method !== 'GET') {
           await target.settle?.();
