@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type AgentConfig, DEFAULT_LIMITS } from '@godwit/schemas';
-import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { SERVER_OPTIONS, installErrorHandler } from '@godwit/schemas/http-errors';
+import { listRoutes } from '@godwit/schemas/route-list';
 import { clientAgent, fetchOver, type TlsMaterial } from '@godwit/schemas/tls';
 import { createCheckpoints } from './checkpoints.js';
 import { readClusterKey } from './cluster-key.js';
@@ -46,9 +47,11 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
     forceCloseConnections: true,
     // images and kept output have their own bounds, set on their routes
     bodyLimit: config.limits?.bodyBytes ?? DEFAULT_LIMITS.bodyBytes,
+    ...SERVER_OPTIONS,
     ...https,
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, `the agent of ${config.node}`);
+  listRoutes(app);
   if (config.encryptAtRest === false) {
     app.log.warn(`encryptAtRest is false: checkpoint files are written in clear in ${config.checkpointDir} (still authenticated); anyone who can read that disk reads the programs' memory`);
   }

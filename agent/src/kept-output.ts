@@ -53,21 +53,22 @@ export function createKeptOutput(dataDir: string, node: string) {
   return {
     /** Appends frames after the recorded layout; returns the layout to record now. */
     append(id: number, q: KeptAppendQuery, frames: Buffer): KeptLayout {
+      const cur = segPath(id, q.logBase);
+      // checked before anything is touched: a layout that is not this node's changes nothing here
+      if (Math.max(sizeOf(cur), 0) < q.logSize) {
+        throw new GodwitError(
+          'GODWIT_ERR_OUTPUT_MISMATCH',
+          `the kept output of process ${id} on ${node} holds ${Math.max(sizeOf(cur), 0)} bytes of segment ${q.logBase}, but ${q.logSize} were recorded`,
+        );
+      }
       mkdirSync(dirOf(id), { recursive: true, mode: 0o700 });
       const known = bases(id);
       // a segment begun after the recorded one was never recorded: its bytes come again
       for (const b of known) if (b > q.logBase) rmSync(segPath(id, b), { force: true });
-      const cur = segPath(id, q.logBase);
       let size = sizeOf(cur);
-      if (size < 0 && q.logSize === 0) {
+      if (size < 0) {
         writeFileSync(cur, '', { mode: 0o600 });
         size = 0;
-      }
-      if (size < q.logSize) {
-        throw new GodwitError(
-          'GODWIT_ERR_INTERNAL',
-          `the kept output of process ${id} on ${node} holds ${Math.max(size, 0)} bytes of segment ${q.logBase}, but ${q.logSize} were recorded`,
-        );
       }
       if (size > q.logSize) truncateSync(cur, q.logSize);
       const older = known.filter((b) => b < q.logBase);

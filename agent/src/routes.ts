@@ -4,6 +4,9 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import {
   AccountName,
+  Closed,
+  Digits,
+  IdParam,
   CloseStreamsRequest,
   DumpRequest,
   type ExpectResult,
@@ -48,13 +51,19 @@ export interface RouteDeps {
   control?: Control;
 }
 
-const Id = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
-const IdEpoch = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }), epoch: Type.String({ pattern: '^[0-9]+$' }) });
-const Mid = Type.Object({ migrationId: Type.String({ pattern: '^[0-9]+$' }) });
-const MigrationRef = Type.Object({ migrationId: Type.Integer() });
+const Id = IdParam;
+const IdEpoch = Closed({ id: Digits, epoch: Digits });
+const Mid = Closed({ migrationId: Digits });
+const MigrationRef = Closed({ migrationId: Type.Integer() });
 
 export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
+
+  /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
+  function rawBody(body: unknown, what: string): Readable | undefined {
+    if (body === undefined || body instanceof Readable) return body;
+    throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `${what} must be sent as application/octet-stream or application/x-tar`);
+  }
 
   /** tells the epoch's keeper how far its output is stored; one whose keeper is gone needs no word */
   function taken(id: number, epoch: number, offset: number): void {
@@ -70,7 +79,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.get('/v1/procs/:id/output', {
-    schema: { params: Id, querystring: Type.Object({ epoch: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) }) },
+    schema: { params: Id, querystring: Closed({ epoch: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) }) },
   }, async (req, reply) => {
     const id = Number(req.params.id);
     const { epoch, offset } = req.query;
@@ -130,12 +139,13 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.post('/v1/procs/:id/stdin', {
-    schema: { params: Id, querystring: Type.Object({ eof: Type.Optional(Type.Boolean()) }) },
+    schema: { params: Id, querystring: Closed({ eof: Type.Optional(Type.Boolean()) }) },
   }, async (req, reply) => {
     const id = Number(req.params.id);
     lifecycle.running(id);
+    const body = rawBody(req.body, 'the input');
     const chunks: Buffer[] = [];
-    if (req.body) for await (const c of req.body as Readable) chunks.push(c as Buffer);
+    if (body) for await (const c of body) chunks.push(c as Buffer);
     await writeStdin(procs.dirOf(id), Buffer.concat(chunks), req.query.eof ?? false);
     return reply.status(204).send();
   });
@@ -184,7 +194,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   // a move's destination looks its owner up before the program stops: the restore, which checks
   // the images against that account, then finds the answer kept (and a node where the owner has
   // no account is known before the program stopped, not after)
-  app.post('/v1/accounts/:name/resolve', { schema: { params: Type.Object({ name: AccountName }) } }, async (req, reply) => {
+  app.post('/v1/accounts/:name/resolve', { schema: { params: Closed({ name: AccountName }) } }, async (req, reply) => {
     await resolveAccount(req.params.name, node);
     return reply.status(204).send();
   });
@@ -217,7 +227,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   const takeCredential = async (req: FastifyRequest<{ Params: { migrationId: string } }>) =>
     credentials.take(Number(req.params.migrationId), bearerOf(req.headers.authorization));
   app.put('/v1/images/:migrationId', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER, config: { moveCredential: true }, onRequest: takeCredential }, async (req) => {
-    const bytes = await lifecycle.receive(Number(req.params.migrationId), req.body as Readable);
+    const body = rawBody(req.body, 'the images');
+    if (!body) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `no images were sent for migration ${req.params.migrationId}`);
+    const bytes = await lifecycle.receive(Number(req.params.migrationId), body);
     return { bytes };
   });
 

@@ -2,7 +2,8 @@
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { SERVER_OPTIONS, installErrorHandler } from '@godwit/schemas/http-errors';
+import { listRoutes } from '@godwit/schemas/route-list';
 import { fetchOver, type TlsMaterial } from '@godwit/schemas/tls';
 import { type AgentClient, type AgentTimeouts, createAgentClient, DEFAULT_AGENT_TIMEOUTS } from './agent-client.js';
 import { requireUsers } from './auth.js';
@@ -70,6 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     // followers and agents hold long streams open: closing must not wait for them
     forceCloseConnections: true,
     bodyLimit: config.limits.bodyBytes,
+    ...SERVER_OPTIONS,
   };
   const { tls } = deps;
   // a client certificate is asked for, not required: people call with a token alone, while a
@@ -77,6 +79,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const https = tls ? { https: { ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false } } : {};
   const app = Fastify({ ...options, ...https } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app, 'the orchestrator');
+  listRoutes(app);
   // before any route: every route is limited
   await installRateLimit(app, config);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STDIN_BODY_LIMIT }, (_req, body, done) =>

@@ -1,7 +1,7 @@
 /** Checkpoints through the API: take one, list them, look into a file, recover from one. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { Checkpoint, CheckpointInfo, CheckpointRequest, ErrorBody, IdParam, Process, RecoverRequest } from '@godwit/schemas';
+import { Checkpoint, CheckpointInfo, CheckpointRequest, Closed, ErrorBody, FILE_PATH_MAX, IdParam, Process, RecoverRequest } from '@godwit/schemas';
 import type { Checkpointer } from './checkpoints.js';
 import type { Recovery } from './recovery.js';
 import type { Ctx } from './context.js';
@@ -35,7 +35,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointe
     {
       schema: {
         summary: 'what a checkpoint file holds: the files its process had open, their sizes then and now (MOSIX mosrun -I)',
-        querystring: Type.Object({ file: Type.String({ minLength: 1 }) }),
+        querystring: Closed({ file: Type.String({ minLength: 1, maxLength: FILE_PATH_MAX }) }),
         response: { 200: CheckpointInfo, ...errors },
       },
     },

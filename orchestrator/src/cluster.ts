@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { BalancerSettings, BalancerStatus, BalancerUpdate, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
+import { BalancerSettings, BalancerStatus, BalancerUpdate, Closed, Digits, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
 import type { Balancer } from './balancer.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db/index.js';
@@ -13,7 +13,7 @@ import { balancerSeenBy, nodesSeenBy } from './visibility.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
-const NodeParam = Type.Object({ name: NodeName });
+const NodeParam = Closed({ name: NodeName });
 
 /** a preHandler: only an administrator may `what`; the others get GODWIT_ERR_FORBIDDEN */
 function adminOnly(what: string) {
@@ -85,7 +85,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
     {
       schema: {
         summary: "what happened (the last 1000 events): to one's processes, or to everything for an admin",
-        querystring: Type.Object({ process: Type.Optional(Type.String({ pattern: '^[0-9]+$' })) }),
+        querystring: Closed({ process: Type.Optional(Digits) }),
         response: { 200: Type.Array(Event), ...errors },
       },
     },

@@ -7,7 +7,9 @@ import {
   ErrorBody,
   GodwitError,
   IdParam,
+  Closed,
   ContinueRequest,
+  Digits,
   MigrateRequest,
   WhyResult,
   Migration,
@@ -115,7 +117,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     {
       schema: {
         summary: "list one's processes (an admin's ?all=true lists everyone's)",
-        querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }),
+        querystring: Closed({ all: Type.Optional(Type.Boolean()) }),
         response: { 200: Type.Array(Process), ...errors },
       },
     },
@@ -217,7 +219,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     {
       schema: {
         summary: 'one migration',
-        params: Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) }),
+        params: Closed({ id: Digits }),
         response: { 200: Migration, ...errors },
       },
     },
@@ -239,7 +241,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           "a process's output as NDJSON OutputLine objects, from byte `offset`; `follow` waits for more until it exits; " +
           '`attach` (with follow) makes this stream its foreground: the program waits for it to write its output, and an attached program gets SIGHUP when the last such stream has been gone a few seconds',
         params: IdParam,
-        querystring: Type.Object({
+        querystring: Closed({
           offset: Type.Integer({ minimum: 0, default: 0 }),
           follow: Type.Boolean({ default: false }),
           attach: Type.Boolean({ default: false }),
@@ -296,7 +298,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       schema: {
         summary: "write the raw body to the program's stdin; ?eof=true closes it afterwards",
         params: IdParam,
-        querystring: Type.Object({ eof: Type.Boolean({ default: false }) }),
+        querystring: Closed({ eof: Type.Boolean({ default: false }) }),
         response: { 204: Type.Null(), ...errors },
       },
     },

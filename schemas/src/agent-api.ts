@@ -3,13 +3,15 @@
  * REST API with that agent's node token; agents report to the orchestrator over a websocket.
  */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
+import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, LIST_MAX, NAME_MAX } from './limits.js';
 import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
 import { NodeFeatures, NodeLoad } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
-export const StreamInodes = Type.Object({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
+export const StreamInodes = Closed({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
 export type StreamInodes = Static<typeof StreamInodes>;
 
 export const AgentProcState = Type.Union([
@@ -22,7 +24,7 @@ export const AgentProcState = Type.Union([
 ]);
 
 /** One run of a program on one node. Each restore starts a new epoch (epoch 0 is the launch). */
-export const AgentProc = Type.Object({
+export const AgentProc = Closed({
   id: Type.Integer(),
   epoch: Type.Integer(),
   state: AgentProcState,
@@ -35,23 +37,23 @@ export type AgentProc = Static<typeof AgentProc>;
 /** a Unix account's name, as the node's user database knows it */
 export const AccountName = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 64 });
 
-export const LaunchRequest = Type.Object({
+export const LaunchRequest = Closed({
   id: Type.Integer(),
   /** whose program it is: it runs as this account, with no capabilities */
   account: AccountName,
-  argv: Type.Array(Type.String(), { minItems: 1 }),
-  cwd: Type.String(),
-  env: Type.Record(Type.String(), Type.String()),
+  argv: Type.Array(Type.String({ maxLength: ARG_MAX }), { minItems: 1, maxItems: ARGS_MAX }),
+  cwd: Type.String({ maxLength: FILE_PATH_MAX }),
+  env: Type.Record(Type.String(), Type.String({ maxLength: ARG_MAX }), { maxProperties: ARGS_MAX }),
   /** what its control directory starts with */
   control: ControlState,
 });
 export type LaunchRequest = Static<typeof LaunchRequest>;
 
 /** A destination's CRIU page server, ready to take a dump's memory pages over TCP. */
-export const PageServer = Type.Object({ host: Type.String(), port: Type.Integer() });
+export const PageServer = Closed({ host: Type.String({ maxLength: NAME_MAX }), port: Type.Integer() });
 export type PageServer = Static<typeof PageServer>;
 
-export const DumpRequest = Type.Object({
+export const DumpRequest = Closed({
   migrationId: Type.Integer(),
   /**
    * Where to send the memory pages while dumping. The source then keeps the program stopped,
@@ -93,16 +95,16 @@ export type DumpResult = Static<typeof DumpResult>;
  * orchestrator.
  */
 export const MoveCredential = Type.String({ pattern: '^[0-9a-f]{64}$' });
-export const ExpectResult = Type.Object({
+export const ExpectResult = Closed({
   credential: MoveCredential,
   /** ms since the epoch after which the destination refuses it, used or not */
   expiresAt: Type.Integer(),
 });
 export type ExpectResult = Static<typeof ExpectResult>;
 
-export const SendRequest = Type.Object({
+export const SendRequest = Closed({
   migrationId: Type.Integer(),
-  to: Type.Object({ url: Type.String(), credential: MoveCredential }),
+  to: Closed({ url: Type.String({ maxLength: NAME_MAX }), credential: MoveCredential }),
 });
 export type SendRequest = Static<typeof SendRequest>;
 export const SendResult = Type.Object({ bytes: Type.Integer(), ms: Type.Integer() });
@@ -118,7 +120,7 @@ export const FinishResult = Type.Object({
 });
 export type FinishResult = Static<typeof FinishResult>;
 
-export const RestoreRequest = Type.Object({
+export const RestoreRequest = Closed({
   migrationId: Type.Integer(),
   /** whose program it is: the files opened for it are opened with this account's rights */
   account: AccountName,
@@ -126,16 +128,16 @@ export const RestoreRequest = Type.Object({
   epoch: Type.Integer(),
   inodes: StreamInodes,
   /** output streams whose reader is gone: the restored program's next write there gets SIGPIPE */
-  closedOutput: Type.Optional(Type.Array(OutputStream)),
+  closedOutput: Type.Optional(Type.Array(OutputStream, { maxItems: 2 })),
 });
 export type RestoreRequest = Static<typeof RestoreRequest>;
 
 /** POST /v1/procs/:id/epochs/:epoch/taken: the orchestrator has stored the epoch's output up to this file offset */
-export const TakenRequest = Type.Object({ offset: Type.Integer({ minimum: 0 }) });
+export const TakenRequest = Closed({ offset: Type.Integer({ minimum: 0 }) });
 export type TakenRequest = Static<typeof TakenRequest>;
 
 /** POST /v1/procs/:id/output/close: the program's run here stops giving these streams a reader */
-export const CloseStreamsRequest = Type.Object({ streams: Type.Array(OutputStream) });
+export const CloseStreamsRequest = Closed({ streams: Type.Array(OutputStream, { maxItems: 2 }) });
 export type CloseStreamsRequest = Static<typeof CloseStreamsRequest>;
 export const RestoreResult = Type.Object({
   rootPid: Type.Integer(),
@@ -149,7 +151,7 @@ export type RestoreResult = Static<typeof RestoreResult>;
 /** A path under the cluster's checkpoint directory (the agents' `checkpointDir`), relative to it. */
 export const CheckpointPath = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$', maxLength: 1024 });
 
-export const TakeCheckpointRequest = Type.Object({
+export const TakeCheckpointRequest = Closed({
   path: CheckpointPath,
   /** run: the program goes on; exit: it ends once its checkpoint is safe */
   then: Type.Union([Type.Literal('run'), Type.Literal('exit')]),
@@ -173,7 +175,7 @@ export const TakeCheckpointResult = Type.Object({
 export type TakeCheckpointResult = Static<typeof TakeCheckpointResult>;
 
 /** Unpacks a checkpoint into the images of a migration (a recovery), ready for a restore. */
-export const StageCheckpointRequest = Type.Object({
+export const StageCheckpointRequest = Closed({
   path: CheckpointPath,
   /** who recovers it: the files written back or opened for it are this account's to write and open */
   account: AccountName,
@@ -182,7 +184,7 @@ export const StageCheckpointRequest = Type.Object({
   migrationId: Type.Integer(),
   /** the process it becomes (a recovery with -R makes a new one) */
   processId: Type.Integer(),
-  remap: Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath),
+  remap: Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath, { maxProperties: LIST_MAX }),
   acceptChanged: Type.Boolean(),
 });
 export type StageCheckpointRequest = Static<typeof StageCheckpointRequest>;
@@ -197,10 +199,10 @@ export const StageCheckpointResult = Type.Object({
 export type StageCheckpointResult = Static<typeof StageCheckpointResult>;
 
 /** The sizes now of files a checkpoint had open (MOSIX mosrun -I), read on a node as the checkpoint's owner. */
-export const FileSizesRequest = Type.Object({
+export const FileSizesRequest = Closed({
   /** whose checkpoint it is: the sizes are those this account can see, through no symbolic link */
   account: AccountName,
-  paths: Type.Array(Type.String({ pattern: '^/', maxLength: 4096 }), { maxItems: 65536 }),
+  paths: Type.Array(Type.String({ pattern: '^/', maxLength: FILE_PATH_MAX }), { maxItems: LIST_MAX }),
 });
 export type FileSizesRequest = Static<typeof FileSizesRequest>;
 export const FileSizesResult = Type.Object({
@@ -230,7 +232,7 @@ export const ProcInspection = Type.Object({
 export type ProcInspection = Static<typeof ProcInspection>;
 
 /** How long an answer about a transfer may wait for its end: the end is then known at once, not at the next question. */
-export const LazyStatusQuery = Type.Object({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000 })) });
+export const LazyStatusQuery = Closed({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000 })) });
 export type LazyStatusQuery = Static<typeof LazyStatusQuery>;
 
 /** The destination's side of a lazy migration's background transfer. */
@@ -244,16 +246,16 @@ export const LazyStatus = Type.Object({
 });
 export type LazyStatus = Static<typeof LazyStatus>;
 
-export const AgentHello = Type.Object({
+export const AgentHello = Closed({
   type: Type.Literal('hello'),
-  node: Type.String(),
-  url: Type.String(),
+  node: Type.String({ maxLength: NAME_MAX }),
+  url: Type.String({ maxLength: NAME_MAX }),
   features: NodeFeatures,
-  procs: Type.Array(AgentProc),
+  procs: Type.Array(AgentProc, { maxItems: LIST_MAX }),
 });
 export type AgentHello = Static<typeof AgentHello>;
 
-export const AgentLoadMessage = Type.Object({ type: Type.Literal('load'), load: NodeLoad });
+export const AgentLoadMessage = Closed({ type: Type.Literal('load'), load: NodeLoad });
 export type AgentLoadMessage = Static<typeof AgentLoadMessage>;
 
 export type AgentMessage = AgentHello | AgentLoadMessage;

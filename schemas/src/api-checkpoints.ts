@@ -1,6 +1,7 @@
 /** Checkpoints in the public API: asking for them, what they hold, recovering from them (MOSIX mosrun -C/-R/-I, mosmigrate checkpoint). */
 import Type, { type Static } from 'typebox';
-import { FILE_PATH_MAX } from './limits.js';
+import { Closed } from './closed.js';
+import { FILE_PATH_MAX, LIST_MAX } from './limits.js';
 import { NodeName } from './api-nodes.js';
 import { ATTACHED_DESCRIPTION } from './api-output.js';
 
@@ -11,9 +12,10 @@ import { ATTACHED_DESCRIPTION } from './api-output.js';
 export const RecoveryFilePath = Type.String({ pattern: '^/[^\\x00-\\x1f\\x7f]*$', maxLength: FILE_PATH_MAX, description: 'an absolute path without control characters' });
 
 /** MOSIX mosrun -C FILE -N MAX -A MINUTES */
-export const CheckpointPolicy = Type.Object({
+export const CheckpointPolicy = Closed({
   file: Type.String({
     minLength: 1,
+    maxLength: FILE_PATH_MAX,
     description: "checkpoints go to FILE.1, FILE.2, ...: a name (or path) inside the user's checkpoint directory, or an absolute path there",
   }),
   max: Type.Optional(Type.Integer({ minimum: 1, description: 'extensions .1 to .MAX are used, then recycled oldest first' })),
@@ -49,7 +51,7 @@ export const Checkpoint = Type.Object({
 });
 export type Checkpoint = Static<typeof Checkpoint>;
 
-export const CheckpointRequest = Type.Object({
+export const CheckpointRequest = Closed({
   then: Type.Optional(
     Type.Union([Type.Literal('run'), Type.Literal('stop'), Type.Literal('exit')], {
       description: "run on (checkpoint, the default), freeze it (checkstop), or end it (exit)",
@@ -59,11 +61,11 @@ export const CheckpointRequest = Type.Object({
 export type CheckpointRequest = Static<typeof CheckpointRequest>;
 
 /** MOSIX mosrun -R FILE [-O fd=file,...] */
-export const RecoverRequest = Type.Object({
-  file: Type.String({ minLength: 1, description: 'the checkpoint file (FILE.N), named as for -C' }),
+export const RecoverRequest = Closed({
+  file: Type.String({ minLength: 1, maxLength: FILE_PATH_MAX, description: 'the checkpoint file (FILE.N), named as for -C' }),
   node: Type.Optional(NodeName),
   homeNode: Type.Optional(NodeName),
-  remap: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath, { description: 'fd → file to open instead of the one it had (MOSIX -O)' })),
+  remap: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), RecoveryFilePath, { maxProperties: LIST_MAX, description: 'fd → file to open instead of the one it had (MOSIX -O)' })),
   acceptChanged: Type.Optional(Type.Boolean({ description: 'go on although files it had open changed since the checkpoint' })),
   checkpoint: Type.Optional(CheckpointPolicy),
   recoverOnFailure: Type.Optional(Type.Boolean()),

@@ -1,6 +1,8 @@
 /** Migrations in the public API: moving, freezing and continuing a process, and why one cannot move. */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
 import { NodeName } from './api-nodes.js';
+import { NAME_MAX } from './limits.js';
 
 export const MigrationState = Type.Union([
   Type.Literal('requested'),
@@ -66,8 +68,8 @@ export type MigrationProgress = Static<typeof MigrationProgress>;
 export const Strategy = Type.Union([Type.Literal('auto'), Type.Literal('full'), Type.Literal('lazy'), Type.Literal('precopy')]);
 export type Strategy = Static<typeof Strategy>;
 
-export const MigrateRequest = Type.Object({
-  to: Type.String({ minLength: 1, description: "a node name, or 'home'" }),
+export const MigrateRequest = Closed({
+  to: Type.String({ minLength: 1, maxLength: NAME_MAX, description: "a node name, or 'home'" }),
   strategy: Type.Optional(Strategy),
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
@@ -81,7 +83,7 @@ export const WhyResult = Type.Object({
 });
 export type WhyResult = Static<typeof WhyResult>;
 
-export const ContinueRequest = Type.Object({
-  to: Type.Optional(Type.String({ minLength: 1, description: "where to bring it back: a node name, or 'home' (the default)" })),
+export const ContinueRequest = Closed({
+  to: Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX, description: "where to bring it back: a node name, or 'home' (the default)" })),
 });
 export type ContinueRequest = Static<typeof ContinueRequest>;

@@ -1,10 +1,12 @@
 /** The cluster's nodes in the public API (/v1/nodes, /v1/balancer): what they are, what they carry, what the balancer did. */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
+import { LIST_MAX, NAME_MAX } from './limits.js';
 
 export const NodeName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'a node name, e.g. node1' });
 
 /** One program's use of its node, as its agent measures it (the balancer's input). */
-export const ProcLoad = Type.Object({
+export const ProcLoad = Closed({
   id: Type.Integer(),
   epoch: Type.Integer(),
   cpuSeconds: Type.Number({ description: 'CPU time used since this run began (a restore starts again at its dumped total)' }),
@@ -15,19 +17,19 @@ export const ProcLoad = Type.Object({
 });
 export type ProcLoad = Static<typeof ProcLoad>;
 
-export const NodeLoad = Type.Object({
+export const NodeLoad = Closed({
   at: Type.Integer({ description: 'ms since the epoch' }),
   cpuCapacity: Type.Number({ description: 'CPUs this node may use' }),
   cpuUsed: Type.Number({ description: 'CPUs in use over the last second' }),
   memTotalBytes: Type.Integer(),
   memFreeBytes: Type.Integer(),
   running: Type.Integer({ description: 'godwit programs running on the node' }),
-  procs: Type.Optional(Type.Array(ProcLoad, { description: "its programs' loads; a user who is not an administrator sees only their own" })),
+  procs: Type.Optional(Type.Array(ProcLoad, { maxItems: LIST_MAX, description: "its programs' loads; a user who is not an administrator sees only their own" })),
 });
 export type NodeLoad = Static<typeof NodeLoad>;
 
-export const NodeFeatures = Type.Object({
-  criuVersion: Type.String(),
+export const NodeFeatures = Closed({
+  criuVersion: Type.String({ maxLength: NAME_MAX }),
   lazyPages: Type.Boolean(),
   dirtyTracking: Type.Boolean(),
 });
@@ -56,7 +58,7 @@ export const DrainResult = Type.Object({
 export type DrainResult = Static<typeof DrainResult>;
 
 /** The automatic load balancer's settings (mosctl balance). */
-export const BalancerSettings = Type.Object({
+export const BalancerSettings = Closed({
   enabled: Type.Boolean(),
   intervalMs: Type.Integer({ minimum: 200, description: 'how often it looks at the loads' }),
   minCpuSeconds: Type.Number({ minimum: 0, description: 'only processes that used this much CPU move' }),

@@ -1,6 +1,7 @@
 /** A process's output in the public API: the NDJSON stream a follower reads, and what it reports back. */
 import Type, { type Static } from 'typebox';
 import { Died } from './died.js';
+import { Closed } from './closed.js';
 
 /**
  * What `attached` means, in a request and on a process: when the last follower that attached
@@ -39,7 +40,7 @@ export type OutputStream = Static<typeof OutputStream>;
  * (mosrun's stdout closed, EPIPE): the program's next write to it gets SIGPIPE, wherever it runs
  * and after any move, as in a local pipeline.
  */
-export const CloseOutputRequest = Type.Object({ stream: OutputStream });
+export const CloseOutputRequest = Closed({ stream: OutputStream });
 export type CloseOutputRequest = Static<typeof CloseOutputRequest>;
 
 /**
@@ -47,5 +48,5 @@ export type CloseOutputRequest = Static<typeof CloseOutputRequest>;
  * `offset` (to mosrun's stdout and stderr). The kept output runs only a short lead ahead of it:
  * what the network holds on the way is not written yet.
  */
-export const OutputWrittenRequest = Type.Object({ offset: Type.Integer({ minimum: 0 }) });
+export const OutputWrittenRequest = Closed({ offset: Type.Integer({ minimum: 0 }) });
 export type OutputWrittenRequest = Static<typeof OutputWrittenRequest>;

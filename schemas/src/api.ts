@@ -1,5 +1,7 @@
 /** The orchestrator's public REST API (/v1), what the CLI and schedulers see: processes, signals, events, who the caller is; nodes, checkpoints, migrations and output in api-*.ts. */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
+import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, ID_DIGITS_MAX } from './limits.js';
 import { ERROR_CODES } from './errors.js';
 import { SIGNAL_NAMES } from './signals.js';
 import { NodeName } from './api-nodes.js';
@@ -72,10 +74,10 @@ export const Process = Type.Object({
 });
 export type Process = Static<typeof Process>;
 
-export const RunRequest = Type.Object({
-  argv: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-  cwd: Type.String({ pattern: '^/' }),
-  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+export const RunRequest = Closed({
+  argv: Type.Array(Type.String({ minLength: 1, maxLength: ARG_MAX }), { minItems: 1, maxItems: ARGS_MAX }),
+  cwd: Type.String({ pattern: '^/', maxLength: FILE_PATH_MAX }),
+  env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: ARG_MAX }), { maxProperties: ARGS_MAX })),
   homeNode: Type.Optional(NodeName),
   node: Type.Optional(NodeName),
   best: Type.Optional(Type.Boolean({ description: 'start on the node with the most spare CPU now (MOSIX mosrun -b); not with node' })),
@@ -89,7 +91,7 @@ export type RunRequest = Static<typeof RunRequest>;
 
 export type SignalName = (typeof SIGNAL_NAMES)[number];
 export const SignalName = Type.Unsafe<SignalName>(Type.Union(SIGNAL_NAMES.map((s) => Type.Literal(s))));
-export const SignalRequest = Type.Object({ signal: SignalName });
+export const SignalRequest = Closed({ signal: SignalName });
 export type SignalRequest = Static<typeof SignalRequest>;
 
 /** POST /v1/processes/{id}/signal to a frozen process: its signal waits for it to continue (202) */
@@ -109,8 +111,11 @@ export const Event = Type.Object({
 });
 export type Event = Static<typeof Event>;
 
-export const IdParam = Type.Object({
-  id: Type.String({ pattern: '^[0-9]+$', description: "godwit's process id, or the process's home PID" }),
+/** a number in a path or query: an id, an epoch */
+export const Digits = Type.String({ pattern: '^[0-9]+$', maxLength: ID_DIGITS_MAX });
+
+export const IdParam = Closed({
+  id: Type.String({ pattern: '^[0-9]+$', maxLength: ID_DIGITS_MAX, description: "godwit's process id, or the process's home PID" }),
 });
 
 /**

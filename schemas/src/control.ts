@@ -5,6 +5,8 @@
  * and the orchestrator answers with a ControlUpdate to the agent where the program runs then.
  */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
+import { NAME_MAX } from './limits.js';
 
 /**
  * The files a program writes requests into, each the name of its kind. A new kind is one entry
@@ -24,7 +26,7 @@ export const CONTROL_MOUNT_TYPE = 'fuse.godwit-control';
 export const CONTROL_VALUE_MAX = 256;
 
 /** agent -> orchestrator (POST /v1/agents/control, with the node's token) */
-export const ControlRequest = Type.Object({
+export const ControlRequest = Closed({
   processId: Type.Integer(),
   kind: ControlKind,
   value: Type.String({ maxLength: CONTROL_VALUE_MAX }),
@@ -32,7 +34,7 @@ export const ControlRequest = Type.Object({
 export type ControlRequest = Static<typeof ControlRequest>;
 
 /** what the files read back, besides whereami (the node whose agent writes them) */
-export const ControlState = Type.Object({
+export const ControlState = Closed({
   nmigs: Type.Integer(),
   locked: Type.Boolean(),
   needMemBytes: Type.Integer(),
@@ -46,8 +48,8 @@ export type ControlState = Static<typeof ControlState>;
  * and, after a request, its answer: done, or refused with an error. (No null here: Fastify's
  * validator would coerce it into an empty string.)
  */
-export const ControlUpdate = Type.Object({
+export const ControlUpdate = Closed({
   state: ControlState,
-  answer: Type.Optional(Type.Object({ kind: ControlKind, error: Type.Optional(Type.String({ minLength: 1 })) })),
+  answer: Type.Optional(Closed({ kind: ControlKind, error: Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX })) })),
 });
 export type ControlUpdate = Static<typeof ControlUpdate>;

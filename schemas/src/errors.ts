@@ -33,6 +33,8 @@ export const ERRORS = {
   GODWIT_ERR_CANNOT_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_BAD_CHECKPOINT: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_FILES_CHANGED: { statusCode: 409, error: 'Conflict' },
+  /** the output a node keeps for a process is not where the caller's record of it says: nothing is changed */
+  GODWIT_ERR_OUTPUT_MISMATCH: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_TRANSFER_FAILED: { statusCode: 502, error: 'Bad Gateway' },
   GODWIT_ERR_AGENT_UNREACHABLE: { statusCode: 502, error: 'Bad Gateway' },
   /** an agent could not pass a local user's request on to the orchestrator */

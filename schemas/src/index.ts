@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './limits.js';
 export * from './api-limits.js';
+export * from './closed.js';
 export * from './signals.js';
 export * from './died.js';
 export * from './api.js';

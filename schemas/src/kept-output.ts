@@ -5,6 +5,7 @@
  * every append, so that a crash of either side at any moment loses nothing recorded.
  */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
 
 /** Where the kept output stands, as the orchestrator records it. */
 /** where the newest segment starts, and how much of it is valid: every kept-output call names them */
@@ -20,7 +21,7 @@ export const KeptLayout = Type.Object({
 export type KeptLayout = Static<typeof KeptLayout>;
 
 /** POST /v1/kept/:id, body: encoded frames to append after `logSize` bytes of segment `logBase`. */
-export const KeptAppendQuery = Type.Object({
+export const KeptAppendQuery = Closed({
   ...NewestSegment,
   /** payload offset after the recorded output: where a new segment starts when rotating */
   outOffset: Type.Integer({ minimum: 0 }),
@@ -30,7 +31,7 @@ export const KeptAppendQuery = Type.Object({
 export type KeptAppendQuery = Static<typeof KeptAppendQuery>;
 
 /** GET /v1/kept/:id: output from payload offset `from` up to `end`, within the recorded layout. */
-export const KeptReadQuery = Type.Object({
+export const KeptReadQuery = Closed({
   from: Type.Integer({ minimum: 0 }),
   end: Type.Integer({ minimum: 0 }),
   ...NewestSegment,

@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import WebSocket from 'ws';
 import { type AgentHello, type AgentLoadMessage, encodeFrame, GodwitError } from '@godwit/schemas';
-import { installErrorHandler } from '@godwit/schemas/http-errors';
+import { SERVER_OPTIONS, installErrorHandler } from '@godwit/schemas/http-errors';
 import { createKeptOutput } from '../../../agent/src/kept-output.js';
 import { keptRoutes } from '../../../agent/src/kept-routes.js';
 import { createMoveCredentials } from '../../../agent/src/move-credentials.js';
@@ -42,7 +42,7 @@ export interface FakeAgent extends FakeState {
 
 /** checkpointFiles: the cluster's checkpoint directory, shared by its agents */
 export async function startFakeAgent(name: string, token: string, checkpointFiles = new Map<string, FakeCheckpointFile>()): Promise<FakeAgent> {
-  const app = Fastify({ logger: false, forceCloseConnections: true }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({ logger: false, forceCloseConnections: true, ...SERVER_OPTIONS }).withTypeProvider<TypeBoxTypeProvider>();
   const state: FakeState = {
     name,
     epochs: new Map(),

@@ -35,6 +35,8 @@ export interface ClusterOptions {
   limits?: Partial<Limits>;
   /** connect the agents (default true) */
   connect?: boolean;
+  /** how long a node may stay silent before it is offline (default 2000 ms) */
+  nodeTimeoutMs?: number;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -53,7 +55,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       { name: 'root', token: TOKENS.root, admin: true },
     ],
     nodes: agents.map((a) => ({ name: a.name, url: a.url, token: a.token })),
-    nodeTimeoutMs: 2000,
+    nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
     checkpointDir: join(dataDir, 'checkpoints'),
     ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
