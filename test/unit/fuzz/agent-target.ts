@@ -50,6 +50,8 @@ export async function startFuzzAgent(): Promise<FuzzAgent> {
     tiniPath: '/bin/false',
     cgroups: [],
     checkpointDir: join(dir, 'checkpoints'),
+    // the fuzzing goes through inject: no socket to protect
+    tls: false,
   };
   const agent = await buildAgent(config, { logger: false });
   await agent.app.ready();
