@@ -66,8 +66,13 @@ describe('what the fuzz suite found', function () {
     });
 
     it('refuses images or input sent as text or JSON with a 400 (seed 3)', async () => {
+      // images are taken only with the move's credential: asked for first, as the orchestrator does
+      const asked = await send(a.agent.app, request('POST', '/v1/images/2/expect', { authorization: AGENT_TOKEN }));
+      expect(asked.statusCode, asked.body).to.equal(200);
+      const moveAuth = `Bearer ${(asked.json() as { credential: string }).credential}`;
       for (const [url, type, body] of [['/v1/images/2', 'text/plain', 'e}'], ['/v1/procs/1/stdin', 'application/json', '{}']] as const) {
-        const req = request(url.includes('images') ? 'PUT' : 'POST', url, { authorization: AGENT_TOKEN, 'content-type': type }, body);
+        const auth = url.includes('images') ? moveAuth : AGENT_TOKEN;
+        const req = request(url.includes('images') ? 'PUT' : 'POST', url, { authorization: auth, 'content-type': type }, body);
         const res = await send(a.agent.app, req);
         // no process 1 runs here: its input is refused for that first
         expect(judge(req, res).code, res.body).to.be.oneOf(['GODWIT_ERR_BAD_REQUEST', 'GODWIT_ERR_PROCESS_NOT_RUNNING']);
