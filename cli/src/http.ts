@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { exchange } from '@godwit/schemas/http-exchange';
 
 export interface HttpRequest {
   method: string;
@@ -32,47 +33,25 @@ export interface HttpResponse {
  * Resolves once the response's head has arrived. Rejects with the signal's reason when it aborts
  * (a TimeoutError for AbortSignal.timeout), or with the socket's error (its code: ECONNREFUSED...).
  */
-export function request(req: HttpRequest): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const { signal } = req;
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const headers = { ...req.headers };
-    if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
-    const options = { method: req.method, headers, ...(req.socketPath ? { socketPath: req.socketPath } : {}) };
-    const outgoing = req.url.startsWith('https:') ? https.request(req.url, { ...options, ...(req.ca ? { ca: req.ca } : {}) }) : http.request(req.url, options);
-    let incoming: http.IncomingMessage | undefined;
-    const onAbort = (): void => {
-      const reason = signal?.reason as Error;
-      if (incoming) incoming.destroy(reason);
-      else outgoing.destroy(reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    outgoing.on('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(signal?.aborted ? (signal.reason as Error) : err);
-    });
-    outgoing.on('response', (res) => {
-      incoming = res;
-      // the body may still be cut by the signal: its stream then fails with the reason
-      res.on('close', () => signal?.removeEventListener('abort', onAbort));
-      const status = res.statusCode ?? 0;
-      const text = async (): Promise<string> => {
-        const chunks: Buffer[] = [];
-        for await (const chunk of res) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks).toString('utf8');
-      };
-      resolve({
-        status,
-        statusText: res.statusMessage ?? '',
-        ok: status >= 200 && status < 300,
-        body: res,
-        text,
-        json: async <T>() => JSON.parse(await text()) as T,
-      });
-    });
-    outgoing.end(req.body);
-  });
+export async function request(req: HttpRequest): Promise<HttpResponse> {
+  const headers = { ...req.headers };
+  if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+  const options = { method: req.method, headers, ...(req.socketPath ? { socketPath: req.socketPath } : {}) };
+  const start = () => (req.url.startsWith('https:') ? https.request(req.url, { ...options, ...(req.ca ? { ca: req.ca } : {}) }) : http.request(req.url, options));
+  // the body may still be cut by the signal: its stream then fails with the reason
+  const res = await exchange(start, req.signal, req.body);
+  const status = res.statusCode ?? 0;
+  const text = async (): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  return {
+    status,
+    statusText: res.statusMessage ?? '',
+    ok: status >= 200 && status < 300,
+    body: res,
+    text,
+    json: async <T>() => JSON.parse(await text()) as T,
+  };
 }

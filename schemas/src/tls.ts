@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { TlsSetting } from './config.js';
+import { exchange } from './http-exchange.js';
 
 /** the PEM contents of a component's TLS files */
 export interface TlsMaterial {
@@ -95,46 +96,24 @@ export type Fetch = (url: string | URL, init?: FetchInit) => Promise<Response>;
 
 /**
  * fetch over node:http(s), trusting `tls`'s CA and presenting its certificate: Node 20's fetch
- * takes neither a CA nor a client certificate without a library of its own. Rejects with the signal's reason when it aborts
- * (a TimeoutError for AbortSignal.timeout), or with the socket's error (ECONNREFUSED...).
+ * takes neither a CA nor a client certificate without a library of its own. Fails as exchange()
+ * does: with the signal's reason, or the socket's error.
  */
 export function fetchOver(tls: ClientTls | undefined): Fetch {
   const agent = tls ? clientAgent(tls) : new http.Agent({ keepAlive: true });
-  return (url, init = {}) =>
-    new Promise((resolve, reject) => {
-      const { signal } = init;
-      if (signal?.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const target = new URL(url);
-      const headers = { ...init.headers };
-      if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-      const request = target.protocol === 'https:' ? https.request : http.request;
-      const outgoing = request(target, { method: init.method ?? 'GET', headers, agent: agent as http.Agent });
-      let incoming: http.IncomingMessage | undefined;
-      const onAbort = () => {
-        const reason = signal?.reason as Error;
-        if (incoming) incoming.destroy(reason);
-        else outgoing.destroy(reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      outgoing.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(signal?.aborted ? (signal.reason as Error) : err);
-      });
-      outgoing.on('response', (res) => {
-        incoming = res;
-        res.on('close', () => signal?.removeEventListener('abort', onAbort));
-        const status = res.statusCode ?? 0;
-        const responseHeaders = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) responseHeaders.append(k, one);
-        }
-        const empty = status === 204 || status === 304 || init.method === 'HEAD';
-        if (empty) res.resume();
-        resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: responseHeaders }));
-      });
-      outgoing.end(init.body);
-    });
+  return async (url, init = {}) => {
+    const target = new URL(url);
+    const headers = { ...init.headers };
+    if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+    const request = target.protocol === 'https:' ? https.request : http.request;
+    const res = await exchange(() => request(target, { method: init.method ?? 'GET', headers, agent: agent as http.Agent }), init.signal, init.body);
+    const status = res.statusCode ?? 0;
+    const responseHeaders = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) responseHeaders.append(k, one);
+    }
+    const empty = status === 204 || status === 304 || init.method === 'HEAD';
+    if (empty) res.resume();
+    return new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: responseHeaders });
+  };
 }

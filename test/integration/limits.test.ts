@@ -91,6 +91,9 @@ describe('limits', function () {
       expect((await api<unknown[]>(h, 'GET', '/v1/processes')).body, 'no process made').to.have.length(before);
     } finally {
       await api(h, 'POST', `/v1/processes/${secondId}/signal`, { signal: 'SIGKILL' });
+      // ended before the next test counts the user's live processes
+      await second.child;
+      await eventually(async () => ((await processInfo(h, secondId)).state === 'running' ? undefined : true), `process ${secondId} to end after SIGKILL`);
     }
   });
 
@@ -111,7 +114,7 @@ describe('limits', function () {
     const status = await cli(h, 'mosctl', ['status']);
     expect(status.exitCode, status.stderr).to.equal(0);
     expect(status.stdout).to.match(/^Limits: 300 requests a minute per caller; request bodies up to 4\.0 KiB/m);
-    expect(status.stdout).to.match(new RegExp(`^${h.info.client.user}\\s+.+ / .+\\s+1\\s+1 / 2$`, 'm'));
+    expect(status.stdout, `mosctl status printed:\n${status.stdout}`).to.match(new RegExp(`^${h.info.client.user}\\s+.+ / .+\\s+1\\s+1 / 2$`, 'm'));
     const mine = (await api<LimitsReport>(h, 'GET', '/v1/limits')).body;
     expect(mine.use).to.deep.equal([{ user: h.info.client.user, checkpointBytes: good.bytes, checkpoints: 1, liveProcesses: 1 }]);
     expect(mine.limits.checkpointBytesPerUser).to.equal(quota());
