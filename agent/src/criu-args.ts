@@ -128,3 +128,5 @@ export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files =
 
 export const versionArgs = (): string[] => ['--version'];
 export const checkFeatureArgs = (feature: string): string[] => ['check', '--feature', feature];
+/** `criu cpuinfo dump`: this CPU's features, as CRIU compares them, into dir/cpuinfo.img */
+export const cpuinfoDumpArgs = (dir: string): string[] => ['cpuinfo', 'dump', '-D', dir];

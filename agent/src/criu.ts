@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { GodwitError, NodeFeatures, PageServer, StreamInodes, TlsFiles } from '@godwit/schemas';
 import {
   DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
-  checkFeatureArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
+  checkFeatureArgs, cpuinfoDumpArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
   type DumpArgsOptions, type InheritedFile,
 } from './criu-args.js';
 import { CriuError, type CriuRunEnd } from './criu-error.js';
@@ -71,6 +71,8 @@ export interface Criu {
   /** what `criu --version` says */
   version(): Promise<CriuVersion>;
   features(): Promise<NodeFeatures>;
+  /** `criu cpuinfo dump` into dir (its cpuinfo.img): throws CRIU's reason when it cannot */
+  cpuinfoDump(dir: string): Promise<void>;
 }
 
 /**
@@ -231,6 +233,11 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
         lazyPages: await check('uffd-noncoop'),
         dirtyTracking: await check('mem_dirty_track'),
       };
+    },
+
+    async cpuinfoDump(dir) {
+      const r = await run(cpuinfoDumpArgs(dir), { reject: false, timeout: 30_000, stdin: 'ignore' });
+      if (r.exitCode !== 0) throw new Error(`\`criu cpuinfo dump\` failed (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim() || 'no message'}`);
     },
   };
 }

@@ -8,6 +8,7 @@ import { requireGodwitCriu } from './criu.js';
 import { openLocalSocket } from './local-socket.js';
 import { createLoadMeter } from './load.js';
 import { createProcMeter } from './proc-load.js';
+import { readPlatform } from './platform.js';
 import { startReporter } from './reporter.js';
 
 async function main(): Promise<void> {
@@ -24,16 +25,25 @@ async function main(): Promise<void> {
   await requireGodwitCriu(config.criuPath);
   const { app, procs, criu } = await buildAgent(config, { tls });
   const features = await criu.features();
+  const platform = await readPlatform({
+    dataDir: config.dataDir,
+    ...(config.cpuFeatureMask ? { cpuFeatureMask: config.cpuFeatureMask } : {}),
+    criu,
+    criuVersion: features.criuVersion,
+    warn: (msg) => app.log.warn(msg),
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const local = config.localSocket
     ? await openLocalSocket({ path: config.localSocket, node: config.node, orchestratorUrl: config.orchestrator.url, token: config.token, log: app.log, ...(tls ? { agent: clientAgent(tls) } : {}) })
     : undefined;
-  app.log.info({ node: config.node, features }, 'agent ready');
+  app.log.info({ node: config.node, features, platform: { ...platform, cpuFeatures: undefined } }, 'agent ready');
+  if (platform.cpuMasked.length) app.log.warn({ masked: platform.cpuMasked }, 'cpuFeatureMask: this node reports CPU features as absent that its CPU has (a simulation only)');
   const meter = createLoadMeter(config);
   const procMeter = createProcMeter();
   const reporter = startReporter({
     config,
     features,
+    platform,
     procs: () => procs.list(),
     load: () => {
       const list = procs.list();

@@ -3,7 +3,7 @@
  * its load every second, over a websocket that reconnects by itself.
  */
 import WebSocket from 'ws';
-import { type AgentConfig, type AgentHello, type AgentLoadMessage, type AgentProc, DEFAULT_LIMITS, type NodeFeatures, type NodeLoad } from '@godwit/schemas';
+import { type AgentConfig, type AgentHello, type AgentLoadMessage, type AgentProc, DEFAULT_LIMITS, type NodeFeatures, type NodeLoad, type NodePlatform } from '@godwit/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TlsMaterial } from '@godwit/schemas/tls';
 
@@ -14,6 +14,7 @@ export interface ReporterDeps {
   /** who this agent is, where it is reached, and where its orchestrator is */
   config: Pick<AgentConfig, 'node' | 'url' | 'token' | 'orchestrator' | 'limits'>;
   features: NodeFeatures;
+  platform: NodePlatform;
   procs: () => AgentProc[];
   load: () => NodeLoad;
   log: FastifyBaseLogger;
@@ -40,7 +41,7 @@ export function startReporter(deps: ReporterDeps): { stop: () => void } {
     ws.on('open', () => {
       backoff = 200;
       deps.log.info({ orchestrator: orchestrator.url }, 'connected to the orchestrator');
-      const hello: AgentHello = { type: 'hello', node, url, features: deps.features, procs: deps.procs() };
+      const hello: AgentHello = { type: 'hello', node, url, features: deps.features, platform: deps.platform, procs: deps.procs() };
       ws!.send(JSON.stringify(hello));
       const report = () => {
         const msg: AgentLoadMessage = { type: 'load', load: deps.load() };

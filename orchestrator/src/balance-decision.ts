@@ -32,6 +32,8 @@ export interface BalanceNode {
   usable: boolean;
   cpuCapacity: number;
   memFreeBytes: number;
+  /** the nodes whose programs its CPU can run (cpu-compat.ts); absent: every node's */
+  takesFrom?: ReadonlySet<string>;
 }
 
 export interface BalanceProc {
@@ -83,7 +85,7 @@ export function decide(nodes: BalanceNode[], procs: BalanceProc[], settings: Bal
       .sort((a, b) => a.load.rssBytes - b.load.rssBytes || a.id - b.id);
     for (const p of candidates) {
       const targets = nodes
-        .filter((n) => n.usable && n.name !== from.name && n.memFreeBytes > p.load.rssBytes + p.needMemBytes)
+        .filter((n) => n.usable && n.name !== from.name && n.memFreeBytes > p.load.rssBytes + p.needMemBytes && (n.takesFrom?.has(from.name) ?? true))
         .filter((n) => p.lastMove?.from !== n.name)
         .filter((n) => load(n, 1) < load(from))
         .sort((a, b) => load(a, 1) - load(b, 1) || a.name.localeCompare(b.name));

@@ -6,8 +6,9 @@
  * may need more (12 programs started on one of 3 nodes take two rounds of 4). Its settings live
  * in SQLite (mosctl balance), its decisions in the event list.
  */
-import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type ProcLoad, toGodwitError } from '@godwit/schemas';
+import { type BalanceDecision, type BalancerSettings, type BalancerStatus, type BalancerUpdate, type Node, type ProcLoad, toGodwitError } from '@godwit/schemas';
 import { sleep } from './bus.js';
+import { cpuFits } from './cpu-compat.js';
 import type { Ctx } from './context.js';
 import type { Db } from './db/index.js';
 import { type BalanceNode, type BalanceProc, type Move, plan } from './balance-decision.js';
@@ -86,7 +87,8 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
     }
     // processes that ended need no count of their CPU
     for (const id of cpu.keys()) if (!byId.has(id)) cpu.delete(id);
-    const view = online.map((n) => ({ name: n.name, usable: !n.drained, cpuCapacity: n.load!.cpuCapacity, memFreeBytes: n.load!.memFreeBytes }));
+    const takesFrom = (to: Node) => new Set(online.filter((from) => cpuFits(from, to)).map((from) => from.name));
+    const view = online.map((n) => ({ name: n.name, usable: !n.drained, cpuCapacity: n.load!.cpuCapacity, memFreeBytes: n.load!.memFreeBytes, takesFrom: takesFrom(n) }));
     return { nodes: view, procs };
   }
 

@@ -6,6 +6,7 @@
 import { type DrainResult, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from './context.js';
 import type { Migrator } from './migration/migrator.js';
+import { cpuEndOf } from './cpu-compat.js';
 import { place } from './placement.js';
 
 export function setDrained(ctx: Ctx, name: string, drained: boolean, by: string): void {
@@ -23,7 +24,7 @@ export async function drain(ctx: Ctx, migrator: Migrator, name: string, by: stri
     const others = ctx.nodes.list().filter((n) => n.name !== name && ctx.nodes.isOnline(n.name));
     let why: string;
     try {
-      const to = place(others, { home: p.home_node, best: true });
+      const to = place(others, { home: p.home_node, best: true, cpu: { program: `process ${p.id} (running on ${name})`, from: cpuEndOf(ctx.nodes.list(), name) } });
       try {
         await migrator.migrate(p, to);
         result.moved.push({ processId: p.id, to });

@@ -76,7 +76,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
       }
       link.hello = true;
       link.lastMessageAt = now;
-      db.q.setNodeOnline.run({ name: node.name, url: msg.url, at: now, features: JSON.stringify(msg.features) });
+      db.q.setNodeOnline.run({ name: node.name, url: msg.url, at: now, features: JSON.stringify(msg.features), platform: JSON.stringify(msg.platform) });
       db.event({ node: node.name, kind: 'node-online', message: `node ${node.name} is online (${msg.url})` });
       log.info({ node: node.name, procs: msg.procs.length }, `node ${node.name} is online`);
       bus.emit('online', node.name);

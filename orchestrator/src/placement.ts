@@ -1,8 +1,10 @@
 /**
  * Where a new process starts: the node asked for, its home, or (MOSIX's mosrun -b) the node with
- * the most spare CPU now; with -m, only among nodes that report that much free memory.
+ * the most spare CPU now; with -m, only among nodes that report that much free memory; and only
+ * where the CPU has every feature the program's CPU has (cpu-compat.ts).
  */
 import { GodwitError, type Node } from '@godwit/schemas';
+import { type CpuEnd, cpuEndOf, cpuFits, cpuMismatch, requireCpuFits } from './cpu-compat.js';
 
 export interface PlacementRequest {
   /** the node asked for, if any */
@@ -10,6 +12,11 @@ export interface PlacementRequest {
   home: string;
   best?: boolean;
   memMiB?: number;
+  /**
+   * the CPU it needs: a new program its home node's (it must be able to go home), a recovered
+   * one the CPU its checkpoint was taken on, a moved one the CPU it runs on
+   */
+  cpu?: { program: string; from: CpuEnd };
 }
 
 const MIB = 1024 * 1024;
@@ -34,7 +41,13 @@ export function place(nodes: Node[], req: PlacementRequest): string {
   if (!req.best && drained) {
     throw new GodwitError('GODWIT_ERR_NODE_DRAINED', `node ${named} is drained: nothing new starts there until \`mosctl undrain ${named}\`; start it elsewhere (-r NODE or -b)`, { node: named });
   }
-  const wanted = req.best ? nodes.filter((n) => !n.drained) : nodes.filter((n) => n.name === named);
+  const cpu = req.cpu;
+  if (!req.best && cpu) requireCpuFits(cpu.program, cpu.from, cpuEndOf(nodes, named), 'nothing was started');
+  const usable = req.best ? nodes.filter((n) => !n.drained) : nodes.filter((n) => n.name === named);
+  const wanted = cpu ? usable.filter((n) => cpuFits(cpu.from, n)) : usable;
+  if (wanted.length === 0 && usable.length > 0) {
+    throw new GodwitError('GODWIT_ERR_CPU_INCOMPATIBLE', `no node's CPU fits: ${usable.map((n) => cpuMismatch(cpu!.program, cpu!.from, n)).join('; ')}; nothing was started`, {});
+  }
   if (wanted.length === 0) {
     throw new GodwitError('GODWIT_ERR_NODE_OFFLINE', `node ${req.node ?? req.home} is offline: its agent is not connected; run on another node`, {
       node: req.node ?? req.home,

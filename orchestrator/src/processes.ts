@@ -30,6 +30,7 @@ import type { OutputRelay } from './output-relay.js';
 import { requireProcessRoom } from './limits.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched } from './process-life.js';
+import { cpuEndOf } from './cpu-compat.js';
 import { queueSignal } from './queued-signals.js';
 import { visible } from './visibility.js';
 import { whyNotMovable } from './why.js';
@@ -74,7 +75,8 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       if (b.node) nodes.require(b.node);
       const home = nodes.require(b.homeNode ?? b.node ?? nodes.names[0]!).name;
       const online = nodes.list().filter((n) => nodes.isOnline(n.name));
-      const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}) }));
+      const cpu = { program: `a program of home node ${home}`, from: cpuEndOf(nodes.list(), home) };
+      const start = nodes.require(place(online, { home, ...(b.node ? { node: b.node } : {}), best: b.best ?? false, ...(b.memMiB ? { memMiB: b.memMiB } : {}), cpu }));
       const policy = files.policyColumns(req.user.name, b.checkpoint);
       // checked and inserted with no wait between: two starts at once cannot both pass the limit
       requireProcessRoom(req.user.name, db.q.liveProcessesOf.get(req.user.name)!.n, ctx.config.limits.liveProcessesPerUser);

@@ -8,6 +8,7 @@ import { GodwitError, type CheckpointInfo, type Process, type RecoverRequest, to
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import { restoreStreams } from './closed-output.js';
+import { cpuEndOf, cpuFits } from './cpu-compat.js';
 import { accountOf } from './config.js';
 import type { Ctx } from './context.js';
 import { type CheckpointRow, type ProcessRow, toCheckpoint, toProcess } from './db/index.js';
@@ -91,7 +92,8 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     const record = recordOf(path);
     const from = toProcess(db.q.processById.get(record.process_id)!);
     const home = nodes.require(req.homeNode ?? req.node ?? nodes.names[0]!).name;
-    const target = place(nodes.list().filter((n) => nodes.isOnline(n.name)), { home, ...(req.node ? { node: req.node } : {}) });
+    const cpu = { program: `checkpoint ${record.path} (taken on ${record.node})`, from: cpuEndOf(nodes.list(), record.node) };
+    const target = place(nodes.list().filter((n) => nodes.isOnline(n.name)), { home, ...(req.node ? { node: req.node } : {}), cpu });
     requireProcessRoom(user.name, db.q.liveProcessesOf.get(user.name)!.n, ctx.config.limits.liveProcessesPerUser);
     const id = Number(
       db.q.insertProcess.run({
@@ -177,7 +179,10 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     let rid: number | undefined;
     let target: string | undefined;
     try {
-      target = place(candidates, { home: candidates.some((n) => n.name === proc.home_node) ? proc.home_node : candidates[0]?.name ?? proc.home_node });
+      const cpu = { program: `process ${proc.id}'s checkpoint (taken on ${latest.node})`, from: cpuEndOf(nodes.list(), latest.node) };
+      const fits = candidates.filter((n) => cpuFits(cpu.from, n));
+      const home = fits.some((n) => n.name === proc.home_node) ? proc.home_node : fits[0]?.name ?? proc.home_node;
+      target = place(candidates, { home, cpu });
       const epoch = proc.epoch + 1;
       const account = accountOf(ctx.config, proc.owner);
       const s = await stage(proc.id, account, target, latest, { acceptChanged: false });

@@ -6,6 +6,7 @@ import { type WhyResult, toGodwitError } from '@godwit/schemas';
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
+import { cpuEndOf, cpuMismatch } from './cpu-compat.js';
 import type { ProcessRow } from './db/index.js';
 
 export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult> {
@@ -23,7 +24,19 @@ export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult>
   }
   const others = ctx.nodes.names.filter((n) => n !== p.node && ctx.nodes.isOnline(n));
   if (p.state === 'running' && others.length === 0) reasons.push('no other node is online');
-  return { processId: p.id, movable: reasons.length === 0, reasons, notAutomatically: p.state === 'running' ? balancerReasons(ctx, p) : [] };
+  const ruledOut = cpuRuledOut(ctx, p, others);
+  if (p.state === 'running' && others.length > 0 && ruledOut.length === others.length) reasons.push('no other online node\'s CPU has every feature its CPU has (see the nodes it cannot go to)');
+  return { processId: p.id, movable: reasons.length === 0, reasons, notAutomatically: p.state === 'running' ? balancerReasons(ctx, p) : [], ruledOut };
+}
+
+/** the nodes whose CPU lacks features of the CPU it runs on (or was frozen on), with the reason */
+function cpuRuledOut(ctx: Ctx, p: ProcessRow, others: string[]): { node: string; reason: string }[] {
+  const known = ctx.nodes.list();
+  const from = cpuEndOf(known, p.node);
+  return others.flatMap((node) => {
+    const reason = cpuMismatch(`process ${p.id}`, from, cpuEndOf(known, node));
+    return reason ? [{ node, reason }] : [];
+  });
 }
 
 /** What keeps the balancer from moving it: its lock, and how it used its node of late. */

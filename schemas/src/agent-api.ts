@@ -6,7 +6,7 @@ import Type, { type Static } from 'typebox';
 import { Closed } from './closed.js';
 import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, LIST_MAX, NAME_MAX } from './limits.js';
 import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
-import { NodeFeatures, NodeLoad } from './api-nodes.js';
+import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
 
@@ -251,6 +251,7 @@ export const AgentHello = Closed({
   node: Type.String({ maxLength: NAME_MAX }),
   url: Type.String({ maxLength: NAME_MAX }),
   features: NodeFeatures,
+  platform: NodePlatform,
   procs: Type.Array(AgentProc, { maxItems: LIST_MAX }),
 });
 export type AgentHello = Static<typeof AgentHello>;

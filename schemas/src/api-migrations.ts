@@ -80,6 +80,9 @@ export const WhyResult = Type.Object({
   movable: Type.Boolean(),
   reasons: Type.Array(Type.String(), { description: 'in words; empty when it can move' }),
   notAutomatically: Type.Array(Type.String(), { description: 'why the balancer leaves it where it is, though mosmigrate could move it' }),
+  ruledOut: Type.Array(Type.Object({ node: Type.String(), reason: Type.String() }), {
+    description: 'online nodes it cannot go to, by mosmigrate or automatically, each with the reason (their CPU lacks features its CPU has)',
+  }),
 });
 export type WhyResult = Static<typeof WhyResult>;
 

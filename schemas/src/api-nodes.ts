@@ -35,6 +35,20 @@ export const NodeFeatures = Closed({
 });
 export type NodeFeatures = Static<typeof NodeFeatures>;
 
+/**
+ * What a node's agent found of its machine as it started: its CPU (the model, the feature names of
+ * /proc/cpuinfo less those its configuration masks, and a hash of them), the kernel, and CRIU.
+ */
+export const NodePlatform = Closed({
+  cpuModel: Type.String({ maxLength: NAME_MAX }),
+  cpuFeatures: Type.Array(Type.String({ maxLength: NAME_MAX }), { maxItems: LIST_MAX, description: 'the CPU\'s feature names as /proc/cpuinfo gives them, less the masked ones' }),
+  cpuMasked: Type.Array(Type.String({ maxLength: NAME_MAX }), { maxItems: LIST_MAX, description: 'features the agent\'s configuration hides (cpuFeatureMask: a simulation of a lesser CPU)' }),
+  cpuFeatureHash: Type.String({ maxLength: NAME_MAX, description: 'the first 16 hex digits of the SHA-256 of the sorted feature names: equal hashes, equal features' }),
+  kernel: Type.String({ maxLength: NAME_MAX, description: 'the kernel release (uname -r)' }),
+  criuVersion: Type.String({ maxLength: NAME_MAX }),
+});
+export type NodePlatform = Static<typeof NodePlatform>;
+
 export const NodeState = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
 
 export const Node = Type.Object({
@@ -43,6 +57,7 @@ export const Node = Type.Object({
   state: NodeState,
   lastSeen: Type.Union([Type.Integer(), Type.Null()]),
   features: Type.Union([NodeFeatures, Type.Null()]),
+  platform: Type.Union([NodePlatform, Type.Null()], { description: 'its CPU, kernel and CRIU, as its agent reported them at start' }),
   load: Type.Union([NodeLoad, Type.Null()]),
   drained: Type.Boolean({ description: 'mosctl drain: nothing new starts or moves here' }),
 });

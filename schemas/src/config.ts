@@ -64,6 +64,12 @@ export const AgentConfig = Type.Object({
   cgroups: Type.Array(Type.String({ pattern: '^/sys/fs/cgroup/' })),
   /** CPUs this node may use (its cgroup quota in the simulated cluster, its cores elsewhere) */
   cpuCapacity: Type.Optional(Type.Number()),
+  /**
+   * FOR SIMULATION ONLY: CPU feature names (as /proc/cpuinfo's flags spell them, e.g. "avx2") this
+   * agent reports as absent, so that a cluster on one machine has a node with a lesser CPU and
+   * godwit's refusals to move a program there can be tried. The CPU itself still has them.
+   */
+  cpuFeatureMask: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9_]{1,64}$' }), { maxItems: 256 })),
   memLimitBytes: Type.Optional(Type.Integer()),
   /**
    * where checkpoints are written, the same directory on every node (shared storage across

@@ -22,6 +22,8 @@ export const ERRORS = {
   GODWIT_ERR_NO_NODE_FITS: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_STRATEGY_UNAVAILABLE: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_NODE_DRAINED: { statusCode: 409, error: 'Conflict' },
+  /** the destination's CPU lacks instruction-set features the program's CPU has (CRIU's `cpuinfo check`): nothing stopped */
+  GODWIT_ERR_CPU_INCOMPATIBLE: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_LAUNCH_FAILED: { statusCode: 422, error: 'Unprocessable Entity' },
   /** the user has no Unix account on that node: programs run only as their owners */
   GODWIT_ERR_NO_ACCOUNT: { statusCode: 403, error: 'Forbidden' },

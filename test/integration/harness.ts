@@ -17,6 +17,14 @@ const CLI = join(REPO, 'cli', 'dist', 'bin');
 export const LAST_LOGS = join(tmpdir(), 'godwit-test-logs');
 
 let started: Promise<Harness> | undefined;
+/** the variant the started cluster is (JSON): another variant asked for starts a cluster anew */
+let startedVariant = '{}';
+
+/** what a test file's cluster has that the standard one has not */
+export interface ClusterVariant {
+  /** node name -> CPU features its agent reports as absent (a simulation of a lesser CPU) */
+  cpuFeatureMask?: Record<string, string[]>;
+}
 
 export interface Harness {
   info: ClusterInfo;
@@ -28,12 +36,19 @@ export interface Harness {
   fetch: Fetch;
 }
 
-/** The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). */
-export function cluster(): Promise<Harness> {
+/**
+ * The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). A file that
+ * asks for a variant gets a cluster of its own, and the next file that asks for the standard one
+ * (or another variant) a fresh one: nothing of a variant outlives its file's use of it.
+ */
+export async function cluster(variant: ClusterVariant = {}): Promise<Harness> {
+  const key = JSON.stringify(variant);
+  if (started && key !== startedVariant) await teardown();
+  startedVariant = key;
   started ??= (async () => {
     const home = mkdtempSync(join(tmpdir(), 'godwit-test-'));
     const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
-    const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined });
+    const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined, ...(variant.cpuFeatureMask ? { cpuFeatureMask: variant.cpuFeatureMask } : {}) });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
     const h = { info, env, home, token: info.client.token, fetch: fetchOver(info.client.ca ? { ca: Buffer.from(info.client.ca) } : undefined) };
     // the programs of a test stay where it put them; the balancer's and automatic freezing's own tests turn them on

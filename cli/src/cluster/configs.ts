@@ -43,7 +43,11 @@ export interface ClusterConfigs {
  * Writes the orchestrator's and the agents' configuration; returns the clients' (written once the
  * cluster is ready). `certs`: null for a clear-text cluster (`up --no-tls`).
  */
-export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPath: string; controlDir: string; certs: ClusterCerts | null }): ClusterConfigs {
+export function writeConfigs(
+  state: ClusterState,
+  p: HomePaths,
+  opts: { keeperPath: string; controlDir: string; certs: ClusterCerts | null; cpuFeatureMask: Readonly<Record<string, readonly string[]>> },
+): ClusterConfigs {
   const { certs } = opts;
   const userName = process.env.SUDO_USER || process.env.USER || 'root';
   const userToken = token();
@@ -95,6 +99,7 @@ export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPa
       checkpointDir: p.checkpoints,
       controlDir: opts.controlDir,
       localSocket: socketOf(state.id, n.name),
+      ...(opts.cpuFeatureMask[n.name]?.length ? { cpuFeatureMask: [...opts.cpuFeatureMask[n.name]!] } : {}),
     };
     const file = path.join(dir, 'config.json');
     writeJson(file, config);

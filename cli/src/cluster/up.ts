@@ -47,6 +47,11 @@ export interface UpOptions {
   readyTimeoutMs?: number;
   /** false: a clear-text cluster (`up --no-tls`); default: its own CA and certificates (certs.ts) */
   tls?: boolean;
+  /**
+   * a simulation of nodes with lesser CPUs: node name -> CPU features its agent reports as absent
+   * (AgentConfig.cpuFeatureMask), so that refusals of a CPU that lacks them can be tried here
+   */
+  cpuFeatureMask?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ClusterInfo {
@@ -183,7 +188,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       ? null
       : await makeClusterCerts(p.tls, { orchestratorAddress: names.gateway(id), nodes: state.nodes });
     if (!certs) log('TLS is off (--no-tls): tokens, images and programs\' memory cross the cluster in clear text');
-    const configs = writeConfigs(state, p, { keeperPath, controlDir, certs });
+    const configs = writeConfigs(state, p, { keeperPath, controlDir, certs, cpuFeatureMask: opts.cpuFeatureMask ?? {} });
     const { client, guest, admin } = configs;
     checkAbort();
 

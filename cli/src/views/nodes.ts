@@ -20,6 +20,16 @@ export function renderNodesTable(nodes: Node[]): string {
   return renderTable(['NO', 'NAME', 'STATE', 'ADDRESS', 'CPU', 'MEM FREE', 'RUNNING'], rows);
 }
 
+/** `godwit nodes -V`: what each node's agent found of its machine as it started */
+export function renderNodesPlatform(nodes: Node[]): string {
+  const rows = numberNodes(nodes).map(({ number, node: n }) => {
+    const p = n.platform;
+    if (!p) return [String(number), n.name, '-', '-', '-', '-', '-'];
+    return [String(number), n.name, p.cpuModel, p.cpuFeatureHash, p.kernel, p.criuVersion, p.cpuMasked.length ? p.cpuMasked.join(',') : '-'];
+  });
+  return renderTable(['NO', 'NAME', 'CPU MODEL', 'FEATURE HASH', 'KERNEL', 'CRIU', 'MASKED'], rows);
+}
+
 /** MOSIX's node-list format: node number, address, then godwit's name for the node. */
 export function renderNodeList(nodes: Node[]): string {
   return numberNodes(nodes).map((n) => `${n.number} ${n.address} ${n.name}\n`).join('');

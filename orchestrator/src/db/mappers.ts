@@ -1,5 +1,5 @@
 /** Rows into the API's shapes (schemas/): JSON columns parsed, 0/1 columns made booleans. */
-import type { Checkpoint, Died, Event, Migration, Node, NodeFeatures, NodeLoad, Process } from '@godwit/schemas';
+import type { Checkpoint, Died, Event, Migration, Node, NodeFeatures, NodeLoad, NodePlatform, Process } from '@godwit/schemas';
 import { freezeTimes } from '../freeze-times.js';
 import { howDied } from '../death.js';
 import type { CheckpointRow, DumpRecord, EventRow, MigrationRow, NodeRow, ProcessRow } from './rows.js';
@@ -11,6 +11,7 @@ export function toNode(r: NodeRow): Node {
     state: r.state,
     lastSeen: r.last_seen,
     features: r.features ? (JSON.parse(r.features) as NodeFeatures) : null,
+    platform: r.platform ? (JSON.parse(r.platform) as NodePlatform) : null,
     load: r.load ? (JSON.parse(r.load) as NodeLoad) : null,
     drained: r.drained === 1,
   };

@@ -99,6 +99,7 @@ export interface NodeRow {
   state: 'online' | 'offline';
   last_seen: number | null;
   features: string | null;
+  platform: string | null;
   load: string | null;
   drained: number;
 }

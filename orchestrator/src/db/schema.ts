@@ -9,6 +9,8 @@ CREATE TABLE IF NOT EXISTS nodes (
   state TEXT NOT NULL,
   last_seen INTEGER,
   features TEXT,
+  -- its CPU, kernel and CRIU (NodePlatform, JSON), as its agent reported them at start
+  platform TEXT,
   load TEXT,
   -- MOSIX's expel (mosctl drain): nothing new starts or moves here
   drained INTEGER NOT NULL DEFAULT 0

@@ -12,7 +12,7 @@ const GIB = 2 ** 30;
 
 function node(name: string, over: Partial<Node> = {}): Node {
   return {
-    name, url: `http://${name}:7701`, state: 'online', lastSeen: 1, features: null, drained: false,
+    name, url: `http://${name}:7701`, state: 'online', lastSeen: 1, features: null, platform: null, drained: false,
     load: { at: 1, cpuCapacity: 1, cpuUsed: 0.25, memTotalBytes: 4 * GIB, memFreeBytes: 2 * GIB, running: 1 }, ...over,
   };
 }

@@ -12,7 +12,7 @@ function load(over: Partial<NodeLoad>): NodeLoad {
 }
 
 function node(name: string, over: Partial<Node> = {}): Node {
-  return { name, url: `http://${name}:7701`, state: 'online', lastSeen: 1, features: null, load: load({}), drained: false, ...over };
+  return { name, url: `http://${name}:7701`, state: 'online', lastSeen: 1, features: null, platform: null, load: load({}), drained: false, ...over };
 }
 
 function proc(id: number, over: Partial<Process>): Process {

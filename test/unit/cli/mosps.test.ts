@@ -11,7 +11,7 @@ import { deathLine } from '../../../cli/src/session.js';
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
 
 function node(name: string, url: string): Node {
-  return { name, url, state: 'online', lastSeen: 1, features: null, load: null, drained: false };
+  return { name, url, state: 'online', lastSeen: 1, features: null, platform: null, load: null, drained: false };
 }
 
 function proc(over: Partial<Process>): Process {

@@ -17,7 +17,7 @@ import { didYouMean, nearest } from '../../../cli/src/suggest.js';
 import { fakeProcess } from './fake-process.js';
 
 function node(i: number, over: Partial<Node> = {}): Node {
-  return { name: `node${i}`, url: `http://10.77.5.${10 + i}:7701`, state: 'online', lastSeen: 1, features: null, load: null, drained: false, ...over };
+  return { name: `node${i}`, url: `http://10.77.5.${10 + i}:7701`, state: 'online', lastSeen: 1, features: null, platform: null, load: null, drained: false, ...over };
 }
 const nodes = [node(0), node(1), node(2)];
 

@@ -71,10 +71,10 @@ describe('nodes and migration rendering', () => {
   const nodes: Node[] = [
     {
       name: 'node0', url: 'http://10.77.1.10:7701', state: 'online', lastSeen: 1,
-      features: { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false },
+      features: { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false }, platform: null,
       load: { at: 1, cpuCapacity: 1, cpuUsed: 0.5, memTotalBytes: 2 ** 31, memFreeBytes: 1.5 * 2 ** 30, running: 2 }, drained: false,
     },
-    { name: 'node1', url: 'http://10.77.1.11:7701', state: 'offline', lastSeen: null, features: null, load: null, drained: true },
+    { name: 'node1', url: 'http://10.77.1.11:7701', state: 'offline', lastSeen: null, features: null, platform: null, load: null, drained: true },
   ];
 
   it('draws the nodes', () => {

@@ -13,6 +13,7 @@ import {
   type LaunchRequest,
   type LazyStatus,
   type NodeFeatures,
+  type NodePlatform,
   type OpenFile,
   type OutputStream,
   type SendRequest,
@@ -81,6 +82,8 @@ export interface FakeState {
   fail: Partial<Record<FailingCall, Failure>>;
   /** what the agent reports it can do: lazyPages makes auto move lazily */
   features: NodeFeatures;
+  /** what it reports of its CPU, kernel and CRIU: a test gives nodes different CPUs here */
+  platform: NodePlatform;
   /** a dump given a page server sends the pages straight there and holds the program stopped (it has no TCP connection) */
   directDumps: boolean;
   /** what its load reports say of each of its programs' CPU use (idle, by default) */

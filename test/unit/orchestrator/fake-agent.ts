@@ -54,6 +54,7 @@ export async function startFakeAgent(name: string, token: string, checkpointFile
     fileSizes: new Map(),
     fail: {},
     features: { criuVersion: '4.0', lazyPages: false, dirtyTracking: false },
+    platform: { cpuModel: 'Fake CPU', cpuFeatures: ['fpu', 'sse', 'sse2', 'avx', 'avx2'], cpuMasked: [], cpuFeatureHash: '0123456789abcdef', kernel: '6.1.0', criuVersion: '4.0' },
     directDumps: false,
     cpu: { cpuSeconds: 0, cpuDemand: 0 },
   };
@@ -110,7 +111,7 @@ export async function startFakeAgent(name: string, token: string, checkpointFile
         });
         socket = ws;
         ws.on('open', () => {
-          const hello: AgentHello = { type: 'hello', node: name, url, features: state.features, procs: [...epochs.values()].map((e) => e.proc) };
+          const hello: AgentHello = { type: 'hello', node: name, url, features: state.features, platform: state.platform, procs: [...epochs.values()].map((e) => e.proc) };
           ws.send(JSON.stringify(hello));
           loadTimer = setInterval(() => {
             if (ws.readyState !== WebSocket.OPEN) return;

@@ -5,7 +5,7 @@ import { place } from '../../../orchestrator/src/placement.js';
 const GiB = 1024 ** 3;
 function node(name: string, cpuUsed: number, freeGiB: number, running = 0, drained = false): Node {
   return {
-    name, url: `http://${name}`, state: 'online', lastSeen: 0, features: null, drained,
+    name, url: `http://${name}`, state: 'online', lastSeen: 0, features: null, platform: null, drained,
     load: { at: 0, cpuCapacity: 1, cpuUsed, memTotalBytes: 4 * GiB, memFreeBytes: freeGiB * GiB, running },
   };
 }

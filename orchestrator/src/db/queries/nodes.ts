@@ -10,8 +10,8 @@ export function nodesQueries(prep: Prepare) {
     ),
     nodeByName: prep<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
     allNodes: prep<[], NodeRow>('SELECT * FROM nodes'),
-    setNodeOnline: prep<{ name: string; url: string; at: number; features: string }>(
-      `UPDATE nodes SET state = 'online', url = @url, last_seen = @at, features = @features WHERE name = @name`,
+    setNodeOnline: prep<{ name: string; url: string; at: number; features: string; platform: string }>(
+      `UPDATE nodes SET state = 'online', url = @url, last_seen = @at, features = @features, platform = @platform WHERE name = @name`,
     ),
     setNodeLoad: prep<{ name: string; at: number; load: string }>(
       'UPDATE nodes SET last_seen = @at, load = @load WHERE name = @name',
