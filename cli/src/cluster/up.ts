@@ -99,6 +99,8 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
   const cpus = opts.cpus ?? 1;
   const memMiB = opts.memMiB ?? 2048;
   validate({ id, nodes: nodeCount, cpus, memMiB });
+  const unknownMasked = Object.keys(opts.cpuFeatureMask ?? {}).filter((n) => !Array.from({ length: nodeCount }, (_, i) => names.node(i)).includes(n));
+  if (unknownMasked.length) throw new CliError(`--mask-cpu names no node of this cluster: ${unknownMasked.join(', ')} (the nodes are node0..node${nodeCount - 1})`);
   requireRoot('cluster up');
   const repo = opts.repo ?? repoRoot();
   const home = opts.home ?? godwitHome();

@@ -31,6 +31,12 @@ function positive(v: string): number {
   return n;
 }
 
+/** --mask-cpu NODE=FEATURE[,FEATURE...], repeatable: what each simulated node's agent reports absent */
+function cpuMask(v: string, prev: Record<string, string[]> = {}): Record<string, string[]> {
+  const m = /^([a-z][a-z0-9-]{0,31})=([a-z0-9_]{1,64}(?:,[a-z0-9_]{1,64})*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('give NODE=FEATURE[,FEATURE...], feature names as /proc/cpuinfo spells them, e.g. node2=avx2');
+  return { ...prev, [m[1]!]: [...(prev[m[1]!] ?? []), ...m[2]!.split(',')] };
+}
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -44,6 +50,7 @@ function buildUp() {
     .option('--detach', 'return once the cluster is ready, leaving it running (`godwit cluster down` removes it)')
     .option('--json', 'print the cluster (addresses, client configuration) as JSON once ready')
     .option('--no-tls', 'clear text: no CA, no certificates, http and ws (default: TLS everywhere, a CA made under $GODWIT_HOME/tls)')
+    .option('--mask-cpu <node=features>', "simulation only: NODE's agent reports these CPU features absent (e.g. node2=avx2), so godwit's refusals of a lesser CPU can be tried; repeatable", cpuMask)
     .addHelpText(
       'after',
       `
@@ -66,6 +73,7 @@ Without --detach it stays in the foreground; Ctrl-C (or SIGTERM) removes the clu
             cpus: opts.cpu,
             memMiB: opts.mem,
             tls: opts.tls,
+            ...(opts.maskCpu ? { cpuFeatureMask: opts.maskCpu } : {}),
             home,
             signal: ac.signal,
           });
