@@ -29,6 +29,8 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'closed_output', "TEXT NOT NULL DEFAULT ''"],
   ['processes', 'died_oom', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'died_reason', 'TEXT'],
+  ['processes', 'earlier_oom_kills', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'earlier_oom_node', 'TEXT'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {

@@ -86,6 +86,10 @@ export function processesQueries(prep: Prepare) {
       `UPDATE processes SET out_epoch_offset = @out_epoch_offset, out_epoch_ended = @out_epoch_ended,
        out_offset = @out_offset WHERE id = @id`,
     ),
+    /** an epoch ended by a dump counted OOM kills in its run's group (death.ts) */
+    addEarlierOomKills: prep<{ id: number; kills: number; node: string }>(
+      `UPDATE processes SET earlier_oom_kills = earlier_oom_kills + @kills, earlier_oom_node = @node WHERE id = @id`,
+    ),
     setOutputEpoch: prep<{ id: number; out_node: string; out_epoch: number }>(
       `UPDATE processes SET out_node = @out_node, out_epoch = @out_epoch, out_epoch_offset = 0,
        out_epoch_ended = 0 WHERE id = @id`,
