@@ -31,6 +31,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'died_reason', 'TEXT'],
   ['processes', 'earlier_oom_kills', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'earlier_oom_node', 'TEXT'],
+  ['processes', 'auto_ckpt_paused', 'TEXT'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {

@@ -21,6 +21,7 @@ export function processesQueries(prep: Prepare) {
     setCheckpointTaken: prep<{ id: number; ckpt_file: string; ckpt_count: number; last_ckpt_at: number }>(
       'UPDATE processes SET ckpt_file = @ckpt_file, ckpt_count = @ckpt_count, last_ckpt_at = @last_ckpt_at WHERE id = @id',
     ),
+    setAutoCheckpointPaused: prep<{ id: number; reason: string | null }>('UPDATE processes SET auto_ckpt_paused = @reason WHERE id = @id'),
     checkpointDue: prep<[number], ProcessRow>(
       `SELECT * FROM processes WHERE state = 'running' AND ckpt_every_ms IS NOT NULL
        AND COALESCE(last_ckpt_at, created_at) + ckpt_every_ms <= ? ORDER BY id`,
