@@ -48,7 +48,7 @@ describe('limits through the API', () => {
     c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES } });
     const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 60 } })).json as Process).id;
     const kinds = kindsOf(id);
-    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 10_000, kinds);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
     expect((await kinds()).filter((k) => k === 'checkpoint'), 'the first, within the quota').to.have.length(1);
     expect(agentCheckpoints(), 'no dump for a checkpoint with no room').to.have.length(1);
     expect((await checkpoint(id)).json.code, 'by hand too').to.equal('GODWIT_ERR_CHECKPOINT_QUOTA');
@@ -57,13 +57,13 @@ describe('limits through the API', () => {
   });
 
   it('pauses automatic checkpoints that would not fit, without a dump, says so once, and resumes when the quota has room', async function () {
-    this.timeout(30_000);
+    this.timeout(90_000);
     // room for half a checkpoint after the first: the last one's size says the next will not fit
     c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES + CHECKPOINT_BYTES / 2 } });
     const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 120 } })).json as Process).id;
     const kinds = kindsOf(id);
     const proc = async () => (await c.req('alice', 'GET', `/v1/processes/${id}`)).json as Process;
-    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 10_000, kinds);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
     const pausedAt = Date.now();
     // four intervals more: no dump, no refusal and no second word of it
     await waitFor(async () => Date.now() - pausedAt > 2000, 'four intervals to pass', 5000);
@@ -77,19 +77,19 @@ describe('limits through the API', () => {
     // an administrator raises the quota and restarts the orchestrator
     c.config = { ...c.config, limits: { ...c.config.limits, checkpointBytesPerUser: 4 * CHECKPOINT_BYTES } };
     await c.restart();
-    await waitFor(async () => (await kinds()).includes('auto-checkpoints-resumed'), 'automatic checkpoints resumed', 10_000, kinds);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-resumed'), 'automatic checkpoints resumed', 30_000, kinds);
     expect((await proc()).autoCheckpointsPaused).to.equal(null);
     expect((await proc()).checkpoints).to.be.at.least(2);
     expect(((await c.req('alice', 'GET', '/v1/limits')).json as LimitsReport).use[0]!.autoCheckpointsPaused).to.deep.equal([]);
   });
 
   it('pauses after one dump the agent refused when nothing told its size, and dumps no more', async function () {
-    this.timeout(30_000);
+    this.timeout(90_000);
     // no checkpoint yet: the first dump tells the size, and it does not fit
     c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES / 2 } });
     const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 120 } })).json as Process).id;
     const kinds = kindsOf(id);
-    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 10_000, kinds);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
     const pausedAt = Date.now();
     await waitFor(async () => Date.now() - pausedAt > 2000, 'four intervals to pass', 5000);
     expect(agentCheckpoints(), 'the one dump that told the size').to.have.length(1);
