@@ -8,15 +8,18 @@ import type { Ctx } from './context.js';
 
 export const limitsRoute: FastifyPluginAsyncTypebox<{ ctx: Ctx }> = async (app, { ctx }) => {
   const { db, config } = ctx;
-  const none = (user: string): LimitsUse => ({ user, checkpointBytes: 0, checkpoints: 0, liveProcesses: 0 });
+  const none = { checkpointBytes: 0, checkpoints: 0, liveProcesses: 0 };
+  const useOf = (user: string, counted = db.q.useOf.get(user)): LimitsUse => ({
+    ...none, ...counted, user, autoCheckpointsPaused: db.q.autoCheckpointsPausedOf.all(user),
+  });
   app.get(
     '/v1/limits',
     { schema: { summary: "the limits, and the caller's use of them (an administrator's: every user's)", response: { 200: LimitsReport, '4xx': ErrorBody } } },
     async (req) => {
-      if (!req.user.admin) return { limits: config.limits, use: [db.q.useOf.get(req.user.name) ?? none(req.user.name)] };
+      if (!req.user.admin) return { limits: config.limits, use: [useOf(req.user.name)] };
       const byUser = new Map(db.q.useAll.all().map((u) => [u.user, u]));
       const users = [...new Set([...config.users.map((u) => u.name), ...byUser.keys()])].sort();
-      return { limits: config.limits, use: users.map((u) => byUser.get(u) ?? none(u)) };
+      return { limits: config.limits, use: users.map((u) => useOf(u, byUser.get(u))) };
     },
   );
 };

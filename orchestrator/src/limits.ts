@@ -26,6 +26,24 @@ export function checkpointQuotaError(user: string, usedBytes: number, quota: num
   );
 }
 
+/**
+ * The next checkpoint's size, as well as it can be told before dumping: what the agent said the
+ * last one refused needed, else the process's last checkpoint; undefined when neither tells, and
+ * then one dump does. Not its resident memory: that counts the pages of its binary and libraries
+ * shared with the files, which no checkpoint holds, so a small program near the quota would wait
+ * for room it does not need.
+ */
+export function nextCheckpointBytes(known: { refusedNeeding?: number | undefined; lastBytes?: number | undefined }): number | undefined {
+  return known.refusedNeeding ?? known.lastBytes;
+}
+
+/** why a process's automatic checkpoints are paused rather than dumped and refused at each interval */
+export function autoCheckpointsPausedReason(user: string, usedBytes: number, quota: number, estimate: number | undefined): string {
+  const next = estimate === undefined ? 'no room is left for another' : `the next would need about ${sizeInWords(estimate)}`;
+  return `${user}'s checkpoints use ${sizeInWords(usedBytes)} of a quota of ${sizeInWords(quota)} and ${next}: ` +
+    'none is dumped until it fits, and they resume by themselves once the quota has room (an administrator can raise it)';
+}
+
 /** throws GODWIT_ERR_PROCESS_LIMIT when `live` processes already reach the limit */
 export function requireProcessRoom(user: string, live: number, limit: number): void {
   if (live < limit) return;

@@ -149,9 +149,10 @@ export function createOutputRelay(ctx: Ctx, followers: OutputFollowers): OutputR
         out_epoch_ended: end ? 1 : 0,
         out_offset: outOffset,
       });
+      if (end?.dumped && (end.oomKills ?? 0) > 0) db.q.addEarlierOomKills.run({ id, kills: end.oomKills!, node: row.out_node });
       if (exited) {
         // ended after its checkpoint, as asked (`mosmigrate ID exit`): no death to tell of
-        const died = row.exit_checkpoint ? null : howDied(end!, row.out_node);
+        const died = row.exit_checkpoint ? null : howDied(end!, row.out_node, { kills: row.earlier_oom_kills, node: row.earlier_oom_node });
         const how = row.exit_checkpoint
           ? `ended after its checkpoint ${row.exit_checkpoint}, as asked (\`mosrun -R ${row.exit_checkpoint}\` brings it back)`
           : died ? `was ${died.reason}` : `exited with code ${end!.code}`;

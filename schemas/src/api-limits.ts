@@ -42,6 +42,8 @@ export const LimitsUse = Type.Object({
   checkpointBytes: Type.Integer(),
   checkpoints: Type.Integer(),
   liveProcesses: Type.Integer(),
+  /** live processes whose automatic checkpoints (-A) are paused, as the next would pass the quota, and why */
+  autoCheckpointsPaused: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
 });
 export type LimitsUse = Static<typeof LimitsUse>;
 

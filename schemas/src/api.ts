@@ -71,6 +71,9 @@ export const Process = Type.Object({
   recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),
   exitCheckpoint: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the checkpoint after which `mosmigrate ID exit` ended it: `mosrun -R` this file brings it back; null when it ended otherwise' })),
   attached: Type.Boolean({ description: ATTACHED_DESCRIPTION }),
+  autoCheckpointsPaused: Type.Optional(Type.Union([Type.String(), Type.Null()], {
+    description: 'why its automatic checkpoints (mosrun -A) are paused: the next would pass its owner\'s checkpoint quota; they resume once it fits. null: not paused',
+  })),
 });
 export type Process = Static<typeof Process>;
 

@@ -3,7 +3,8 @@
  * is oom-killed in mosps, died.oomKilled in the API, and mosrun says "killed by node2's memory
  * limit (OOM)" and exits 137 as a shell would; so too after a migration brought it there (the
  * restore gets its run's group of its own). A SIGKILL sent by someone on that same node stays
- * killed(SIGKILL). Node2's memory limit is lowered for the suite (written into its control group,
+ * killed(SIGKILL). A program whose child node2's limit killed, and which passes that death on
+ * after a move to node0 (as a shell's `exit $?` does), was still killed by node2's limit. Node2's memory limit is lowered for the suite (written into its control group,
  * as an administrator would) and put back after. cgroup v1 only (this host's): on v2 no run gets
  * a group of its own (README, Known limits), and the suite is skipped.
  */
@@ -23,6 +24,19 @@ const GROWER = [
   "    print('holding', sum(map(len, held)) >> 20, flush=True)",
 ].join('\n');
 const HEADROOM = 256 << 20;
+/** a child that grows until it is killed; then says how it ended, and passes that on (exit 137) at a line of input */
+const PARENT = [
+  'import os, sys',
+  'pid = os.fork()',
+  'if pid == 0:',
+  '    held = []',
+  '    while True:',
+  "        held.append(b'x' * (16 << 20))",
+  '_, status = os.waitpid(pid, 0)',
+  "print('child', f'killed {os.WTERMSIG(status)}' if os.WIFSIGNALED(status) else f'exited {os.WEXITSTATUS(status)}', flush=True)",
+  'sys.stdin.readline()',
+  'sys.exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else 1)',
+].join('\n');
 
 describe('why a program died', function () {
   let h: Harness;
@@ -109,6 +123,23 @@ describe('why a program died', function () {
       return last.node === 'node2' && last.state === 'running' ? true : undefined;
     }, () => `process ${id} running on node2; it is ${last ? `${last.state} on ${last.node}` : 'not seen'}`);
     run.child.stdin!.write(`${(2 * HEADROOM) >> 20}\n`);
+    expectOomKilled(await told(run, id), id);
+  });
+
+  it('says so after a move of a program that passes on the death of its child the limit killed before', async function () {
+    this.timeout(180_000);
+    const run = start(['-r', 'node2', '/usr/bin/python3', '-u', '-c', PARENT], true);
+    const id = await run.id();
+    await run.waitFor(/^child (killed|exited) \d+$/m);
+    expect(run.stdout(), 'how its child ended on node2').to.match(/^child killed 9$/m);
+    const mig = await cli(h, 'mosmigrate', [String(id), 'node0']);
+    expect(mig.exitCode, `mosmigrate ${id} node0: ${mig.stderr}`).to.equal(0);
+    let last: Process | undefined;
+    await eventually(async () => {
+      last = await processInfo(h, id);
+      return last.node === 'node0' && last.state === 'running' ? true : undefined;
+    }, () => `process ${id} running on node0; it is ${last ? `${last.state} on ${last.node}` : 'not seen'}`);
+    run.child.stdin!.write('\n');
     expectOomKilled(await told(run, id), id);
   });
 

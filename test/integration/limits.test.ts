@@ -3,6 +3,8 @@
  * tiny ones for this file: a checkpoint past the quota is refused and the last good one kept, a
  * start past the live process limit makes nothing, a caller past the rate gets 429, an oversized
  * body 413, old events are pruned at start, and mosctl status shows each user their own use.
+ * Automatic checkpoints that cannot fit are paused (no dump, said once) and resume once the
+ * administrator raises the quota.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +26,7 @@ describe('limits', function () {
   /** the newest event when the tiny limits came in */
   let lastEventBefore: number;
   const quota = () => Math.floor(good.bytes / 2);
+  const tinyLimits = () => ({ checkpointBytesPerUser: quota(), liveProcessesPerUser: 2, requestsPerMinute: 300, bodyBytes: 4096, eventsKeepCount: 3 });
 
   async function restartOrchestrator(): Promise<void> {
     await stopComponent({ home: h.home, name: 'orchestrator', signal: 'SIGTERM' });
@@ -56,7 +59,7 @@ describe('limits', function () {
     expect(events.body.length, `events before the limits: ${events.body.length}`).to.be.above(3);
     lastEventBefore = events.body.at(-1)!.id;
     const config = JSON.parse(original) as Record<string, unknown>;
-    config.limits = { checkpointBytesPerUser: quota(), liveProcessesPerUser: 2, requestsPerMinute: 300, bodyBytes: 4096, eventsKeepCount: 3 };
+    config.limits = tinyLimits();
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     await restartOrchestrator();
   });
@@ -122,7 +125,7 @@ describe('limits', function () {
     expect(status.stdout).to.match(/^Limits: 300 requests a minute per caller; request bodies up to 4\.0 KiB/m);
     expect(status.stdout, `mosctl status printed:\n${status.stdout}`).to.match(new RegExp(`^${h.info.client.user}\\s+.+ / .+\\s+${kept.checkpoints}\\s+1 / 2$`, 'm'));
     const mine = (await api<LimitsReport>(h, 'GET', '/v1/limits')).body;
-    expect(mine.use).to.deep.equal([{ user: h.info.client.user, ...kept, liveProcesses: 1 }]);
+    expect(mine.use).to.deep.equal([{ user: h.info.client.user, ...kept, liveProcesses: 1, autoCheckpointsPaused: [] }]);
     expect(mine.limits.checkpointBytesPerUser).to.equal(quota());
 
     // the guest: neither sees the first user's figures nor can spend their quota
@@ -133,6 +136,46 @@ describe('limits', function () {
     const spend = await cli(h, 'mosmigrate', [String(id), 'checkpoint'], { env: guestEnv(h) });
     expect(spend.exitCode, 'the guest cannot checkpoint the first user\'s process').not.to.equal(0);
     expect((await api<LimitsReport>(h, 'GET', '/v1/limits')).body.use[0], 'use unchanged').to.include(kept);
+  });
+
+  it('pauses automatic checkpoints that cannot fit, without a dump, says so once, and resumes when the quota is raised', async function () {
+    this.timeout(300_000);
+    const every = 1.2;
+    const auto = mosrun(h, ['-C', 'auto', '-A', String(every / 60), program('counter'), '1200']);
+    const autoId = await auto.id();
+    const kinds = async () => (await api<Event[]>(h, 'GET', `/v1/events?process=${autoId}`)).body.map((e) => e.kind);
+    try {
+      let reason: string | null | undefined;
+      await eventually(async () => {
+        reason = (await processInfo(h, autoId)).autoCheckpointsPaused;
+        return reason ? true : undefined;
+      }, () => `process ${autoId}'s automatic checkpoints paused; autoCheckpointsPaused is ${JSON.stringify(reason)}`);
+      expect(reason).to.match(new RegExp(`^${h.info.client.user}'s checkpoints use .* of a quota of .*: none is dumped until it fits`));
+      // three intervals more: still no dump, no refusal, no second word of it
+      const pausedAt = Date.now();
+      await eventually(async () => (Date.now() - pausedAt > 3 * every * 1000 ? true : undefined), 'three intervals to pass');
+      expect((await kinds()).filter((k) => k.startsWith('checkpoint') || k.startsWith('auto-')), 'no dump refused, the pause told once').to.deep.equal(['auto-checkpoints-paused']);
+      expect((await api<Checkpoint[]>(h, 'GET', `/v1/processes/${autoId}/checkpoints`)).body).to.deep.equal([]);
+      const status = await cli(h, 'mosctl', ['status']);
+      expect(status.stdout, `mosctl status printed:\n${status.stdout}`).to.contain(`process ${autoId} (${h.info.client.user}): automatic checkpoints paused: `);
+
+      const config = JSON.parse(original) as Record<string, unknown>;
+      config.limits = { ...tinyLimits(), checkpointBytesPerUser: 1024 * 1024 * 1024 };
+      writeFileSync(configPath, JSON.stringify(config, null, 2));
+      await restartOrchestrator();
+      let seen: string[] = [];
+      await eventually(async () => {
+        seen = await kinds();
+        return seen.includes('auto-checkpoints-resumed') ? true : undefined;
+      }, () => `automatic checkpoints resumed; events: ${seen.join(', ')}`, 120_000);
+      const p = await processInfo(h, autoId);
+      expect({ paused: p.autoCheckpointsPaused, state: p.state }).to.deep.equal({ paused: null, state: 'running' });
+      expect(p.checkpoints).to.be.at.least(1);
+    } finally {
+      await api(h, 'POST', `/v1/processes/${autoId}/signal`, { signal: 'SIGKILL' });
+      await auto.child;
+      await eventually(async () => ((await processInfo(h, autoId)).state === 'running' ? undefined : true), `process ${autoId} to end after SIGKILL`);
+    }
   });
 
   it("keeps the running node's output file to its spool: what the orchestrator took is punched out of it", async function () {

@@ -12,5 +12,6 @@ export function renderLimits({ limits: l, use }: LimitsReport): string {
     String(u.checkpoints),
     `${u.liveProcesses} / ${l.liveProcessesPerUser}`,
   ]);
-  return head + renderTable(['USER', 'CHECKPOINT BYTES', 'CHECKPOINTS', 'LIVE PROCESSES'], rows);
+  const paused = use.flatMap((u) => u.autoCheckpointsPaused.map((p) => `process ${p.processId} (${u.user}): automatic checkpoints paused: ${p.reason}\n`));
+  return head + renderTable(['USER', 'CHECKPOINT BYTES', 'CHECKPOINTS', 'LIVE PROCESSES'], rows) + paused.join('');
 }

@@ -57,6 +57,7 @@ export function toProcess(r: ProcessRow): Process {
     exitCheckpoint: r.exit_checkpoint,
     outputBytes: r.out_offset,
     attached: r.attached === 1,
+    autoCheckpointsPaused: r.auto_ckpt_paused,
   };
 }
 

@@ -19,6 +19,9 @@ export interface ProcessRow {
   exit_signal: string | null;
   died_oom: number;
   died_reason: string | null;
+  earlier_oom_kills: number;
+  earlier_oom_node: string | null;
+  auto_ckpt_paused: string | null;
   created_at: number;
   ended_at: number | null;
   last_stopped_ms: number | null;

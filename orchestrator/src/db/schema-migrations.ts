@@ -30,6 +30,9 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'died_oom', 'INTEGER NOT NULL DEFAULT 0'],
   ['processes', 'died_reason', 'TEXT'],
   ['nodes', 'platform', 'TEXT'],
+  ['processes', 'earlier_oom_kills', 'INTEGER NOT NULL DEFAULT 0'],
+  ['processes', 'earlier_oom_node', 'TEXT'],
+  ['processes', 'auto_ckpt_paused', 'TEXT'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {

@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS processes (
   -- why it died (death.ts): killed by its node's memory limit (1) or not, and the line that says so
   died_oom INTEGER NOT NULL DEFAULT 0,
   died_reason TEXT,
+  -- OOM kills counted in the epochs a move or freeze ended, and the node of the last that counted one
+  earlier_oom_kills INTEGER NOT NULL DEFAULT 0,
+  earlier_oom_node TEXT,
+  -- why automatic checkpoints (-A) are paused: the next would pass the owner's quota (limits.ts); NULL when not
+  auto_ckpt_paused TEXT,
   created_at INTEGER NOT NULL,
   ended_at INTEGER,
   last_stopped_ms INTEGER,

@@ -25,6 +25,21 @@ describe('why a program died', () => {
     });
   });
 
+  it('counts the kills of the epochs before a move, named by the node that counted them', () => {
+    // its child killed on node2, it passed the SIGKILL on (exit 137) after it moved to node0
+    expect(howDied({ code: null, signal: 'SIGKILL', oomKills: 0 }, 'node0', { kills: 1, node: 'node2' })).to.deep.equal({
+      signal: 'SIGKILL', oomKilled: true, reason: "killed by node2's memory limit (OOM)",
+    });
+    expect(howDied({ code: 1, signal: null }, 'node0', { kills: 2, node: 'node2' })).to.deep.equal({
+      oomKilled: false, reason: "exited with status 1 after node2's memory limit (OOM) killed 2 of its processes",
+    });
+    // killed where it runs now: that node's limit
+    expect(howDied({ code: null, signal: 'SIGKILL', oomKills: 1 }, 'node0', { kills: 1, node: 'node2' })).to.deep.equal({
+      signal: 'SIGKILL', oomKilled: true, reason: "killed by node0's memory limit (OOM)",
+    });
+    expect(howDied({ code: 0, signal: null }, 'node0', { kills: 0, node: null })).to.equal(null);
+  });
+
   it('is nothing for a program that exited by itself', () => {
     expect(howDied({ code: 0, signal: null, oomKills: 0 }, 'node0')).to.equal(null);
     expect(howDied({ code: 3, signal: null }, 'node0')).to.equal(null);

@@ -103,7 +103,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 
   async function startOrchestrator() {
-    const app = await buildApp(config, {
+    // cluster.config: a test may change it before restart(), as an administrator would
+    const app = await buildApp(cluster.config, {
       logger: false,
       tunables: { reconcileWaitMs: 5000, retryMaxMs: 200 },
     });

@@ -42,16 +42,58 @@ describe('limits through the API', () => {
     expect((await c.req('alice', 'GET', `/v1/processes/${id}/checkpoints`)).json, 'none recorded for the refused one').to.have.length(2);
   });
 
+  const kindsOf = (id: number) => async () => ((await c.req('alice', 'GET', `/v1/events?process=${id}`)).json as { kind: string }[]).map((e) => e.kind);
+
   it('refuses without asking the agent when nothing is left, automatic (-A) checkpoints as well', async () => {
     c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES } });
     const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 60 } })).json as Process).id;
-    const kinds = async () => ((await c.req('alice', 'GET', `/v1/events?process=${id}`)).json as { kind: string }[]).map((e) => e.kind);
-    await waitFor(async () => (await kinds()).includes('checkpoint-refused'), 'an automatic checkpoint refused', 10_000, kinds);
+    const kinds = kindsOf(id);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
     expect((await kinds()).filter((k) => k === 'checkpoint'), 'the first, within the quota').to.have.length(1);
     expect(agentCheckpoints(), 'no dump for a checkpoint with no room').to.have.length(1);
     expect((await checkpoint(id)).json.code, 'by hand too').to.equal('GODWIT_ERR_CHECKPOINT_QUOTA');
     expect(agentCheckpoints()).to.have.length(1);
     expect((await c.req('alice', 'GET', `/v1/processes/${id}`)).json.state).to.equal('running');
+  });
+
+  it('pauses automatic checkpoints that would not fit, without a dump, says so once, and resumes when the quota has room', async function () {
+    this.timeout(90_000);
+    // room for half a checkpoint after the first: the last one's size says the next will not fit
+    c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES + CHECKPOINT_BYTES / 2 } });
+    const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 120 } })).json as Process).id;
+    const kinds = kindsOf(id);
+    const proc = async () => (await c.req('alice', 'GET', `/v1/processes/${id}`)).json as Process;
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
+    const pausedAt = Date.now();
+    // four intervals more: no dump, no refusal and no second word of it
+    await waitFor(async () => Date.now() - pausedAt > 2000, 'four intervals to pass', 5000);
+    expect(agentCheckpoints(), 'the one that fitted, and no dump since').to.have.length(1);
+    expect((await kinds()).filter((k) => k !== 'started' && k !== 'checkpoint'), 'told once, nothing refused').to.deep.equal(['auto-checkpoints-paused']);
+    expect((await proc()).autoCheckpointsPaused).to.match(/^alice's checkpoints use 8192 bytes of a quota of 12288 bytes and the next would need about 8192 bytes: none is dumped until it fits/);
+    const use = ((await c.req('alice', 'GET', '/v1/limits')).json as LimitsReport).use[0]!;
+    expect(use.autoCheckpointsPaused.map((p) => p.processId)).to.deep.equal([id]);
+    expect((await proc()).state).to.equal('running');
+
+    // an administrator raises the quota and restarts the orchestrator
+    c.config = { ...c.config, limits: { ...c.config.limits, checkpointBytesPerUser: 4 * CHECKPOINT_BYTES } };
+    await c.restart();
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-resumed'), 'automatic checkpoints resumed', 30_000, kinds);
+    expect((await proc()).autoCheckpointsPaused).to.equal(null);
+    expect((await proc()).checkpoints).to.be.at.least(2);
+    expect(((await c.req('alice', 'GET', '/v1/limits')).json as LimitsReport).use[0]!.autoCheckpointsPaused).to.deep.equal([]);
+  });
+
+  it('pauses after one dump the agent refused when nothing told its size, and dumps no more', async function () {
+    this.timeout(90_000);
+    // no checkpoint yet: the first dump tells the size, and it does not fit
+    c = await startCluster({ limits: { checkpointBytesPerUser: CHECKPOINT_BYTES / 2 } });
+    const id = ((await start('alice', { checkpoint: { file: 'auto', everyMinutes: 1 / 120 } })).json as Process).id;
+    const kinds = kindsOf(id);
+    await waitFor(async () => (await kinds()).includes('auto-checkpoints-paused'), 'automatic checkpoints paused', 30_000, kinds);
+    const pausedAt = Date.now();
+    await waitFor(async () => Date.now() - pausedAt > 2000, 'four intervals to pass', 5000);
+    expect(agentCheckpoints(), 'the one dump that told the size').to.have.length(1);
+    expect((await kinds()).filter((k) => k.startsWith('checkpoint') || k.startsWith('auto-'))).to.deep.equal(['checkpoint-refused', 'auto-checkpoints-paused']);
   });
 
   it('lets a recycled -N name replace its old file within the quota', async () => {
@@ -107,7 +149,7 @@ describe('limits through the API', () => {
     await start('bob');
     const mine = (await c.req('bob', 'GET', '/v1/limits')).json as LimitsReport;
     expect(mine.limits.liveProcessesPerUser).to.equal(7);
-    expect(mine.use, 'bob sees no one else').to.deep.equal([{ user: 'bob', checkpointBytes: 0, checkpoints: 0, liveProcesses: 1 }]);
+    expect(mine.use, 'bob sees no one else').to.deep.equal([{ user: 'bob', checkpointBytes: 0, checkpoints: 0, liveProcesses: 1, autoCheckpointsPaused: [] }]);
     const all = (await c.req('root', 'GET', '/v1/limits')).json as LimitsReport;
     expect(all.use.map((u) => `${u.user}:${u.liveProcesses}`)).to.deep.equal(['alice:1', 'bob:1', 'root:0']);
     const stranger = await c.app.inject({ method: 'GET', url: '/v1/limits', headers: { authorization: `Bearer ${TOKENS.alice}x` } });

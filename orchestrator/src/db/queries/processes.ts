@@ -21,6 +21,7 @@ export function processesQueries(prep: Prepare) {
     setCheckpointTaken: prep<{ id: number; ckpt_file: string; ckpt_count: number; last_ckpt_at: number }>(
       'UPDATE processes SET ckpt_file = @ckpt_file, ckpt_count = @ckpt_count, last_ckpt_at = @last_ckpt_at WHERE id = @id',
     ),
+    setAutoCheckpointPaused: prep<{ id: number; reason: string | null }>('UPDATE processes SET auto_ckpt_paused = @reason WHERE id = @id'),
     checkpointDue: prep<[number], ProcessRow>(
       `SELECT * FROM processes WHERE state = 'running' AND ckpt_every_ms IS NOT NULL
        AND COALESCE(last_ckpt_at, created_at) + ckpt_every_ms <= ? ORDER BY id`,
@@ -85,6 +86,10 @@ export function processesQueries(prep: Prepare) {
     }>(
       `UPDATE processes SET out_epoch_offset = @out_epoch_offset, out_epoch_ended = @out_epoch_ended,
        out_offset = @out_offset WHERE id = @id`,
+    ),
+    /** an epoch ended by a dump counted OOM kills in its run's group (death.ts) */
+    addEarlierOomKills: prep<{ id: number; kills: number; node: string }>(
+      `UPDATE processes SET earlier_oom_kills = earlier_oom_kills + @kills, earlier_oom_node = @node WHERE id = @id`,
     ),
     setOutputEpoch: prep<{ id: number; out_node: string; out_epoch: number }>(
       `UPDATE processes SET out_node = @out_node, out_epoch = @out_epoch, out_epoch_offset = 0,

@@ -25,6 +25,9 @@ export function useQueries(prep: Prepare) {
     checkpointBytesOf: prep<[string], { bytes: number }>(
       'SELECT COALESCE(SUM(c.bytes), 0) AS bytes FROM checkpoints c JOIN processes p ON p.id = c.process_id WHERE p.owner = ?',
     ),
+    autoCheckpointsPausedOf: prep<[string], { processId: number; reason: string }>(
+      `SELECT id AS processId, auto_ckpt_paused AS reason FROM processes WHERE owner = ? AND auto_ckpt_paused IS NOT NULL AND state IN ${LIVE} ORDER BY id`,
+    ),
     liveProcessesOf: prep<[string], { n: number }>(`SELECT COUNT(*) AS n FROM processes WHERE owner = ? AND state IN ${LIVE}`),
   };
 }
