@@ -155,10 +155,16 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     }
   }
 
-  /** what the migration's file at rest, if any, was sealed for, once it is known to be this process's */
-  function frozenFor(migrationId: number, processId: number): FrozenFor | undefined {
-    const sealed = readFrozenFor(frozenOf(migrationId));
-    return sealed?.processId === processId ? sealed : undefined;
+  /**
+   * who the migration's file at rest says it is sealed for, as process processId's (a file sealed
+   * for another process then fails to open); undefined when there is no file
+   */
+  function frozenOwner(migrationId: number, processId: number): FrozenOwner | undefined {
+    const file = frozenOf(migrationId);
+    if (!existsSync(file)) return undefined;
+    const sealed = readFrozenFor(file);
+    if (!sealed) throw refused(file, 'used', `${file}.json, which says whose they are, is missing`);
+    return { processId, epoch: sealed.epoch, account: sealed.account };
   }
 
   return {
@@ -231,15 +237,14 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     },
 
     /**
-     * Makes the migration's images, if they are process owner.processId's, ready to restore:
-     * vouched for in this run, or unpacked from their file at rest, every segment verified and
-     * sealed for owner (GODWIT_ERR_BAD_IMAGES otherwise, and nothing of them unpacked). Images
+     * Makes the migration's images ready to restore as owner's: vouched for in this run, or
+     * unpacked from their file at rest, every segment verified and sealed for owner (GODWIT_ERR_BAD_IMAGES otherwise, and nothing of them unpacked). Images
      * nothing vouches for are refused, saying why. The restore starts only once this returned.
      */
     async thaw(migrationId: number, owner: FrozenOwner): Promise<void> {
       if (vouched.has(migrationId)) return;
       const file = frozenOf(migrationId);
-      if (frozenFor(migrationId, owner.processId)) {
+      if (existsSync(file)) {
         await readFrozen(file, frozenSeal(key, migrationId, owner), (tar) => unpack(migrationId, tar), (why) => refused(file, 'restored', why));
         return;
       }
@@ -263,7 +268,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     async send(migrationId: number, processId: number, to: SendRequest['to']): Promise<{ bytes: number; ms: number }> {
       const t0 = Date.now();
       const dir = dirOf(migrationId);
-      const sealed = frozenFor(migrationId, processId);
+      const sealed = frozenOwner(migrationId, processId);
       let bytes: number;
       if (vouched.has(migrationId) && readMeta(migrationId)?.processId === processId) bytes = await sendImages(packImages(dir), key, migrationId, to, peers);
       else if (sealed) {

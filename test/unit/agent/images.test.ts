@@ -244,7 +244,8 @@ describe('image store', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
         const to = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: 'c'.repeat(64) };
-        expect((await refusal(() => store.send(9, 2, to))).code, "another process's").to.equal('GODWIT_ERR_NOT_FOUND');
+        expect((await refusal(() => store.send(9, 2, to))).message, "sent as another process's").to.include(NOT_OURS);
+        expect((await refusal(() => store.send(8, 1, to))).code, 'a migration without images here').to.equal('GODWIT_ERR_NOT_FOUND');
         await store.send(9, 1, to);
         expect(readFileSync(join(other.dirOf(9), 'pages-1.img')).equals(readFileSync(join(src, 'pages-1.img')))).to.equal(true);
         await other.remove(9);
