@@ -34,14 +34,14 @@ import { killCriu, lazyPagesPidIn } from './lazy.js';
 import { createPortPicker, type PortPicker } from './page-server-ports.js';
 import { createPageServers, partialDir } from './page-servers.js';
 
+/** the seal of an earlier godwit's frozen images (an HMAC, not encryption): recognised only to refuse them */
+const OLD_SEAL = 'godwit.mac';
+
 /**
  * key: the cluster key; runDir: where a lazy move's images go (a tmpfs), dataDir's when unset;
  * ports: where page servers receiving pages here listen; peers: how images go to other agents
  * (over https, with this node's certificate), if not plain http
  */
-/** the seal of an earlier godwit's frozen images (an HMAC, not encryption): recognised only to refuse them */
-const OLD_SEAL = 'godwit.mac';
-
 export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDir = dataDir, ports: PortPicker = createPortPicker(), peers?: Agent) {
   const diskRoot = join(dataDir, 'images');
   const runRoot = join(runDir, 'images');
@@ -69,8 +69,8 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
    * What stands in the way of using the migration's images in dir other than from their file at
    * rest: they were received or unpacked before this agent restarted (nothing vouches for them
    * now), or they are a freeze of a godwit before images were encrypted at rest, sealed by an
-   * HMAC in godwit.mac beside them, which this agent does not take: it would restore images that
-   * lay on the disk in clear, and the old seal's key is the one the new files are sealed with.
+   * HMAC in godwit.mac beside them, which this agent does not take: it restores only images that
+   * did not lie on the disk in clear.
    */
   const unverified = (dir: string): string =>
     existsSync(join(dir, OLD_SEAL))
