@@ -3,14 +3,17 @@
  * pages and the small images beside them), a checkpoint written as the agent writes one
  * (writeArchive: pack, seal, write, fsync, read back) and recovered as the agent stages one
  * (readArchive into the image store, each segment verified before it is unpacked), with
- * encryption on and off (agent config encryptAtRest: false: authenticated only); and the seal
- * alone, in memory, both ways. Median of N runs each, interleaved; prints a table with the ratios
+ * encryption on and off (agent config encryptAtRest: false: authenticated only); a freeze's
+ * images kept at rest as the agent keeps them once CRIU's dump ended (keepAtRest: pack, seal,
+ * write, fsync, read back, remove the images in clear) and unpacked for the restore of a
+ * `continue` by a restarted agent (thaw: read, verify, decrypt, unpack); and the seal alone, in
+ * memory, both ways. Median of N runs each, interleaved; prints a table with the ratios
  * and the machine's load average while it ran.
  *
  *   npm run bench:checkpoint -- [--mib 1024] [--runs 5]
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -42,14 +45,15 @@ async function main(): Promise<void> {
     const pages = Buffer.allocUnsafe(mib * 1024 * 1024);
     for (let at = 0; at < pages.length; at += 1 << 26) randomFillSync(pages, at, Math.min(1 << 26, pages.length - at));
     writeFileSync(join(images, 'pages-1.img'), pages);
-    writeFileSync(join(images, 'godwit.json'), '{"processId":1}');
+    writeFileSync(join(images, 'godwit.json'), '{"processId":1,"epoch":0,"lockTables":[]}');
     for (const name of ['core-1.img', 'mm-1.img', 'pagemap-1.img', 'pstree.img', 'inventory.img']) writeFileSync(join(images, name), randomBytes(4096));
     const seal: SealKey = { key: randomBytes(32), context: 'checkpoint bench/ckpt.1' };
     const chunks: Buffer[] = [];
     for (let at = 0; at < pages.length; at += CHUNK) chunks.push(pages.subarray(at, at + CHUNK));
 
     const modes = [{ name: 'off', encrypt: false }, { name: 'on', encrypt: true }] as const;
-    const t = { seal: { off: [] as number[], on: [] as number[] }, open: { off: [] as number[], on: [] as number[] }, write: { off: [] as number[], on: [] as number[] }, recover: { off: [] as number[], on: [] as number[] } };
+    const t = { seal: { off: [] as number[], on: [] as number[] }, open: { off: [] as number[], on: [] as number[] }, write: { off: [] as number[], on: [] as number[] }, recover: { off: [] as number[], on: [] as number[] }, freeze: { off: [] as number[], on: [] as number[] }, thaw: { off: [] as number[], on: [] as number[] } };
+    const owner = { processId: 1, epoch: 0, account: 'bench' };
     for (let r = 0; r < runs; r++) {
       for (const { name, encrypt } of modes) {
         const sealed: Buffer[] = [];
@@ -64,6 +68,13 @@ async function main(): Promise<void> {
         t.recover[name].push(await timed(() => readArchive(target, seal, mac, (tar) => store.unpackVerified(1, tar), (why) => new Error(why))));
         await store.remove(1);
         rmSync(target);
+        // the freeze's images as CRIU's dump left them (the copy untimed), then kept at rest
+        cpSync(images, await store.fresh(2), { recursive: true });
+        t.freeze[name].push(await timed(() => store.keepAtRest(2, owner, encrypt)));
+        // a restarted agent: nothing vouches for them but their file
+        const restarted = createImageStore(join(work, 'data'), {} as Criu, seal.key);
+        t.thaw[name].push(await timed(() => restarted.thaw(2, owner)));
+        await restarted.remove(2);
       }
     }
     const row = (what: string, xs: { off: number[]; on: number[] }) => {
@@ -71,13 +82,15 @@ async function main(): Promise<void> {
       return [what, spread(xs.off), spread(xs.on), ratio.toFixed(2)];
     };
     process.stdout.write([
-      `checkpoint of ${mib} MiB of pages, median (min-max) of ${runs} runs, ms; load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} CPUs)`,
+      `checkpoint and freeze of ${mib} MiB of pages, median (min-max) of ${runs} runs, ms; load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} CPUs)`,
       '',
       markdownTable(['step', 'encryption off', 'encryption on', 'on/off'], [
         row('seal alone, in memory', t.seal),
         row('open alone (verify, decrypt), in memory', t.open),
         row('checkpoint written (pack, seal, write, fsync, read back)', t.write),
         row('checkpoint recovered (read, verify, decrypt, unpack)', t.recover),
+        row('freeze kept at rest (pack, seal, write, fsync, read back, remove)', t.freeze),
+        row('continue unpacked (read, verify, decrypt, unpack)', t.thaw),
       ]),
       '',
     ].join('\n'));

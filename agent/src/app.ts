@@ -53,7 +53,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   installErrorHandler(app, `the agent of ${config.node}`);
   listRoutes(app);
   if (config.encryptAtRest === false) {
-    app.log.warn(`encryptAtRest is false: checkpoint files are written in clear in ${config.checkpointDir} (still authenticated); anyone who can read that disk reads the programs' memory`);
+    app.log.warn(`encryptAtRest is false: checkpoint files (in ${config.checkpointDir}) and frozen programs' images (in ${config.dataDir}/images) are written in clear, still authenticated; anyone who can read those disks reads the programs' memory`);
   }
   requireToken(app, config.token);
   const criu = createCriu(config.criuPath, config.tls || undefined);

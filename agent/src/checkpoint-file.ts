@@ -75,7 +75,7 @@ async function* chunksOf(fh: FileHandle): AsyncGenerator<Buffer> {
 }
 
 /** the tar of the open file, each segment verified before it is passed on (at-rest.ts opened) */
-async function unpackFrom<T>(fh: FileHandle, seal: SealKey, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+async function unpackFrom<T>(fh: FileHandle, seal: SealKey, recorded: string | undefined, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
   return unpack(Readable.from(opened(chunksOf(fh), seal, recorded, fail), { objectMode: false }));
 }
 
@@ -84,9 +84,10 @@ async function unpackFrom<T>(fh: FileHandle, seal: SealKey, recorded: string, un
  * verified are the bytes unpacked, whatever is put at its path meanwhile); each segment is
  * verified before unpack sees it, and the stream fails at its end if the file was cut short. A
  * file whose header is not the one recorded, or not sealed for seal's context, is refused before
- * any of its segments is read.
+ * any of its segments is read. recorded: undefined where godwit recorded none (a frozen program's
+ * images, frozen-images.ts), whose context alone says whose they are.
  */
-export async function readArchive<T>(file: string, seal: SealKey, recorded: string, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
+export async function readArchive<T>(file: string, seal: SealKey, recorded: string | undefined, unpack: (tar: Readable) => Promise<T>, fail: (why: string) => Error): Promise<T> {
   let sealFailed = false;
   const failing = (why: string) => {
     sealFailed = true;

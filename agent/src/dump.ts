@@ -5,7 +5,7 @@
  *   2. dumpTree          CRIU dumps it (out of the CPU quota, see dump-lock.ts)
  *   3. releaseSource     direct/lazy: hold it stopped here; otherwise: end it here, keep its input
  *   4. describeImages    godwit.json: what the destination needs to restore
- *   5. vouchOrSeal       how the images' bytes are later known to be godwit's
+ *   5. vouchOrKeep       how the images' bytes are later known to be godwit's
  * A dump that fails leaves no images.
  */
 import { copyFileSync, existsSync } from 'node:fs';
@@ -122,12 +122,18 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
   }
 
   /**
-   * A move's images go on at once, read by nothing but this agent meanwhile; a freeze's (and a
-   * move's through this disk) may wait here for days, and are checked against their seal.
+   * A direct or lazy move's images go on at once, read by nothing but this agent meanwhile; a
+   * freeze's (and a full-copy move's, through this disk) may wait here for days: they are kept
+   * in one file sealed for their owner (frozen-images.ts), encrypted unless told otherwise.
    */
-  async function vouchOrSeal({ migrationId, direct }: DumpPlan): Promise<void> {
-    if (direct) images.vouch(migrationId);
-    else await images.seal(migrationId);
+  async function vouchOrKeep({ id, migrationId, cur, direct }: DumpPlan): Promise<void> {
+    if (direct) {
+      images.vouch(migrationId);
+      return;
+    }
+    const account = procs.meta(id)?.account;
+    if (account === undefined) throw new GodwitError('GODWIT_ERR_INTERNAL', `${node} does not know whose process ${id} is (its meta.json names no account): its images cannot be sealed for their owner`);
+    await images.keepAtRest(migrationId, { processId: id, epoch: cur.epoch, account }, config.encryptAtRest !== false);
   }
 
   return {
@@ -144,9 +150,10 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
           const dumped = await dumpTree(plan);
           const keeping = await releaseSource(plan, dumped);
           describeImages(plan, dumped);
-          await vouchOrSeal(plan);
-          const { dir, stoppedAt, dumpMs } = dumped;
-          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes: images.size(dir), direct, lazy, ...(await keeping) };
+          const bytes = images.size(dumped.dir);
+          await vouchOrKeep(plan);
+          const { stoppedAt, dumpMs } = dumped;
+          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping) };
         } catch (err) {
           await images.remove(migrationId);
           throw err;

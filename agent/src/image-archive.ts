@@ -1,7 +1,7 @@
 /**
  * An images directory as a tar stream, no temporary archive on either side: packed lead images
  * first (a lazy move's destination starts `criu lazy-pages` once they are in), extracted file by
- * file as it comes, each file hashed for the directory's seal on the way where there is one.
+ * file as it comes.
  */
 import { createReadStream, createWriteStream, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,61 +9,36 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { GodwitError } from '@godwit/schemas';
-import { BROKEN_SEAL, sameSeal, SEAL_FILE, sealHasher, type SealHasher } from './image-seal.js';
-import { inPackOrder, isLazyMeta, isSealed, META_FILE, SAFE_NAME } from './image-meta.js';
+import { inPackOrder, isLazyMeta, META_FILE, SAFE_NAME } from './image-meta.js';
 
 /** large reads: images are mostly memory pages, hundreds of MiB */
 export const CHUNK = 1 << 20;
 
-/**
- * Packs an images directory as a tar stream, lead images first (then by name). The stream errors
- * if a file cannot be read, or, given the seal the directory carries, if the bytes read are not
- * the ones sealed (it then ends before the tar's end, which a receiver refuses).
- */
-export function packImages(dir: string, seal?: { key: Buffer; recorded: string; fail: (why: string) => Error }): tar.Pack {
+/** Packs an images directory as a tar stream, lead images first (then by name); it errors if a file cannot be read. */
+export function packImages(dir: string): tar.Pack {
   const pack = tar.pack();
-  const hasher = seal && sealHasher(seal.key);
   (async () => {
     for (const name of inPackOrder(readdirSync(dir))) {
       const st = statSync(join(dir, name));
-      // the receiver seals what it took in itself
-      if (!st.isFile() || name === SEAL_FILE) continue;
+      if (!st.isFile()) continue;
       const header = { name, size: st.size, mode: 0o600 };
-      const sealed = isSealed(name) ? hasher : undefined;
-      sealed?.file(name, st.size);
       // Most images are small, and the program is stopped while they travel: each is read at
       // once, not through libuv's thread pool, whose round costs far more than the read
       if (st.size <= CHUNK) {
-        const data = readFileSync(join(dir, name));
-        sealed?.update(data);
         // an entry queued when the pack fails fails with it: the pack's error tells whoever reads it
-        pack.entry(header, data).on('error', () => undefined);
+        pack.entry(header, readFileSync(join(dir, name))).on('error', () => undefined);
       } else {
-        const read = createReadStream(join(dir, name), { highWaterMark: CHUNK });
-        await pipeline(read, hashedOnTheWay(sealed), pack.entry(header));
+        await pipeline(createReadStream(join(dir, name), { highWaterMark: CHUNK }), pack.entry(header));
       }
     }
-    if (seal && hasher && !sameSeal(hasher.hex(), seal.recorded)) throw seal.fail(BROKEN_SEAL);
     pack.finalize();
   })().catch((err: Error) => pack.destroy(err));
   return pack;
 }
 
-/** a pipeline's step that passes a file's bytes on, hashed for its seal where there is one */
-export function hashedOnTheWay(sealed: SealHasher | undefined) {
-  return async function* (chunks: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
-    for await (const chunk of chunks as AsyncIterable<Buffer>) {
-      sealed?.update(chunk);
-      yield chunk;
-    }
-  };
-}
-
 export interface Extracting {
   /** the directory to write into, made on first use; lazy: godwit.json says it is a lazy move's */
   place(lazy: boolean): string;
-  /** hashes what comes for the directory's seal, in the order it comes (packImages's) */
-  hasher?: SealHasher;
   /** a file is in place in dir */
   written?: (name: string, dir: string) => void;
 }
@@ -72,7 +47,7 @@ export interface Extracting {
  * Extracts a tar stream of images, refusing any entry that is not a plain file name. Returns the
  * names that came and their bytes.
  */
-export async function extractImages(body: Readable, { place, hasher, written }: Extracting): Promise<{ received: Set<string>; bytes: number }> {
+export async function extractImages(body: Readable, { place, written }: Extracting): Promise<{ received: Set<string>; bytes: number }> {
   const received = new Set<string>();
   let bytes = 0;
   const extract = tar.extract();
@@ -84,11 +59,9 @@ export async function extractImages(body: Readable, { place, hasher, written }: 
     }
     received.add(header.name);
     bytes += header.size ?? 0;
-    const sealed = isSealed(header.name) ? hasher : undefined;
-    sealed?.file(header.name, header.size ?? 0);
     if ((header.size ?? 0) > CHUNK) {
       const into = place(false);
-      pipeline(stream, hashedOnTheWay(sealed), createWriteStream(join(into, header.name), { mode: 0o600, highWaterMark: CHUNK }))
+      pipeline(stream, createWriteStream(join(into, header.name), { mode: 0o600, highWaterMark: CHUNK }))
         .then(() => written?.(header.name, into))
         .then(() => next(), (err: Error) => next(err));
       return;
@@ -102,7 +75,6 @@ export async function extractImages(body: Readable, { place, hasher, written }: 
     stream.on('end', () => {
       try {
         const data = Buffer.concat(chunks);
-        sealed?.update(data);
         const into = place(header.name === META_FILE && isLazyMeta(data));
         writeFileSync(join(into, header.name), data, { mode: 0o600 });
         written?.(header.name, into);

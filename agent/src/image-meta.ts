@@ -1,9 +1,8 @@
 /**
  * What an images directory holds beside CRIU's images: godwit.json (what the destination needs to
- * restore) and the program's unread input; which files a seal covers; and the order they travel
- * in, godwit.json first.
+ * restore) and the program's unread input; and the order they travel in, godwit.json first.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PageServer, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
@@ -62,11 +61,3 @@ export function isLeadImage(name: string): boolean {
 }
 const packOrder = (name: string) => (name === META_FILE ? 0 : isLeadImage(name) ? 1 : 2);
 export const inPackOrder = (names: string[]) => names.sort((a, b) => packOrder(a) - packOrder(b) || a.localeCompare(b));
-
-/** what a restore reads, and so what a seal covers: not CRIU's logs and pid files, nor the seal */
-export const isSealed = (name: string) => name === META_FILE || name === UNREAD_FILE || name.endsWith('.img');
-
-/** the files of dir a seal covers, in the order they are sealed and sent */
-export function sealedNamesIn(dir: string): string[] {
-  return inPackOrder(readdirSync(dir).filter((n) => isSealed(n) && statSync(join(dir, n)).isFile()));
-}

@@ -6,6 +6,7 @@
 import { type Agent, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type tar from 'tar-stream';
 import { GodwitError, parseApiError, type SendRequest } from '@godwit/schemas';
 import { sealing, type SealKey } from './at-rest.js';
@@ -14,11 +15,11 @@ import { sealing, type SealKey } from './at-rest.js';
 export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ key, context: `images of migration ${migrationId}` });
 
 /**
- * Streams pack to the agent at `to`, presenting the credential it gave for this move; returns the
+ * Streams pack (an images tar) to the agent at `to`, presenting the credential it gave for this move; returns the
  * bytes the destination counts it holds. `agent`: for an https `to`, the one that shows this
  * node's certificate (clientAgent).
  */
-export async function sendImages(pack: tar.Pack, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent): Promise<number> {
+export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}`, to.url);
   const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',

@@ -39,7 +39,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
     async discardImages(migrationId: number): Promise<void> {
       const meta = images.readMeta(migrationId);
-      if (meta) await removeLockTables(meta.lockTables);
+      await removeLockTables(meta?.lockTables ?? images.frozenFor(migrationId)?.lockTables ?? []);
       lazy.forget(migrationId, meta);
       await images.remove(migrationId);
     },

@@ -21,17 +21,14 @@ import type { LifecycleContext } from './lifecycle-deps.js';
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
 
 export function createRestorer({ config, node, criu, procs, images, writeStdin, control, spoolBytes }: LifecycleContext, lazy: Pick<LazyDaemons, 'pagerFor'>) {
-  return async function restore(id: number, req: RestoreRequest): Promise<RestoreResult> {
+  async function restoreThawed(id: number, req: RestoreRequest, t0: number): Promise<RestoreResult> {
     const meta = images.readMeta(req.migrationId);
     if (!meta || meta.processId !== id) {
       throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${id} for migration ${req.migrationId}`);
     }
     const existing = procs.epochInfo(id, req.epoch);
     if (existing) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `process ${id} already has epoch ${req.epoch} on ${node} (${existing.state})`);
-    const t0 = Date.now();
     const imagesDir = images.dirOf(req.migrationId);
-    // the very bytes restored must be godwit's: verified as they came, or against their seal
-    await images.checkSeal(req.migrationId);
     // CRIU, as root, gives the program whatever credentials its images say: they must be the
     // owner's (a move's destination looked the account up before the program stopped)
     const account = await resolveAccount(req.account, node);
@@ -107,5 +104,19 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
       restoredAt,
       restoreMs: restoredAt - t0,
     };
+  }
+
+  return async function restore(id: number, req: RestoreRequest): Promise<RestoreResult> {
+    const t0 = Date.now();
+    // the very bytes restored must be godwit's and this owner's: verified as they came in this
+    // run, or unpacked from their file at rest, sealed for this process, epoch and owner
+    await images.thaw(req.migrationId, { processId: id, epoch: req.epoch - 1, account: req.account });
+    try {
+      return await restoreThawed(id, req, t0);
+    } catch (err) {
+      // a frozen program that does not come back stays frozen: nothing of it stays in clear
+      await images.refreeze(req.migrationId);
+      throw err;
+    }
   };
 }

@@ -206,13 +206,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     return at;
   });
 
-  app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) => {
-    const meta = images.readMeta(req.body.migrationId);
-    if (!meta || meta.processId !== Number(req.params.id)) {
-      throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images of process ${req.params.id} for migration ${req.body.migrationId}`);
-    }
-    return images.send(req.body.migrationId, req.body.to);
-  });
+  app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) =>
+    images.send(req.body.migrationId, Number(req.params.id), req.body.to),
+  );
 
   app.post('/v1/procs/:id/restore', { schema: { params: Id, body: RestoreRequest } }, async (req) =>
     lifecycle.restore(Number(req.params.id), req.body),
@@ -239,9 +235,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);
-    const meta = images.readMeta(mid);
-    if (!meta) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images for migration ${mid}`);
-    return { bytes: images.size(images.dirOf(mid)) };
+    const bytes = images.bytesOf(mid);
+    if (bytes === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} holds no images for migration ${mid}`);
+    return { bytes };
   });
 
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {

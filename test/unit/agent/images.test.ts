@@ -3,14 +3,13 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GodwitError } from '@godwit/schemas';
 import { NOT_OURS, sealing } from '../../../agent/src/at-rest.js';
 import type { Criu } from '../../../agent/src/criu.js';
-import { BROKEN_SEAL, SEAL_FILE, UNSEALED } from '../../../agent/src/image-seal.js';
 import { createImageStore } from '../../../agent/src/images.js';
 import { packImages } from '../../../agent/src/image-archive.js';
 import { transferSeal } from '../../../agent/src/image-transfer.js';
@@ -23,6 +22,9 @@ async function sentBytes(src: string, key: Buffer, migrationId = 7): Promise<Buf
   return Buffer.concat(chunks);
 }
 const sent = async (src: string, key: Buffer, migrationId = 7) => Readable.from([await sentBytes(src, key, migrationId)]);
+
+/** changes one bit of buf at `at` */
+const flip = (buf: Buffer, at: number) => buf.writeUInt8(buf.readUInt8(at) ^ 1, at);
 
 /** the error fn threw, or a failure saying it threw none */
 async function refusal(fn: () => Promise<unknown>): Promise<GodwitError> {
@@ -101,26 +103,38 @@ describe('image store', () => {
   });
 
   describe('seals', () => {
+    /** what the test programs hold in memory, as a freeze's pages would */
+    const SECRET = 'the program keeps its password here: hunter2-godwit';
+    const owner = { processId: 1, epoch: 0, account: 'alice' };
     let src: string;
     beforeEach(() => {
       src = join(dir, 'src');
       mkdirSync(src);
-      writeFileSync(join(src, 'godwit.json'), JSON.stringify({ processId: 1 }));
+      writeFileSync(join(src, 'godwit.json'), JSON.stringify({ processId: 1, epoch: 0, lockTables: ['CRIU-1'] }));
       writeFileSync(join(src, 'pstree.img'), 'tree');
       writeFileSync(join(src, 'core-1.img'), 'core of task 1');
-      // larger than one read: hashed as it streams
-      writeFileSync(join(src, 'pages-1.img'), randomBytes((1 << 20) + 4096));
+      // larger than one segment, the secret in its second
+      writeFileSync(join(src, 'pages-1.img'), Buffer.concat([randomBytes((1 << 20) + 4096), Buffer.from(SECRET), randomBytes(4096)]));
     });
 
-    it('takes in a stream whose seal verifies, seals what came, and restores from it after a restart', async () => {
+    /** a freeze of process 1 into migration m of store: the images dumped, then kept at rest */
+    async function frozen(store: ReturnType<typeof createImageStore>, m: number, encrypt = true, who = owner): Promise<string> {
+      const into = await store.fresh(m);
+      for (const name of readdirSync(src)) writeFileSync(join(into, name), readFileSync(join(src, name)));
+      await store.keepAtRest(m, who, encrypt);
+      return join(dir, 'data', 'images', `${m}.frozen`);
+    }
+
+    /** every file under root, with its bytes */
+    const filesUnder = (root: string): [string, Buffer][] =>
+      readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name))]);
+
+    it('takes in a stream that verifies, for this run only: after a restart nothing vouches for what came', async () => {
       const data = join(dir, 'data');
       await createImageStore(data, {} as Criu, key).receive(7, await sent(src, key));
-      expect(readdirSync(join(data, 'images', '7')).sort()).to.deep.equal(['core-1.img', 'godwit.json', SEAL_FILE, 'pages-1.img', 'pstree.img']);
-      // a new run of the agent knows nothing of what it verified: the seal speaks for them
-      const restarted = createImageStore(data, {} as Criu, key);
-      await restarted.checkSeal(7);
-      writeFileSync(join(data, 'images', '7', 'core-1.img'), 'core of task 2');
-      expect((await refusal(() => restarted.checkSeal(7))).message).to.include(BROKEN_SEAL);
+      expect(readdirSync(join(data, 'images', '7')).sort()).to.deep.equal(['core-1.img', 'godwit.json', 'pages-1.img', 'pstree.img']);
+      const err = await refusal(() => createImageStore(data, {} as Criu, key).thaw(7, owner));
+      expect(err.message).to.equal(`the images in ${join(data, 'images', '7')} are not restored: they were received or unpacked before this agent restarted, and nothing vouches for them now`);
     });
 
     it("refuses a stream with one byte changed, or cut short, or sealed with another key or for another migration, and keeps nothing of it", async () => {
@@ -141,40 +155,81 @@ describe('image store', () => {
         expect(err.code, what).to.equal('GODWIT_ERR_BAD_IMAGES');
         expect(err.message, what).to.include(why);
         expect(existsSync(join(data, 'images')) ? readdirSync(join(data, 'images')) : [], `${what}: nothing of it stays`).to.deep.equal([]);
-        await refusal(() => store.checkSeal(7));
       }
     });
 
-    it("seals a freeze's images, refusing them once a file is changed, added or the seal taken away, but not for a restore's log", async () => {
-      const store = createImageStore(join(dir, 'data'), {} as Criu, key);
-      const frozen = await store.fresh(9);
-      for (const name of readdirSync(src)) writeFileSync(join(frozen, name), readFileSync(join(src, name)));
-      await store.seal(9);
-      writeFileSync(join(frozen, 'restore-1.log'), 'CRIU says');
-      await store.checkSeal(9);
-      const pages = readFileSync(join(frozen, 'pages-1.img'));
-      const last = pages.length - 1;
-      pages.writeUInt8(pages.readUInt8(last) ^ 1, last);
-      writeFileSync(join(frozen, 'pages-1.img'), pages);
-      expect((await refusal(() => store.checkSeal(9))).message).to.equal(`the images in ${frozen} are not restored: ${BROKEN_SEAL}`);
-      pages.writeUInt8(pages.readUInt8(last) ^ 1, last);
-      writeFileSync(join(frozen, 'pages-1.img'), pages);
-      await store.checkSeal(9);
-      writeFileSync(join(frozen, 'fs-1.img'), 'added');
-      expect((await refusal(() => store.checkSeal(9))).code).to.equal('GODWIT_ERR_BAD_IMAGES');
-      unlinkSync(join(frozen, 'fs-1.img'));
-      unlinkSync(join(frozen, SEAL_FILE));
-      expect((await refusal(() => store.checkSeal(9))).message).to.include(UNSEALED);
+    it("keeps a freeze's images in one encrypted file, nothing of them in clear, and restores them from it after a restart", async () => {
+      const data = join(dir, 'data');
+      const file = await frozen(createImageStore(data, {} as Criu, key), 9);
+      expect(readdirSync(join(data, 'images')).sort(), 'the file and what it is sealed for, no images directory').to.deep.equal(['9.frozen', '9.frozen.json']);
+      for (const [path, bytes] of filesUnder(data)) expect(bytes.includes(SECRET), `${path} holds the program's secret`).to.equal(false);
+      expect(JSON.parse(readFileSync(`${file}.json`, 'utf8'))).to.deep.equal({ ...owner, lockTables: ['CRIU-1'] });
+      const restarted = createImageStore(data, {} as Criu, key);
+      expect(restarted.frozenFor(9)?.lockTables).to.deep.equal(['CRIU-1']);
+      await restarted.thaw(9, owner);
+      for (const name of readdirSync(src)) expect(readFileSync(join(restarted.dirOf(9), name)).equals(readFileSync(join(src, name))), name).to.equal(true);
+      // a restore that failed: they stay frozen, in their file alone
+      await restarted.refreeze(9);
+      expect(readdirSync(join(data, 'images')).sort()).to.deep.equal(['9.frozen', '9.frozen.json']);
+      await restarted.remove(9);
+      expect(readdirSync(join(data, 'images'))).to.deep.equal([]);
     });
 
-    it("sends a freeze's images to another agent, which takes them in; once one is changed on disk, refuses to send them", async function () {
-      this.timeout(20_000);
-      // a small program's: every file read at once, the refusal comes before the request is sent
-      writeFileSync(join(src, 'pages-1.img'), randomBytes(4096));
+    it('keeps them in clear with encryptAtRest off, still refusing them once a byte is changed', async () => {
       const store = createImageStore(join(dir, 'data'), {} as Criu, key);
-      const frozen = await store.fresh(9);
-      for (const name of readdirSync(src)) writeFileSync(join(frozen, name), readFileSync(join(src, name)));
-      await store.seal(9);
+      const file = await frozen(store, 9, false);
+      const bytes = readFileSync(file);
+      const at = bytes.indexOf(SECRET);
+      expect(at, 'the secret is in the file in clear').to.be.above(0);
+      flip(bytes, at);
+      writeFileSync(file, bytes);
+      const err = await refusal(() => createImageStore(join(dir, 'data'), {} as Criu, key).thaw(9, owner));
+      expect(err.message).to.equal(`the images in ${file} are not restored: its segment 1 does not verify: it was changed, moved, or put there from another file`);
+    });
+
+    it("refuses a frozen file with a byte flipped, another user's or process's put in its place, or restored for another owner, unpacking nothing", async () => {
+      const data = join(dir, 'data');
+      const store = createImageStore(data, {} as Criu, key);
+      const mine = await frozen(store, 9);
+      const theirs = await frozen(store, 10, true, { processId: 1, epoch: 0, account: 'bob' });
+      const honest = readFileSync(mine);
+      const restored = (who = owner) => refusal(() => createImageStore(data, {} as Criu, key).thaw(9, who));
+      const flipped = Buffer.from(honest);
+      flip(flipped, flipped.length >> 1);
+      writeFileSync(mine, flipped);
+      expect((await restored()).message).to.match(/^the images in .*9\.frozen are not restored: its segment \d+ does not verify/);
+      writeFileSync(mine, honest);
+      expect((await restored({ ...owner, account: 'bob' })).message, 'restored as bob').to.include(NOT_OURS);
+      expect((await restored({ ...owner, epoch: 1 })).message, 'as another epoch').to.include(NOT_OURS);
+      // bob's file and its description copied over alice's
+      copyFileSync(theirs, mine);
+      copyFileSync(`${theirs}.json`, `${mine}.json`);
+      expect((await restored()).message, "bob's file put in alice's place").to.include(NOT_OURS);
+      writeFileSync(mine, honest);
+      writeFileSync(`${mine}.json`, JSON.stringify({ processId: 1, epoch: 0, account: 'bob', lockTables: [] }));
+      expect((await restored({ ...owner, account: 'bob' })).message, 'its description changed to say bob').to.include(NOT_OURS);
+      expect(readdirSync(join(data, 'images')).sort(), 'nothing unpacked').to.deep.equal(['10.frozen', '10.frozen.json', '9.frozen', '9.frozen.json']);
+    });
+
+    it("refuses images an earlier godwit froze (sealed by godwit.mac, in clear), naming the seal", async () => {
+      const data = join(dir, 'data');
+      const old = join(data, 'images', '9');
+      mkdirSync(old, { recursive: true });
+      for (const name of readdirSync(src)) writeFileSync(join(old, name), readFileSync(join(src, name)));
+      writeFileSync(join(old, 'godwit.mac'), 'a'.repeat(64));
+      const store = createImageStore(data, {} as Criu, key);
+      const err = await refusal(() => store.thaw(9, owner));
+      expect(err.code).to.equal('GODWIT_ERR_BAD_IMAGES');
+      expect(err.message).to.equal(
+        `the images in ${old} are not restored: they were frozen by an earlier godwit, which sealed them with ${join(old, 'godwit.mac')} and did not encrypt them; this agent restores only images kept sealed in one file at rest: end the process (SIGKILL) to drop them, or continue it with an agent of that earlier godwit`,
+      );
+      expect((await refusal(() => store.send(9, 1, { url: 'http://127.0.0.1:1', credential: 'c'.repeat(64) }))).message).to.include('earlier godwit');
+    });
+
+    it("sends a freeze's images from their file to another agent, which takes them in; once a byte is changed on disk, nothing reaches it", async function () {
+      this.timeout(20_000);
+      const store = createImageStore(join(dir, 'data'), {} as Criu, key);
+      const file = await frozen(store, 9);
       // the destination: another store behind PUT /v1/images/9, answering as the agent's routes do
       const other = createImageStore(join(dir, 'other'), {} as Criu, key);
       const server = createServer((req, res) => {
@@ -189,31 +244,20 @@ describe('image store', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
         const to = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: 'c'.repeat(64) };
-        await store.send(9, to);
-        expect(readFileSync(join(other.dirOf(9), 'core-1.img'), 'utf8')).to.equal('core of task 1');
+        expect((await refusal(() => store.send(9, 2, to))).message, "sent as another process's").to.include(NOT_OURS);
+        expect((await refusal(() => store.send(8, 1, to))).code, 'a migration without images here').to.equal('GODWIT_ERR_NOT_FOUND');
+        await store.send(9, 1, to);
+        expect(readFileSync(join(other.dirOf(9), 'pages-1.img')).equals(readFileSync(join(src, 'pages-1.img')))).to.equal(true);
         await other.remove(9);
-        writeFileSync(join(frozen, 'core-1.img'), 'core of task 2');
-        const err = await refusal(() => store.send(9, to));
-        expect(err.message).to.equal(`the images in ${frozen} are not sent: ${BROKEN_SEAL}`);
+        const bytes = readFileSync(file);
+        flip(bytes, bytes.length - 100);
+        writeFileSync(file, bytes);
+        const err = await refusal(() => store.send(9, 1, to));
+        expect(err.message).to.match(/^the images in .*9\.frozen are not sent: its segment 1 does not verify/);
         expect(existsSync(other.dirOf(9)), 'nothing reached the destination').to.equal(false);
       } finally {
         server.close();
       }
-    });
-
-    it('sends sealed images only as they were sealed: a changed file ends the stream before its end', async () => {
-      const store = createImageStore(join(dir, 'data'), {} as Criu, key);
-      const frozen = await store.fresh(9);
-      for (const name of readdirSync(src)) writeFileSync(join(frozen, name), readFileSync(join(src, name)));
-      await store.seal(9);
-      const seal = readFileSync(join(frozen, SEAL_FILE), 'utf8');
-      const fail = (why: string) => new Error(why);
-      const drain = async () => {
-        for await (const _ of packImages(frozen, { key, recorded: seal, fail })) void _;
-      };
-      await drain();
-      writeFileSync(join(frozen, 'core-1.img'), 'core of task 2');
-      expect((await refusal(drain)).message).to.equal(BROKEN_SEAL);
     });
   });
 });
