@@ -95,6 +95,9 @@ export function writeConfigs(state: ClusterState, p: HomePaths, opts: { keeperPa
       checkpointDir: p.checkpoints,
       controlDir: opts.controlDir,
       localSocket: socketOf(state.id, n.name),
+      // what an NFS mount would share between machines: the checkout, godwit's home and the
+      // users' home directories; /tmp, /var/tmp and /dev/shm are each node's own
+      sharedPaths: [state.repo, p.home, '/home', '/root'],
     };
     const file = path.join(dir, 'config.json');
     writeJson(file, config);
