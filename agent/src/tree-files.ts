@@ -80,6 +80,10 @@ export function treeFiles(rootPid: number, excluded: readonly string[]): UsedFil
     });
   };
   for (const pid of treePids(rootPid)) {
+    // mappings first: a file both mapped and open (as Python's mmap keeps it) shows as mapped
+    for (const { path, entry } of mappings(pid)) add(path, 'mapped', entry);
+    const cwd = passingOver(GONE, '', () => readlinkSync(`/proc/${pid}/cwd`));
+    add(cwd, 'directory', `/proc/${pid}/cwd`);
     const sockets = unixSocketPaths(pid);
     for (const fd of passingOver(GONE, [] as string[], () => readdirSync(`/proc/${pid}/fd`))) {
       const target = passingOver(GONE, '', () => readlinkSync(`/proc/${pid}/fd/${fd}`));
@@ -90,9 +94,6 @@ export function treeFiles(rootPid: number, excluded: readonly string[]): UsedFil
         if (path) add(path, 'unix-socket', `/proc/${pid}/root${path}`);
       } else add(target, 'file', `/proc/${pid}/fd/${fd}`);
     }
-    const cwd = passingOver(GONE, '', () => readlinkSync(`/proc/${pid}/cwd`));
-    add(cwd, 'directory', `/proc/${pid}/cwd`);
-    for (const { path, entry } of mappings(pid)) add(path, 'mapped', entry);
   }
   return [...found.values()];
 }

@@ -89,7 +89,7 @@ describe('the pre-flight of files: godwit why, mosmigrate --dry-run and the carr
   it('moves a program holding an 8 MiB file deleted while open (a ghost file past CRIU\'s 1 MiB default), its content intact', async function () {
     this.timeout(300_000);
     const ghost = join(dir, 'ghost.dat');
-    const run = mosrun(h, [program('held_file.py'), ghost, '8', 'deleted', '100']);
+    const run = mosrun(h, [program('held_file.py'), ghost, '8', 'deleted', '300']);
     const id = await run.id();
     await run.waitFor(/^held 2$/m);
 
