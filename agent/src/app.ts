@@ -21,6 +21,7 @@ import { createLifecycle } from './lifecycle.js';
 import { createOrchestratorClient } from './orchestrator-client.js';
 import { createProcStore, type ProcStore } from './procs.js';
 import { agentRoutes } from './routes.js';
+import { carryPlanOf } from './carry-plan.js';
 import { createStdinWriter } from './stdin.js';
 
 /** how often the control directories are matched with what runs here (launches and restores start their watch at once) */
@@ -70,7 +71,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   app.addHook('onClose', async () => deputies.close());
   const lifecycle = createLifecycle({ config, criu, procs, images, ports, writeStdin, control, deputies, log: app.log });
   const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle, log: app.log });
-  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, credentials: createMoveCredentials(), lifecycle, checkpoints, writeStdin, control });
+  await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, credentials: createMoveCredentials(), lifecycle, checkpoints, writeStdin, control,
+    carryPlan: (id, rootPid, max) => carryPlanOf(config, id, rootPid, max) });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {
     await app.register(controlRoutes, { control });

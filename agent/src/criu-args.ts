@@ -48,16 +48,22 @@ export interface DumpArgsOptions {
   lockNetwork: boolean;
   /** where the program sees its control directory (controlMountsOf): a mount CRIU is told is external */
   controlMounts: readonly string[];
+  /**
+   * the largest file deleted while open that the tree holds (carry-plan.ts): CRIU copies such a
+   * file into the images as a ghost file, and refuses one larger than --ghost-limit (1 MiB unless told)
+   */
+  ghostLimit?: number;
 }
 
 /**
  * `criu dump` of a program's tree. With a page server the memory goes straight to the
  * destination and the tree is left stopped, so the source can still resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, tls, leaveStopped, lockNetwork, controlMounts }: DumpArgsOptions): string[] {
+export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, tls, leaveStopped, lockNetwork, controlMounts, ghostLimit }: DumpArgsOptions): string[] {
   const direct = pageServer ? ['--page-server', ...serverAt(pageServer), ...tlsArgs(tls)] : [];
   const control = controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+  const ghosts = ghostLimit === undefined ? [] : ['--ghost-limit', String(ghostLimit)];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...ghosts, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
 /**

@@ -53,7 +53,7 @@ export interface Criu {
    * stopped tree at `at` until the destination has them all. Resolves once it serves; `signal`
    * ends it only until then.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'spawned' | 'signal'>): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'ghostLimit' | 'spawned' | 'signal'>): Promise<LazyDaemon>;
   /**
    * `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server;
    * spawned(pid) is called as it starts, before it is ready; `signal` ends it only until then
@@ -172,8 +172,8 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
       throw err.toGodwitError('GODWIT_ERR_CANNOT_DUMP', (reason) => `CRIU could not dump ${what}: ${reason}`, 'dump');
     },
 
-    async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, spawned, signal }) {
-      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, leaveStopped: true });
+    async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, ghostLimit, spawned, signal }) {
+      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, ghostLimit, leaveStopped: true });
       try {
         return await startDaemon(args, imagesDir, LAZY_DUMP_LOG, spawned, signal);
       } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * Dumping a running program into a migration's images (a move or a freeze), and into a
  * checkpoint's directory, leaving it stopped. A migration's dump runs these steps in order:
- *   1. refuseUnmovable   say in words why the tree cannot leave, before anything stops
+ *   1. refuseUnmovable   say in words why the tree cannot leave, its files included, before anything stops
  *   2. dumpTree          CRIU dumps it (out of the CPU quota, see dump-lock.ts)
  *   3. releaseSource     direct/lazy: hold it stopped here; otherwise: end it here, keep its input
  *   4. describeImages    godwit.json: what the destination needs to restore
@@ -11,6 +11,7 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
+import { carryPlanOf } from './carry-plan.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
 import type { DumpAlone } from './dump-lock.js';
@@ -31,6 +32,8 @@ interface DumpPlan {
   direct: boolean;
   pageServer: PageServer | undefined;
   controlMounts: string[];
+  /** CRIU's --ghost-limit: the largest file the tree holds deleted (carry-plan.ts) */
+  ghostLimit: number;
 }
 
 /** what dumpTree made of the tree */
@@ -67,18 +70,24 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
 
   const what = (id: number, cur: AgentProc) => `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
 
-  function refuseUnmovable(cur: AgentProc, lazy: boolean): void {
+  /** returns the ghost limit its dump needs */
+  function refuseUnmovable(id: number, cur: AgentProc, lazy: boolean, carryMaxBytes: number | undefined): number {
     const blockers = cannotMove(cur.rootPid, node);
     if (blockers.length) {
       throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
+    }
+    const carry = carryPlanOf(config, id, cur.rootPid, carryMaxBytes);
+    if (carry.refusal) {
+      throw new GodwitError('GODWIT_ERR_CARRY_LIMIT', `process ${id} cannot leave ${node}: ${carry.refusal}; it runs on`, { carriedBytes: carry.carriedBytes, limitBytes: carry.limitBytes });
     }
     if (lazy) {
       const why = cannotMoveLazily(cur.rootPid);
       if (why.length) throw new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `lazy migration cannot be used: ${why.join('; ')}; the process was not stopped`, { strategy: 'lazy' });
     }
+    return carry.ghostLimitBytes;
   }
 
-  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts }: DumpPlan): Promise<Dumped> {
+  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit }: DumpPlan): Promise<Dumped> {
     const dir = await images.fresh(migrationId, lazy);
     const lazyAt = lazy ? { host: config.listen.host, port: await ports.pick(config.listen.host) } : undefined;
     let stoppedAt = 0;
@@ -87,10 +96,10 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
       const spawned = () => (stoppedAt = Date.now());
       if (lazyAt) {
-        server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, spawned }));
+        server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, ghostLimit, spawned }));
         holdStopped(cur.rootPid);
       } else {
-        await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, spawned, ...(direct ? { pageServer } : {}) });
+        await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, ghostLimit, spawned, ...(direct ? { pageServer } : {}) });
       }
       dumpMs = Date.now() - stoppedAt;
     });
@@ -140,12 +149,12 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     running,
 
     /** Dumps the program into images of this migration; it no longer runs here afterwards. */
-    async dump(id: number, migrationId: number, pageServer?: PageServer, lazy = false): Promise<DumpResult> {
+    async dump(id: number, migrationId: number, pageServer?: PageServer, lazy = false, carryMaxBytes?: number): Promise<DumpResult> {
       const cur = running(id);
       return asOnlyDump(id, async () => {
-        refuseUnmovable(cur, lazy);
+        const ghostLimit = refuseUnmovable(id, cur, lazy, carryMaxBytes);
         const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
-        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid) };
+        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit };
         try {
           const dumped = await dumpTree(plan);
           const keeping = await releaseSource(plan, dumped);
@@ -169,10 +178,12 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       const cur = running(id);
       const controlMounts = controlMountsOf(cur.rootPid);
       return asOnlyDump(id, async () => {
+        // a checkpoint keeps the tree's deleted files in its images, as a move does
+        const { ghostLimitBytes: ghostLimit } = carryPlanOf(config, id, cur.rootPid);
         let stoppedAt = 0;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           const spawned = () => (stoppedAt = Date.now());
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, spawned });
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, ghostLimit, spawned });
         });
         return { proc: cur, stoppedAt, lockTables, controlMounts };
       });

@@ -15,6 +15,8 @@ import {
   GodwitError,
   LaunchRequest,
   LazyStatusQuery,
+  type CarryPlan,
+  InspectQuery,
   type ProcInspection,
   RestoreRequest,
   SendRequest,
@@ -49,6 +51,8 @@ export interface RouteDeps {
   checkpoints: Checkpoints;
   writeStdin: (dir: string, data: Buffer, eof: boolean) => Promise<void>;
   control?: Control;
+  /** what a move of the process would do with its files (carry-plan.ts) */
+  carryPlan: (id: number, rootPid: number, carryMaxBytes?: number) => CarryPlan;
 }
 
 const Id = IdParam;
@@ -56,7 +60,7 @@ const IdEpoch = Closed({ id: Digits, epoch: Digits });
 const Mid = Closed({ migrationId: Digits });
 const MigrationRef = Closed({ migrationId: Type.Integer() });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
@@ -163,13 +167,19 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   // what would stop a dump, looked at without stopping the program
-  app.get('/v1/procs/:id/blockers', { schema: { params: Id } }, async (req): Promise<ProcInspection> => {
-    const { rootPid } = lifecycle.running(Number(req.params.id));
-    return { reasons: cannotMove(rootPid, node), lazyReasons: cannotMoveLazily(rootPid), residentBytes: residentBytes(rootPid) };
+  app.get('/v1/procs/:id/blockers', { schema: { params: Id, querystring: InspectQuery } }, async (req): Promise<ProcInspection> => {
+    const id = Number(req.params.id);
+    const { rootPid } = lifecycle.running(id);
+    return {
+      reasons: cannotMove(rootPid, node),
+      lazyReasons: cannotMoveLazily(rootPid),
+      residentBytes: residentBytes(rootPid),
+      carry: carryPlan(id, rootPid, req.query.carryMaxBytes),
+    };
   });
 
   app.post('/v1/procs/:id/dump', { schema: { params: Id, body: DumpRequest } }, async (req) =>
-    lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer, req.body.lazy ?? false),
+    lifecycle.dump(Number(req.params.id), req.body.migrationId, req.body.pageServer, req.body.lazy ?? false, req.body.carryMaxBytes),
   );
 
   app.post('/v1/procs/:id/finish', { schema: { params: Id, body: MigrationRef } }, async (req) =>

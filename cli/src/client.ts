@@ -27,6 +27,7 @@ import {
   type RunRequest,
   type SignalQueued,
   type Strategy,
+  type WhyQuery,
   type WhyResult,
 } from '@godwit/schemas';
 import { CliError } from './errors.js';
@@ -203,8 +204,9 @@ export class GodwitClient {
     return this.json<Process>(`/processes/${encodeURIComponent(String(id))}`);
   }
 
-  migrate(id: string | number, to: string, strategy?: Strategy): Promise<Migration> {
-    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}) });
+  migrate(id: string | number, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration> {
+    const carry = carryMaxBytes === undefined ? {} : { carryMaxBytes };
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}), ...carry });
   }
 
   drain(node: string): Promise<DrainResult> {
@@ -228,8 +230,10 @@ export class GodwitClient {
     return (await this.sendJson('/balancer', change, 'PUT')).json<BalancerSettings>();
   }
 
-  why(id: string | number): Promise<WhyResult> {
-    return this.json<WhyResult>(`/processes/${encodeURIComponent(String(id))}/why`);
+  /** with `to`: a dry run of moving it there, with that carry limit */
+  why(id: string | number, q: WhyQuery = {}): Promise<WhyResult> {
+    const query = new URLSearchParams(Object.entries(q).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]]))).toString();
+    return this.json<WhyResult>(`/processes/${encodeURIComponent(String(id))}/why${query ? `?${query}` : ''}`);
   }
 
   freeze(id: string | number): Promise<Migration> {

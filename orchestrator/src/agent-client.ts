@@ -21,6 +21,7 @@ import {
   type KeptReadResult,
   type LazyStatus,
   type PageServer,
+  type InspectQuery,
   type ProcInspection,
   GodwitError,
   parseApiError,
@@ -83,7 +84,7 @@ export interface AgentClient {
   hasImages(migrationId: number): Promise<boolean>;
   deleteImages(migrationId: number): Promise<void>;
   /** what would keep the process from leaving this node, or from leaving lazily, and its size (nothing is stopped to find out) */
-  inspect(id: number): Promise<ProcInspection>;
+  inspect(id: number, q?: InspectQuery): Promise<ProcInspection>;
   /** how the background transfer of a lazy migration to this (destination) node goes; the answer may wait waitMs for its end */
   lazyStatus(migrationId: number, waitMs?: number): Promise<LazyStatus>;
   /** stores output of a process whose home is this node (kept-output.ts in the agent) */
@@ -215,7 +216,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
       return res.status === 200;
     },
     deleteImages: (mid) => none({ method: 'DELETE', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs }),
-    inspect: (id) => json({ method: 'GET', path: `/v1/procs/${id}/blockers`, timeoutMs: timeouts.shortMs }),
+    inspect: (id, q = {}) => json({ method: 'GET', path: `/v1/procs/${id}/blockers?${query(q)}`, timeoutMs: timeouts.shortMs }),
     lazyStatus: (mid, waitMs = 0) => json({ method: 'GET', path: `/v1/images/${mid}/lazy?${query({ waitMs })}`, timeoutMs: timeouts.shortMs + waitMs }),
     keptAppend: (id, q, frames) =>
       json({ method: 'POST', path: `/v1/kept/${id}?${query(q)}`, raw: frames, timeoutMs: timeouts.shortMs }),

@@ -11,6 +11,7 @@ import {
   ContinueRequest,
   Digits,
   MigrateRequest,
+  WhyQuery,
   WhyResult,
   Migration,
   Process,
@@ -149,7 +150,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
         response: { 200: Migration, ...errors },
       },
     },
-    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to, req.body.strategy),
+    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to, req.body.strategy, req.body.carryMaxBytes),
   );
 
   app.post(
@@ -181,12 +182,13 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     '/v1/processes/:id/why',
     {
       schema: {
-        summary: 'every reason the process cannot move now, in words (found without stopping it)',
+        summary: 'every reason the process cannot move now, in words (found without stopping it); with `to`, a dry run of that move, its files included',
         params: IdParam,
+        querystring: WhyQuery,
         response: { 200: WhyResult, ...errors },
       },
     },
-    async (req) => whyNotMovable(ctx, findProcess(ctx, req.user, req.params.id)),
+    async (req) => whyNotMovable(ctx, migrator, findProcess(ctx, req.user, req.params.id), req.query),
   );
 
   app.get(

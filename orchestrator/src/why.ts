@@ -2,22 +2,39 @@
  * Why a process does not move (openMosix's /proc/PID/cantmove): every reason that applies, in
  * words, from its record and from its node's look at it, without stopping it.
  */
-import { type WhyResult, toGodwitError } from '@godwit/schemas';
+import { type CarryPlan, type WhyQuery, type WhyResult, toGodwitError } from '@godwit/schemas';
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import { cpuEndOf, cpuMismatch } from './cpu-compat.js';
 import type { ProcessRow } from './db/index.js';
+import type { Migrator } from './migration/migrator.js';
 
-export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult> {
+/**
+ * With `to`, a dry run of `mosmigrate ID TO`: the destination's checks too, and the files the move
+ * would carry against its limit (carryMaxBytes, else the node's own).
+ */
+export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destination'>, p: ProcessRow, q: WhyQuery = {}): Promise<WhyResult> {
   const reasons: string[] = [];
+  let carry: CarryPlan | null = null;
+  let to: string | undefined;
   if (p.state === 'frozen') reasons.push(`it is frozen (FRZ ${p.frz}): \`mosmigrate ${p.id} continue [NODE]\` brings it back first`);
   else if (p.state === 'migrating') reasons.push('it is migrating now; wait for that to end');
   else if (p.state !== 'running') reasons.push(`it is not running (it is ${p.state})`);
   else if (!ctx.nodes.isOnline(p.node)) reasons.push(`its node ${p.node} is offline: its agent is not connected`);
   else {
+    if (q.to !== undefined) {
+      try {
+        to = migrator.destination(p, q.to);
+      } catch (err) {
+        reasons.push(toGodwitError(err).message);
+      }
+    }
     try {
-      reasons.push(...(await ctx.agent(p.node).inspect(p.id)).reasons);
+      const seen = await ctx.agent(p.node).inspect(p.id, q.carryMaxBytes === undefined ? {} : { carryMaxBytes: q.carryMaxBytes });
+      reasons.push(...seen.reasons);
+      carry = seen.carry;
+      if (carry.refusal) reasons.push(carry.refusal);
     } catch (err) {
       reasons.push(`its node ${p.node} could not look at it: ${toGodwitError(err).message}`);
     }
@@ -26,7 +43,15 @@ export async function whyNotMovable(ctx: Ctx, p: ProcessRow): Promise<WhyResult>
   if (p.state === 'running' && others.length === 0) reasons.push('no other node is online');
   const ruledOut = cpuRuledOut(ctx, p, others);
   if (p.state === 'running' && others.length > 0 && ruledOut.length === others.length) reasons.push('no other online node\'s CPU has every feature its CPU has (see the nodes it cannot go to)');
-  return { processId: p.id, movable: reasons.length === 0, reasons, notAutomatically: p.state === 'running' ? balancerReasons(ctx, p) : [], ruledOut };
+  return {
+    processId: p.id,
+    movable: reasons.length === 0,
+    reasons,
+    notAutomatically: p.state === 'running' ? balancerReasons(ctx, p) : [],
+    ruledOut,
+    ...(to === undefined ? {} : { to }),
+    carry,
+  };
 }
 
 /** the nodes whose CPU lacks features of the CPU it runs on (or was frozen on), with the reason */

@@ -9,6 +9,7 @@ import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
 import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
+import { CarryPlan } from './api-carry.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
 export const StreamInodes = Closed({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
@@ -66,6 +67,8 @@ export const DumpRequest = Closed({
    * destination has them all (post-copy). Overrides pageServer.
    */
   lazy: Type.Optional(Type.Boolean()),
+  /** the most bytes of node-local files this move may carry: overrides the agent's carry.maxBytes */
+  carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type DumpRequest = Static<typeof DumpRequest>;
 /** whether a stand-in keeps the program's home PID on the node it left (agent/src/deputies.ts), and why not */
@@ -228,8 +231,13 @@ export const ProcInspection = Type.Object({
   /** why it cannot move lazily */
   lazyReasons: Type.Array(Type.String()),
   residentBytes: Type.Integer(),
+  /** the files it uses, and what a move would do with them */
+  carry: CarryPlan,
 });
 export type ProcInspection = Static<typeof ProcInspection>;
+/** what a move's carry limit would be (the agent's carry.maxBytes when left out) */
+export const InspectQuery = Closed({ carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0 })) });
+export type InspectQuery = Static<typeof InspectQuery>;
 
 /** How long an answer about a transfer may wait for its end: the end is then known at once, not at the next question. */
 export const LazyStatusQuery = Closed({ waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000 })) });

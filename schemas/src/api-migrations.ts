@@ -3,6 +3,7 @@ import Type, { type Static } from 'typebox';
 import { Closed } from './closed.js';
 import { NodeName } from './api-nodes.js';
 import { NAME_MAX } from './limits.js';
+import { CarryPlan } from './api-carry.js';
 
 export const MigrationState = Type.Union([
   Type.Literal('requested'),
@@ -71,6 +72,7 @@ export type Strategy = Static<typeof Strategy>;
 export const MigrateRequest = Closed({
   to: Type.String({ minLength: 1, maxLength: NAME_MAX, description: "a node name, or 'home'" }),
   strategy: Type.Optional(Strategy),
+  carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0, description: "the most bytes of node-local files this move may carry (the node's carry.maxBytes when left out)" })),
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
 
@@ -83,7 +85,15 @@ export const WhyResult = Type.Object({
   ruledOut: Type.Array(Type.Object({ node: Type.String(), reason: Type.String() }), {
     description: 'online nodes it cannot go to, by mosmigrate or automatically, each with the reason (their CPU lacks features its CPU has)',
   }),
+  to: Type.Optional(NodeName),
+  carry: Type.Optional(Type.Union([CarryPlan, Type.Null()], { description: "the files it uses and what a move would do with each; null when its node could not look" })),
 });
+/** GET /v1/processes/{id}/why's query: a move to `to` (a node, or 'home'), with this carry limit (a dry run of mosmigrate) */
+export const WhyQuery = Closed({
+  to: Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX })),
+  carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type WhyQuery = Static<typeof WhyQuery>;
 export type WhyResult = Static<typeof WhyResult>;
 
 export const ContinueRequest = Closed({

@@ -101,6 +101,13 @@ export const AgentConfig = Type.Object({
    * firewalls between nodes open this range
    */
   pageServerPorts: Type.Optional(PortRange),
+  /**
+   * paths every node sees alike (NFS, the same checkout): a program's files under them stay
+   * where they are when it moves; files elsewhere (/tmp, a local disk) are node-local, and carried
+   */
+  sharedPaths: Type.Optional(Type.Array(Type.String({ pattern: '^/' }))),
+  /** how many bytes of node-local files a move may carry (default 256 MiB); a move may ask for more */
+  carry: Type.Optional(Type.Object({ maxBytes: Type.Integer({ minimum: 0 }) })),
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 

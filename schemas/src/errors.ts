@@ -29,6 +29,8 @@ export const ERRORS = {
   GODWIT_ERR_NO_ACCOUNT: { statusCode: 403, error: 'Forbidden' },
   /** CRIU could not dump the process: it keeps running where it was. */
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
+  /** the node-local files a move would carry pass the limit: refused before the program stopped */
+  GODWIT_ERR_CARRY_LIMIT: { statusCode: 422, error: 'Unprocessable Entity' },
   GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },
   /** the credentials in a dump's images are not its owner's: they are not restored */
   GODWIT_ERR_BAD_IMAGES: { statusCode: 422, error: 'Unprocessable Entity' },

@@ -8,6 +8,7 @@ export * from './api.js';
 export * from './api-nodes.js';
 export * from './api-checkpoints.js';
 export * from './api-migrations.js';
+export * from './api-carry.js';
 export * from './api-output.js';
 export * from './agent-api.js';
 export * from './config.js';

@@ -100,6 +100,9 @@ export function writeConfigs(
       controlDir: opts.controlDir,
       localSocket: socketOf(state.id, n.name),
       ...(opts.cpuFeatureMask[n.name]?.length ? { cpuFeatureMask: [...opts.cpuFeatureMask[n.name]!] } : {}),
+      // what an NFS mount would share between machines: the checkout, godwit's home and the
+      // users' home directories; /tmp, /var/tmp and /dev/shm are each node's own
+      sharedPaths: [state.repo, p.home, '/home', '/root'],
     };
     const file = path.join(dir, 'config.json');
     writeJson(file, config);

@@ -8,9 +8,11 @@ import { nodeNamed } from '../node-numbers.js';
 import { showProgress } from '../progress.js';
 import { show } from '../output.js';
 import { renderMigration } from '../views/migration.js';
+import { renderWhy } from '../views/why.js';
+import { sizeArg } from '../size-arg.js';
 
-export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy): Promise<Migration> {
-  const m = await client.migrate(id, to, strategy);
+export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration> {
+  const m = await client.migrate(id, to, strategy, carryMaxBytes);
   if (m.state === 'failed') {
     throw new CliError(`moving process ${m.processId} from ${m.from} to ${m.to} failed: ${m.reason ?? 'no reason given'}`, {
       details: { migration: m.id, ...(m.code ? { code: m.code } : {}) },
@@ -38,7 +40,9 @@ export function buildMigrateCommand(name: string) {
         .choices(['auto', 'full', 'lazy', 'precopy'] as const)
         .default('auto' as const),
     )
-    .option('--json', 'print the migration as JSON')
+    .option('--carry-max <size>', "the most node-local files (in /tmp, on a local disk) this move may carry, e.g. 512M or 2G (default: the node's limit, 256M unless configured)")
+    .option('--dry-run', 'say what the move would carry and every reason it would be refused, without stopping the process')
+    .option('--json', 'print the migration (or with --dry-run, the answer) as JSON')
     .addHelpText('after', [
       '',
       'Waits until it is over, then prints e.g.',
@@ -53,6 +57,10 @@ export function buildMigrateCommand(name: string) {
     ].join('\n'))
     .action(async (id, node, target, opts) => {
       processIdArg(id);
+      const carryMax = opts.carryMax === undefined ? undefined : sizeArg(opts.carryMax, '--carry-max');
+      if ((opts.dryRun || carryMax !== undefined) && (VERBS as readonly string[]).includes(node) && node !== 'home') {
+        throw new UsageError(`--dry-run and --carry-max go with a move to a node or home, not with '${node}'`);
+      }
       if (target !== undefined && node !== 'continue') {
         throw new UsageError(`too many arguments: a node after '${node}' goes only with 'continue'`);
       }
@@ -72,7 +80,11 @@ export function buildMigrateCommand(name: string) {
         act = () => client.continue(id, back);
       } else {
         const to = await destination(client, node, VERBS);
-        act = () => migrate(client, id, to, opts.strategy);
+        if (opts.dryRun) {
+          await show(await client.why(id, { to, ...(carryMax === undefined ? {} : { carryMaxBytes: carryMax }) }), opts.json, renderWhy);
+          return;
+        }
+        act = () => migrate(client, id, to, opts.strategy, carryMax);
       }
       const steps = opts.json ? undefined : await client.progress(id);
       await steps?.opened;

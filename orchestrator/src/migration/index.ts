@@ -51,8 +51,8 @@ export function createMigrations(ctx: Ctx): Migrations {
     }
   }
 
-  /** checks everything that can be checked before anything stops, and records the request */
-  function begin(proc: ProcessRow, toName: string, asked: Strategy): MigrationRow {
+  /** checks everything about the destination that can be checked before anything stops */
+  function destination(proc: ProcessRow, toName: string): string {
     const to = toName === 'home' ? proc.home_node : toName;
     nodes.require(to);
     lock.requireRunning(proc, 'move');
@@ -65,21 +65,28 @@ export function createMigrations(ctx: Ctx): Migrations {
     }
     const known = nodes.list();
     requireCpuFits(`process ${proc.id} (running on ${proc.node})`, cpuEndOf(known, proc.node), cpuEndOf(known, to), 'the process was not stopped');
+    return to;
+  }
+
+  /** checks everything that can be checked before anything stops, and records the request */
+  function begin(proc: ProcessRow, toName: string, asked: Strategy): MigrationRow {
+    const to = destination(proc, toName);
     checkNodes(asked, endsOf(proc.node, to));
     // which strategy `auto` takes is decided once the program's node has looked at it (the inspect step)
     return rec.record(proc, to, { strategy: asked, reason: `${asked}, as asked` }, `process ${proc.id} is moving from ${proc.node} to ${to}`);
   }
 
   const migrator: Migrator = {
-    migrate: (proc, to, strategy = 'auto') => {
+    migrate: (proc, to, strategy = 'auto', carryMaxBytes) => {
       let m: MigrationRow;
       try {
         m = begin(proc, to, strategy);
       } catch (err) {
         return Promise.reject(err);
       }
-      return lock.exclusive(proc.id, () => pipeline.runFrom('inspect', { m, dump: null, sourceCopy: false }));
+      return lock.exclusive(proc.id, () => pipeline.runFrom('inspect', { m, dump: null, sourceCopy: false, ...(carryMaxBytes === undefined ? {} : { carryMaxBytes }) }));
     },
+    destination: (proc, to) => destination(proc, to),
     settled: async (id, timeoutMs, signal) => {
       await waitUntil(bus, ['process'], () => (db.q.processById.get(id)?.state === 'migrating' ? undefined : true), { timeoutMs, signal, pollMs: 500 });
     },

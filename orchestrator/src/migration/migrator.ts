@@ -4,7 +4,10 @@ import type { ProcessRow } from '../db/index.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
-  migrate(proc: ProcessRow, to: string, strategy?: Strategy): Promise<Migration>;
+  /** carryMaxBytes: the most bytes of node-local files this move may carry (the node's own limit when left out) */
+  migrate(proc: ProcessRow, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration>;
+  /** where a move to `to` (a node, or 'home') would go, or throws why none would start, as migrate does before anything stops */
+  destination(proc: ProcessRow, to: string): string;
   /** waits (up to timeoutMs) while a process is migrating */
   settled(id: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** resolves when no migration runs, or after timeoutMs */

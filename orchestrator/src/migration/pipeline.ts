@@ -35,6 +35,8 @@ export interface Moving {
   pages?: LazyStatus;
   /** what a failure after the program stopped does instead of a rollback (a thaw stays frozen); it throws */
   failed?(m: MigrationRow, e: GodwitError): Promise<never>;
+  /** the most bytes of node-local files this move may carry, where the request set it */
+  carryMaxBytes?: number;
 }
 
 export type StepName = 'inspect' | 'dump' | 'transfer' | 'restore' | 'follow-memory' | 'release-source' | 'done';
@@ -103,7 +105,8 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
         });
     let dumped: DumpResult;
     try {
-      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...(lazy ? { lazy } : pageServer ? { pageServer } : {}) });
+      const carry = mv.carryMaxBytes === undefined ? {} : { carryMaxBytes: mv.carryMaxBytes };
+      dumped = await ctx.agent(m.from_node).dump(m.process_id, { migrationId: m.id, ...carry, ...(lazy ? { lazy } : pageServer ? { pageServer } : {}) });
     } catch (err) {
       ends.failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }

@@ -43,6 +43,11 @@ describe("the agent's CRIU command lines", () => {
     ]);
   });
 
+  it("sizes CRIU's ghost limit for the files the tree holds deleted, lazy dumps too", () => {
+    expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], ghostLimit: 8 << 20 }).join(' ')).to.include('--ghost-limit 8388608');
+    expect(lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [], ghostLimit: 1 << 20 }).join(' ')).to.include('--ghost-limit 1048576');
+  });
+
   it('serves a lazy dump and fills it with or without the fault log; a page server writes into the images', () => {
     const lazy = lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [], leaveStopped: true });
     expect(lazy.slice(0, 7)).to.deep.equal(['dump', '-t', '42', '-D', '/d', '-o', 'dump.log']);

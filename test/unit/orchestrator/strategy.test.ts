@@ -4,7 +4,12 @@ import { checkNodes, chooseStrategy } from '../../../orchestrator/src/strategy.j
 
 const here: NodeFeatures = { criuVersion: '4.2.1', lazyPages: true, dirtyTracking: false };
 const ends = (to: NodeFeatures | null = here) => ({ from: { name: 'node0', features: here }, to: { name: 'node1', features: to } });
-const program = (residentBytes: number, lazyReasons: string[] = []): ProcInspection => ({ reasons: [], lazyReasons, residentBytes });
+const program = (residentBytes: number, lazyReasons: string[] = []): ProcInspection => ({
+  reasons: [],
+  lazyReasons,
+  residentBytes,
+  carry: { files: [], carriedBytes: 0, limitBytes: 256 * 1024 * 1024, ghostLimitBytes: 1024 * 1024, refusal: null },
+});
 const MiB = 1024 * 1024;
 const big = program(4096 * MiB);
 const small = program(MiB);

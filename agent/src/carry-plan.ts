@@ -1,0 +1,68 @@
+/**
+ * What a move would do with each file a program uses (tree-files.ts): files on shared paths stay,
+ * as do those the system installs alike on every node; node-local ones are carried; files deleted
+ * while open go inside the images as CRIU ghost files. Refused, in words, when what would move
+ * passes the limit.
+ */
+import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile } from '@godwit/schemas';
+import { inside } from './open-files.js';
+import { type UsedFile, treeFiles } from './tree-files.js';
+
+/**
+ * The distribution's own directories: every node of a cluster installs the same system (the
+ * programs' libraries, /etc), so a mapped libc or an open /etc/hosts is never carried.
+ */
+const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'];
+
+/** CRIU's own --ghost-limit when none is given: a larger deleted file fails the dump */
+export const CRIU_GHOST_LIMIT = 1 << 20;
+
+const under = (path: string, dirs: readonly string[]) => dirs.some((d) => path === d || inside(path, d));
+
+export function mib(bytes: number): string {
+  return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+}
+
+function fateOf(f: UsedFile, sharedPaths: readonly string[]): Pick<PlannedFile, 'fate' | 'why'> {
+  if (f.kind === 'deleted') return { fate: 'ghost', why: 'deleted while open: its content goes inside the images (a CRIU ghost file)' };
+  const shared = sharedPaths.find((d) => under(f.path, [d]));
+  if (shared) return { fate: 'stays', why: `on the shared path ${shared}: every node sees the same file` };
+  if (under(f.path, SYSTEM_PATHS)) return { fate: 'stays', why: 'part of the system, installed alike on every node' };
+  return { fate: 'carried', why: 'node-local: the destination does not have it' };
+}
+
+export interface CarryLimits {
+  sharedPaths: readonly string[];
+  limitBytes: number;
+  /** how to raise the limit, for the refusal's words */
+  raise: string;
+}
+
+export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes, raise }: CarryLimits): CarryPlan {
+  const planned: PlannedFile[] = files.map((f) => ({ ...f, ...fateOf(f, sharedPaths) }));
+  const moving = planned.filter((f) => f.fate !== 'stays');
+  const carriedBytes = moving.reduce((sum, f) => sum + f.allocatedBytes, 0);
+  const ghosts = planned.filter((f) => f.fate === 'ghost');
+  const ghostLimitBytes = Math.max(CRIU_GHOST_LIMIT, ...ghosts.map((f) => f.apparentBytes));
+  let refusal: string | null = null;
+  if (carriedBytes > limitBytes) {
+    const largest = [...moving].sort((a, b) => b.allocatedBytes - a.allocatedBytes).slice(0, 3);
+    refusal = `it would carry ${mib(carriedBytes)} of node-local files, more than the limit of ${mib(limitBytes)}: ` +
+      `${largest.map((f) => `${f.path} (${mib(f.allocatedBytes)})`).join(', ')}; ${raise}`;
+  }
+  return { files: planned, carriedBytes, limitBytes, ghostLimitBytes, refusal };
+}
+
+/**
+ * The plan for process `id` (its tree under rootPid) leaving this node, with the request's limit
+ * or the configuration's. The agent's data and run directories are left out: the keeper's files
+ * there are godwit's own, and each node's agent makes its own.
+ */
+export function carryPlanOf(config: Readonly<AgentConfig>, id: number, rootPid: number, carryMaxBytes?: number): CarryPlan {
+  const own = [config.dataDir, ...(config.runDir ? [config.runDir] : [])];
+  return planCarry(treeFiles(rootPid, own), {
+    sharedPaths: config.sharedPaths ?? [],
+    limitBytes: carryMaxBytes ?? config.carry?.maxBytes ?? DEFAULT_CARRY_MAX_BYTES,
+    raise: `raise the limit for this move with \`mosmigrate ${id} NODE --carry-max SIZE\` (carryMaxBytes in the API), or for every move with carry.maxBytes in ${config.node}'s agent configuration`,
+  });
+}

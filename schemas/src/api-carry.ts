@@ -1,0 +1,45 @@
+/**
+ * The files a program uses, as a move's pre-flight sees them (agent/src/tree-files.ts), and what a
+ * move would do with each: those on shared paths stay, node-local ones are carried, deleted ones
+ * go inside the images as CRIU ghost files.
+ */
+import Type, { type Static } from 'typebox';
+
+/** what carry.maxBytes is when the configuration leaves it out */
+export const DEFAULT_CARRY_MAX_BYTES = 256 * 1024 * 1024;
+
+export const UsedFileKind = Type.Union([
+  Type.Literal('file'),
+  Type.Literal('directory'),
+  Type.Literal('mapped'),
+  Type.Literal('unix-socket'),
+  Type.Literal('fifo'),
+  Type.Literal('deleted'),
+]);
+export type UsedFileKind = Static<typeof UsedFileKind>;
+
+/** what a move does with a file: it stays (shared, or installed alike on every node), is carried, or goes as a ghost file */
+export const FileFate = Type.Union([Type.Literal('stays'), Type.Literal('carried'), Type.Literal('ghost')]);
+export type FileFate = Static<typeof FileFate>;
+
+export const PlannedFile = Type.Object({
+  path: Type.String(),
+  kind: UsedFileKind,
+  apparentBytes: Type.Integer({ description: 'its size as ls shows it' }),
+  allocatedBytes: Type.Integer({ description: 'the blocks it takes: a sparse file counts these' }),
+  fate: FileFate,
+  why: Type.String({ description: 'why it stays or moves, in words' }),
+});
+export type PlannedFile = Static<typeof PlannedFile>;
+
+export const CarryPlan = Type.Object({
+  files: Type.Array(PlannedFile),
+  /** node-local and deleted files' allocated bytes: what a move would take along */
+  carriedBytes: Type.Integer(),
+  limitBytes: Type.Integer(),
+  /** the largest deleted-but-open file's size: CRIU's --ghost-limit for the dump */
+  ghostLimitBytes: Type.Integer(),
+  /** why the move is refused for its files, in words; null when they fit */
+  refusal: Type.Union([Type.String(), Type.Null()]),
+});
+export type CarryPlan = Static<typeof CarryPlan>;
