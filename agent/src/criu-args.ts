@@ -17,14 +17,16 @@ const COMMON = ['--file-locks', '--tcp-established', '--link-remap'];
 const networkLock = (lock: boolean) => ['--network-lock', lock ? 'nftables' : 'skip'];
 const serverAt = (at: PageServer) => ['--address', at.host, '--port', String(at.port)];
 /**
- * a full copy's page server and the dump that feeds it talk TLS with the cluster's certificates.
- * Not a lazy move's: CRIU 4.2.1's lazy page server over TLS hangs (README, known limits).
+ * Every page server and its client talk TLS with the cluster's certificates: a full copy's page
+ * server and the dump that feeds it, a lazy dump and the lazy-pages daemon it serves.
  */
 const tlsArgs = (tls: TlsFiles | undefined) => (tls ? ['--tls', '--tls-cacert', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : []);
 /**
- * CRIU checks a peer's certificate against its own --address: right for the dump, which checks
- * the page server it connects to, wrong for the page server, which would ask the source's
- * certificate to name the destination. The page server checks only that the cluster's CA made it.
+ * CRIU checks a peer's certificate against its own --address: right for a client, which checks
+ * the page server it connects to, wrong for a page server (`criu page-server`, a lazy dump), which
+ * would ask its client's certificate to name the server's own address. A page server checks only
+ * that the cluster's CA made it. (Without this a lazy dump refuses the lazy-pages daemon, which
+ * exits, and `criu restore --lazy-pages` then waits forever: the "hang" of lazy moves over TLS.)
  */
 const PAGE_SERVER_NO_CN = '--tls-no-cn-verify';
 
@@ -70,8 +72,8 @@ export function dumpArgs(pid: number, imagesDir: string, logName: string, { page
  * `criu dump --lazy-pages`: writes every image but the memory, then serves the pages from the
  * stopped tree at `at` until the destination has them all.
  */
-export function lazyDumpArgs(pid: number, imagesDir: string, { at, ...opts }: { at: PageServer } & Omit<DumpArgsOptions, 'pageServer'>): string[] {
-  return [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, opts), '--lazy-pages', ...serverAt(at)];
+export function lazyDumpArgs(pid: number, imagesDir: string, { at, tls, ...opts }: { at: PageServer } & Omit<DumpArgsOptions, 'pageServer'>): string[] {
+  return [...dumpArgs(pid, imagesDir, LAZY_DUMP_LOG, opts), '--lazy-pages', ...serverAt(at), ...tlsArgs(tls), ...(tls ? [PAGE_SERVER_NO_CN] : [])];
 }
 
 /**
@@ -79,8 +81,8 @@ export function lazyDumpArgs(pid: number, imagesDir: string, { at, ...opts }: { 
  * logFaults (-v4): the log's per-fault lines are how godwit tells pages fetched on demand from
  * pushed ones.
  */
-export function lazyPagesArgs(imagesDir: string, from: PageServer, { logFaults }: { logFaults: boolean }): string[] {
-  return ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', ...serverAt(from), ...(logFaults ? ['-v4'] : [])];
+export function lazyPagesArgs(imagesDir: string, from: PageServer, { logFaults, tls }: { logFaults: boolean; tls?: TlsFiles }): string[] {
+  return ['lazy-pages', '-D', imagesDir, '-o', LAZY_PAGES_LOG, '--page-server', ...serverAt(from), ...tlsArgs(tls), ...(logFaults ? ['-v4'] : [])];
 }
 
 /**

@@ -41,6 +41,8 @@ export interface RunningPageServer {
 /** A CRIU daemon of a lazy migration, running on its own so that it outlives an agent restart. */
 export interface LazyDaemon {
   pid: number;
+  /** its command line, the program left out (what the agent's log shows) */
+  argv: string[];
   /** settles when it exits (never rejects): its exit status, null when it was killed */
   exited: Promise<number | null>;
 }
@@ -104,7 +106,7 @@ function runEnd(r: { exitCode?: number; signal?: string; durationMs: number; tim
   };
 }
 
-/** `tls`: the cluster's certificate files, for a full copy's page server and the dump that feeds it */
+/** `tls`: the cluster's certificate files, for every page server and its client (full copy and lazy move) */
 export function createCriu(path: string, tls?: TlsFiles): Criu {
   /**
    * Starts CRIU with umask 077: the images and logs it writes (0644, its own choice) hold the
@@ -155,7 +157,7 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
     if (!ready) {
       throw await failure(argv, imagesDir, logName, { ...runEnd(await child), canceled });
     }
-    return { pid: child.pid!, exited };
+    return { pid: child.pid!, argv, exited };
   }
 
   return {
@@ -173,7 +175,7 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
     },
 
     async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, ghostLimit, spawned, signal }) {
-      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, ghostLimit, leaveStopped: true });
+      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, ghostLimit, leaveStopped: true, tls });
       try {
         return await startDaemon(args, imagesDir, LAZY_DUMP_LOG, spawned, signal);
       } catch (err) {
@@ -184,7 +186,7 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
 
     async lazyPages({ imagesDir, from, spawned, signal }) {
       try {
-        return await startDaemon(lazyPagesArgs(imagesDir, from, { logFaults: true }), imagesDir, LAZY_PAGES_LOG, spawned, signal);
+        return await startDaemon(lazyPagesArgs(imagesDir, from, { logFaults: true, tls }), imagesDir, LAZY_PAGES_LOG, spawned, signal);
       } catch (err) {
         if (!(err instanceof CriuError)) throw err;
         throw err.toGodwitError('GODWIT_ERR_CANNOT_RESTORE', (reason) => `CRIU's lazy-pages daemon could not start: ${reason}`, 'restore');

@@ -23,6 +23,7 @@ export function createLazyDaemons({ node, criu, images, log }: LifecycleContext)
   const earlyPagers = new Map<number, Promise<LazyDaemon | undefined>>();
 
   function track(daemon: LazyDaemon): LazyDaemon {
+    log.info({ pid: daemon.pid, argv: daemon.argv }, 'CRIU lazy daemon started');
     daemonEnds.set(daemon.pid, daemon.exited);
     void daemon.exited.then(() => {
       daemonEndedAt.set(daemon.pid, Date.now());

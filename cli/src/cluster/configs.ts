@@ -10,7 +10,7 @@ import type { ClusterCerts } from './certs.js';
 import { GUEST_ACCOUNT } from './guest-account.js';
 import { AGENT_PORT, names, ORCHESTRATOR_PORT, socketOf } from './names.js';
 import { writeJson, type ClusterState, type HomePaths } from './state.js';
-import { isErrno } from '../errors.js';
+import { CliError, isErrno } from '../errors.js';
 
 const DEFAULT_CRIU = '/usr/local/sbin/criu';
 export const DEFAULT_TINI = '/usr/bin/tini';
@@ -19,8 +19,23 @@ function token(): string {
   return crypto.randomBytes(24).toString('base64url');
 }
 
-/** the CRIU prepare.sh installs, else whichever the PATH finds */
-function findCriu(): string {
+/**
+ * $GODWIT_CRIU (a CRIU of one's own build, tried on a cluster without replacing the machine's),
+ * else the CRIU prepare.sh installs, else whichever the PATH finds.
+ */
+export function findCriu(env: NodeJS.ProcessEnv = process.env): string {
+  const own = env.GODWIT_CRIU;
+  if (own !== undefined) {
+    if (!path.isAbsolute(own)) throw new CliError(`GODWIT_CRIU must be the absolute path of a criu binary, not "${own}"`);
+    try {
+      fs.accessSync(own, fs.constants.X_OK);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'EACCES', 'ENOTDIR')) throw err;
+      throw new CliError(`GODWIT_CRIU names ${own}, which is not an executable file (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (!fs.statSync(own).isFile()) throw new CliError(`GODWIT_CRIU names ${own}, which is not an executable file (not a regular file)`);
+    return own;
+  }
   try {
     fs.accessSync(DEFAULT_CRIU, fs.constants.X_OK);
     return DEFAULT_CRIU;
@@ -46,7 +61,7 @@ export interface ClusterConfigs {
 export function writeConfigs(
   state: ClusterState,
   p: HomePaths,
-  opts: { keeperPath: string; controlDir: string; certs: ClusterCerts | null; cpuFeatureMask: Readonly<Record<string, readonly string[]>> },
+  opts: { keeperPath: string; criuPath: string; controlDir: string; certs: ClusterCerts | null; cpuFeatureMask: Readonly<Record<string, readonly string[]>> },
 ): ClusterConfigs {
   const { certs } = opts;
   const userName = process.env.SUDO_USER || process.env.USER || 'root';
@@ -73,7 +88,6 @@ export function writeConfigs(
   };
   const orchestratorConfigPath = path.join(p.orchestratorDir, 'config.json');
   writeJson(orchestratorConfigPath, orchestratorConfig);
-  const criuPath = findCriu();
   const agentConfigPaths = state.nodes.map((n, i) => {
     const dir = path.join(p.nodesDir, n.name);
     fs.mkdirSync(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
@@ -88,7 +102,7 @@ export function writeConfigs(
       dataDir: path.join(dir, 'data'),
       // each agent mounts its own tmpfs there; `down` detaches it
       runDir: path.join(dir, 'run'),
-      criuPath,
+      criuPath: opts.criuPath,
       keeperPath: opts.keeperPath,
       tiniPath: DEFAULT_TINI,
       cgroups: n.cgroups,

@@ -16,7 +16,7 @@ import * as cg from './cgroups.js';
 import { envNumber, requireFile, requireRoot, validate } from './checks.js';
 import { agentMain, orchestratorMain, startAgent, startOrchestrator } from './components.js';
 import { makeClusterCerts } from './certs.js';
-import { DEFAULT_TINI, writeConfigs } from './configs.js';
+import { DEFAULT_TINI, findCriu, writeConfigs } from './configs.js';
 import type { Daemon } from './daemon.js';
 import { clusterDown, holderAlive } from './down.js';
 import { ensureGuestAccount, GUEST_ACCOUNT } from './guest-account.js';
@@ -110,6 +110,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
   requireFile(agentMain(repo), 'build first (`npm run build`)');
   requireFile(keeperPath, 'build first (`npm run build`, which also makes agent/keeper)');
   requireFile(DEFAULT_TINI, 'prepare the host first (`bash deploy/host/prepare.sh`)');
+  const criuPath = findCriu();
 
   const previous = readState(p.state);
   if (previous) {
@@ -190,7 +191,7 @@ export async function clusterUp(opts: UpOptions = {}): Promise<ClusterInfo> {
       ? null
       : await makeClusterCerts(p.tls, { orchestratorAddress: names.gateway(id), nodes: state.nodes });
     if (!certs) log('TLS is off (--no-tls): tokens, images and programs\' memory cross the cluster in clear text');
-    const configs = writeConfigs(state, p, { keeperPath, controlDir, certs, cpuFeatureMask: opts.cpuFeatureMask ?? {} });
+    const configs = writeConfigs(state, p, { keeperPath, criuPath, controlDir, certs, cpuFeatureMask: opts.cpuFeatureMask ?? {} });
     const { client, guest, admin } = configs;
     checkAbort();
 

@@ -59,7 +59,7 @@ describe("the agent's CRIU command lines", () => {
     expect(pageServerArgs('/d', at, { daemon: true }).at(-1)).to.equal('-d');
   });
 
-  it("a full copy's page server and the dump feeding it talk TLS with the cluster's files; a lazy move's do not", () => {
+  it("every page server and its client talk TLS with the cluster's files, a full copy's and a lazy move's", () => {
     const tls = { caFile: '/t/ca.crt', certFile: '/t/node0.crt', keyFile: '/t/node0.key' };
     const files = ['--tls', '--tls-cacert', '/t/ca.crt', '--tls-cert', '/t/node0.crt', '--tls-key', '/t/node0.key'];
     const dump = dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], pageServer: at, tls });
@@ -67,7 +67,11 @@ describe("the agent's CRIU command lines", () => {
     // the page server checks the CA alone: CRIU would ask the source's certificate to name the destination's address
     expect(pageServerArgs('/d', at, { tls })).to.deep.equal(['page-server', '-D', '/d', '-o', 'page-server.log', '--address', '10.74.0.2', '--port', '7790', ...files, '--tls-no-cn-verify']);
     expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], tls }), 'no page server, no TLS').not.to.include('--tls');
-    expect(lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [], tls })).not.to.include('--tls');
+    // the lazy dump serves the pages: like the page server, it checks the CA alone
+    const lazy = lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [], tls });
+    expect(lazy.slice(lazy.indexOf('--lazy-pages'))).to.deep.equal(['--lazy-pages', '--address', '10.74.0.2', '--port', '7790', ...files, '--tls-no-cn-verify']);
+    // the lazy-pages daemon is the client: CRIU checks that the source's certificate names the address it connects to
+    expect(lazyPagesArgs('/d', at, { logFaults: false, tls })).to.deep.equal(['lazy-pages', '-D', '/d', '-o', 'lazy-pages.log', '--page-server', '--address', '10.74.0.2', '--port', '7790', ...files]);
   });
 
   it('restores onto the pipes and files the keeper holds at fds 3 and on, the control directory external', () => {

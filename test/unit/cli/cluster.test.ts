@@ -6,6 +6,8 @@ import { clusterDirs, detectCgroups, nodeDirs, setLimits } from '../../../cli/sr
 import { names } from '../../../cli/src/cluster/index.js';
 import { renderStatus } from '../../../cli/src/views/cluster-status.js';
 import { writeJson } from '../../../cli/src/cluster/state.js';
+import { findCriu } from '../../../cli/src/cluster/configs.js';
+import { CliError } from '../../../cli/src/errors.js';
 
 function fakeTree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'godwit-cg-'));
@@ -98,5 +100,31 @@ describe('local cluster layout', () => {
     writeJson(file, { token: 'b' });
     expect((fs.statSync(file).mode & 0o777).toString(8)).to.equal('600');
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.deep.equal({ token: 'b' });
+  });
+});
+
+describe('the CRIU a local cluster runs (GODWIT_CRIU)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'godwit-criu-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('takes an executable file named by its absolute path', () => {
+    const own = path.join(dir, 'criu');
+    fs.writeFileSync(own, '#!/bin/sh\n', { mode: 0o755 });
+    expect(findCriu({ GODWIT_CRIU: own })).to.equal(own);
+  });
+
+  it('refuses a relative path, a missing file, one not executable and a directory, saying which and why', () => {
+    const plain = path.join(dir, 'plain');
+    fs.writeFileSync(plain, '', { mode: 0o644 });
+    const cases: [string, RegExp][] = [
+      ['criu', /absolute path .*"criu"/],
+      [path.join(dir, 'absent'), /absent, which is not an executable file \(ENOENT\)/],
+      [plain, /plain, which is not an executable file/],
+      [dir, /which is not an executable file \(not a regular file\)/],
+    ];
+    for (const [value, why] of cases) {
+      // root may execute a file without any x bit only if one is set: a 0644 file is refused too
+      expect(() => findCriu({ GODWIT_CRIU: value }), value).to.throw(CliError, why);
+    }
   });
 });
