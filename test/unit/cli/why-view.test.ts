@@ -14,6 +14,7 @@ describe('the pre-flight as the CLI prints it', () => {
       movable: false,
       reasons: ['it would carry 50.0 MiB of node-local files, more than the limit of 10.0 MiB: /tmp/a (50.0 MiB); raise it'],
       notAutomatically: [],
+      ruledOut: [],
       to: 'node1',
       carry: {
         files: [
