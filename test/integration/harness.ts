@@ -258,11 +258,18 @@ export function program(name: string): string {
 /** Kills a component of the cluster (the orchestrator or a node's agent) and starts it again. */
 export async function crashAndRestart(h: Harness, name: string): Promise<void> {
   await stopComponent({ home: h.home, name, signal: 'SIGKILL' });
+  await restartAndWait(h, name);
+}
+
+/** Starts a stopped component again and waits until every node is online, as the next test expects. */
+export async function restartAndWait(h: Harness, name: string): Promise<void> {
   await restartComponent({ home: h.home, name });
+  let seen = '';
   await eventually(async () => {
-    const nodes = await api<{ state: string }[]>(h, 'GET', '/v1/nodes');
+    const nodes = await api<{ name: string; state: string }[]>(h, 'GET', '/v1/nodes');
+    seen = nodes.status === 200 ? nodes.body.map((n) => `${n.name} ${n.state}`).join(', ') : `status ${nodes.status}`;
     return nodes.status === 200 && nodes.body.every((n) => n.state === 'online') ? true : undefined;
-  }, `every node online after ${name} restarted`, 60_000);
+  }, () => `every node online after ${name} restarted; seen: ${seen}`, 60_000);
 }
 
 /**

@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Migration, type Node, RUN_MOUNT_SOURCE, parseMountinfo } from '@godwit/schemas';
-import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
+import { stopComponent } from '../../cli/src/cluster/index.js';
 import { homePaths, readState } from '../../cli/src/cluster/state.js';
-import { api, asGuest, cli, cluster, crashAndRestart, eventually, guestDir, lockTablesLeft, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, crashAndRestart, eventually, guestDir, lockTablesLeft, migrations, mosrun, processInfo, program, restartAndWait, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -209,7 +209,7 @@ describe('lazy migration', function () {
       expect(p.state).to.equal('running');
       await expectIntact(run, sum, 1);
     } finally {
-      await restartComponent({ home: h.home, name: 'node1' });
+      await restartAndWait(h, 'node1');
     }
     // whatever node1 restored meanwhile does not run on beside it, nor does a daemon left waiting for it
     // (mosrun and tini show the same arguments: the program itself is the one run as memcheck)
@@ -228,12 +228,14 @@ describe('lazy migration', function () {
     this.timeout(300_000);
     const { run, id, sum } = await startMemcheck(512);
     const moving = cli(h, 'mosmigrate', [String(id), 'node1', '--strategy', 'lazy']);
+    let ended: Awaited<typeof moving> | undefined;
+    void moving.then((r) => (ended = r));
     const seen: string[] = [];
     await eventually(async () => {
       const m = (await migrations(h, id)).at(-1);
       if (m && seen.at(-1) !== m.state) seen.push(m.state);
       return m && ['restoring', 'transferring-memory', 'done'].includes(m.state) ? true : undefined;
-    }, () => `the migration to restore at node1; states seen: ${seen.join(', ')}`, 120_000);
+    }, () => `the migration to restore at node1; states seen: ${seen.join(', ')}; mosmigrate ${ended ? `ended with ${ended.exitCode}: ${ended.stderr}` : 'still running'}`, 120_000);
     await crashAndRestart(h, 'node0');
     const res = await moving;
     expect(res.exitCode, `mosmigrate after the source agent was killed (states seen: ${seen.join(', ')}): ${res.stderr}`).to.equal(0);
