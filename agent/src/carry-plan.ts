@@ -5,7 +5,7 @@
  * passes the limit.
  */
 import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile } from '@godwit/schemas';
-import { inside } from './open-files.js';
+import { underAny } from './open-files.js';
 import { type UsedFile, treeFiles } from './tree-files.js';
 
 /**
@@ -17,17 +17,15 @@ const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/lib
 /** CRIU's own --ghost-limit when none is given: a larger deleted file fails the dump */
 export const CRIU_GHOST_LIMIT = 1 << 20;
 
-const under = (path: string, dirs: readonly string[]) => dirs.some((d) => path === d || inside(path, d));
-
-export function mib(bytes: number): string {
+function mib(bytes: number): string {
   return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
 
 function fateOf(f: UsedFile, sharedPaths: readonly string[]): Pick<PlannedFile, 'fate' | 'why'> {
   if (f.kind === 'deleted') return { fate: 'ghost', why: 'deleted while open: its content goes inside the images (a CRIU ghost file)' };
-  const shared = sharedPaths.find((d) => under(f.path, [d]));
+  const shared = sharedPaths.find((d) => underAny(f.path, [d]));
   if (shared) return { fate: 'stays', why: `on the shared path ${shared}: every node sees the same file` };
-  if (under(f.path, SYSTEM_PATHS)) return { fate: 'stays', why: 'part of the system, installed alike on every node' };
+  if (underAny(f.path, SYSTEM_PATHS)) return { fate: 'stays', why: 'part of the system, installed alike on every node' };
   return { fate: 'carried', why: 'node-local: the destination does not have it' };
 }
 

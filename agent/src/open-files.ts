@@ -32,6 +32,11 @@ export function inside(path: string, dir: string): boolean {
   return path.startsWith(d);
 }
 
+/** whether path is one of dirs or lies inside one (all absolute) */
+export function underAny(path: string, dirs: readonly string[]): boolean {
+  return dirs.some((d) => path === d || inside(path, d));
+}
+
 export interface TreeFile extends OpenFile {
   /** open(2) flags as /proc/PID/fdinfo shows them */
   flags: number;

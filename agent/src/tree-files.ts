@@ -7,7 +7,7 @@ import { type BigIntStats, readFileSync, readdirSync, readlinkSync, statSync } f
 import type { UsedFileKind } from '@godwit/schemas';
 import { controlMountsOf } from './control-mount.js';
 import { GONE, passingOver } from './expected-errors.js';
-import { inside } from './open-files.js';
+import { inside, underAny } from './open-files.js';
 import { treePids } from './preflight.js';
 
 export interface UsedFile {
@@ -31,7 +31,7 @@ const DELETED = ' (deleted)';
  */
 function kernelsOwn(path: string): boolean {
   if (inside(path, '/dev/shm')) return false;
-  return ['/proc', '/sys', '/dev'].some((d) => path === d || inside(path, d)) || path.startsWith('/memfd:') || path.startsWith('/SYSV');
+  return underAny(path, ['/proc', '/sys', '/dev']) || path.startsWith('/memfd:') || path.startsWith('/SYSV');
 }
 
 /** /proc/PID/net/unix: the bound path of each socket inode the namespace has (abstract ones have none) */
@@ -65,7 +65,7 @@ export function treeFiles(rootPid: number, excluded: readonly string[]): UsedFil
   const add = (shown: string, kind: UsedFileKind, statPath: string) => {
     const deleted = shown.endsWith(DELETED);
     const path = deleted ? shown.slice(0, -DELETED.length) : shown;
-    if (!path.startsWith('/') || kernelsOwn(path) || skip.some((d) => path === d || inside(path, d))) return;
+    if (!path.startsWith('/') || kernelsOwn(path) || underAny(path, skip)) return;
     const st = passingOver<BigIntStats | undefined, undefined>(GONE, undefined, () => statSync(statPath, { bigint: true }));
     if (!st) return; // closed or unmapped while we looked
     const key = `${st.dev}:${st.ino}`;

@@ -48,9 +48,14 @@ export interface CpuEnd {
   platform: NodePlatform | null;
 }
 
+/** the features CRIU compares that from's CPU has and to's lacks (none when either has not said) */
+function missingBetween(from: CpuEnd, to: CpuEnd): string[] {
+  return from.platform && to.platform ? missingCpuFeatures(from.platform, to.platform) : [];
+}
+
 /** whether to's CPU runs what from's runs (yes when either has not said) */
 export function cpuFits(from: CpuEnd, to: CpuEnd): boolean {
-  return !from.platform || !to.platform || missingCpuFeatures(from.platform, to.platform).length === 0;
+  return missingBetween(from, to).length === 0;
 }
 
 /** node `name` of the list (one not there has reported nothing) */
@@ -58,23 +63,26 @@ export function cpuEndOf(nodes: readonly Node[], name: string): CpuEnd {
   return { name, platform: nodes.find((n) => n.name === name)?.platform ?? null };
 }
 
+/** the words for a CPU that lacks `missing` (not empty) */
+const lacking = (program: string, from: CpuEnd, to: CpuEnd, missing: readonly string[]) =>
+  `${to.name}'s CPU lacks ${missing.join(', ')} that ${from.name}'s CPU has: ${program} would die of SIGILL there`;
+
 /**
  * Why `to`'s CPU cannot run what runs on `from`'s, in words (undefined: it can, or one of them
  * has not said). `program` names what would go there and why from's CPU is its, e.g. "process 3 (running on node0)".
  */
 export function cpuMismatch(program: string, from: CpuEnd, to: CpuEnd): string | undefined {
-  if (cpuFits(from, to)) return undefined;
-  const missing = missingCpuFeatures(from.platform!, to.platform!);
-  return `${to.name}'s CPU lacks ${missing.join(', ')} that ${from.name}'s CPU has: ${program} would die of SIGILL there`;
+  const missing = missingBetween(from, to);
+  return missing.length ? lacking(program, from, to, missing) : undefined;
 }
 
 /** Throws GODWIT_ERR_CPU_INCOMPATIBLE, naming the missing features, when to's CPU cannot run it. */
 export function requireCpuFits(program: string, from: CpuEnd, to: CpuEnd, nothingDone: string): void {
-  const why = cpuMismatch(program, from, to);
-  if (!why) return;
-  throw new GodwitError('GODWIT_ERR_CPU_INCOMPATIBLE', `${why}; ${nothingDone} (\`godwit nodes -V\` shows each node's CPU)`, {
+  const missing = missingBetween(from, to);
+  if (!missing.length) return;
+  throw new GodwitError('GODWIT_ERR_CPU_INCOMPATIBLE', `${lacking(program, from, to, missing)}; ${nothingDone} (\`godwit nodes -V\` shows each node's CPU)`, {
     node: to.name,
     from: from.name,
-    missing: missingCpuFeatures(from.platform!, to.platform!),
+    missing,
   });
 }
