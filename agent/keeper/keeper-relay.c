@@ -51,7 +51,7 @@ static void read_dir_changes(struct relay *r, int *closed)
 			struct inotify_event *ie = (struct inotify_event *)at;
 			if (ie->len && strcmp(ie->name, taken_name) == 0) {
 				r->taken = read_taken(r->dir, r->epoch);
-				punch_taken(r->taken);
+				output_taken(r->taken);
 			} else if (ie->len && strcmp(ie->name, closed_name) == 0) {
 				*closed = read_closed(r->dir, r->epoch);
 			}

@@ -1,7 +1,7 @@
 /*
- * What the keeper tells the agent: events as JSON lines in DIR/status.EPOCH, and the program's
- * output as frames in DIR/out.EPOCH (keeper.c describes both); and its own log (stderr), for what
- * the agent cannot act on.
+ * What the keeper tells the agent: events as JSON lines in DIR/status.EPOCH (keeper.c describes
+ * them); and its own log (stderr), for what the agent cannot act on. The program's output has its
+ * own module, keeper-output.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,15 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "keeper.h"
 
-static int status_fd = -1, out_fd = -1;
-/* bytes of frames in DIR/out.EPOCH: the keeper is its only writer */
-static long long written;
+static int status_fd = -1;
 
 static void log_errno(const char *fmt, va_list ap)
 {
@@ -53,14 +49,6 @@ void open_reports(const char *dir, const char *epoch)
 	status_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (status_fd < 0)
 		die("open %s", path);
-	snprintf(path, sizeof(path), "%s/out.%s", dir, epoch);
-	out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (out_fd < 0)
-		die("open %s", path);
-	struct stat out_st;
-	if (fstat(out_fd, &out_st) < 0)
-		die("fstat %s", path);
-	written = out_st.st_size;
 }
 
 void write_all(int fd, const void *buf, size_t len)
@@ -90,43 +78,4 @@ void event(const char *fmt, ...)
 	/* written whole, so the agent reads it: only a crash of the node could still lose it */
 	if (fsync(status_fd) < 0)
 		log_failure("syncing the status file");
-}
-
-void frame(char type, const void *data, uint32_t len)
-{
-	char hdr[5];
-	hdr[0] = type;
-	memcpy(hdr + 1, &len, 4); /* x86-64 and arm64 are little-endian */
-	struct iovec iov[2] = { { hdr, 5 }, { (void *)data, len } };
-	ssize_t want = 5 + (ssize_t)len, n;
-	do
-		n = writev(out_fd, iov, 2);
-	while (n < 0 && errno == EINTR);
-	if (n != want)
-		die("writing output frame");
-	written += n;
-}
-
-long long output_written(void)
-{
-	return written;
-}
-
-void punch_taken(long long taken)
-{
-	static long long punched;
-	long long upto = taken & ~4095LL;
-	if (upto <= punched)
-		return;
-	/* a file system without holes keeps the bytes: only the disk use stays unbounded there */
-	if (fallocate(out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punched, upto - punched) < 0 &&
-	    errno != EOPNOTSUPP)
-		log_failure("giving back output stored for good, up to offset %lld", upto);
-	punched = upto;
-}
-
-void sync_output(void)
-{
-	if (fsync(out_fd) < 0)
-		log_failure("syncing the output file");
 }

@@ -6,8 +6,8 @@
  * it manages. This helper does the few things that need a small, long-lived process:
  *   - owns the program's stdin/stdout/stderr as plain pipes, so CRIU dumps them as external
  *     pipes and a restore can take fresh ones with --inherit-fd;
- *   - writes everything the program prints to DIR/out.EPOCH as frames, so output survives an
- *     agent restart and keeps its stdout/stderr interleaving;
+ *   - writes everything the program prints to DIR/out.EPOCH.START (segments) as frames, so
+ *     output survives an agent restart and keeps its stdout/stderr interleaving;
  *   - relays framed input from the FIFO DIR/stdin to the program;
  *   - launches the program as PID 1 of new PID, mount and IPC namespaces (so a restore never
  *     collides with a PID), or runs `criu restore -d` as a child subreaper and adopts the
@@ -43,11 +43,13 @@
  * DIR/unread.EPOCH before the exited event.
  *
  * Flow (the agent writes these files whole, by rename, and the keeper watches DIR for them):
- * DIR/taken.EPOCH holds the offset of DIR/out.EPOCH up to which the orchestrator has stored the
- * output for good. GODWIT_KEEPER_SPOOL (bytes) bounds what lies beyond it: at the bound the
- * keeper stops reading the program's output pipes, so the program's writes block as on a full
- * pipe, until more is taken; what was taken is punched out of the file (its offsets stay). After
- * the program's exit the pipes are drained whatever the bound (a pipe's worth at most).
+ * DIR/taken.EPOCH holds the offset of the epoch's output up to which the orchestrator has stored
+ * it for good. GODWIT_KEEPER_SPOOL (bytes) bounds what lies beyond it: at the bound the keeper
+ * stops reading the program's output pipes, so the program's writes block as on a full pipe,
+ * until more is taken. The output is written in segments DIR/out.EPOCH.START (START: the offset
+ * of its first byte), a new one begun once the last holds GODWIT_KEEPER_SEGMENT bytes, and each
+ * wholly taken is removed (keeper-output.c). After the program's exit the pipes are drained
+ * whatever the bound (a pipe's worth at most).
  * DIR/closed.EPOCH names the output streams ("out", "err") whose reader is gone (mosrun's stdout
  * closed): the keeper closes its read end of that pipe, so the program's next write there gets
  * SIGPIPE (or EPIPE) from the kernel, as in a local pipeline. A restore's keeper finds the file
@@ -82,7 +84,7 @@
  * Where each part lives: keeper-launch.c (a launch), keeper-restore.c (a restore),
  * keeper-mounts.c (the control view's mount and the program's mount namespace), keeper-relay.c
  * (the loop until the program ends), keeper-stdin.c (input frames), keeper-report.c (events,
- * output frames, the log), keeper-dir.c (the agent's files in DIR).
+ * the log), keeper-output.c (output frames, in segments), keeper-dir.c (the agent's files in DIR).
  */
 
 struct owner owner;
@@ -189,14 +191,17 @@ int main(int argc, char **argv)
 		die("PR_SET_CHILD_SUBREAPER");
 
 	open_reports(dir, epoch);
-	const char *spool_env = getenv("GODWIT_KEEPER_SPOOL");
+	const char *spool_env = getenv("GODWIT_KEEPER_SPOOL"), *segment_env = getenv("GODWIT_KEEPER_SEGMENT");
 	r.spool_limit = spool_env ? atoll(spool_env) : 0;
+	open_output(dir, epoch, segment_env ? atoll(segment_env) : 0);
 	unsetenv("GODWIT_KEEPER_SPOOL");
+	unsetenv("GODWIT_KEEPER_SEGMENT");
 	/* watched before anything is read from it, so that no rename between goes unseen */
 	r.watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r.watch < 0 || inotify_add_watch(r.watch, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
 		die("watching %s", dir);
 	r.taken = read_taken(dir, epoch);
+	output_taken(r.taken);
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/stdin", dir);
 	r.fifo = open_held_fifo(path);

@@ -21,7 +21,7 @@ struct program_pipes {
 	unsigned long ino_in, ino_out, ino_err;
 };
 
-/* keeper-report.c: DIR/status.EPOCH (events) and DIR/out.EPOCH (output frames), and the keeper's log */
+/* keeper-report.c: DIR/status.EPOCH (events), and the keeper's log */
 void open_reports(const char *dir, const char *epoch);
 /* logs why the keeper cannot go on, ends its control mount and exits 125 */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -29,11 +29,14 @@ void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void log_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void write_all(int fd, const void *buf, size_t len);
 void event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* keeper-output.c: the output frames, in segments DIR/out.EPOCH.START of about segment bytes (0: one) */
+void open_output(const char *dir, const char *epoch, long long segment);
 void frame(char type, const void *data, uint32_t len);
-/* bytes of frames in DIR/out.EPOCH */
+/* bytes of frames in the epoch's output, all segments together */
 long long output_written(void);
-/* gives back the disk blocks of output stored for good (below taken) */
-void punch_taken(long long taken);
+/* the orchestrator has stored the output up to here for good: the segments wholly below go */
+void output_taken(long long upto);
 void sync_output(void);
 
 /* keeper-dir.c: the small files the agent writes in DIR for the keeper, and the one it writes back */

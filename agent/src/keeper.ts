@@ -4,7 +4,7 @@
  * Keepers are detached: they outlive an agent restart, and the agent reads their state from disk.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OutputStream, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
@@ -30,12 +30,32 @@ export function statusPath(dir: string, epoch: number): string {
   return join(dir, `status.${epoch}`);
 }
 
-export function outputPath(dir: string, epoch: number): string {
-  return join(dir, `out.${epoch}`);
+/**
+ * The epoch's output, in segments laid end to end (keeper/keeper-output.c): DIR/out.EPOCH.START,
+ * START the offset in the epoch's output of the segment's first byte.
+ */
+export function outputSegmentPath(dir: string, epoch: number, start: number): string {
+  return join(dir, `out.${epoch}.${start}`);
+}
+
+/** the starts of the epoch's output segments still on disk, oldest first */
+export function outputSegments(dir: string, epoch: number): number[] {
+  const prefix = `out.${epoch}.`;
+  return passingOver(['ENOENT'], [], () => readdirSync(dir))
+    .filter((f) => f.startsWith(prefix) && /^\d+$/.test(f.slice(prefix.length)))
+    .map((f) => Number(f.slice(prefix.length)))
+    .sort((a, b) => a - b);
 }
 
 /** output a keeper spools ahead of what was taken, when the agent's configuration says nothing */
 export const DEFAULT_SPOOL_BYTES = 256 * 1024;
+
+/**
+ * A keeper begins a new output segment once the last holds a spool's worth: the node then holds
+ * at most about two spools of a program's output (the one not taken, and the rest of the segment
+ * it began in), and removes or begins a file only every spool's worth of output.
+ */
+const segmentBytes = (spoolBytes: number) => spoolBytes;
 
 /**
  * The keeper watches its directory for these two files, each written whole by a rename (see
@@ -125,6 +145,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...opts.env,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
         GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
+        GODWIT_KEEPER_SEGMENT: String(segmentBytes(opts.spoolBytes)),
         ...(opts.runCgroup !== undefined ? { GODWIT_KEEPER_RUN_CGROUP: opts.runCgroup } : {}),
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),

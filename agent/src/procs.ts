@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentProc, StreamInodes } from '@godwit/schemas';
-import { closedPath, outputPath, readEvents, statusPath, takenPath } from './keeper.js';
+import { closedPath, outputSegmentPath, outputSegments, readEvents, statusPath, takenPath } from './keeper.js';
 import { GONE, MOUNTED, passOver, passOverOrBadJson, passingOver } from './expected-errors.js';
 
 export interface ProcMeta {
@@ -121,7 +121,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), outputPath(dir, epoch), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`), takenPath(dir, epoch), closedPath(dir, epoch)]) {
+      for (const f of [statusPath(dir, epoch), ...outputSegments(dir, epoch).map((start) => outputSegmentPath(dir, epoch, start)), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`), takenPath(dir, epoch), closedPath(dir, epoch)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) {

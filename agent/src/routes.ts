@@ -27,7 +27,7 @@ import {
 } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
-import { outputPath, writeClosed, writeTaken } from './keeper.js';
+import { writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
 import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
@@ -96,8 +96,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     req.raw.on('close', () => abort.abort());
     const stream = Readable.from(
       epochOutput({
-        file: outputPath(procs.dirOf(id), epoch),
+        dir: procs.dirOf(id),
+        epoch,
         offset,
+        what: `the output of process ${id} epoch ${epoch} on ${node}`,
         signal: abort.signal,
         endedByDump: async () => {
           await waitFor(() => (procs.dumping.has(id) ? undefined : true), { timeoutMs: 15 * 60_000, what: `the dump of process ${id}` });

@@ -90,7 +90,9 @@ export const AgentConfig = Type.Object({
   localSocket: Type.Optional(Type.String({ pattern: '^/' })),
   /**
    * output a program's keeper writes ahead of what the orchestrator has stored (default 256 KiB):
-   * beyond it the program's writes block, as on a full pipe, so no node spools without bound
+   * beyond it the program's writes block, as on a full pipe, so no node spools without bound. Also
+   * the size of the keeper's output segments, each removed once stored: a program's output files
+   * on the node it runs on stay within about two of it
    */
   outputSpoolBytes: Type.Optional(Type.Integer({ minimum: 4096 })),
   /** the largest request body (JSON) and websocket message this agent takes (defaults: DEFAULT_LIMITS) */

@@ -178,22 +178,6 @@ describe('limits', function () {
     }
   });
 
-  it("keeps the running node's output file to its spool: what the orchestrator took is punched out of it", async function () {
-    this.timeout(300_000);
-    const total = 20 * 1024 * 1024;
-    const big = mosrun(h, ['-r', 'node1', 'sh', '-c', `head -c ${total} /dev/zero | tr '\\0' x | fold -w 99; echo; echo written; exec sleep 600`]);
-    const bigId = await big.id();
-    try {
-      await big.waitFor(/^written$/m, 240_000);
-      const file = join(h.home, 'nodes', 'node1', 'data', 'procs', String(bigId), 'out.0');
-      const st = statSync(file);
-      expect(st.size, `${file} holds every frame's offset`).to.be.above(total);
-      expect(st.blocks * 512, `${file}: ${st.blocks * 512} bytes on disk for ${st.size} written`).to.be.below(4 * 1024 * 1024);
-    } finally {
-      await api(h, 'POST', `/v1/processes/${bigId}/signal`, { signal: 'SIGKILL' });
-    }
-  });
-
   // last: the guest stays limited for the rest of the minute
   it("answers a caller past the rate with 429 RATE_LIMITED in the one error shape; other callers go on", async function () {
     this.timeout(120_000);

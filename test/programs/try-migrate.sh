@@ -94,11 +94,13 @@ for n in "${NS[@]}"; do
 	ip netns add "$n" && ip -n "$n" link set lo up || exit 125
 done
 
-# frames FILE TYPES: the payloads of FILE's frames whose type is in TYPES, concatenated
+# frames OUT TYPES: the payloads of the frames whose type is in TYPES of an epoch's output
+# (its keeper's segments OUT.START, in order), concatenated
 frames() {
 	python3 - "$1" "$2" <<'EOF'
-import struct, sys
-data = open(sys.argv[1], 'rb').read() if __import__('os').path.exists(sys.argv[1]) else b''
+import glob, struct, sys
+segments = [(int(p.rsplit('.', 1)[1]), p) for p in glob.glob(glob.escape(sys.argv[1]) + '.*') if p.rsplit('.', 1)[1].isdigit()]
+data = b''.join(open(p, 'rb').read() for _, p in sorted(segments))
 out, i = sys.stdout.buffer, 0
 while i + 5 <= len(data):
     t, n = data[i:i + 1].decode(), struct.unpack('<I', data[i + 1:i + 5])[0]

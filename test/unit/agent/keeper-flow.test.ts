@@ -1,14 +1,14 @@
 /**
  * The keeper's side of a bounded spool and of a closed output stream, with the real keeper and a
- * real program (`yes`): it writes no more than its bound beyond what was taken, gives back the
- * disk of what was taken, and closing stdout ends the program by SIGPIPE. Needs root (the keeper
- * runs the program as its owner).
+ * real program (`yes`): it writes no more than its bound beyond what was taken, in segments of a
+ * spool each (agent/src/keeper.ts), removes those wholly taken, and closing stdout ends the
+ * program by SIGPIPE. Needs root (the keeper runs the program as its owner).
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { outputPath, readEvents, startKeeper, writeClosed, writeTaken } from '../../../agent/src/keeper.js';
+import { outputSegmentPath, outputSegments, readEvents, startKeeper, writeClosed, writeTaken } from '../../../agent/src/keeper.js';
 import { waitFor } from '../../../agent/src/wait.js';
 
 const KEEPER = join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper');
@@ -42,22 +42,28 @@ describe("the keeper's bounded spool and closed streams", function () {
     rmSync(top, { recursive: true, force: true });
   });
 
-  const size = () => statSync(outputPath(dir, 0)).size;
-  /** waits until the spool stops growing, and returns its size */
+  /** the segments on disk: where each starts and its apparent size */
+  const onDisk = () => outputSegments(dir, 0).map((start) => ({ start, size: statSync(outputSegmentPath(dir, 0, start)).size }));
+  /** bytes the keeper has written in all: where its last segment ends */
+  const written = () => {
+    const last = onDisk().at(-1);
+    return last ? last.start + last.size : 0;
+  };
+  /** waits until the output stops growing, and returns how much was written */
   async function settled(): Promise<number> {
     let last = -1;
     return waitFor(
       () => {
-        const now = size();
+        const now = written();
         if (now === last) return now;
         last = now;
         return undefined;
       },
-      { timeoutMs: 10_000, intervalMs: 200, what: 'the spool to stop growing' },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'the output to stop growing' },
     );
   }
 
-  it('stops reading at its bound beyond what was taken, punches out what was, and a closed stdout gives SIGPIPE', async () => {
+  it('stops reading at its bound beyond what was taken, in segments, removes those taken, and a closed stdout gives SIGPIPE', async () => {
     const ev = await startKeeper(
       {
         keeperPath: KEEPER, dir, epoch: 0, user: `${NOBODY} ${NOBODY} `, env: { PATH: '/usr/bin:/bin' }, cgroups: [], spoolBytes: SPOOL,
@@ -69,12 +75,22 @@ describe("the keeper's bounded spool and closed streams", function () {
     if (ev.ev === 'started') init = ev.pid;
     const first = await settled();
     expect(first).to.be.within(SPOOL, SPOOL + READ_SLACK);
-    writeTaken(dir, 0, 3 * SPOOL);
+    const taken = 3 * SPOOL;
+    writeTaken(dir, 0, taken);
     const second = await settled();
-    expect(second).to.be.within(4 * SPOOL, 4 * SPOOL + READ_SLACK);
-    const onDisk = statSync(outputPath(dir, 0)).blocks * 512;
-    // of the 3 bounds taken, at least one is given back (the file system may keep blocks ahead)
-    expect(onDisk, `disk used by a spool of ${second} bytes`).to.be.below(second - SPOOL);
+    expect(second).to.be.within(taken + SPOOL, taken + SPOOL + READ_SLACK);
+    const segs = onDisk();
+    const seen = JSON.stringify(segs);
+    // laid end to end, each begun once the one before held a spool
+    for (let i = 1; i < segs.length; i++) {
+      expect(segs[i]!.start, `segments ${seen}`).to.equal(segs[i - 1]!.start + segs[i - 1]!.size);
+      expect(segs[i - 1]!.size, `segments ${seen}`).to.be.within(SPOOL, SPOOL + READ_SLACK);
+    }
+    // the one holding what was taken is the oldest left: all before it are removed
+    expect(segs[0]!.start, `segments ${seen}, taken ${taken}`).to.be.at.most(taken);
+    expect(segs[1]?.start ?? Infinity, `segments ${seen}, taken ${taken}`).to.be.above(taken);
+    const apparent = segs.reduce((sum, s) => sum + s.size, 0);
+    expect(apparent, `segments ${seen}`).to.be.at.most(2 * (SPOOL + READ_SLACK));
     writeClosed(dir, 0, ['stdout']);
     const exited = await waitFor(() => readEvents(dir, 0).find((e) => e.ev === 'exited'), { timeoutMs: 10_000, what: 'the program to end' });
     // tini passes on its child's death by SIGPIPE as 128+13
