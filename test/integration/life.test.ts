@@ -16,7 +16,7 @@ import { openTerminal } from './tmux.js';
 const MOSRUN = join(REPO, 'cli', 'dist', 'bin', 'mosrun.js');
 const MiB = 1024 * 1024;
 
-/** bytes of a process's output on the agents' disks: the running nodes' spools, the home's kept output */
+/** bytes of a process's output on the agents' disks: the running nodes' spools (their segments out.EPOCH.START), the home's kept output */
 function spooled(h: Harness, id: number): { spool: number; spoolDisk: number; kept: number } {
   const sizes = { spool: 0, spoolDisk: 0, kept: 0 };
   for (const n of h.info.nodes) {
@@ -28,7 +28,7 @@ function spooled(h: Harness, id: number): { spool: number; spoolDisk: number; ke
         return []; // none here, or removed as it was read
       }
     };
-    for (const st of files(join(data, 'procs', String(id)), /^out\.\d+$/)) {
+    for (const st of files(join(data, 'procs', String(id)), /^out\.\d+\.\d+$/)) {
       sizes.spool += st.size;
       sizes.spoolDisk += st.blocks * 512;
     }
