@@ -4,13 +4,15 @@
  * stored it, so a program that prints many times that keeps its node's files within about two
  * spools, measured by their apparent sizes: while the orchestrator is stopped (the program waits
  * on its pipe), while its output pours out after, and across a move to another node. What mosrun
- * prints is checked whole (checksum): complete, in order, nothing repeated.
+ * prints is checked whole (checksum): complete, in order, nothing repeated. Another user cannot
+ * read the segments.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { stopComponent } from '../../cli/src/cluster/index.js';
 import { api, cli, cluster, eventually, mosrun, processInfo, restartAndWait, type Harness } from './harness.js';
 
@@ -122,6 +124,13 @@ describe("the running node's output rotated", function () {
       watch.look();
       // what it wrote past "ready" (a frame, taken before the stop), at most a spool and a read
       expect(last, `the output written on node1 while no one took it (segments ${JSON.stringify(segs)})`).to.be.within(SPOOL, SPOOL + READ_SLACK + 11);
+      // another user cannot read what waits there: the segments are root's alone
+      const segment = join(h.home, 'nodes', 'node1', 'data', 'procs', String(id), `out.0.${segs[0]!.start}`);
+      expect(statSync(segment).mode & 0o777, `${segment}'s mode`).to.equal(0o600);
+      const { uid, gid } = h.info.guestAccount;
+      const stranger = await execa('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', 'cat', segment], { reject: false });
+      expect(stranger.exitCode, `the guest reading ${segment}: ${stranger.stdout.slice(0, 80)}${stranger.stderr}`).not.to.equal(0);
+      expect(stranger.stderr).to.contain('Permission denied');
       await restartAndWait(h, 'orchestrator');
       stopped = false;
       const result = await run.child;
