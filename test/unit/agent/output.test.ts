@@ -86,13 +86,18 @@ describe("the running node's output segments", () => {
 
   it('follows the segment written and the next one the keeper begins, to the exit', async () => {
     segments([out('first')]);
-    const got = read(0);
-    // the keeper writes on in the first segment, then begins the next where it ends
-    await new Promise((r) => setTimeout(r, 50));
-    appendFileSync(outputSegmentPath(dir, EPOCH, 0), out('second'));
     const next = out('first').length + out('second').length;
-    await new Promise((r) => setTimeout(r, 50));
-    writeFileSync(outputSegmentPath(dir, EPOCH, next), Buffer.concat([out('third'), exit]));
-    expect(texts(await got)).to.deep.equal(['first', 'second', 'third', 'exit']);
+    // each write comes once the reader has handed on all there was before it
+    const keeperWrites = [
+      () => appendFileSync(outputSegmentPath(dir, EPOCH, 0), out('second')),
+      () => writeFileSync(outputSegmentPath(dir, EPOCH, next), Buffer.concat([out('third'), exit])),
+    ];
+    const decoder = new FrameDecoder();
+    const frames: Frame[] = [];
+    for await (const chunk of epochOutput(stream(0))) {
+      frames.push(...decoder.push(chunk));
+      keeperWrites.shift()?.();
+    }
+    expect(texts(frames)).to.deep.equal(['first', 'second', 'third', 'exit']);
   });
 });
