@@ -56,7 +56,7 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   if (config.encryptAtRest === false) {
     app.log.warn(`encryptAtRest is false: checkpoint files (in ${config.checkpointDir}) and frozen programs' images (in ${config.dataDir}/images) are written in clear, still authenticated; anyone who can read those disks reads the programs' memory`);
   }
-  requireToken(app, config.token);
+  requireToken(app, { node: config.node, token: config.token, tls: tls !== undefined });
   const criu = createCriu(config.criuPath, config.tls || undefined);
   const procs = createProcStore(config.dataDir);
   if (config.runDir) await mountRunDir(config.runDir);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AgentConfig } from '@godwit/schemas';
+import { AgentConfig, ORCHESTRATOR_CN } from '@godwit/schemas';
 import Value from 'typebox/value';
 import { missingTlsMessage } from '@godwit/schemas/tls';
 
@@ -15,5 +15,6 @@ export function loadConfig(path: string): Readonly<AgentConfig> {
     const first = [...Value.Errors(AgentConfig, raw)][0];
     throw new Error(`invalid agent configuration ${path}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'does not match the schema'}`);
   }
+  if (raw.node === ORCHESTRATOR_CN) throw new Error(`invalid agent configuration ${path}: /node may not be ${ORCHESTRATOR_CN}, the name in the orchestrator's certificate: give the node another`);
   return Object.freeze(raw);
 }

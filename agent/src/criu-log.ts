@@ -38,6 +38,17 @@ export function summarizeCriuLog(text: string): CriuLogSummary {
 }
 
 /**
+ * What a CRIU that ended said last: its errors, else its last line (`criu lazy-pages` that cannot
+ * reach its page server says so at info level, and exits). Undefined for an empty log.
+ */
+export function lastWords(text: string): string | undefined {
+  const { reasons } = summarizeCriuLog(text);
+  if (reasons.length) return reasons.join('; ');
+  const last = text.trimEnd().split('\n').at(-1)?.replace(/^\s*\(\s*[\d.]+\)\s+/, '').trim();
+  return last || undefined;
+}
+
+/**
  * The log at `path` summed up. A CRIU that failed before it opened its log left none: nothing
  * to say. A log that cannot be read says why in the excerpt, as the failure it explains matters more.
  */

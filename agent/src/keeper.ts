@@ -117,6 +117,8 @@ export interface KeeperStart {
   mode:
     | { launch: { cwd: string; argv: string[]; env: Record<string, string>; init: string } }
     | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
+  /** called with the keeper's PID as it starts */
+  spawned?: (pid: number) => void;
 }
 
 /** Starts a keeper and waits until it reports the program started, or why it did not. */
@@ -152,6 +154,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),
       },
     });
+    if (child.pid !== undefined) opts.spawned?.(child.pid);
     child.on('error', (err) => (exited = err.message));
     child.on('exit', (code, signal) => (exited ??= `keeper exited (${signal ?? code})`));
     child.unref();

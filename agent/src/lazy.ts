@@ -56,6 +56,12 @@ export function killCriu(pid: number): void {
   if (criuAlive(pid)) signalIfAlive(pid, 'SIGKILL');
 }
 
+/** Kills the CRIUs that `parent` (a keeper, by PID) started and that still run. */
+export function killCriuUnder(parent: number): void {
+  const children = passingOver(GONE, '', () => readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8'));
+  for (const pid of children.split(' ').filter(Boolean).map(Number)) killCriu(pid);
+}
+
 /**
  * Holds the tree stopped with a pending SIGSTOP of its own: were CRIU's page server to fail, CRIU
  * would let the tree run on here, though it may run at the destination already.

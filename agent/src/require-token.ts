@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { GodwitError, sameToken } from '@godwit/schemas';
+import { GodwitError, ORCHESTRATOR_CN, sameToken } from '@godwit/schemas';
+import { certifiedPeer } from '@godwit/schemas/tls';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,15 +12,25 @@ declare module 'fastify' {
   }
 }
 
-/** Bearer token check: one token per agent, known to the orchestrator only. */
-export function requireToken(app: FastifyInstance, token: string): void {
+/**
+ * Bearer token check: one token per agent, known to the orchestrator only. With TLS the token
+ * counts only over a connection that shows the orchestrator's certificate: another node's
+ * certificate (of the cluster's CA, so it got this far) with a token stolen from this node's
+ * configuration or memory is refused.
+ */
+export function requireToken(app: FastifyInstance, { node, token, tls }: { node: string; token: string; tls: boolean }): void {
   const expected = `Bearer ${token}`;
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.moveCredential) return;
-    if (!sameToken(req.headers.authorization ?? '', expected)) {
-      const e = new GodwitError('GODWIT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');
-      await reply.status(401).send(e.toBody());
+    let e: GodwitError | undefined;
+    if (!sameToken(req.headers.authorization ?? '', expected)) e = new GodwitError('GODWIT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');
+    else if (tls) {
+      const peer = certifiedPeer(req.raw.socket);
+      if (peer !== ORCHESTRATOR_CN) {
+        e = new GodwitError('GODWIT_ERR_UNAUTHORIZED', `${node}'s token came over a connection with ${peer === undefined ? 'no certificate of the cluster' : `${peer}'s certificate`}: it counts only with the orchestrator's`, { node });
+      }
     }
+    if (e) await reply.status(401).send(e.toBody());
   });
 }
 

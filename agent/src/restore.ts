@@ -3,16 +3,18 @@
  * then run by a keeper that starts CRIU, the pages coming on demand for a lazy move.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GodwitError, type RestoreRequest, type RestoreResult } from '@godwit/schemas';
+import { lastWords } from './criu-log.js';
+import { LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
 import { keeperUser, resolveAccount } from './accounts.js';
 import { openRefused } from './as-owner.js';
 import { keeperControlPath } from './control-mount.js';
-import type { LazyDaemon } from './criu.js';
 import { checkImageCreds } from './image-creds.js';
 import { UNREAD_FILE } from './image-meta.js';
 import { startKeeper, writeClosed } from './keeper.js';
-import { killCriu } from './lazy.js';
+import { killCriu, killCriuUnder } from './lazy.js';
 import type { LazyDaemons } from './lazy-daemons.js';
 import { settlePid } from './launch.js';
 import { runCgroup } from './run-cgroup.js';
@@ -59,10 +61,26 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     // the keeper shows the control view as the owner's, and a recovery's keeper opens the
     // program's files with the owner's rights
     const owner = keeperUser(account);
+    // A lazy restore hands the tree's memory to the daemon, and waits for it. Should the daemon
+    // end first (it could not reach the source's page server, whose one connection a stranger
+    // may have taken), CRIU's cleanup can wait forever on the tree it kills: its CRIU is ended,
+    // so the restore fails, and the program runs on at its source.
+    let keeperPid: number | undefined;
+    let started = false;
+    let pagerFailed: number | null | undefined;
+    void pager?.exited.then((code) => {
+      if (started || code === 0) return;
+      pagerFailed = code;
+      if (keeperPid !== undefined) killCriuUnder(keeperPid);
+    });
     let ev;
     try {
       ev = await startKeeper(
         {
+          spawned: (pid) => {
+            keeperPid = pid;
+            if (pagerFailed !== undefined) killCriuUnder(pid);
+          },
           keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
           runCgroup: runCgroup(config.cgroups, id, req.epoch),
           spoolBytes, user: owner,
@@ -85,9 +103,14 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
       procs.removeEpoch(id, req.epoch);
       throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: ${(err as Error).message}`);
     }
+    started = ev.ev === 'started';
     if (ev.ev !== 'started') {
       stopPager();
       procs.removeEpoch(id, req.epoch);
+      if (pagerFailed !== undefined) {
+        const why = lastWords(await readFile(join(imagesDir, LAZY_PAGES_LOG), 'utf8').catch(() => '')) ?? `it exited (${pagerFailed ?? 'killed'}) before the restore finished`;
+        throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: CRIU's lazy-pages daemon, which brings its memory from ${meta.lazy!.at.host}:${meta.lazy!.at.port}, ended: ${why}`);
+      }
       const refused = ev.ev === 'restore-failed' ? openRefused(ev, meta.inherit ?? [], req.account, node) : undefined;
       throw refused ?? await criu.restoreError({ imagesDir, logName, what: `process ${id} on ${node}`, exitCode: ev.ev === 'restore-failed' ? ev.code : -1 });
     }

@@ -6,8 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ACCOUNT_HEADER, GodwitError, holderOf } from '@godwit/schemas';
+import { certifiedPeer } from '@godwit/schemas/tls';
 import { type Config } from './config.js';
-import { certifiedPeer, requireNodeCert } from './node-cert.js';
+import { requireNodeCert } from './node-cert.js';
 
 export interface User {
   name: string;

@@ -1,7 +1,7 @@
 /** The orchestrator's configuration: read once at start, checked against its schema, then frozen. */
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
-import { DEFAULT_LIMITS, type Limits, OrchestratorConfig } from '@godwit/schemas';
+import { DEFAULT_LIMITS, type Limits, ORCHESTRATOR_CN, OrchestratorConfig } from '@godwit/schemas';
 import { missingTlsMessage } from '@godwit/schemas/tls';
 
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
@@ -31,6 +31,7 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
   const names = new Set<string>();
   for (const n of cfg.nodes) {
     if (names.has(n.name)) throw new ConfigError(`${source}: node ${n.name} is listed twice in /nodes`);
+    if (n.name === ORCHESTRATOR_CN) throw new ConfigError(`${source}: a node may not be named ${ORCHESTRATOR_CN}, the name in the orchestrator's certificate: give it another`);
     names.add(n.name);
   }
   const tokens = new Set<string>();

@@ -2,18 +2,8 @@
  * A node's token counts only over a connection that shows that node's certificate (from the
  * cluster's CA, CN the node's name): a token stolen from a node is of no use without its key.
  */
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { GodwitError } from '@godwit/schemas';
 import type { Config } from './config.js';
-
-/** the CN of the client certificate a connection showed, if the cluster's CA made it; undefined otherwise (or without TLS) */
-export function certifiedPeer(socket: Socket): string | undefined {
-  const tls = socket as Partial<TLSSocket>;
-  if (!tls.encrypted || !tls.authorized || !tls.getPeerCertificate) return undefined;
-  const cn = tls.getPeerCertificate().subject?.CN;
-  return typeof cn === 'string' ? cn : undefined;
-}
 
 /** Throws GODWIT_ERR_UNAUTHORIZED unless TLS is off or the connection showed `node`'s certificate. */
 export function requireNodeCert(config: Readonly<Pick<Config, 'tls'>>, node: string, peer: string | undefined): void {

@@ -6,9 +6,10 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { WebSocket } from 'ws';
 import Value from 'typebox/value';
 import { AgentHello, AgentLoadMessage, GodwitError, holderOf, type Node } from '@godwit/schemas';
+import { certifiedPeer } from '@godwit/schemas/tls';
 import { type Bus, waitUntil } from './bus.js';
 import type { Config } from './config.js';
-import { certifiedPeer, requireNodeCert } from './node-cert.js';
+import { requireNodeCert } from './node-cert.js';
 import { type Db, toNode } from './db/index.js';
 
 export type NodeConfig = Config['nodes'][number];

@@ -72,14 +72,14 @@ export const DumpRequest = Closed({
 });
 export type DumpRequest = Static<typeof DumpRequest>;
 /** whether a stand-in keeps the program's home PID on the node it left (agent/src/deputies.ts), and why not */
-export const HomePid = Type.Object({
+export const HomePid = Closed({
   pid: Type.Integer(),
   kept: Type.Boolean(),
   reason: Type.Optional(Type.String()),
 });
 export type HomePid = Static<typeof HomePid>;
 
-export const DumpResult = Type.Object({
+export const DumpResult = Closed({
   epoch: Type.Integer(),
   inodes: StreamInodes,
   stoppedAt: Type.Integer({ description: 'ms since the epoch when CRIU, started to stop the tree, began (the program ran until then)' }),
@@ -110,12 +110,12 @@ export const SendRequest = Closed({
   to: Closed({ url: Type.String({ maxLength: NAME_MAX }), credential: MoveCredential }),
 });
 export type SendRequest = Static<typeof SendRequest>;
-export const SendResult = Type.Object({ bytes: Type.Integer(), ms: Type.Integer() });
+export const SendResult = Closed({ bytes: Type.Integer(), ms: Type.Integer() });
 export type SendResult = Static<typeof SendResult>;
-export const ReceiveResult = Type.Object({ bytes: Type.Integer() });
+export const ReceiveResult = Closed({ bytes: Type.Integer() });
 
 /** The program runs at the destination: what its stopped copy at the source leaves behind. */
-export const FinishResult = Type.Object({
+export const FinishResult = Closed({
   unread: Type.String({ description: 'base64 of the input it had not read, for the destination' }),
   stdinClosed: Type.Boolean(),
   /** the stopped copy was the program's first run */
@@ -142,7 +142,7 @@ export type TakenRequest = Static<typeof TakenRequest>;
 /** POST /v1/procs/:id/output/close: the program's run here stops giving these streams a reader */
 export const CloseStreamsRequest = Closed({ streams: Type.Array(OutputStream, { maxItems: 2 }) });
 export type CloseStreamsRequest = Static<typeof CloseStreamsRequest>;
-export const RestoreResult = Type.Object({
+export const RestoreResult = Closed({
   rootPid: Type.Integer(),
   pid: Type.Union([Type.Integer(), Type.Null()]),
   inodes: StreamInodes,
@@ -168,7 +168,7 @@ export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
 /** a checkpoint file's id, hex: the SHA-256 of its sealed header (agent/src/at-rest.ts), as the orchestrator records it */
 export const CheckpointMac = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
-export const TakeCheckpointResult = Type.Object({
+export const TakeCheckpointResult = Closed({
   bytes: Type.Integer(),
   mac: CheckpointMac,
   takenAt: Type.Integer(),
@@ -191,7 +191,7 @@ export const StageCheckpointRequest = Closed({
   acceptChanged: Type.Boolean(),
 });
 export type StageCheckpointRequest = Static<typeof StageCheckpointRequest>;
-export const StageCheckpointResult = Type.Object({
+export const StageCheckpointResult = Closed({
   inodes: StreamInodes,
   argv: Type.Array(Type.String()),
   cwd: Type.String(),
@@ -208,12 +208,12 @@ export const FileSizesRequest = Closed({
   paths: Type.Array(Type.String({ pattern: '^/', maxLength: FILE_PATH_MAX }), { maxItems: LIST_MAX }),
 });
 export type FileSizesRequest = Static<typeof FileSizesRequest>;
-export const FileSizesResult = Type.Object({
+export const FileSizesResult = Closed({
   sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone, out of the owner\'s reach, or a symbolic link' })),
 });
 export type FileSizesResult = Static<typeof FileSizesResult>;
 
-export const CheckpointManifest = Type.Object({
+export const CheckpointManifest = Closed({
   version: Type.Literal(1),
   processId: Type.Integer(),
   node: Type.String(),
@@ -225,7 +225,7 @@ export const CheckpointManifest = Type.Object({
 export type CheckpointManifest = Static<typeof CheckpointManifest>;
 
 /** What a look at a running program (without stopping it) says about moving it. */
-export const ProcInspection = Type.Object({
+export const ProcInspection = Closed({
   /** why it cannot move at all */
   reasons: Type.Array(Type.String()),
   /** why it cannot move lazily */
@@ -244,7 +244,7 @@ export const LazyStatusQuery = Closed({ waitMs: Type.Optional(Type.Integer({ min
 export type LazyStatusQuery = Static<typeof LazyStatusQuery>;
 
 /** The destination's side of a lazy migration's background transfer. */
-export const LazyStatus = Type.Object({
+export const LazyStatus = Closed({
   running: Type.Boolean({ description: 'pages are still coming from the source' }),
   ok: Type.Boolean({ description: 'no error so far (when not running: every page arrived)' }),
   onDemandBytes: Type.Integer(),
@@ -273,7 +273,7 @@ export type AgentMessage = AgentHello | AgentLoadMessage;
  * The exit frame ends each epoch's output stream. `dumped` says the epoch ended because CRIU
  * dumped the program (it goes on in the next epoch), not because it exited.
  */
-export const EpochEnd = Type.Object({
+export const EpochEnd = Closed({
   code: Type.Union([Type.Integer(), Type.Null()]),
   signal: Type.Union([Type.String(), Type.Null()]),
   dumped: Type.Boolean(),

@@ -4,6 +4,7 @@
  * go inside the images as CRIU ghost files.
  */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
 
 /** what carry.maxBytes is when the configuration leaves it out */
 export const DEFAULT_CARRY_MAX_BYTES = 256 * 1024 * 1024;
@@ -22,7 +23,7 @@ export type UsedFileKind = Static<typeof UsedFileKind>;
 export const FileFate = Type.Union([Type.Literal('stays'), Type.Literal('carried'), Type.Literal('ghost')]);
 export type FileFate = Static<typeof FileFate>;
 
-export const PlannedFile = Type.Object({
+export const PlannedFile = Closed({
   path: Type.String(),
   kind: UsedFileKind,
   apparentBytes: Type.Integer({ description: 'its size as ls shows it' }),
@@ -32,7 +33,7 @@ export const PlannedFile = Type.Object({
 });
 export type PlannedFile = Static<typeof PlannedFile>;
 
-export const CarryPlan = Type.Object({
+export const CarryPlan = Closed({
   files: Type.Array(PlannedFile),
   /** node-local and deleted files' allocated bytes: what a move would take along */
   carriedBytes: Type.Integer(),

@@ -24,7 +24,7 @@ export const CheckpointPolicy = Closed({
 export type CheckpointPolicy = Static<typeof CheckpointPolicy>;
 
 /** A regular file the checkpointed process had open, as its checkpoint recorded it. */
-export const OpenFile = Type.Object({
+export const OpenFile = Closed({
   pid: Type.Integer({ description: 'PID inside the program’s namespace' }),
   fd: Type.Integer(),
   path: Type.String(),
@@ -36,7 +36,7 @@ export const OpenFile = Type.Object({
 });
 export type OpenFile = Static<typeof OpenFile>;
 
-export const Checkpoint = Type.Object({
+export const Checkpoint = Closed({
   id: Type.Integer(),
   processId: Type.Integer(),
   number: Type.Integer({ description: '1 for the first checkpoint of the process, and so on' }),
@@ -74,13 +74,14 @@ export const RecoverRequest = Closed({
 export type RecoverRequest = Static<typeof RecoverRequest>;
 
 /** MOSIX mosrun -I FILE: what a checkpoint holds, and how its files look now */
-export const CheckpointInfo = Type.Object({
+export const CheckpointInfo = Closed({
   path: Type.String(),
   processId: Type.Integer(),
   argv: Type.Array(Type.String()),
   cwd: Type.String(),
   takenAt: Type.Integer(),
   node: NodeName,
-  files: Type.Array(Type.Intersect([OpenFile, Type.Object({ sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: "null: it is gone, out of its owner's reach, or a symbolic link" }) })])),
+  // one closed object, not an intersection: closed parts of an intersection refuse each other's properties
+  files: Type.Array(Closed({ ...OpenFile.properties, sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: "null: it is gone, out of its owner's reach, or a symbolic link" }) })),
 });
 export type CheckpointInfo = Static<typeof CheckpointInfo>;

@@ -3,11 +3,12 @@
  * the limits in force and each user's use of them.
  */
 import Type, { type Static } from 'typebox';
+import { Closed } from './closed.js';
 
 const GIB = 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;
 
-export const Limits = Type.Object({
+export const Limits = Closed({
   /** bytes of checkpoint files a user may keep, all of their processes together */
   checkpointBytesPerUser: Type.Integer({ minimum: 0 }),
   /** processes a user may have running, migrating or frozen at once */
@@ -37,18 +38,18 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 });
 
 /** one user's use of the limits that are per user */
-export const LimitsUse = Type.Object({
+export const LimitsUse = Closed({
   user: Type.String(),
   checkpointBytes: Type.Integer(),
   checkpoints: Type.Integer(),
   liveProcesses: Type.Integer(),
   /** live processes whose automatic checkpoints (-A) are paused, as the next would pass the quota, and why */
-  autoCheckpointsPaused: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+  autoCheckpointsPaused: Type.Array(Closed({ processId: Type.Integer(), reason: Type.String() })),
 });
 export type LimitsUse = Static<typeof LimitsUse>;
 
 /** GET /v1/limits: the limits, and the caller's use (an administrator's: every user's) */
-export const LimitsReport = Type.Object({
+export const LimitsReport = Closed({
   limits: Limits,
   use: Type.Array(LimitsUse),
 });

@@ -22,9 +22,9 @@ export const MigrationState = Type.Union([
 ]);
 export type MigrationState = Static<typeof MigrationState>;
 
-export const MigrationStep = Type.Object({ state: MigrationState, at: Type.Integer() });
+export const MigrationStep = Closed({ state: MigrationState, at: Type.Integer() });
 
-export const Migration = Type.Object({
+export const Migration = Closed({
   id: Type.Integer(),
   processId: Type.Integer(),
   from: NodeName,
@@ -55,7 +55,7 @@ export type Migration = Static<typeof Migration>;
  * A migration's progress, sent over GET /v1/processes/{id}/progress (a websocket) at each step
  * and, while memory moves, as bytes arrive.
  */
-export const MigrationProgress = Type.Object({
+export const MigrationProgress = Closed({
   migrationId: Type.Integer(),
   processId: Type.Integer(),
   strategy: Type.String(),
@@ -77,12 +77,12 @@ export const MigrateRequest = Closed({
 export type MigrateRequest = Static<typeof MigrateRequest>;
 
 /** GET /v1/processes/{id}/why: every reason it cannot move now (openMosix's /proc/PID/cantmove) */
-export const WhyResult = Type.Object({
+export const WhyResult = Closed({
   processId: Type.Integer(),
   movable: Type.Boolean(),
   reasons: Type.Array(Type.String(), { description: 'in words; empty when it can move' }),
   notAutomatically: Type.Array(Type.String(), { description: 'why the balancer leaves it where it is, though mosmigrate could move it' }),
-  ruledOut: Type.Array(Type.Object({ node: Type.String(), reason: Type.String() }), {
+  ruledOut: Type.Array(Closed({ node: Type.String(), reason: Type.String() }), {
     description: 'online nodes it cannot go to, by mosmigrate or automatically, each with the reason (their CPU lacks features its CPU has)',
   }),
   to: Type.Optional(NodeName),

@@ -51,7 +51,7 @@ export type NodePlatform = Static<typeof NodePlatform>;
 
 export const NodeState = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
 
-export const Node = Type.Object({
+export const Node = Closed({
   name: NodeName,
   url: Type.String(),
   state: NodeState,
@@ -64,11 +64,11 @@ export const Node = Type.Object({
 export type Node = Static<typeof Node>;
 
 /** What `mosctl drain` did with each process that was on the node. */
-export const DrainResult = Type.Object({
+export const DrainResult = Closed({
   node: NodeName,
-  moved: Type.Array(Type.Object({ processId: Type.Integer(), to: NodeName })),
-  frozen: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
-  failed: Type.Array(Type.Object({ processId: Type.Integer(), reason: Type.String() })),
+  moved: Type.Array(Closed({ processId: Type.Integer(), to: NodeName })),
+  frozen: Type.Array(Closed({ processId: Type.Integer(), reason: Type.String() })),
+  failed: Type.Array(Closed({ processId: Type.Integer(), reason: Type.String() })),
 });
 export type DrainResult = Static<typeof DrainResult>;
 
@@ -86,11 +86,11 @@ export const BalancerSettings = Closed({
   thawHoldSeconds: Type.Number({ minimum: 0, description: 'a process frozen automatically stays frozen at least this long' }),
 });
 export type BalancerSettings = Static<typeof BalancerSettings>;
-export const BalancerUpdate = Type.Partial(BalancerSettings);
+export const BalancerUpdate = Type.Partial(BalancerSettings, { additionalProperties: false });
 export type BalancerUpdate = Static<typeof BalancerUpdate>;
 
 /** One move the balancer made or tried, and why. */
-export const BalanceDecision = Type.Object({
+export const BalanceDecision = Closed({
   at: Type.Integer(),
   processId: Type.Integer(),
   from: NodeName,
@@ -101,5 +101,5 @@ export const BalanceDecision = Type.Object({
 });
 export type BalanceDecision = Static<typeof BalanceDecision>;
 
-export const BalancerStatus = Type.Object({ settings: BalancerSettings, decisions: Type.Array(BalanceDecision) });
+export const BalancerStatus = Closed({ settings: BalancerSettings, decisions: Type.Array(BalanceDecision) });
 export type BalancerStatus = Static<typeof BalancerStatus>;

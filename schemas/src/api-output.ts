@@ -16,13 +16,13 @@ export const ATTACHED_DESCRIPTION = 'SIGHUP when its last attached follower is g
  * whole output so far, so a follower that lost its connection resumes with ?offset=.
  */
 export const OutputLine = Type.Union([
-  Type.Object({
+  Closed({
     offset: Type.Integer(),
     stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
     data: Type.String({ description: 'base64' }),
   }),
-  Type.Object({
-    exit: Type.Object({
+  Closed({
+    exit: Closed({
       code: Type.Union([Type.Integer(), Type.Null()]),
       signal: Type.Union([Type.String(), Type.Null()]),
       died: Type.Optional(Died),

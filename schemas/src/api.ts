@@ -9,7 +9,7 @@ import { CheckpointPolicy } from './api-checkpoints.js';
 import { ATTACHED_DESCRIPTION } from './api-output.js';
 import { Died } from './died.js';
 
-export const ErrorBody = Type.Object({
+export const ErrorBody = Closed({
   statusCode: Type.Integer(),
   /** one of the catalogue's codes (errors.ts), listed in the OpenAPI document */
   code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
@@ -38,7 +38,7 @@ export type ProcessState = Static<typeof ProcessState>;
 export const FreezeReason = Type.Union([Type.Literal('M'), Type.Literal('A'), Type.Literal('E'), Type.Literal('N'), Type.Literal('-')]);
 export type FreezeReason = Static<typeof FreezeReason>;
 
-export const Process = Type.Object({
+export const Process = Closed({
   id: Type.Integer({ description: "godwit's process id" }),
   owner: Type.String(),
   argv: Type.Array(Type.String()),
@@ -98,13 +98,13 @@ export const SignalRequest = Closed({ signal: SignalName });
 export type SignalRequest = Static<typeof SignalRequest>;
 
 /** POST /v1/processes/{id}/signal to a frozen process: its signal waits for it to continue (202) */
-export const SignalQueued = Type.Object({
+export const SignalQueued = Closed({
   queued: Type.Literal(true),
   message: Type.String({ description: 'in words: what waits, and what brings it to the program' }),
 });
 export type SignalQueued = Static<typeof SignalQueued>;
 
-export const Event = Type.Object({
+export const Event = Closed({
   id: Type.Integer(),
   at: Type.Integer(),
   processId: Type.Union([Type.Integer(), Type.Null()]),
@@ -129,7 +129,7 @@ export const IdParam = Closed({
 export const ACCOUNT_HEADER = 'x-godwit-account';
 
 /** who the caller is to the orchestrator (GET /v1/whoami) */
-export const Whoami = Type.Object({
+export const Whoami = Closed({
   user: Type.String(),
   admin: Type.Boolean(),
   /** the Unix account the user's programs run as */
@@ -138,5 +138,5 @@ export const Whoami = Type.Object({
 export type Whoami = Static<typeof Whoami>;
 
 /** GET /v1/local/whoami on an agent's local socket: Whoami, and the node it speaks for */
-export const LocalWhoami = Type.Intersect([Whoami, Type.Object({ node: NodeName })]);
+export const LocalWhoami = Closed({ ...Whoami.properties, node: NodeName });
 export type LocalWhoami = Static<typeof LocalWhoami>;

@@ -21,6 +21,12 @@ export const TlsFiles = Type.Object({
   keyFile: Type.String({ pattern: '^/' }),
 });
 export type TlsFiles = Static<typeof TlsFiles>;
+/**
+ * The CN of the orchestrator's certificate; a node's certificate has the node's name. An agent
+ * takes its node's token only from a connection that shows it (the orchestrator is its token's
+ * only other holder), so no node may have this name.
+ */
+export const ORCHESTRATOR_CN = 'orchestrator';
 export const TlsSetting = Type.Union([TlsFiles, Type.Literal(false)]);
 export type TlsSetting = Static<typeof TlsSetting>;
 

@@ -14,7 +14,7 @@ const NewestSegment = {
   logSize: Type.Integer({ minimum: 0, description: 'valid bytes (frames) of the newest segment' }),
 };
 
-export const KeptLayout = Type.Object({
+export const KeptLayout = Closed({
   ...NewestSegment,
   log1Base: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'payload offset of the older segment, if one is kept' }),
 });
@@ -39,14 +39,14 @@ export const KeptReadQuery = Closed({
 });
 export type KeptReadQuery = Static<typeof KeptReadQuery>;
 
-export const KeptLine = Type.Object({
+export const KeptLine = Closed({
   offset: Type.Integer(),
   stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
   data: Type.String({ description: 'base64' }),
 });
 export type KeptLine = Static<typeof KeptLine>;
 
-export const KeptReadResult = Type.Object({
+export const KeptReadResult = Closed({
   lines: Type.Array(KeptLine),
   /** the offset to read from next */
   next: Type.Integer(),

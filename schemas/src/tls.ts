@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { TlsSetting } from './config.js';
 import { exchange } from './http-exchange.js';
 
@@ -116,4 +118,12 @@ export function fetchOver(tls: ClientTls | undefined): Fetch {
     if (empty) res.resume();
     return new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: responseHeaders });
   };
+}
+
+/** the CN of the client certificate a connection showed, if the cluster's CA made it; undefined otherwise (or without TLS) */
+export function certifiedPeer(socket: Socket): string | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (!tls.encrypted || !tls.authorized || !tls.getPeerCertificate) return undefined;
+  const cn = tls.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? cn : undefined;
 }

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { type AgentConfig, DEFAULT_PAGE_SERVER_PORTS, type ExpectResult, type PageServer } from '@godwit/schemas';
@@ -23,11 +23,13 @@ describe("move credentials: a destination takes a move's images only with the cr
   let node1: AgentConfig;
   /** what node0's agent shows node1's: its certificate, of the cluster's CA (agents take no other caller) */
   let asNode0: Fetch;
+  /** what the orchestrator shows an agent: its own certificate, with which alone a node's token counts */
+  let asOrchestratorCert: Fetch;
   const configOf = (name: string) => JSON.parse(readFileSync(join(h.home, 'nodes', name, 'config.json'), 'utf8')) as AgentConfig;
 
-  /** node1's agent, called as the orchestrator does (with node1's token) */
+  /** node1's agent, called as the orchestrator does (its certificate, node1's token) */
   async function asOrchestrator(method: string, path: string): Promise<Response> {
-    return asNode0(new URL(path, node1.url), { method, headers: { authorization: `Bearer ${node1.token}` } });
+    return asOrchestratorCert(new URL(path, node1.url), { method, headers: { authorization: `Bearer ${node1.token}` } });
   }
   async function expectMove(mid: number): Promise<string> {
     const res = await asOrchestrator('POST', `/v1/images/${mid}/expect`);
@@ -60,6 +62,8 @@ describe("move credentials: a destination takes a move's images only with the cr
     node1 = configOf('node1');
     if (!node0.tls) throw new Error(`node0's configuration has no tls: ${JSON.stringify(node0)}`);
     asNode0 = fetchOver({ ca: readFileSync(node0.tls.caFile), cert: readFileSync(node0.tls.certFile), key: readFileSync(node0.tls.keyFile) });
+    const tlsDir = dirname(node0.tls.certFile);
+    asOrchestratorCert = fetchOver({ ca: readFileSync(node0.tls.caFile), cert: readFileSync(join(tlsDir, 'orchestrator.crt')), key: readFileSync(join(tlsDir, 'orchestrator.key')) });
   });
   after(async () => {
     // ends what the tests asked node1 for: the credentials they left and the page server

@@ -64,9 +64,21 @@ describe('TLS between the cluster parts', function () {
   it("an agent refuses a client certificate from another CA, even one in the node's own name", async () => {
     const res = await attempt({ ca, ...stranger }, `${node0().url}/v1/procs`, { authorization: `Bearer ${nodeToken('node0')}` });
     expect(res.status, `answered a stranger's certificate: ${JSON.stringify(res)}`).to.equal(undefined);
-    // and the same call with a certificate of the cluster's passes: the certificate made the difference
-    const ours = await attempt(nodeCert('node1'), `${node0().url}/v1/procs`, { authorization: `Bearer ${nodeToken('node0')}` });
+    // and the same call with the orchestrator's certificate passes: the certificate made the difference
+    const ours = await attempt(nodeCert('orchestrator'), `${node0().url}/v1/procs`, { authorization: `Bearer ${nodeToken('node0')}` });
     expect(ours.status, JSON.stringify(ours)).to.equal(200);
+  });
+
+  it("an agent takes its node's token only with the orchestrator's certificate: node1's certificate with node0's token is refused", async () => {
+    const asNode0 = { authorization: `Bearer ${nodeToken('node0')}` };
+    const withNode1 = await attempt(nodeCert('node1'), `${node0().url}/v1/procs`, asNode0);
+    expect(withNode1.status, JSON.stringify(withNode1)).to.equal(401);
+    expect(JSON.parse(withNode1.body!)).to.include({ code: 'GODWIT_ERR_UNAUTHORIZED' });
+    expect(JSON.parse(withNode1.body!).message).to.match(/node0's token came over a connection with node1's certificate/);
+    const withOwn = await attempt(nodeCert('node0'), `${node0().url}/v1/procs`, asNode0);
+    expect(withOwn.status, `node0's own certificate: ${JSON.stringify(withOwn)}`).to.equal(401);
+    const orchestrator = await attempt(nodeCert('orchestrator'), `${node0().url}/v1/procs`, asNode0);
+    expect(orchestrator.status, JSON.stringify(orchestrator)).to.equal(200);
   });
 
   it("the orchestrator takes a node's token only with that node's certificate", async () => {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TlsFiles } from '@godwit/schemas';
+import { ORCHESTRATOR_CN, type TlsFiles } from '@godwit/schemas';
 import { makeCa, makeKey, makeLeaf } from './openssl.js';
 
 /** long enough for any local cluster; a deployment makes its own (deploy/README.md) */
@@ -34,7 +34,7 @@ export async function makeClusterCerts(dir: string, o: { orchestratorAddress: st
       await makeLeaf({ keyFile: files.keyFile, certFile: files.certFile, name, dns: [name], ips: [address], ca, days: DAYS });
       return files;
     };
-    const orchestrator = await leaf('orchestrator', o.orchestratorAddress);
+    const orchestrator = await leaf(ORCHESTRATOR_CN, o.orchestratorAddress);
     const nodes = new Map<string, TlsFiles>();
     for (const n of o.nodes) nodes.set(n.name, await leaf(n.name, n.address));
     // certificates are public: the CA's, at least, is read by every client
