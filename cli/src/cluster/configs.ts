@@ -34,6 +34,9 @@ export function findCriu(env: NodeJS.ProcessEnv = process.env): string {
       throw new CliError(`GODWIT_CRIU names ${own}, which is not an executable file (${(err as NodeJS.ErrnoException).code})`);
     }
     if (!fs.statSync(own).isFile()) throw new CliError(`GODWIT_CRIU names ${own}, which is not an executable file (not a regular file)`);
+    // an agent knows its CRIU daemons by that name (lazy.ts, criuAlive): under another, a lazy
+    // move's would look gone at once and its source would let the program go before its memory came
+    if (path.basename(own) !== 'criu') throw new CliError(`GODWIT_CRIU names ${own}: the file must be named criu (the agents know a running CRIU by that name); put the build in a directory of its own, as ${path.join(path.dirname(own), path.basename(own) + '.d', 'criu')}`);
     return own;
   }
   try {

@@ -113,14 +113,17 @@ describe('the CRIU a local cluster runs (GODWIT_CRIU)', () => {
     expect(findCriu({ GODWIT_CRIU: own })).to.equal(own);
   });
 
-  it('refuses a relative path, a missing file, one not executable and a directory, saying which and why', () => {
+  it('refuses a relative path, a missing file, one not executable, a directory and a file not named criu, saying which and why', () => {
     const plain = path.join(dir, 'plain');
     fs.writeFileSync(plain, '', { mode: 0o644 });
+    const renamed = path.join(dir, 'criu-0009');
+    fs.writeFileSync(renamed, '#!/bin/sh\n', { mode: 0o755 });
     const cases: [string, RegExp][] = [
       ['criu', /absolute path .*"criu"/],
       [path.join(dir, 'absent'), /absent, which is not an executable file \(ENOENT\)/],
       [plain, /plain, which is not an executable file/],
       [dir, /which is not an executable file \(not a regular file\)/],
+      [renamed, /criu-0009: the file must be named criu .*criu-0009\.d\/criu/],
     ];
     for (const [value, why] of cases) {
       // root may execute a file without any x bit only if one is set: a 0644 file is refused too
