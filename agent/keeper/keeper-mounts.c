@@ -1,7 +1,8 @@
 /*
  * Mounts: the program's control view (controlfs.c), which the keeper mounts at DIR/control.EPOCH
- * and ends with itself, and the program's own mount namespace, made in a launch's child: the view
- * bound at the control directory's path, what the program must not have detached, its own /proc.
+ * and ends with itself, and the program's own mount namespace, made in a launch's child: the
+ * node's own paths, the view bound at the control directory's path, what the program must not
+ * have detached, its own /dev/shm and /proc.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,15 +59,8 @@ void unmount_control(void)
 	control_at[0] = 0;
 }
 
-/*
- * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
- * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
- * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`, the
- * small tmpfs where godwit's CRIU caches its kernel probe (deploy/host/prepare.sh), and the
- * agents' tmpfs with the images of lazy moves under way (agent/src/run-dir.ts): none of the
- * program's business, and every dump would pack them and every restore unpack them.
- */
-static void detach_foreign_mounts(const char *keep)
+/* the mount table as this process sees it, one NUL-ended line per mount, in the table's order */
+static char *read_mountinfo(size_t *len_out)
 {
 	static char info[1 << 20];
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
@@ -78,14 +72,35 @@ static void detach_foreign_mounts(const char *keep)
 		len += (size_t)r;
 	close(fd);
 	info[len] = 0;
+	for (char *nl = info; (nl = strchr(nl, '\n')); nl++)
+		*nl = 0;
+	*len_out = len;
+	return info;
+}
+
+static int mount_point(const char *line, char *mnt, size_t size)
+{
+	char fmt[32];
+	snprintf(fmt, sizeof(fmt), "%%*s %%*s %%*s %%*s %%%zus", size - 1);
+	return sscanf(line, fmt, mnt) == 1;
+}
+
+/*
+ * Mounts the program must not have: namespace files bound into the host's tree (ip netns,
+ * container runtimes), which CRIU cannot dump ("doesn't have a proper root mount"), and the
+ * control mounts of every program on the host (CRIU refuses FUSE) but its own at `keep`, the
+ * small tmpfs where godwit's CRIU caches its kernel probe (deploy/host/prepare.sh), and the
+ * agents' tmpfs with the images of lazy moves under way (agent/src/run-dir.ts): none of the
+ * program's business, and every dump would pack them and every restore unpack them.
+ */
+static void detach_foreign_mounts(const char *keep)
+{
+	size_t len;
+	char *info = read_mountinfo(&len);
 	char mnt[4096], fstype[256], source[256];
-	for (char *line = info, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
+	for (char *line = info; line < info + len; line += strlen(line) + 1) {
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(sep + 3, "%255s %255s", fstype, source) != 2 ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		if (!sep || sscanf(sep + 3, "%255s %255s", fstype, source) != 2 || !mount_point(line, mnt, sizeof(mnt)))
 			continue;
 		int control = strcmp(fstype, "fuse." CONTROLFS_SUBTYPE) == 0;
 		/* EINVAL, ENOENT: gone already, with a mount above it that was detached before */
@@ -96,14 +111,116 @@ static void detach_foreign_mounts(const char *keep)
 	}
 }
 
+static int is_under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(p, dir, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
+
+/*
+ * Detaches every mount at or under path, the last mounted first: what a mount over path would
+ * hide stays out of the program's table, where CRIU would find it overmounted (and a stacked
+ * tmpfs's files would be packed into every dump).
+ */
+static void detach_under(const char *path)
+{
+	size_t len;
+	char *info = read_mountinfo(&len);
+	static char *lines[8192];
+	size_t n = 0;
+	for (char *line = info; line < info + len && n < sizeof(lines) / sizeof(*lines); line += strlen(line) + 1)
+		lines[n++] = line;
+	char mnt[4096];
+	while (n-- > 0)
+		if (mount_point(lines[n], mnt, sizeof(mnt)) && is_under(mnt, path) &&
+		    umount2(mnt, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			die("detaching %s to make %s the node's own", mnt, path);
+}
+
+static void make_dirs(const char *path)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			die("mkdir %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		die("mkdir %s", p);
+}
+
+#define MAX_SHARED 32
+
+/*
+ * The node's own paths (agent/src/node-local.ts): GODWIT_KEEPER_LOCAL_DIR/PATH bound at each PATH
+ * of GODWIT_KEEPER_LOCAL_PATHS, then each of GODWIT_KEEPER_SHARED_PATHS (common to every node,
+ * though under a node's own path: a cluster's home in /tmp, its control directories in /run)
+ * bound back over them from the machine's tree, reached through descriptors opened before it
+ * was hidden.
+ */
+static void bind_node_local(void)
+{
+	const char *dir = getenv("GODWIT_KEEPER_LOCAL_DIR");
+	const char *paths = getenv("GODWIT_KEEPER_LOCAL_PATHS");
+	const char *shared = getenv("GODWIT_KEEPER_SHARED_PATHS");
+	if (!dir || !*dir || !paths || !*paths)
+		return;
+	static char shared_paths[MAX_SHARED][4096];
+	int shared_fd[MAX_SHARED], n_shared = 0;
+	for (const char *s = shared; s && *s && n_shared < MAX_SHARED;) {
+		size_t len = strcspn(s, ":");
+		snprintf(shared_paths[n_shared], sizeof(shared_paths[0]), "%.*s", (int)len, s);
+		/* a shared path this machine lacks has nothing to show */
+		int fd = open(shared_paths[n_shared], O_PATH | O_CLOEXEC | O_DIRECTORY);
+		if (fd >= 0)
+			shared_fd[n_shared++] = fd;
+		s += len + (s[len] == ':');
+	}
+	for (const char *p = paths; *p;) {
+		size_t len = strcspn(p, ":");
+		char at[4096], src[8192];
+		snprintf(at, sizeof(at), "%.*s", (int)len, p);
+		snprintf(src, sizeof(src), "%s%s", dir, at);
+		detach_under(at);
+		if (mount(src, at, NULL, MS_BIND, NULL) < 0)
+			die("binding the node's %s at %s", src, at);
+		p += len + (p[len] == ':');
+	}
+	for (int i = 0; i < n_shared; i++) {
+		char from[64];
+		snprintf(from, sizeof(from), "/proc/self/fd/%d", shared_fd[i]);
+		make_dirs(shared_paths[i]);
+		if (mount(from, shared_paths[i], NULL, MS_BIND, NULL) < 0)
+			die("binding the shared %s back over the node's own", shared_paths[i]);
+		close(shared_fd[i]);
+	}
+}
+
+/*
+ * The program's own /dev/shm: a tmpfs its tree alone shares, so that its dumps carry its shared
+ * memory segments (CRIU packs a tmpfs's files) and no other program's.
+ */
+static void mount_own_shm(void)
+{
+	detach_under("/dev/shm");
+	if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		die("mounting the program's own /dev/shm");
+}
+
 /* In a launch's child, now PID 1 of the program's new PID and mount namespaces. */
 void set_up_program_mounts(void)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		die("making / private");
+	bind_node_local();
 	if (control_dir && mount(control_at, control_dir, NULL, MS_BIND, NULL) < 0)
 		die("binding %s at %s", control_at, control_dir);
 	detach_foreign_mounts(control_dir);
+	mount_own_shm();
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("mounting /proc");
 }
