@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "controlfs.h"
@@ -153,50 +154,78 @@ static void make_dirs(const char *path)
 		die("mkdir %s", p);
 }
 
-#define MAX_SHARED 32
+#define MAX_BINDS 32
+
+/*
+ * A directory to bind, taken before any mount could hide or detach it: a detached copy of the
+ * mount there (open_tree's clone, a bind not yet attached), which what is unmounted later leaves be.
+ */
+struct bind {
+	char at[4096];
+	int fd;
+};
+
+/* a copy of the mount at path, to attach later; -1 where this machine lacks it */
+static int take_mount(const char *path)
+{
+	return (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+}
+
+static void attach_mount(int fd, const char *at, const char *what)
+{
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		die("binding %s at %s", what, at);
+	close(fd);
+}
+
+/*
+ * Each path of a colon-separated list, with its source taken: prefix PATH for the node's own
+ * (which must be there: agent/src/node-local.ts makes them), PATH itself for a shared one (one
+ * this machine lacks has nothing to show, and is left out).
+ */
+static int take_binds(const char *list, const char *prefix, struct bind *out)
+{
+	int n = 0;
+	for (const char *s = list; s && *s && n < MAX_BINDS;) {
+		size_t len = strcspn(s, ":");
+		char src[8192];
+		snprintf(out[n].at, sizeof(out[n].at), "%.*s", (int)len, s);
+		snprintf(src, sizeof(src), "%s%s", prefix ? prefix : "", out[n].at);
+		out[n].fd = take_mount(src);
+		if (out[n].fd >= 0)
+			n++;
+		else if (prefix)
+			die("taking the node's %s", src);
+		s += len + (s[len] == ':');
+	}
+	return n;
+}
 
 /*
  * The node's own paths (agent/src/node-local.ts): GODWIT_KEEPER_LOCAL_DIR/PATH bound at each PATH
  * of GODWIT_KEEPER_LOCAL_PATHS, then each of GODWIT_KEEPER_SHARED_PATHS (common to every node,
- * though under a node's own path: a cluster's home in /tmp, its control directories in /run)
- * bound back over them from the machine's tree, reached through descriptors opened before it
- * was hidden.
+ * though under a node's own path: a checkout or a cluster's home in /tmp, its control directories
+ * in /run) bound back over them from the machine's tree. Every source is taken before the first
+ * mount: the node's directories may themselves lie under a path they hide (a cluster whose home
+ * is in /tmp keeps its nodes' /var/tmp in /tmp/HOME/nodes/NODE/local/var/tmp), and mounts under
+ * it are detached.
  */
 static void bind_node_local(void)
 {
 	const char *dir = getenv("GODWIT_KEEPER_LOCAL_DIR");
 	const char *paths = getenv("GODWIT_KEEPER_LOCAL_PATHS");
-	const char *shared = getenv("GODWIT_KEEPER_SHARED_PATHS");
 	if (!dir || !*dir || !paths || !*paths)
 		return;
-	static char shared_paths[MAX_SHARED][4096];
-	int shared_fd[MAX_SHARED], n_shared = 0;
-	for (const char *s = shared; s && *s && n_shared < MAX_SHARED;) {
-		size_t len = strcspn(s, ":");
-		snprintf(shared_paths[n_shared], sizeof(shared_paths[0]), "%.*s", (int)len, s);
-		/* a shared path this machine lacks has nothing to show */
-		int fd = open(shared_paths[n_shared], O_PATH | O_CLOEXEC | O_DIRECTORY);
-		if (fd >= 0)
-			shared_fd[n_shared++] = fd;
-		s += len + (s[len] == ':');
-	}
-	for (const char *p = paths; *p;) {
-		size_t len = strcspn(p, ":");
-		char at[4096], src[8192];
-		snprintf(at, sizeof(at), "%.*s", (int)len, p);
-		snprintf(src, sizeof(src), "%s%s", dir, at);
-		detach_under(at);
-		if (mount(src, at, NULL, MS_BIND, NULL) < 0)
-			die("binding the node's %s at %s", src, at);
-		p += len + (p[len] == ':');
+	static struct bind local[MAX_BINDS], shared[MAX_BINDS];
+	int n_local = take_binds(paths, dir, local);
+	int n_shared = take_binds(getenv("GODWIT_KEEPER_SHARED_PATHS"), NULL, shared);
+	for (int i = 0; i < n_local; i++) {
+		detach_under(local[i].at);
+		attach_mount(local[i].fd, local[i].at, "the node's own directory");
 	}
 	for (int i = 0; i < n_shared; i++) {
-		char from[64];
-		snprintf(from, sizeof(from), "/proc/self/fd/%d", shared_fd[i]);
-		make_dirs(shared_paths[i]);
-		if (mount(from, shared_paths[i], NULL, MS_BIND, NULL) < 0)
-			die("binding the shared %s back over the node's own", shared_paths[i]);
-		close(shared_fd[i]);
+		make_dirs(shared[i].at);
+		attach_mount(shared[i].fd, shared[i].at, "a shared path back over the node's own");
 	}
 }
 
@@ -216,9 +245,13 @@ void set_up_program_mounts(void)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		die("making / private");
+	/* taken first: it may lie under a node-local path (a cluster's home in /tmp), which hides it */
+	int control_fd = control_dir ? take_mount(control_at) : -1;
+	if (control_dir && control_fd < 0)
+		die("taking %s", control_at);
 	bind_node_local();
-	if (control_dir && mount(control_at, control_dir, NULL, MS_BIND, NULL) < 0)
-		die("binding %s at %s", control_at, control_dir);
+	if (control_dir)
+		attach_mount(control_fd, control_dir, "the program's control view");
 	detach_foreign_mounts(control_dir);
 	mount_own_shm();
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
