@@ -55,17 +55,28 @@ export interface DumpArgsOptions {
    * file into the images as a ghost file, and refuses one larger than --ghost-limit (1 MiB unless told)
    */
   ghostLimit?: number;
+  /** where the program sees its node's own paths (node-local.ts): external, each under its key */
+  localMounts?: readonly string[];
 }
+
+/**
+ * the key a node-local mount goes by in the images: its path, which the destination maps to its
+ * own directory for that path
+ */
+export const localMountKey = (point: string): string => `godwit-local${point}`;
 
 /**
  * `criu dump` of a program's tree. With a page server the memory goes straight to the
  * destination and the tree is left stopped, so the source can still resume it if the move fails.
  */
-export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, tls, leaveStopped, lockNetwork, controlMounts, ghostLimit }: DumpArgsOptions): string[] {
+export function dumpArgs(pid: number, imagesDir: string, logName: string, { pageServer, tls, leaveStopped, lockNetwork, controlMounts, ghostLimit, localMounts = [] }: DumpArgsOptions): string[] {
   const direct = pageServer ? ['--page-server', ...serverAt(pageServer), ...tlsArgs(tls)] : [];
-  const control = controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]);
+  const external = [
+    ...controlMounts.flatMap((at) => ['--external', `mnt[${at}]:${CONTROL_MOUNT_KEY}`]),
+    ...localMounts.flatMap((at) => ['--external', `mnt[${at}]:${localMountKey(at)}`]),
+  ];
   const ghosts = ghostLimit === undefined ? [] : ['--ghost-limit', String(ghostLimit)];
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...control, ...ghosts, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...external, ...ghosts, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
 /**
@@ -112,10 +123,12 @@ export interface RestoreArgsOptions {
   files?: readonly InheritedFile[];
   /** where the restoring keeper serves the program's control directory */
   control?: string;
+  /** this node's own paths (node-local.ts): each directory is bound where the images' mount of that path was */
+  localDirs?: readonly { point: string; dir: string }[];
 }
 
 /** `criu restore`, run by the keeper so it can adopt the tree */
-export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files = [], control }: RestoreArgsOptions): string[] {
+export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files = [], control, localDirs = [] }: RestoreArgsOptions): string[] {
   // The keeper places the new pipes' program ends at fds 3, 4 and 5, and the files it opens
   // for us at 6 and on; CRIU knows a regular file by its path without the leading slash.
   const inherit = [
@@ -130,6 +143,7 @@ export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files =
     '--manage-cgroups=ignore',
     ...COMMON, ...inherit,
     ...(control ? ['--external', `mnt[${CONTROL_MOUNT_KEY}]:${control}`] : []),
+    ...localDirs.flatMap(({ point, dir }) => ['--external', `mnt[${localMountKey(point)}]:${dir}`]),
     ...(lazy === true ? ['--lazy-pages'] : []),
   ];
 }

@@ -9,7 +9,7 @@ import type { GodwitError, NodeFeatures, PageServer, StreamInodes, TlsFiles } fr
 import {
   DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
   checkFeatureArgs, cpuinfoDumpArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
-  type DumpArgsOptions, type InheritedFile,
+  type DumpArgsOptions, type InheritedFile, type RestoreArgsOptions,
 } from './criu-args.js';
 import { CriuError, type CriuRunEnd } from './criu-error.js';
 import { readCriuLog } from './criu-log.js';
@@ -55,7 +55,7 @@ export interface Criu {
    * stopped tree at `at` until the destination has them all. Resolves once it serves; `signal`
    * ends it only until then.
    */
-  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'ghostLimit' | 'spawned' | 'signal'>): Promise<LazyDaemon>;
+  lazyDump(opts: { pid: number; imagesDir: string; what: string; at: PageServer } & Pick<DumpOptions, 'lockNetwork' | 'controlMounts' | 'localMounts' | 'ghostLimit' | 'spawned' | 'signal'>): Promise<LazyDaemon>;
   /**
    * `criu lazy-pages`: fills a lazily restored tree's memory from the source's page server;
    * spawned(pid) is called as it starts, before it is ready; `signal` ends it only until then
@@ -67,7 +67,7 @@ export interface Criu {
    * argv (program first) for `criu restore`, run by the keeper so it can adopt the tree;
    * control: where the restoring keeper serves the program's control directory
    */
-  restoreArgv(opts: { imagesDir: string; logName: string; pidfile: string; inodes: StreamInodes; lazy?: boolean; files?: readonly InheritedFile[]; control?: string }): string[];
+  restoreArgv(opts: RestoreArgsOptions): string[];
   /** turns a failed restore's log into the error a user reads */
   restoreError(opts: { imagesDir: string; logName: string; what: string; exitCode: number }): Promise<GodwitError>;
   /** what `criu --version` says */
@@ -174,8 +174,8 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
       throw err.toGodwitError('GODWIT_ERR_CANNOT_DUMP', (reason) => `CRIU could not dump ${what}: ${reason}`, 'dump');
     },
 
-    async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, ghostLimit, spawned, signal }) {
-      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, ghostLimit, leaveStopped: true, tls });
+    async lazyDump({ pid, imagesDir, what, at, lockNetwork, controlMounts, localMounts, ghostLimit, spawned, signal }) {
+      const args = lazyDumpArgs(pid, imagesDir, { at, lockNetwork, controlMounts, ...(localMounts ? { localMounts } : {}), ghostLimit, leaveStopped: true, tls });
       try {
         return await startDaemon(args, imagesDir, LAZY_DUMP_LOG, spawned, signal);
       } catch (err) {

@@ -14,6 +14,7 @@ import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@
 import { carryPlanOf } from './carry-plan.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
+import { localMountsOf } from './node-local.js';
 import type { DumpAlone } from './dump-lock.js';
 import { UNREAD_FILE } from './image-meta.js';
 import { holdStopped } from './lazy.js';
@@ -34,6 +35,7 @@ interface DumpPlan {
   controlMounts: string[];
   /** CRIU's --ghost-limit: the largest file the tree holds deleted (carry-plan.ts) */
   ghostLimit: number;
+  localMounts: string[];
 }
 
 /** what dumpTree made of the tree */
@@ -87,7 +89,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     return carry.ghostLimitBytes;
   }
 
-  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit }: DumpPlan): Promise<Dumped> {
+  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit, localMounts }: DumpPlan): Promise<Dumped> {
     const dir = await images.fresh(migrationId, lazy);
     const lazyAt = lazy ? { host: config.listen.host, port: await ports.pick(config.listen.host) } : undefined;
     let stoppedAt = 0;
@@ -96,10 +98,10 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
       const spawned = () => (stoppedAt = Date.now());
       if (lazyAt) {
-        server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, ghostLimit, spawned }));
+        server = lazyDaemons.track(await criu.lazyDump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), at: lazyAt, lockNetwork, controlMounts, localMounts, ghostLimit, spawned }));
         holdStopped(cur.rootPid);
       } else {
-        await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, ghostLimit, spawned, ...(direct ? { pageServer } : {}) });
+        await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), lockNetwork, controlMounts, localMounts, ghostLimit, spawned, ...(direct ? { pageServer } : {}) });
       }
       dumpMs = Date.now() - stoppedAt;
     });
@@ -154,7 +156,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       return asOnlyDump(id, async () => {
         const ghostLimit = refuseUnmovable(id, cur, lazy, carryMaxBytes);
         const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
-        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit };
+        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit, localMounts: localMountsOf(config.nodeLocal, cur.rootPid) };
         try {
           const dumped = await dumpTree(plan);
           const keeping = await releaseSource(plan, dumped);
@@ -177,13 +179,14 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[] }> {
       const cur = running(id);
       const controlMounts = controlMountsOf(cur.rootPid);
+      const localMounts = localMountsOf(config.nodeLocal, cur.rootPid);
       return asOnlyDump(id, async () => {
         // a checkpoint keeps the tree's deleted files in its images, as a move does
         const { ghostLimitBytes: ghostLimit } = carryPlanOf(config, id, cur.rootPid);
         let stoppedAt = 0;
         const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
           const spawned = () => (stoppedAt = Date.now());
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, ghostLimit, spawned });
+          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, localMounts, ghostLimit, spawned });
         });
         return { proc: cur, stoppedAt, lockTables, controlMounts };
       });

@@ -107,6 +107,8 @@ export interface KeeperStart {
   env: Record<string, string>;
   /** the program's control directory, which the keeper serves to it (keeper/controlfs.c) */
   control?: string;
+  /** how the keeper binds the node's own paths into the program's view (node-local.ts: keeperEnv) */
+  localEnv?: Record<string, string>;
   /** the node's program control groups, joined by the keeper before it starts anything */
   cgroups: readonly string[];
   /** the run's own memory group (run-cgroup.ts), which the program alone joins; none: its OOM kills go uncounted */
@@ -145,6 +147,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
       stdio: ['ignore', log, log],
       env: {
         ...opts.env,
+        ...opts.localEnv,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
         GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
         GODWIT_KEEPER_SEGMENT: String(segmentBytes(opts.spoolBytes)),

@@ -7,6 +7,7 @@ import { startKeeper } from './keeper.js';
 import { launchFailure } from './launch-failure.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 import type { ProcStore } from './procs.js';
+import { keeperEnv } from './node-local.js';
 import { runCgroup } from './run-cgroup.js';
 import { TimedOut, waitFor } from './wait.js';
 
@@ -54,6 +55,7 @@ export async function launch({ config, node, procs, control, spoolBytes }: Lifec
       {
         keeperPath: config.keeperPath, dir, epoch: 0, user: keeperUser(account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         ...(controlDir ? { control: controlDir } : {}), cgroups: config.cgroups, spoolBytes,
+        localEnv: keeperEnv(config.nodeLocal, config.sharedPaths),
         runCgroup: runCgroup(config.cgroups, req.id, 0),
         mode: { launch: { cwd: req.cwd, argv: req.argv, env, init: config.tiniPath } },
       },

@@ -7,6 +7,7 @@ import { loadConfig } from './config.js';
 import { requireGodwitCriu } from './criu.js';
 import { openLocalSocket } from './local-socket.js';
 import { createLoadMeter } from './load.js';
+import { makeLocalDirs } from './node-local.js';
 import { createProcMeter } from './proc-load.js';
 import { readPlatform } from './platform.js';
 import { startReporter } from './reporter.js';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     warn: (message) => process.stderr.write(`${message}\n`),
   });
   await requireGodwitCriu(config.criuPath);
+  if (config.nodeLocal) makeLocalDirs(config.nodeLocal, config.sharedPaths);
   const { app, procs, criu } = await buildAgent(config, { tls });
   const features = await criu.features();
   const platform = await readPlatform({

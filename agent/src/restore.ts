@@ -17,6 +17,7 @@ import { startKeeper, writeClosed } from './keeper.js';
 import { killCriu, killCriuUnder } from './lazy.js';
 import type { LazyDaemons } from './lazy-daemons.js';
 import { settlePid } from './launch.js';
+import { keeperEnv, localRestoreDirs } from './node-local.js';
 import { runCgroup } from './run-cgroup.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 
@@ -85,12 +86,14 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
           runCgroup: runCgroup(config.cgroups, id, req.epoch),
           spoolBytes, user: owner,
           ...(control ? { control: control.dirOf(id) } : {}),
+          localEnv: keeperEnv(config.nodeLocal, config.sharedPaths),
           mode: {
             restore: {
               pidfile,
               criuArgv: criu.restoreArgv({
                 imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [],
                 ...(control ? { control: keeperControlPath(dir, req.epoch) } : {}),
+                localDirs: localRestoreDirs(config.nodeLocal),
               }),
               files: meta.inherit ?? [],
             },

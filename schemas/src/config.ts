@@ -59,6 +59,16 @@ export const AgentConfig = Type.Object({
    * a disk takes (agent/src/images.ts); without it, they go under dataDir
    */
   runDir: Type.Optional(Type.String({ pattern: '^/' })),
+  /**
+   * paths each program of this node sees as the node's own (a simulated node's /tmp, /var/tmp,
+   * /run, local data): its keeper binds DIR/PATH at PATH in the program's mount namespace, and
+   * CRIU is told they are external, so a program restored here finds this node's. Without it, the
+   * programs see the machine's file system as it is.
+   */
+  nodeLocal: Type.Optional(Type.Object({
+    dir: Type.String({ pattern: '^/' }),
+    paths: Type.Array(Type.String({ pattern: '^/[^:]+$' })),
+  })),
   criuPath: Type.String(),
   keeperPath: Type.String(),
   tiniPath: Type.String(),
@@ -110,10 +120,12 @@ export const AgentConfig = Type.Object({
    */
   pageServerPorts: Type.Optional(PortRange),
   /**
-   * paths every node sees alike (NFS, the same checkout): a program's files under them stay
-   * where they are when it moves; files elsewhere (/tmp, a local disk) are node-local, and carried
+   * paths every node sees alike (NFS, the same checkout, GODWIT_HOME, /home): a program's files
+   * under them stay where they are when it moves; files elsewhere (/tmp, a local disk) are
+   * node-local, and carried. One that lies under a nodeLocal path is bound back into the programs'
+   * view of it.
    */
-  sharedPaths: Type.Optional(Type.Array(Type.String({ pattern: '^/' }))),
+  sharedPaths: Type.Optional(Type.Array(Type.String({ pattern: '^/[^:]+$' }))),
   /** how many bytes of node-local files a move may carry (default 256 MiB); a move may ask for more */
   carry: Type.Optional(Type.Object({ maxBytes: Type.Integer({ minimum: 0 }) })),
 });

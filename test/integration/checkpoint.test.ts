@@ -6,14 +6,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import type { Checkpoint, Event, Process } from '@godwit/schemas';
 import { stopComponent } from '../../cli/src/cluster/index.js';
 import { HEADER_BYTES, MAGIC, NOT_RECORDED, opened, SEGMENT } from '../../agent/src/at-rest.js';
-import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, guestDir, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { api, asGuest, cli, cluster, crashAndRestart, debuggerOn, eventually, guestDir, type Harness, mosrun, numbersIn, oneTo, processInfo, program, scratchDir } from './harness.js';
 
 const flipped = (bytes: Buffer, at: number) => {
   const copy = Buffer.from(bytes);
@@ -40,7 +39,7 @@ describe('checkpoints and recovery', function () {
     };
   });
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'godwit-ckpt-'));
+    dir = scratchDir('godwit-ckpt-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

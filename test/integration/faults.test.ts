@@ -5,11 +5,10 @@
 import { expect } from 'chai';
 import { createServer, type Server, type Socket } from 'node:net';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Migration } from '@godwit/schemas';
-import { api, cli, cluster, debuggerOn, eventually, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, debuggerOn, eventually, type Harness, migrations, mosrun, numbersIn, oneTo, processInfo, program, REPO, scratchDir } from './harness.js';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
 
 /** a counter's lines (100 ms each): it must outlast a few CLI calls on a loaded machine */
@@ -189,7 +188,7 @@ describe('bad input and faults', function () {
     this.timeout(120_000);
     // the program holds a file open that another process keeps appending to: CRIU refuses to
     // restore a file whose size changed since the dump
-    const dir = mkdtempSync(join(tmpdir(), 'godwit-grow-'));
+    const dir = scratchDir('godwit-grow-');
     const file = join(dir, 'shared.log');
     writeFileSync(file, '');
     const script = `exec 3<${file}; for i in $(seq 1 80); do echo $i; sleep 0.1; done`;

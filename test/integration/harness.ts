@@ -2,7 +2,7 @@
  * One real local cluster for the whole integration suite (started on first use, removed after
  * the last test), and helpers that act as a user would: the CLI's commands, the REST API.
  */
-import { chownSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -12,6 +12,19 @@ import { clusterDown, clusterUp, restartComponent, stopComponent, type ClusterIn
 
 export const REPO = join(import.meta.dirname, '..', '..');
 const CLI = join(REPO, 'cli', 'dist', 'bin');
+
+/**
+ * where tests put the files their programs use: in the checkout, which every node shares, unlike
+ * /tmp, which is each node's own (as on real machines); world-writable and sticky, as /tmp is
+ */
+const SCRATCH = join(REPO, 'test', '.scratch');
+
+/** A new directory, seen alike by the host and every node's programs; the caller removes it. */
+export function scratchDir(prefix: string): string {
+  mkdirSync(SCRATCH, { recursive: true });
+  chmodSync(SCRATCH, 0o1777);
+  return mkdtempSync(join(SCRATCH, prefix));
+}
 
 /** where the last run's orchestrator and agent logs are kept */
 export const LAST_LOGS = join(tmpdir(), 'godwit-test-logs');
@@ -46,7 +59,7 @@ export async function cluster(variant: ClusterVariant = {}): Promise<Harness> {
   if (started && key !== startedVariant) await teardown();
   startedVariant = key;
   started ??= (async () => {
-    const home = mkdtempSync(join(tmpdir(), 'godwit-test-'));
+    const home = scratchDir('godwit-test-');
     const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined, ...(variant.cpuFeatureMask ? { cpuFeatureMask: variant.cpuFeatureMask } : {}) });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
@@ -153,7 +166,7 @@ export function asGuest(h: Harness): Harness {
 
 /** A new scratch directory the guest owns, for its programs' files; the caller removes it. */
 export function guestDir(h: Harness, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = scratchDir(prefix);
   chownSync(dir, h.info.guestAccount.uid, h.info.guestAccount.gid);
   return dir;
 }

@@ -4,13 +4,12 @@
  * and the end of a program known at once. `mosrun --detach` and the API's programs run on alone.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Event } from '@godwit/schemas';
 import { homePaths } from '../../cli/src/cluster/state.js';
-import { api, cli, cluster, crashAndRestart, eventually, mosrun, processInfo, REPO, type Harness } from './harness.js';
+import { api, cli, cluster, crashAndRestart, eventually, type Harness, mosrun, processInfo, REPO, scratchDir } from './harness.js';
 import { openTerminal } from './tmux.js';
 
 const MOSRUN = join(REPO, 'cli', 'dist', 'bin', 'mosrun.js');
@@ -97,7 +96,7 @@ describe('the program lives as long as its mosrun', function () {
     h = await cluster();
   });
   beforeEach(() => {
-    scratch = mkdtempSync(join(tmpdir(), 'godwit-life-'));
+    scratch = scratchDir('godwit-life-');
   });
   afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -4,11 +4,10 @@
  * Root is an administrator; the guest, an unprivileged account, is the guest and no one else.
  */
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Process } from '@godwit/schemas';
-import { cli, cluster, guestEnv, localEnv, mosrun, program, type Harness, type Run, type RunAs } from './harness.js';
+import { cli, cluster, guestEnv, type Harness, localEnv, mosrun, program, type Run, type RunAs, scratchDir } from './harness.js';
 
 describe('local socket: on a node, no token', function () {
   let h: Harness;
@@ -31,7 +30,7 @@ describe('local socket: on a node, no token', function () {
     this.timeout(240_000);
     h = await cluster();
     guest = h.info.guestAccount;
-    dir = mkdtempSync(join(tmpdir(), 'godwit-local-socket-'));
+    dir = scratchDir('godwit-local-socket-');
     chownSync(dir, guest.uid, guest.gid);
     rootRun = mosrun(h, ['sh', '-c', 'id -u; exec sleep 600'], { env: localEnv(h), cwd: dir });
     rootId = await rootRun.id();

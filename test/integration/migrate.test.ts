@@ -4,10 +4,9 @@
  */
 import { expect } from 'chai';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Process } from '@godwit/schemas';
-import { api, cli, cluster, mosrun, numbersIn, oneTo, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, type Harness, mosrun, numbersIn, oneTo, processInfo, program, scratchDir } from './harness.js';
 
 describe('live migration of a running program', function () {
   let h: Harness;
@@ -57,7 +56,7 @@ describe('live migration of a running program', function () {
     this.timeout(180_000);
     const guest = { ...h.env, GODWIT_CONFIG: h.info.guestConfigPath };
     const { uid, gid } = h.info.guestAccount;
-    const cwd = mkdtempSync(join(tmpdir(), 'godwit-guest-'));
+    const cwd = scratchDir('godwit-guest-');
     try {
       chownSync(cwd, uid, gid);
       const run = mosrun(h, [program('counter'), '100'], { cwd, env: guest });

@@ -5,12 +5,11 @@
  * the node when its agent comes back is stopped: never two live copies of one process.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Event } from '@godwit/schemas';
 import { restartComponent, stopComponent } from '../../cli/src/cluster/index.js';
-import { api, cli, cluster, eventually, mosrun, numbersIn, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, type Harness, mosrun, numbersIn, processInfo, program, scratchDir } from './harness.js';
 
 const parentOf = (pid: number) => Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
@@ -29,7 +28,7 @@ describe('losing a node', function () {
 
   it('recovers the processes that asked for it from their latest checkpoint elsewhere, marks the others lost, and ends a stale copy when the node comes back', async function () {
     this.timeout(300_000);
-    const [da, db] = [mkdtempSync(join(tmpdir(), 'godwit-loss-')), mkdtempSync(join(tmpdir(), 'godwit-loss-'))];
+    const [da, db] = [scratchDir('godwit-loss-'), scratchDir('godwit-loss-')];
     dirs.push(da, db);
     const a = mosrun(h, ['-r', 'node1', '-C', 'lossA', '-A', '0.03', '--recover-on-failure', program('logcount'), '300'], { cwd: da });
     const b = mosrun(h, ['-r', 'node1', '-C', 'lossB', program('logcount'), '600'], { cwd: db });

@@ -7,11 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, mosrun, numbersIn, oneTo, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, type Harness, mosrun, numbersIn, oneTo, scratchDir } from './harness.js';
 
 const STEPS = 80;
 /**
@@ -48,9 +47,9 @@ describe('recovery as the owner', function () {
     token = h.info.guest.token;
   });
   beforeEach(() => {
-    work = mkdtempSync(join(tmpdir(), 'godwit-owner-'));
+    work = scratchDir('godwit-owner-');
     chownSync(work, h.info.guestAccount.uid, h.info.guestAccount.gid);
-    rootOnly = mkdtempSync(join(tmpdir(), 'godwit-root-only-'));
+    rootOnly = scratchDir('godwit-root-only-');
   });
   afterEach(() => {
     rmSync(work, { recursive: true, force: true });

@@ -5,11 +5,10 @@
  * now, and goes on only when told: asked on a terminal, or --rollback-files off one.
  */
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Process } from '@godwit/schemas';
-import { REPO, api, cli, cluster, mosrun, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, type Harness, mosrun, processInfo, program, REPO, scratchDir } from './harness.js';
 import { openTerminal } from './tmux.js';
 
 /** logcount's last line: the sum of 1..n and how many lines its log holds */
@@ -27,7 +26,7 @@ describe('recovery and exit say what they do', function () {
     mine = join(h.home, 'checkpoints', h.info.client.user);
   });
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'godwit-talk-'));
+    dir = scratchDir('godwit-talk-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

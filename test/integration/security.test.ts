@@ -4,12 +4,11 @@
  * keeps working. The suite ends with a table: attack, expected, result.
  */
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import type { Migration, Process } from '@godwit/schemas';
-import { api, cli, cluster, eventually, guestEnv, mosrun, processInfo, program, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, guestEnv, type Harness, mosrun, processInfo, program, scratchDir } from './harness.js';
 
 interface Row {
   attack: string;
@@ -34,7 +33,7 @@ describe('security: the guest tries to get past its account', function () {
     this.timeout(180_000);
     h = await cluster();
     guest = h.info.guestAccount;
-    dir = mkdtempSync(join(tmpdir(), 'godwit-security-'));
+    dir = scratchDir('godwit-security-');
     chownSync(dir, guest.uid, guest.gid);
   });
   after(() => {
@@ -83,7 +82,7 @@ describe('security: the guest tries to get past its account', function () {
 
   it('a setuid-root program gives the guest no root', async function () {
     this.timeout(120_000);
-    const tools = mkdtempSync(join(tmpdir(), 'godwit-suid-'));
+    const tools = scratchDir('godwit-suid-');
     try {
       chmodSync(tools, 0o755);
       const id = join(tools, 'id');
@@ -111,7 +110,7 @@ describe('security: the guest tries to get past its account', function () {
 
   it('refuses a working directory the guest may not use, as the guest', async function () {
     this.timeout(60_000);
-    const secret = mkdtempSync(join(tmpdir(), 'godwit-rootonly-'));
+    const secret = scratchDir('godwit-rootonly-');
     try {
       chmodSync(secret, 0o700);
       const res = await cli(h, 'mosrun', ['true'], { env: guestEnv(h), cwd: secret });
@@ -276,7 +275,7 @@ for i in range(1, 600):
         writeFileSync(join(work, sub, 'data'), `${sub}\n`);
         chownSync(join(work, sub), guest.uid, guest.gid);
       }
-      rootOnly = mkdtempSync(join(tmpdir(), 'godwit-root-only-'));
+      rootOnly = scratchDir('godwit-root-only-');
       chmodSync(rootOnly, 0o700);
       writeFileSync(join(rootOnly, 'secret'), 'root only secret\n', { mode: 0o600 });
       writeFileSync(join(rootOnly, 'data'), 'x'.repeat(1234), { mode: 0o600 });

@@ -4,13 +4,12 @@
  * and a move's pages go through a CRIU page server that talks TLS, a full copy's and a lazy one's.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ACCOUNT_HEADER, type OrchestratorConfig } from '@godwit/schemas';
 import { type ClientTls, fetchOver } from '@godwit/schemas/tls';
 import { makeClusterCerts } from '../../cli/src/cluster/certs.js';
-import { api, cli, cluster, eventually, mosrun, processInfo, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, type Harness, mosrun, processInfo, scratchDir } from './harness.js';
 
 describe('TLS between the cluster parts', function () {
   let h: Harness;
@@ -39,7 +38,7 @@ describe('TLS between the cluster parts', function () {
     h = await cluster();
     config = JSON.parse(readFileSync(join(h.home, 'orchestrator', 'config.json'), 'utf8')) as OrchestratorConfig;
     ca = tlsFile('ca.crt');
-    strangerDir = mkdtempSync(join(tmpdir(), 'godwit-tls-stranger-'));
+    strangerDir = scratchDir('godwit-tls-stranger-');
     const other = await makeClusterCerts(strangerDir, { orchestratorAddress: '127.0.0.1', nodes: [{ name: node0().name, address: node0().address }] });
     const files = other.nodes.get(node0().name)!;
     stranger = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };

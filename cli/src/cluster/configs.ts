@@ -8,12 +8,20 @@ import path from 'node:path';
 import type { AgentConfig, ClientConfig, OrchestratorConfig } from '@godwit/schemas';
 import type { ClusterCerts } from './certs.js';
 import { GUEST_ACCOUNT } from './guest-account.js';
-import { AGENT_PORT, names, ORCHESTRATOR_PORT, socketOf } from './names.js';
+import { AGENT_PORT, CONTROL_ROOT, names, ORCHESTRATOR_PORT, SOCKET_ROOT, socketOf } from './names.js';
 import { writeJson, type ClusterState, type HomePaths } from './state.js';
 import { CliError, isErrno } from '../errors.js';
 
 const DEFAULT_CRIU = '/usr/local/sbin/criu';
 export const DEFAULT_TINI = '/usr/bin/tini';
+
+/**
+ * what each simulated node has of its own, as a machine would: its scratch directories, its
+ * /run, its local data (/dev/shm is each program's own: agent/keeper/keeper-mounts.c)
+ */
+export const NODE_LOCAL_PATHS = ['/tmp', '/var/tmp', '/run', '/var/local'];
+/** where a node keeps them: `cluster down` removes it with the node's directory */
+export const nodeLocalDir = (p: HomePaths, node: string) => path.join(p.nodesDir, node, 'local');
 
 function token(): string {
   return crypto.randomBytes(24).toString('base64url');
@@ -117,9 +125,10 @@ export function writeConfigs(
       controlDir: opts.controlDir,
       localSocket: socketOf(state.id, n.name),
       ...(opts.cpuFeatureMask[n.name]?.length ? { cpuFeatureMask: [...opts.cpuFeatureMask[n.name]!] } : {}),
-      // what an NFS mount would share between machines: the checkout, godwit's home and the
-      // users' home directories; /tmp, /var/tmp and /dev/shm are each node's own
-      sharedPaths: [state.repo, p.home, '/home', '/root'],
+      nodeLocal: { dir: nodeLocalDir(p, n.name), paths: NODE_LOCAL_PATHS },
+      // what an NFS mount would give every node: the checkout, this home, the users' homes, and
+      // the control directories and local sockets, which the simulation keeps in the machine's /run
+      sharedPaths: [state.repo, p.home, '/home', '/root', CONTROL_ROOT, SOCKET_ROOT],
     };
     const file = path.join(dir, 'config.json');
     writeJson(file, config);

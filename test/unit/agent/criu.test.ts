@@ -83,6 +83,14 @@ describe("the agent's CRIU command lines", () => {
       '--external', 'mnt[godwit-control]:/run/c', '--lazy-pages',
     ]);
   });
+
+  it("names a node's own mounts external under their path's key at a dump, and binds the destination's directory for each at a restore", () => {
+    expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: [], localMounts: ['/tmp', '/var/tmp'] }).join(' ')).to.include(
+      '--external mnt[/tmp]:godwit-local/tmp --external mnt[/var/tmp]:godwit-local/var/tmp',
+    );
+    const restore = restoreArgs({ imagesDir: '/d', logName: 'r.log', pidfile: '/d/pid', inodes, localDirs: [{ point: '/tmp', dir: '/n1/local/tmp' }] });
+    expect(restore.slice(-2)).to.deep.equal(['--external', 'mnt[godwit-local/tmp]:/n1/local/tmp']);
+  });
 });
 
 describe("the agent's CRIU steps, on a fake CRIU", () => {
