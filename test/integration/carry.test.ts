@@ -37,6 +37,25 @@ for line in sys.stdin:
     print('sparse', s.read().decode(), flush=True)
 `;
 
+/**
+ * python3: a SQLite database in WAL mode at argv[1], its connection open throughout; for each
+ * line read, 100 more rows committed one by one, then the row count and the integrity check.
+ */
+const SQLITE = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+print('mode', db.execute('pragma journal_mode=wal').fetchone()[0], flush=True)
+db.execute('create table t(n integer primary key, v text)')
+n = 0
+for line in sys.stdin:
+    for k in range(100):
+        n += 1
+        db.execute('begin')
+        db.execute('insert into t values (?, ?)', (n, 'row %d' % n))
+        db.execute('commit')
+    print('rows', db.execute('select count(*) from t').fetchone()[0], db.execute('pragma integrity_check').fetchone()[0], flush=True)
+`;
+
 /** asks the program to re-read its files; resolves with what it read the nth time */
 async function reread(run: Run, n: number): Promise<{ sum: string; tail: string }> {
   run.child.stdin!.write('again\n');
@@ -95,6 +114,35 @@ describe('files that move with the program', function () {
       }
     });
   }
+
+  it('moves a python program with a SQLite database in WAL mode in /var/tmp, which keeps committing', async function () {
+    this.timeout(300_000);
+    const name = `godwit-wal-${process.pid}.db`;
+    const run = mosrun(h, ['python3', '-c', SQLITE, `/var/tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^mode wal$/m);
+    const commit = async (rows: number) => {
+      run.child.stdin!.write('more\n');
+      await run.waitFor(new RegExp(`^rows ${rows} ok$`, 'm'));
+    };
+    try {
+      await commit(100);
+      for (const [to, rows] of [['node1', 200], ['node2', 300]] as const) {
+        const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), to]);
+        expect(mig.exitCode, `mosmigrate to ${to}: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+        expect((await processInfo(h, id)).node).to.equal(to);
+        expect(existsSync(localDir(h, to, `var/tmp/${name}-wal`)), `its write-ahead log is in ${to}'s /var/tmp`).to.equal(true);
+        await commit(rows);
+      }
+      for (const node of ['node0', 'node1']) {
+        await eventually(async () => (['', '-wal', '-shm'].every((x) => !existsSync(localDir(h, node, `var/tmp/${name}${x}`))) ? true : undefined), `the database to leave ${node}`);
+      }
+      run.child.stdin!.end();
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) for (const x of ['', '-wal', '-shm']) rmSync(localDir(h, node, `var/tmp/${name}${x}`), { force: true });
+    }
+  });
 
   it("refuses a move when a different file is at the same path on the destination, before the program stops, naming it", async function () {
     this.timeout(180_000);
