@@ -77,7 +77,7 @@ export interface HeldFiles {
  * program holds it: what is packed later is that very file, whatever its path names by then.
  * Refuses, before anything stops, a file that is not the owner's: the destination writes it as theirs.
  */
-export function holdCarried(local: NodeLocal | undefined, carried: readonly UsedFile[], owner: Account, node: string): HeldFiles {
+export function holdCarried(local: NodeLocal | undefined, carried: readonly UsedFile[], owner: Account): HeldFiles {
   const held: HeldFiles = { files: [] };
   try {
     for (const used of carried) {

@@ -13,7 +13,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
-import { carryOf, carryPlanOf } from './carry-plan.js';
+import { carryOf } from './carry-plan.js';
 import { carryHelperPath, holdCarried, packCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
@@ -99,7 +99,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     const account = procs.meta(id)?.account;
     if (!carried.length) return { files: [] };
     if (account === undefined) throw new GodwitError('GODWIT_ERR_INTERNAL', `${node} does not know whose process ${id} is (its meta.json names no account): the files it uses cannot be carried`);
-    return holdCarried(config.nodeLocal, carried, await resolveAccount(account, node), node);
+    return holdCarried(config.nodeLocal, carried, await resolveAccount(account, node));
   }
 
   async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit, localMounts, held }: DumpPlan): Promise<Dumped> {
@@ -197,19 +197,26 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
      * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
      * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
      */
-    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[] }> {
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[]; held: HeldFiles }> {
       const cur = running(id);
       const controlMounts = controlMountsOf(cur.rootPid);
       const localMounts = localMountsOf(config.nodeLocal, cur.rootPid);
       return asOnlyDump(id, async () => {
-        // a checkpoint keeps the tree's deleted files in its images, as a move does
-        const { ghostLimitBytes: ghostLimit } = carryPlanOf(config, id, cur.rootPid);
-        let stoppedAt = 0;
-        const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-          const spawned = () => (stoppedAt = Date.now());
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, localMounts, ghostLimit, spawned });
-        });
-        return { proc: cur, stoppedAt, lockTables, controlMounts };
+        // a checkpoint keeps the tree's deleted files in its images, as a move does, and its
+        // node-local files, held open here for the caller to pack (packCarried) while it is stopped
+        const { plan, carried } = carryOf(config, id, cur.rootPid);
+        const held = await holdFiles(id, carried);
+        try {
+          let stoppedAt = 0;
+          const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
+            const spawned = () => (stoppedAt = Date.now());
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, localMounts, ghostLimit: plan.ghostLimitBytes, spawned });
+          });
+          return { proc: cur, stoppedAt, lockTables, controlMounts, held };
+        } catch (err) {
+          releaseHeld(held);
+          throw err;
+        }
       });
     },
   };

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run } from './harness.js';
+import { api, asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run, scratchDir } from './harness.js';
 
 const MiB = 1 << 20;
 const localDir = (h: Harness, node: string, path: string) => join(h.home, 'nodes', node, 'local', path);
@@ -141,6 +141,36 @@ describe('files that move with the program', function () {
       expect((await run.child).exitCode, run.stderr()).to.equal(0);
     } finally {
       for (const node of ['node0', 'node1', 'node2']) for (const x of ['', '-wal', '-shm']) rmSync(localDir(h, node, `var/tmp/${name}${x}`), { force: true });
+    }
+  });
+
+  it("recovers on node2 a checkpoint taken on node0 with the program's file in node0's /tmp: the file comes back in node2's", async function () {
+    this.timeout(300_000);
+    const name = `godwit-ckpt-${process.pid}`;
+    const cwd = scratchDir('godwit-carry-ckpt-');
+    const mine = join(h.home, 'checkpoints', h.info.client.user);
+    try {
+      const run = mosrun(h, ['-C', name, 'sh', '-c', `exec 3>/tmp/${name}; echo as checkpointed >&3; echo held; read line; cat /tmp/${name}`], { cwd, input: true });
+      const id = await run.id();
+      await run.waitFor(/^held$/m);
+      const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+      expect(taken.exitCode, taken.stderr).to.equal(0);
+      expect((await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' })).status).to.equal(204);
+      await run.child;
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
+      expect(existsSync(localDir(h, 'node2', `tmp/${name}`)), "node2's /tmp does not have it before").to.equal(false);
+
+      const back = mosrun(h, ['-r', 'node2', '-R', `${name}.1`], { cwd, input: true });
+      const rid = await back.id();
+      expect((await processInfo(h, rid)).node).to.equal('node2');
+      expect(readFileSync(localDir(h, 'node2', `tmp/${name}`), 'utf8'), "the file is back, in node2's /tmp").to.equal('as checkpointed\n');
+      back.child.stdin!.write('go\n');
+      expect((await back.child).exitCode, back.stderr()).to.equal(0);
+      expect(back.stdout(), 'the recovered program reads it').to.match(/^as checkpointed$/m);
+    } finally {
+      for (const node of ['node0', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+      rmSync(cwd, { recursive: true, force: true });
+      rmSync(join(mine, `${name}.1`), { force: true });
     }
   });
 

@@ -49,7 +49,7 @@ describe('carried files', () => {
     writeFileSync(src, 'middle', { flag: 'r+', encoding: 'utf8' });
     chmodSync(src, 0o640);
     utimesSync(src, 1_000_000, 2_000_000);
-    const held = holdCarried(local(), [used('sparse')], me, 'node0');
+    const held = holdCarried(local(), [used('sparse')], me);
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
     expect(statSync(join(dir, 'images', 'carried-0')).size, 'only the data travels').to.be.below(MiB);
     const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
@@ -64,7 +64,7 @@ describe('carried files', () => {
 
   it('refuses to write over a file or through a symbolic link planted at the place, names it, and removes what it wrote', async () => {
     for (const f of ['a', 'b']) writeFileSync(join(dir, 'node0', 'tmp', f), f);
-    const held = holdCarried(local(), [used('a'), used('b')], me, 'node0');
+    const held = holdCarried(local(), [used('a'), used('b')], me);
     await packCarried(HELPER, held, join(dir, 'images'), 'node0');
     const target = join(dir, 'precious');
     writeFileSync(target, 'precious');
@@ -81,7 +81,7 @@ describe('carried files', () => {
   it('leaves alone a file that took the place of the one it packed', async () => {
     const src = join(dir, 'node0', 'tmp', 'a');
     writeFileSync(src, 'packed');
-    const held = holdCarried(local(), [used('a')], me, 'node0');
+    const held = holdCarried(local(), [used('a')], me);
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
     rmSync(src);
     writeFileSync(src, 'another');
