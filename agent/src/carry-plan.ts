@@ -37,7 +37,8 @@ export interface CarryLimits {
 }
 
 export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes, raise }: CarryLimits): CarryPlan {
-  const planned: PlannedFile[] = files.map((f) => ({ ...f, ...fateOf(f, sharedPaths) }));
+  // where this node opens each file is its own business, not the plan's
+  const planned: PlannedFile[] = files.map((f) => ({ path: f.path, kind: f.kind, apparentBytes: f.apparentBytes, allocatedBytes: f.allocatedBytes, ...fateOf(f, sharedPaths) }));
   const moving = planned.filter((f) => f.fate !== 'stays');
   const carriedBytes = moving.reduce((sum, f) => sum + f.allocatedBytes, 0);
   const ghosts = planned.filter((f) => f.fate === 'ghost');
@@ -57,10 +58,17 @@ export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes,
  * there are godwit's own, and each node's agent makes its own.
  */
 export function carryPlanOf(config: Readonly<AgentConfig>, id: number, rootPid: number, carryMaxBytes?: number): CarryPlan {
+  return carryOf(config, id, rootPid, carryMaxBytes).plan;
+}
+
+/** the plan, and the files it would carry as the tree uses them (carried-files.ts opens them) */
+export function carryOf(config: Readonly<AgentConfig>, id: number, rootPid: number, carryMaxBytes?: number): { plan: CarryPlan; carried: UsedFile[] } {
   const own = [config.dataDir, ...(config.runDir ? [config.runDir] : [])];
-  return planCarry(treeFiles(rootPid, own), {
+  const used = treeFiles(rootPid, own);
+  const plan = planCarry(used, {
     sharedPaths: config.sharedPaths ?? [],
     limitBytes: carryMaxBytes ?? config.carry?.maxBytes ?? DEFAULT_CARRY_MAX_BYTES,
     raise: `raise the limit for this move with \`mosmigrate ${id} NODE --carry-max SIZE\` (carryMaxBytes in the API), or for every move with carry.maxBytes in ${config.node}'s agent configuration`,
   });
+  return { plan, carried: used.filter((_, i) => plan.files[i]!.fate === 'carried') };
 }

@@ -20,6 +20,7 @@ import { asOwnerPath, copyAsOwner, fileReason, sizesAsOwner, type SizeNow } from
 import type { InheritedFile } from './criu.js';
 import { errnoName } from './errno.js';
 import { MANIFEST, type Manifest, readArchive, writeArchive } from './checkpoint-file.js';
+import { carryHelperPath, packCarried, readCarried, releaseHeld } from './carried-files.js';
 import type { ImageStore } from './images.js';
 import type { Lifecycle } from './lifecycle.js';
 import { copyOpenFile, inside, O_ACCMODE, openFiles, type LiveFile, type TreeFile } from './open-files.js';
@@ -133,11 +134,13 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           const e = err instanceof GodwitError ? err : new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', (err as Error).message);
           throw new GodwitError(e.code === 'GODWIT_ERR_CANNOT_DUMP' ? 'GODWIT_ERR_CANNOT_CHECKPOINT' : e.code, `${e.message}; it runs on`, e.details);
         }
-        const { proc, stoppedAt, lockTables, controlMounts } = stopped;
+        const { proc, stoppedAt, lockTables, controlMounts, held } = stopped;
         const goOn = () => lifecycle.continueStopped(proc.rootPid, lockTables);
         let files: TreeFile[];
         let stoppedMs: number;
         try {
+          // its node-local files go in the checkpoint: a recovery on another node puts them back
+          if (held.files.length) await packCarried(carryHelperPath(config.keeperPath), held, work, node);
           const live: LiveFile[] = openFiles(proc.rootPid);
           files = live.map(({ at: _at, ...f }) => f);
           for (const [i, p] of distinctPaths(files).entries()) {
@@ -155,6 +158,8 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         } catch (err) {
           await goOn();
           throw new GodwitError('GODWIT_ERR_CANNOT_CHECKPOINT', `saving the files of process ${id} failed: ${(err as Error).message}; it runs on`);
+        } finally {
+          releaseHeld(held);
         }
         if (then === 'run') await goOn();
         stoppedMs = Date.now() - stoppedAt;
@@ -206,7 +211,9 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         }
         const account = await resolveAccount(req.account, node);
         const isSaved = (path: string) => manifest.files.some((x) => x.path === path && x.saved);
-        const looked = paths.filter((p) => !remapped.has(p) && !isSaved(p));
+        // node-local files it carries come back with it (restore.ts puts them in place)
+        const carried = new Set(readCarried(dir)?.files.map((f) => f.path));
+        const looked = paths.filter((p) => !remapped.has(p) && !isSaved(p) && !carried.has(p));
         const sizes = await sizesAsOwner(asOwner, account, looked, node);
         const sizeOf = new Map(looked.map((p, i) => [p, sizes[i]!]));
         const inherit: InheritedFile[] = [];
@@ -223,7 +230,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
             // it comes back without setuid, setgid or sticky bits: CRIU, seeing another mode than
             // the checkpoint's, would refuse it, so it gets it open
             if (f.fileMode & ~0o777) inherit.push({ path, open: path, flags: keep, offset: f.offset });
-          } else {
+          } else if (!carried.has(path)) {
             const now = sizeOf.get(path)!;
             if ('size' in now && now.size === f.size) continue;
             if (req.acceptChanged && 'size' in now) inherit.push({ path, open: path, flags: keep, offset: Math.min(f.offset, now.size) });

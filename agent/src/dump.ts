@@ -2,16 +2,19 @@
  * Dumping a running program into a migration's images (a move or a freeze), and into a
  * checkpoint's directory, leaving it stopped. A migration's dump runs these steps in order:
  *   1. refuseUnmovable   say in words why the tree cannot leave, its files included, before anything stops
- *   2. dumpTree          CRIU dumps it (out of the CPU quota, see dump-lock.ts)
- *   3. releaseSource     direct/lazy: hold it stopped here; otherwise: end it here, keep its input
- *   4. describeImages    godwit.json: what the destination needs to restore
- *   5. vouchOrKeep       how the images' bytes are later known to be godwit's
+ *   2. holdCarried       open the node-local files it carries, as it holds them (carried-files.ts)
+ *   3. dumpTree          CRIU dumps it (out of the CPU quota, see dump-lock.ts), and the held files are packed with it
+ *   4. releaseSource     direct/lazy: hold it stopped here; otherwise: end it here, keep its input
+ *   5. describeImages    godwit.json: what the destination needs to restore
+ *   6. vouchOrKeep       how the images' bytes are later known to be godwit's
  * A dump that fails leaves no images.
  */
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
-import { carryPlanOf } from './carry-plan.js';
+import { resolveAccount } from './accounts.js';
+import { carryOf } from './carry-plan.js';
+import { carryHelperPath, holdCarried, packCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
 import { localMountsOf } from './node-local.js';
@@ -36,6 +39,8 @@ interface DumpPlan {
   /** CRIU's --ghost-limit: the largest file the tree holds deleted (carry-plan.ts) */
   ghostLimit: number;
   localMounts: string[];
+  /** the node-local files it carries, held open until packed */
+  held: HeldFiles;
 }
 
 /** what dumpTree made of the tree */
@@ -72,13 +77,13 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
 
   const what = (id: number, cur: AgentProc) => `process ${id} (pid ${cur.pid ?? cur.rootPid}) on ${node}`;
 
-  /** returns the ghost limit its dump needs */
-  function refuseUnmovable(id: number, cur: AgentProc, lazy: boolean, carryMaxBytes: number | undefined): number {
+  /** returns the ghost limit its dump needs, and the files it carries */
+  function refuseUnmovable(id: number, cur: AgentProc, lazy: boolean, carryMaxBytes: number | undefined): ReturnType<typeof carryOf> {
     const blockers = cannotMove(cur.rootPid, node);
     if (blockers.length) {
       throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
     }
-    const carry = carryPlanOf(config, id, cur.rootPid, carryMaxBytes);
+    const { plan: carry, carried } = carryOf(config, id, cur.rootPid, carryMaxBytes);
     if (carry.refusal) {
       throw new GodwitError('GODWIT_ERR_CARRY_LIMIT', `process ${id} cannot leave ${node}: ${carry.refusal}; it runs on`, { carriedBytes: carry.carriedBytes, limitBytes: carry.limitBytes });
     }
@@ -86,10 +91,18 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       const why = cannotMoveLazily(cur.rootPid);
       if (why.length) throw new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `lazy migration cannot be used: ${why.join('; ')}; the process was not stopped`, { strategy: 'lazy' });
     }
-    return carry.ghostLimitBytes;
+    return { plan: carry, carried };
   }
 
-  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit, localMounts }: DumpPlan): Promise<Dumped> {
+  /** opens the files it carries, as the program holds them, refusing one the owner could not have written */
+  async function holdFiles(id: number, carried: ReturnType<typeof carryOf>['carried']): Promise<HeldFiles> {
+    const account = procs.meta(id)?.account;
+    if (!carried.length) return { files: [] };
+    if (account === undefined) throw new GodwitError('GODWIT_ERR_INTERNAL', `${node} does not know whose process ${id} is (its meta.json names no account): the files it uses cannot be carried`);
+    return holdCarried(config.nodeLocal, carried, await resolveAccount(account, node));
+  }
+
+  async function dumpTree({ id, migrationId, cur, lazy, direct, pageServer, controlMounts, ghostLimit, localMounts, held }: DumpPlan): Promise<Dumped> {
     const dir = await images.fresh(migrationId, lazy);
     const lazyAt = lazy ? { host: config.listen.host, port: await ports.pick(config.listen.host) } : undefined;
     let stoppedAt = 0;
@@ -105,6 +118,8 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       }
       dumpMs = Date.now() - stoppedAt;
     });
+    // the program is stopped (or ended) now: its files are as it left them
+    if (held.files.length) recordPacked(config.dataDir, migrationId, procs.meta(id)?.account ?? '', await packCarried(carryHelperPath(config.keeperPath), held, dir, node));
     return { dir, stoppedAt, dumpMs, lockTables, lazyAt, server };
   }
 
@@ -154,9 +169,13 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     async dump(id: number, migrationId: number, pageServer?: PageServer, lazy = false, carryMaxBytes?: number): Promise<DumpResult> {
       const cur = running(id);
       return asOnlyDump(id, async () => {
-        const ghostLimit = refuseUnmovable(id, cur, lazy, carryMaxBytes);
+        const { plan: carry, carried } = refuseUnmovable(id, cur, lazy, carryMaxBytes);
         const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
-        const plan: DumpPlan = { id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit, localMounts: localMountsOf(config.nodeLocal, cur.rootPid) };
+        const held = await holdFiles(id, carried);
+        const plan: DumpPlan = {
+          id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit: carry.ghostLimitBytes,
+          localMounts: localMountsOf(config.nodeLocal, cur.rootPid), held,
+        };
         try {
           const dumped = await dumpTree(plan);
           const keeping = await releaseSource(plan, dumped);
@@ -166,6 +185,8 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
           const { stoppedAt, dumpMs } = dumped;
           return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping) };
         } catch (err) {
+          releaseHeld(held);
+          takePacked(config.dataDir, migrationId);
           await images.remove(migrationId);
           throw err;
         }
@@ -176,19 +197,26 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
      * Dumps the program into dir and leaves its tree stopped (a checkpoint): whoever called
      * resumes it with continueStopped, or ends it with endStopped, once the images are safe.
      */
-    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[] }> {
+    async dumpStopped(id: number, dir: string): Promise<{ proc: AgentProc; stoppedAt: number; lockTables: string[]; controlMounts: string[]; held: HeldFiles }> {
       const cur = running(id);
       const controlMounts = controlMountsOf(cur.rootPid);
       const localMounts = localMountsOf(config.nodeLocal, cur.rootPid);
       return asOnlyDump(id, async () => {
-        // a checkpoint keeps the tree's deleted files in its images, as a move does
-        const { ghostLimitBytes: ghostLimit } = carryPlanOf(config, id, cur.rootPid);
-        let stoppedAt = 0;
-        const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
-          const spawned = () => (stoppedAt = Date.now());
-          await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, localMounts, ghostLimit, spawned });
-        });
-        return { proc: cur, stoppedAt, lockTables, controlMounts };
+        // a checkpoint keeps the tree's deleted files in its images, as a move does, and its
+        // node-local files, held open here for the caller to pack (packCarried) while it is stopped
+        const { plan, carried } = carryOf(config, id, cur.rootPid);
+        const held = await holdFiles(id, carried);
+        try {
+          let stoppedAt = 0;
+          const lockTables = await dumpAlone(cur.rootPid, async (lockNetwork) => {
+            const spawned = () => (stoppedAt = Date.now());
+            await criu.dump({ pid: cur.rootPid, imagesDir: dir, what: what(id, cur), leaveStopped: true, lockNetwork, controlMounts, localMounts, ghostLimit: plan.ghostLimitBytes, spawned });
+          });
+          return { proc: cur, stoppedAt, lockTables, controlMounts, held };
+        } catch (err) {
+          releaseHeld(held);
+          throw err;
+        }
       });
     },
   };

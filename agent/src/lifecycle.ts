@@ -4,6 +4,8 @@
  * checkpoints call.
  */
 import type { LaunchRequest } from '@godwit/schemas';
+import { resolveAccount } from './accounts.js';
+import { carryHelperPath, removeCarried, takePacked } from './carried-files.js';
 import { quotaLifts } from './cpu-quota.js';
 import { createDumper } from './dump.js';
 import { createDumpLock } from './dump-lock.js';
@@ -36,8 +38,18 @@ export function createLifecycle(deps: LifecycleDeps) {
     endStopped: stopped.endStopped,
     lazyStatus: lazy.lazyStatus,
 
-    /** The migration is over: forget its images and the network lock CRIU left for the dumped tree. */
-    async discardImages(migrationId: number): Promise<void> {
+    /**
+     * The migration is over: forget its images and the network lock CRIU left for the dumped
+     * tree. `moved`: it succeeded, so the node-local files this (source) node packed for it go too.
+     */
+    async discardImages(migrationId: number, moved = false): Promise<void> {
+      const packed = takePacked(config.dataDir, migrationId);
+      if (moved && packed?.files.length) {
+        const owner = await resolveAccount(packed.account, config.node);
+        for (const problem of await removeCarried(carryHelperPath(config.keeperPath), owner, packed.files)) {
+          deps.log.warn(`could not remove a file carried away by migration ${migrationId}: ${problem}`);
+        }
+      }
       const meta = images.readMeta(migrationId);
       await removeLockTables(meta?.lockTables ?? images.frozenFor(migrationId)?.lockTables ?? []);
       lazy.forget(migrationId, meta);

@@ -10,6 +10,7 @@ import { lastWords } from './criu-log.js';
 import { LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
 import { keeperUser, resolveAccount } from './accounts.js';
 import { openRefused } from './as-owner.js';
+import { carryHelperPath, placeCarried, removeCarried } from './carried-files.js';
 import { keeperControlPath } from './control-mount.js';
 import { checkImageCreds } from './image-creds.js';
 import { UNREAD_FILE } from './image-meta.js';
@@ -23,7 +24,7 @@ import type { LifecycleContext } from './lifecycle-deps.js';
 
 const RESTORE_TIMEOUT_MS = 10 * 60_000;
 
-export function createRestorer({ config, node, criu, procs, images, writeStdin, control, spoolBytes }: LifecycleContext, lazy: Pick<LazyDaemons, 'pagerFor'>) {
+export function createRestorer({ config, node, criu, procs, images, writeStdin, control, spoolBytes, log }: LifecycleContext, lazy: Pick<LazyDaemons, 'pagerFor'>) {
   async function restoreThawed(id: number, req: RestoreRequest, t0: number): Promise<RestoreResult> {
     const meta = images.readMeta(req.migrationId);
     if (!meta || meta.processId !== id) {
@@ -58,6 +59,19 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     const stopPager = () => {
       control?.unfollow(id);
       if (pager) killCriu(pager.pid);
+    };
+    // the files it carries go in place first; a restore that fails takes them away again
+    const carryHelper = carryHelperPath(config.keeperPath);
+    let placed;
+    try {
+      placed = await placeCarried(carryHelper, config.nodeLocal, imagesDir, account, node);
+    } catch (err) {
+      stopPager();
+      procs.removeEpoch(id, req.epoch);
+      throw err;
+    }
+    const unplace = async () => {
+      for (const problem of await removeCarried(carryHelper, account, placed)) log.warn(`could not remove a file carried for process ${id}: ${problem}`);
     };
     // the keeper shows the control view as the owner's, and a recovery's keeper opens the
     // program's files with the owner's rights
@@ -103,12 +117,14 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
       );
     } catch (err) {
       stopPager();
+      await unplace();
       procs.removeEpoch(id, req.epoch);
       throw new GodwitError('GODWIT_ERR_CANNOT_RESTORE', `could not restore process ${id} on ${node}: ${(err as Error).message}`);
     }
     started = ev.ev === 'started';
     if (ev.ev !== 'started') {
       stopPager();
+      await unplace();
       procs.removeEpoch(id, req.epoch);
       if (pagerFailed !== undefined) {
         const why = lastWords(await readFile(join(imagesDir, LAZY_PAGES_LOG), 'utf8').catch(() => '')) ?? `it exited (${pagerFailed ?? 'killed'}) before the restore finished`;

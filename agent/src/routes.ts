@@ -16,6 +16,8 @@ import {
   LaunchRequest,
   LazyStatusQuery,
   type CarryPlan,
+  CarryCheckRequest,
+  type CarryCheckResult,
   InspectQuery,
   type ProcInspection,
   RestoreRequest,
@@ -53,14 +55,18 @@ export interface RouteDeps {
   control?: Control;
   /** what a move of the process would do with its files (carry-plan.ts) */
   carryPlan: (id: number, rootPid: number, carryMaxBytes?: number) => CarryPlan;
+  /** which places of files a move would carry here are taken (carried-files.ts) */
+  carryConflicts: (files: CarryCheckRequest['files']) => string[];
 }
 
 const Id = IdParam;
 const IdEpoch = Closed({ id: Digits, epoch: Digits });
 const Mid = Closed({ migrationId: Digits });
 const MigrationRef = Closed({ migrationId: Type.Integer() });
+/** moved: the migration succeeded (its source removes the files it carried away) */
+const DiscardImagesQuery = Closed({ moved: Type.Optional(Type.Boolean()) });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
@@ -245,6 +251,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     lifecycle.lazyStatus(Number(req.params.migrationId), req.query.waitMs ?? 0),
   );
 
+  // asked before a move stops its program: would the files it carries find their places free here?
+  app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (req): Promise<CarryCheckResult> => ({ conflicts: carryConflicts(req.body.files) }));
+
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);
     const bytes = images.bytesOf(mid);
@@ -252,9 +261,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     return { bytes };
   });
 
-  app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
+  app.delete('/v1/images/:migrationId', { schema: { params: Mid, querystring: DiscardImagesQuery } }, async (req, reply) => {
     credentials.revoke(Number(req.params.migrationId));
-    await lifecycle.discardImages(Number(req.params.migrationId));
+    await lifecycle.discardImages(Number(req.params.migrationId), req.query.moved === true);
     return reply.status(204).send();
   });
 };

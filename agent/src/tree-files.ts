@@ -16,6 +16,8 @@ export interface UsedFile {
   kind: UsedFileKind;
   apparentBytes: number;
   allocatedBytes: number;
+  /** where this node opens the very file the program uses (/proc/PID/fd/N, a map_files entry, /proc/PID/cwd) */
+  at: string;
 }
 
 /** what the kernel appends to the path of a file deleted while open */
@@ -77,6 +79,7 @@ export function treeFiles(rootPid: number, excluded: readonly string[]): UsedFil
       apparentBytes: isRegular ? Number(st.size) : 0,
       // st_blocks counts 512-byte units whatever the file system's block size
       allocatedBytes: isRegular ? Number(st.blocks) * 512 : 0,
+      at: statPath,
     });
   };
   for (const pid of treePids(rootPid)) {

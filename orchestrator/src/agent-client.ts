@@ -4,6 +4,8 @@
  */
 import {
   type AgentProc,
+  type CarryCheckRequest,
+  type CarryCheckResult,
   type FileSizesRequest,
   type FileSizesResult,
   type StageCheckpointRequest,
@@ -82,7 +84,10 @@ export interface AgentClient {
   resume(id: number, migrationId: number): Promise<void>;
   /** whether the agent holds images of that migration */
   hasImages(migrationId: number): Promise<boolean>;
-  deleteImages(migrationId: number): Promise<void>;
+  /** forgets a migration's images; moved: it succeeded, and this source removes the node-local files it carried away */
+  deleteImages(migrationId: number, moved?: boolean): Promise<void>;
+  /** which places of the files a move would carry are taken on this (destination) node */
+  carryCheck(req: CarryCheckRequest): Promise<CarryCheckResult>;
   /** what would keep the process from leaving this node, or from leaving lazily, and its size (nothing is stopped to find out) */
   inspect(id: number, q?: InspectQuery): Promise<ProcInspection>;
   /** how the background transfer of a lazy migration to this (destination) node goes; the answer may wait waitMs for its end */
@@ -215,7 +220,8 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
       await res.arrayBuffer();
       return res.status === 200;
     },
-    deleteImages: (mid) => none({ method: 'DELETE', path: `/v1/images/${mid}`, timeoutMs: timeouts.shortMs }),
+    deleteImages: (mid, moved = false) => none({ method: 'DELETE', path: `/v1/images/${mid}${moved ? '?moved=true' : ''}`, timeoutMs: timeouts.shortMs }),
+    carryCheck: (req) => json({ method: 'POST', path: '/v1/carry-check', json: req, timeoutMs: timeouts.shortMs }),
     inspect: (id, q = {}) => json({ method: 'GET', path: `/v1/procs/${id}/blockers?${query(q)}`, timeoutMs: timeouts.shortMs }),
     lazyStatus: (mid, waitMs = 0) => json({ method: 'GET', path: `/v1/images/${mid}/lazy?${query({ waitMs })}`, timeoutMs: timeouts.shortMs + waitMs }),
     keptAppend: (id, q, frames) =>

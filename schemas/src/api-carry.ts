@@ -44,3 +44,14 @@ export const CarryPlan = Closed({
   refusal: Type.Union([Type.String(), Type.Null()]),
 });
 export type CarryPlan = Static<typeof CarryPlan>;
+
+/** The files a move would carry, for its destination to say whether their places are free (asked before the program stops). */
+export const CarryCheckRequest = Type.Object({
+  files: Type.Array(Type.Object({ path: Type.String({ pattern: '^/' }), kind: UsedFileKind }), { maxItems: 4096 }),
+});
+export type CarryCheckRequest = Static<typeof CarryCheckRequest>;
+export const CarryCheckResult = Type.Object({
+  /** each place already taken on the destination, in words naming it; empty when all are free */
+  conflicts: Type.Array(Type.String()),
+});
+export type CarryCheckResult = Static<typeof CarryCheckResult>;

@@ -31,6 +31,8 @@ export const ERRORS = {
   GODWIT_ERR_CANNOT_DUMP: { statusCode: 422, error: 'Unprocessable Entity' },
   /** the node-local files a move would carry pass the limit: refused before the program stopped */
   GODWIT_ERR_CARRY_LIMIT: { statusCode: 422, error: 'Unprocessable Entity' },
+  /** another file is already where a carried file would go on the destination: refused, naming it */
+  GODWIT_ERR_CARRY_CONFLICT: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_CANNOT_RESTORE: { statusCode: 422, error: 'Unprocessable Entity' },
   /** the credentials in a dump's images are not its owner's: they are not restored */
   GODWIT_ERR_BAD_IMAGES: { statusCode: 422, error: 'Unprocessable Entity' },

@@ -35,8 +35,8 @@ export interface MigrationEnds {
   finishStayed(m: MigrationRow, found: AgentProc, reason: string): Migration;
   /** the process is nowhere to be found */
   finishLost(m: MigrationRow, reason: string): Migration;
-  /** deletes the migration's images on both its nodes, logging what could not be */
-  cleanupImages(m: MigrationRow): void;
+  /** deletes the migration's images on both its nodes, logging what could not be; moved: it succeeded */
+  cleanupImages(m: MigrationRow, moved?: boolean): void;
 }
 
 /**
@@ -48,9 +48,10 @@ export function createEnds(ctx: Ctx, rec: MigrationRecord, lock: MigrationLock, 
   const { db, bus, log } = ctx;
   const { transition, ended } = rec;
 
-  function cleanupImages(m: MigrationRow): void {
-    for (const node of [m.from_node, m.to_node]) {
-      ctx.agent(node).deleteImages(m.id).catch((err: unknown) => {
+  function cleanupImages(m: MigrationRow, moved = false): void {
+    for (const node of new Set([m.from_node, m.to_node])) {
+      // the source of a move that succeeded removes the node-local files it carried away
+      ctx.agent(node).deleteImages(m.id, moved && node === m.from_node && m.from_node !== m.to_node).catch((err: unknown) => {
         log.warn({ err, migration: m.id, node }, `could not delete the images of migration ${m.id} on ${node}`);
       });
     }
@@ -107,7 +108,7 @@ export function createEnds(ctx: Ctx, rec: MigrationRecord, lock: MigrationLock, 
       });
     });
     bus.emit('process', m.process_id);
-    cleanupImages(m);
+    cleanupImages(m, true);
     return toMigration(db.q.migrationById.get(done.id)!);
   }
 

@@ -7,6 +7,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
+  CarryCheckRequest,
+  type CarryCheckResult,
   AccountName,
   DumpRequest,
   type DumpResult,
@@ -87,6 +89,9 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
     }
     return { bytes: IMAGE_BYTES };
   });
+
+  // the fake's programs use no node-local files: every place is free
+  app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (): Promise<CarryCheckResult> => ({ conflicts: [] }));
 
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
     state.credentials.revoke(Number(req.params.migrationId));

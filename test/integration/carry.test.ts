@@ -1,0 +1,232 @@
+/**
+ * Files that move with the program: a program's files in its node's own /tmp go with it to the
+ * destination's /tmp (content, mode, times; a sparse file stays sparse), and leave nothing behind;
+ * a place already taken on the destination refuses the move before the program stops, naming it.
+ */
+import { expect } from 'chai';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { api, asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run, scratchDir } from './harness.js';
+
+const MiB = 1 << 20;
+const localDir = (h: Harness, node: string, path: string) => join(h.home, 'nodes', node, 'local', path);
+
+/**
+ * python3: writes 50 MiB of random bytes to argv[1] and a sparse file (256 MiB, 20 bytes of
+ * data at its end) to argv[2], holding both open; prints the first's checksum, and for each
+ * line read re-reads both from the start.
+ */
+const SCRATCH = `
+import hashlib, os, sys
+f = open(sys.argv[1], 'w+b')
+h = hashlib.sha256()
+for i in range(50):
+    b = os.urandom(1 << 20)
+    f.write(b)
+    h.update(b)
+f.flush()
+s = open(sys.argv[2], 'w+b')
+s.seek(256 << 20)
+s.write(b'end of a sparse file')
+s.flush()
+print('wrote', h.hexdigest(), flush=True)
+for line in sys.stdin:
+    f.seek(0)
+    print('read', hashlib.sha256(f.read()).hexdigest(), flush=True)
+    s.seek(256 << 20)
+    print('sparse', s.read().decode(), flush=True)
+`;
+
+/**
+ * python3: a SQLite database in WAL mode at argv[1], its connection open throughout; for each
+ * line read, 100 more rows committed one by one, then the row count and the integrity check.
+ */
+const SQLITE = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+print('mode', db.execute('pragma journal_mode=wal').fetchone()[0], flush=True)
+db.execute('create table t(n integer primary key, v text)')
+n = 0
+for line in sys.stdin:
+    for k in range(100):
+        n += 1
+        db.execute('begin')
+        db.execute('insert into t values (?, ?)', (n, 'row %d' % n))
+        db.execute('commit')
+    print('rows', db.execute('select count(*) from t').fetchone()[0], db.execute('pragma integrity_check').fetchone()[0], flush=True)
+`;
+
+/** asks the program to re-read its files; resolves with what it read the nth time */
+async function reread(run: Run, n: number): Promise<{ sum: string; tail: string }> {
+  run.child.stdin!.write('again\n');
+  await eventually(async () => ((run.stdout().match(/^sparse .*$/gm)?.length ?? 0) >= n ? true : undefined), () => `re-read #${n}; stdout: ${run.stdout().slice(-300)}`, 60_000);
+  const sums = [...run.stdout().matchAll(/^read (\w+)$/gm)].map((m) => m[1]!);
+  const tails = [...run.stdout().matchAll(/^sparse (.*)$/gm)].map((m) => m[1]!);
+  return { sum: sums[n - 1]!, tail: tails[n - 1]! };
+}
+
+describe('files that move with the program', function () {
+  let h: Harness;
+  before(async function () {
+    this.timeout(180_000);
+    h = await cluster();
+  });
+
+  for (const strategy of ['full', 'lazy']) {
+    it(`carries a 50 MiB scratch file and a sparse file in /tmp node0 -> node1 -> node2 (${strategy}), leaving nothing behind`, async function () {
+      this.timeout(600_000);
+      const name = `godwit-carry-${strategy}-${process.pid}`;
+      const sparse = `${name}.sparse`;
+      const run = mosrun(h, ['python3', '-c', SCRATCH, `/tmp/${name}`, `/tmp/${sparse}`], { input: true });
+      const id = await run.id();
+      const wrote = (await run.waitFor(/^wrote (\w+)$/m, 120_000))[1]!;
+      const mode = statSync(localDir(h, 'node0', `tmp/${name}`)).mode;
+      const mtime = statSync(localDir(h, 'node0', `tmp/${name}`)).mtimeMs;
+      try {
+        let n = 0;
+        for (const [from, to] of [['node0', 'node1'], ['node1', 'node2']] as const) {
+          const mig = await cli(h, 'mosmigrate', ['--strategy', strategy, String(id), to]);
+          expect(mig.exitCode, `mosmigrate to ${to}: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+          const info = await processInfo(h, id);
+          expect(info.node).to.equal(to);
+          const last = (await migrations(h, id)).at(-1)!;
+          expect(last.strategy, `migration ${last.id}'s strategy (${last.strategyReason})`).to.equal(strategy);
+          const there = statSync(localDir(h, to, `tmp/${name}`));
+          expect(there.size, `the file in ${to}'s /tmp`).to.equal(50 * MiB);
+          expect(there.mode, 'its mode').to.equal(mode);
+          expect(there.mtimeMs, 'its modification time').to.equal(mtime);
+          const sparseThere = statSync(localDir(h, to, `tmp/${sparse}`));
+          expect(sparseThere.size, 'the sparse file keeps its size').to.equal(256 * MiB + 20);
+          expect(sparseThere.blocks * 512, `the sparse file stays sparse on ${to} (blocks: ${sparseThere.blocks})`).to.be.below(MiB);
+          await eventually(
+            async () => (!existsSync(localDir(h, from, `tmp/${name}`)) && !existsSync(localDir(h, from, `tmp/${sparse}`)) ? true : undefined),
+            `the files to leave ${from}'s /tmp (there: ${existsSync(localDir(h, from, `tmp/${name}`))})`,
+          );
+          const read = await reread(run, ++n);
+          expect(read.sum, `what the program re-reads on ${to} is what it wrote`).to.equal(wrote);
+          expect(read.tail).to.equal('end of a sparse file');
+        }
+        for (const node of ['node0', 'node1']) expect(existsSync(localDir(h, node, `tmp/${name}`)), `nothing left on ${node}`).to.equal(false);
+        run.child.stdin!.end();
+        expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      } finally {
+        for (const node of ['node0', 'node1', 'node2']) for (const f of [name, sparse]) rmSync(localDir(h, node, `tmp/${f}`), { force: true });
+      }
+    });
+  }
+
+  it('moves a python program with a SQLite database in WAL mode in /var/tmp, which keeps committing', async function () {
+    this.timeout(300_000);
+    const name = `godwit-wal-${process.pid}.db`;
+    const run = mosrun(h, ['python3', '-c', SQLITE, `/var/tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^mode wal$/m);
+    const commit = async (rows: number) => {
+      run.child.stdin!.write('more\n');
+      await run.waitFor(new RegExp(`^rows ${rows} ok$`, 'm'));
+    };
+    try {
+      await commit(100);
+      for (const [to, rows] of [['node1', 200], ['node2', 300]] as const) {
+        const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), to]);
+        expect(mig.exitCode, `mosmigrate to ${to}: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+        expect((await processInfo(h, id)).node).to.equal(to);
+        expect(existsSync(localDir(h, to, `var/tmp/${name}-wal`)), `its write-ahead log is in ${to}'s /var/tmp`).to.equal(true);
+        await commit(rows);
+      }
+      for (const node of ['node0', 'node1']) {
+        await eventually(async () => (['', '-wal', '-shm'].every((x) => !existsSync(localDir(h, node, `var/tmp/${name}${x}`))) ? true : undefined), `the database to leave ${node}`);
+      }
+      run.child.stdin!.end();
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) for (const x of ['', '-wal', '-shm']) rmSync(localDir(h, node, `var/tmp/${name}${x}`), { force: true });
+    }
+  });
+
+  it("recovers on node2 a checkpoint taken on node0 with the program's file in node0's /tmp: the file comes back in node2's", async function () {
+    this.timeout(300_000);
+    const name = `godwit-ckpt-${process.pid}`;
+    const cwd = scratchDir('godwit-carry-ckpt-');
+    const mine = join(h.home, 'checkpoints', h.info.client.user);
+    try {
+      const run = mosrun(h, ['-C', name, 'sh', '-c', `exec 3>/tmp/${name}; echo as checkpointed >&3; echo held; read line; cat /tmp/${name}`], { cwd, input: true });
+      const id = await run.id();
+      await run.waitFor(/^held$/m);
+      const taken = await cli(h, 'mosmigrate', [String(id), 'checkpoint']);
+      expect(taken.exitCode, taken.stderr).to.equal(0);
+      expect((await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' })).status).to.equal(204);
+      await run.child;
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
+      expect(existsSync(localDir(h, 'node2', `tmp/${name}`)), "node2's /tmp does not have it before").to.equal(false);
+
+      const back = mosrun(h, ['-r', 'node2', '-R', `${name}.1`], { cwd, input: true });
+      const rid = await back.id();
+      expect((await processInfo(h, rid)).node).to.equal('node2');
+      expect(readFileSync(localDir(h, 'node2', `tmp/${name}`), 'utf8'), "the file is back, in node2's /tmp").to.equal('as checkpointed\n');
+      back.child.stdin!.write('go\n');
+      expect((await back.child).exitCode, back.stderr()).to.equal(0);
+      expect(back.stdout(), 'the recovered program reads it').to.match(/^as checkpointed$/m);
+    } finally {
+      for (const node of ['node0', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+      rmSync(cwd, { recursive: true, force: true });
+      rmSync(join(mine, `${name}.1`), { force: true });
+    }
+  });
+
+  it("refuses a move when a different file is at the same path on the destination, before the program stops, naming it", async function () {
+    this.timeout(180_000);
+    const name = `godwit-clash-${process.pid}`;
+    const run = mosrun(h, ['sh', '-c', `exec 3>/tmp/${name}; echo mine >&3; echo held; read line; cat /tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const theirs = localDir(h, 'node1', `tmp/${name}`);
+    writeFileSync(theirs, 'theirs\n');
+    try {
+      const pidBefore = (await processInfo(h, id)).pid;
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).not.to.equal(0);
+      expect(mig.stderr, 'the refusal names the file').to.include(`/tmp/${name}`).and.to.match(/different file/);
+      const last = (await migrations(h, id)).at(-1)!;
+      expect(last.code, `migration ${last.id}: ${last.reason}`).to.equal('GODWIT_ERR_CARRY_CONFLICT');
+      expect(last.stoppedMs ?? null, 'the program never stopped').to.equal(null);
+      const info = await processInfo(h, id);
+      expect([info.node, info.state, info.pid], 'it runs on where it was, the same process').to.deep.equal(['node0', 'running', pidBefore]);
+      expect(readFileSync(theirs, 'utf8'), "node1's file is untouched").to.equal('theirs\n');
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout(), 'its own file is intact').to.match(/^mine$/m);
+    } finally {
+      rmSync(theirs, { force: true });
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
+    }
+  });
+
+  it("refuses to carry a guest's file onto a symbolic link another user planted on the destination, leaving the link's target untouched", async function () {
+    this.timeout(180_000);
+    const guest = asGuest(h);
+    const name = `godwit-planted-${process.pid}`;
+    const targetDir = guestDir(h, 'carry-target-');
+    const target = join(targetDir, 'precious');
+    writeFileSync(target, 'precious\n');
+    const run = mosrun(guest, ['sh', '-c', `exec 3>/tmp/${name}; echo guest data >&3; echo held; read line`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const planted = localDir(h, 'node1', `tmp/${name}`);
+    symlinkSync(target, planted);
+    try {
+      const mig = await cli(guest, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).not.to.equal(0);
+      expect(mig.stderr, 'the refusal names the path').to.include(`/tmp/${name}`);
+      expect(readFileSync(target, 'utf8'), "the link's target is untouched").to.equal('precious\n');
+      expect(lstatSync(planted).isSymbolicLink(), 'the link is left as it was').to.equal(true);
+      expect((await processInfo(guest, id)).node, 'the program runs on at node0').to.equal('node0');
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      rmSync(planted, { force: true });
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
+      rmSync(targetDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * Carried files with the real helper (godwit-carry): packed by extent from a held descriptor,
+ * written back beneath a node's directory as the owner, never over a file or through a link
+ * someone planted, and removed only where they are still the very file.
+ */
+import { expect } from 'chai';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { GodwitError } from '@godwit/schemas';
+import type { Account } from '../../../agent/src/accounts.js';
+import { carryConflicts, carryHelperPath, holdCarried, packCarried, placeCarried, placeOf, removeCarried } from '../../../agent/src/carried-files.js';
+import type { UsedFile } from '../../../agent/src/tree-files.js';
+
+const HELPER = carryHelperPath(join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper'));
+const MiB = 1 << 20;
+const me: Account = { name: userInfo().username, uid: process.getuid!(), gid: process.getgid!(), groups: [process.getgid!()], home: '/' };
+
+describe('carried files', () => {
+  let dir: string;
+  const local = () => ({ dir: join(dir, 'node0'), paths: ['/tmp', '/var/tmp'] });
+  const dest = () => ({ dir: join(dir, 'node1'), paths: ['/tmp', '/var/tmp'] });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'godwit-carried-'));
+    for (const n of ['node0', 'node1']) for (const p of ['tmp', 'var/tmp']) {
+      mkdirSync(join(dir, n, p), { recursive: true });
+      chmodSync(join(dir, n, p), 0o1777);
+    }
+    mkdirSync(join(dir, 'images'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("maps a program's path to the node's directory for it, and carries nothing outside them", () => {
+    expect(placeOf(local(), '/var/tmp/db/x')).to.deep.equal({ root: join(dir, 'node0', 'var/tmp'), rel: 'db/x' });
+    expect(placeOf(local(), '/tmp'), 'the directory itself: every node has one').to.equal(undefined);
+    expect(placeOf(local(), '/var/lib/x'), "in a simulated cluster, the machine's own").to.equal(undefined);
+    expect(placeOf(undefined, '/var/lib/x'), 'a real node: the path itself').to.deep.equal({ root: '/', rel: 'var/lib/x' });
+  });
+
+  /** a file of the source node's /tmp, held as a program holds it */
+  function used(rel: string): UsedFile {
+    return { path: `/tmp/${rel}`, kind: 'file', apparentBytes: 0, allocatedBytes: 0, at: join(dir, 'node0', 'tmp', rel) };
+  }
+
+  it('packs a sparse file by its extents and puts it back sparse, with its mode and times, then removes the source copy', async () => {
+    const src = join(dir, 'node0', 'tmp', 'sparse');
+    writeFileSync(src, '');
+    truncateSync(src, 64 * MiB);
+    writeFileSync(src, 'middle', { flag: 'r+', encoding: 'utf8' });
+    chmodSync(src, 0o640);
+    utimesSync(src, 1_000_000, 2_000_000);
+    const held = holdCarried(local(), [used('sparse')], me);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    expect(statSync(join(dir, 'images', 'carried-0')).size, 'only the data travels').to.be.below(MiB);
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const there = statSync(join(dir, 'node1', 'tmp', 'sparse'));
+    expect([there.size, there.mode & 0o7777, there.mtimeMs]).to.deep.equal([64 * MiB, 0o640, 2_000_000_000]);
+    expect(there.blocks * 512, 'still sparse').to.be.below(MiB);
+    expect(readFileSync(join(dir, 'node1', 'tmp', 'sparse')).subarray(0, 6).toString()).to.equal('middle');
+    expect(placed).to.have.length(1);
+    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(existsSync(src), 'the source copy is gone').to.equal(false);
+  });
+
+  it('refuses to write over a file or through a symbolic link planted at the place, names it, and removes what it wrote', async () => {
+    for (const f of ['a', 'b']) writeFileSync(join(dir, 'node0', 'tmp', f), f);
+    const held = holdCarried(local(), [used('a'), used('b')], me);
+    await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    const target = join(dir, 'precious');
+    writeFileSync(target, 'precious');
+    symlinkSync(target, join(dir, 'node1', 'tmp', 'b'));
+    expect(carryConflicts(dest(), [{ path: '/tmp/a', kind: 'file' }, { path: '/tmp/b', kind: 'file' }], 'node1')).to.deep.equal(['/tmp/b on node1: a symbolic link is there']);
+    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(GodwitError);
+    expect((err as GodwitError).code).to.equal('GODWIT_ERR_CARRY_CONFLICT');
+    expect((err as GodwitError).message).to.include('a different file is already at /tmp/b on node1');
+    expect(readFileSync(target, 'utf8'), "the link's target is untouched").to.equal('precious');
+    expect(existsSync(join(dir, 'node1', 'tmp', 'a')), 'what it wrote is removed again').to.equal(false);
+  });
+
+  it('leaves alone a file that took the place of the one it packed', async () => {
+    const src = join(dir, 'node0', 'tmp', 'a');
+    writeFileSync(src, 'packed');
+    const held = holdCarried(local(), [used('a')], me);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    rmSync(src);
+    writeFileSync(src, 'another');
+    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(readFileSync(src, 'utf8')).to.equal('another');
+  });
+});
