@@ -6,7 +6,7 @@
  * continue as it.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
@@ -93,30 +93,34 @@ describe('frozen images encrypted at rest', function () {
     this.timeout(300_000);
     const guest = asGuest(h);
     const work = guestDir(h, 'godwit-frozen-');
-    const mine = await frozenHold(h, process.cwd());
-    const theirs = await frozenHold(guest, work);
+    try {
+      const mine = await frozenHold(h, process.cwd());
+      const theirs = await frozenHold(guest, work);
 
-    const notTheirs = await cli(guest, 'mosmigrate', [String(mine.id), 'continue'], { env: guest.env });
-    expect(notTheirs.exitCode, `the guest continues the user's process: ${notTheirs.stdout}`).to.not.equal(0);
-    expect(await stateOf(h, mine.id), "the user's program").to.deep.equal(['frozen', 'M', null]);
+      const notTheirs = await cli(guest, 'mosmigrate', [String(mine.id), 'continue'], { env: guest.env });
+      expect(notTheirs.exitCode, `the guest continues the user's process: ${notTheirs.stdout}`).to.not.equal(0);
+      expect(await stateOf(h, mine.id), "the user's program").to.deep.equal(['frozen', 'M', null]);
 
-    // the user's image (holding the user's memory) and its description put in the guest's place
-    const before = [readFileSync(theirs.file), readFileSync(`${theirs.file}.json`)] as const;
-    copyFileSync(mine.file, theirs.file);
-    copyFileSync(`${mine.file}.json`, `${theirs.file}.json`);
-    const swapped = await cli(guest, 'mosmigrate', [String(theirs.id), 'continue'], { env: guest.env });
-    expect(swapped.exitCode, swapped.stdout).to.not.equal(0);
-    expect(swapped.stderr, swapped.stderr).to.include(`the images in ${theirs.file} are not restored: it was not sealed by this cluster for this place`);
-    expect(await stateOf(guest, theirs.id), "the guest's program").to.deep.equal(['frozen', 'M', null]);
-    expect(readdirSync(images), 'nothing of it unpacked in clear').to.not.include(String(theirs.migrationId));
+      // the user's image (holding the user's memory) and its description put in the guest's place
+      const before = [readFileSync(theirs.file), readFileSync(`${theirs.file}.json`)] as const;
+      copyFileSync(mine.file, theirs.file);
+      copyFileSync(`${mine.file}.json`, `${theirs.file}.json`);
+      const swapped = await cli(guest, 'mosmigrate', [String(theirs.id), 'continue'], { env: guest.env });
+      expect(swapped.exitCode, swapped.stdout).to.not.equal(0);
+      expect(swapped.stderr, swapped.stderr).to.include(`the images in ${theirs.file} are not restored: it was not sealed by this cluster for this place`);
+      expect(await stateOf(guest, theirs.id), "the guest's program").to.deep.equal(['frozen', 'M', null]);
+      expect(readdirSync(images), 'nothing of it unpacked in clear').to.not.include(String(theirs.migrationId));
 
-    writeFileSync(theirs.file, before[0]);
-    writeFileSync(`${theirs.file}.json`, before[1]);
-    for (const [as, p] of [[h, mine], [guest, theirs]] as const) {
-      const cont = await cli(as, 'mosmigrate', [String(p.id), 'continue'], { env: as.env });
-      expect(cont.exitCode, `its own image continues: ${cont.stderr}`).to.equal(0);
-      await kill(as, p.id);
-      await p.run.child;
+      writeFileSync(theirs.file, before[0]);
+      writeFileSync(`${theirs.file}.json`, before[1]);
+      for (const [as, p] of [[h, mine], [guest, theirs]] as const) {
+        const cont = await cli(as, 'mosmigrate', [String(p.id), 'continue'], { env: as.env });
+        expect(cont.exitCode, `its own image continues: ${cont.stderr}`).to.equal(0);
+        await kill(as, p.id);
+        await p.run.child;
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
