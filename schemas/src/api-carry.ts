@@ -46,12 +46,12 @@ export const CarryPlan = Closed({
 export type CarryPlan = Static<typeof CarryPlan>;
 
 /** The files a move would carry, for its destination to say whether their places are free (asked before the program stops). */
-export const CarryCheckRequest = Type.Object({
-  files: Type.Array(Type.Object({ path: Type.String({ pattern: '^/' }), kind: UsedFileKind }), { maxItems: 4096 }),
+export const CarryCheckRequest = Closed({
+  files: Type.Array(Closed({ path: Type.String({ pattern: '^/', maxLength: 4096 }), kind: UsedFileKind }), { maxItems: 4096 }),
 });
 export type CarryCheckRequest = Static<typeof CarryCheckRequest>;
-export const CarryCheckResult = Type.Object({
+export const CarryCheckResult = Closed({
   /** each place already taken on the destination, in words naming it; empty when all are free */
-  conflicts: Type.Array(Type.String()),
+  conflicts: Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 4096 }),
 });
 export type CarryCheckResult = Static<typeof CarryCheckResult>;
