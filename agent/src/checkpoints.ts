@@ -142,7 +142,8 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
           // its node-local files go in the checkpoint: a recovery on another node puts them back
           if (held.files.length) await packCarried(carryHelperPath(config.keeperPath), held, work, node);
           const live: LiveFile[] = openFiles(proc.rootPid);
-          files = live.map(({ at: _at, ...f }) => f);
+          const carried = new Set(held.files.map((f) => f.used.path));
+          files = live.map(({ at: _at, ...f }) => (carried.has(f.path) ? { ...f, carried: true } : f));
           for (const [i, p] of distinctPaths(files).entries()) {
             const saved = live.find((f) => f.path === p && f.saved);
             if (saved) await copyOpenFile(saved, join(work, savedName(i)));

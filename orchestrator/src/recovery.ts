@@ -57,10 +57,13 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     const c = toCheckpoint(recordOf(path));
     const proc = toProcess(db.q.processById.get(c.processId)!);
     const account = accountOf(ctx.config, proc.owner);
-    const { sizes } = await ctx.agent(reader()).fileSizes({ account, paths: c.files.map((f) => f.path) });
+    // a carried file's place is node-local: it has no size "now" but the one it comes back with
+    const looked = c.files.filter((f) => !f.carried);
+    const { sizes } = await ctx.agent(reader()).fileSizes({ account, paths: looked.map((f) => f.path) });
+    const sizeNow = new Map(looked.map((f, i) => [f, sizes[i] ?? null]));
     return {
       path, processId: c.processId, argv: proc.argv, cwd: proc.cwd, takenAt: c.takenAt, node: c.node,
-      files: c.files.map((f, i) => ({ ...f, sizeNow: sizes[i] ?? null })),
+      files: c.files.map((f) => ({ ...f, sizeNow: f.carried ? f.size : (sizeNow.get(f) ?? null) })),
     };
   }
 

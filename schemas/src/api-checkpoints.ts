@@ -33,6 +33,7 @@ export const OpenFile = Closed({
   offset: Type.Integer(),
   size: Type.Integer({ description: 'its size at the checkpoint' }),
   saved: Type.Boolean({ description: 'its content is in the checkpoint (a file of its working directory open for writing), and comes back with a recovery' }),
+  carried: Type.Optional(Type.Boolean({ description: "a node-local file (the node's /tmp, /var/tmp...): stored with the checkpoint, and put back at its path on whichever node recovers it" })),
 });
 export type OpenFile = Static<typeof OpenFile>;
 

@@ -144,7 +144,7 @@ describe('files that move with the program', function () {
     }
   });
 
-  it("recovers on node2 a checkpoint taken on node0 with the program's file in node0's /tmp: the file comes back in node2's", async function () {
+  it("recovers on node2 a checkpoint taken on node0 with the program's file in node0's /tmp (mosrun -I says it stores it): the file comes back in node2's", async function () {
     this.timeout(300_000);
     const name = `godwit-ckpt-${process.pid}`;
     const cwd = scratchDir('godwit-carry-ckpt-');
@@ -159,6 +159,9 @@ describe('files that move with the program', function () {
       await run.child;
       rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
       expect(existsSync(localDir(h, 'node2', `tmp/${name}`)), "node2's /tmp does not have it before").to.equal(false);
+      const info = await cli(h, 'mosrun', ['-I', `${name}.1`], { cwd });
+      expect(info.exitCode, info.stderr).to.equal(0);
+      expect(info.stdout, 'mosrun -I names the node-local file the checkpoint stores').to.include(`/tmp/${name}, offset=`).and.include('node-local: stored with the checkpoint');
 
       const back = mosrun(h, ['-r', 'node2', '-R', `${name}.1`], { cwd, input: true });
       const rid = await back.id();

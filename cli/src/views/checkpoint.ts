@@ -16,7 +16,9 @@ export function renderCheckpointInfo(info: CheckpointInfo): string {
   ];
   const mode = { r: 'Read', w: 'Write', rw: 'Read-Write' } as const;
   for (const f of info.files) {
-    const note = f.saved ? ' (saved with the checkpoint: comes back with -R)' : f.sizeNow !== f.size ? ' (changed: -R needs -O or --accept-changed)' : '';
+    const note = f.carried
+      ? ` (node-local: stored with the checkpoint, put back at ${f.path} on the node that recovers it)`
+      : f.saved ? ' (saved with the checkpoint: comes back with -R)' : f.sizeNow !== f.size ? ' (changed: -R needs -O or --accept-changed)' : '';
     lines.push(`File-Descriptor #${f.fd}${f.pid > 2 ? ` of pid ${f.pid}` : ''}: ${f.path}, offset=${f.offset}, ${mode[f.mode]}${f.append ? ', Append' : ''}, ${sizesThenAndNow(f)}${note}`);
   }
   return `${lines.join('\n')}\n`;
