@@ -140,9 +140,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         let stoppedMs: number;
         try {
           // its node-local files go in the checkpoint: a recovery on another node puts them back
+          // (packing releases what was held, so what it carries is noted first)
+          const carried = new Set(held.files.map((f) => f.used.path));
           if (held.files.length) await packCarried(carryHelperPath(config.keeperPath), held, work, node);
           const live: LiveFile[] = openFiles(proc.rootPid);
-          const carried = new Set(held.files.map((f) => f.used.path));
           files = live.map(({ at: _at, ...f }) => (carried.has(f.path) ? { ...f, carried: true } : f));
           for (const [i, p] of distinctPaths(files).entries()) {
             const saved = live.find((f) => f.path === p && f.saved);

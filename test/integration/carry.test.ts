@@ -161,7 +161,7 @@ describe('files that move with the program', function () {
       expect(existsSync(localDir(h, 'node2', `tmp/${name}`)), "node2's /tmp does not have it before").to.equal(false);
       const info = await cli(h, 'mosrun', ['-I', `${name}.1`], { cwd });
       expect(info.exitCode, info.stderr).to.equal(0);
-      expect(info.stdout, 'mosrun -I names the node-local file the checkpoint stores').to.include(`/tmp/${name}, offset=`).and.include('node-local: stored with the checkpoint');
+      expect(info.stdout, `mosrun -I names the node-local file the checkpoint stores: ${info.stdout}`).to.include(`/tmp/${name}, offset=`).and.include('node-local: stored with the checkpoint');
 
       const back = mosrun(h, ['-r', 'node2', '-R', `${name}.1`], { cwd, input: true });
       const rid = await back.id();

@@ -8,13 +8,12 @@
  * read the segments.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { stopComponent } from '../../cli/src/cluster/index.js';
-import { api, cli, cluster, eventually, mosrun, processInfo, restartAndWait, type Harness } from './harness.js';
+import { api, cli, cluster, eventually, mosrun, processInfo, restartAndWait, scratchDir, type Harness } from './harness.js';
 
 /** the agent's default outputSpoolBytes (agent/src/keeper.ts), which is also its segment size */
 const SPOOL = 256 * 1024;
@@ -40,7 +39,8 @@ describe("the running node's output rotated", function () {
   before(async function () {
     this.timeout(300_000);
     h = await cluster();
-    gates = mkdtempSync(join(tmpdir(), 'godwit-output-rotation-'));
+    // seen by the programs on every node: the host's /tmp is not (each node has its own)
+    gates = scratchDir('godwit-output-rotation-');
   });
   after(() => rmSync(gates, { recursive: true, force: true }));
 
