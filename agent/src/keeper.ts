@@ -51,13 +51,6 @@ export function outputSegments(dir: string, epoch: number): number[] {
 export const DEFAULT_SPOOL_BYTES = 256 * 1024;
 
 /**
- * A keeper begins a new output segment once the last holds a spool's worth: the node then holds
- * at most about two spools of a program's output (the one not taken, and the rest of the segment
- * it began in), and removes or begins a file only every spool's worth of output.
- */
-const segmentBytes = (spoolBytes: number) => spoolBytes;
-
-/**
  * The keeper watches its directory for these two files, each written whole by a rename (see
  * keeper.c): how far the orchestrator has stored epoch's output (DIR/taken.EPOCH), and which of
  * the program's output streams have no reader any more (DIR/closed.EPOCH).
@@ -150,7 +143,10 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...opts.localEnv,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
         GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
-        GODWIT_KEEPER_SEGMENT: String(segmentBytes(opts.spoolBytes)),
+        // a new output segment once the last holds a spool's worth: the node then holds at most
+        // about two spools of a program's output (the one not taken, and the rest of the segment it
+        // began in), and removes or begins a file only every spool's worth of output
+        GODWIT_KEEPER_SEGMENT: String(opts.spoolBytes),
         ...(opts.runCgroup !== undefined ? { GODWIT_KEEPER_RUN_CGROUP: opts.runCgroup } : {}),
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
