@@ -35,7 +35,8 @@ import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
 import type { Lifecycle } from './lifecycle.js';
-import { cannotMove, cannotMoveLazily, residentBytes } from './preflight.js';
+import { cannotMove, cannotMoveLazily, residentBytes, treePids } from './preflight.js';
+import { copyOnWriteExtraBytes } from './cow-sharing.js';
 import { epochOutput } from './output.js';
 import type { ProcStore } from './procs.js';
 import { NOT_PASSED_ON_BY_TINI } from './signals.js';
@@ -182,6 +183,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
       reasons: cannotMove(rootPid, node),
       lazyReasons: cannotMoveLazily(rootPid),
       residentBytes: residentBytes(rootPid),
+      copyOnWriteExtraBytes: copyOnWriteExtraBytes(treePids(rootPid)),
       carry: carryPlan(id, rootPid, req.query.carryMaxBytes),
     };
   });

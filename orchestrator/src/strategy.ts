@@ -45,6 +45,22 @@ export function checkNodes(asked: Strategy, ends: Ends): void {
   }
 }
 
+/**
+ * Copy-on-write sharing a lazy move may lose before auto copies the tree whole instead: past 2 %
+ * of the tree's memory (and 4 MiB, below which the whole copy gains nothing worth its longer stop)
+ */
+const COW_LOSS_TOLERATED = 0.02;
+const COW_LOSS_IGNORED_BYTES = 4 * 1024 * 1024;
+
+/** why a lazy move would grow the tree's memory past what auto tolerates; null where it would not */
+function sharingLost(program: ProcInspection): string | null {
+  const extra = program.copyOnWriteExtraBytes;
+  // resident sizes count a shared page once per process: the tree holds its sum less the extra
+  const held = Math.max(1, program.residentBytes - extra);
+  if (extra < COW_LOSS_IGNORED_BYTES || extra <= COW_LOSS_TOLERATED * held) return null;
+  return `its processes share memory copy-on-write, which a lazy move would copy once per process: ${MiB(extra)} more than the ${MiB(held)} the tree holds (a full copy keeps the sharing)`;
+}
+
 /** The strategy to use, once the program's node has looked at it. */
 export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspection): Choice {
   checkNodes(asked, ends);
@@ -52,11 +68,14 @@ export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspect
   if (asked === 'full') return { strategy: 'full', reason: 'full copy, as asked' };
   if (asked === 'lazy') {
     if (program.lazyReasons.length) throw unavailable('lazy', program.lazyReasons.join('; '));
-    return { strategy: 'lazy', reason: `lazy, as asked: ${size} resident follows on demand` };
+    const lost = sharingLost(program);
+    return { strategy: 'lazy', reason: `lazy, as asked: ${size} resident follows on demand${lost ? `; but ${lost}` : ''}` };
   }
   const without = lacking(ends, (f) => f.lazyPages);
   if (without.length) return { strategy: 'full', reason: `auto: full copy, as lazy ${noUffd(without)}` };
   if (program.lazyReasons.length) return { strategy: 'full', reason: `auto: full copy, as it cannot move lazily: ${program.lazyReasons.join('; ')}` };
+  const lost = sharingLost(program);
+  if (lost) return { strategy: 'full', reason: `auto: full copy, as ${lost}` };
   // whatever the size: a lazy move stops a program for less than a whole copy does, small ones
   // too (the figures: README, "Lazy migration")
   return { strategy: 'lazy', reason: `auto: lazy, as ${size} resident runs again before its memory follows: shorter stopped than a whole copy` };

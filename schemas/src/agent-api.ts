@@ -231,6 +231,11 @@ export const ProcInspection = Closed({
   /** why it cannot move lazily */
   lazyReasons: Type.Array(Type.String()),
   residentBytes: Type.Integer(),
+  /**
+   * what a lazy move would add to its memory: private pages its processes share copy-on-write,
+   * each counted once per process beyond the first (a lazy restore gives each its own copy)
+   */
+  copyOnWriteExtraBytes: Type.Integer({ minimum: 0 }),
   /** the files it uses, and what a move would do with them */
   carry: CarryPlan,
 });

@@ -108,7 +108,7 @@ export const fakeProcRoutes: FastifyPluginAsyncTypebox<{ state: FakeState; strea
   // a small program that nothing keeps from moving: auto copies it whole, or moves it lazily where both nodes can
   app.get('/v1/procs/:id/blockers', { schema: { params: Id } }, async (req): Promise<ProcInspection> => {
     running(state, Number(req.params.id));
-    return { reasons: [], lazyReasons: [], residentBytes: 1 << 20, carry: { files: [], carriedBytes: 0, limitBytes: 256 << 20, ghostLimitBytes: 1 << 20, refusal: null } };
+    return { reasons: [], lazyReasons: [], residentBytes: 1 << 20, copyOnWriteExtraBytes: 0, carry: { files: [], carriedBytes: 0, limitBytes: 256 << 20, ghostLimitBytes: 1 << 20, refusal: null } };
   });
 
   app.put('/v1/procs/:id/control', { schema: { params: Id, body: ControlUpdate } }, async (req, reply) => {
