@@ -2,21 +2,23 @@
  * Why a process does not move (openMosix's /proc/PID/cantmove): every reason that applies, in
  * words, from its record and from its node's look at it, without stopping it.
  */
-import { type CarryPlan, type WhyQuery, type WhyResult, toGodwitError } from '@godwit/schemas';
+import { type CarryPlan, type ProcInspection, type Strategy, type WhyQuery, type WhyResult, toGodwitError } from '@godwit/schemas';
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
 import { cpuEndOf, cpuMismatch } from './cpu-compat.js';
 import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
+import { type Choice, chooseStrategy } from './strategy.js';
 
 /**
  * With `to`, a dry run of `mosmigrate ID TO`: the destination's checks too, and the files the move
  * would carry against its limit (carryMaxBytes, else the node's own).
  */
-export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destination'>, p: ProcessRow, q: WhyQuery = {}): Promise<WhyResult> {
+export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destination' | 'endsOf'>, p: ProcessRow, q: WhyQuery = {}): Promise<WhyResult> {
   const reasons: string[] = [];
   let carry: CarryPlan | null = null;
+  let strategy: Choice | undefined;
   let to: string | undefined;
   if (p.state === 'frozen') reasons.push(`it is frozen (FRZ ${p.frz}): \`mosmigrate ${p.id} continue [NODE]\` brings it back first`);
   else if (p.state === 'migrating') reasons.push('it is migrating now; wait for that to end');
@@ -35,6 +37,7 @@ export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destinat
       reasons.push(...seen.reasons);
       carry = seen.carry;
       if (carry.refusal) reasons.push(carry.refusal);
+      if (to !== undefined) strategy = strategyFor(migrator, p, to, q.strategy ?? 'auto', seen, reasons);
     } catch (err) {
       reasons.push(`its node ${p.node} could not look at it: ${toGodwitError(err).message}`);
     }
@@ -51,7 +54,18 @@ export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destinat
     ruledOut,
     ...(to === undefined ? {} : { to }),
     carry,
+    ...(strategy === undefined ? {} : { strategy }),
   };
+}
+
+/** how a move to `to` would take its memory; a strategy it could not use is one more reason */
+function strategyFor(migrator: Pick<Migrator, 'endsOf'>, p: ProcessRow, to: string, asked: Strategy, seen: ProcInspection, reasons: string[]): Choice | undefined {
+  try {
+    return chooseStrategy(asked, migrator.endsOf(p.node, to), seen);
+  } catch (err) {
+    reasons.push(toGodwitError(err).message);
+    return undefined;
+  }
 }
 
 /** the nodes whose CPU lacks features of the CPU it runs on (or was frozen on), with the reason */

@@ -87,11 +87,18 @@ export const WhyResult = Closed({
   }),
   to: Type.Optional(NodeName),
   carry: Type.Optional(Type.Union([CarryPlan, Type.Null()], { description: "the files it uses and what a move would do with each; null when its node could not look" })),
+  strategy: Type.Optional(
+    Closed(
+      { strategy: Type.Union([Type.Literal('full'), Type.Literal('lazy')]), reason: Type.String() },
+      { description: "with `to`: how the move would take its memory (the strategy asked, `auto` by default, as decided from the node's look), and why" },
+    ),
+  ),
 });
 /** GET /v1/processes/{id}/why's query: a move to `to` (a node, or 'home'), with this carry limit (a dry run of mosmigrate) */
 export const WhyQuery = Closed({
   to: Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX })),
   carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  strategy: Type.Optional(Strategy),
 });
 export type WhyQuery = Static<typeof WhyQuery>;
 export type WhyResult = Static<typeof WhyResult>;

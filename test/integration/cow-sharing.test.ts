@@ -48,6 +48,14 @@ describe('copy-on-write kept across a move', function () {
     const pssBefore = treePss(before.pid!);
     expect(pssBefore, `the tree holds its ${SIZE_MIB} MiB once (PSS ${pssBefore / MiB} MiB)`).to.be.below((SIZE_MIB + 48) * MiB);
 
+    // said beforehand, without stopping it
+    const dry = await cli(h, 'mosmigrate', [String(id), 'node1', '--dry-run']);
+    expect(dry.exitCode, `mosmigrate --dry-run: ${dry.stderr}`).to.equal(0);
+    expect(dry.stdout).to.match(/it would move by full copy: auto: full copy, as its processes share memory copy-on-write/);
+    const dryLazy = await cli(h, 'mosmigrate', [String(id), 'node1', '--dry-run', '--strategy', 'lazy']);
+    expect(dryLazy.stdout, dryLazy.stderr).to.match(/it would move lazily: lazy, as asked: .*; but its processes share memory copy-on-write, which a lazy move would copy once per process: \d+ MiB more/);
+    expect((await processInfo(h, id)).pid, 'a dry run stops nothing').to.equal(before.pid);
+
     const res = await cli(h, 'mosmigrate', [String(id), 'node1']);
     expect(res.exitCode, `mosmigrate ${id} node1: ${res.stderr}`).to.equal(0);
     const m = (await migrations(h, id)).at(-1)!;

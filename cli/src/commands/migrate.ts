@@ -41,7 +41,7 @@ export function buildMigrateCommand(name: string) {
         .default('auto' as const),
     )
     .option('--carry-max <size>', "the most node-local files (in /tmp, on a local disk) this move may carry, e.g. 512M or 2G (default: the node's limit, 256M unless configured)")
-    .option('--dry-run', 'say what the move would carry and every reason it would be refused, without stopping the process')
+    .option('--dry-run', 'say what the move would carry, how it would take the memory, and every reason it would be refused, without stopping the process')
     .option('--json', 'print the migration (or with --dry-run, the answer) as JSON')
     .addHelpText('after', [
       '',
@@ -81,7 +81,7 @@ export function buildMigrateCommand(name: string) {
       } else {
         const to = await destination(client, node, VERBS);
         if (opts.dryRun) {
-          await show(await client.why(id, { to, ...(carryMax === undefined ? {} : { carryMaxBytes: carryMax }) }), opts.json, renderWhy);
+          await show(await client.why(id, { to, strategy: opts.strategy, ...(carryMax === undefined ? {} : { carryMaxBytes: carryMax }) }), opts.json, renderWhy);
           return;
         }
         act = () => migrate(client, id, to, opts.strategy, carryMax);

@@ -21,6 +21,7 @@ export function renderWhy(w: WhyResult): string {
   const ruledOut = w.ruledOut.length ? `nodes it cannot go to:\n${list(w.ruledOut.map((r) => `${r.node}: ${r.reason}`))}` : '';
   const files = w.carry ? renderFiles(w.carry) : '';
   const where = w.to ? ` to ${w.to}` : '';
-  if (w.movable) return `process ${w.processId} can move${where}: nothing is in the way of mosmigrate\n${files}${ruledOut}${auto}`;
+  const how = w.strategy ? `it would move ${w.strategy.strategy === 'full' ? 'by full copy' : 'lazily'}: ${w.strategy.reason}\n` : '';
+  if (w.movable) return `process ${w.processId} can move${where}: nothing is in the way of mosmigrate\n${how}${files}${ruledOut}${auto}`;
   return `process ${w.processId} cannot move${where} now:\n${list(w.reasons)}${files}${ruledOut}${auto}`;
 }

@@ -87,6 +87,7 @@ export function createMigrations(ctx: Ctx): Migrations {
       return lock.exclusive(proc.id, () => pipeline.runFrom('inspect', { m, dump: null, sourceCopy: false, ...(carryMaxBytes === undefined ? {} : { carryMaxBytes }) }));
     },
     destination: (proc, to) => destination(proc, to),
+    endsOf,
     settled: async (id, timeoutMs, signal) => {
       await waitUntil(bus, ['process'], () => (db.q.processById.get(id)?.state === 'migrating' ? undefined : true), { timeoutMs, signal, pollMs: 500 });
     },

@@ -1,6 +1,7 @@
 /** What the rest of the orchestrator asks of migrations: the interface alone, so that importing it pulls none of the steps in. */
 import type { FreezeReason, Migration, Strategy } from '@godwit/schemas';
 import type { ProcessRow } from '../db/index.js';
+import type { Ends } from '../strategy.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
@@ -8,6 +9,8 @@ export interface Migrator {
   migrate(proc: ProcessRow, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration>;
   /** where a move to `to` (a node, or 'home') would go, or throws why none would start, as migrate does before anything stops */
   destination(proc: ProcessRow, to: string): string;
+  /** the two nodes of a move, with what their kernels can do: for chooseStrategy */
+  endsOf(from: string, to: string): Ends;
   /** waits (up to timeoutMs) while a process is migrating */
   settled(id: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** resolves when no migration runs, or after timeoutMs */
