@@ -172,6 +172,8 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
         const { plan: carry, carried } = refuseUnmovable(id, cur, lazy, carryMaxBytes);
         const direct = lazy || (pageServer !== undefined && canResumeAfterDump(cur.rootPid));
         const held = await holdFiles(id, carried);
+        // read before packing, which empties the held list
+        const carriedPlaces = held.files.map(({ used }) => ({ path: used.path, kind: used.kind }));
         const plan: DumpPlan = {
           id, migrationId, cur, lazy, direct, pageServer, controlMounts: controlMountsOf(cur.rootPid), ghostLimit: carry.ghostLimitBytes,
           localMounts: localMountsOf(config.nodeLocal, cur.rootPid), held,
@@ -183,7 +185,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
           const bytes = images.size(dumped.dir);
           await vouchOrKeep(plan);
           const { stoppedAt, dumpMs } = dumped;
-          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping) };
+          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping), ...(carriedPlaces.length ? { carried: carriedPlaces } : {}) };
         } catch (err) {
           releaseHeld(held);
           takePacked(config.dataDir, migrationId);

@@ -45,10 +45,13 @@ export const CarryPlan = Closed({
 });
 export type CarryPlan = Static<typeof CarryPlan>;
 
+/** a node-local file a move carries, as the program sees it */
+export const CarriedPlace = Closed({ path: Type.String({ pattern: '^/', maxLength: 4096 }), kind: UsedFileKind });
+export type CarriedPlace = Static<typeof CarriedPlace>;
+export const CarriedPlaces = Type.Array(CarriedPlace, { maxItems: 4096 });
+
 /** The files a move would carry, for its destination to say whether their places are free (asked before the program stops). */
-export const CarryCheckRequest = Closed({
-  files: Type.Array(Closed({ path: Type.String({ pattern: '^/', maxLength: 4096 }), kind: UsedFileKind }), { maxItems: 4096 }),
-});
+export const CarryCheckRequest = Closed({ files: CarriedPlaces });
 export type CarryCheckRequest = Static<typeof CarryCheckRequest>;
 export const CarryCheckResult = Closed({
   /** each place already taken on the destination, in words naming it; empty when all are free */

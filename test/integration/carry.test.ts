@@ -3,6 +3,7 @@
  * destination's /tmp (content, mode, times; a sparse file stays sparse), and leave nothing behind;
  * a place already taken on the destination refuses the move before the program stops, naming it.
  */
+import type { Event } from '@godwit/schemas';
 import { expect } from 'chai';
 import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,6 +175,52 @@ describe('files that move with the program', function () {
       for (const node of ['node0', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
       rmSync(cwd, { recursive: true, force: true });
       rmSync(join(mine, `${name}.1`), { force: true });
+    }
+  });
+
+  it('continues on node1 a program frozen on node0 with its file in /tmp: the file is there, whole, and gone from node0; a different file at its path on node2 refuses a continue there before anything changes', async function () {
+    this.timeout(300_000);
+    const name = `godwit-frozen-${process.pid}`;
+    const run = mosrun(h, ['python3', '-c', SCRATCH, `/tmp/${name}`, `/tmp/${name}.sparse`], { input: true });
+    const id = await run.id();
+    const wrote = (await run.waitFor(/^wrote (\w+)$/m, 120_000))[1]!;
+    const theirs = localDir(h, 'node2', `tmp/${name}`);
+    try {
+      const frz = await cli(h, 'mosmigrate', [String(id), 'freeze']);
+      expect(frz.exitCode, `freeze: ${frz.stdout} ${frz.stderr}`).to.equal(0);
+      writeFileSync(theirs, 'theirs\n');
+      const migrationsBefore = (await migrations(h, id)).length;
+
+      const refused = await cli(h, 'mosmigrate', [String(id), 'continue', 'node2']);
+      expect(refused.exitCode, `continue on node2: ${refused.stdout} ${refused.stderr}`).not.to.equal(0);
+      expect(refused.stderr, 'the refusal names the file').to.include(`/tmp/${name}`).and.to.match(/different file/).and.to.match(/stays frozen/);
+      const still = await processInfo(h, id);
+      expect([still.state, still.node, still.frz], 'it stays frozen on node0').to.deep.equal(['frozen', 'node0', 'M']);
+      const after = await migrations(h, id);
+      expect(after.length, 'no migration was started').to.equal(migrationsBefore);
+      expect(after.at(-1), 'the frozen record is untouched').to.include({ state: 'frozen', to: 'node0' });
+      const events = (await api<Event[]>(h, 'GET', `/v1/events?process=${id}`)).body;
+      expect(events.filter((e) => e.kind === 'continuing' || e.kind === 'continue-failed').map((e) => e.message), 'no continue was begun: the images never left node0').to.deep.equal([]);
+      expect(readFileSync(theirs, 'utf8'), "node2's file is untouched").to.equal('theirs\n');
+      expect(existsSync(localDir(h, 'node2', `tmp/${name}.sparse`)), 'nothing was put on node2').to.equal(false);
+      expect(existsSync(localDir(h, 'node0', `tmp/${name}`)), 'its file waits on node0').to.equal(true);
+
+      const cont = await cli(h, 'mosmigrate', [String(id), 'continue', 'node1']);
+      expect(cont.exitCode, `continue on node1: ${cont.stdout} ${cont.stderr}`).to.equal(0);
+      const back = await processInfo(h, id);
+      expect([back.state, back.node], 'it runs on node1').to.deep.equal(['running', 'node1']);
+      expect(statSync(localDir(h, 'node1', `tmp/${name}`)).size, "its file in node1's /tmp").to.equal(50 * MiB);
+      await eventually(
+        async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) && !existsSync(localDir(h, 'node0', `tmp/${name}.sparse`)) ? true : undefined),
+        `its files to leave node0's /tmp (there: ${existsSync(localDir(h, 'node0', `tmp/${name}`))})`,
+      );
+      const read = await reread(run, 1);
+      expect(read.sum, 'what it re-reads on node1 is what it wrote on node0').to.equal(wrote);
+      expect(read.tail).to.equal('end of a sparse file');
+      run.child.stdin!.end();
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) for (const f of [name, `${name}.sparse`]) rmSync(localDir(h, node, `tmp/${f}`), { force: true });
     }
   });
 
