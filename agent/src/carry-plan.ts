@@ -4,7 +4,7 @@
  * while open go inside the images as CRIU ghost files. Refused, in words, when what would move
  * passes the limit.
  */
-import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile } from '@godwit/schemas';
+import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile, sizeInWords } from '@godwit/schemas';
 import { underAny } from './open-files.js';
 import { type UsedFile, treeFiles } from './tree-files.js';
 
@@ -16,10 +16,6 @@ const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/lib
 
 /** CRIU's own --ghost-limit when none is given: a larger deleted file fails the dump */
 export const CRIU_GHOST_LIMIT = 1 << 20;
-
-function mib(bytes: number): string {
-  return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-}
 
 function fateOf(f: UsedFile, sharedPaths: readonly string[]): Pick<PlannedFile, 'fate' | 'why'> {
   if (f.kind === 'deleted') return { fate: 'ghost', why: 'deleted while open: its content goes inside the images (a CRIU ghost file)' };
@@ -46,8 +42,8 @@ export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes,
   let refusal: string | null = null;
   if (carriedBytes > limitBytes) {
     const largest = [...moving].sort((a, b) => b.allocatedBytes - a.allocatedBytes).slice(0, 3);
-    refusal = `it would carry ${mib(carriedBytes)} of node-local files, more than the limit of ${mib(limitBytes)}: ` +
-      `${largest.map((f) => `${f.path} (${mib(f.allocatedBytes)})`).join(', ')}; ${raise}`;
+    refusal = `it would carry ${sizeInWords(carriedBytes)} of node-local files, more than the limit of ${sizeInWords(limitBytes)}: ` +
+      `${largest.map((f) => `${f.path} (${sizeInWords(f.allocatedBytes)})`).join(', ')}; ${raise}`;
   }
   return { files: planned, carriedBytes, limitBytes, ghostLimitBytes, refusal };
 }

@@ -4,7 +4,7 @@
  * then, before the program stops, from a look at the program itself (its size, and what a lazy
  * move would break). A strategy that cannot be used is refused with the reason, and nothing stops.
  */
-import { GodwitError, type NodeFeatures, type ProcInspection, type Strategy } from '@godwit/schemas';
+import { GodwitError, type NodeFeatures, type ProcInspection, type Strategy, sizeInWords } from '@godwit/schemas';
 
 export interface Choice {
   strategy: 'full' | 'lazy';
@@ -16,7 +16,6 @@ export interface Ends {
   to: { name: string; features: NodeFeatures | null };
 }
 
-const MiB = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MiB`;
 
 function unavailable(strategy: string, why: string): GodwitError {
   return new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `${strategy} migration cannot be used: ${why}; the process was not stopped`, { strategy });
@@ -48,7 +47,7 @@ export function checkNodes(asked: Strategy, ends: Ends): void {
 /** The strategy to use, once the program's node has looked at it. */
 export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspection): Choice {
   checkNodes(asked, ends);
-  const size = MiB(program.residentBytes);
+  const size = sizeInWords(program.residentBytes);
   if (asked === 'full') return { strategy: 'full', reason: 'full copy, as asked' };
   if (asked === 'lazy') {
     if (program.lazyReasons.length) throw unavailable('lazy', program.lazyReasons.join('; '));
