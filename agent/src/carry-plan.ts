@@ -57,6 +57,17 @@ export function carryPlanOf(config: Readonly<AgentConfig>, id: number, rootPid: 
   return carryOf(config, id, rootPid, carryMaxBytes).plan;
 }
 
+/**
+ * Why the program cannot leave for its unix sockets bound at node-local paths: CRIU binds such a
+ * socket anew at its path on the destination, but its peers there would not be the ones it had,
+ * and the source's path would be left to a socket no one listens on. Said before it stops.
+ */
+export function socketBlockers(plan: CarryPlan): string[] {
+  return plan.files
+    .filter((f) => f.fate === 'carried' && f.kind === 'unix-socket')
+    .map((f) => `it has a unix socket bound at ${f.path}, a node-local path: a move does not carry socket paths (bind it under a shared path, or let it run here)`);
+}
+
 /** the plan, and the files it would carry as the tree uses them (carried-files.ts opens them) */
 export function carryOf(config: Readonly<AgentConfig>, id: number, rootPid: number, carryMaxBytes?: number): { plan: CarryPlan; carried: UsedFile[] } {
   const own = [config.dataDir, ...(config.runDir ? [config.runDir] : [])];

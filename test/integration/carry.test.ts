@@ -5,7 +5,7 @@
  */
 import type { Event } from '@godwit/schemas';
 import { expect } from 'chai';
-import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run, scratchDir } from './harness.js';
 
@@ -221,6 +221,95 @@ describe('files that move with the program', function () {
       expect((await run.child).exitCode, run.stderr()).to.equal(0);
     } finally {
       for (const node of ['node0', 'node1', 'node2']) for (const f of [name, `${name}.sparse`]) rmSync(localDir(h, node, `tmp/${f}`), { force: true });
+    }
+  });
+
+  it("moves on past the owner's file of the same bytes and mode at the path on the destination, leaving it there; one differing only in its bytes refuses the move, named, and the program runs on", async function () {
+    this.timeout(300_000);
+    const name = `godwit-alike-${process.pid}`;
+    const run = mosrun(h, ['sh', '-c', `exec 3>/tmp/${name}; echo same >&3; echo held; read line; cat /tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const ours = statSync(localDir(h, 'node0', `tmp/${name}`));
+    const plant = (node: string, content: string) => {
+      const at = localDir(h, node, `tmp/${name}`);
+      writeFileSync(at, content);
+      chownSync(at, ours.uid, ours.gid);
+      chmodSync(at, ours.mode & 0o7777);
+      return at;
+    };
+    const alike = plant('node1', 'same\n');
+    const alikeIno = statSync(alike).ino;
+    const differing = plant('node2', 'sane\n');
+    try {
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate to node1: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+      expect((await processInfo(h, id)).node).to.equal('node1');
+      expect(statSync(alike).ino, "node1's own file, the same, is left where it was").to.equal(alikeIno);
+      await eventually(async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) ? true : undefined), "the file to leave node0's /tmp");
+
+      const refused = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node2']);
+      expect(refused.exitCode, `mosmigrate to node2: ${refused.stdout} ${refused.stderr}`).not.to.equal(0);
+      expect(refused.stderr, 'the refusal names the file').to.include(`/tmp/${name}`).and.to.match(/different file/);
+      const last = (await migrations(h, id)).at(-1)!;
+      expect(last.code, `migration ${last.id}: ${last.reason}`).to.equal('GODWIT_ERR_CARRY_CONFLICT');
+      const info = await processInfo(h, id);
+      expect([info.node, info.state], 'it runs on at node1').to.deep.equal(['node1', 'running']);
+      expect(readFileSync(differing, 'utf8'), "node2's file is untouched").to.equal('sane\n');
+      expect(statSync(alike).ino, "its file on node1 stays").to.equal(alikeIno);
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout(), 'it reads its file on node1').to.match(/^same$/m);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+    }
+  });
+
+  it('carries a FIFO in /tmp the program holds open, with what waits in it: made on node1 as the owner, gone from node0', async function () {
+    this.timeout(300_000);
+    const name = `godwit-fifo-${process.pid}`;
+    const run = mosrun(h, ['sh', '-c', `mkfifo -m 640 /tmp/${name} && exec 3<>/tmp/${name}; echo waiting >&3; echo held; read line; read got <&3; echo "got $got"`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const ours = lstatSync(localDir(h, 'node0', `tmp/${name}`));
+    try {
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+      expect((await processInfo(h, id)).node).to.equal('node1');
+      const there = lstatSync(localDir(h, 'node1', `tmp/${name}`));
+      expect([there.isFIFO(), there.uid, there.mode & 0o7777], "a FIFO in node1's /tmp, the owner's, its mode").to.deep.equal([true, ours.uid, 0o640]);
+      await eventually(async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) ? true : undefined), "the FIFO to leave node0's /tmp");
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout(), 'what waited in the FIFO is read on node1').to.match(/^got waiting$/m);
+    } finally {
+      for (const node of ['node0', 'node1']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+    }
+  });
+
+  it('refuses, before the program stops, a move of one listening on a unix socket bound in /tmp, saying why; godwit why said so beforehand', async function () {
+    this.timeout(180_000);
+    const name = `godwit-sock-${process.pid}`;
+    const server = `import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\nprint('listening', flush=True)\nsys.stdin.readline()\n`;
+    const run = mosrun(h, ['python3', '-c', server, `/tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^listening$/m);
+    try {
+      const pidBefore = (await processInfo(h, id)).pid;
+      const why = await cli(h, 'godwit', ['why', String(id)]);
+      expect(why.stdout, `godwit why: ${why.stdout} ${why.stderr}`).to.include(`unix socket bound at /tmp/${name}`);
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).not.to.equal(0);
+      expect(mig.stderr, 'the refusal names the socket and why').to.include(`unix socket bound at /tmp/${name}`).and.to.include('does not carry socket paths');
+      const last = (await migrations(h, id)).at(-1);
+      expect(last?.stoppedMs ?? null, `the program never stopped (${JSON.stringify(last)})`).to.equal(null);
+      const info = await processInfo(h, id);
+      expect([info.node, info.state, info.pid], 'it runs on where it was, the same process').to.deep.equal(['node0', 'running', pidBefore]);
+      expect(lstatSync(localDir(h, 'node0', `tmp/${name}`)).isSocket(), 'its socket is where it was').to.equal(true);
+      run.child.stdin!.write('done\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
     }
   });
 

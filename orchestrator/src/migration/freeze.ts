@@ -116,7 +116,7 @@ export function createFreezer(
       }
       return lock.exclusive(proc.id, async () => {
         try {
-          await requireCarryPlacesFree(ctx, frozen.from_node, to, toDumpRecord(frozen.dump!).carried ?? []);
+          await requireCarryPlacesFree(ctx, frozen.from_node, to, rec.ownerAccount(frozen), toDumpRecord(frozen.dump!).carried ?? []);
         } catch (err) {
           const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');
           throw new GodwitError(e.code, `process ${proc.id} cannot continue on ${to}: ${e.message}; it stays frozen, its image on ${frozen.from_node}`, e.details);

@@ -85,7 +85,8 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     let choice: Choice;
     try {
       const [program] = await Promise.all([ctx.agent(m.from_node).inspect(m.process_id), ownerAhead(m)]);
-      await requireCarryPlacesFree(ctx, m.from_node, m.to_node, program.carry.files.filter((f) => f.fate === 'carried').map(({ path, kind }) => ({ path, kind })));
+      const carried = program.carry.files.filter((f) => f.fate === 'carried').map(({ path, kind, apparentBytes }) => ({ path, kind, bytes: apparentBytes }));
+      await requireCarryPlacesFree(ctx, m.from_node, m.to_node, rec.ownerAccount(m), carried);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       rec.expect(m.id, program.residentBytes);
     } catch (err) {
