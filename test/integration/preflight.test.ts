@@ -49,7 +49,7 @@ describe('the pre-flight of files: godwit why, mosmigrate --dry-run and the carr
     const dry = await cli(h, 'mosmigrate', [String(id), 'node1', '--dry-run', '--carry-max', '10M']);
     expect(dry.exitCode, dry.stderr).to.equal(0);
     expect(dry.stdout, dry.stdout).to.match(new RegExp(`process ${id} cannot move to node1 now`));
-    expect(dry.stdout, dry.stdout).to.include(`${big} (50.0 MiB)`).and.to.include('limit of 10 MiB').and.to.include('--carry-max');
+    expect(dry.stdout, dry.stdout).to.include(`${big} (50 MiB)`).and.to.include('limit of 10 MiB').and.to.include('--carry-max');
     const lines = heldLines(run.stdout());
     await run.waitFor(new RegExp(`^held ${lines + 2}$`, 'm'));
     expect(await processInfo(h, id), 'the dry run stopped nothing').to.include({ node: 'node0', pid: before.pid, state: 'running' });
