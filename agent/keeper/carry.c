@@ -13,11 +13,13 @@
  *     One line per file: "I SIZE MODE UID GID ATIME_NS MTIME_NS DEV INO CTIME_NS EXTENTS" (EXTENTS:
  *     OFF:LEN,... or "-" when it holds no data), or "I STAGE ERRNO".
  *   godwit-carry place "UID GID G1,..." ROOT [DATA REL MODE SIZE ATIME_NS MTIME_NS EXTENTS]...
- *     DATA "-": REL is a directory, made with MODE unless one is there. Otherwise REL is created
+ *     DATA "-": REL is a directory, made with MODE unless one is there. DATA "fifo": REL is a
+ *     FIFO, made with MODE, or left where the owner's FIFO of that mode is there. Otherwise REL is created
  *     (never replaced: O_EXCL) with DATA's extents at their offsets, SIZE, MODE & 07777 less
- *     setuid/setgid, the times, synced. Missing directories on the way are made (0700). One line
- *     per entry: "I made DEV INO CTIME_NS", "I there DEV INO CTIME_NS" (a directory that was there already), or
- *     "I STAGE ERRNO".
+ *     setuid/setgid, the times, synced; a file already there that is the same (the owner's, that
+ *     mode and size, the same bytes) is left as it is. Missing directories on the way are made
+ *     (0700). One line per entry: "I made DEV INO CTIME_NS", "I there DEV INO CTIME_NS" (a
+ *     directory, or the same file, that was there already), or "I STAGE ERRNO".
  *   godwit-carry remove "UID GID G1,..." ROOT [REL DEV INO CTIME_NS]...
  *     Removes REL (a directory only when empty) where it is still that very file (its inode
  *     number alone may be reused by a new file: its change time tells them apart). One line per
@@ -214,15 +216,114 @@ static const char *place_dir(int root, char *rel, mode_t mode, struct stat *st, 
 	return bad ? "stat" : "";
 }
 
-/* "off:len,..." or "-" */
-static const char *place_file(int root, char *rel, int data, mode_t mode, long long size, long long atime, long long mtime, const char *extents, struct stat *st)
+static const char *place_fifo(int root, char *rel, mode_t mode, struct stat *st, int *made)
+{
+	const char *last;
+	int dir = parent_of(root, rel, &last, 1);
+	if (dir < 0)
+		return "parent";
+	/* its mode as the source's, whatever this process's umask */
+	mode_t umask_was = umask(0);
+	*made = mknodat(dir, last, S_IFIFO | (mode & 0777), 0) == 0;
+	int err = errno;
+	umask(umask_was);
+	int fd = *made || err == EEXIST ? open_beneath(dir, last, O_PATH, 0) : -1;
+	close(dir);
+	if (fd < 0) {
+		errno = *made || err == EEXIST ? errno : err;
+		return "mkfifo";
+	}
+	int bad = fstat(fd, st) < 0;
+	close(fd);
+	if (bad)
+		return "stat";
+	/* one already there is the same only if it is the owner's FIFO of that mode: a FIFO holds no data of its own */
+	if (!*made && (!S_ISFIFO(st->st_mode) || st->st_uid != geteuid() || (st->st_mode & 0777) != (mode & 0777))) {
+		errno = EEXIST;
+		return "open";
+	}
+	return "";
+}
+
+/* whether fd holds only zero bytes from off for len bytes; its holes are not read */
+static int zeros_at(int fd, loff_t off, loff_t len)
+{
+	static char buf[1 << 20];
+	for (loff_t end = off + len; off < end;) {
+		loff_t data = lseek(fd, off, SEEK_DATA);
+		if (data < 0 || data >= end)
+			return data >= 0 || errno == ENXIO;
+		loff_t hole = lseek(fd, data, SEEK_HOLE);
+		for (off = hole < 0 || hole > end ? end : hole; data < off;) {
+			ssize_t n = pread(fd, buf, (size_t)(off - data < (loff_t)sizeof(buf) ? off - data : (loff_t)sizeof(buf)), data);
+			if (n <= 0)
+				return 0;
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i])
+					return 0;
+			data += n;
+		}
+	}
+	return 1;
+}
+
+/* whether fd holds at off the len bytes data holds at *from (advanced) */
+static int bytes_at(int fd, loff_t off, int data, loff_t *from, loff_t len)
+{
+	static char ours[1 << 20], theirs[1 << 20];
+	while (len > 0) {
+		size_t want = len < (loff_t)sizeof(ours) ? (size_t)len : sizeof(ours);
+		ssize_t a = pread(data, ours, want, *from), b = pread(fd, theirs, want, off);
+		if (a <= 0 || a != b || memcmp(ours, theirs, (size_t)a))
+			return 0;
+		*from += a;
+		off += a;
+		len -= a;
+	}
+	return 1;
+}
+
+/*
+ * Whether the file at last in dir is what placing would make: the owner's (this process runs as
+ * the owner), a regular file of that mode and size, with data's extents at their offsets and
+ * zeros elsewhere. The move then leaves it as it is.
+ */
+static int same_file(int dir, const char *last, int data, mode_t mode, long long size, const char *extents, struct stat *st)
+{
+	int fd = open_beneath(dir, last, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return 0;
+	int same = fstat(fd, st) == 0 && S_ISREG(st->st_mode) && st->st_uid == geteuid() && (st->st_mode & 07777) == (mode & 01777) && st->st_size == size;
+	loff_t at = 0, from = 0;
+	for (const char *e = extents; same && strcmp(extents, "-") && *e;) {
+		char *end;
+		long long off = strtoll(e, &end, 10), len = *end == ':' ? strtoll(end + 1, &end, 10) : -1;
+		same = len >= 0 && off >= at && zeros_at(fd, at, off - at) && bytes_at(fd, off, data, &from, len);
+		at = off + len;
+		e = *end ? end + 1 : end;
+	}
+	same = same && zeros_at(fd, at, size - at);
+	close(fd);
+	return same;
+}
+
+/* "off:len,..." or "-"; *made is cleared where the same file was there already */
+static const char *place_file(int root, char *rel, int data, mode_t mode, long long size, long long atime, long long mtime, const char *extents, struct stat *st,
+			      int *made)
 {
 	const char *last;
 	int dir = parent_of(root, rel, &last, 1);
 	if (dir < 0)
 		return "parent";
 	int fd = open_beneath(dir, last, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK, 0600);
+	int err = errno;
+	*made = fd >= 0;
+	if (fd < 0 && err == EEXIST && same_file(dir, last, data, mode, size, extents, st)) {
+		close(dir);
+		return "";
+	}
 	close(dir);
+	errno = err;
 	if (fd < 0)
 		return "open";
 	const char *failed = "";
@@ -250,7 +351,7 @@ static const char *place_file(int root, char *rel, int data, mode_t mode, long l
 		failed = "times";
 	else if (fstat(fd, st) < 0)
 		failed = "stat";
-	int err = errno;
+	err = errno;
 	close(fd);
 	errno = err;
 	return failed;
@@ -261,7 +362,7 @@ static int place(const struct owner *owner, int root, int n, char **args)
 	static int data[MAX_FILES], data_errno[MAX_FILES];
 	for (int i = 0; i < n; i++) {
 		const char *from = args[7 * i];
-		data[i] = strcmp(from, "-") ? open(from, O_RDONLY | O_CLOEXEC) : -1;
+		data[i] = strcmp(from, "-") && strcmp(from, "fifo") ? open(from, O_RDONLY | O_CLOEXEC) : -1;
 		data_errno[i] = data[i] < 0 ? errno : 0;
 	}
 	if (become_owner(owner) < 0) {
@@ -277,11 +378,13 @@ static int place(const struct owner *owner, int root, int n, char **args)
 		const char *failed;
 		if (!strcmp(a[0], "-"))
 			failed = place_dir(root, a[1], mode, &st, &made);
+		else if (!strcmp(a[0], "fifo"))
+			failed = place_fifo(root, a[1], mode, &st, &made);
 		else if (data[i] < 0) {
 			errno = data_errno[i];
 			failed = "source";
 		} else
-			failed = place_file(root, a[1], data[i], mode, atoll(a[3]), atoll(a[4]), atoll(a[5]), a[6], &st);
+			failed = place_file(root, a[1], data[i], mode, atoll(a[3]), atoll(a[4]), atoll(a[5]), a[6], &st, &made);
 		if (*failed) {
 			printf("%d %s %d\n", i, failed, errno);
 			status = 1;

@@ -1,9 +1,9 @@
 /*
  * The program's output as frames (keeper.c describes them), in segments DIR/out.EPOCH.START laid
  * end to end: START is the offset in the epoch's output of the segment's first byte. A new
- * segment begins, at a frame's start, once the one written holds GODWIT_KEEPER_SEGMENT bytes or
- * more; a segment wholly below what the orchestrator has stored for good (DIR/taken.EPOCH) is
- * removed. So the node holds, besides what is not yet taken, at most one segment and a frame of
+ * segment begins, at a frame's start, once the one written holds the spool's size
+ * (GODWIT_KEEPER_SPOOL) or more; a segment wholly below what the orchestrator has stored for good
+ * (DIR/taken.EPOCH) is removed. So the node holds, besides what is not yet taken, at most one segment and a frame of
  * what is, however much the program prints; the agent (agent/src/output.ts) reads across them.
  *
  * The keeper is the only writer and holds one segment open, close-on-exec: neither the program
@@ -23,7 +23,7 @@
 #include "keeper.h"
 
 static const char *out_dir, *out_epoch;
-/* GODWIT_KEEPER_SEGMENT; 0: one segment, never removed */
+/* the spool's size; 0: one segment, never removed */
 static long long segment_bytes;
 /* the segment written */
 static int out_fd = -1;

@@ -47,7 +47,7 @@
  * it for good. GODWIT_KEEPER_SPOOL (bytes) bounds what lies beyond it: at the bound the keeper
  * stops reading the program's output pipes, so the program's writes block as on a full pipe,
  * until more is taken. The output is written in segments DIR/out.EPOCH.START (START: the offset
- * of its first byte), a new one begun once the last holds GODWIT_KEEPER_SEGMENT bytes, and each
+ * of its first byte), a new one begun once the last holds a spool's worth, and each
  * wholly taken is removed (keeper-output.c). After the program's exit the pipes are drained
  * whatever the bound (a pipe's worth at most).
  * DIR/closed.EPOCH names the output streams ("out", "err") whose reader is gone (mosrun's stdout
@@ -191,11 +191,15 @@ int main(int argc, char **argv)
 		die("PR_SET_CHILD_SUBREAPER");
 
 	open_reports(dir, epoch);
-	const char *spool_env = getenv("GODWIT_KEEPER_SPOOL"), *segment_env = getenv("GODWIT_KEEPER_SEGMENT");
+	const char *spool_env = getenv("GODWIT_KEEPER_SPOOL");
 	r.spool_limit = spool_env ? atoll(spool_env) : 0;
-	open_output(dir, epoch, segment_env ? atoll(segment_env) : 0);
+	/*
+	 * a new segment once the last holds a spool's worth: the node then holds at most about two
+	 * spools of a program's output (the one not taken, and the rest of the segment it began in),
+	 * and removes or begins a file only every spool's worth of output
+	 */
+	open_output(dir, epoch, r.spool_limit);
 	unsetenv("GODWIT_KEEPER_SPOOL");
-	unsetenv("GODWIT_KEEPER_SEGMENT");
 	/* watched before anything is read from it, so that no rename between goes unseen */
 	r.watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r.watch < 0 || inotify_add_watch(r.watch, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)

@@ -7,11 +7,11 @@
  * directories, as the program's owner, never over a file already there and following no
  * symbolic link, before the restore, and removes them again if the restore fails.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
-import { type AgentConfig, GodwitError } from '@godwit/schemas';
+import { type AgentConfig, type CarriedPlace, GodwitError } from '@godwit/schemas';
 import { keeperUser, type Account } from './accounts.js';
 import { fileReason } from './as-owner.js';
 import { errnoName } from './errno.js';
@@ -29,6 +29,8 @@ export interface CarriedFile {
   /** as the program sees it */
   path: string;
   directory: boolean;
+  /** a named pipe: made anew at the destination (CRIU's images hold what was in it) */
+  fifo?: boolean;
   mode: number;
   size: number;
   atimeNs: string;
@@ -69,11 +71,12 @@ export function placeOf(local: NodeLocal | undefined, path: string): { root: str
 
 /** the carried files of a program, held open from before its dump, to be packed once it is stopped */
 export interface HeldFiles {
+  /** fd: a regular file's, held open; none for a directory or a FIFO (opening one would take part in it) */
   files: { used: UsedFile; fd?: number; placed: PlacedFile; mode: number }[];
 }
 
 /**
- * Opens each carried regular file (and looks at each carried directory) through /proc, as the
+ * Opens each carried regular file (and looks at each carried directory and FIFO) through /proc, as the
  * program holds it: what is packed later is that very file, whatever its path names by then.
  * Refuses, before anything stops, a file that is not the owner's: the destination writes it as theirs.
  */
@@ -82,11 +85,12 @@ export function holdCarried(local: NodeLocal | undefined, carried: readonly Used
   try {
     for (const used of carried) {
       const place = placeOf(local, used.path);
-      if (!place || (used.kind !== 'file' && used.kind !== 'mapped' && used.kind !== 'directory')) continue;
+      if (!place || (used.kind !== 'file' && used.kind !== 'mapped' && used.kind !== 'directory' && used.kind !== 'fifo')) continue;
       const directory = used.kind === 'directory';
-      const fd = directory ? undefined : passingOver(GONE, undefined, () => openSync(used.at, constants.O_RDONLY));
+      const fifo = used.kind === 'fifo';
+      const fd = directory || fifo ? undefined : passingOver(GONE, undefined, () => openSync(used.at, constants.O_RDONLY));
       const st = passingOver(GONE, undefined, () => (fd === undefined ? statSync(used.at, { bigint: true }) : fstatSync(fd, { bigint: true })));
-      if (!st || (!directory && (fd === undefined || !st.isFile()))) {
+      if (!st || (fifo && !st.isFIFO()) || (!directory && !fifo && (fd === undefined || !st.isFile()))) {
         if (fd !== undefined) closeSync(fd);
         continue; // closed while we looked
       }
@@ -130,7 +134,10 @@ export async function packCarried(helper: string, held: HeldFiles, imagesDir: st
     const r = await packWith(helper, imagesDir, regular.map((f) => f.fd!));
     const lines = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [Number(l.split(' ')[0]), l.split(' ').slice(1)] as const));
     const files: CarriedFile[] = held.files.map((f) => {
-      if (f.fd === undefined) return { path: f.used.path, directory: true, mode: f.mode, size: 0, atimeNs: '0', mtimeNs: '0', extents: '-' };
+      if (f.fd === undefined) {
+        const fifo = f.used.kind === 'fifo';
+        return { path: f.used.path, directory: !fifo, ...(fifo ? { fifo } : {}), mode: f.mode, size: 0, atimeNs: '0', mtimeNs: '0', extents: '-' };
+      }
       const i = regular.indexOf(f);
       const got = lines.get(i);
       if (r.exitCode !== 0 || !got || got.length !== 10) {
@@ -144,7 +151,8 @@ export async function packCarried(helper: string, held: HeldFiles, imagesDir: st
     files.sort((a, b) => a.path.localeCompare(b.path));
     const manifest: CarriedManifest = { node, files };
     writeFileSync(join(imagesDir, CARRIED_MANIFEST), JSON.stringify(manifest), { mode: 0o600 });
-    return held.files.filter((f) => f.fd !== undefined).map((f) => f.placed);
+    // directories stay: other files may be in them
+    return held.files.filter((f) => f.used.kind !== 'directory').map((f) => f.placed);
   } finally {
     releaseHeld(held);
   }
@@ -195,7 +203,7 @@ export async function placeCarried(helper: string, local: NodeLocal | undefined,
   const refusals: string[] = [];
   let conflict = false;
   for (const [root, group] of byRoot(entries)) {
-    const args = group.flatMap(({ rel, f }) => [f.data ? join(imagesDir, f.data) : '-', rel, f.mode.toString(8), String(f.size), f.atimeNs, f.mtimeNs, f.extents]);
+    const args = group.flatMap(({ rel, f }) => [f.data ? join(imagesDir, f.data) : f.fifo ? 'fifo' : '-', rel, f.mode.toString(8), String(f.size), f.atimeNs, f.mtimeNs, f.extents]);
     const r = await execa(helper, ['place', keeperUser(owner), root, ...args], { reject: false, timeout: 10 * 60_000 });
     if (r.exitCode === 2) refusals.push(`${group.map((g) => g.f.path).join(', ')}: ${String(r.stderr).trim()}`);
     for (const l of String(r.stdout).split('\n')) {
@@ -221,11 +229,17 @@ export async function placeCarried(helper: string, local: NodeLocal | undefined,
 
 /**
  * Whether each place is free on this node, asked before the program stops: what is there already
- * (or a symbolic link on the way there) is a conflict, in words naming it. Each directory on the
- * way is looked at without following links.
+ * (or a symbolic link on the way there) is a conflict, in words naming it, but for a file of the
+ * owner's (ownerUid) of the size (and mode) it would carry, which may be the very same: placing
+ * compares its bytes, leaving the same one and refusing another. Each directory on the way is
+ * looked at without following links.
  */
-export function carryConflicts(local: NodeLocal | undefined, files: readonly { path: string; kind: string }[], node: string): string[] {
-  return files.flatMap(({ path, kind }) => {
+export function carryConflicts(local: NodeLocal | undefined, files: readonly CarriedPlace[], node: string, ownerUid: number | undefined): string[] {
+  const sameMode = (f: CarriedPlace, st: Stats) => f.mode === undefined || (st.mode & 0o1777) === (f.mode & 0o1777);
+  const maybeSame = (f: CarriedPlace, st: Stats) =>
+    st.uid === ownerUid && sameMode(f, st) && (f.kind === 'fifo' ? st.isFIFO() : f.kind !== 'directory' && st.isFile() && st.size === f.bytes);
+  return files.flatMap((f) => {
+    const { path, kind } = f;
     const place = placeOf(local, path);
     if (!place) return [];
     let at = place.root;
@@ -237,7 +251,7 @@ export function carryConflicts(local: NodeLocal | undefined, files: readonly { p
       const last = i === parts.length - 1;
       if (st.isSymbolicLink()) return [`${path} on ${node}: ${last ? 'a symbolic link is there' : 'a symbolic link is on the way'}`];
       if (!last && !st.isDirectory()) return [`${path} on ${node}: a file that is not a directory is on the way`];
-      if (last && !(kind === 'directory' && st.isDirectory())) return [`a different file is already at ${path} on ${node}`];
+      if (last && !(kind === 'directory' && st.isDirectory()) && !maybeSame(f, st)) return [`a different file is already at ${path} on ${node}`];
     }
     return [];
   });

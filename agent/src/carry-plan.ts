@@ -4,7 +4,7 @@
  * while open go inside the images as CRIU ghost files. Refused, in words, when what would move
  * passes the limit.
  */
-import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile } from '@godwit/schemas';
+import { type AgentConfig, type CarryPlan, DEFAULT_CARRY_MAX_BYTES, type PlannedFile, sizeInWords } from '@godwit/schemas';
 import { underAny } from './open-files.js';
 import { type UsedFile, treeFiles } from './tree-files.js';
 
@@ -16,10 +16,6 @@ const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/lib
 
 /** CRIU's own --ghost-limit when none is given: a larger deleted file fails the dump */
 export const CRIU_GHOST_LIMIT = 1 << 20;
-
-function mib(bytes: number): string {
-  return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-}
 
 function fateOf(f: UsedFile, sharedPaths: readonly string[]): Pick<PlannedFile, 'fate' | 'why'> {
   if (f.kind === 'deleted') return { fate: 'ghost', why: 'deleted while open: its content goes inside the images (a CRIU ghost file)' };
@@ -46,8 +42,8 @@ export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes,
   let refusal: string | null = null;
   if (carriedBytes > limitBytes) {
     const largest = [...moving].sort((a, b) => b.allocatedBytes - a.allocatedBytes).slice(0, 3);
-    refusal = `it would carry ${mib(carriedBytes)} of node-local files, more than the limit of ${mib(limitBytes)}: ` +
-      `${largest.map((f) => `${f.path} (${mib(f.allocatedBytes)})`).join(', ')}; ${raise}`;
+    refusal = `it would carry ${sizeInWords(carriedBytes)} of node-local files, more than the limit of ${sizeInWords(limitBytes)}: ` +
+      `${largest.map((f) => `${f.path} (${sizeInWords(f.allocatedBytes)})`).join(', ')}; ${raise}`;
   }
   return { files: planned, carriedBytes, limitBytes, ghostLimitBytes, refusal };
 }
@@ -59,6 +55,17 @@ export function planCarry(files: readonly UsedFile[], { sharedPaths, limitBytes,
  */
 export function carryPlanOf(config: Readonly<AgentConfig>, id: number, rootPid: number, carryMaxBytes?: number): CarryPlan {
   return carryOf(config, id, rootPid, carryMaxBytes).plan;
+}
+
+/**
+ * Why the program cannot leave for its unix sockets bound at node-local paths: CRIU binds such a
+ * socket anew at its path on the destination, but its peers there would not be the ones it had,
+ * and the source's path would be left to a socket no one listens on. Said before it stops.
+ */
+export function socketBlockers(plan: CarryPlan): string[] {
+  return plan.files
+    .filter((f) => f.fate === 'carried' && f.kind === 'unix-socket')
+    .map((f) => `it has a unix socket bound at ${f.path}, a node-local path: a move does not carry socket paths (bind it under a shared path, or let it run here)`);
 }
 
 /** the plan, and the files it would carry as the tree uses them (carried-files.ts opens them) */

@@ -13,8 +13,8 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
-import { carryOf } from './carry-plan.js';
-import { carryHelperPath, holdCarried, packCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
+import { carryOf, socketBlockers } from './carry-plan.js';
+import { carryHelperPath, holdCarried, packCarried, readCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
 import { localMountsOf } from './node-local.js';
@@ -84,6 +84,8 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${blockers.join('; ')}`, { blockers });
     }
     const { plan: carry, carried } = carryOf(config, id, cur.rootPid, carryMaxBytes);
+    const sockets = socketBlockers(carry);
+    if (sockets.length) throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `it cannot leave ${node}: ${sockets.join('; ')}`, { blockers: sockets });
     if (carry.refusal) {
       throw new GodwitError('GODWIT_ERR_CARRY_LIMIT', `process ${id} cannot leave ${node}: ${carry.refusal}; it runs on`, { carriedBytes: carry.carriedBytes, limitBytes: carry.limitBytes });
     }
@@ -178,12 +180,14 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
         };
         try {
           const dumped = await dumpTree(plan);
+          // what the images carry, as packed (sealing them takes the directory away)
+          const carriedPlaces = (readCarried(dumped.dir)?.files ?? []).map((f) => ({ path: f.path, kind: f.directory ? ('directory' as const) : f.fifo ? ('fifo' as const) : ('file' as const), bytes: f.size, mode: f.mode }));
           const keeping = await releaseSource(plan, dumped);
           describeImages(plan, dumped);
           const bytes = images.size(dumped.dir);
           await vouchOrKeep(plan);
           const { stoppedAt, dumpMs } = dumped;
-          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping) };
+          return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping), ...(carriedPlaces.length ? { carried: carriedPlaces } : {}) };
         } catch (err) {
           releaseHeld(held);
           takePacked(config.dataDir, migrationId);

@@ -142,11 +142,8 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...opts.env,
         ...opts.localEnv,
         GODWIT_KEEPER_CGROUPS: opts.cgroups.join(':'),
+        // the bound on output not yet taken, and the size of its segments (keeper.c says why)
         GODWIT_KEEPER_SPOOL: String(opts.spoolBytes),
-        // a new output segment once the last holds a spool's worth: the node then holds at most
-        // about two spools of a program's output (the one not taken, and the rest of the segment it
-        // began in), and removes or begins a file only every spool's worth of output
-        GODWIT_KEEPER_SEGMENT: String(opts.spoolBytes),
         ...(opts.runCgroup !== undefined ? { GODWIT_KEEPER_RUN_CGROUP: opts.runCgroup } : {}),
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),

@@ -35,6 +35,7 @@ import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
 import type { Lifecycle } from './lifecycle.js';
+import { socketBlockers } from './carry-plan.js';
 import { cannotMove, cannotMoveLazily, residentBytes, treePids } from './preflight.js';
 import { copyOnWriteExtraBytes } from './cow-sharing.js';
 import { epochOutput } from './output.js';
@@ -57,7 +58,7 @@ export interface RouteDeps {
   /** what a move of the process would do with its files (carry-plan.ts) */
   carryPlan: (id: number, rootPid: number, carryMaxBytes?: number) => CarryPlan;
   /** which places of files a move would carry here are taken (carried-files.ts) */
-  carryConflicts: (files: CarryCheckRequest['files']) => string[];
+  carryConflicts: (req: CarryCheckRequest) => Promise<string[]>;
 }
 
 const Id = IdParam;
@@ -179,12 +180,13 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   app.get('/v1/procs/:id/blockers', { schema: { params: Id, querystring: InspectQuery } }, async (req): Promise<ProcInspection> => {
     const id = Number(req.params.id);
     const { rootPid } = lifecycle.running(id);
+    const carry = carryPlan(id, rootPid, req.query.carryMaxBytes);
     return {
-      reasons: cannotMove(rootPid, node),
+      reasons: [...cannotMove(rootPid, node), ...socketBlockers(carry)],
       lazyReasons: cannotMoveLazily(rootPid),
       residentBytes: residentBytes(rootPid),
       copyOnWriteExtraBytes: copyOnWriteExtraBytes(treePids(rootPid)),
-      carry: carryPlan(id, rootPid, req.query.carryMaxBytes),
+      carry,
     };
   });
 
@@ -254,7 +256,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   );
 
   // asked before a move stops its program: would the files it carries find their places free here?
-  app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (req): Promise<CarryCheckResult> => ({ conflicts: carryConflicts(req.body.files) }));
+  app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (req): Promise<CarryCheckResult> => ({ conflicts: await carryConflicts(req.body) }));
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);

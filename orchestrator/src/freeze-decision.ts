@@ -17,7 +17,7 @@
  *   added, so a process that comes back does not make its node short again at once, and a moved
  *   process does not make its destination short.
  */
-import type { BalancerSettings } from '@godwit/schemas';
+import { type BalancerSettings, sizeInWords } from '@godwit/schemas';
 
 type Settings = Pick<BalancerSettings, 'memLowPercent' | 'thawHoldSeconds'>;
 
@@ -57,8 +57,6 @@ export type MemAction =
   | { kind: 'thaw'; processId: number; to: string; reason: string }
   | { kind: 'unmark'; processId: number; node: string; reason: string };
 
-const MIB = 1024 * 1024;
-const mib = (b: number) => `${Math.round(b / MIB)} MiB`;
 
 export const lowMarkBytes = (n: MemNode, s: Settings): number => (n.memTotalBytes * s.memLowPercent) / 100;
 export const isShort = (n: MemNode, s: Settings): boolean => n.online && n.memFreeBytes < lowMarkBytes(n, s);
@@ -66,7 +64,7 @@ export const isShort = (n: MemNode, s: Settings): boolean => n.online && n.memFr
 export const hasRoom = (n: MemNode, bytes: number, s: Settings): boolean => n.usable && n.memFreeBytes - bytes >= 2 * lowMarkBytes(n, s);
 
 function shortage(n: MemNode, s: Settings): string {
-  return `${n.name} is short of memory: ${mib(n.memFreeBytes)} free, below ${s.memLowPercent}% of ${mib(n.memTotalBytes)}`;
+  return `${n.name} is short of memory: ${sizeInWords(n.memFreeBytes)} free, below ${s.memLowPercent}% of ${sizeInWords(n.memTotalBytes)}`;
 }
 
 /** the node with the most free memory that has room for `bytes`, among `names` (any, when absent) */
@@ -97,13 +95,13 @@ export function planMemory(nodes: MemNode[], running: MemProc[], frozen: FrozenP
     if (to) {
       actions.push({
         kind: 'move', processId: victim.id, from: n.name, to: to.name,
-        reason: `${shortage(n, s)}; process ${victim.id} (${mib(victim.rssBytes)} resident, the most there) moves to ${to.name}, which has ${mib(to.memFreeBytes)} free`,
+        reason: `${shortage(n, s)}; process ${victim.id} (${sizeInWords(victim.rssBytes)} resident, the most there) moves to ${to.name}, which has ${sizeInWords(to.memFreeBytes)} free`,
       });
       shift(to.name, -victim.rssBytes);
       touched.add(to.name);
     } else {
-      const why = victim.locked ? 'it is locked (mosrun -L), so it may not move automatically' : `no other node has room for its ${mib(victim.rssBytes)}`;
-      actions.push({ kind: 'freeze', processId: victim.id, node: n.name, reason: `${shortage(n, s)}; process ${victim.id} (${mib(victim.rssBytes)} resident, the most there) is frozen: ${why}` });
+      const why = victim.locked ? 'it is locked (mosrun -L), so it may not move automatically' : `no other node has room for its ${sizeInWords(victim.rssBytes)}`;
+      actions.push({ kind: 'freeze', processId: victim.id, node: n.name, reason: `${shortage(n, s)}; process ${victim.id} (${sizeInWords(victim.rssBytes)} resident, the most there) is frozen: ${why}` });
     }
     shift(n.name, victim.rssBytes);
   }
@@ -124,7 +122,7 @@ export function planMemory(nodes: MemNode[], running: MemProc[], frozen: FrozenP
     shift(to.name, -f.imageBytes);
     actions.push({
       kind: 'thaw', processId: f.id, to: to.name,
-      reason: `room returned: ${to.name}${to.name === f.home ? ' (its home)' : ''} has ${mib(to.memFreeBytes + f.imageBytes)} free, room for its ${mib(f.imageBytes)} image (frozen with FRZ ${f.frz})`,
+      reason: `room returned: ${to.name}${to.name === f.home ? ' (its home)' : ''} has ${sizeInWords(to.memFreeBytes + f.imageBytes)} free, room for its ${sizeInWords(f.imageBytes)} image (frozen with FRZ ${f.frz})`,
     });
   }
   return actions;

@@ -2,11 +2,8 @@
  * The per-user limits' decisions: how much room a user's next checkpoint has, and whether they
  * may start one more process. Each refusal says what is used, what the limit is and what to do.
  */
-import { GodwitError } from '@godwit/schemas';
+import { GodwitError, sizeInWords } from '@godwit/schemas';
 
-const MIB = 1024 * 1024;
-/** bytes in words a person reads at a glance */
-export const sizeInWords = (bytes: number): string => (bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : `${bytes} bytes`);
 
 /**
  * The most bytes the next checkpoint may take: what the quota leaves, plus the file it replaces

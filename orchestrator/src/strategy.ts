@@ -4,7 +4,7 @@
  * then, before the program stops, from a look at the program itself (its size, and what a lazy
  * move would break). A strategy that cannot be used is refused with the reason, and nothing stops.
  */
-import { GodwitError, type NodeFeatures, type ProcInspection, type Strategy } from '@godwit/schemas';
+import { GodwitError, type NodeFeatures, type ProcInspection, type Strategy, sizeInWords } from '@godwit/schemas';
 
 export interface Choice {
   strategy: 'full' | 'lazy';
@@ -16,7 +16,6 @@ export interface Ends {
   to: { name: string; features: NodeFeatures | null };
 }
 
-const MiB = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MiB`;
 
 function unavailable(strategy: string, why: string): GodwitError {
   return new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `${strategy} migration cannot be used: ${why}; the process was not stopped`, { strategy });
@@ -58,13 +57,13 @@ function sharingLost(program: ProcInspection): string | null {
   // resident sizes count a shared page once per process: the tree holds its sum less the extra
   const held = Math.max(1, program.residentBytes - extra);
   if (extra < COW_LOSS_IGNORED_BYTES || extra <= COW_LOSS_TOLERATED * held) return null;
-  return `its processes share memory copy-on-write, which a lazy move would copy once per process: ${MiB(extra)} more than the ${MiB(held)} the tree holds (a full copy keeps the sharing)`;
+  return `its processes share memory copy-on-write, which a lazy move would copy once per process: ${sizeInWords(extra)} more than the ${sizeInWords(held)} the tree holds (a full copy keeps the sharing)`;
 }
 
 /** The strategy to use, once the program's node has looked at it. */
 export function chooseStrategy(asked: Strategy, ends: Ends, program: ProcInspection): Choice {
   checkNodes(asked, ends);
-  const size = MiB(program.residentBytes);
+  const size = sizeInWords(program.residentBytes);
   if (asked === 'full') return { strategy: 'full', reason: 'full copy, as asked' };
   if (asked === 'lazy') {
     if (program.lazyReasons.length) throw unavailable('lazy', program.lazyReasons.join('; '));

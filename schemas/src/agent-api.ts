@@ -9,7 +9,7 @@ import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
 import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
-import { CarryPlan } from './api-carry.js';
+import { CarriedPlaces, CarryPlan } from './api-carry.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
 export const StreamInodes = Closed({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
@@ -89,6 +89,8 @@ export const DumpResult = Closed({
   lazy: Type.Boolean({ description: 'the pages stay at the source, served to the destination on demand' }),
   /** the program's first run ended here with this dump */
   homePid: Type.Optional(HomePid),
+  /** the node-local files the images carry: a continue elsewhere asks its node whether their places are free */
+  carried: Type.Optional(CarriedPlaces),
 });
 export type DumpResult = Static<typeof DumpResult>;
 

@@ -45,13 +45,31 @@ export const CarryPlan = Closed({
 });
 export type CarryPlan = Static<typeof CarryPlan>;
 
+/**
+ * A node-local file a move carries, as the program sees it; its size (and mode, where known) let
+ * a destination holding a file at that path tell one that may be the same from a different one.
+ */
+export const CarriedPlace = Closed({
+  path: Type.String({ pattern: '^/', maxLength: 4096 }),
+  kind: UsedFileKind,
+  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  mode: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o7777 })),
+});
+export type CarriedPlace = Static<typeof CarriedPlace>;
+export const CarriedPlaces = Type.Array(CarriedPlace, { maxItems: 4096 });
+
 /** The files a move would carry, for its destination to say whether their places are free (asked before the program stops). */
 export const CarryCheckRequest = Closed({
-  files: Type.Array(Closed({ path: Type.String({ pattern: '^/', maxLength: 4096 }), kind: UsedFileKind }), { maxItems: 4096 }),
+  files: CarriedPlaces,
+  /** the program's owner: a file of theirs already there with the same size and mode may be the very same */
+  account: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type CarryCheckRequest = Static<typeof CarryCheckRequest>;
 export const CarryCheckResult = Closed({
-  /** each place already taken on the destination, in words naming it; empty when all are free */
+  /**
+   * each place taken on the destination by a different file, in words naming it; empty when all
+   * are free or hold what may be the same file (placing compares the bytes, and leaves the same one)
+   */
   conflicts: Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 4096 }),
 });
 export type CarryCheckResult = Static<typeof CarryCheckResult>;

@@ -3,8 +3,9 @@
  * destination's /tmp (content, mode, times; a sparse file stays sparse), and leave nothing behind;
  * a place already taken on the destination refuses the move before the program stops, naming it.
  */
+import type { Event } from '@godwit/schemas';
 import { expect } from 'chai';
-import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run, scratchDir } from './harness.js';
 
@@ -174,6 +175,141 @@ describe('files that move with the program', function () {
       for (const node of ['node0', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
       rmSync(cwd, { recursive: true, force: true });
       rmSync(join(mine, `${name}.1`), { force: true });
+    }
+  });
+
+  it('continues on node1 a program frozen on node0 with its file in /tmp: the file is there, whole, and gone from node0; a different file at its path on node2 refuses a continue there before anything changes', async function () {
+    this.timeout(300_000);
+    const name = `godwit-frozen-${process.pid}`;
+    const run = mosrun(h, ['python3', '-c', SCRATCH, `/tmp/${name}`, `/tmp/${name}.sparse`], { input: true });
+    const id = await run.id();
+    const wrote = (await run.waitFor(/^wrote (\w+)$/m, 120_000))[1]!;
+    const theirs = localDir(h, 'node2', `tmp/${name}`);
+    try {
+      const frz = await cli(h, 'mosmigrate', [String(id), 'freeze']);
+      expect(frz.exitCode, `freeze: ${frz.stdout} ${frz.stderr}`).to.equal(0);
+      writeFileSync(theirs, 'theirs\n');
+      const migrationsBefore = (await migrations(h, id)).length;
+
+      const refused = await cli(h, 'mosmigrate', [String(id), 'continue', 'node2']);
+      expect(refused.exitCode, `continue on node2: ${refused.stdout} ${refused.stderr}`).not.to.equal(0);
+      expect(refused.stderr, 'the refusal names the file').to.include(`/tmp/${name}`).and.to.match(/different file/).and.to.match(/stays frozen/);
+      const still = await processInfo(h, id);
+      expect([still.state, still.node, still.frz], 'it stays frozen on node0').to.deep.equal(['frozen', 'node0', 'M']);
+      const after = await migrations(h, id);
+      expect(after.length, 'no migration was started').to.equal(migrationsBefore);
+      expect(after.at(-1), 'the frozen record is untouched').to.include({ state: 'frozen', to: 'node0' });
+      const events = (await api<Event[]>(h, 'GET', `/v1/events?process=${id}`)).body;
+      expect(events.filter((e) => e.kind === 'continuing' || e.kind === 'continue-failed').map((e) => e.message), 'no continue was begun: the images never left node0').to.deep.equal([]);
+      expect(readFileSync(theirs, 'utf8'), "node2's file is untouched").to.equal('theirs\n');
+      expect(existsSync(localDir(h, 'node2', `tmp/${name}.sparse`)), 'nothing was put on node2').to.equal(false);
+      expect(existsSync(localDir(h, 'node0', `tmp/${name}`)), 'its file waits on node0').to.equal(true);
+
+      const cont = await cli(h, 'mosmigrate', [String(id), 'continue', 'node1']);
+      expect(cont.exitCode, `continue on node1: ${cont.stdout} ${cont.stderr}`).to.equal(0);
+      const back = await processInfo(h, id);
+      expect([back.state, back.node], 'it runs on node1').to.deep.equal(['running', 'node1']);
+      expect(statSync(localDir(h, 'node1', `tmp/${name}`)).size, "its file in node1's /tmp").to.equal(50 * MiB);
+      await eventually(
+        async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) && !existsSync(localDir(h, 'node0', `tmp/${name}.sparse`)) ? true : undefined),
+        `its files to leave node0's /tmp (there: ${existsSync(localDir(h, 'node0', `tmp/${name}`))})`,
+      );
+      const read = await reread(run, 1);
+      expect(read.sum, 'what it re-reads on node1 is what it wrote on node0').to.equal(wrote);
+      expect(read.tail).to.equal('end of a sparse file');
+      run.child.stdin!.end();
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) for (const f of [name, `${name}.sparse`]) rmSync(localDir(h, node, `tmp/${f}`), { force: true });
+    }
+  });
+
+  it("moves on past the owner's file of the same bytes and mode at the path on the destination, leaving it there; one differing only in its bytes refuses the move, named, and the program runs on", async function () {
+    this.timeout(300_000);
+    const name = `godwit-alike-${process.pid}`;
+    const run = mosrun(h, ['sh', '-c', `exec 3>/tmp/${name}; echo same >&3; echo held; read line; cat /tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const ours = statSync(localDir(h, 'node0', `tmp/${name}`));
+    const plant = (node: string, content: string) => {
+      const at = localDir(h, node, `tmp/${name}`);
+      writeFileSync(at, content);
+      chownSync(at, ours.uid, ours.gid);
+      chmodSync(at, ours.mode & 0o7777);
+      return at;
+    };
+    const alike = plant('node1', 'same\n');
+    const alikeIno = statSync(alike).ino;
+    const differing = plant('node2', 'sane\n');
+    try {
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate to node1: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+      expect((await processInfo(h, id)).node).to.equal('node1');
+      expect(statSync(alike).ino, "node1's own file, the same, is left where it was").to.equal(alikeIno);
+      await eventually(async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) ? true : undefined), "the file to leave node0's /tmp");
+
+      const refused = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node2']);
+      expect(refused.exitCode, `mosmigrate to node2: ${refused.stdout} ${refused.stderr}`).not.to.equal(0);
+      expect(refused.stderr, 'the refusal names the file').to.include(`/tmp/${name}`).and.to.match(/different file/);
+      const last = (await migrations(h, id)).at(-1)!;
+      expect(last.code, `migration ${last.id}: ${last.reason}`).to.equal('GODWIT_ERR_CARRY_CONFLICT');
+      const info = await processInfo(h, id);
+      expect([info.node, info.state], 'it runs on at node1').to.deep.equal(['node1', 'running']);
+      expect(readFileSync(differing, 'utf8'), "node2's file is untouched").to.equal('sane\n');
+      expect(statSync(alike).ino, "its file on node1 stays").to.equal(alikeIno);
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout(), 'it reads its file on node1').to.match(/^same$/m);
+    } finally {
+      for (const node of ['node0', 'node1', 'node2']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+    }
+  });
+
+  it('carries a FIFO in /tmp the program holds open, with what waits in it: made on node1 as the owner, gone from node0', async function () {
+    this.timeout(300_000);
+    const name = `godwit-fifo-${process.pid}`;
+    const run = mosrun(h, ['sh', '-c', `mkfifo -m 640 /tmp/${name} && exec 3<>/tmp/${name}; echo waiting >&3; echo held; read line; read got <&3; echo "got $got"`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^held$/m);
+    const ours = lstatSync(localDir(h, 'node0', `tmp/${name}`));
+    try {
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+      expect((await processInfo(h, id)).node).to.equal('node1');
+      const there = lstatSync(localDir(h, 'node1', `tmp/${name}`));
+      expect([there.isFIFO(), there.uid, there.mode & 0o7777], "a FIFO in node1's /tmp, the owner's, its mode").to.deep.equal([true, ours.uid, 0o640]);
+      await eventually(async () => (!existsSync(localDir(h, 'node0', `tmp/${name}`)) ? true : undefined), "the FIFO to leave node0's /tmp");
+      run.child.stdin!.write('go\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      expect(run.stdout(), 'what waited in the FIFO is read on node1').to.match(/^got waiting$/m);
+    } finally {
+      for (const node of ['node0', 'node1']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
+    }
+  });
+
+  it('refuses, before the program stops, a move of one listening on a unix socket bound in /tmp, saying why; godwit why said so beforehand', async function () {
+    this.timeout(180_000);
+    const name = `godwit-sock-${process.pid}`;
+    const server = `import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\nprint('listening', flush=True)\nsys.stdin.readline()\n`;
+    const run = mosrun(h, ['python3', '-c', server, `/tmp/${name}`], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^listening$/m);
+    try {
+      const pidBefore = (await processInfo(h, id)).pid;
+      const why = await cli(h, 'godwit', ['why', String(id)]);
+      expect(why.stdout, `godwit why: ${why.stdout} ${why.stderr}`).to.include(`unix socket bound at /tmp/${name}`);
+      const mig = await cli(h, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      expect(mig.exitCode, `mosmigrate: ${mig.stdout} ${mig.stderr}`).not.to.equal(0);
+      expect(mig.stderr, 'the refusal names the socket and why').to.include(`unix socket bound at /tmp/${name}`).and.to.include('does not carry socket paths');
+      const last = (await migrations(h, id)).at(-1);
+      expect(last?.stoppedMs ?? null, `the program never stopped (${JSON.stringify(last)})`).to.equal(null);
+      const info = await processInfo(h, id);
+      expect([info.node, info.state, info.pid], 'it runs on where it was, the same process').to.deep.equal(['node0', 'running', pidBefore]);
+      expect(lstatSync(localDir(h, 'node0', `tmp/${name}`)).isSocket(), 'its socket is where it was').to.equal(true);
+      run.child.stdin!.write('done\n');
+      expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    } finally {
+      rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
     }
   });
 

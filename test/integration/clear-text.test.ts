@@ -1,6 +1,6 @@
 /**
- * A clear-text cluster (`godwit cluster up --no-tls`) end to end: its own cluster (id 48, two
- * nodes), brought up and taken down by this file, where the orchestrator and the agents speak
+ * A clear-text cluster (`godwit cluster up --no-tls`) end to end: its own cluster (two nodes, its
+ * id besideClusterId()), brought up and taken down by this file, where the orchestrator and the agents speak
  * plain http, the client configuration carries no CA, and a program runs and moves with its
  * output whole, as on the suite's TLS cluster.
  */
@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { fetchOver } from '@godwit/schemas/tls';
 import { clusterDown, clusterUp } from '../../cli/src/cluster/index.js';
-import { api, cli, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness } from './harness.js';
+import { api, besideClusterId, cli, mosrun, numbersIn, oneTo, processInfo, program, setBalancer, type Harness } from './harness.js';
 
 /** not the suite's: this cluster lives beside it */
-const CLUSTER_ID = 48;
+const CLUSTER_ID = besideClusterId();
 
 describe('a clear-text cluster (--no-tls)', function () {
   let home: string | undefined;

@@ -53,14 +53,14 @@ describe('copy-on-write kept across a move', function () {
     expect(dry.exitCode, `mosmigrate --dry-run: ${dry.stderr}`).to.equal(0);
     expect(dry.stdout).to.match(/it would move by full copy: auto: full copy, as its processes share memory copy-on-write/);
     const dryLazy = await cli(h, 'mosmigrate', [String(id), 'node1', '--dry-run', '--strategy', 'lazy']);
-    expect(dryLazy.stdout, dryLazy.stderr).to.match(/it would move lazily: lazy, as asked: .*; but its processes share memory copy-on-write, which a lazy move would copy once per process: \d+ MiB more/);
+    expect(dryLazy.stdout, dryLazy.stderr).to.match(/it would move lazily: lazy, as asked: .*; but its processes share memory copy-on-write, which a lazy move would copy once per process: [\d.]+ MiB more/);
     expect((await processInfo(h, id)).pid, 'a dry run stops nothing').to.equal(before.pid);
 
     const res = await cli(h, 'mosmigrate', [String(id), 'node1']);
     expect(res.exitCode, `mosmigrate ${id} node1: ${res.stderr}`).to.equal(0);
     const m = (await migrations(h, id)).at(-1)!;
     expect(m.strategy, `strategy of migration ${m.id}: ${m.strategyReason}`).to.equal('full');
-    expect(m.strategyReason).to.match(/^auto: full copy, as its processes share memory copy-on-write, which a lazy move would copy once per process: \d+ MiB more/);
+    expect(m.strategyReason).to.match(/^auto: full copy, as its processes share memory copy-on-write, which a lazy move would copy once per process: [\d.]+ MiB more/);
     const after = await processInfo(h, id);
     expect(after.node, 'where it runs now').to.equal('node1');
     expect(after.pid, 'a new host PID on node1').to.not.equal(before.pid);

@@ -49,8 +49,17 @@ export interface Harness {
   fetch: Fetch;
 }
 
+/** the suite's cluster id: GODWIT_TEST_CLUSTER_ID (default 42), one per run that shares this machine */
+export const suiteClusterId = (): number => Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
+
 /**
- * The suite's cluster: 3 nodes, cluster id from GODWIT_TEST_CLUSTER_ID (default 42). A file that
+ * The id of a cluster a file brings up beside the suite's: 100 away from the suite's (ids are
+ * 1..200), so that runs of other ids on this machine never collide with it.
+ */
+export const besideClusterId = (): number => (suiteClusterId() > 100 ? suiteClusterId() - 100 : suiteClusterId() + 100);
+
+/**
+ * The suite's cluster: 3 nodes, cluster id suiteClusterId(). A file that
  * asks for a variant gets a cluster of its own, and the next file that asks for the standard one
  * (or another variant) a fresh one: nothing of a variant outlives its file's use of it.
  */
@@ -60,7 +69,7 @@ export async function cluster(variant: ClusterVariant = {}): Promise<Harness> {
   startedVariant = key;
   started ??= (async () => {
     const home = scratchDir('godwit-test-');
-    const id = Number(process.env.GODWIT_TEST_CLUSTER_ID ?? 42);
+    const id = suiteClusterId();
     const info = await clusterUp({ home, id, nodes: 3, cpus: 1, memMiB: 4096, log: () => undefined, ...(variant.cpuFeatureMask ? { cpuFeatureMask: variant.cpuFeatureMask } : {}) });
     const env = { ...process.env, GODWIT_HOME: home, GODWIT_CONFIG: info.clientConfigPath };
     const h = { info, env, home, token: info.client.token, fetch: fetchOver(info.client.ca ? { ca: Buffer.from(info.client.ca) } : undefined) };

@@ -49,7 +49,7 @@ describe('the pre-flight of files: godwit why, mosmigrate --dry-run and the carr
     const dry = await cli(h, 'mosmigrate', [String(id), 'node1', '--dry-run', '--carry-max', '10M']);
     expect(dry.exitCode, dry.stderr).to.equal(0);
     expect(dry.stdout, dry.stdout).to.match(new RegExp(`process ${id} cannot move to node1 now`));
-    expect(dry.stdout, dry.stdout).to.include(`${big} (50.0 MiB)`).and.to.include('limit of 10.0 MiB').and.to.include('--carry-max');
+    expect(dry.stdout, dry.stdout).to.include(`${big} (50 MiB)`).and.to.include('limit of 10 MiB').and.to.include('--carry-max');
     const lines = heldLines(run.stdout());
     await run.waitFor(new RegExp(`^held ${lines + 2}$`, 'm'));
     expect(await processInfo(h, id), 'the dry run stopped nothing').to.include({ node: 'node0', pid: before.pid, state: 'running' });
@@ -57,7 +57,7 @@ describe('the pre-flight of files: godwit why, mosmigrate --dry-run and the carr
     // the move itself is refused, in the same words, before the program stops
     const refused = await cli(h, 'mosmigrate', [String(id), 'node1', '--carry-max', '10M']);
     expect(refused.exitCode, refused.stdout).to.not.equal(0);
-    expect(refused.stderr, refused.stderr).to.include(big).and.to.include('limit of 10.0 MiB');
+    expect(refused.stderr, refused.stderr).to.include(big).and.to.include('limit of 10 MiB');
     expect((await migrations(h, id)).at(-1), 'the failed migration').to.include({ state: 'failed', code: 'GODWIT_ERR_CARRY_LIMIT' });
     const after = heldLines(run.stdout());
     await run.waitFor(new RegExp(`^held ${after + 2}$`, 'm'));

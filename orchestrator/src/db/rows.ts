@@ -2,7 +2,7 @@
  * Rows as SQLite returns them, one interface per table, column names as in schema.ts. The API's
  * shapes are made from them in mappers.ts.
  */
-import type { FreezeReason, MigrationState, ProcessState, StreamInodes } from '@godwit/schemas';
+import type { CarriedPlace, FreezeReason, MigrationState, ProcessState, StreamInodes } from '@godwit/schemas';
 
 export interface ProcessRow {
   id: number;
@@ -126,4 +126,6 @@ export interface DumpRecord {
   direct?: boolean;
   /** the pages stay at the source until the destination pulls them, after the restore */
   lazy?: boolean;
+  /** the node-local files the images carry (a frozen program's, checked before it continues elsewhere) */
+  carried?: CarriedPlace[];
 }

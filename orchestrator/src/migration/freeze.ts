@@ -11,6 +11,7 @@ import { recordHomePid } from '../home-pid.js';
 import { howDied } from '../death.js';
 import { processExited } from '../process-life.js';
 import { deliverQueuedSignals } from '../queued-signals.js';
+import { requireCarryPlacesFree } from './carry-check.js';
 import type { MigrationEnds } from './failure.js';
 import type { MigrationLock } from './lock.js';
 import { type Pipeline, keepsSourceCopy } from './pipeline.js';
@@ -44,7 +45,7 @@ export function createFreezer(
     } catch (err) {
       ends.failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'), `process ${m.process_id} cannot be frozen`);
     }
-    const dump: DumpRecord = { stoppedAt: dumped.stoppedAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false };
+    const dump: DumpRecord = { stoppedAt: dumped.stoppedAt, inodes: dumped.inodes, bytes: dumped.bytes, direct: false, ...(dumped.carried ? { carried: dumped.carried } : {}) };
     recordHomePid(db, m.process_id, m.from_node, dumped.homePid);
     const frozen = transition(m, 'frozen', () => {
       db.q.setMigrationDump.run({ id: m.id, dump: JSON.stringify(dump) });
@@ -114,6 +115,12 @@ export function createFreezer(
         return Promise.reject(err);
       }
       return lock.exclusive(proc.id, async () => {
+        try {
+          await requireCarryPlacesFree(ctx, frozen.from_node, to, rec.ownerAccount(frozen), toDumpRecord(frozen.dump!).carried ?? []);
+        } catch (err) {
+          const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');
+          throw new GodwitError(e.code, `process ${proc.id} cannot continue on ${to}: ${e.message}; it stays frozen, its image on ${frozen.from_node}`, e.details);
+        }
         db.tx(() => {
           db.q.setMigrationTo.run({ id: frozen.id, to_node: to });
           db.q.setProcessState.run({ id: proc.id, state: 'migrating' });

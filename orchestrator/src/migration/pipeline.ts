@@ -4,11 +4,12 @@
  * step the agents say comes next. A step that fails after the program stopped rolls the move
  * back, or hands it to the `failed` it was given (a thaw stays frozen).
  */
-import { type AgentProc, type CarryPlan, type DumpResult, GodwitError, type LazyStatus, type Migration, type Strategy, toGodwitError } from '@godwit/schemas';
+import { type AgentProc, type DumpResult, GodwitError, type LazyStatus, type Migration, type Strategy, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
 import type { DumpRecord, MigrationRow } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
 import { type Choice, type Ends, chooseStrategy } from '../strategy.js';
+import { requireCarryPlacesFree } from './carry-check.js';
 import type { MigrationEnds, Restored } from './failure.js';
 import type { MigrationRecord } from './record.js';
 import { retryUnreachable } from './retry.js';
@@ -78,24 +79,14 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
 
   const fail = (mv: Moving, m: MigrationRow, e: GodwitError): Promise<never> => (mv.failed ? mv.failed(m, e) : ends.rollback(m, e, mv.dump!));
 
-  /**
-   * Asks the destination whether the node-local files the program would carry find their places
-   * free there: a different file already at one refuses the move before the program stops.
-   */
-  async function carryPlacesFree(m: MigrationRow, carry: CarryPlan): Promise<void> {
-    const files = carry.files.filter((f) => f.fate === 'carried').map(({ path, kind }) => ({ path, kind }));
-    if (!files.length || m.from_node === m.to_node) return;
-    const { conflicts } = await ctx.agent(m.to_node).carryCheck({ files });
-    if (conflicts.length) throw new GodwitError('GODWIT_ERR_CARRY_CONFLICT', `the files it would carry cannot go to ${m.to_node}: ${conflicts.join('; ')}`, { conflicts });
-  }
-
   /** the source looks at the program, and the strategy `auto` takes is chosen from what it saw */
   const inspect: Step = async (mv) => {
     const { m } = mv;
     let choice: Choice;
     try {
       const [program] = await Promise.all([ctx.agent(m.from_node).inspect(m.process_id), ownerAhead(m)]);
-      await carryPlacesFree(m, program.carry);
+      const carried = program.carry.files.filter((f) => f.fate === 'carried').map(({ path, kind, apparentBytes }) => ({ path, kind, bytes: apparentBytes }));
+      await requireCarryPlacesFree(ctx, m.from_node, m.to_node, rec.ownerAccount(m), carried);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       rec.expect(m.id, program.residentBytes);
     } catch (err) {

@@ -4,9 +4,10 @@
  * someone planted, and removed only where they are still the very file.
  */
 import { expect } from 'chai';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { GodwitError } from '@godwit/schemas';
 import type { Account } from '../../../agent/src/accounts.js';
 import { carryConflicts, carryHelperPath, holdCarried, packCarried, placeCarried, placeOf, removeCarried } from '../../../agent/src/carried-files.js';
@@ -69,13 +70,61 @@ describe('carried files', () => {
     const target = join(dir, 'precious');
     writeFileSync(target, 'precious');
     symlinkSync(target, join(dir, 'node1', 'tmp', 'b'));
-    expect(carryConflicts(dest(), [{ path: '/tmp/a', kind: 'file' }, { path: '/tmp/b', kind: 'file' }], 'node1')).to.deep.equal(['/tmp/b on node1: a symbolic link is there']);
+    expect(carryConflicts(dest(), [{ path: '/tmp/a', kind: 'file' }, { path: '/tmp/b', kind: 'file' }], 'node1', me.uid)).to.deep.equal(['/tmp/b on node1: a symbolic link is there']);
     const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(GodwitError);
     expect((err as GodwitError).code).to.equal('GODWIT_ERR_CARRY_CONFLICT');
     expect((err as GodwitError).message).to.include('a different file is already at /tmp/b on node1');
     expect(readFileSync(target, 'utf8'), "the link's target is untouched").to.equal('precious');
     expect(existsSync(join(dir, 'node1', 'tmp', 'a')), 'what it wrote is removed again').to.equal(false);
+  });
+
+  it("leaves in place the owner's file already there with the same bytes, mode and size, and refuses one that differs only in its bytes, naming it", async () => {
+    const src = join(dir, 'node0', 'tmp', 'same');
+    writeFileSync(src, '');
+    truncateSync(src, 8 * MiB);
+    writeFileSync(src, 'head', { flag: 'r+' });
+    writeFileSync(src, 'tail', { flag: 'a' });
+    chmodSync(src, 0o640);
+    writeFileSync(join(dir, 'node0', 'tmp', 'other'), 'mine!');
+    chmodSync(join(dir, 'node0', 'tmp', 'other'), 0o600);
+    const held = holdCarried(local(), [used('same'), used('other')], me);
+    await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    const same = join(dir, 'node1', 'tmp', 'same');
+    writeFileSync(same, readFileSync(src));
+    chmodSync(same, 0o640);
+    const sameIno = statSync(same).ino;
+    const other = join(dir, 'node1', 'tmp', 'other');
+    writeFileSync(other, 'yours', { mode: 0o600 });
+    const places = [{ path: '/tmp/same', kind: 'file' as const, bytes: 8 * MiB + 4, mode: 0o640 }, { path: '/tmp/other', kind: 'file' as const, bytes: 5, mode: 0o600 }];
+    expect(carryConflicts(dest(), places, 'node1', me.uid), 'of the same size and mode, both may be the same: placing compares their bytes').to.deep.equal([]);
+    expect(carryConflicts(dest(), places, 'node1', me.uid + 1), "another's file is a different one").to.have.length(2);
+    expect(carryConflicts(dest(), [{ ...places[0]!, mode: 0o600 }], 'node1', me.uid), 'another mode: a different file').to.deep.equal(['a different file is already at /tmp/same on node1']);
+    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
+    expect((err as GodwitError).code, String(err)).to.equal('GODWIT_ERR_CARRY_CONFLICT');
+    expect((err as GodwitError).message).to.include('a different file is already at /tmp/other on node1').and.not.to.include('/tmp/same');
+    expect(readFileSync(other, 'utf8'), 'the different file is untouched').to.equal('yours');
+    expect(statSync(same).ino, 'the same file is left as it was, not removed with what was written').to.equal(sameIno);
+
+    rmSync(other);
+    writeFileSync(other, 'mine!', { mode: 0o600 });
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    expect(placed, 'nothing was written: both were there already').to.deep.equal([]);
+    expect(statSync(same).ino).to.equal(sameIno);
+  });
+
+  it("makes a carried FIFO anew as the owner with its mode, leaves the owner's FIFO of that mode already there, and removes the source's", async () => {
+    const src = join(dir, 'node0', 'tmp', 'pipe');
+    execFileSync('mkfifo', ['-m', '640', src]);
+    const fifo: UsedFile = { path: '/tmp/pipe', kind: 'fifo', apparentBytes: 0, allocatedBytes: 0, at: src };
+    const packed = await packCarried(HELPER, holdCarried(local(), [fifo], me), join(dir, 'images'), 'node0');
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const there = lstatSync(join(dir, 'node1', 'tmp', 'pipe'));
+    expect([there.isFIFO(), there.mode & 0o7777, placed.length]).to.deep.equal([true, 0o640, 1]);
+    expect(carryConflicts(dest(), [{ path: '/tmp/pipe', kind: 'fifo', mode: 0o640 }], 'node1', me.uid), 'the same FIFO').to.deep.equal([]);
+    expect(await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1'), 'placed again: left as it is').to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(existsSync(src), "the source's FIFO is gone").to.equal(false);
   });
 
   it('leaves alone a file that took the place of the one it packed', async () => {

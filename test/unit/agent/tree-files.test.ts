@@ -77,6 +77,6 @@ describe("a move's pre-flight of the files a program uses", function () {
 
   it('refuses past the limit, naming the largest files, the limit and how to raise it', () => {
     const plan = planCarry(files, { sharedPaths: [], limitBytes: MiB, raise: 'raise it with --carry-max' });
-    expect(plan.refusal).to.match(/more than the limit of 1\.0 MiB/).and.to.include(`${join(dir, 'gone.dat')} (2.0 MiB)`).and.to.match(/raise it with --carry-max$/);
+    expect(plan.refusal).to.match(/more than the limit of 1 MiB/).and.to.include(`${join(dir, 'gone.dat')} (2 MiB)`).and.to.match(/raise it with --carry-max$/);
   });
 });
