@@ -46,8 +46,12 @@ export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrati
   // sealed in segments of a MiB: the tar's many small pieces go out in writes that large
   const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false).stream, req);
   try {
-    const [, res] = await Promise.all([streamed, reply]);
-    if (res.status >= 300) throw refusal(res);
+    // a refusal ends the sending at once: the destination reads no more of it
+    const answered = reply.then((res) => {
+      if (res.status >= 300) throw refusal(res);
+      return res;
+    });
+    const [, res] = await Promise.all([streamed, answered]);
     // the destination counts what it holds, pages from a page server included
     return (JSON.parse(res.body) as { bytes: number }).bytes;
   } catch (err) {

@@ -34,6 +34,7 @@ import type { Control } from './control.js';
 import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
+import { unownedBody } from '@godwit/schemas/unread-body';
 import type { Lifecycle } from './lifecycle.js';
 import { socketBlockers } from './carry-plan.js';
 import { cannotMove, cannotMoveLazily, residentBytes, treePids } from './preflight.js';
@@ -69,7 +70,7 @@ const MigrationRef = Closed({ migrationId: Type.Integer() });
 const DiscardImagesQuery = Closed({ moved: Type.Optional(Type.Boolean()) });
 
 export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts }) => {
-  app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
+  app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, unownedBody(payload)));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
   function rawBody(body: unknown, what: string): Readable | undefined {

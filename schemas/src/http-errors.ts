@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { GodwitError, toGodwitError } from './errors.js';
+import { drainUnreadBodies } from './unread-body.js';
 
 /**
  * Fastify options both servers are made with. ajv: Fastify's own default removes properties a
@@ -22,8 +23,12 @@ export const SERVER_OPTIONS = {
   },
 } satisfies Pick<FastifyServerOptions, 'ajv' | 'frameworkErrors'>;
 
-/** `service` names the server in the message of an internal error, whose own words stay in its log. */
+/**
+ * `service` names the server in the message of an internal error, whose own words stay in its log.
+ * An error answered before its request's body has all come reaches the client too (unread-body.ts).
+ */
 export function installErrorHandler(app: FastifyInstance, service: string): void {
+  drainUnreadBodies(app);
   app.setErrorHandler((err, req, reply) => {
     const e = toGodwitError(err);
     if (e.statusCode >= 500) req.log.error({ err }, e.message);

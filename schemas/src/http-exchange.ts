@@ -32,6 +32,11 @@ export function exchange(start: () => ClientRequest, signal: AbortSignal | undef
     outgoing.on('response', (res) => {
       incoming = res;
       res.on('close', () => signal?.removeEventListener('abort', onAbort));
+      // answered before the body was all sent (a refusal): the rest is not wanted, and the server
+      // would cut a client that goes on sending
+      res.on('end', () => {
+        if (!outgoing.writableFinished) outgoing.destroy();
+      });
       resolve(res);
     });
     outgoing.end(body);

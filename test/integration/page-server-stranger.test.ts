@@ -6,17 +6,18 @@
  * whole: the move either succeeds or fails with the program running on at its source.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { expect } from 'chai';
+import type { AgentConfig } from '@godwit/schemas';
 import { makeClusterCerts } from '../../cli/src/cluster/certs.js';
 import { api, cli, cluster, eventually, migrations, mosrun, processInfo, type Harness } from './harness.js';
 
-/** how a stranger talks to the page server once it has a connection */
-type Kind = 'clear text' | "another CA's certificate" | 'no certificate';
+/** how a stranger talks to the page server once it has a connection; silent: says nothing and holds it */
+type Kind = 'clear text' | "another CA's certificate" | 'no certificate' | 'silent';
 
 interface Seen {
   /** it got a connection to the page server */
@@ -67,7 +68,7 @@ async function stranger(kind: Kind, host: string, port: () => number | undefined
   }
   if (!raw) return { connected: false, received: Buffer.alloc(0), end: 'never connected' };
   const socket: net.Socket =
-    kind === 'clear text'
+    kind === 'clear text' || kind === 'silent'
       ? raw
       : tls.connect({ socket: raw, rejectUnauthorized: false, ...(kind === "another CA's certificate" ? otherCa : {}) });
   const chunks: Buffer[] = [];
@@ -81,7 +82,7 @@ async function stranger(kind: Kind, host: string, port: () => number | undefined
     socket.once('error', (err: NodeJS.ErrnoException) => done(`error: ${err.code ?? ''} ${err.message}`));
     socket.once('close', () => done('closed by the page server'));
     if (kind === 'clear text') socket.write(CLEAR_REQUEST);
-    else socket.once('secureConnect', () => socket.write(CLEAR_REQUEST));
+    else if (kind !== 'silent') socket.once('secureConnect', () => socket.write(CLEAR_REQUEST));
   });
   socket.destroy();
   return { connected: true, received: Buffer.concat(chunks), end };
@@ -159,4 +160,74 @@ describe("a stranger at a lazy move's page server", function () {
       }
     });
   }
+
+  /** the command lines of the processes whose command line contains `text` */
+  function commandsWith(text: string): string[] {
+    const found: string[] = [];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let argv: string;
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (argv.includes(text)) found.push(`${pid}: ${argv.slice(0, 160)}`);
+    }
+    return found;
+  }
+
+  it('silent (connects, sends nothing, holds the connection): the move ends within its deadline, saying why if it fails, the program whole and nothing left at the destination', async function () {
+    this.timeout(240_000);
+    const marker = `godwit-silent-${randomBytes(12).toString('hex')}|`;
+    const script = `import sys,hashlib; m=${JSON.stringify(marker)}.encode(); b=bytearray(m*((64<<20)//len(m))); h=hashlib.sha256(b).hexdigest(); print("ready", flush=True); sys.stdin.readline(); print("same" if hashlib.sha256(b).hexdigest()==h else "changed", flush=True)`;
+    const node1 = JSON.parse(readFileSync(join(h.home, 'nodes', 'node1', 'config.json'), 'utf8')) as AgentConfig;
+    const run = mosrun(h, ['python3', '-c', script], { input: true });
+    let id: number | undefined;
+    try {
+      id = await run.id();
+      await run.waitFor(/^ready$/m);
+      const logOffset = readFileSync(join(h.info.logsDir, 'node0.log'), 'utf8').length;
+      let over = false;
+      const seeing = stranger('silent', node0().address, () => lazyDumpPort(logOffset), () => over, otherCa);
+      const started = Date.now();
+      const mig = await cli(h, 'mosmigrate', [String(id), 'node1', '--strategy', 'lazy']);
+      const took = Date.now() - started;
+      over = true;
+      const seen = await seeing;
+      const what = `the silent stranger: ${seen.connected ? `connected, got ${seen.received.length} bytes, ${seen.end}` : 'never connected'}; mosmigrate exit ${mig.exitCode} after ${took} ms: ${mig.stderr.trim()}`;
+      expect(seen.connected, `the stranger got no connection to the page server: ${what}`).to.equal(true);
+      expect(seen.received.includes(Buffer.from(marker)), `the program's memory reached the stranger: ${what}`).to.equal(false);
+      const p = await eventually(async () => {
+        const info = await processInfo(h, id!);
+        return info.state === 'running' ? info : undefined;
+      }, `process ${id} running again`);
+      if (mig.exitCode === 0) expect(p.node, what).to.equal('node1');
+      else {
+        // a failed move says why, and leaves the program where it was
+        expect(mig.stderr, what).to.match(/keeps running on node0/);
+        expect(p.node, what).to.equal('node0');
+      }
+      // nothing of the move is left: no CRIU working on node1's images, one copy of the program
+      const criuLeft = () => [...commandsWith(node1.dataDir), ...(node1.runDir ? commandsWith(node1.runDir) : [])].filter((c) => /criu/.test(c));
+      await eventually(async () => (criuLeft().length === 0 ? true : undefined), () => `no CRIU left for node1's images: ${JSON.stringify(criuLeft())}; ${what}`);
+      // the program's processes (its init, python) in the network namespace of the node it left
+      const left = h.info.nodes[p.node === 'node0' ? 1 : 0]!;
+      const leftNs = `net:[${statSync(`/run/netns/${left.netns}`).ino}]`;
+      const stayed = commandsWith(marker).filter((c) => {
+        try {
+          return readlinkSync(`/proc/${c.split(':')[0]}/ns/net`) === leftNs;
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+      expect(stayed, `the program's processes left on ${left.name}: ${what}`).to.deep.equal([]);
+      expect(commandsWith(marker).some((c) => c.startsWith(`${p.pid}: `)), `process ${p.pid} where it runs: ${what}`).to.equal(true);
+      run.child.stdin!.write('\n');
+      await run.waitFor(/^(same|changed)$/m);
+      expect(run.stdout(), `the program after the silent stranger: ${what}`).to.match(/^same$/m);
+    } finally {
+      if (id !== undefined) await api(h, 'POST', `/v1/processes/${id}/signal`, { signal: 'SIGKILL' }).catch(() => undefined);
+      await run.child.catch(() => undefined);
+    }
+  });
 });
