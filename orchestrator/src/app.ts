@@ -87,8 +87,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   );
 
   const closing = new AbortController();
-  const db = openDb(config.dataDir);
   const bus = new Bus();
+  const db = openDb(config.dataDir, (id) => bus.emit('event', id));
   const nodes = createNodeRegistry(config, db, bus, app.log);
   const timeouts = { ...DEFAULT_AGENT_TIMEOUTS, ...deps.agentTimeouts };
   const call = fetchOver(tls);

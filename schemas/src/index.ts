@@ -18,3 +18,4 @@ export * from './control.js';
 export * from './mountinfo.js';
 export * from './env.js';
 export * from './tokens.js';
+export * from './api-lists.js';
