@@ -24,7 +24,10 @@ import {
   type OutputLine,
   type OutputStream,
   type Process,
+  type ProcessState,
   type RunRequest,
+  NEXT_CURSOR_HEADER,
+  PAGE_MAX,
   type SignalQueued,
   type Strategy,
   type WhyQuery,
@@ -196,8 +199,29 @@ export class GodwitClient {
   }
 
   /** `all`: every user's processes, not only the caller's. */
-  listProcesses(opts: { all?: boolean } = {}): Promise<Process[]> {
-    return this.json<Process[]>(`/processes${opts.all ? '?all=true' : ''}`);
+  /** all: everyone's (an administrator's); state: only these; owner: only this user's (an administrator's, or one's own) */
+  listProcesses(opts: { all?: boolean; states?: readonly ProcessState[]; owner?: string } = {}): Promise<Process[]> {
+    const q = new URLSearchParams();
+    if (opts.all) q.set('all', 'true');
+    if (opts.states?.length) q.set('state', opts.states.join(','));
+    if (opts.owner !== undefined) q.set('owner', opts.owner);
+    return this.everyPage<Process>('/processes', q);
+  }
+
+  /** a list read page after page, so no one answer grows with the cluster */
+  private async everyPage<T>(path: string, query: URLSearchParams): Promise<T[]> {
+    const rows: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const q = new URLSearchParams(query);
+      q.set('limit', String(PAGE_MAX));
+      if (cursor) q.set('cursor', cursor);
+      const res = await this.fetch(`${path}?${q}`);
+      rows.push(...(await res.json<T[]>()));
+      const next = res.headers[NEXT_CURSOR_HEADER];
+      cursor = typeof next === 'string' ? next : undefined;
+    } while (cursor);
+    return rows;
   }
 
   getProcess(id: string | number): Promise<Process> {

@@ -23,6 +23,7 @@ export interface HttpResponse {
   status: number;
   statusText: string;
   ok: boolean;
+  headers: http.IncomingHttpHeaders;
   /** the body as it arrives; read it, or text() or json(), once */
   body: AsyncIterable<Buffer>;
   text(): Promise<string>;
@@ -50,6 +51,7 @@ export async function request(req: HttpRequest): Promise<HttpResponse> {
     status,
     statusText: res.statusMessage ?? '',
     ok: status >= 200 && status < 300,
+    headers: res.headers,
     body: res,
     text,
     json: async <T>() => JSON.parse(await text()) as T,

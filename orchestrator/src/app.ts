@@ -1,4 +1,5 @@
 /** Builds the orchestrator: database, node registry, output relay, migrations, and the API. */
+import { setMaxListeners } from 'node:events';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
@@ -87,8 +88,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   );
 
   const closing = new AbortController();
-  const db = openDb(config.dataDir);
+  // every open stream (output followers, event watchers) listens for the close: there may be many
+  setMaxListeners(0, closing.signal);
   const bus = new Bus();
+  const db = openDb(config.dataDir, (id) => bus.emit('event', id));
   const nodes = createNodeRegistry(config, db, bus, app.log);
   const timeouts = { ...DEFAULT_AGENT_TIMEOUTS, ...deps.agentTimeouts };
   const call = fetchOver(tls);

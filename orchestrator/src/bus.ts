@@ -9,6 +9,8 @@ export interface BusEvents {
   output: [id: number];
   /** a follower of a process's output came, went, or wrote more of it (output-followers.ts) */
   followers: [id: number];
+  /** an event was recorded (its id): the watch streams send it */
+  event: [id: number];
   /** a node's agent said hello */
   online: [node: string];
   /** a migration took a step, or more of its memory arrived */

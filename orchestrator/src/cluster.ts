@@ -2,18 +2,38 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { BalancerSettings, BalancerStatus, BalancerUpdate, Closed, Digits, DrainResult, ErrorBody, Event, GodwitError, Node, NodeName } from '@godwit/schemas';
+import {
+  BalancerSettings,
+  BalancerStatus,
+  BalancerUpdate,
+  Closed,
+  Digits,
+  DrainResult,
+  ErrorBody,
+  Event,
+  EventListQuery,
+  GodwitError,
+  NEXT_CURSOR_DOC,
+  NEXT_CURSOR_HEADER,
+  Node,
+  NodeName,
+  PAGE_MAX,
+} from '@godwit/schemas';
 import type { Balancer } from './balancer.js';
 import type { Ctx } from './context.js';
 import { toEvent } from './db/index.js';
 import { drain, setDrained } from './drain.js';
+import { followEvents } from './event-stream.js';
 import type { Migrator } from './migration/migrator.js';
+import { cutPage, pageFilter } from './pages.js';
 import { findProcess } from './processes.js';
 import { balancerSeenBy, nodesSeenBy } from './visibility.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 const NodeParam = Closed({ name: NodeName });
+/** what /v1/events gives without a place to start: the newest so many */
+const LAST_EVENTS = 1000;
 
 /** a preHandler: only an administrator may `what`; the others get GODWIT_ERR_FORBIDDEN */
 function adminOnly(what: string) {
@@ -84,17 +104,36 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
     '/v1/events',
     {
       schema: {
-        summary: "what happened (the last 1000 events): to one's processes, or to everything for an admin",
-        querystring: Closed({ process: Type.Optional(Digits) }),
-        response: { 200: Type.Array(Event), ...errors },
+        summary:
+          "what happened, to one's processes (an admin's: to everything, or ?owner=USER's): without limit, cursor, after or since the last 1000; " +
+          `else by id from there, paged with limit, the next page's cursor in the ${NEXT_CURSOR_HEADER} header. ` +
+          'follow=true: a watch stream of server-sent events (text/event-stream, each with its event id) from `after`, the Last-Event-ID header, or now',
+        querystring: EventListQuery,
+        headers: Type.Object({ 'last-event-id': Type.Optional(Digits) }),
+        response: { 200: Type.Array(Event, { headers: NEXT_CURSOR_DOC }), ...errors },
+        produces: ['application/json', 'text/event-stream'],
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { db } = ctx;
-      if (req.query.process !== undefined) {
-        return db.q.eventsOfProcess.all(findProcess(ctx, req.user, req.query.process).id).map(toEvent);
+      const q = req.query;
+      const filter = pageFilter('events', req.user, q, true);
+      if (q.process !== undefined) filter.processId = findProcess(ctx, req.user, q.process).id;
+      if (q.kind !== undefined) filter.kind = q.kind;
+      const resumeAt = q.after ?? (req.headers['last-event-id'] !== undefined ? Number(req.headers['last-event-id']) : undefined);
+      if (q.follow) {
+        // from now, unless told where to resume or from when
+        const from = resumeAt ?? filter.afterId ?? (q.since !== undefined ? 0 : (db.q.lastEventId.get()?.id ?? 0));
+        return followEvents(ctx, reply, { ...filter, limit: undefined }, from);
       }
-      return (req.user.admin ? db.q.eventsAll.all() : db.q.eventsOfOwner.all(req.user.name)).map(toEvent);
+      if (resumeAt !== undefined) filter.afterId = Math.max(resumeAt, filter.afterId ?? 0);
+      const ascending = filter.afterId !== undefined || q.since !== undefined || q.limit !== undefined;
+      const limit = ascending ? (q.limit ?? PAGE_MAX) : LAST_EVENTS;
+      const rows = db.q.eventsPage({ ...filter, limit: limit + 1, newestFirst: !ascending });
+      if (!ascending) return rows.slice(0, limit).reverse().map(toEvent);
+      const { rows: page, next } = cutPage('events', rows, limit);
+      if (next) void reply.header(NEXT_CURSOR_HEADER, next);
+      return page.map(toEvent);
     },
   );
 };

@@ -11,6 +11,10 @@ import {
   ContinueRequest,
   Digits,
   MigrateRequest,
+  MigrationListQuery,
+  NEXT_CURSOR_DOC,
+  NEXT_CURSOR_HEADER,
+  ProcessListQuery,
   WhyQuery,
   WhyResult,
   Migration,
@@ -29,6 +33,7 @@ import type { Migrator } from './migration/migrator.js';
 import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';
 import { requireProcessRoom } from './limits.js';
+import { cutPage, pageFilter } from './pages.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched } from './process-life.js';
 import { cpuEndOf } from './cpu-compat.js';
@@ -62,8 +67,12 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
 
   /** each running process's resident memory, from the last report of the node it runs on */
   function residentMemory(): (r: ProcessRow) => number | null {
-    const byNode = new Map(nodes.list().map((n) => [n.name, n.load?.procs ?? []]));
-    return (r) => (r.state === 'running' ? (byNode.get(r.node)?.find((l) => l.id === r.id && l.epoch === r.epoch)?.rssBytes ?? null) : null);
+    const rss = new Map<number, { epoch: number; rssBytes: number }>();
+    for (const n of nodes.list()) for (const l of n.load?.procs ?? []) rss.set(l.id, l);
+    return (r) => {
+      const l = r.state === 'running' ? rss.get(r.id) : undefined;
+      return l?.epoch === r.epoch ? l.rssBytes : null;
+    };
   }
 
   app.post(
@@ -119,15 +128,36 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
     '/v1/processes',
     {
       schema: {
-        summary: "list one's processes (an admin's ?all=true lists everyone's)",
-        querystring: Closed({ all: Type.Optional(Type.Boolean()) }),
-        response: { 200: Type.Array(Process), ...errors },
+        summary:
+          "list one's processes (an admin's ?all=true lists everyone's, ?owner=USER one user's), by id; filtered by state, node and since (created then or later); " +
+          `paged with limit, the next page's cursor in the ${NEXT_CURSOR_HEADER} header`,
+        querystring: ProcessListQuery,
+        response: { 200: Type.Array(Process, { headers: NEXT_CURSOR_DOC }), ...errors },
       },
     },
-    async (req) => {
-      const rows = req.user.admin && req.query.all ? db.q.allProcesses.all() : db.q.processesOf.all(req.user.name);
+    async (req, reply) => {
+      const { rows, next } = cutPage('processes', db.q.processesPage(pageFilter('processes', req.user, req.query, req.query.all === true)), req.query.limit);
+      if (next) void reply.header(NEXT_CURSOR_HEADER, next);
       const mem = residentMemory();
       return rows.map((r) => ({ ...toProcess(r), memBytes: mem(r) }));
+    },
+  );
+
+  app.get(
+    '/v1/migrations',
+    {
+      schema: {
+        summary:
+          "the migrations of one's processes (an admin's: everyone's, or ?owner=USER's), by id; filtered by state, node (from or to) and since (started then or later); " +
+          `paged with limit, the next page's cursor in the ${NEXT_CURSOR_HEADER} header`,
+        querystring: MigrationListQuery,
+        response: { 200: Type.Array(Migration, { headers: NEXT_CURSOR_DOC }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { rows, next } = cutPage('migrations', db.q.migrationsPage(pageFilter('migrations', req.user, req.query, true)), req.query.limit);
+      if (next) void reply.header(NEXT_CURSOR_HEADER, next);
+      return rows.map(toMigration);
     },
   );
 

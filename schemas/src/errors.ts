@@ -107,6 +107,13 @@ const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
   429: 'GODWIT_ERR_RATE_LIMITED',
 };
 
+/** Ajv's message for a property a closed schema does not know leaves out its name: `: 'page' is not one` */
+function unknownProperty(validation: unknown): string {
+  const first = Array.isArray(validation) ? (validation[0] as { keyword?: unknown; params?: { additionalProperty?: unknown } } | undefined) : undefined;
+  const name = first?.keyword === 'additionalProperties' ? first.params?.additionalProperty : undefined;
+  return typeof name === 'string' ? ` ('${name}' is not one)` : '';
+}
+
 /**
  * Any error as a GodwitError, the one conversion every part makes: a GodwitError stays itself; a
  * request the HTTP framework refused (its validation failed, or it answered 4xx) says so; anything
@@ -118,7 +125,7 @@ export function toGodwitError(err: unknown, fallback: ErrorCode = 'GODWIT_ERR_IN
   const message = typeof e.message === 'string' ? e.message : String(err);
   const options = { cause: err };
   // Fastify's message names the part and the field: "body/argv must NOT have fewer than 1 items"
-  if (e.validation) return new GodwitError('GODWIT_ERR_BAD_REQUEST', `invalid request: ${message}`, undefined, options);
+  if (e.validation) return new GodwitError('GODWIT_ERR_BAD_REQUEST', `invalid request: ${message}${unknownProperty(e.validation)}`, undefined, options);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     const code = HTTP_CODES[e.statusCode] ?? 'GODWIT_ERR_BAD_REQUEST';
     return new GodwitError(code, message, undefined, options);

@@ -19,3 +19,4 @@ export * from './mountinfo.js';
 export * from './env.js';
 export * from './tokens.js';
 export * from './size-in-words.js';
+export * from './api-lists.js';

@@ -4,7 +4,7 @@ import { GodwitError } from '@godwit/schemas';
 import { connect } from '../client.js';
 import { CliError } from '../errors.js';
 import { parseSignal } from '../signals.js';
-import { isActive } from '../views/processes.js';
+import { ACTIVE_STATES } from '../views/processes.js';
 
 /** MOSIX's -{signal}: `-9`, `-KILL`, `-SIGKILL` as `--signal=...` (commander takes no option named by a number) */
 export function signalFlagAsOption(argv: readonly string[]): string[] {
@@ -19,7 +19,7 @@ export function buildKillallCommand(name: string) {
     .action(async (opts) => {
       const sig = parseSignal(opts.signal);
       const client = await connect();
-      const procs = (await client.listProcesses({ all: true })).filter(isActive);
+      const procs = await client.listProcesses({ all: true, states: ACTIVE_STATES });
       const failed: string[] = [];
       for (const p of procs) {
         try {

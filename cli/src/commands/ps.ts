@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { connect } from '../client.js';
 import { UsageError } from '../errors.js';
 import { print, renderJson, show } from '../output.js';
-import { type NodeLabel, type ProcessSelection, nodeLabeller, renderPsTable, selectProcesses } from '../views/processes.js';
+import { ACTIVE_STATES, type NodeLabel, type ProcessSelection, nodeLabeller, renderPsTable, selectProcesses } from '../views/processes.js';
 
 /** What ps's BSD letters (`mosps aux`) ask for. */
 export interface BsdLetters {
@@ -31,7 +31,7 @@ export function buildPsCommand(name: string) {
     .option('-e', 'the same as -A')
     .option('-a, --all', 'the same as -A')
     .option('--others', 'the same as -A')
-    .option('-u, --user <user>', "only USER's processes (an administrator's choice; anyone else sees only their own)")
+    .option('-u, --user <user>', "only USER's processes (an administrator's choice; anyone else may name only themselves)")
     .option('-n, --nmigs', 'display NMIGS, the number of migrations so far (godwit always shows it)')
     .addOption(new Option('-h, --hostnames', 'nodes by their host names (godwit names its nodes: node0, node1, ...; the default)'))
     .addOption(new Option('-M, --short-names', 'nodes by the last component of their host name (the same as -h: godwit’s names have one)'))
@@ -58,7 +58,13 @@ export function buildPsCommand(name: string) {
         ...(opts.user !== undefined ? { user: opts.user } : {}),
         ...(only ? { where: { here: client.config.homeNode, only } } : {}),
       };
-      const procs = selectProcesses(await client.listProcesses({ all: others }), selection);
+      // the orchestrator filters by state and owner: it sends no more than is shown
+      const asked = await client.listProcesses({
+        all: others,
+        ...(opts.exited ? {} : { states: ACTIVE_STATES }),
+        ...(opts.user !== undefined ? { owner: opts.user } : {}),
+      });
+      const procs = selectProcesses(asked, selection);
       if (opts.json) return show(procs, true, renderJson);
       const how: NodeLabel = opts.numbers ? 'number' : opts.addresses ? 'address' : 'name';
       const label = nodeLabeller(how === 'name' ? [] : await client.listNodes(), how);

@@ -1,11 +1,14 @@
 /** mosps: which processes it shows, and the table it shows them in. */
-import type { Node, Process } from '@godwit/schemas';
+import type { Node, Process, ProcessState } from '@godwit/schemas';
 import { numberNodes } from '../node-numbers.js';
 import { commandLine, formatElapsed, renderTable } from './format.js';
 import { formatBytes, formatSeconds } from './format.js';
 
+/** the states of a process that has not ended */
+export const ACTIVE_STATES: readonly ProcessState[] = ['running', 'migrating', 'frozen'];
+
 export function isActive(p: Process): boolean {
-  return p.state === 'running' || p.state === 'migrating' || p.state === 'frozen';
+  return ACTIVE_STATES.includes(p.state);
 }
 
 /** Which processes mosps shows, besides the caller's own active ones. */

@@ -10,6 +10,7 @@ import { checkpointsQueries } from './queries/checkpoints.js';
 import { eventsQueries } from './queries/events.js';
 import { migrationsQueries } from './queries/migrations.js';
 import { nodesQueries } from './queries/nodes.js';
+import { pageQueries } from './queries/pages.js';
 import { processesQueries } from './queries/processes.js';
 import { queuedSignalsQueries } from './queries/queued-signals.js';
 import { recoveriesQueries } from './queries/recoveries.js';
@@ -32,6 +33,7 @@ function prepareAll(db: Database.Database) {
     ...settingsQueries(prep),
     ...eventsQueries(prep),
     ...useQueries(prep),
+    ...pageQueries(db),
   };
 }
 
@@ -42,6 +44,7 @@ export interface Db {
   q: Statements;
   /** runs fn in one transaction */
   tx<T>(fn: () => T): T;
+  /** records an event; the watch streams hear of it at once (openDb's onEvent) */
   event(e: { processId?: number | null; node?: string | null; kind: string; message: string }): void;
   close(): void;
 }
@@ -60,7 +63,8 @@ function privateDbFile(dataDir: string): string {
   return file;
 }
 
-export function openDb(dataDir: string): Db {
+/** onEvent: told each event's id once it is recorded (the watch streams follow it) */
+export function openDb(dataDir: string, onEvent: (id: number) => void = () => {}): Db {
   const raw = new Database(privateDbFile(dataDir));
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
@@ -73,13 +77,14 @@ export function openDb(dataDir: string): Db {
     q,
     tx: <T>(fn: () => T): T => raw.transaction(fn)(),
     event: (e) => {
-      q.insertEvent.run({
+      const { lastInsertRowid } = q.insertEvent.run({
         at: Date.now(),
         process_id: e.processId ?? null,
         node: e.node ?? null,
         kind: e.kind,
         message: e.message,
       });
+      onEvent(Number(lastInsertRowid));
     },
     close: () => raw.close(),
   };

@@ -1,6 +1,7 @@
 /**
  * The schema as SQL, one place: every table and index the orchestrator keeps. CREATE ... IF NOT
- * EXISTS leaves a database from before as it is: schema-migrations.ts mends what it lacks.
+ * EXISTS leaves a database from before as it is: schema-migrations.ts mends the columns it lacks,
+ * while an index added here is made in it too (on the columns every version had).
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS nodes (
@@ -81,6 +82,11 @@ CREATE TABLE IF NOT EXISTS processes (
   closed_output TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS processes_owner ON processes(owner, state);
+-- the list's filters (db/queries/pages.ts), each ending in id: a page is a range of it
+CREATE INDEX IF NOT EXISTS processes_owner_id ON processes(owner, id);
+CREATE INDEX IF NOT EXISTS processes_state_id ON processes(state, id);
+CREATE INDEX IF NOT EXISTS processes_node_id ON processes(node, id);
+CREATE INDEX IF NOT EXISTS processes_created ON processes(created_at);
 CREATE TABLE IF NOT EXISTS migrations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   process_id INTEGER NOT NULL REFERENCES processes(id),
@@ -109,6 +115,10 @@ CREATE TABLE IF NOT EXISTS migrations (
   ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS migrations_process ON migrations(process_id);
+CREATE INDEX IF NOT EXISTS migrations_state_id ON migrations(state, id);
+CREATE INDEX IF NOT EXISTS migrations_from_id ON migrations(from_node, id);
+CREATE INDEX IF NOT EXISTS migrations_to_id ON migrations(to_node, id);
+CREATE INDEX IF NOT EXISTS migrations_started ON migrations(started_at);
 -- each checkpoint file, as written and verified; a file recycled by rotation replaces its row
 CREATE TABLE IF NOT EXISTS checkpoints (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -149,6 +159,9 @@ CREATE TABLE IF NOT EXISTS events (
   message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_process ON events(process_id);
+CREATE INDEX IF NOT EXISTS events_node_id ON events(node, id);
+CREATE INDEX IF NOT EXISTS events_kind_id ON events(kind, id);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
 -- signals sent to a frozen process, delivered in order once it runs again
 CREATE TABLE IF NOT EXISTS queued_signals (
   id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -23,6 +23,8 @@ interface Seen {
   eof: boolean;
   signals: string[];
   outputRequests: string[];
+  /** the query of each GET /v1/processes */
+  lists: string[];
 }
 
 function proc(id: number, over: Partial<Process> = {}): Process {
@@ -66,8 +68,13 @@ describe('CLI binaries against a fake orchestrator', function () {
         return res.end(JSON.stringify(proc(id, { argv: run.argv, node: 'node1' })));
       }
       if (req.method === 'GET' && url.pathname === '/v1/processes') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify([proc(1), proc(2, { state: 'exited', exitCode: 0 })]));
+        seen.lists.push(url.search);
+        // the orchestrator's filter by state, and pages of one process: the client must follow the cursor
+        const states = url.searchParams.get('state')?.split(',');
+        const all = [proc(1), proc(2, { state: 'exited', exitCode: 0 })].filter((p) => !states || states.includes(p.state));
+        const at = url.searchParams.get('cursor') === 'second' ? 1 : 0;
+        res.writeHead(200, { 'content-type': 'application/json', ...(at + 1 < all.length ? { 'x-next-cursor': 'second' } : {}) });
+        return res.end(JSON.stringify(all.slice(at, at + 1)));
       }
       if (req.method === 'GET' && url.pathname === '/v1/nodes') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -139,7 +146,7 @@ describe('CLI binaries against a fake orchestrator', function () {
   });
 
   beforeEach(() => {
-    seen = { runs: [], stdin: '', eof: false, signals: [], outputRequests: [] };
+    seen = { runs: [], stdin: '', eof: false, signals: [], outputRequests: [], lists: [] };
     pendingExit = null;
   });
 
@@ -227,12 +234,14 @@ describe('CLI binaries against a fake orchestrator', function () {
     expect(JSON.parse(json.stdout)).to.include({ id: 5, state: 'done' });
   });
 
-  it('mosps: a table, or JSON', async () => {
+  it('mosps: a table, or JSON, asking only for what it shows, page after page', async () => {
     const table = await cli('mosps', []);
     expect(table.exitCode).to.equal(0);
     expect(table.stdout.split('\n')).to.have.length(2);
-    const all = await cli('mosps', ['--exited', '--json']);
-    expect((JSON.parse(all.stdout) as Process[]).map((p) => p.id)).to.deep.equal([1, 2]);
+    expect(seen.lists, 'only live processes asked for').to.deep.equal(['?state=running%2Cmigrating%2Cfrozen&limit=1000']);
+    const all = await cli('mosps', ['--exited', '--json', '-u', 'root']);
+    expect((JSON.parse(all.stdout) as Process[]).map((p) => p.id), 'both pages').to.deep.equal([1, 2]);
+    expect(seen.lists.slice(1)).to.deep.equal(['?all=true&owner=root&limit=1000', '?all=true&owner=root&limit=1000&cursor=second']);
   });
 
   it('says clearly when no cluster is configured, or the orchestrator is unreachable', async () => {

@@ -21,7 +21,7 @@ export interface Cluster {
   agents: FakeAgent[];
   agent(name: string): FakeAgent;
   /** app.inject as a user */
-  req(user: keyof typeof TOKENS, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; body: string }>;
+  req(user: keyof typeof TOKENS, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; body: string; headers: Record<string, unknown> }>;
   /** POST /v1/processes/ID/stdin as a user: data as the octet stream it is */
   stdin(user: keyof typeof TOKENS, id: number, data: Buffer, eof: boolean): Promise<{ status: number; body: string }>;
   /** a new orchestrator on the same data directory and agents */
@@ -80,7 +80,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       } catch {
         json = undefined;
       }
-      return { status: res.statusCode, json, body: res.body };
+      return { status: res.statusCode, json, body: res.body, headers: res.headers };
     },
     stdin: async (user, id, data, eof) => {
       const res = await cluster.app.inject({

@@ -34,7 +34,6 @@ export function processesQueries(prep: Prepare) {
       `SELECT * FROM processes WHERE orig_pid = @pid AND owner = @owner
        ORDER BY (state IN ('running', 'migrating')) DESC, id DESC LIMIT 1`,
     ),
-    processesOf: prep<[string], ProcessRow>('SELECT * FROM processes WHERE owner = ? ORDER BY id'),
     allProcesses: prep<[], ProcessRow>('SELECT * FROM processes ORDER BY id'),
     liveProcesses: prep<[], ProcessRow>(
       `SELECT * FROM processes WHERE state IN ('running', 'migrating', 'frozen') ORDER BY id`,
