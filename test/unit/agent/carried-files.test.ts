@@ -9,7 +9,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { GodwitError } from '@godwit/schemas';
 import type { Account } from '../../../agent/src/accounts.js';
-import { carryConflicts, carryHelperPath, holdCarried, packCarried, placeCarried, placeOf, removeCarried } from '../../../agent/src/carried-files.js';
+import { stageCarried } from '../../../agent/src/carry-ahead.js';
+import { carryConflicts, carryHelperPath, holdCarried, identityOf, packCarried, packedPlaces, placeCarried, placeOf, readCarried, releaseHeld, removeCarried } from '../../../agent/src/carried-files.js';
 import type { UsedFile } from '../../../agent/src/tree-files.js';
 
 const HELPER = carryHelperPath(join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper'));
@@ -51,14 +52,16 @@ describe('carried files', () => {
     utimesSync(src, 1_000_000, 2_000_000);
     const held = holdCarried(local(), [used('sparse')], me);
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    expect(held.files, 'what it packed is returned; the files stay held for the caller').to.have.length(1);
+    releaseHeld(held);
     expect(statSync(join(dir, 'images', 'carried-0')).size, 'only the data travels').to.be.below(MiB);
-    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage'));
     const there = statSync(join(dir, 'node1', 'tmp', 'sparse'));
     expect([there.size, there.mode & 0o7777, there.mtimeMs]).to.deep.equal([64 * MiB, 0o640, 2_000_000_000]);
     expect(there.blocks * 512, 'still sparse').to.be.below(MiB);
     expect(readFileSync(join(dir, 'node1', 'tmp', 'sparse')).subarray(0, 6).toString()).to.equal('middle');
     expect(placed).to.have.length(1);
-    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
     expect(existsSync(src), 'the source copy is gone').to.equal(false);
   });
 
@@ -70,7 +73,7 @@ describe('carried files', () => {
     writeFileSync(target, 'precious');
     symlinkSync(target, join(dir, 'node1', 'tmp', 'b'));
     expect(carryConflicts(dest(), [{ path: '/tmp/a', kind: 'file' }, { path: '/tmp/b', kind: 'file' }], 'node1')).to.deep.equal(['/tmp/b on node1: a symbolic link is there']);
-    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
+    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage')).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(GodwitError);
     expect((err as GodwitError).code).to.equal('GODWIT_ERR_CARRY_CONFLICT');
     expect((err as GodwitError).message).to.include('a different file is already at /tmp/b on node1');
@@ -85,7 +88,35 @@ describe('carried files', () => {
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
     rmSync(src);
     writeFileSync(src, 'another');
-    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
     expect(readFileSync(src, 'utf8')).to.equal('another');
+  });
+
+  it('packs again at the stop only the files changed since they were staged ahead, and renames the staged ones into place', async () => {
+    for (const f of ['same', 'changed']) writeFileSync(join(dir, 'node0', 'tmp', f), `${f} before`);
+    const stage = join(dir, 'stage');
+    mkdirSync(join(dir, 'ahead'));
+    mkdirSync(stage, { mode: 0o700 });
+    const before = holdCarried(local(), [used('same'), used('changed')], me);
+    const ahead = await packCarried(HELPER, before, join(dir, 'ahead'), 'node0', undefined, me.name);
+    releaseHeld(before);
+    expect(readCarried(join(dir, 'ahead'))?.account, 'the pre-copy names whose files they are').to.equal(me.name);
+    await stageCarried(HELPER, me, stage, join(dir, 'ahead'), ahead.map((p) => p.file));
+    writeFileSync(join(dir, 'node0', 'tmp', 'changed'), 'changed after', { flag: 'a' });
+    const held = holdCarried(local(), [used('same'), used('changed')], me);
+    expect(identityOf(held.files[0]!.fd!), 'an unchanged file shows the identity it was packed with').to.equal(ahead[0]!.identity);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0', new Map(ahead.map((p) => [p.identity, p.file.data!])));
+    releaseHeld(held);
+    expect(packed.map((p) => [p.file.path, p.file.staged ?? null, p.file.data ?? null])).to.deep.equal([
+      ['/tmp/same', 'carried-0', null],
+      ['/tmp/changed', null, 'carried-0'],
+    ]);
+    expect(readFileSync(join(dir, 'images', 'carried-0'), 'utf8'), 'only the changed file is packed again').to.equal('changed beforechanged after');
+    expect(existsSync(join(dir, 'images', 'carried-1'))).to.equal(false);
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', stage);
+    expect(placed).to.have.length(2);
+    expect(readFileSync(join(dir, 'node1', 'tmp', 'same'), 'utf8')).to.equal('same before');
+    expect(readFileSync(join(dir, 'node1', 'tmp', 'changed'), 'utf8')).to.equal('changed beforechanged after');
+    expect(existsSync(join(stage, 'carried-0')), 'the staged file was renamed into place').to.equal(false);
   });
 });
