@@ -14,12 +14,15 @@
  *     OFF:LEN,... or "-" when it holds no data), or "I STAGE ERRNO".
  *   godwit-carry place "UID GID G1,..." ROOT [DATA REL MODE SIZE ATIME_NS MTIME_NS EXTENTS]...
  *     DATA "-": REL is a directory, made with MODE unless one is there. DATA "fifo": REL is a
- *     FIFO, made with MODE, or left where the owner's FIFO of that mode is there. Otherwise REL is created
- *     (never replaced: O_EXCL) with DATA's extents at their offsets, SIZE, MODE & 07777 less
- *     setuid/setgid, the times, synced; a file already there that is the same (the owner's, that
- *     mode and size, the same bytes) is left as it is. Missing directories on the way are made
- *     (0700). One line per entry: "I made DEV INO CTIME_NS", "I there DEV INO CTIME_NS" (a
- *     directory, or the same file, that was there already), or "I STAGE ERRNO".
+ *     FIFO, made with MODE, or left where the owner's FIFO of that mode is there. DATA "@STAGED":
+ *     STAGED, a file this command wrote ahead (as the owner's, complete: a pre-copy), is renamed to
+ *     REL (never replacing), or copied there, sparse, where they lie on two file systems; the other
+ *     fields are not used. Otherwise REL is created (never replaced: O_EXCL) with DATA's extents at
+ *     their offsets, SIZE, MODE & 07777 less setuid/setgid, the times, synced. Either way a file
+ *     already there that is the same (the owner's, that mode and size, the same bytes) is left as
+ *     it is. Missing directories on the way are made (0700). One line per entry: "I made DEV INO
+ *     CTIME_NS", "I there DEV INO CTIME_NS" (a directory, or the same file, that was there
+ *     already), or "I STAGE ERRNO".
  *   godwit-carry remove "UID GID G1,..." ROOT [REL DEV INO CTIME_NS]...
  *     Removes REL (a directory only when empty) where it is still that very file (its inode
  *     number alone may be reused by a new file: its change time tells them apart). One line per
@@ -307,6 +310,31 @@ static int same_file(int dir, const char *last, int data, mode_t mode, long long
 	return same;
 }
 
+static const char *close_keeping_errno(int fd, const char *failed)
+{
+	int err = errno;
+	close(fd);
+	errno = err;
+	return failed;
+}
+
+/* the written file's size, mode (less setuid/setgid), data synced and times, then closed */
+static const char *finish_file(int fd, long long size, mode_t mode, const struct timespec times[2], struct stat *st)
+{
+	const char *failed = "";
+	if (ftruncate(fd, (off_t)size) < 0)
+		failed = "copy";
+	else if (fchmod(fd, mode & 01777) < 0)
+		failed = "chmod";
+	else if (fsync(fd) < 0)
+		failed = "sync";
+	else if (futimens(fd, times) < 0)
+		failed = "times";
+	else if (fstat(fd, st) < 0)
+		failed = "stat";
+	return close_keeping_errno(fd, failed);
+}
+
 /* "off:len,..." or "-"; *made is cleared where the same file was there already */
 static const char *place_file(int root, char *rel, int data, mode_t mode, long long size, long long atime, long long mtime, const char *extents, struct stat *st,
 			      int *made)
@@ -339,31 +367,87 @@ static const char *place_file(int root, char *rel, int data, mode_t mode, long l
 		e = *end ? end + 1 : end;
 	}
 	struct timespec times[2] = { ts_of(atime), ts_of(mtime) };
-	if (*failed)
-		;
-	else if (ftruncate(fd, (off_t)size) < 0)
-		failed = "copy";
-	else if (fchmod(fd, mode & 01777) < 0)
-		failed = "chmod";
-	else if (fsync(fd) < 0)
-		failed = "sync";
-	else if (futimens(fd, times) < 0)
-		failed = "times";
-	else if (fstat(fd, st) < 0)
-		failed = "stat";
-	err = errno;
-	close(fd);
-	errno = err;
+	return *failed ? close_keeping_errno(fd, failed) : finish_file(fd, size, mode, times, st);
+}
+
+/*
+ * A file staged ahead (STAGED, opened as root at data, in the directory sdir) becomes REL: renamed
+ * where both lie on one file system (no byte copied while the program is stopped), copied
+ * otherwise. Only a regular file of the owner's is taken: the stage is theirs alone.
+ */
+static const char *adopt_file(const struct owner *owner, int root, char *rel, int sdir, const char *sname, int data, struct stat *st, int *made)
+{
+	struct stat from;
+	if (fstat(data, &from) < 0)
+		return "staged";
+	if (!S_ISREG(from.st_mode) || from.st_uid != owner->uid) {
+		errno = EPERM;
+		return "staged";
+	}
+	const char *last;
+	int dir = parent_of(root, rel, &last, 1);
+	if (dir < 0)
+		return "parent";
+	if (renameat2(sdir, sname, dir, last, RENAME_NOREPLACE) == 0) {
+		int bad = fstatat(dir, last, st, AT_SYMLINK_NOFOLLOW) < 0;
+		int err = errno;
+		close(dir);
+		errno = err;
+		return bad ? "stat" : "";
+	}
+	if (errno == EEXIST) {
+		/* the same file there already is left, as place_file leaves it */
+		char whole[32];
+		snprintf(whole, sizeof(whole), "0:%lld", (long long)from.st_size);
+		int same = same_file(dir, last, data, from.st_mode, from.st_size, whole, st);
+		close(dir);
+		if (!same) {
+			errno = EEXIST;
+			return "open";
+		}
+		*made = 0;
+		unlinkat(sdir, sname, 0);
+		return "";
+	}
+	if (errno != EXDEV)
+		return close_keeping_errno(dir, "rename");
+	int fd = open_beneath(dir, last, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK, 0600);
+	close(dir);
+	if (fd < 0)
+		return "open";
+	for (loff_t off = 0;;) {
+		loff_t start = lseek(data, off, SEEK_DATA);
+		if (start < 0 && errno == ENXIO)
+			break;
+		loff_t end = start < 0 ? -1 : lseek(data, start, SEEK_HOLE);
+		loff_t from_off = start;
+		if (end < 0 || copy_range(data, &from_off, fd, start, (size_t)(end - start)) < 0)
+			return close_keeping_errno(fd, "copy");
+		off = end;
+	}
+	struct timespec times[2] = { from.st_atim, from.st_mtim };
+	const char *failed = finish_file(fd, from.st_size, from.st_mode, times, st);
+	if (!*failed)
+		unlinkat(sdir, sname, 0);
 	return failed;
 }
 
 static int place(const struct owner *owner, int root, int n, char **args)
 {
-	static int data[MAX_FILES], data_errno[MAX_FILES];
+	static int data[MAX_FILES], data_errno[MAX_FILES], stage_dir[MAX_FILES];
 	for (int i = 0; i < n; i++) {
-		const char *from = args[7 * i];
-		data[i] = strcmp(from, "-") && strcmp(from, "fifo") ? open(from, O_RDONLY | O_CLOEXEC) : -1;
+		char *from = args[7 * i];
+		int staged = from[0] == '@';
+		data[i] = strcmp(from, "-") && strcmp(from, "fifo") ? open(from + staged, O_RDONLY | O_CLOEXEC) : -1;
 		data_errno[i] = data[i] < 0 ? errno : 0;
+		stage_dir[i] = -1;
+		char *slash = staged ? strrchr(from, '/') : NULL;
+		if (slash) {
+			/* the stage's directory is root's to open: the owner cannot search the agent's data */
+			*slash = 0;
+			stage_dir[i] = open(from + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			*slash = '/';
+		}
 	}
 	if (become_owner(owner) < 0) {
 		fprintf(stderr, "godwit-carry: cannot become uid %u: %s\n", (unsigned)owner->uid, strerror(errno));
@@ -383,7 +467,9 @@ static int place(const struct owner *owner, int root, int n, char **args)
 		else if (data[i] < 0) {
 			errno = data_errno[i];
 			failed = "source";
-		} else
+		} else if (a[0][0] == '@')
+			failed = stage_dir[i] < 0 ? (errno = ENOENT, "staged") : adopt_file(owner, root, a[1], stage_dir[i], strrchr(a[0], '/') + 1, data[i], &st, &made);
+		else
 			failed = place_file(root, a[1], data[i], mode, atoll(a[3]), atoll(a[4]), atoll(a[5]), a[6], &st, &made);
 		if (*failed) {
 			printf("%d %s %d\n", i, failed, errno);

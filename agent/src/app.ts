@@ -23,6 +23,7 @@ import { createProcStore, type ProcStore } from './procs.js';
 import { agentRoutes } from './routes.js';
 import { carryPlanOf } from './carry-plan.js';
 import { resolveAccount } from './accounts.js';
+import { createCarryAhead } from './carry-ahead.js';
 import { carryConflicts } from './carried-files.js';
 import { createStdinWriter } from './stdin.js';
 
@@ -74,7 +75,8 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const lifecycle = createLifecycle({ config, criu, procs, images, ports, writeStdin, control, deputies, log: app.log });
   const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle, log: app.log });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, credentials: createMoveCredentials(), lifecycle, checkpoints, writeStdin, control,
-    carryPlan: (id, rootPid, max) => carryPlanOf(config, id, rootPid, max), carryConflicts: async ({ files, account }) => carryConflicts(config.nodeLocal, files, config.node, account === undefined ? undefined : (await resolveAccount(account, config.node)).uid) });
+    carryPlan: (id, rootPid, max) => carryPlanOf(config, id, rootPid, max), carryConflicts: async ({ files, account }) => carryConflicts(config.nodeLocal, files, config.node, account === undefined ? undefined : (await resolveAccount(account, config.node)).uid),
+    carryAhead: createCarryAhead({ config, key: clusterKey, procs, ...(tls ? { peers: clientAgent(tls) } : {}) }) });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {
     await app.register(controlRoutes, { control });

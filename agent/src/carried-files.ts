@@ -38,12 +38,23 @@ export interface CarriedFile {
   /** its data extents, OFF:LEN,... ("-": none); the data is the image file `data`, extent after extent */
   extents: string;
   data?: string;
+  /** sent ahead while the program ran and unchanged since: the destination's staged file of that name (carry-ahead.ts) */
+  staged?: string;
 }
 
-interface CarriedManifest {
+export interface CarriedManifest {
   /** the node that packed them: a restore there (a rollback, a continue) finds them in place */
   node: string;
   files: CarriedFile[];
+  /** whose files they are (a pre-copy's: the destination stages them as that account's) */
+  account?: string;
+}
+
+/** one held file as packed: what the images say of it, and which version of it that was (dev:ino:size:mtime:ctime) */
+export interface PackedFile {
+  held: HeldFile;
+  file: CarriedFile;
+  identity: string;
 }
 
 /** a file at rel beneath root, which is the very file dev:ino changed last at ctimeNs (an inode number alone is reused) */
@@ -70,9 +81,22 @@ export function placeOf(local: NodeLocal | undefined, path: string): { root: str
 }
 
 /** the carried files of a program, held open from before its dump, to be packed once it is stopped */
+export interface HeldFile {
+  used: UsedFile;
+  /** a regular file's, held open; none for a directory or a FIFO (opening one would take part in it) */
+  fd?: number;
+  placed: PlacedFile;
+  mode: number;
+}
+
 export interface HeldFiles {
-  /** fd: a regular file's, held open; none for a directory or a FIFO (opening one would take part in it) */
-  files: { used: UsedFile; fd?: number; placed: PlacedFile; mode: number }[];
+  files: HeldFile[];
+}
+
+/** which version of a held file its descriptor shows now, as packCarried's identity says it */
+export function identityOf(fd: number): string {
+  const st = fstatSync(fd, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 /**
@@ -125,38 +149,52 @@ function packWith(helper: string, imagesDir: string, fds: number[]): Promise<{ e
 }
 
 /**
- * Packs the held files into the images directory (carried-N and the list), while the program is
- * stopped, and closes them. Returns where they are on this node, for their removal once moved.
+ * Packs the held files into the images directory (carried-N and the list). `ahead`: the versions
+ * a pre-copy staged at the destination (identity -> staged name); a file still that very version
+ * is not packed again, the list naming its staged copy instead. The files stay held: the caller
+ * releases them. Returns what was packed, directories and staged files included.
  */
-export async function packCarried(helper: string, held: HeldFiles, imagesDir: string, node: string): Promise<PlacedFile[]> {
-  const regular = held.files.filter((f) => f.fd !== undefined);
-  try {
-    const r = await packWith(helper, imagesDir, regular.map((f) => f.fd!));
-    const lines = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [Number(l.split(' ')[0]), l.split(' ').slice(1)] as const));
-    const files: CarriedFile[] = held.files.map((f) => {
-      if (f.fd === undefined) {
-        const fifo = f.used.kind === 'fifo';
-        return { path: f.used.path, directory: !fifo, ...(fifo ? { fifo } : {}), mode: f.mode, size: 0, atimeNs: '0', mtimeNs: '0', extents: '-' };
-      }
-      const i = regular.indexOf(f);
-      const got = lines.get(i);
-      if (r.exitCode !== 0 || !got || got.length !== 10) {
-        const why = got?.length === 2 ? `${got[0]}: ${fileReason(Number(got[1]))}` : r.stderr.trim() || `no report (exit status ${r.exitCode})`;
-        throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `could not pack ${f.used.path} to carry it: ${why}`, { path: f.used.path });
-      }
-      const [size, mode, , , atimeNs, mtimeNs, , , , extents] = got as [string, string, string, string, string, string, string, string, string, string];
-      return { path: f.used.path, directory: false, mode: parseInt(mode, 8), size: Number(size), atimeNs, mtimeNs, extents, data: `carried-${i}` };
-    });
-    // parents before what lies in them
-    files.sort((a, b) => a.path.localeCompare(b.path));
-    const manifest: CarriedManifest = { node, files };
-    writeFileSync(join(imagesDir, CARRIED_MANIFEST), JSON.stringify(manifest), { mode: 0o600 });
-    // directories stay: other files may be in them
-    return held.files.filter((f) => f.used.kind !== 'directory').map((f) => f.placed);
-  } finally {
-    releaseHeld(held);
+export async function packCarried(helper: string, held: HeldFiles, imagesDir: string, node: string, ahead?: ReadonlyMap<string, string>, account?: string): Promise<PackedFile[]> {
+  const staged = new Map<HeldFile, { name: string; identity: string }>();
+  for (const f of held.files) {
+    // a mapped file changes through memory, its times only at a page's first write since written back: never taken as unchanged
+    const identity = f.fd === undefined || !ahead?.size || f.used.kind === 'mapped' ? undefined : identityOf(f.fd);
+    const name = identity === undefined ? undefined : ahead!.get(identity);
+    if (name !== undefined) staged.set(f, { name, identity: identity! });
   }
+  const regular = held.files.filter((f) => f.fd !== undefined && !staged.has(f));
+  const r = regular.length ? await packWith(helper, imagesDir, regular.map((f) => f.fd!)) : { exitCode: 0, stdout: '', stderr: '' };
+  const lines = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [Number(l.split(' ')[0]), l.split(' ').slice(1)] as const));
+  const packed: PackedFile[] = held.files.map((f) => {
+    const base = { path: f.used.path, mode: f.mode, size: 0, atimeNs: '0', mtimeNs: '0', extents: '-' };
+    if (f.fd === undefined) {
+      const fifo = f.used.kind === 'fifo';
+      return { held: f, file: { ...base, directory: !fifo, ...(fifo ? { fifo } : {}) }, identity: '' };
+    }
+    const ahead = staged.get(f);
+    if (ahead) return { held: f, file: { ...base, directory: false, staged: ahead.name }, identity: ahead.identity };
+    const i = regular.indexOf(f);
+    const got = lines.get(i);
+    if (r.exitCode !== 0 || !got || got.length !== 10) {
+      const why = got?.length === 2 ? `${got[0]}: ${fileReason(Number(got[1]))}` : r.stderr.trim() || `no report (exit status ${r.exitCode})`;
+      throw new GodwitError('GODWIT_ERR_CANNOT_DUMP', `could not pack ${f.used.path} to carry it: ${why}`, { path: f.used.path });
+    }
+    const [size, mode, , , atimeNs, mtimeNs, dev, ino, ctimeNs, extents] = got as [string, string, string, string, string, string, string, string, string, string];
+    return {
+      held: f,
+      file: { path: f.used.path, directory: false, mode: parseInt(mode, 8), size: Number(size), atimeNs, mtimeNs, extents, data: `carried-${i}` },
+      identity: `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`,
+    };
+  });
+  // parents before what lies in them
+  const files = packed.map((p) => p.file).sort((a, b) => a.path.localeCompare(b.path));
+  const manifest: CarriedManifest = { node, files, ...(account === undefined ? {} : { account }) };
+  writeFileSync(join(imagesDir, CARRIED_MANIFEST), JSON.stringify(manifest), { mode: 0o600 });
+  return packed;
 }
+
+/** where the files packed are on this node, for their removal once moved */
+export const packedPlaces = (packed: readonly PackedFile[]): PlacedFile[] => packed.filter((p) => !p.file.directory).map((p) => p.held.placed);
 
 function byRoot<T extends { root: string }>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -192,7 +230,7 @@ export function readCarried(imagesDir: string): CarriedManifest | undefined {
  * before the restore. A place already taken (a different file, a symbolic link someone planted)
  * refuses the restore, naming it; whatever was written by then is removed again.
  */
-export async function placeCarried(helper: string, local: NodeLocal | undefined, imagesDir: string, owner: Account, node: string): Promise<PlacedFile[]> {
+export async function placeCarried(helper: string, local: NodeLocal | undefined, imagesDir: string, owner: Account, node: string, stage: string): Promise<PlacedFile[]> {
   const manifest = readCarried(imagesDir);
   if (!manifest || manifest.node === node) return [];
   const entries = manifest.files.flatMap((f) => {
@@ -203,7 +241,8 @@ export async function placeCarried(helper: string, local: NodeLocal | undefined,
   const refusals: string[] = [];
   let conflict = false;
   for (const [root, group] of byRoot(entries)) {
-    const args = group.flatMap(({ rel, f }) => [f.data ? join(imagesDir, f.data) : f.fifo ? 'fifo' : '-', rel, f.mode.toString(8), String(f.size), f.atimeNs, f.mtimeNs, f.extents]);
+    const data = (f: CarriedFile) => (f.staged ? `@${join(stage, f.staged)}` : f.data ? join(imagesDir, f.data) : f.fifo ? 'fifo' : '-');
+    const args = group.flatMap(({ rel, f }) => [data(f), rel, f.mode.toString(8), String(f.size), f.atimeNs, f.mtimeNs, f.extents]);
     const r = await execa(helper, ['place', keeperUser(owner), root, ...args], { reject: false, timeout: 10 * 60_000 });
     if (r.exitCode === 2) refusals.push(`${group.map((g) => g.f.path).join(', ')}: ${String(r.stderr).trim()}`);
     for (const l of String(r.stdout).split('\n')) {

@@ -140,9 +140,8 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         let stoppedMs: number;
         try {
           // its node-local files go in the checkpoint: a recovery on another node puts them back
-          // (packing releases what was held, so what it carries is noted first)
-          const carried = new Set(held.files.map((f) => f.used.path));
-          if (held.files.length) await packCarried(carryHelperPath(config.keeperPath), held, work, node);
+          const packed = held.files.length ? await packCarried(carryHelperPath(config.keeperPath), held, work, node) : [];
+          const carried = new Set(packed.map((p) => p.file.path));
           const live: LiveFile[] = openFiles(proc.rootPid);
           files = live.map(({ at: _at, ...f }) => (carried.has(f.path) ? { ...f, carried: true } : f));
           for (const [i, p] of distinctPaths(files).entries()) {

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { GodwitError, type AgentProc, type DumpResult, type PageServer } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
 import { carryOf, socketBlockers } from './carry-plan.js';
-import { carryHelperPath, holdCarried, packCarried, readCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
+import { sentAhead } from './carry-ahead.js';
+import { carryHelperPath, holdCarried, packCarried, packedPlaces, readCarried, recordPacked, releaseHeld, takePacked, type HeldFiles } from './carried-files.js';
 import { controlMountsOf } from './control-mount.js';
 import type { LazyDaemon } from './criu.js';
 import { localMountsOf } from './node-local.js';
@@ -120,8 +121,12 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
       }
       dumpMs = Date.now() - stoppedAt;
     });
-    // the program is stopped (or ended) now: its files are as it left them
-    if (held.files.length) recordPacked(config.dataDir, migrationId, procs.meta(id)?.account ?? '', await packCarried(carryHelperPath(config.keeperPath), held, dir, node));
+    // the program is stopped (or ended) now: its files are as it left them; those sent ahead
+    // and unchanged since are staged at the destination already
+    if (held.files.length) {
+      const packed = await packCarried(carryHelperPath(config.keeperPath), held, dir, node, sentAhead(config.dataDir, migrationId));
+      recordPacked(config.dataDir, migrationId, procs.meta(id)?.account ?? '', packedPlaces(packed));
+    }
     return { dir, stoppedAt, dumpMs, lockTables, lazyAt, server };
   }
 
@@ -189,10 +194,11 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
           const { stoppedAt, dumpMs } = dumped;
           return { epoch: cur.epoch, inodes: cur.inodes, stoppedAt, dumpMs, bytes, direct, lazy, ...(await keeping), ...(carriedPlaces.length ? { carried: carriedPlaces } : {}) };
         } catch (err) {
-          releaseHeld(held);
           takePacked(config.dataDir, migrationId);
           await images.remove(migrationId);
           throw err;
+        } finally {
+          releaseHeld(held);
         }
       });
     },

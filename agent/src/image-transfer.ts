@@ -14,13 +14,16 @@ import { sealing, type SealKey } from './at-rest.js';
 /** the images of a migration are sealed for it: a stream of another move is refused */
 export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ key, context: `images of migration ${migrationId}` });
 
+/** a pre-copy's files (carry-ahead.ts) are sealed apart from the images: neither stream passes for the other */
+export const aheadSeal = (key: Buffer, migrationId: number): SealKey => ({ key, context: `files carried ahead of migration ${migrationId}` });
+
 /**
- * Streams pack (an images tar) to the agent at `to`, presenting the credential it gave for this move; returns the
+ * Streams pack (an images tar; ahead: a pre-copy's files) to the agent at `to`, presenting the credential it gave for this move; returns the
  * bytes the destination counts it holds. `agent`: for an https `to`, the one that shows this
  * node's certificate (clientAgent).
  */
-export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent): Promise<number> {
-  const url = new URL(`/v1/images/${migrationId}`, to.url);
+export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent, ahead = false): Promise<number> {
+  const url = new URL(`/v1/images/${migrationId}${ahead ? '/carried' : ''}`, to.url);
   const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',
     ...(agent ? { agent } : {}),
@@ -44,7 +47,7 @@ export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrati
   });
   // a destination that goes away mid-stream fails each of these; none may go unobserved
   // sealed in segments of a MiB: the tar's many small pieces go out in writes that large
-  const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false).stream, req);
+  const streamed = pipeline(pack, sealing((ahead ? aheadSeal : transferSeal)(key, migrationId), false).stream, req);
   try {
     // a refusal ends the sending at once: the destination reads no more of it
     const answered = reply.then((res) => {

@@ -5,6 +5,7 @@
  */
 import type { LaunchRequest } from '@godwit/schemas';
 import { resolveAccount } from './accounts.js';
+import { discardAhead } from './carry-ahead.js';
 import { carryHelperPath, removeCarried, takePacked } from './carried-files.js';
 import { quotaLifts } from './cpu-quota.js';
 import { createDumper } from './dump.js';
@@ -43,6 +44,7 @@ export function createLifecycle(deps: LifecycleDeps) {
      * tree. `moved`: it succeeded, so the node-local files this (source) node packed for it go too.
      */
     async discardImages(migrationId: number, moved = false): Promise<void> {
+      discardAhead(config.dataDir, migrationId);
       const packed = takePacked(config.dataDir, migrationId);
       if (moved && packed?.files.length) {
         const owner = await resolveAccount(packed.account, config.node);

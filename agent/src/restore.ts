@@ -10,6 +10,7 @@ import { lastWords } from './criu-log.js';
 import { LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
 import { keeperUser, resolveAccount } from './accounts.js';
 import { openRefused } from './as-owner.js';
+import { stageOf } from './carry-ahead.js';
 import { carryHelperPath, placeCarried, removeCarried } from './carried-files.js';
 import { keeperControlPath } from './control-mount.js';
 import { checkImageCreds } from './image-creds.js';
@@ -64,7 +65,7 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     const carryHelper = carryHelperPath(config.keeperPath);
     let placed;
     try {
-      placed = await placeCarried(carryHelper, config.nodeLocal, imagesDir, account, node);
+      placed = await placeCarried(carryHelper, config.nodeLocal, imagesDir, account, node, stageOf(config.dataDir, req.migrationId));
     } catch (err) {
       stopPager();
       procs.removeEpoch(id, req.epoch);

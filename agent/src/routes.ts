@@ -31,6 +31,7 @@ import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
 import { writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
+import type { CarryAhead } from './carry-ahead.js';
 import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
@@ -60,6 +61,8 @@ export interface RouteDeps {
   carryPlan: (id: number, rootPid: number, carryMaxBytes?: number) => CarryPlan;
   /** which places of files a move would carry here are taken (carried-files.ts) */
   carryConflicts: (req: CarryCheckRequest) => Promise<string[]>;
+  /** the files a move carries, sent ahead while the program runs (carry-ahead.ts) */
+  carryAhead: CarryAhead;
 }
 
 const Id = IdParam;
@@ -69,7 +72,7 @@ const MigrationRef = Closed({ migrationId: Type.Integer() });
 /** moved: the migration succeeded (its source removes the files it carried away) */
 const DiscardImagesQuery = Closed({ moved: Type.Optional(Type.Boolean()) });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts, carryAhead }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, unownedBody(payload)));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
@@ -250,6 +253,17 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
     if (!body) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `no images were sent for migration ${req.params.migrationId}`);
     const bytes = await lifecycle.receive(Number(req.params.migrationId), body);
     return { bytes };
+  });
+
+  // a move's source sends the files it would carry to the destination's stage while the program runs
+  app.post('/v1/procs/:id/carry-ahead', { schema: { params: Id, body: SendRequest } }, async (req) =>
+    carryAhead.send(Number(req.params.id), req.body.migrationId, req.body.to),
+  );
+
+  app.put('/v1/images/:migrationId/carried', { schema: { params: Mid }, bodyLimit: Number.MAX_SAFE_INTEGER, config: { moveCredential: true }, onRequest: takeCredential }, async (req) => {
+    const body = rawBody(req.body, 'the files carried ahead');
+    if (!body) throw new GodwitError('GODWIT_ERR_BAD_REQUEST', `no files were sent ahead of migration ${req.params.migrationId}`);
+    return carryAhead.receive(Number(req.params.migrationId), body);
   });
 
   app.get('/v1/images/:migrationId/lazy', { schema: { params: Mid, querystring: LazyStatusQuery } }, async (req) =>

@@ -73,6 +73,8 @@ export interface AgentClient {
   /** a credential that lets a move's source send this (destination) node the migration's images, once */
   expect(migrationId: number): Promise<ExpectResult>;
   send(id: number, req: SendRequest): Promise<SendResult>;
+  /** has this (source) node send the files a move of the process would carry to the destination's stage, while it runs */
+  carryAhead(id: number, req: SendRequest): Promise<SendResult>;
   restore(id: number, req: RestoreRequest): Promise<RestoreResult>;
   /** has this (destination) node look a Unix account up ahead of a restore; fails if it has none */
   resolveAccount(account: string): Promise<void>;
@@ -209,6 +211,7 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     dump: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/dump`, json: req, timeoutMs: timeouts.longMs }),
     expect: (mid) => json({ method: 'POST', path: `/v1/images/${mid}/expect`, timeoutMs: timeouts.shortMs }),
     send: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/send`, json: req, timeoutMs: timeouts.longMs }),
+    carryAhead: (id, req) => json({ method: 'POST', path: `/v1/procs/${id}/carry-ahead`, json: req, timeoutMs: timeouts.longMs }),
     restore: (id, req) =>
       json({ method: 'POST', path: `/v1/procs/${id}/restore`, json: req, timeoutMs: timeouts.longMs }),
     resolveAccount: (account) => none({ method: 'POST', path: `/v1/accounts/${encodeURIComponent(account)}/resolve`, timeoutMs: timeouts.shortMs }),

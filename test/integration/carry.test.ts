@@ -5,8 +5,9 @@
  */
 import type { Event } from '@godwit/schemas';
 import { expect } from 'chai';
-import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { api, asGuest, cli, cluster, eventually, guestDir, type Harness, migrations, mosrun, processInfo, type Run, scratchDir } from './harness.js';
 
 const MiB = 1 << 20;
@@ -56,6 +57,43 @@ for line in sys.stdin:
         db.execute('commit')
     print('rows', db.execute('select count(*) from t').fetchone()[0], db.execute('pragma integrity_check').fetchone()[0], flush=True)
 `;
+
+/**
+ * python3: 64 MiB of random bytes at argv[1], kept in memory too; once the file argv[2] exists (on
+ * a shared path: input would reach it only after a move) it rewrites random 4 KiB blocks of the
+ * file (and of its memory) until a line of input comes, then prints
+ * the checksum of what the file must hold and how many blocks it wrote. Says when it began writing (ms).
+ */
+const REWRITER = `
+import hashlib, os, random, select, sys, time
+size = 64 << 20
+mem = bytearray(os.urandom(size))
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+done = 0
+while done < size:
+    done += os.write(fd, mem[done:])
+print('ready', flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.002)
+print('writing from', int(time.time() * 1000), flush=True)
+writes = 0
+while not select.select([sys.stdin], [], [], 0)[0]:
+    off = random.randrange(0, size - 4096)
+    b = os.urandom(4096)
+    os.pwrite(fd, b, off)
+    mem[off:off + 4096] = b
+    writes += 1
+    time.sleep(0.001)
+sys.stdin.readline()
+print('last', hashlib.sha256(mem).hexdigest(), writes, flush=True)
+`;
+
+/** what the orchestrator logged of the files it carried ahead for a migration */
+function carriedAhead(h: Harness, migrationId: number): { bytes: number } | undefined {
+  const lines = readFileSync(join(h.home, 'logs', 'orchestrator.log'), 'utf8').split('\n').filter((l) => l.includes('carried ahead'));
+  const found = lines.map((l) => JSON.parse(l) as { migration?: number; bytes?: number }).find((l) => l.migration === migrationId);
+  return found?.bytes === undefined ? undefined : { bytes: found.bytes };
+}
 
 /** asks the program to re-read its files; resolves with what it read the nth time */
 async function reread(run: Run, n: number): Promise<{ sum: string; tail: string }> {
@@ -367,5 +405,69 @@ describe('files that move with the program', function () {
       rmSync(localDir(h, 'node0', `tmp/${name}`), { force: true });
       rmSync(targetDir, { recursive: true, force: true });
     }
+  });
+
+  it('lets no other user, nor the owner, read or plant anything in the stage where a move sends files ahead', async function () {
+    this.timeout(600_000);
+    const guest = asGuest(h);
+    const name = `godwit-staged-${process.pid}`;
+    const stageRoot = join(h.home, 'nodes', 'node1', 'data', 'carry-staging');
+    const st = statSync(stageRoot);
+    expect([st.uid, st.mode & 0o7777], `${stageRoot}: root's alone`).to.deep.equal([0, 0o700]);
+    const goDir = guestDir(h, 'carry-go-');
+    const run = mosrun(guest, ['python3', '-c', REWRITER, `/tmp/${name}`, join(goDir, 'go')], { input: true });
+    const id = await run.id();
+    await run.waitFor(/^ready$/m);
+    // each of them tries, for 40 s (the move's span), to look into, read, and plant in the stage
+    const prober = `
+S=${stageRoot}; tries=0; got=0; end=$(( $(date +%s) + 40 ))
+while [ $(date +%s) -lt $end ]; do
+  ls "$S" >/dev/null 2>&1 && got=$((got+1))
+  cat "$S"/*/files/* >/dev/null 2>&1 && got=$((got+1))
+  touch "$S/planted" 2>/dev/null && got=$((got+1))
+  mkdir -p "$S/9999/files" 2>/dev/null && got=$((got+1))
+  ln -s /etc/passwd "$S/1/files/carried-0" 2>/dev/null && got=$((got+1))
+  tries=$((tries+1))
+done
+echo "tries $tries got $got"`;
+    const as = (uid: number, gid: number) => execa('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', 'sh', '-c', prober], { reject: false, timeout: 120_000, cwd: '/' });
+    const probes = [as(65534, 65534), as(h.info.guestAccount.uid, h.info.guestAccount.gid)];
+    let stageSeen: { uid: number; mode: number } | undefined;
+    try {
+      const mig = cli(guest, 'mosmigrate', ['--strategy', 'full', String(id), 'node1']);
+      let ended = false;
+      void mig.finally(() => (ended = true));
+      // while the file is staged, root sees the stage: the owner's, 0700, inside root's
+      const watching = (async () => {
+        while (!ended && !stageSeen) {
+          for (const mid of existsSync(stageRoot) ? readdirSync(stageRoot) : []) {
+            const files = join(stageRoot, mid, 'files');
+            if (existsSync(files)) stageSeen = { uid: statSync(files).uid, mode: statSync(files).mode & 0o7777 };
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      const moved = await mig;
+      await watching;
+      expect(moved.exitCode, `mosmigrate: ${moved.stdout} ${moved.stderr}`).to.equal(0);
+      const last = (await migrations(guest, id)).at(-1)!;
+      expect(carriedAhead(h, last.id)?.bytes, `migration ${last.id} sent the file ahead`).to.be.at.least(64 * MiB);
+    } finally {
+      await Promise.all(probes);
+    }
+    for (const [who, p] of [['nobody', probes[0]!], ['the owner', probes[1]!]] as const) {
+      const r = await p;
+      const m = /tries (\d+) got (\d+)/.exec(String(r.stdout));
+      expect(m, `${who}'s prober said: ${r.stdout} ${r.stderr}`).not.to.equal(null);
+      expect(Number(m![1]), `${who} tried`).to.be.above(0);
+      expect(Number(m![2]), `${who} reached nothing in the stage (${m![1]} tries)`).to.equal(0);
+    }
+    if (stageSeen) expect([stageSeen.uid, stageSeen.mode], "the move's stage: its owner's, 0700").to.deep.equal([h.info.guestAccount.uid, 0o700]);
+    expect(readdirSync(stageRoot), 'nothing planted, nothing left').to.deep.equal([]);
+    writeFileSync(join(goDir, 'go'), '');
+    run.child.stdin!.write('stop\n');
+    expect((await run.child).exitCode, run.stderr()).to.equal(0);
+    rmSync(localDir(h, 'node1', `tmp/${name}`), { force: true });
+    rmSync(goDir, { recursive: true, force: true });
   });
 });

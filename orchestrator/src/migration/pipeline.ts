@@ -38,9 +38,11 @@ export interface Moving {
   failed?(m: MigrationRow, e: GodwitError): Promise<never>;
   /** the most bytes of node-local files this move may carry, where the request set it */
   carryMaxBytes?: number;
+  /** it uses node-local files the move carries (the source's inspection said so) */
+  carries?: boolean;
 }
 
-export type StepName = 'inspect' | 'dump' | 'transfer' | 'restore' | 'follow-memory' | 'release-source' | 'done';
+export type StepName = 'inspect' | 'carry-ahead' | 'dump' | 'transfer' | 'restore' | 'follow-memory' | 'release-source' | 'done';
 type Step = (mv: Moving) => Promise<Migration | void>;
 
 export interface Pipeline {
@@ -89,11 +91,30 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
       await requireCarryPlacesFree(ctx, m.from_node, m.to_node, rec.ownerAccount(m), carried);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);
       rec.expect(m.id, program.residentBytes);
+      mv.carries = program.carry.files.some((f) => f.fate === 'carried');
     } catch (err) {
       ends.failBeforeDump(m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));
     }
     db.q.setMigrationStrategy.run({ id: m.id, strategy: choice.strategy, strategy_reason: choice.reason });
     mv.choice = choice;
+  };
+
+  /**
+   * The node-local files it carries go to the destination's stage while it still runs: at the
+   * stop only those changed since travel. A pre-copy that fails costs no more than the time it
+   * took: the files then travel with the images, as they would without it.
+   */
+  const carryAhead: Step = async (mv) => {
+    const { m } = mv;
+    if (!mv.carries || m.from_node === m.to_node) return;
+    try {
+      const to = nodes.require(m.to_node);
+      const { credential } = await ctx.agent(m.to_node).expect(m.id);
+      const sent = await ctx.agent(m.from_node).carryAhead(m.process_id, { migrationId: m.id, to: { url: to.url, credential } });
+      log.info({ migration: m.id, bytes: sent.bytes, ms: sent.ms }, `files of process ${m.process_id} carried ahead to ${m.to_node}`);
+    } catch (err) {
+      log.warn({ err, migration: m.id }, `the files of process ${m.process_id} were not carried ahead to ${m.to_node}: they go with its images`);
+    }
   };
 
   const dump: Step = async (mv) => {
@@ -199,6 +220,7 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
 
   const STEPS: readonly (readonly [StepName, Step])[] = [
     ['inspect', inspect],
+    ['carry-ahead', carryAhead],
     ['dump', dump],
     ['transfer', transfer],
     ['restore', restore],

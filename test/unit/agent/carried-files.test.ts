@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { GodwitError } from '@godwit/schemas';
 import type { Account } from '../../../agent/src/accounts.js';
-import { carryConflicts, carryHelperPath, holdCarried, packCarried, placeCarried, placeOf, removeCarried } from '../../../agent/src/carried-files.js';
+import { stageCarried } from '../../../agent/src/carry-ahead.js';
+import { carryConflicts, carryHelperPath, holdCarried, identityOf, packCarried, packedPlaces, placeCarried, placeOf, readCarried, releaseHeld, removeCarried } from '../../../agent/src/carried-files.js';
 import type { UsedFile } from '../../../agent/src/tree-files.js';
 
 const HELPER = carryHelperPath(join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper'));
@@ -52,14 +53,16 @@ describe('carried files', () => {
     utimesSync(src, 1_000_000, 2_000_000);
     const held = holdCarried(local(), [used('sparse')], me);
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    expect(held.files, 'what it packed is returned; the files stay held for the caller').to.have.length(1);
+    releaseHeld(held);
     expect(statSync(join(dir, 'images', 'carried-0')).size, 'only the data travels').to.be.below(MiB);
-    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage'));
     const there = statSync(join(dir, 'node1', 'tmp', 'sparse'));
     expect([there.size, there.mode & 0o7777, there.mtimeMs]).to.deep.equal([64 * MiB, 0o640, 2_000_000_000]);
     expect(there.blocks * 512, 'still sparse').to.be.below(MiB);
     expect(readFileSync(join(dir, 'node1', 'tmp', 'sparse')).subarray(0, 6).toString()).to.equal('middle');
     expect(placed).to.have.length(1);
-    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
     expect(existsSync(src), 'the source copy is gone').to.equal(false);
   });
 
@@ -71,7 +74,7 @@ describe('carried files', () => {
     writeFileSync(target, 'precious');
     symlinkSync(target, join(dir, 'node1', 'tmp', 'b'));
     expect(carryConflicts(dest(), [{ path: '/tmp/a', kind: 'file' }, { path: '/tmp/b', kind: 'file' }], 'node1', me.uid)).to.deep.equal(['/tmp/b on node1: a symbolic link is there']);
-    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
+    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage')).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(GodwitError);
     expect((err as GodwitError).code).to.equal('GODWIT_ERR_CARRY_CONFLICT');
     expect((err as GodwitError).message).to.include('a different file is already at /tmp/b on node1');
@@ -90,6 +93,7 @@ describe('carried files', () => {
     chmodSync(join(dir, 'node0', 'tmp', 'other'), 0o600);
     const held = holdCarried(local(), [used('same'), used('other')], me);
     await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    releaseHeld(held);
     const same = join(dir, 'node1', 'tmp', 'same');
     writeFileSync(same, readFileSync(src));
     chmodSync(same, 0o640);
@@ -100,7 +104,7 @@ describe('carried files', () => {
     expect(carryConflicts(dest(), places, 'node1', me.uid), 'of the same size and mode, both may be the same: placing compares their bytes').to.deep.equal([]);
     expect(carryConflicts(dest(), places, 'node1', me.uid + 1), "another's file is a different one").to.have.length(2);
     expect(carryConflicts(dest(), [{ ...places[0]!, mode: 0o600 }], 'node1', me.uid), 'another mode: a different file').to.deep.equal(['a different file is already at /tmp/same on node1']);
-    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1').then(() => undefined, (e: unknown) => e);
+    const err = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage')).then(() => undefined, (e: unknown) => e);
     expect((err as GodwitError).code, String(err)).to.equal('GODWIT_ERR_CARRY_CONFLICT');
     expect((err as GodwitError).message).to.include('a different file is already at /tmp/other on node1').and.not.to.include('/tmp/same');
     expect(readFileSync(other, 'utf8'), 'the different file is untouched').to.equal('yours');
@@ -108,7 +112,7 @@ describe('carried files', () => {
 
     rmSync(other);
     writeFileSync(other, 'mine!', { mode: 0o600 });
-    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage'));
     expect(placed, 'nothing was written: both were there already').to.deep.equal([]);
     expect(statSync(same).ino).to.equal(sameIno);
   });
@@ -117,13 +121,15 @@ describe('carried files', () => {
     const src = join(dir, 'node0', 'tmp', 'pipe');
     execFileSync('mkfifo', ['-m', '640', src]);
     const fifo: UsedFile = { path: '/tmp/pipe', kind: 'fifo', apparentBytes: 0, allocatedBytes: 0, at: src };
-    const packed = await packCarried(HELPER, holdCarried(local(), [fifo], me), join(dir, 'images'), 'node0');
-    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1');
+    const held = holdCarried(local(), [fifo], me);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    releaseHeld(held);
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage'));
     const there = lstatSync(join(dir, 'node1', 'tmp', 'pipe'));
     expect([there.isFIFO(), there.mode & 0o7777, placed.length]).to.deep.equal([true, 0o640, 1]);
     expect(carryConflicts(dest(), [{ path: '/tmp/pipe', kind: 'fifo', mode: 0o640 }], 'node1', me.uid), 'the same FIFO').to.deep.equal([]);
-    expect(await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1'), 'placed again: left as it is').to.deep.equal([]);
-    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', join(dir, 'stage')), 'placed again: left as it is').to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
     expect(existsSync(src), "the source's FIFO is gone").to.equal(false);
   });
 
@@ -134,7 +140,35 @@ describe('carried files', () => {
     const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
     rmSync(src);
     writeFileSync(src, 'another');
-    expect(await removeCarried(HELPER, me, packed)).to.deep.equal([]);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
     expect(readFileSync(src, 'utf8')).to.equal('another');
+  });
+
+  it('packs again at the stop only the files changed since they were staged ahead, and renames the staged ones into place', async () => {
+    for (const f of ['same', 'changed']) writeFileSync(join(dir, 'node0', 'tmp', f), `${f} before`);
+    const stage = join(dir, 'stage');
+    mkdirSync(join(dir, 'ahead'));
+    mkdirSync(stage, { mode: 0o700 });
+    const before = holdCarried(local(), [used('same'), used('changed')], me);
+    const ahead = await packCarried(HELPER, before, join(dir, 'ahead'), 'node0', undefined, me.name);
+    releaseHeld(before);
+    expect(readCarried(join(dir, 'ahead'))?.account, 'the pre-copy names whose files they are').to.equal(me.name);
+    await stageCarried(HELPER, me, stage, join(dir, 'ahead'), ahead.map((p) => p.file));
+    writeFileSync(join(dir, 'node0', 'tmp', 'changed'), 'changed after', { flag: 'a' });
+    const held = holdCarried(local(), [used('same'), used('changed')], me);
+    expect(identityOf(held.files[0]!.fd!), 'an unchanged file shows the identity it was packed with').to.equal(ahead[0]!.identity);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0', new Map(ahead.map((p) => [p.identity, p.file.data!])));
+    releaseHeld(held);
+    expect(packed.map((p) => [p.file.path, p.file.staged ?? null, p.file.data ?? null])).to.deep.equal([
+      ['/tmp/same', 'carried-0', null],
+      ['/tmp/changed', null, 'carried-0'],
+    ]);
+    expect(readFileSync(join(dir, 'images', 'carried-0'), 'utf8'), 'only the changed file is packed again').to.equal('changed beforechanged after');
+    expect(existsSync(join(dir, 'images', 'carried-1'))).to.equal(false);
+    const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', stage);
+    expect(placed).to.have.length(2);
+    expect(readFileSync(join(dir, 'node1', 'tmp', 'same'), 'utf8')).to.equal('same before');
+    expect(readFileSync(join(dir, 'node1', 'tmp', 'changed'), 'utf8')).to.equal('changed beforechanged after');
+    expect(existsSync(join(stage, 'carried-0')), 'the staged file was renamed into place').to.equal(false);
   });
 });

@@ -93,6 +93,10 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
   // the fake's programs use no node-local files: every place is free
   app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (): Promise<CarryCheckResult> => ({ conflicts: [] }));
 
+  // the fake's programs use no node-local files: nothing is sent ahead
+  app.post('/v1/procs/:id/carry-ahead', { schema: { params: Id, body: SendRequest } }, async (): Promise<SendResult> => ({ bytes: 0, ms: 0 }));
+  app.put('/v1/images/:migrationId/carried', { config: { moveCredential: true } }, async () => ({ bytes: 0 }));
+
   app.delete('/v1/images/:migrationId', { schema: { params: Mid } }, async (req, reply) => {
     state.credentials.revoke(Number(req.params.migrationId));
     images.delete(Number(req.params.migrationId));
