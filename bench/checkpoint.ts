@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         }));
         const target = join(work, `ckpt-${name}.1`);
         let mac = '';
-        t.write[name].push(await timed(async () => ({ mac } = await writeArchive(images, target, seal, encrypt))));
+        t.write[name].push(await timed(async () => ({ mac } = await writeArchive(images, target, seal, { encrypt }))));
         const store = createImageStore(join(work, 'data'), {} as Criu, seal.key);
         t.recover[name].push(await timed(() => readArchive(target, seal, mac, (tar) => store.unpackVerified(1, tar), (why) => new Error(why))));
         await store.remove(1);

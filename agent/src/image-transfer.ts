@@ -17,9 +17,9 @@ export const transferSeal = (key: Buffer, migrationId: number): SealKey => ({ ke
 /**
  * Streams pack (an images tar) to the agent at `to`, presenting the credential it gave for this move; returns the
  * bytes the destination counts it holds. `agent`: for an https `to`, the one that shows this
- * node's certificate (clientAgent).
+ * node's certificate (clientAgent); compress: LZ4 before the seal.
  */
-export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent): Promise<number> {
+export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], { agent, compress = false }: { agent?: Agent | undefined; compress?: boolean } = {}): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}`, to.url);
   const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',
@@ -44,7 +44,7 @@ export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrati
   });
   // a destination that goes away mid-stream fails each of these; none may go unobserved
   // sealed in segments of a MiB: the tar's many small pieces go out in writes that large
-  const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false).stream, req);
+  const streamed = pipeline(pack, sealing(transferSeal(key, migrationId), false, compress).stream, req);
   try {
     const [, res] = await Promise.all([streamed, reply]);
     if (res.status >= 300) throw refusal(res);
