@@ -10,6 +10,10 @@
  * memory, both ways. Median of N runs each, interleaved; prints a table with the ratios
  * and the machine's load average while it ran.
  *
+ * Then compression (issue 23): the same images with a python program's real memory as their
+ * pages (python-memory.ts: about --mib MiB of objects), a checkpoint written and recovered with
+ * compression off and on, encryption off and on, interleaved: the file's bytes and the times.
+ *
  *   npm run bench:checkpoint -- [--mib 1024] [--runs 5]
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
@@ -24,6 +28,7 @@ import { readArchive, writeArchive } from '../agent/src/checkpoint-file.js';
 import type { Criu } from '../agent/src/criu.js';
 import { CHUNK } from '../agent/src/image-archive.js';
 import { createImageStore } from '../agent/src/images.js';
+import { writePythonMemory } from './python-memory.js';
 import { markdownTable, median, spread } from './table.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } } });
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
         }));
         const target = join(work, `ckpt-${name}.1`);
         let mac = '';
-        t.write[name].push(await timed(async () => ({ mac } = await writeArchive(images, target, seal, encrypt))));
+        t.write[name].push(await timed(async () => ({ mac } = await writeArchive(images, target, seal, { encrypt }))));
         const store = createImageStore(join(work, 'data'), {} as Criu, seal.key);
         t.recover[name].push(await timed(() => readArchive(target, seal, mac, (tar) => store.unpackVerified(1, tar), (why) => new Error(why))));
         await store.remove(1);
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
         await restarted.remove(2);
       }
     }
+    const compression = await compressionRows(work, images, seal);
     const row = (what: string, xs: { off: number[]; on: number[] }) => {
       const ratio = Math.round((median(xs.on) / median(xs.off)) * 100) / 100;
       return [what, spread(xs.off), spread(xs.on), ratio.toFixed(2)];
@@ -93,10 +99,47 @@ async function main(): Promise<void> {
         row('continue unpacked (read, verify, decrypt, unpack)', t.thaw),
       ]),
       '',
+      compression,
+      '',
     ].join('\n'));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A checkpoint of a python program's memory written and recovered with compression off and on,
+ * encryption off and on, interleaved: its bytes and times, as a table.
+ */
+async function compressionRows(work: string, images: string, seal: SealKey): Promise<string> {
+  const py = join(work, 'python-images');
+  cpSync(images, py, { recursive: true });
+  const memory = await writePythonMemory(mib, join(py, 'pages-1.img'));
+  const combos = [[false, false], [false, true], [true, false], [true, true]] as const;
+  const t = combos.map(() => ({ bytes: 0, plainBytes: 0, write: [] as number[], recover: [] as number[] }));
+  for (let r = 0; r < runs; r++) {
+    for (const [i, [compress, encrypt]] of combos.entries()) {
+      const target = join(work, 'python.1');
+      let written = { bytes: 0, plainBytes: 0, mac: '' };
+      t[i]!.write.push(await timed(async () => (written = await writeArchive(py, target, seal, { encrypt, compress }))));
+      t[i]!.bytes = written.bytes;
+      t[i]!.plainBytes = written.plainBytes;
+      const store = createImageStore(join(work, 'data'), {} as Criu, seal.key);
+      t[i]!.recover.push(await timed(() => readArchive(target, seal, written.mac, (tar) => store.unpackVerified(3, tar), (why) => new Error(why))));
+      await store.remove(3);
+      rmSync(target);
+    }
+  }
+  const gb = (bytes: number, ms: number) => (bytes / 1e9 / (ms / 1000)).toFixed(2);
+  return [
+    `checkpoint of a python program's memory (${memory} bytes of its writable mappings, holding about ${mib} MiB of objects), median (min-max) of ${runs} runs, ms; GB/s of the program's memory`,
+    '',
+    markdownTable(['compression', 'encryption', 'file bytes', 'ratio', 'written (pack, seal, write, fsync, read back)', 'written GB/s', 'recovered (read, verify, unpack)', 'recovered GB/s'],
+      combos.map(([compress, encrypt], i) => {
+        const x = t[i]!;
+        return [compress ? 'LZ4' : 'off', encrypt ? 'on' : 'off', String(x.bytes), (x.plainBytes / x.bytes).toFixed(2), spread(x.write), gb(memory, median(x.write)), spread(x.recover), gb(memory, median(x.recover))];
+      })),
+  ].join('\n');
 }
 
 main().catch((err: unknown) => {

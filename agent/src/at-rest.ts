@@ -11,7 +11,9 @@
  *
  * With encryption off (agent config encryptAtRest: false) the segments are written in clear and
  * authenticated alone (GCM over them as additional data, i.e. GMAC): one mechanism either way,
- * the choice bound in the header, so a file cannot be passed off as the other kind.
+ * the choice bound in the header, so a file cannot be passed off as the other kind. So is
+ * compression (compression.ts): what is sealed is then LZ4 frames of the bytes, decompressed only
+ * once their segment verified; a file from before compression (no flag) opens as it always did.
  *
  * Layout: HEADER_BYTES of header (MAGIC, flags, segment size, salt, wrapped key and its tag),
  * then segments of SEGMENT bytes (the last shorter, possibly empty), each followed by its tag.
@@ -23,6 +25,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Transform } from 'node:stream';
+import { Compressor, Decompressor } from './compression.js';
 
 export const MAGIC = Buffer.from('GODWAR01', 'latin1');
 /** big segments: the per-segment work (a cipher's set-up, one tag) is lost in the bytes */
@@ -34,6 +37,7 @@ const FILE_KEY = 32;
 const BOUND = MAGIC.length + 1 + 4 + SALT;
 export const HEADER_BYTES = BOUND + FILE_KEY + TAG;
 const ENCRYPTED = 1;
+const COMPRESSED = 2;
 
 export const NOT_SEALED = 'it is not a file godwit sealed (it was not written by godwit, or it was cut short)';
 export const NOT_OURS = "it was not sealed by this cluster for this place: it is another user's or another checkpoint's file (or another move's images) put here, or its header was changed";
@@ -133,15 +137,20 @@ export interface Sealer {
   stream: Transform;
   /** the file's id (what godwit records), known from the start */
   id: string;
+  /** the plain bytes taken so far (with compress, more than are sealed) */
+  plainBytes(): number;
 }
 
-/** Seals what goes through: encrypted unless encrypt is false (then authenticated only). */
-export function sealing(sealKey: SealKey, encrypt: boolean): Sealer {
+/**
+ * Seals what goes through: encrypted unless encrypt is false (then authenticated only);
+ * compressed first where compress is true.
+ */
+export function sealing(sealKey: SealKey, encrypt: boolean, compress = false): Sealer {
   const fileKey = randomBytes(FILE_KEY);
   const salt = randomBytes(SALT);
   const bound = Buffer.alloc(BOUND);
   MAGIC.copy(bound);
-  bound[MAGIC.length] = encrypt ? ENCRYPTED : 0;
+  bound[MAGIC.length] = (encrypt ? ENCRYPTED : 0) | (compress ? COMPRESSED : 0);
   bound.writeUInt32BE(SEGMENT, MAGIC.length + 1);
   salt.copy(bound, MAGIC.length + 5);
   // the wrapping key is this file's alone (its salt): one nonce is enough
@@ -151,6 +160,8 @@ export function sealing(sealKey: SealKey, encrypt: boolean): Sealer {
   const header = Buffer.concat([bound, wrapped]);
 
   const held = new Queue();
+  const compressor = compress ? new Compressor() : undefined;
+  let plainBytes = 0;
   let index = 0;
   const out = (self: Transform, plain: Buffer[], last: boolean) => {
     if (index === 0) self.push(header);
@@ -158,22 +169,32 @@ export function sealing(sealKey: SealKey, encrypt: boolean): Sealer {
   };
   const stream = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      held.push(chunk);
-      // a segment goes out once more is known to follow it: only the last is sealed as last
-      while (held.bytes > SEGMENT) out(this, held.take(SEGMENT), false);
-      done();
+      plainBytes += chunk.length;
+      const taking = compressor ? compressor.push(chunk) : Promise.resolve([chunk]);
+      taking.then((parts) => {
+        for (const part of parts) held.push(part);
+        // a segment goes out once more is known to follow it: only the last is sealed as last
+        while (held.bytes > SEGMENT) out(this, held.take(SEGMENT), false);
+        done();
+      }, done);
     },
     flush(done) {
-      out(this, held.take(held.bytes), true);
-      done();
+      const ending = compressor ? compressor.end() : Promise.resolve([]);
+      ending.then((parts) => {
+        for (const part of parts) held.push(part);
+        while (held.bytes > SEGMENT) out(this, held.take(SEGMENT), false);
+        out(this, held.take(held.bytes), true);
+        done();
+      }, done);
     },
   });
-  return { stream, id: idOf(header) };
+  return { stream, id: idOf(header), plainBytes: () => plainBytes };
 }
 
 interface Opened {
   fileKey: Buffer;
   encrypt: boolean;
+  compressed: boolean;
   segment: number;
 }
 
@@ -185,7 +206,7 @@ export function openHeader(header: Buffer, sealKey: SealKey, recorded?: string):
   if (header.length !== HEADER_BYTES || !header.subarray(0, MAGIC.length).equals(MAGIC)) return { problem: NOT_SEALED };
   const flags = header[MAGIC.length]!;
   const segment = header.readUInt32BE(MAGIC.length + 1);
-  if ((flags & ~ENCRYPTED) !== 0 || segment < 4096 || segment > 1 << 26) return { problem: NOT_SEALED };
+  if ((flags & ~(ENCRYPTED | COMPRESSED)) !== 0 || segment < 4096 || segment > 1 << 26) return { problem: NOT_SEALED };
   if (recorded !== undefined) {
     const other = Buffer.from(recorded, 'hex');
     const id = Buffer.from(idOf(header), 'hex');
@@ -197,17 +218,29 @@ export function openHeader(header: Buffer, sealKey: SealKey, recorded?: string):
   unwrap.setAuthTag(header.subarray(BOUND + FILE_KEY));
   try {
     const fileKey = Buffer.concat([unwrap.update(header.subarray(BOUND, BOUND + FILE_KEY)), unwrap.final()]);
-    return { fileKey, encrypt: (flags & ENCRYPTED) !== 0, segment };
+    return { fileKey, encrypt: (flags & ENCRYPTED) !== 0, compressed: (flags & COMPRESSED) !== 0, segment };
   } catch {
     return { problem: NOT_OURS };
   }
 }
 
 /**
- * The plain bytes of a sealed stream, a segment at a time, each passed on only once it verified;
- * throws fail(why) at the first thing wrong (at the end for a stream cut short at a segment's end).
+ * The plain bytes of a sealed stream, a segment at a time, each passed on only once it verified
+ * (and decompressed, where it was sealed compressed); throws fail(why) at the first thing wrong
+ * (at the end for a stream cut short at a segment's end).
  */
 export async function* opened(source: AsyncIterable<Buffer>, sealKey: SealKey, recorded: string | undefined, fail: (why: string) => Error): AsyncGenerator<Buffer> {
+  let decompressor: Decompressor | undefined;
+  for await (const segment of verified(source, sealKey, recorded, fail, (file) => {
+    if (file.compressed) decompressor = new Decompressor(fail);
+  })) {
+    yield* decompressor ? decompressor.push(segment) : segment;
+  }
+  decompressor?.end();
+}
+
+/** the sealed stream's segments (each its plain pieces) once each verified; header: told the file's header before any */
+async function* verified(source: AsyncIterable<Buffer>, sealKey: SealKey, recorded: string | undefined, fail: (why: string) => Error, header: (file: Opened) => void): AsyncGenerator<Buffer[]> {
   const queue = new Queue();
   let file: Opened | undefined;
   let index = 0;
@@ -219,9 +252,10 @@ export async function* opened(source: AsyncIterable<Buffer>, sealKey: SealKey, r
     queue.push(chunk);
     if (!file) {
       if (queue.bytes < HEADER_BYTES) continue;
-      const header = openHeader(Buffer.concat(queue.take(HEADER_BYTES)), sealKey, recorded);
-      if ('problem' in header) throw fail(header.problem);
-      file = header;
+      const opening = openHeader(Buffer.concat(queue.take(HEADER_BYTES)), sealKey, recorded);
+      if ('problem' in opening) throw fail(opening.problem);
+      file = opening;
+      header(file);
     }
     // a segment is opened once more is known to follow it: it is not the last
     while (queue.bytes > file.segment + TAG) {
@@ -229,7 +263,7 @@ export async function* opened(source: AsyncIterable<Buffer>, sealKey: SealKey, r
       const plain = openSegment(file.fileKey, file.encrypt, index, false, body, tag);
       if (!plain) throw fail(segmentBroken(index));
       index++;
-      yield* plain;
+      yield plain;
     }
   }
   if (!file) throw fail(NOT_SEALED);
@@ -238,7 +272,7 @@ export async function* opened(source: AsyncIterable<Buffer>, sealKey: SealKey, r
   const { body, tag } = segmentOf(size);
   const plain = openSegment(file.fileKey, file.encrypt, index, true, body, tag);
   if (plain) {
-    yield* plain;
+    yield plain;
     return;
   }
   // a whole segment that verifies as one followed by more: what followed was cut off

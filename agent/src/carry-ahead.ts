@@ -106,7 +106,7 @@ export function createCarryAhead({ config, key, procs, peers }: CarryAheadDeps) 
       try {
         const since = Date.now();
         const packed = await packCarried(helper, held, dir, node, undefined, account);
-        const bytes = await sendImages(packImages(dir), key, migrationId, to, peers, true);
+        const bytes = await sendImages(packImages(dir), key, migrationId, to, { agent: peers, ahead: true });
         const settled = packed.filter((p) => p.file.data && p.held.used.kind !== 'mapped' && Number(BigInt(p.identity.split(':')[4]!) / 1_000_000n) < since - SAME_TICK_MS);
         writeFileSync(sentOf(dataDir, migrationId), JSON.stringify(settled.map((p) => [p.identity, p.file.data])), { mode: 0o600 });
         return { bytes, ms: Date.now() - t0 };

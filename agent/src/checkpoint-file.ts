@@ -30,15 +30,33 @@ async function fsyncPath(path: string): Promise<void> {
 /** reads a tar to its end, keeping nothing: for a verification alone */
 const drain = async (tar: Readable): Promise<void> => pipeline(tar, new Writable({ write: (_chunk, _enc, done) => done() }));
 
+export interface Sealing {
+  /** encrypted, or authenticated only (agent config encryptAtRest) */
+  encrypt: boolean;
+  /** LZ4-compressed before it is sealed */
+  compress?: boolean;
+  /** the most bytes the file may take */
+  maxBytes?: number;
+}
+
+export interface Written {
+  /** the file's bytes */
+  bytes: number;
+  /** the bytes packed into it, before compression: bytes / plainBytes is what compression saved */
+  plainBytes: number;
+  /** the file's id, which godwit records */
+  mac: string;
+}
+
 /**
  * Packs dir into target (via target.partial), sealed for seal's context (at-rest.ts), fsynced and
- * read back before it replaces target. mac: the file's id, which godwit records. Past maxBytes
- * (its owner's quota) the writing stops, and target is left as it was.
+ * read back before it replaces target. Past maxBytes (its owner's quota) the writing stops, and
+ * target is left as it was.
  */
-export async function writeArchive(dir: string, target: string, seal: SealKey, encrypt: boolean, maxBytes = Infinity): Promise<{ bytes: number; mac: string }> {
+export async function writeArchive(dir: string, target: string, seal: SealKey, { encrypt, compress = false, maxBytes = Infinity }: Sealing): Promise<Written> {
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.partial`;
-  const sealer = sealing(seal, encrypt);
+  const sealer = sealing(seal, encrypt, compress);
   let bytes = 0;
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -57,7 +75,7 @@ export async function writeArchive(dir: string, target: string, seal: SealKey, e
     await readArchive(partial, seal, mac, drain, (why) => new Error(`what was written reads back differently: ${why}`));
     await rename(partial, target);
     await fsyncPath(dirname(target));
-    return { bytes, mac };
+    return { bytes, plainBytes: sealer.plainBytes(), mac };
   } catch (err) {
     await rm(partial, { force: true });
     throw err;

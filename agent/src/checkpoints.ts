@@ -111,9 +111,10 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
      * Takes a checkpoint of a running program into `rel`. The tree is stopped from the dump until
      * the files it writes are copied, so images and files agree; then it runs on, or, with
      * 'exit', ends once the checkpoint is safely written (and runs on if it could not be). A file
-     * that would pass maxBytes is not kept, and the one at its path stays.
+     * that would pass maxBytes is not kept, and the one at its path stays. compress: LZ4 before
+     * the seal (its ratio is plainBytes / bytes).
      */
-    async take(id: number, rel: string, then: 'run' | 'exit', maxBytes?: number): Promise<TakeCheckpointResult> {
+    async take(id: number, rel: string, then: 'run' | 'exit', { maxBytes, compress }: { maxBytes?: number | undefined; compress: boolean }): Promise<TakeCheckpointResult> {
       const target = resolveIn(rel);
       const cur = lifecycle.running(id);
       const blockers = cannotMove(cur.rootPid, node);
@@ -166,7 +167,7 @@ export function createCheckpoints({ config, clusterKey, procs, images, lifecycle
         stoppedMs = Date.now() - stoppedAt;
         let written;
         try {
-          written = await writeArchive(work, target, sealFor(rel), config.encryptAtRest !== false, maxBytes);
+          written = await writeArchive(work, target, sealFor(rel), { encrypt: config.encryptAtRest !== false, compress, ...(maxBytes === undefined ? {} : { maxBytes }) });
         } catch (err) {
           if (then === 'exit') await goOn();
           if (err instanceof GodwitError) throw err;

@@ -48,7 +48,7 @@ export const frozenSeal = (key: Buffer, migrationId: number, { processId, epoch,
  */
 export async function writeFrozen(dir: string, file: string, seal: SealKey, encrypt: boolean, what: FrozenFor): Promise<number> {
   writeFileSync(describedIn(file), JSON.stringify(what), { mode: 0o600 });
-  const { bytes } = await writeArchive(dir, file, seal, encrypt);
+  const { bytes } = await writeArchive(dir, file, seal, { encrypt });
   await rm(dir, { recursive: true, force: true });
   return bytes;
 }

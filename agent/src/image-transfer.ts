@@ -20,9 +20,15 @@ export const aheadSeal = (key: Buffer, migrationId: number): SealKey => ({ key, 
 /**
  * Streams pack (an images tar; ahead: a pre-copy's files) to the agent at `to`, presenting the credential it gave for this move; returns the
  * bytes the destination counts it holds. `agent`: for an https `to`, the one that shows this
- * node's certificate (clientAgent).
+ * node's certificate (clientAgent); compress: LZ4 before the seal.
  */
-export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrationId: number, to: SendRequest['to'], agent?: Agent, ahead = false): Promise<number> {
+export async function sendImages(
+  pack: tar.Pack | Readable,
+  key: Buffer,
+  migrationId: number,
+  to: SendRequest['to'],
+  { agent, compress = false, ahead = false }: { agent?: Agent | undefined; compress?: boolean; ahead?: boolean } = {},
+): Promise<number> {
   const url = new URL(`/v1/images/${migrationId}${ahead ? '/carried' : ''}`, to.url);
   const req = (url.protocol === 'https:' ? httpsRequest : request)(url, {
     method: 'PUT',
@@ -47,7 +53,7 @@ export async function sendImages(pack: tar.Pack | Readable, key: Buffer, migrati
   });
   // a destination that goes away mid-stream fails each of these; none may go unobserved
   // sealed in segments of a MiB: the tar's many small pieces go out in writes that large
-  const streamed = pipeline(pack, sealing((ahead ? aheadSeal : transferSeal)(key, migrationId), false).stream, req);
+  const streamed = pipeline(pack, sealing((ahead ? aheadSeal : transferSeal)(key, migrationId), false, compress).stream, req);
   try {
     // a refusal ends the sending at once: the destination reads no more of it
     const answered = reply.then((res) => {

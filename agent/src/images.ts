@@ -262,18 +262,19 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
     /**
      * Streams process processId's images to another agent (image-transfer.ts): those vouched for
      * in this run as they are, those at rest from their file, each segment verified before it is
-     * sent on (bytes changed at rest end the stream, and the destination keeps nothing of it).
+     * sent on (bytes changed at rest end the stream, and the destination keeps nothing of it);
+     * compress: LZ4 before the seal (the destination sees so in the stream's header).
      * Throws GODWIT_ERR_NOT_FOUND when it holds none of that process's.
      */
-    async send(migrationId: number, processId: number, to: SendRequest['to']): Promise<{ bytes: number; ms: number }> {
+    async send(migrationId: number, processId: number, to: SendRequest['to'], compress = false): Promise<{ bytes: number; ms: number }> {
       const t0 = Date.now();
       const dir = dirOf(migrationId);
       const sealed = frozenOwner(migrationId, processId);
       let bytes: number;
-      if (vouched.has(migrationId) && readMeta(migrationId)?.processId === processId) bytes = await sendImages(packImages(dir), key, migrationId, to, peers);
+      if (vouched.has(migrationId) && readMeta(migrationId)?.processId === processId) bytes = await sendImages(packImages(dir), key, migrationId, to, { agent: peers, compress });
       else if (sealed) {
         const file = frozenOf(migrationId);
-        bytes = await readFrozen(file, frozenSeal(key, migrationId, sealed), (tar) => sendImages(tar, key, migrationId, to, peers), (why) => refused(file, 'sent', why));
+        bytes = await readFrozen(file, frozenSeal(key, migrationId, sealed), (tar) => sendImages(tar, key, migrationId, to, { agent: peers, compress }), (why) => refused(file, 'sent', why));
       } else if (readMeta(migrationId)?.processId === processId) throw refused(dir, 'sent', unverified(dir));
       else throw new GodwitError('GODWIT_ERR_NOT_FOUND', `this node holds no images of process ${processId} for migration ${migrationId}`);
       return { bytes, ms: Date.now() - t0 };

@@ -208,7 +208,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.post('/v1/procs/:id/checkpoint', { schema: { params: Id, body: TakeCheckpointRequest } }, async (req) =>
-    checkpoints.take(Number(req.params.id), req.body.path, req.body.then, req.body.maxBytes),
+    checkpoints.take(Number(req.params.id), req.body.path, req.body.then, { maxBytes: req.body.maxBytes, compress: req.body.compress ?? true }),
   );
 
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req) => checkpoints.stage(req.body));
@@ -233,7 +233,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
   });
 
   app.post('/v1/procs/:id/send', { schema: { params: Id, body: SendRequest } }, async (req) =>
-    images.send(req.body.migrationId, Number(req.params.id), req.body.to),
+    images.send(req.body.migrationId, Number(req.params.id), req.body.to, req.body.compress ?? false),
   );
 
   app.post('/v1/procs/:id/restore', { schema: { params: Id, body: RestoreRequest } }, async (req) =>

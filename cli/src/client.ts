@@ -93,6 +93,12 @@ interface CallOptions {
   timeoutMs?: number | null;
 }
 
+/** what a move may ask beyond where to and how (MigrateRequest) */
+export interface MoveOptions {
+  carryMaxBytes?: number | undefined;
+  compress?: boolean | undefined;
+}
+
 export class GodwitClient {
   readonly config: Connection;
   /** what the CLI talks to, for messages: the orchestrator's URL or the agent's socket */
@@ -228,9 +234,9 @@ export class GodwitClient {
     return this.json<Process>(`/processes/${encodeURIComponent(String(id))}`);
   }
 
-  migrate(id: string | number, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration> {
+  migrate(id: string | number, to: string, strategy?: Strategy, { carryMaxBytes, compress }: MoveOptions = {}): Promise<Migration> {
     const carry = carryMaxBytes === undefined ? {} : { carryMaxBytes };
-    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}), ...carry });
+    return this.post<Migration>(`/processes/${encodeURIComponent(String(id))}/migrate`, { to, ...(strategy ? { strategy } : {}), ...carry, ...(compress === undefined ? {} : { compress }) });
   }
 
   drain(node: string): Promise<DrainResult> {

@@ -77,7 +77,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
       // before the agent ends it: the exit its followers see then names the checkpoint
       if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path });
       try {
-        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run', maxBytes: room });
+        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run', maxBytes: room, compress: ctx.config.compress.checkpoints });
       } catch (err) {
         const e = toGodwitError(err);
         if (e.code === 'GODWIT_ERR_CHECKPOINT_QUOTA') {
@@ -104,7 +104,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
         }
         db.q.upsertCheckpoint.run({
           process_id: proc.id, number, path, bytes: taken.bytes, mac: taken.mac, taken_at: taken.takenAt, node: proc.node,
-          stopped_ms: taken.stoppedMs, files: JSON.stringify(taken.files),
+          stopped_ms: taken.stoppedMs, files: JSON.stringify(taken.files), plain_bytes: taken.plainBytes,
         });
         db.q.setCheckpointTaken.run({ id: proc.id, ckpt_file: base, ckpt_count: number, last_ckpt_at: taken.takenAt });
         db.event({

@@ -13,6 +13,7 @@ export interface Config extends OrchestratorConfig {
   readonly outputLimitBytes: number;
   readonly nodeLostMs: number;
   readonly limits: Readonly<Limits>;
+  readonly compress: { readonly checkpoints: boolean; readonly moves: boolean };
 }
 
 export class ConfigError extends Error {
@@ -45,6 +46,7 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
     outputLimitBytes: cfg.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES,
     nodeLostMs: cfg.nodeLostMs ?? DEFAULT_NODE_LOST_MS,
     limits: { ...DEFAULT_LIMITS, ...cfg.limits },
+    compress: { checkpoints: cfg.compress?.checkpoints ?? true, moves: cfg.compress?.moves ?? false },
   });
 }
 

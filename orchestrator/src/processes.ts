@@ -180,7 +180,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
         response: { 200: Migration, ...errors },
       },
     },
-    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to, req.body.strategy, req.body.carryMaxBytes),
+    async (req) => migrator.migrate(findProcess(ctx, req.user, req.params.id), req.body.to, req.body.strategy, { carryMaxBytes: req.body.carryMaxBytes, compress: req.body.compress }),
   );
 
   app.post(

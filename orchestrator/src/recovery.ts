@@ -63,6 +63,7 @@ export function createRecovery(ctx: Ctx, relay: OutputRelay, { resolveFile, rel,
     const sizeNow = new Map(looked.map((f, i) => [f, sizes[i] ?? null]));
     return {
       path, processId: c.processId, argv: proc.argv, cwd: proc.cwd, takenAt: c.takenAt, node: c.node,
+      bytes: c.bytes, plainBytes: c.plainBytes, compressionRatio: c.compressionRatio,
       files: c.files.map((f) => ({ ...f, sizeNow: f.carried ? f.size : (sizeNow.get(f) ?? null) })),
     };
   }

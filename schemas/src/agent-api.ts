@@ -109,6 +109,8 @@ export type ExpectResult = Static<typeof ExpectResult>;
 
 export const SendRequest = Closed({
   migrationId: Type.Integer(),
+  /** LZ4-compressed before they are sealed (default false) */
+  compress: Type.Optional(Type.Boolean()),
   to: Closed({ url: Type.String({ maxLength: NAME_MAX }), credential: MoveCredential }),
 });
 export type SendRequest = Static<typeof SendRequest>;
@@ -165,6 +167,8 @@ export const TakeCheckpointRequest = Closed({
    * the file it would replace stays, and the answer is GODWIT_ERR_CHECKPOINT_QUOTA
    */
   maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** LZ4-compressed before it is sealed (default true) */
+  compress: Type.Optional(Type.Boolean()),
 });
 export type TakeCheckpointRequest = Static<typeof TakeCheckpointRequest>;
 /** a checkpoint file's id, hex: the SHA-256 of its sealed header (agent/src/at-rest.ts), as the orchestrator records it */
@@ -172,6 +176,8 @@ export const CheckpointMac = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 export const TakeCheckpointResult = Closed({
   bytes: Type.Integer(),
+  /** what the file packs before compression */
+  plainBytes: Type.Integer(),
   mac: CheckpointMac,
   takenAt: Type.Integer(),
   stoppedMs: Type.Integer(),

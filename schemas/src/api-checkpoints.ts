@@ -49,6 +49,8 @@ export const Checkpoint = Closed({
   stoppedMs: Type.Integer({ description: 'how long the process was stopped for it' }),
   frozenMs: Type.Integer({ deprecated: true, description: 'the old name of stoppedMs, kept for one version' }),
   files: Type.Array(OpenFile),
+  plainBytes: Type.Integer({ description: 'what the file packs (images, files, manifest) before compression: bytes where it was not compressed' }),
+  compressionRatio: Type.Number({ description: 'plainBytes / bytes, to two places: 1 for a checkpoint not compressed' }),
 });
 export type Checkpoint = Static<typeof Checkpoint>;
 
@@ -82,6 +84,9 @@ export const CheckpointInfo = Closed({
   cwd: Type.String(),
   takenAt: Type.Integer(),
   node: NodeName,
+  bytes: Type.Integer({ description: "the checkpoint file's bytes" }),
+  plainBytes: Type.Integer({ description: 'what it packs before compression' }),
+  compressionRatio: Type.Number({ description: 'plainBytes / bytes: 1 where it was not compressed' }),
   // one closed object, not an intersection: closed parts of an intersection refuse each other's properties
   files: Type.Array(Closed({ ...OpenFile.properties, sizeNow: Type.Union([Type.Integer(), Type.Null()], { description: "null: it is gone, out of its owner's reach, or a symbolic link" }) })),
 });

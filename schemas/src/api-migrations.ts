@@ -73,6 +73,7 @@ export const MigrateRequest = Closed({
   to: Type.String({ minLength: 1, maxLength: NAME_MAX, description: "a node name, or 'home'" }),
   strategy: Type.Optional(Strategy),
   carryMaxBytes: Type.Optional(Type.Integer({ minimum: 0, description: "the most bytes of node-local files this move may carry (the node's carry.maxBytes when left out)" })),
+  compress: Type.Optional(Type.Boolean({ description: "LZ4-compress the images (memory included: it goes with them, not through CRIU's page server) between the nodes; the cluster's compress.moves when left out" })),
 });
 export type MigrateRequest = Static<typeof MigrateRequest>;
 

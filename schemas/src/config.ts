@@ -156,6 +156,11 @@ export const OrchestratorConfig = Type.Object({
   nodeLostMs: Type.Optional(Type.Integer()),
   /** what one user or caller may consume; each one left out is DEFAULT_LIMITS' */
   limits: Type.Optional(Type.Partial(Limits)),
+  /**
+   * LZ4 compression before the seal: of checkpoints (default true), and of the images a move
+   * sends between nodes (default false; a move may ask otherwise with `compress`)
+   */
+  compress: Type.Optional(Type.Object({ checkpoints: Type.Optional(Type.Boolean()), moves: Type.Optional(Type.Boolean()) })),
 });
 export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 

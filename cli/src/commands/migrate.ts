@@ -1,7 +1,7 @@
 /** `mosmigrate` / `godwit migrate`: move a process to another node, or home. */
 import { Command, Option } from '@commander-js/extra-typings';
 import type { Migration, Strategy } from '@godwit/schemas';
-import { connect, type GodwitClient } from '../client.js';
+import { connect, type GodwitClient, type MoveOptions } from '../client.js';
 import { CliError, UsageError } from '../errors.js';
 import { processIdArg } from '../process-id.js';
 import { nodeNamed } from '../node-numbers.js';
@@ -11,8 +11,8 @@ import { renderMigration } from '../views/migration.js';
 import { renderWhy } from '../views/why.js';
 import { sizeArg } from '../size-arg.js';
 
-export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration> {
-  const m = await client.migrate(id, to, strategy, carryMaxBytes);
+export async function migrate(client: GodwitClient, id: string, to: string, strategy?: Strategy, opts: MoveOptions = {}): Promise<Migration> {
+  const m = await client.migrate(id, to, strategy, opts);
   if (m.state === 'failed') {
     throw new CliError(`moving process ${m.processId} from ${m.from} to ${m.to} failed: ${m.reason ?? 'no reason given'}`, {
       details: { migration: m.id, ...(m.code ? { code: m.code } : {}) },
@@ -41,6 +41,8 @@ export function buildMigrateCommand(name: string) {
         .default('auto' as const),
     )
     .option('--carry-max <size>', "the most node-local files (in /tmp, on a local disk) this move may carry, e.g. 512M or 2G (default: the node's limit, 256M unless configured)")
+    .option('--compress', "LZ4-compress its images, memory included, between the nodes (default: the cluster's compress.moves, off unless configured)")
+    .option('--no-compress', 'send its images as they are, whatever the cluster sets')
     .option('--dry-run', 'say what the move would carry, how it would take the memory, and every reason it would be refused, without stopping the process')
     .option('--json', 'print the migration (or with --dry-run, the answer) as JSON')
     .addHelpText('after', [
@@ -58,8 +60,8 @@ export function buildMigrateCommand(name: string) {
     .action(async (id, node, target, opts) => {
       processIdArg(id);
       const carryMax = opts.carryMax === undefined ? undefined : sizeArg(opts.carryMax, '--carry-max');
-      if ((opts.dryRun || carryMax !== undefined) && (VERBS as readonly string[]).includes(node) && node !== 'home') {
-        throw new UsageError(`--dry-run and --carry-max go with a move to a node or home, not with '${node}'`);
+      if ((opts.dryRun || carryMax !== undefined || opts.compress !== undefined) && (VERBS as readonly string[]).includes(node) && node !== 'home') {
+        throw new UsageError(`--dry-run, --carry-max and --compress go with a move to a node or home, not with '${node}'`);
       }
       if (target !== undefined && node !== 'continue') {
         throw new UsageError(`too many arguments: a node after '${node}' goes only with 'continue'`);
@@ -84,7 +86,7 @@ export function buildMigrateCommand(name: string) {
           await show(await client.why(id, { to, strategy: opts.strategy, ...(carryMax === undefined ? {} : { carryMaxBytes: carryMax }) }), opts.json, renderWhy);
           return;
         }
-        act = () => migrate(client, id, to, opts.strategy, carryMax);
+        act = () => migrate(client, id, to, opts.strategy, { carryMaxBytes: carryMax, compress: opts.compress });
       }
       const steps = opts.json ? undefined : await client.progress(id);
       await steps?.opened;

@@ -12,6 +12,9 @@ export function renderCheckpointInfo(info: CheckpointInfo): string {
   const when = new Date(info.takenAt).toISOString();
   const lines = [
     `checkpoint ${info.path}: process ${info.processId} (${info.argv.join(' ')}), taken on ${info.node} at ${when}, in ${info.cwd}`,
+    info.plainBytes === info.bytes
+      ? `size: ${info.bytes} bytes, not compressed`
+      : `size: ${info.bytes} bytes, compressed from ${info.plainBytes} (ratio ${info.compressionRatio.toFixed(2)})`,
     "Standard Input (0), Output (1), Error (2): godwit's pipes (they reconnect to whoever recovers it)",
   ];
   const mode = { r: 'Read', w: 'Write', rw: 'Read-Write' } as const;

@@ -74,6 +74,8 @@ export function toCheckpoint(r: CheckpointRow): Checkpoint {
     stoppedMs: r.stopped_ms,
     frozenMs: r.stopped_ms,
     files: JSON.parse(r.files) as Checkpoint['files'],
+    plainBytes: r.plain_bytes ?? r.bytes,
+    compressionRatio: Math.round(((r.plain_bytes ?? r.bytes) / Math.max(1, r.bytes)) * 100) / 100,
   };
 }
 

@@ -69,6 +69,7 @@ export interface CheckpointRow {
   node: string;
   stopped_ms: number;
   files: string;
+  plain_bytes: number | null;
 }
 
 export interface MigrationRow {

@@ -131,7 +131,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   taken_at INTEGER NOT NULL,
   node TEXT NOT NULL,
   stopped_ms INTEGER NOT NULL,
-  files TEXT NOT NULL
+  files TEXT NOT NULL,
+  -- what the file packs before compression; NULL for a checkpoint from before compression
+  plain_bytes INTEGER
 );
 CREATE INDEX IF NOT EXISTS checkpoints_process ON checkpoints(process_id);
 -- recoveries from checkpoints: their ids name the images they are restored from, in a range of

@@ -77,14 +77,18 @@ export function createMigrations(ctx: Ctx): Migrations {
   }
 
   const migrator: Migrator = {
-    migrate: (proc, to, strategy = 'auto', carryMaxBytes) => {
+    migrate: (proc, to, strategy = 'auto', { carryMaxBytes, compress } = {}) => {
       let m: MigrationRow;
       try {
         m = begin(proc, to, strategy);
       } catch (err) {
         return Promise.reject(err);
       }
-      return lock.exclusive(proc.id, () => pipeline.runFrom('inspect', { m, dump: null, sourceCopy: false, ...(carryMaxBytes === undefined ? {} : { carryMaxBytes }) }));
+      return lock.exclusive(proc.id, () => pipeline.runFrom('inspect', {
+        m, dump: null, sourceCopy: false,
+        ...(carryMaxBytes === undefined ? {} : { carryMaxBytes }),
+        compress: compress ?? ctx.config.compress.moves,
+      }));
     },
     destination: (proc, to) => destination(proc, to),
     endsOf,

@@ -5,8 +5,12 @@ import type { Ends } from '../strategy.js';
 
 export interface Migrator {
   /** checks, records and runs a migration; resolves when it is done, throws why it failed */
-  /** carryMaxBytes: the most bytes of node-local files this move may carry (the node's own limit when left out) */
-  migrate(proc: ProcessRow, to: string, strategy?: Strategy, carryMaxBytes?: number): Promise<Migration>;
+  /**
+   * carryMaxBytes: the most bytes of node-local files this move may carry (the node's own limit
+   * when left out); compress: LZ4 for its images between the nodes (the cluster's compress.moves
+   * when left out)
+   */
+  migrate(proc: ProcessRow, to: string, strategy?: Strategy, opts?: { carryMaxBytes?: number | undefined; compress?: boolean | undefined }): Promise<Migration>;
   /** where a move to `to` (a node, or 'home') would go, or throws why none would start, as migrate does before anything stops */
   destination(proc: ProcessRow, to: string): string;
   /** the two nodes of a move, with what their kernels can do: for chooseStrategy */

@@ -40,6 +40,8 @@ export interface Moving {
   carryMaxBytes?: number;
   /** it uses node-local files the move carries (the source's inspection said so) */
   carries?: boolean;
+  /** LZ4 for the images between the nodes (the pages then go with them, not through a page server) */
+  compress?: boolean;
 }
 
 export type StepName = 'inspect' | 'carry-ahead' | 'dump' | 'transfer' | 'restore' | 'follow-memory' | 'release-source' | 'done';
@@ -121,7 +123,7 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     const m = (mv.m = transition(mv.m, 'dumping'));
     const lazy = mv.choice?.strategy === 'lazy';
     // without lazy, memory pages go straight to the destination while dumping, where the source can do that
-    const pageServer = lazy
+    const pageServer = lazy || mv.compress
       ? undefined
       : await ctx.agent(m.to_node).pageServer(m.id).catch((err: unknown) => {
           log.warn({ err, migration: m.id }, `no page server on ${m.to_node}: the pages go through the source's disk`);
@@ -150,7 +152,7 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     const m = (mv.m = transition(mv.m, 'transferring'));
     try {
       const { credential } = await ctx.agent(m.to_node).expect(m.id);
-      const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, credential } });
+      const sent = await ctx.agent(m.from_node).send(m.process_id, { migrationId: m.id, to: { url: to.url, credential }, compress: mv.compress ?? ctx.config.compress.moves });
       mv.m = transition(m, 'transferred', () => db.q.setMigrationBytes.run({ id: m.id, bytes: sent.bytes }));
     } catch (err) {
       await fail(mv, m, toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED'));

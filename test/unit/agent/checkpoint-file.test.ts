@@ -52,7 +52,7 @@ describe('checkpoint file seal', () => {
   }
 
   it('is written 0600 in a 0700 directory, encrypted (no byte of its images in clear), and unpacks with the id recorded', async () => {
-    const { bytes, mac } = await writeArchive(src, file, sealAs(key), true);
+    const { bytes, mac } = await writeArchive(src, file, sealAs(key), { encrypt: true });
     expect(statSync(file).mode & 0o777).to.equal(0o600);
     expect(statSync(join(dir, 'ckpt')).mode & 0o777).to.equal(0o700);
     const bytesOnDisk = readFileSync(file);
@@ -67,11 +67,11 @@ describe('checkpoint file seal', () => {
   });
 
   it("stops past maxBytes (its owner's quota), keeping the file it would replace and leaving no partial file", async () => {
-    const first = await writeArchive(src, file, sealAs(key), true);
+    const first = await writeArchive(src, file, sealAs(key), { encrypt: true });
     const before = readFileSync(file);
     writeFileSync(join(src, 'core-1.img'), randomBytes(4 * 1024 * 1024));
     let error: unknown;
-    await writeArchive(src, file, sealAs(key), true, first.bytes + 1000).catch((err: unknown) => (error = err));
+    await writeArchive(src, file, sealAs(key), { encrypt: true, maxBytes: first.bytes + 1000 }).catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(GodwitError).and.include({ code: 'GODWIT_ERR_CHECKPOINT_QUOTA' });
     expect(readFileSync(file).equals(before), 'the earlier checkpoint is untouched').to.equal(true);
     expect(readdirSync(join(dir, 'ckpt'))).to.deep.equal(['c.1']);
@@ -79,7 +79,7 @@ describe('checkpoint file seal', () => {
 
   for (const encrypt of [true, false]) {
     it(`refuses the file with one byte changed anywhere${encrypt ? '' : ' (encryption off: still authenticated)'}, and leaves no images`, async () => {
-      const { mac } = await writeArchive(src, file, sealAs(key), encrypt);
+      const { mac } = await writeArchive(src, file, sealAs(key), { encrypt });
       const good = readFileSync(file);
       const places: [string, number, string][] = [
         ['the magic', 0, NOT_SEALED],
@@ -105,13 +105,13 @@ describe('checkpoint file seal', () => {
   }
 
   it("refuses another cluster's file, another user's or checkpoint's put in its place, a plain tar, and a valid file that is not the one recorded", async () => {
-    const { mac } = await writeArchive(src, file, sealAs(key), true);
+    const { mac } = await writeArchive(src, file, sealAs(key), { encrypt: true });
     expect((await unpack(file, randomBytes(32), mac)).error?.message, 'another key').to.include(NOT_OURS);
     expect((await unpack(file, key, mac, 'checkpoint bob/c.1')).error?.message, "alice's file in bob's place").to.include(NOT_OURS);
     expect((await unpack(file, key, mac, 'checkpoint alice/c.2')).error?.message, 'c.1 in the place of c.2').to.include(NOT_OURS);
 
     const other = join(dir, 'other.1');
-    const forged = await writeArchive(src, other, sealAs(randomBytes(32)), true);
+    const forged = await writeArchive(src, other, sealAs(randomBytes(32)), { encrypt: true });
     expect((await unpack(other, key, forged.mac)).error?.message, "another cluster's file, with its own id").to.include(NOT_OURS);
 
     const tarOnly = join(dir, 'plain.tar');
@@ -121,12 +121,12 @@ describe('checkpoint file seal', () => {
     expect((await unpack(tarOnly, key, mac)).error?.message).to.include(NOT_SEALED);
 
     writeFileSync(join(src, 'pstree.img'), 'another tree');
-    const newer = await writeArchive(src, join(dir, 'ckpt', 'c.2'), sealAs(key), true);
+    const newer = await writeArchive(src, join(dir, 'ckpt', 'c.2'), sealAs(key), { encrypt: true });
     expect((await unpack(file, key, newer.mac)).error?.message, 'an older checkpoint in place of a newer one').to.include(NOT_RECORDED);
   });
 
   it('refuses a symbolic link and a FIFO in place of the file, without waiting on it', async () => {
-    const { mac } = await writeArchive(src, file, sealAs(key), true);
+    const { mac } = await writeArchive(src, file, sealAs(key), { encrypt: true });
     const link = join(dir, 'ckpt', 'link.1');
     symlinkSync(file, link);
     expect((await unpack(link, key, mac)).error?.message).to.equal(`${file} is not a usable checkpoint: it is a symbolic link`);
@@ -136,7 +136,7 @@ describe('checkpoint file seal', () => {
   });
 
   it('reads the file once: the bytes unpacked are those verified, whatever is put at its path meanwhile', async () => {
-    const { mac } = await writeArchive(src, file, sealAs(key), true);
+    const { mac } = await writeArchive(src, file, sealAs(key), { encrypt: true });
     const good = readFileSync(file);
     const swapped = Buffer.from(good);
     // beyond the first read

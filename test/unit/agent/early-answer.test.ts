@@ -117,7 +117,7 @@ describe('an upload refused before it is read reaches the client as the error, o
         for (let i = 0; i < 64; i++) yield randomBytes(UPLOAD / 8);
       })());
       try {
-        await sendImages(pack, wrongKey, mid, { url: base.href, credential }, http);
+        await sendImages(pack, wrongKey, mid, { url: base.href, credential }, { agent: http });
         return 'accepted';
       } catch (err) {
         return err instanceof GodwitError ? `${err.statusCode} ${err.code}` : `failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;

@@ -15,7 +15,7 @@ const file = (over: Partial<CheckpointInfo['files'][number]>): CheckpointInfo['f
 });
 
 const INFO: CheckpointInfo = {
-  path: '/ckpt/root/job.2', processId: 7, argv: ['./job'], cwd: '/work', takenAt: Date.UTC(2026, 11, 6, 23, 0, 0), node: 'node0',
+  path: '/ckpt/root/job.2', processId: 7, argv: ['./job'], cwd: '/work', takenAt: Date.UTC(2026, 11, 6, 23, 0, 0), node: 'node0', bytes: 4096, plainBytes: 16384, compressionRatio: 4,
   files: [
     file({}),
     file({ fd: 4, path: '/work/progress.log' }),

@@ -40,7 +40,7 @@ export const fakeCheckpointRoutes: FastifyPluginAsyncTypebox<{ state: FakeState 
     });
     // `exit`: the tree left stopped by the dump is killed once the file is safe
     if (req.body.then === 'exit') end(e, null, 'SIGKILL', false);
-    return { bytes: CHECKPOINT_BYTES, mac, takenAt, stoppedMs: 4, files: [] };
+    return { bytes: CHECKPOINT_BYTES, plainBytes: CHECKPOINT_BYTES, mac, takenAt, stoppedMs: 4, files: [] };
   });
 
   app.post('/v1/checkpoints/stage', { schema: { body: StageCheckpointRequest } }, async (req): Promise<StageCheckpointResult> => {
