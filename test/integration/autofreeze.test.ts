@@ -70,7 +70,7 @@ describe('automatic freezing and thawing on memory shortage', function () {
     expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${auto.id}\\s+\\d+\\s+node0\\s+node0\\s+A\\s+0\\s+frozen\\s`, 'm'));
     expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${manual.id}\\s+\\d+\\s+node1\\s+node0\\s+M\\s+0\\s+frozen\\s`, 'm'));
     const why = (await events(auto.id)).find((e) => e.kind === 'auto-freeze');
-    expect(why?.message, JSON.stringify(await events(auto.id))).to.match(/node0 is short of memory: [\d.]+ MiB free, below 100% of 4096 MiB; process \d+ \([\d.]+ MiB resident, the most there\) is frozen: no other node has room/);
+    expect(why?.message, JSON.stringify(await events(auto.id))).to.match(/node0 is short of memory: [\d.]+ MiB free, below 100% of 4096 MiB; process \d+ \([\d.]+ (?:MiB|bytes) resident, the most there\) is frozen: no other node has room/);
 
     // the freeze and where its image is outlive crashes of the orchestrator and of the image's agent
     await crashAndRestart(h, 'orchestrator');
@@ -81,7 +81,7 @@ describe('automatic freezing and thawing on memory shortage', function () {
     expect((await cli(h, 'mosctl', ['balance', 'set', 'mem-low=1'], admin)).exitCode).to.equal(0);
     const back = await waitFor(auto.id, (p) => p.state === 'running', 'back by itself');
     expect([back.node, back.frz]).to.deep.equal(['node0', '-']);
-    expect((await events(auto.id)).find((e) => e.kind === 'auto-thaw')?.message).to.match(/room returned: node0 \(its home\) has [\d.]+ MiB free, room for its [\d.]+ MiB image \(frozen with FRZ A\)/);
+    expect((await events(auto.id)).find((e) => e.kind === 'auto-thaw')?.message).to.match(/room returned: node0 \(its home\) has [\d.]+ (?:MiB|bytes) free, room for its [\d.]+ (?:MiB|bytes) image \(frozen with FRZ A\)/);
     // the older freeze would have come back first, had it been one that may
     expect(describeProc(await processInfo(h, manual.id)), 'the manually frozen one').to.equal('frozen FRZ M on node1');
 
@@ -188,7 +188,7 @@ describe('automatic freezing and thawing on memory shortage', function () {
     }, () => `one of them to move away; they are ${where.map(describeProc).join(', ')}`, 120_000);
     // which of the three goes depends on a few pages more or less resident: the rule's tie-break is unit-tested
     const moved = where.find((p) => p.node !== 'node0')!;
-    expect((await events(moved.id)).find((e) => e.kind === 'auto-move')?.message).to.match(/node0 is short of memory: .*; process \d+ \([\d.]+ MiB resident, the most there\) moves to node[12]/);
+    expect((await events(moved.id)).find((e) => e.kind === 'auto-move')?.message).to.match(/node0 is short of memory: .*; process \d+ \([\d.]+ (?:MiB|bytes) resident, the most there\) moves to node[12]/);
     // node0 is out of shortage: nothing else happens
     const settled = Date.now();
     await eventually(async () => ((await nodes()).every((n) => n.load!.at > settled + 3_000) ? true : undefined), 'every node to report 3 s later');
