@@ -7,12 +7,13 @@
  * value, a request file `ok VALUE` (its current value: the node, 0 or 1, the bytes) or
  * `error: REASON` (the last request was refused), or the request itself while it is pending.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { FastifyBaseLogger } from 'fastify';
 import { type AgentProc, CONTROL_KINDS, CONTROL_VALUE_MAX, type ControlKind, type ControlRequest, type ControlState, type ControlUpdate, GodwitError } from '@godwit/schemas';
 import { isRealDir, readControlFile, writeControlFile } from './control-files.js';
+import { passOver } from './expected-errors.js';
 import type { ProcStore } from './procs.js';
 
 /** how long a file must stay unchanged before its request is read: the program's write is over */
@@ -47,6 +48,8 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
  */
 const ROOT_MODE = 0o711;
 const DIR_MODE = 0o700;
+/** in a process directory, a recovered process's view is mounted over it on some node: it must not be removed */
+const MOUNTED_OVER = '.mounted-over';
 
 export function createControl({ root, node, procs, send, log }: ControlDeps) {
   mkdirSync(root, { recursive: true, mode: ROOT_MODE });
@@ -151,6 +154,9 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
   /** the program ended here: its directory goes */
   function remove(id: number): void {
     unfollow(id);
+    // removing it would detach the view mounted over it in the recovered program's namespace
+    // (since Linux 3.18 a mount point in another namespace can be removed): it stays
+    if (existsSync(join(dirOf(id), MOUNTED_OVER))) return;
     try {
       if (existsSync(dirOf(id))) rmSync(dirOf(id), { recursive: true, force: true });
     } catch (err) {
@@ -170,8 +176,17 @@ export function createControl({ root, node, procs, send, log }: ControlDeps) {
      * directory: a process recovered from another's checkpoint sees its own files at the path
      * the checkpointed one had (its GODWIT_CONTROL). Only a process directory here is made.
      */
-    ensureMountpoint(at: string): void {
-      if (dirname(at) === root && /^\d+$/.test(basename(at)) && !existsSync(at)) mkdirSync(at, { mode: DIR_MODE });
+    ensureMountpoint(at: string, id: number): void {
+      if (dirname(at) !== root || !/^\d+$/.test(basename(at))) return;
+      if (!existsSync(at)) mkdirSync(at, { mode: DIR_MODE });
+      // another process's directory, which the node where that one ended must leave alone now
+      if (at === dirOf(id)) return;
+      try {
+        // never through whatever the owner may have put there: O_EXCL
+        writeFileSync(join(at, MOUNTED_OVER), `${id}\n`, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        passOver(err, ['EEXIST']);
+      }
     },
 
     /** before a launch: the directory with its first contents, watched */

@@ -56,7 +56,7 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     // watched before the program runs again here, so that no request it writes goes unseen
     await control?.follow(id, req.epoch);
     // a recovered process sees its control directory where the checkpointed one did
-    for (const at of meta.controlMounts ?? []) control?.ensureMountpoint(at);
+    for (const at of meta.controlMounts ?? []) control?.ensureMountpoint(at, id);
     const stopPager = () => {
       control?.unfollow(id);
       if (pager) killCriu(pager.pid);

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -49,6 +49,24 @@ describe('the agent side of a control directory', () => {
   afterEach(() => {
     control.close();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it("leaves a process's directory that a recovered process's view is mounted over, and removes its own", () => {
+    // process 7 was checkpointed; process 9, recovered from it on some node, sees its own files at 7's path
+    control.ensureMountpoint(join(root, '7'), 9);
+    proc.state = 'exited';
+    control.sync();
+    expect(existsSync(join(root, '7', 'whereami')), "7's directory stays: removing it would detach 9's view (Linux >= 3.18)").to.equal(true);
+    control.ensureMountpoint(join(root, '9'), 9);
+    expect(existsSync(join(root, '9', '.mounted-over')), 'its own directory is not marked').to.equal(false);
+  });
+
+  it('marks another\'s directory without following what its owner put there', () => {
+    const target = join(root, 'target');
+    writeFileSync(target, 'kept');
+    symlinkSync(target, join(root, '7', '.mounted-over'));
+    control.ensureMountpoint(join(root, '7'), 9);
+    expect(readFileSync(target, 'utf8'), 'the link is not followed').to.equal('kept');
   });
 
   it('starts with where it runs, no moves, and each request file at rest', () => {
