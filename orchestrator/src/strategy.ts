@@ -16,7 +16,6 @@ export interface Ends {
   to: { name: string; features: NodeFeatures | null };
 }
 
-
 function unavailable(strategy: string, why: string): GodwitError {
   return new GodwitError('GODWIT_ERR_STRATEGY_UNAVAILABLE', `${strategy} migration cannot be used: ${why}; the process was not stopped`, { strategy });
 }
