@@ -6,11 +6,10 @@
  *
  *   npm run bench:cow -- [--procs 8] [--mib 256] [--id 45]
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Migration, Process } from '@godwit/schemas';
-import { treePids } from '../agent/src/preflight.js';
+import { treePss } from '../agent/src/preflight.js';
 import { REPO, deadline, openBenchCluster } from './bench-cluster.js';
 import { markdownTable } from './table.js';
 
@@ -22,16 +21,6 @@ const mib = Number(values.mib);
 const COWTREE = join(REPO, 'test', 'programs', 'bin', 'cowtree');
 const MiB = 1 << 20;
 
-/** the memory the tree holds: its processes' proportional set sizes, summed, in MiB */
-function treePssMiB(rootPid: number): number {
-  return treePids(rootPid).reduce((sum, pid) => {
-    try {
-      return sum + (Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024) / MiB;
-    } catch {
-      return sum; // ended while we looked
-    }
-  }, 0);
-}
 
 async function main(): Promise<void> {
   const c = await openBenchCluster(Number(values.id), Math.max(4096, 2 * procs * mib), 2, 1);
@@ -46,7 +35,7 @@ async function main(): Promise<void> {
           return lines.some((l) => l.data && Buffer.from(l.data, 'base64').toString().includes('ready')) ? true : undefined;
         };
         await deadline(`cowtree ${procs} ${mib} to be ready`, ready, 300_000, 200);
-        const before = treePssMiB((await c.call<Process>('GET', `/v1/processes/${p.id}`)).pid!);
+        const before = treePss((await c.call<Process>('GET', `/v1/processes/${p.id}`)).pid!);
         const m = await c.call<Migration>('POST', `/v1/processes/${p.id}/migrate`, { to: c.dst.name, strategy });
         if (m.state === 'failed') throw new Error(`the ${strategy} move failed: ${m.reason}`);
         // a lazy move is done once its last page has arrived
@@ -56,8 +45,8 @@ async function main(): Promise<void> {
           if (last.state === 'failed') throw new Error(`the ${strategy} move failed: ${last.reason}`);
           return last.state === 'done' ? last : undefined;
         }, 300_000, 200);
-        const after = treePssMiB((await c.call<Process>('GET', `/v1/processes/${p.id}`)).pid!);
-        rows.push([strategy, done.strategy ?? '-', before.toFixed(0), after.toFixed(0), (after / before).toFixed(2), String(done.stoppedMs ?? '-')]);
+        const after = treePss((await c.call<Process>('GET', `/v1/processes/${p.id}`)).pid!);
+        rows.push([strategy, done.strategy ?? '-', (before / MiB).toFixed(0), (after / MiB).toFixed(0), (after / before).toFixed(2), String(done.stoppedMs ?? '-')]);
         process.stderr.write(`bench: ${strategy} done (${done.strategyReason})\n`);
       } finally {
         await c.stop(p.id);

@@ -30,6 +30,15 @@ export function treePids(root: number): number[] {
   return out;
 }
 
+/** the memory a tree really holds: its processes' proportional set sizes summed, in bytes */
+export function treePss(root: number): number {
+  return treePids(root).reduce(
+    (sum, pid) =>
+      sum + passingOver(GONE, 0, () => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024),
+    0,
+  );
+}
+
 export function tracerOf(pid: number): number {
   return passingOver(GONE, 0, () => Number(/TracerPid:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0));
 }

@@ -4,24 +4,13 @@
  * saying why, where a lazy move would have given every process its own copy.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { treePids } from '../../agent/src/preflight.js';
+import { treePids, treePss } from '../../agent/src/preflight.js';
 import { asGuest, cli, cluster, eventually, migrations, mosrun, processInfo, program, type Harness, type Run } from './harness.js';
 
 const MiB = 1024 * 1024;
 const NPROC = 8;
 const SIZE_MIB = 64;
 
-/** the memory the tree really holds: its processes' proportional set sizes, summed */
-function treePss(rootPid: number): number {
-  return treePids(rootPid).reduce((sum, pid) => {
-    try {
-      return sum + Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      return sum; // ended while we looked
-    }
-  }, 0);
-}
 
 describe('copy-on-write kept across a move', function () {
   let h: Harness;
