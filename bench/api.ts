@@ -74,7 +74,7 @@ function record(dataDir: string): void {
       const node = NODES[i % NODES.length]!;
       const id = Number(db.q.insertProcess.run({
         owner: 'bench', argv: JSON.stringify(['/usr/bin/sleep', '3600']), cwd: '/', home_node: node, node, created_at: now - RECORDED + i, locked: 0,
-        ckpt_file: null, ckpt_max: null, ckpt_every_ms: null, recover_on_failure: 0,
+        ckpt_file: null, ckpt_max: null, ckpt_every_ms: null, ckpt_compress: null, recover_on_failure: 0,
       }).lastInsertRowid);
       db.q.setLaunched.run({ id, pid: 1000 + i });
       // the live ones spread through the ids, as on a cluster that has run a while

@@ -276,8 +276,8 @@ export class GodwitClient {
   }
 
   /** MOSIX mosmigrate checkpoint | checkstop | exit */
-  checkpoint(id: string | number, then: NonNullable<CheckpointRequest['then']>): Promise<Checkpoint> {
-    return this.post<Checkpoint>(`/processes/${encodeURIComponent(String(id))}/checkpoint`, { then });
+  checkpoint(id: string | number, then: NonNullable<CheckpointRequest['then']>, compress?: boolean): Promise<Checkpoint> {
+    return this.post<Checkpoint>(`/processes/${encodeURIComponent(String(id))}/checkpoint`, compress === undefined ? { then } : { then, compress });
   }
 
   listCheckpoints(id: string | number): Promise<Checkpoint[]> {

@@ -14,7 +14,10 @@ export interface CheckpointFiles {
   /** the agents' name for a file of the checkpoint directory */
   rel(abs: string): string;
   /** the columns a new process gets from mosrun -C/-N/-A */
-  policyColumns(user: string, policy: CheckpointPolicy | undefined): { ckpt_file: string | null; ckpt_max: number | null; ckpt_every_ms: number | null };
+  policyColumns(
+    user: string,
+    policy: CheckpointPolicy | undefined,
+  ): { ckpt_file: string | null; ckpt_max: number | null; ckpt_every_ms: number | null; ckpt_compress: number | null };
 }
 
 export function checkpointFiles(root: string): CheckpointFiles {
@@ -36,6 +39,7 @@ export function checkpointFiles(root: string): CheckpointFiles {
       ckpt_file: policy ? resolveFile(user, policy.file) : null,
       ckpt_max: policy?.max ?? null,
       ckpt_every_ms: policy?.everyMinutes !== undefined ? Math.max(1000, Math.round(policy.everyMinutes * 60_000)) : null,
+      ckpt_compress: policy?.compress === undefined ? null : Number(policy.compress),
     };
   }
 

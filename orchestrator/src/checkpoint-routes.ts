@@ -21,7 +21,7 @@ export const checkpointRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; checkpointe
         response: { 200: Checkpoint, ...errors },
       },
     },
-    async (req) => checkpointer.take(findProcess(ctx, req.user, req.params.id), req.body.then ?? 'run'),
+    async (req) => checkpointer.take(findProcess(ctx, req.user, req.params.id), req.body.then ?? 'run', { compress: req.body.compress }),
   );
 
   app.get(

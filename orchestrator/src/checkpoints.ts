@@ -17,7 +17,8 @@ const AUTO_TICK_MS = 500;
 
 export interface Checkpointer {
   /** auto: an automatic checkpoint (-A), paused rather than dumped when it would not fit */
-  take(proc: ProcessRow, then: NonNullable<CheckpointRequest['then']>, auto?: boolean): Promise<Checkpoint>;
+  /** auto: one of -A's; compress: as asked, else as the process's -C policy, else the cluster's */
+  take(proc: ProcessRow, then: NonNullable<CheckpointRequest['then']>, opts?: { auto?: boolean; compress?: boolean | undefined }): Promise<Checkpoint>;
   /** starts taking automatic checkpoints (-A) when they are due */
   start(): void;
   stop(): void;
@@ -45,7 +46,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
     return new GodwitError('GODWIT_ERR_CHECKPOINT_QUOTA', `automatic checkpoints of process ${proc.id} paused: ${reason}`, { processId: proc.id });
   }
 
-  async function take(proc: ProcessRow, then: NonNullable<CheckpointRequest['then']>, auto = false): Promise<Checkpoint> {
+  async function take(proc: ProcessRow, then: NonNullable<CheckpointRequest['then']>, { auto = false, compress }: { auto?: boolean; compress?: boolean | undefined } = {}): Promise<Checkpoint> {
     while (inFlight.has(proc.id)) {
       await inFlight.get(proc.id);
       proc = db.q.processById.get(proc.id)!;
@@ -77,7 +78,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
       // before the agent ends it: the exit its followers see then names the checkpoint
       if (then === 'exit') db.q.setExitCheckpoint.run({ id: proc.id, path });
       try {
-        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run', maxBytes: room, compress: ctx.config.compress.checkpoints });
+        taken = await ctx.agent(proc.node).checkpoint(proc.id, { path: rel(path), then: then === 'exit' ? 'exit' : 'run', maxBytes: room, compress: compress ?? (proc.ckpt_compress === null ? ctx.config.compress.checkpoints : proc.ckpt_compress === 1) });
       } catch (err) {
         const e = toGodwitError(err);
         if (e.code === 'GODWIT_ERR_CHECKPOINT_QUOTA') {
@@ -135,7 +136,7 @@ export function createCheckpointer(ctx: Ctx, migrator: Migrator, { resolveFile, 
     for (const proc of db.q.checkpointDue.all(now)) {
       if (busy.has(proc.id) || !nodes.isOnline(proc.node) || now - (failedAt.get(proc.id) ?? 0) < proc.ckpt_every_ms!) continue;
       busy.add(proc.id);
-      take(proc, 'run', true)
+      take(proc, 'run', { auto: true })
         .then(() => failedAt.delete(proc.id))
         .catch((err: unknown) => {
           // paused: said once, and looked at again at each tick (no dump), so that it resumes as soon as it fits

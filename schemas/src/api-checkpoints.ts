@@ -20,6 +20,7 @@ export const CheckpointPolicy = Closed({
   }),
   max: Type.Optional(Type.Integer({ minimum: 1, description: 'extensions .1 to .MAX are used, then recycled oldest first' })),
   everyMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'take one automatically this often (fractions allowed)' })),
+  compress: Type.Optional(Type.Boolean({ description: "LZ4-compress this program's checkpoints (or not); the cluster's compress.checkpoints when left out" })),
 });
 export type CheckpointPolicy = Static<typeof CheckpointPolicy>;
 
@@ -60,6 +61,7 @@ export const CheckpointRequest = Closed({
       description: "run on (checkpoint, the default), freeze it (checkstop), or end it (exit)",
     }),
   ),
+  compress: Type.Optional(Type.Boolean({ description: "LZ4-compress this checkpoint (or not); the process's choice (mosrun --compress), else the cluster's compress.checkpoints, when left out" })),
 });
 export type CheckpointRequest = Static<typeof CheckpointRequest>;
 

@@ -66,6 +66,7 @@ export const Process = Closed({
   checkpointFile: Type.Union([Type.String(), Type.Null()], { description: 'where its checkpoints go: this path with .1, .2, ... (MOSIX mosrun -C)' }),
   checkpointMax: Type.Union([Type.Integer(), Type.Null()], { description: 'extensions used before they are recycled (mosrun -N); null: no limit' }),
   checkpointEveryMs: Type.Union([Type.Integer(), Type.Null()], { description: 'automatic checkpoints this often (mosrun -A)' }),
+  checkpointCompress: Type.Union([Type.Boolean(), Type.Null()], { description: "its checkpoints LZ4-compressed or not (mosrun --compress / --no-compress); null: as the cluster's compress.checkpoints" }),
   checkpoints: Type.Integer({ description: 'checkpoints taken so far' }),
   lastCheckpointAt: Type.Union([Type.Integer(), Type.Null()]),
   recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),

@@ -119,4 +119,32 @@ describe('compression of checkpoints and moves (LZ4)', function () {
     expect(bad.exitCode, 'a flag that means nothing there is refused').to.equal(2);
     expect(bad.stderr).to.include('--compress go with a move to a node or home');
   });
+
+  it('a program started with --no-compress has its checkpoints written as they are; one asked with --compress is compressed', async function () {
+    this.timeout(400_000);
+    const loose = await cli(h, 'mosrun', ['--no-compress', 'true']);
+    expect(loose.exitCode, 'a choice for checkpoints without -C is refused').to.equal(2);
+    expect(loose.stderr).to.include('-N, -A and --compress need -C FILE');
+
+    const run = mosrun(h, ['-C', 'plain', '--no-compress', 'python3', '-c', HOLDER], { cwd: dir });
+    const id = await run.id();
+    await run.waitFor(/^ready [0-9a-f]{64}$/m, 120_000);
+    expect((await processInfo(h, id)).checkpointCompress, 'the choice is recorded').to.equal(false);
+    try {
+      const asIs = await cli(h, 'mosmigrate', [String(id), 'checkpoint', '--json']);
+      expect(asIs.exitCode, asIs.stderr).to.equal(0);
+      const first = JSON.parse(asIs.stdout) as Checkpoint;
+      expect(first.compressionRatio, `its checkpoint is not compressed (${first.plainBytes} bytes packed into ${first.bytes}: the seal's overhead)`).to.equal(1);
+      expect(first.bytes, 'it holds the memory as it is').to.be.above(MEMORY);
+
+      const squeezed = await cli(h, 'mosmigrate', [String(id), 'checkpoint', '--compress', '--json']);
+      expect(squeezed.exitCode, squeezed.stderr).to.equal(0);
+      const second = JSON.parse(squeezed.stdout) as Checkpoint;
+      expect(second.compressionRatio, `asked for this checkpoint: ${second.plainBytes} bytes packed into ${second.bytes}`).to.be.above(3);
+      expect(second.path, 'the next file').to.equal(join(mine, 'plain.2'));
+    } finally {
+      writeFileSync(join(dir, 'stop'), '');
+      await run.child;
+    }
+  });
 });

@@ -41,8 +41,8 @@ export function buildMigrateCommand(name: string) {
         .default('auto' as const),
     )
     .option('--carry-max <size>', "the most node-local files (in /tmp, on a local disk) this move may carry, e.g. 512M or 2G (default: the node's limit, 256M unless configured)")
-    .option('--compress', "LZ4-compress its images, memory included, between the nodes (default: the cluster's compress.moves, off unless configured)")
-    .option('--no-compress', 'send its images as they are, whatever the cluster sets')
+    .option('--compress', "LZ4-compress its images, memory included, between the nodes (default: the cluster's compress.moves, off unless configured); with checkpoint, checkstop or exit: the checkpoint (default: as mosrun --compress chose, else the cluster's compress.checkpoints)")
+    .option('--no-compress', 'send its images (or write its checkpoint) as they are, whatever the cluster sets')
     .option('--dry-run', 'say what the move would carry, how it would take the memory, and every reason it would be refused, without stopping the process')
     .option('--json', 'print the migration (or with --dry-run, the answer) as JSON')
     .addHelpText('after', [
@@ -60,16 +60,17 @@ export function buildMigrateCommand(name: string) {
     .action(async (id, node, target, opts) => {
       processIdArg(id);
       const carryMax = opts.carryMax === undefined ? undefined : sizeArg(opts.carryMax, '--carry-max');
-      if ((opts.dryRun || carryMax !== undefined || opts.compress !== undefined) && (VERBS as readonly string[]).includes(node) && node !== 'home') {
-        throw new UsageError(`--dry-run, --carry-max and --compress go with a move to a node or home, not with '${node}'`);
+      const checkpointing = node === 'checkpoint' || node === 'checkstop' || node === 'exit';
+      if ((opts.dryRun || carryMax !== undefined || (opts.compress !== undefined && !checkpointing)) && (VERBS as readonly string[]).includes(node) && node !== 'home') {
+        throw new UsageError(`--dry-run, --carry-max and --compress go with a move to a node or home${checkpointing ? '' : ' (--compress also with a checkpoint)'}, not with '${node}'`);
       }
       if (target !== undefined && node !== 'continue') {
         throw new UsageError(`too many arguments: a node after '${node}' goes only with 'continue'`);
       }
       const client = await connect();
-      if (node === 'checkpoint' || node === 'checkstop' || node === 'exit') {
+      if (checkpointing) {
         if (target !== undefined) throw new UsageError(`too many arguments: nothing goes after '${node}'`);
-        const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit');
+        const c = await client.checkpoint(id, node === 'checkpoint' ? 'run' : node === 'checkstop' ? 'stop' : 'exit', opts.compress);
         const then = node === 'checkpoint' ? 'it runs on' : node === 'checkstop' ? 'it is frozen' : 'it has ended';
         await show(c, opts.json, (k) => `process ${k.processId} checkpointed to ${k.path} (checkpoint ${k.number}, ${k.bytes} bytes, stopped ${k.stoppedMs} ms); ${then}\n`);
         return;

@@ -95,6 +95,8 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
         return Number(v);
       }),
     )
+    .option('--compress', "with -C: LZ4-compress its checkpoints (default: the cluster's compress.checkpoints, on unless configured)")
+    .option('--no-compress', 'with -C: write its checkpoints as they are, whatever the cluster sets')
     .option('--recover-on-failure', 'if its node is lost, recover it on another node from its latest checkpoint')
     .option('-R, --recover <FILE>', 'recover the program from checkpoint FILE (e.g. myjob.3) instead of starting one; it runs in the foreground as if started here')
     .addOption(
@@ -145,8 +147,8 @@ ${exitStatusHelp()}`,
       } else if (program === undefined) {
         throw new UsageError('missing the program to run (or -R FILE to recover one, -I FILE to look into a checkpoint)');
       }
-      if ((opts.checkpointMax !== undefined || opts.checkpointEvery !== undefined) && opts.checkpointFile === undefined) {
-        throw new UsageError('-N and -A need -C FILE: where the checkpoints go');
+      if ((opts.checkpointMax !== undefined || opts.checkpointEvery !== undefined || opts.compress !== undefined) && opts.checkpointFile === undefined) {
+        throw new UsageError('-N, -A and --compress need -C FILE: where the checkpoints go');
       }
       await action({
         ...(opts.checkpointFile !== undefined
@@ -155,6 +157,7 @@ ${exitStatusHelp()}`,
                 file: opts.checkpointFile,
                 ...(opts.checkpointMax !== undefined ? { max: opts.checkpointMax } : {}),
                 ...(opts.checkpointEvery !== undefined ? { everyMinutes: opts.checkpointEvery } : {}),
+                ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
               },
             }
           : {}),

@@ -49,6 +49,7 @@ export function toProcess(r: ProcessRow): Process {
     checkpointFile: r.ckpt_file,
     checkpointMax: r.ckpt_max,
     checkpointEveryMs: r.ckpt_every_ms,
+    checkpointCompress: r.ckpt_compress === null ? null : r.ckpt_compress === 1,
     checkpoints: r.ckpt_count,
     lastCheckpointAt: r.last_ckpt_at,
     recoverOnFailure: r.recover_on_failure === 1,

@@ -39,6 +39,7 @@ export interface ProcessRow {
   ckpt_file: string | null;
   ckpt_max: number | null;
   ckpt_every_ms: number | null;
+  ckpt_compress: number | null;
   ckpt_count: number;
   last_ckpt_at: number | null;
   recover_on_failure: number;

@@ -34,6 +34,7 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'earlier_oom_node', 'TEXT'],
   ['processes', 'auto_ckpt_paused', 'TEXT'],
   ['checkpoints', 'plain_bytes', 'INTEGER'],
+  ['processes', 'ckpt_compress', 'INTEGER'],
 ];
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {

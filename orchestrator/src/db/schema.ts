@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS processes (
   ckpt_file TEXT,
   ckpt_max INTEGER,
   ckpt_every_ms INTEGER,
+  -- mosrun --compress / --no-compress: 1 or 0; NULL: the cluster's compress.checkpoints
+  ckpt_compress INTEGER,
   ckpt_count INTEGER NOT NULL DEFAULT 0,
   last_ckpt_at INTEGER,
   -- mosrun --recover-on-failure: recovered from its latest checkpoint if its node is lost

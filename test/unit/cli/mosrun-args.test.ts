@@ -101,8 +101,12 @@ describe('mosrun arguments', () => {
     expect(rec.recover).to.deep.equal({ file: 'job.2', remap: { 3: '/tmp/a', 4: `${process.cwd()}/b` }, acceptChanged: true, rollbackFiles: false });
     expect((await parse(['-R', 'job.2', '--rollback-files'])).args!.recover!.rollbackFiles).to.equal(true);
     expect((await parse(['-I', 'job.2'])).args!.info).to.equal('job.2');
+    expect((await parse(['-Cjob', '--no-compress', 'prog'])).args!.checkpoint).to.deep.equal({ file: 'job', compress: false });
+    expect((await parse(['-Cjob', '--compress', 'prog'])).args!.checkpoint).to.deep.equal({ file: 'job', compress: true });
+    expect((await parse(['-Cjob', 'prog'])).args!.checkpoint, 'no choice: the cluster decides').to.deep.equal({ file: 'job' });
     for (const [argv, why] of [
-      [['-N3', 'prog'], /-N and -A need -C FILE/],
+      [['-N3', 'prog'], /-N, -A and --compress need -C FILE/],
+      [['--no-compress', 'prog'], /-N, -A and --compress need -C FILE/],
       [['-R', 'job.1', 'prog'], /-R takes no program/],
       [['-O', '3=/x', 'prog'], /-O goes only with -R/],
       [['--rollback-files', 'prog'], /--rollback-files goes only with -R/],

@@ -21,8 +21,14 @@ describe('checkpoint file names', () => {
   });
 
   it('turns -N and -A into columns: minutes to ms, at least a second', () => {
-    expect(files.policyColumns('alice', { file: 'job', max: 3, everyMinutes: 0.5 })).to.deep.equal({ ckpt_file: '/srv/ckpt/alice/job', ckpt_max: 3, ckpt_every_ms: 30_000 });
+    expect(files.policyColumns('alice', { file: 'job', max: 3, everyMinutes: 0.5 })).to.deep.equal({ ckpt_file: '/srv/ckpt/alice/job', ckpt_max: 3, ckpt_every_ms: 30_000, ckpt_compress: null });
     expect(files.policyColumns('alice', { file: 'job', everyMinutes: 0.001 }).ckpt_every_ms).to.equal(1000);
-    expect(files.policyColumns('alice', undefined)).to.deep.equal({ ckpt_file: null, ckpt_max: null, ckpt_every_ms: null });
+    expect(files.policyColumns('alice', undefined)).to.deep.equal({ ckpt_file: null, ckpt_max: null, ckpt_every_ms: null, ckpt_compress: null });
+  });
+
+  it("keeps mosrun --compress / --no-compress as 1 / 0, and no choice as NULL (the cluster's)", () => {
+    expect(files.policyColumns('alice', { file: 'job', compress: true }).ckpt_compress).to.equal(1);
+    expect(files.policyColumns('alice', { file: 'job', compress: false }).ckpt_compress).to.equal(0);
+    expect(files.policyColumns('alice', { file: 'job' }).ckpt_compress).to.equal(null);
   });
 });

@@ -11,12 +11,12 @@ export function processesQueries(prep: Prepare) {
     runningOn: prep<[string], ProcessRow>(`SELECT * FROM processes WHERE node = ? AND state = 'running' ORDER BY id`),
     insertProcess: prep<{
       owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number; locked: number;
-      ckpt_file: string | null; ckpt_max: number | null; ckpt_every_ms: number | null; recover_on_failure: number;
+      ckpt_file: string | null; ckpt_max: number | null; ckpt_every_ms: number | null; ckpt_compress: number | null; recover_on_failure: number;
     }>(
       `INSERT INTO processes (owner, argv, cwd, home_node, node, state, created_at, epoch, out_node, locked,
-         ckpt_file, ckpt_max, ckpt_every_ms, recover_on_failure)
+         ckpt_file, ckpt_max, ckpt_every_ms, ckpt_compress, recover_on_failure)
        VALUES (@owner, @argv, @cwd, @home_node, @node, 'running', @created_at, 0, @node, @locked,
-         @ckpt_file, @ckpt_max, @ckpt_every_ms, @recover_on_failure)`,
+         @ckpt_file, @ckpt_max, @ckpt_every_ms, @ckpt_compress, @recover_on_failure)`,
     ),
     setCheckpointTaken: prep<{ id: number; ckpt_file: string; ckpt_count: number; last_ckpt_at: number }>(
       'UPDATE processes SET ckpt_file = @ckpt_file, ckpt_count = @ckpt_count, last_ckpt_at = @last_ckpt_at WHERE id = @id',
