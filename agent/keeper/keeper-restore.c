@@ -3,7 +3,8 @@
  * the restored tree). The new pipes' program ends are CRIU's fds 3 (stdin), 4 (stdout), 5
  * (stderr); the files DIR/files.EPOCH names are opened as the owner and placed at fds 6, 7, ...
  * for CRIU's --inherit-fd. Why CRIU could not be started comes back on a pipe, as stage, file
- * and errno of the restore-failed event.
+ * and errno of the restore-failed event. The keeper reports CRIU's PID and start time as it forks it
+ * (event criu).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "controlfs.h"
 #include "keeper.h"
+#include "proc-stat.h"
 #include "run-cgroup.h"
 
 #define MAX_FILES 64
@@ -111,6 +113,8 @@ pid_t start_restore(const char *dir, const char *epoch, char **criu_argv, const 
 	if (criu == 0)
 		exec_criu(dir, epoch, criu_argv, pipes, why[1]);
 	close(why[1]);
+	/* the agent may have to end this CRIU (its lazy-pages daemon failed): by PID and start time, which no later process at that PID shares */
+	event("{\"ev\":\"criu\",\"pid\":%d,\"start\":%llu}", criu, proc_start_time(criu));
 	*report = why[0];
 	/* read once CRIU has ended, when all it will say is there */
 	if (fcntl(why[0], F_SETFL, O_NONBLOCK) < 0)

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,4 +22,17 @@ const char *proc_stat_fields(pid_t pid, char *buf, size_t size)
 	buf[n] = 0;
 	const char *end = strrchr(buf, ')');
 	return end && end[1] == ' ' ? end + 2 : NULL;
+}
+
+unsigned long long proc_start_time(pid_t pid)
+{
+	char buf[1024];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+	/* the fields from the state on are fields 3, 4, ...: field 22 follows 19 spaces */
+	for (int field = 3; p && field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
 }

@@ -14,6 +14,7 @@ import {
 import { CriuError, type CriuRunEnd } from './criu-error.js';
 import { readCriuLog } from './criu-log.js';
 import { criuUnfit, parseCriuVersion, patchesGitId, type CriuVersion } from './criu-version.js';
+import { type CriuProcess, criuProcess } from './criu-process.js';
 
 // where the agent's modules have always found them
 export { LAZY_PAGES_LOG, type InheritedFile };
@@ -39,8 +40,7 @@ export interface RunningPageServer {
 }
 
 /** A CRIU daemon of a lazy migration, running on its own so that it outlives an agent restart. */
-export interface LazyDaemon {
-  pid: number;
+export interface LazyDaemon extends CriuProcess {
   /** its command line, the program left out (what the agent's log shows) */
   argv: string[];
   /** settles when it exits (never rejects): its exit status, null when it was killed */
@@ -157,7 +157,7 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
     if (!ready) {
       throw await failure(argv, imagesDir, logName, { ...runEnd(await child), canceled });
     }
-    return { pid: child.pid!, argv, exited };
+    return { ...criuProcess(child.pid!), argv, exited };
   }
 
   return {

@@ -150,7 +150,7 @@ export function createDumper(ctx: LifecycleContext, dumpAlone: DumpAlone, lazyDa
     images.writeMeta(migrationId, {
       version: 1, processId: id, epoch: cur.epoch, rootPid: cur.rootPid, inodes: cur.inodes, lockTables, direct,
       stdinClosed: procs.stdinClosed(id, cur.epoch), argv: meta?.argv ?? [], cwd: meta?.cwd ?? '/', controlMounts,
-      ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid } } : {}),
+      ...(lazyAt && server ? { lazy: { at: lazyAt, dumpPid: server.pid, ...(server.start === undefined ? {} : { dumpStart: server.start }) } } : {}),
     });
   }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PageServer, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
+import type { CriuProcess } from './criu-process.js';
 
 export const META_FILE = 'godwit.json';
 /** input the program had not read when it was dumped, handed to it first after the restore */
@@ -27,8 +28,11 @@ export interface ImageMeta {
   direct: boolean;
   argv: string[];
   cwd: string;
-  /** a lazy dump: CRIU (dumpPid) serves the pages from the stopped tree at `at` */
-  lazy?: { at: PageServer; dumpPid: number };
+  /**
+   * a lazy dump: CRIU (dumpPid, started at dumpStart: criu-process.ts) serves the pages from the
+   * stopped tree at `at`; images described before start times were kept have no dumpStart
+   */
+  lazy?: { at: PageServer; dumpPid: number; dumpStart?: number };
   /** a recovery: files handed to the restored tree already open, in place of changed ones */
   inherit?: InheritedFile[];
   /** where the program saw its control directory: CRIU mounts the keeper's view there again */
@@ -61,3 +65,8 @@ export function isLeadImage(name: string): boolean {
 }
 const packOrder = (name: string) => (name === META_FILE ? 0 : isLeadImage(name) ? 1 : 2);
 export const inPackOrder = (names: string[]) => names.sort((a, b) => packOrder(a) - packOrder(b) || a.localeCompare(b));
+
+/** the CRIU serving a lazy dump's pages, as its images describe it */
+export function lazyDumpCriu(lazy: NonNullable<ImageMeta['lazy']>): CriuProcess {
+  return lazy.dumpStart === undefined ? { pid: lazy.dumpPid } : { pid: lazy.dumpPid, start: lazy.dumpStart };
+}

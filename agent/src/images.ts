@@ -30,7 +30,8 @@ import { frozenFile, frozenSeal, type FrozenFor, type FrozenOwner, readFrozen, r
 import { extractImages, packImages } from './image-archive.js';
 import { META_FILE, readMetaIn, SAFE_NAME, type ImageMeta } from './image-meta.js';
 import { sendImages, transferSeal } from './image-transfer.js';
-import { killCriu, lazyPagesPidIn } from './lazy.js';
+import { killCriu } from './criu-process.js';
+import { lazyPagesIn } from './lazy.js';
 import { createPortPicker, type PortPicker } from './page-server-ports.js';
 import { createPageServers, partialDir } from './page-servers.js';
 
@@ -82,7 +83,7 @@ export function createImageStore(dataDir: string, criu: Criu, key: Buffer, runDi
   for (const root of roots.filter((r) => existsSync(r))) {
     for (const name of readdirSync(root)) {
       if (!name.endsWith('.partial')) continue;
-      const pager = statSync(join(root, name)).isDirectory() ? lazyPagesPidIn(join(root, name)) : undefined;
+      const pager = statSync(join(root, name)).isDirectory() ? lazyPagesIn(join(root, name)) : undefined;
       if (pager !== undefined) killCriu(pager);
       rmSync(join(root, name), { recursive: true, force: true });
     }

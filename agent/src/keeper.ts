@@ -8,6 +8,7 @@ import { openSync, closeSync, readdirSync, readFileSync, renameSync, writeFileSy
 import { join } from 'node:path';
 import type { OutputStream, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
+import type { CriuProcess } from './criu-process.js';
 import { waitFor } from './wait.js';
 import { passingOver } from './expected-errors.js';
 import { readJsonLines } from './json-lines.js';
@@ -20,6 +21,8 @@ export type KeeperEvent =
   /** oomKills: counted in the run's own memory group, -1 when not (absent from keepers before it) */
   | { ev: 'exited'; code: number; signal: number; oomKills?: number }
   | { ev: 'stdin-closed' }
+  /** a restore's CRIU, forked: its PID and start time (criu-process.ts); 0 when it was gone before the keeper looked */
+  | { ev: 'criu'; pid: number; start: number }
   /**
    * CRIU failed (stage 'criu'; absent from keepers before it), or the files opened for it as the
    * owner could not be: taking on the owner ('account'), opening or seeking file number `file`
@@ -114,6 +117,8 @@ export interface KeeperStart {
     | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
   /** called with the keeper's PID as it starts */
   spawned?: (pid: number) => void;
+  /** a restore: called with its CRIU once the keeper has started it (until the program started, or did not) */
+  criuStarted?: (criu: CriuProcess) => void;
 }
 
 /** Starts a keeper and waits until it reports the program started, or why it did not. */
@@ -157,9 +162,16 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
   } finally {
     closeSync(log);
   }
+  let criuTold = false;
   return waitFor(
     () => {
-      const ev = readEvents(opts.dir, opts.epoch).find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed' || e.ev === 'launch-failed');
+      const events = readEvents(opts.dir, opts.epoch);
+      const criu = criuTold ? undefined : events.find((e) => e.ev === 'criu');
+      if (criu) {
+        criuTold = true;
+        opts.criuStarted?.(criu.start ? { pid: criu.pid, start: criu.start } : { pid: criu.pid });
+      }
+      const ev = events.find((e): e is KeeperStarted => e.ev === 'started' || e.ev === 'restore-failed' || e.ev === 'launch-failed');
       if (ev) return ev;
       if (exited !== undefined) {
         // a keeper that ended before it wrote anything leaves no log

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GodwitError, type LazyStatus, type PageServer } from '@godwit/schemas';
 import { LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
-import { META_FILE, isLeadImage, readMetaIn, type ImageMeta } from './image-meta.js';
-import { LAZY_PAGES_PID, criuEnds, killCriu, lazyPagesCounter, lazyPagesPidIn, type LazyPagesStats } from './lazy.js';
+import { type CriuProcess, criuEnds, criuProcess, criuRecord, killCriu } from './criu-process.js';
+import { META_FILE, isLeadImage, lazyDumpCriu, readMetaIn, type ImageMeta } from './image-meta.js';
+import { LAZY_PAGES_PID, lazyPagesCounter, lazyPagesIn, type LazyPagesStats } from './lazy.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 
 export function createLazyDaemons({ node, criu, images, log }: LifecycleContext) {
@@ -32,21 +33,21 @@ export function createLazyDaemons({ node, criu, images, log }: LifecycleContext)
     return daemon;
   }
 
-  function lazyPagesPid(migrationId: number): number | undefined {
-    return lazyPagesPidIn(images.dirOf(migrationId));
+  function lazyPagesOf(migrationId: number): CriuProcess | undefined {
+    return lazyPagesIn(images.dirOf(migrationId));
   }
 
   // A lazy-pages daemon whose restore never happened (this agent died between the two) would wait
   // for it forever: the orchestrator has let the program run on at its source meanwhile.
   for (const migrationId of images.migrationIds()) {
-    const pager = lazyPagesPid(migrationId);
+    const pager = lazyPagesOf(migrationId);
     const restored = readdirSync(images.dirOf(migrationId)).some((f) => /^restore-\d+\.pid$/.test(f));
     if (pager !== undefined && !restored) killCriu(pager);
   }
 
-  /** starts `criu lazy-pages` for the images in dir; its PID is recorded there as it starts */
+  /** starts `criu lazy-pages` for the images in dir; its PID and start time are recorded there as it starts */
   function startPager(dir: string, from: PageServer): Promise<LazyDaemon> {
-    return criu.lazyPages({ imagesDir: dir, from, spawned: (pid) => writeFileSync(join(dir, LAZY_PAGES_PID), String(pid)) }).then(track);
+    return criu.lazyPages({ imagesDir: dir, from, spawned: (pid) => writeFileSync(join(dir, LAZY_PAGES_PID), criuRecord(criuProcess(pid))) }).then(track);
   }
 
   return {
@@ -86,7 +87,7 @@ export function createLazyDaemons({ node, criu, images, log }: LifecycleContext)
       } catch (err) {
         const starting = earlyPagers.get(migrationId);
         earlyPagers.delete(migrationId);
-        void starting?.then((daemon) => daemon && killCriu(daemon.pid));
+        void starting?.then((daemon) => daemon && killCriu(daemon));
         throw err;
       }
     },
@@ -96,29 +97,29 @@ export function createLazyDaemons({ node, criu, images, log }: LifecycleContext)
      * for the daemon to end before answering that it still runs.
      */
     async lazyStatus(migrationId: number, waitMs = 0): Promise<LazyStatus> {
-      const pid = lazyPagesPid(migrationId);
-      if (pid === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
-      const running = !(await criuEnds(pid, waitMs, daemonEnds.get(pid)));
+      const pager = lazyPagesOf(migrationId);
+      if (pager === undefined) throw new GodwitError('GODWIT_ERR_NOT_FOUND', `${node} receives no pages for migration ${migrationId}`);
+      const running = !(await criuEnds(pager, waitMs, daemonEnds.get(pager.pid)));
       let count = pagesCounted.get(migrationId);
       if (!count) pagesCounted.set(migrationId, (count = lazyPagesCounter(join(images.dirOf(migrationId), LAZY_PAGES_LOG))));
       const stats = await count();
       const reason = stats.errors.length ? `CRIU's lazy-pages daemon failed: ${stats.errors.join('; ')}` : null;
       // one a previous run of this agent started is seen to end only now
-      const endedAt = running ? null : (daemonEndedAt.get(pid) ?? Date.now());
+      const endedAt = running ? null : (daemonEndedAt.get(pager.pid) ?? Date.now());
       return { running, ok: reason === null, onDemandBytes: stats.onDemandBytes, backgroundBytes: stats.backgroundBytes, reason, endedAt };
     },
 
     /** The migration is over: end its daemons (meta: its images' description, if any) and forget them. */
     forget(migrationId: number, meta: ImageMeta | undefined): void {
-      const pager = lazyPagesPid(migrationId);
+      const pager = lazyPagesOf(migrationId);
       if (pager !== undefined) {
         killCriu(pager);
-        daemonEndedAt.delete(pager);
+        daemonEndedAt.delete(pager.pid);
       }
       earlyPagers.delete(migrationId);
       pagesCounted.delete(migrationId);
       if (meta?.lazy) {
-        killCriu(meta.lazy.dumpPid);
+        killCriu(lazyDumpCriu(meta.lazy));
         daemonEndedAt.delete(meta.lazy.dumpPid);
       }
     },

@@ -6,60 +6,19 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { summarizeCriuLog } from './criu-log.js';
 import { treePids } from './preflight.js';
-import { GONE, passOver, passingOver, signalIfAlive } from './expected-errors.js';
+import { type CriuProcess, parseCriuRecord } from './criu-process.js';
+import { passOver, passingOver, signalIfAlive } from './expected-errors.js';
 
 const PAGE = 4096;
 
-/** where an images directory records the PID of the `criu lazy-pages` filling its program */
+/** where an images directory records the PID and start time of the `criu lazy-pages` filling its program */
 export const LAZY_PAGES_PID = 'lazy-pages.pid';
 
-/** the PID of the lazy-pages daemon started for the images in dir, if one was */
-export function lazyPagesPidIn(dir: string): number | undefined {
-  return passingOver(['ENOENT'], undefined, () => Number(readFileSync(join(dir, LAZY_PAGES_PID), 'utf8')));
-}
-
-/** Whether `pid` is still a live CRIU (not a zombie, not a PID reused by another program). */
-export function criuAlive(pid: number): boolean {
-  return passingOver(GONE, false, () => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/^\d+ \(.*\) Z/.test(stat)) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('criu');
-  });
-}
-
-/** how often a CRIU that ends a transfer is looked at: its end lets the source's copy go */
-const CRIU_END_POLL_MS = 10;
-
-/**
- * Whether the CRIU at `pid` has ended, or ends within `ms`. `exited`: its end, when this agent
- * started it, seen at once (a CRIU left by an agent before a restart is looked at every
- * CRIU_END_POLL_MS).
- */
-export async function criuEnds(pid: number, ms: number, exited?: Promise<unknown>): Promise<boolean> {
-  const ends = exited?.then(
-    () => true,
-    () => true,
-  );
-  const until = Date.now() + ms;
-  while (criuAlive(pid)) {
-    if (Date.now() >= until) return false;
-    const wait = sleep(CRIU_END_POLL_MS, false);
-    if (await (ends ? Promise.race([ends, wait]) : wait)) return true;
-  }
-  return true;
-}
-
-export function killCriu(pid: number): void {
-  if (criuAlive(pid)) signalIfAlive(pid, 'SIGKILL');
-}
-
-/** Kills the CRIUs that `parent` (a keeper, by PID) started and that still run. */
-export function killCriuUnder(parent: number): void {
-  const children = passingOver(GONE, '', () => readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8'));
-  for (const pid of children.split(' ').filter(Boolean).map(Number)) killCriu(pid);
+/** the lazy-pages daemon started for the images in dir, if one was (its record: criu-process.ts) */
+export function lazyPagesIn(dir: string): CriuProcess | undefined {
+  return passingOver(['ENOENT'], undefined, () => parseCriuRecord(readFileSync(join(dir, LAZY_PAGES_PID), 'utf8')));
 }
 
 /**

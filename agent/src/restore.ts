@@ -16,7 +16,7 @@ import { keeperControlPath } from './control-mount.js';
 import { checkImageCreds } from './image-creds.js';
 import { UNREAD_FILE } from './image-meta.js';
 import { startKeeper, writeClosed } from './keeper.js';
-import { killCriu, killCriuUnder } from './lazy.js';
+import { type CriuProcess, killCriu } from './criu-process.js';
 import type { LazyDaemons } from './lazy-daemons.js';
 import { settlePid } from './launch.js';
 import { keeperEnv, localRestoreDirs } from './node-local.js';
@@ -59,7 +59,7 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     for (const at of meta.controlMounts ?? []) control?.ensureMountpoint(at, id);
     const stopPager = () => {
       control?.unfollow(id);
-      if (pager) killCriu(pager.pid);
+      if (pager) killCriu(pager);
     };
     // the files it carries go in place first; a restore that fails takes them away again
     const carryHelper = carryHelperPath(config.keeperPath);
@@ -81,21 +81,22 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
     // end first (it could not reach the source's page server, whose one connection a stranger
     // may have taken), CRIU's cleanup can wait forever on the tree it kills: its CRIU is ended,
     // so the restore fails, and the program runs on at its source.
-    let keeperPid: number | undefined;
+    let restoreCriu: CriuProcess | undefined;
     let started = false;
     let pagerFailed: number | null | undefined;
     void pager?.exited.then((code) => {
       if (started || code === 0) return;
       pagerFailed = code;
-      if (keeperPid !== undefined) killCriuUnder(keeperPid);
+      if (restoreCriu !== undefined) killCriu(restoreCriu);
     });
     let ev;
     try {
       ev = await startKeeper(
         {
-          spawned: (pid) => {
-            keeperPid = pid;
-            if (pagerFailed !== undefined) killCriuUnder(pid);
+          // the keeper reports its CRIU by PID and start time: never another process at that PID
+          criuStarted: (c) => {
+            restoreCriu = c;
+            if (pagerFailed !== undefined) killCriu(c);
           },
           keeperPath: config.keeperPath, dir, epoch: req.epoch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cgroups: config.cgroups,
           runCgroup: runCgroup(config.cgroups, id, req.epoch),

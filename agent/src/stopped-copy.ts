@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { GodwitError, type FinishResult } from '@godwit/schemas';
 import { backUnderQuota } from './cpu-quota.js';
 import { signalIfAlive } from './expected-errors.js';
-import { criuEnds, killCriu } from './lazy.js';
+import { criuEnds, killCriu } from './criu-process.js';
+import { lazyDumpCriu } from './image-meta.js';
 import type { LazyDaemons } from './lazy-daemons.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 import { removeLockTables } from './nft.js';
@@ -52,9 +53,9 @@ export function createStoppedCopies(ctx: LifecycleContext, lazy: Pick<LazyDaemon
     async finish(id: number, migrationId: number): Promise<FinishResult> {
       const meta = stoppedCopy(id, migrationId);
       if (!meta) return { unread: '', stdinClosed: false };
-      const server = meta.lazy?.dumpPid;
+      const server = meta.lazy && lazyDumpCriu(meta.lazy);
       // its pages are served from the stopped tree until the destination has the last one
-      if (server !== undefined && !(await criuEnds(server, LAZY_END_TIMEOUT_MS, lazy.endOf(server)))) killCriu(server);
+      if (server && !(await criuEnds(server, LAZY_END_TIMEOUT_MS, lazy.endOf(server.pid)))) killCriu(server);
       procs.markDumped(id, meta.epoch);
       const pid = procs.programPid(meta.rootPid);
       signalIfAlive(meta.rootPid, 'SIGKILL');
@@ -73,7 +74,7 @@ export function createStoppedCopies(ctx: LifecycleContext, lazy: Pick<LazyDaemon
     async resume(id: number, migrationId: number): Promise<void> {
       const meta = stoppedCopy(id, migrationId);
       if (!meta) return;
-      if (meta.lazy) killCriu(meta.lazy.dumpPid);
+      if (meta.lazy) killCriu(lazyDumpCriu(meta.lazy));
       await continueStopped(meta.rootPid, meta.lockTables);
       procs.markStopped(id, meta.epoch, false);
       await images.remove(migrationId);

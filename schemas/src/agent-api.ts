@@ -4,7 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { Closed } from './closed.js';
-import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, LIST_MAX, NAME_MAX } from './limits.js';
+import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, LIST_MAX, NAME_MAX, TEXT_MAX } from './limits.js';
 import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
 import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
@@ -75,7 +75,7 @@ export type DumpRequest = Static<typeof DumpRequest>;
 export const HomePid = Closed({
   pid: Type.Integer(),
   kept: Type.Boolean(),
-  reason: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String({ maxLength: TEXT_MAX })),
 });
 export type HomePid = Static<typeof HomePid>;
 
@@ -116,7 +116,11 @@ export const SendRequest = Closed({
 export type SendRequest = Static<typeof SendRequest>;
 export const SendResult = Closed({ bytes: Type.Integer(), ms: Type.Integer() });
 export type SendResult = Static<typeof SendResult>;
+/** images or files received (PUT), or held (GET /v1/images/MIGRATION): how many bytes */
 export const ReceiveResult = Closed({ bytes: Type.Integer() });
+
+/** a node's programs (GET /v1/procs): every run of each that the node still holds */
+export const AgentProcList = Type.Array(AgentProc, { maxItems: LIST_MAX });
 
 /** The program runs at the destination: what its stopped copy at the source leaves behind. */
 export const FinishResult = Closed({
@@ -181,7 +185,7 @@ export const TakeCheckpointResult = Closed({
   mac: CheckpointMac,
   takenAt: Type.Integer(),
   stoppedMs: Type.Integer(),
-  files: Type.Array(OpenFile),
+  files: Type.Array(OpenFile, { maxItems: LIST_MAX }),
 });
 export type TakeCheckpointResult = Static<typeof TakeCheckpointResult>;
 
@@ -201,11 +205,11 @@ export const StageCheckpointRequest = Closed({
 export type StageCheckpointRequest = Static<typeof StageCheckpointRequest>;
 export const StageCheckpointResult = Closed({
   inodes: StreamInodes,
-  argv: Type.Array(Type.String()),
-  cwd: Type.String(),
-  /** files written back from the checkpoint, and files opened in place of changed or remapped ones */
-  restoredFiles: Type.Array(Type.String()),
-  substituted: Type.Array(Type.String()),
+  argv: Type.Array(Type.String({ maxLength: ARG_MAX }), { maxItems: ARGS_MAX }),
+  cwd: Type.String({ maxLength: FILE_PATH_MAX }),
+  /** files written back from the checkpoint, and files opened in place of changed or remapped ones ("PATH -> OPENED") */
+  restoredFiles: Type.Array(Type.String({ maxLength: FILE_PATH_MAX }), { maxItems: LIST_MAX }),
+  substituted: Type.Array(Type.String({ maxLength: 2 * FILE_PATH_MAX + 4 }), { maxItems: LIST_MAX }),
 });
 export type StageCheckpointResult = Static<typeof StageCheckpointResult>;
 
@@ -217,7 +221,7 @@ export const FileSizesRequest = Closed({
 });
 export type FileSizesRequest = Static<typeof FileSizesRequest>;
 export const FileSizesResult = Closed({
-  sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone, out of the owner\'s reach, or a symbolic link' })),
+  sizes: Type.Array(Type.Union([Type.Integer(), Type.Null()], { description: 'null: it is gone, out of the owner\'s reach, or a symbolic link' }), { maxItems: LIST_MAX }),
 });
 export type FileSizesResult = Static<typeof FileSizesResult>;
 
@@ -235,9 +239,9 @@ export type CheckpointManifest = Static<typeof CheckpointManifest>;
 /** What a look at a running program (without stopping it) says about moving it. */
 export const ProcInspection = Closed({
   /** why it cannot move at all */
-  reasons: Type.Array(Type.String()),
+  reasons: Type.Array(Type.String({ maxLength: TEXT_MAX }), { maxItems: LIST_MAX }),
   /** why it cannot move lazily */
-  lazyReasons: Type.Array(Type.String()),
+  lazyReasons: Type.Array(Type.String({ maxLength: TEXT_MAX }), { maxItems: LIST_MAX }),
   residentBytes: Type.Integer(),
   /**
    * what a lazy move would add to its memory: private pages its processes share copy-on-write,
@@ -262,7 +266,7 @@ export const LazyStatus = Closed({
   ok: Type.Boolean({ description: 'no error so far (when not running: every page arrived)' }),
   onDemandBytes: Type.Integer(),
   backgroundBytes: Type.Integer(),
-  reason: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String({ maxLength: TEXT_MAX }), Type.Null()]),
   endedAt: Type.Union([Type.Integer(), Type.Null()], { description: 'when the daemon was seen to end (when ok: when the last page was in)' }),
 });
 export type LazyStatus = Static<typeof LazyStatus>;

@@ -5,6 +5,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { Closed } from './closed.js';
+import { FILE_PATH_MAX, LIST_MAX, TEXT_MAX } from './limits.js';
 
 /** what carry.maxBytes is when the configuration leaves it out */
 export const DEFAULT_CARRY_MAX_BYTES = 256 * 1024 * 1024;
@@ -24,24 +25,24 @@ export const FileFate = Type.Union([Type.Literal('stays'), Type.Literal('carried
 export type FileFate = Static<typeof FileFate>;
 
 export const PlannedFile = Closed({
-  path: Type.String(),
+  path: Type.String({ maxLength: FILE_PATH_MAX }),
   kind: UsedFileKind,
   apparentBytes: Type.Integer({ description: 'its size as ls shows it' }),
   allocatedBytes: Type.Integer({ description: 'the blocks it takes: a sparse file counts these' }),
   fate: FileFate,
-  why: Type.String({ description: 'why it stays or moves, in words' }),
+  why: Type.String({ maxLength: TEXT_MAX, description: 'why it stays or moves, in words' }),
 });
 export type PlannedFile = Static<typeof PlannedFile>;
 
 export const CarryPlan = Closed({
-  files: Type.Array(PlannedFile),
+  files: Type.Array(PlannedFile, { maxItems: LIST_MAX }),
   /** node-local and deleted files' allocated bytes: what a move would take along */
   carriedBytes: Type.Integer(),
   limitBytes: Type.Integer(),
   /** the largest deleted-but-open file's size: CRIU's --ghost-limit for the dump */
   ghostLimitBytes: Type.Integer(),
   /** why the move is refused for its files, in words; null when they fit */
-  refusal: Type.Union([Type.String(), Type.Null()]),
+  refusal: Type.Union([Type.String({ maxLength: TEXT_MAX }), Type.Null()]),
 });
 export type CarryPlan = Static<typeof CarryPlan>;
 

@@ -18,6 +18,9 @@ export const ErrorBody = Closed({
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 
+/** what a route answers besides its success, in its schema's `response`: the one error shape, whatever the status */
+export const ErrorAnswers = { '4xx': ErrorBody, '5xx': ErrorBody };
+
 export const ProcessState = Type.Union([
   Type.Literal('running'),
   Type.Literal('migrating'),

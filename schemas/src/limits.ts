@@ -17,3 +17,6 @@ export const LIST_MAX = 65536;
 
 /** the most digits an id in a path or query may have: every such id is below 2^53, a number JavaScript holds exactly */
 export const ID_DIGITS_MAX = 15;
+
+/** the longest text in words an answer carries (a reason, with the lines of CRIU's log it quotes) */
+export const TEXT_MAX = 65536;

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { GodwitError } from '@godwit/schemas';
 import { CUT_SHORT, HEADER_BYTES, MAGIC, NOT_OURS, NOT_RECORDED, NOT_SEALED, SEGMENT, segmentBroken, type SealKey } from '../../../agent/src/at-rest.js';
-import { readArchive, writeArchive } from '../../../agent/src/checkpoint-file.js';
+import { bytesMac, readArchive, readsBack, writeArchive } from '../../../agent/src/checkpoint-file.js';
 import type { Criu } from '../../../agent/src/criu.js';
 import { createImageStore } from '../../../agent/src/images.js';
 import { packImages } from '../../../agent/src/image-archive.js';
@@ -158,5 +158,26 @@ describe('checkpoint file seal', () => {
     }, refusal);
     expect(Buffer.concat(seen).equals(Buffer.concat(original)), 'what was unpacked is the original tar').to.equal(true);
     expect(existsSync(join(dir, 'swap'))).to.equal(false);
+  });
+
+  it('is read back by comparing its bytes with what was written, one changed byte anywhere telling them apart, without opening its seal', async () => {
+    const { bytes } = await writeArchive(src, file, sealAs(key), { encrypt: true, compress: true });
+    const written = readFileSync(file);
+    expect(written.length).to.equal(bytes);
+    const macKey = randomBytes(32);
+    const macOf = (b: Buffer) => {
+      const m = bytesMac(macKey);
+      // in pieces unlike the file's reads: the MAC is of the bytes, not of how they came
+      for (let at = 0; at < b.length; at += 1000) m.update(b.subarray(at, at + 1000));
+      return m.digest();
+    };
+    expect(await readsBack(file, macKey, macOf(written)), 'the same bytes').to.equal(true);
+    for (const at of [0, HEADER_BYTES + 7, written.length - 1]) {
+      const changed = Buffer.from(written);
+      changed.writeUInt8(changed.readUInt8(at) ^ 1, at);
+      expect(await readsBack(file, macKey, macOf(changed)), `byte ${at} changed`).to.equal(false);
+    }
+    expect(await readsBack(file, macKey, macOf(written.subarray(0, -1))), 'one byte short').to.equal(false);
+    expect(await readsBack(file, randomBytes(32), macOf(written)), 'under another key').to.equal(false);
   });
 });

@@ -82,7 +82,7 @@ describe('image store', () => {
   });
 
   it('ends a lazy-pages daemon started for images that never arrived whole, and drops them', async () => {
-    // a stand-in for CRIU: the agent only ends a PID whose program is called criu
+    // a stand-in for CRIU, recorded as before start times were kept (PID alone): the agent ends such a PID only when its program is called criu
     const bin = join(dir, 'criu');
     symlinkSync('/bin/sleep', bin);
     const pager = execa(bin, ['60'], { reject: false, timeout: 20_000 });
