@@ -193,8 +193,18 @@ export async function packCarried(helper: string, held: HeldFiles, imagesDir: st
   return packed;
 }
 
-/** where the files packed are on this node, for their removal once moved */
-export const packedPlaces = (packed: readonly PackedFile[]): PlacedFile[] => packed.filter((p) => !p.file.directory).map((p) => p.held.placed);
+/**
+ * where the files packed are on this node, for their removal once moved: each as the stop found
+ * it (its identity), not as it was when held, which a program writing until it stopped changed since
+ */
+export const packedPlaces = (packed: readonly PackedFile[]): PlacedFile[] =>
+  packed
+    .filter((p) => !p.file.directory)
+    .map((p) => {
+      if (!p.identity) return p.held.placed;
+      const [dev, ino, , , ctimeNs] = p.identity.split(':') as [string, string, string, string, string];
+      return { ...p.held.placed, dev, ino, ctimeNs };
+    });
 
 function byRoot<T extends { root: string }>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -171,4 +171,17 @@ describe('carried files', () => {
     expect(readFileSync(join(dir, 'node1', 'tmp', 'changed'), 'utf8')).to.equal('changed beforechanged after');
     expect(existsSync(join(stage, 'carried-0')), 'the staged file was renamed into place').to.equal(false);
   });
+
+  it('removes at the source, once moved, a file written after it was held: the one the stop packed', async () => {
+    const src = join(dir, 'node0', 'tmp', 'written');
+    writeFileSync(src, 'held');
+    const held = holdCarried(local(), [used('written')], me);
+    // the program writes on until it is stopped: a later clock tick than when it was held
+    const was = statSync(src, { bigint: true }).ctimeNs;
+    while (statSync(src, { bigint: true }).ctimeNs === was) writeFileSync(src, ' and written', { flag: 'a' });
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    releaseHeld(held);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
+    expect(existsSync(src), 'the source copy is gone').to.equal(false);
+  });
 });
