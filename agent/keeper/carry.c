@@ -23,6 +23,9 @@
  *     it is. Missing directories on the way are made (0700). One line per entry: "I made DEV INO
  *     CTIME_NS", "I there DEV INO CTIME_NS" (a directory, or the same file, that was there
  *     already), or "I STAGE ERRNO".
+ *   godwit-carry send N / godwit-carry stage "UID GID G1,..." STAGE
+ *     A pre-copy's files as one stream, read from the held files and written into a move's
+ *     stage (carry-stream.c).
  *   godwit-carry remove "UID GID G1,..." ROOT [REL DEV INO CTIME_NS]...
  *     Removes REL (a directory only when empty) where it is still that very file (its inode
  *     number alone may be reused by a new file: its change time tells them apart). One line per
@@ -41,11 +44,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "carry.h"
 #include "owner.h"
 
 #define MAX_FILES 4096
 
-static int open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
+int open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how;
 	memset(&how, 0, sizeof(how));
@@ -59,12 +63,12 @@ static int open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	return (int)fd;
 }
 
-static long long ns_of(struct timespec t)
+long long ns_of(struct timespec t)
 {
 	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static struct timespec ts_of(long long ns)
+struct timespec ts_of(long long ns)
 {
 	struct timespec t = { .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
 	return t;
@@ -150,8 +154,8 @@ static int pack_one(int i, int fd, int dirfd)
 		off = hole;
 	}
 	fclose(list);
-	if (!failed && fsync(out) < 0)
-		failed = errno;
+	/* not synced: the images pass through to the destination, and whoever keeps them (a freeze,
+	 * a checkpoint) seals them into a file it syncs: syncing here would only lengthen the stop */
 	close(out);
 	if (failed)
 		printf("%d copy %d\n", i, failed);
@@ -310,7 +314,7 @@ static int same_file(int dir, const char *last, int data, mode_t mode, long long
 	return same;
 }
 
-static const char *close_keeping_errno(int fd, const char *failed)
+const char *close_keeping_errno(int fd, const char *failed)
 {
 	int err = errno;
 	close(fd);
@@ -318,15 +322,18 @@ static const char *close_keeping_errno(int fd, const char *failed)
 	return failed;
 }
 
-/* the written file's size, mode (less setuid/setgid), data synced and times, then closed */
-static const char *finish_file(int fd, long long size, mode_t mode, const struct timespec times[2], struct stat *st)
+/*
+ * the written file's size, mode (less setuid/setgid), data synced (or, unless sync, its writing
+ * back begun: whoever wrote it syncs it later, the disk meanwhile busy) and times, then closed
+ */
+const char *finish_file(int fd, long long size, mode_t mode, const struct timespec times[2], int sync, struct stat *st)
 {
 	const char *failed = "";
 	if (ftruncate(fd, (off_t)size) < 0)
 		failed = "copy";
 	else if (fchmod(fd, mode & 01777) < 0)
 		failed = "chmod";
-	else if (fsync(fd) < 0)
+	else if (sync ? fsync(fd) < 0 : sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
 		failed = "sync";
 	else if (futimens(fd, times) < 0)
 		failed = "times";
@@ -367,7 +374,7 @@ static const char *place_file(int root, char *rel, int data, mode_t mode, long l
 		e = *end ? end + 1 : end;
 	}
 	struct timespec times[2] = { ts_of(atime), ts_of(mtime) };
-	return *failed ? close_keeping_errno(fd, failed) : finish_file(fd, size, mode, times, st);
+	return *failed ? close_keeping_errno(fd, failed) : finish_file(fd, size, mode, times, 1, st);
 }
 
 /*
@@ -426,7 +433,7 @@ static const char *adopt_file(const struct owner *owner, int root, char *rel, in
 		off = end;
 	}
 	struct timespec times[2] = { from.st_atim, from.st_mtim };
-	const char *failed = finish_file(fd, from.st_size, from.st_mode, times, st);
+	const char *failed = finish_file(fd, from.st_size, from.st_mode, times, 1, st);
 	if (!*failed)
 		unlinkat(sdir, sname, 0);
 	return failed;
@@ -513,11 +520,26 @@ int main(int argc, char **argv)
 		int n = atoi(argv[3]);
 		return n >= 0 && n <= MAX_FILES ? pack(argv[2], n) : 2;
 	}
+	if (argc == 3 && !strcmp(argv[1], "send")) {
+		int n = atoi(argv[2]);
+		return n >= 0 && n <= MAX_FILES ? carry_send(n) : 2;
+	}
+	struct owner owner;
+	if (argc == 4 && !strcmp(argv[1], "stage") && parse_owner(argv[2], &owner) == 0) {
+		/* a directory to sync, opened as root: the owner may not search the agent's data above it */
+		int stage = open_no_symlinks(argv[3], O_RDONLY | O_DIRECTORY, 0);
+		if (stage < 0) {
+			fprintf(stderr, "godwit-carry: cannot open %s: %s\n", argv[3], strerror(errno));
+			return 2;
+		}
+		return carry_stage(&owner, stage);
+	}
 	int placing = argc >= 4 && !strcmp(argv[1], "place") && (argc - 4) % 7 == 0;
 	int removing = argc >= 4 && !strcmp(argv[1], "remove") && (argc - 4) % 4 == 0;
-	struct owner owner;
 	if ((!placing && !removing) || (argc - 4) / (placing ? 7 : 4) > MAX_FILES || parse_owner(argv[2], &owner) < 0) {
 		fprintf(stderr, "usage: godwit-carry pack DIR N\n"
+				"       godwit-carry send N\n"
+				"       godwit-carry stage \"UID GID G1,...\" STAGE\n"
 				"       godwit-carry place \"UID GID G1,...\" ROOT [DATA REL MODE SIZE ATIME_NS MTIME_NS EXTENTS]...\n"
 				"       godwit-carry remove \"UID GID G1,...\" ROOT [REL DEV INO CTIME_NS]...\n");
 		return 2;

@@ -10,6 +10,8 @@
 import { type Stats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { type AgentConfig, type CarriedPlace, GodwitError } from '@godwit/schemas';
 import { keeperUser, type Account } from './accounts.js';
@@ -46,8 +48,6 @@ export interface CarriedManifest {
   /** the node that packed them: a restore there (a rollback, a continue) finds them in place */
   node: string;
   files: CarriedFile[];
-  /** whose files they are (a pre-copy's: the destination stages them as that account's) */
-  account?: string;
 }
 
 /** one held file as packed: what the images say of it, and which version of it that was (dev:ino:size:mtime:ctime) */
@@ -99,6 +99,9 @@ export function identityOf(fd: number): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/** the change time (ns) an identity holds */
+export const ctimeOfIdentity = (identity: string): bigint => BigInt(identity.split(':')[4]!);
+
 /**
  * Opens each carried regular file (and looks at each carried directory and FIFO) through /proc, as the
  * program holds it: what is packed later is that very file, whatever its path names by then.
@@ -148,13 +151,108 @@ function packWith(helper: string, imagesDir: string, fds: number[]): Promise<{ e
   });
 }
 
+/** one held regular file as a pre-copy sent it: its name in the stage, and its version (DEV:INO:SIZE:MTIME:CTIME) before and after it was read */
+export interface SentFile {
+  held: HeldFile;
+  name: string;
+  before: string;
+  after: string;
+}
+
+/**
+ * A pre-copy's stream (godwit-carry send): the owner's account on its first line, then each held
+ * regular file's data extents read straight from its descriptor (no copy on disk). `sent`
+ * resolves once the stream ended with what it sent of each; the stream fails where the helper did.
+ */
+export function streamCarried(helper: string, held: HeldFiles, account: string): { stream: Readable; sent: Promise<SentFile[]> } {
+  const files = held.files.filter((f) => f.fd !== undefined);
+  const child = spawn(helper, ['send', String(files.length)], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...files.map((f) => f.fd!)], timeout: 10 * 60_000 });
+  let report = '';
+  let stderr = '';
+  (child.stdio[3] as Readable).setEncoding('utf8').on('data', (c: string) => (report += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const ended = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const lines = () => report.split('\n').filter(Boolean).map((l) => l.split(' '));
+  const sent = ended.then((exitCode) => {
+    const got = lines();
+    const bad = got.find((l) => /^\d+$/.test(l[2] ?? ''));
+    if (exitCode !== 0 || bad || got.length !== files.length) {
+      const f = bad ? files[Number(bad[0])] : undefined;
+      const why = bad && f ? `${f.used.path}: ${bad[1]} ${fileReason(Number(bad[2]))}` : stderr.trim() || `no report (exit status ${exitCode})`;
+      throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `the files carried ahead could not be read: ${why}`);
+    }
+    return got.map(([i, before, after]) => ({ held: files[Number(i)]!, name: `carried-${i}`, before: before!, after: after! }));
+  });
+  // whoever reads the stream learns of a failure from it; `sent` is for the one who waits on it
+  sent.catch(() => undefined);
+  async function* body(): AsyncGenerator<Buffer> {
+    try {
+      yield Buffer.from(`${JSON.stringify({ account })}\n`);
+      yield* child.stdout!;
+      await sent;
+    } finally {
+      // a reader that stopped early (the destination refused) leaves the helper nobody to write to
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }
+  return { stream: Readable.from(body(), { objectMode: false }), sent };
+}
+
+/** the first line of a stream (at most max bytes), and the rest of it */
+export async function firstLine(source: AsyncIterable<Buffer>, max: number): Promise<{ line: string; rest: AsyncIterable<Buffer> } | undefined> {
+  const it = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  for (;;) {
+    const { value, done } = await it.next();
+    if (done) return undefined;
+    head = Buffer.concat([head, value]);
+    const nl = head.indexOf(10);
+    if (nl >= 0) {
+      const after = head.subarray(nl + 1);
+      const rest = (async function* () {
+        if (after.length) yield after;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      })();
+      return { line: head.subarray(0, nl).toString('utf8'), rest };
+    }
+    if (head.length > max) return undefined;
+  }
+}
+
+/**
+ * Writes a pre-copy's files (streamCarried's stream, past its first line) into the stage as the
+ * owner's, complete (sparse, mode, times) and synced once all came (godwit-carry stage).
+ */
+export async function stageStreamed(helper: string, owner: Account, stage: string, files: AsyncIterable<Buffer>): Promise<void> {
+  const child = spawn(helper, ['stage', keeperUser(owner), stage], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10 * 60_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const ended = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const [piped, exit] = await Promise.allSettled([pipeline(Readable.from(files), child.stdin!), ended]);
+  // the stream's own failure (its seal) says more than the helper that saw it end short
+  if (piped.status === 'rejected' && piped.reason instanceof GodwitError) throw piped.reason;
+  const exitCode = exit.status === 'fulfilled' ? exit.value : undefined;
+  if (exitCode === 0 && piped.status === 'fulfilled') return;
+  const bad = stdout.split('\n').map((l) => /^(\d+) (\w+) (\d+)$/.exec(l)).find(Boolean);
+  const why = bad ? `file ${bad[1]}: ${bad[2]} ${fileReason(Number(bad[3]))}` : stderr.trim() || (piped.status === 'rejected' ? (piped.reason as Error).message : `godwit-carry exited ${exitCode}`);
+  throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `the files carried ahead could not be staged: ${why}`);
+}
+
 /**
  * Packs the held files into the images directory (carried-N and the list). `ahead`: the versions
  * a pre-copy staged at the destination (identity -> staged name); a file still that very version
  * is not packed again, the list naming its staged copy instead. The files stay held: the caller
  * releases them. Returns what was packed, directories and staged files included.
  */
-export async function packCarried(helper: string, held: HeldFiles, imagesDir: string, node: string, ahead?: ReadonlyMap<string, string>, account?: string): Promise<PackedFile[]> {
+export async function packCarried(helper: string, held: HeldFiles, imagesDir: string, node: string, ahead?: ReadonlyMap<string, string>): Promise<PackedFile[]> {
   const staged = new Map<HeldFile, { name: string; identity: string }>();
   for (const f of held.files) {
     // a mapped file changes through memory, its times only at a page's first write since written back: never taken as unchanged
@@ -188,13 +286,23 @@ export async function packCarried(helper: string, held: HeldFiles, imagesDir: st
   });
   // parents before what lies in them
   const files = packed.map((p) => p.file).sort((a, b) => a.path.localeCompare(b.path));
-  const manifest: CarriedManifest = { node, files, ...(account === undefined ? {} : { account }) };
+  const manifest: CarriedManifest = { node, files };
   writeFileSync(join(imagesDir, CARRIED_MANIFEST), JSON.stringify(manifest), { mode: 0o600 });
   return packed;
 }
 
-/** where the files packed are on this node, for their removal once moved */
-export const packedPlaces = (packed: readonly PackedFile[]): PlacedFile[] => packed.filter((p) => !p.file.directory).map((p) => p.held.placed);
+/**
+ * where the files packed are on this node, for their removal once moved: each as the stop found
+ * it (its identity), not as it was when held, which a program writing until it stopped changed since
+ */
+export const packedPlaces = (packed: readonly PackedFile[]): PlacedFile[] =>
+  packed
+    .filter((p) => !p.file.directory)
+    .map((p) => {
+      if (!p.identity) return p.held.placed;
+      const [dev, ino, , , ctimeNs] = p.identity.split(':') as [string, string, string, string, string];
+      return { ...p.held.placed, dev, ino, ctimeNs };
+    });
 
 function byRoot<T extends { root: string }>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();

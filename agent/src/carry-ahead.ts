@@ -1,11 +1,13 @@
 /**
  * The node-local files a move carries, sent ahead while the program still runs (issue 20: they
- * must not cost the stopped time their bytes would). The source packs them (carried-files.ts) and
- * streams them, sealed for this move apart from its images, to the destination, which writes
- * them as the owner's, complete (sparse, mode, times, synced), into a stage of the move's own:
- * DATA_DIR/carry-staging/MIGRATION/files, beneath a directory only root may enter. While the
+ * must not cost the stopped time their bytes would). The source streams each file's data
+ * extents straight from the descriptor it holds (carried-files.ts streamCarried: no copy on
+ * disk), sealed for this move apart from its images, to the destination, which writes them as
+ * the owner's, complete (sparse, mode, times; synced once all came), into a stage of the move's
+ * own: DATA_DIR/carry-staging/MIGRATION/files, beneath a directory only root may enter. While the
  * program is stopped the source packs again only the files that are no longer the version it
- * sent (dev, inode, size, mtime, ctime), and the destination's restore renames each staged one
+ * sent (dev, inode, size, mtime, ctime, as the held descriptor shows them at the stop against
+ * what it showed while it was read), and the destination's restore renames each staged one
  * into place (copies it where the stage lies on another file system). A move that fails, or
  * ends, takes its stage away (discard); the source's files are removed only after success, as
  * before.
@@ -13,16 +15,13 @@
 import type { Agent } from 'node:http';
 import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { execa } from 'execa';
+import type { Readable } from 'node:stream';
 import { type AgentConfig, GodwitError, type SendRequest, type SendResult } from '@godwit/schemas';
-import { type Account, keeperUser, resolveAccount } from './accounts.js';
+import { resolveAccount } from './accounts.js';
 import { opened } from './at-rest.js';
 import { carryOf } from './carry-plan.js';
-import { type CarriedFile, carryHelperPath, holdCarried, packCarried, readCarried, releaseHeld } from './carried-files.js';
-import { fileReason } from './as-owner.js';
-import { GONE, passingOver } from './expected-errors.js';
-import { extractImages, packImages } from './image-archive.js';
+import { carryHelperPath, ctimeOfIdentity, firstLine, holdCarried, releaseHeld, stageStreamed, streamCarried } from './carried-files.js';
+import { GONE, passingOver, passOverOrBadJson } from './expected-errors.js';
 import { aheadSeal, sendImages } from './image-transfer.js';
 import type { ProcStore } from './procs.js';
 
@@ -36,9 +35,9 @@ const SAME_TICK_MS = 1000;
 const stagingRoot = (dataDir: string) => join(dataDir, 'carry-staging');
 /** where the destination stages the files sent ahead for a move (staged files by the name the source packed them as) */
 export const stageOf = (dataDir: string, migrationId: number) => join(stagingRoot(dataDir), String(migrationId), 'files');
-/** the source's own: the pack it sends, and which versions it sent (identity -> staged name) */
-const packDirOf = (dataDir: string, migrationId: number) => join(dataDir, 'carry-ahead', String(migrationId));
-const sentOf = (dataDir: string, migrationId: number) => join(dataDir, 'carry-ahead', `${migrationId}.json`);
+/** the source's own: which versions it sent (identity -> staged name) */
+const sentDir = (dataDir: string) => join(dataDir, 'carry-ahead');
+const sentOf = (dataDir: string, migrationId: number) => join(sentDir(dataDir), `${migrationId}.json`);
 
 /** Source, at the stop: which versions of its files the destination has staged (identity -> staged name) */
 export function sentAhead(dataDir: string, migrationId: number): Map<string, string> {
@@ -50,22 +49,6 @@ export function sentAhead(dataDir: string, migrationId: number): Map<string, str
 export function discardAhead(dataDir: string, migrationId: number): void {
   rmSync(join(stagingRoot(dataDir), String(migrationId)), { recursive: true, force: true });
   rmSync(sentOf(dataDir, migrationId), { force: true });
-}
-
-/**
- * Writes the packed files in `from` (carried-N, as CarriedFile.data names them) into the stage, as
- * the owner's, each under its packed name: complete, ready to be renamed into place.
- */
-export async function stageCarried(helper: string, owner: Account, stage: string, from: string, carried: readonly CarriedFile[]): Promise<void> {
-  const files = carried.filter((f) => f.data);
-  const args = files.flatMap((f) => [join(from, f.data!), f.data!, f.mode.toString(8), String(f.size), f.atimeNs, f.mtimeNs, f.extents]);
-  const r = await execa(helper, ['place', keeperUser(owner), stage, ...args], { reject: false, timeout: 10 * 60_000 });
-  if (r.exitCode === 0) return;
-  const why = String(r.stdout).split('\n').flatMap((l) => {
-    const m = /^(\d+) (\w+) (\d+)$/.exec(l);
-    return m ? [`${files[Number(m[1])]?.path}: ${m[2]} ${fileReason(Number(m[3]))}`] : [];
-  });
-  throw new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `the files carried ahead could not be staged: ${why.join('; ') || String(r.stderr).trim() || `godwit-carry exited ${r.exitCode}`}`);
 }
 
 export interface CarryAheadDeps {
@@ -81,16 +64,18 @@ export function createCarryAhead({ config, key, procs, peers }: CarryAheadDeps) 
   const { dataDir, node } = config;
   // whatever a restarted agent staged or packed belongs to moves it no longer follows
   rmSync(stagingRoot(dataDir), { recursive: true, force: true });
-  rmSync(join(dataDir, 'carry-ahead'), { recursive: true, force: true });
+  rmSync(sentDir(dataDir), { recursive: true, force: true });
   mkdirSync(stagingRoot(dataDir), { recursive: true, mode: 0o700 });
+  mkdirSync(sentDir(dataDir), { recursive: true, mode: 0o700 });
 
   /** the destination refused or failed the pre-copy: in words naming what */
   const failed = (mid: number, why: string) => new GodwitError('GODWIT_ERR_TRANSFER_FAILED', `the files carried ahead of migration ${mid} could not be staged on ${node}: ${why}`);
 
   return {
     /**
-     * Source: packs the files process id would carry, as they are now, and sends them to the
-     * destination's stage. Returns the bytes sent (none where it carries nothing).
+     * Source: streams the files process id would carry, as they are now, to the destination's
+     * stage, and keeps which versions it sent whole. Returns the bytes sent (none where it
+     * carries no regular file).
      */
     async send(id: number, migrationId: number, to: SendRequest['to']): Promise<SendResult> {
       const t0 = Date.now();
@@ -100,51 +85,63 @@ export function createCarryAhead({ config, key, procs, peers }: CarryAheadDeps) 
       const { carried } = carryOf(config, id, cur.rootPid);
       if (!carried.length || account === undefined) return { bytes: 0, ms: Date.now() - t0 };
       const held = holdCarried(config.nodeLocal, carried, await resolveAccount(account, node));
-      const dir = packDirOf(dataDir, migrationId);
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
       try {
+        if (!held.files.some((f) => f.fd !== undefined)) return { bytes: 0, ms: Date.now() - t0 };
         const since = Date.now();
-        const packed = await packCarried(helper, held, dir, node, undefined, account);
-        const bytes = await sendImages(packImages(dir), key, migrationId, to, { agent: peers, ahead: true });
-        const settled = packed.filter((p) => p.file.data && p.held.used.kind !== 'mapped' && Number(BigInt(p.identity.split(':')[4]!) / 1_000_000n) < since - SAME_TICK_MS);
-        writeFileSync(sentOf(dataDir, migrationId), JSON.stringify(settled.map((p) => [p.identity, p.file.data])), { mode: 0o600 });
+        const { stream, sent } = streamCarried(helper, held, account);
+        const bytes = await sendImages(stream, key, migrationId, to, { agent: peers, ahead: true });
+        // the version sent whole: unchanged while it was read, and not within a clock tick before
+        const settled = (await sent).filter((s) => s.before === s.after && s.held.used.kind !== 'mapped' && Number(ctimeOfIdentity(s.before) / 1_000_000n) < since - SAME_TICK_MS);
+        writeFileSync(sentOf(dataDir, migrationId), JSON.stringify(settled.map((s) => [s.before, s.name])), { mode: 0o600 });
         return { bytes, ms: Date.now() - t0 };
       } finally {
         releaseHeld(held);
-        rmSync(dir, { recursive: true, force: true });
       }
     },
 
     /**
-     * Destination: takes a pre-copy's sealed stream (each segment verified before a byte of it is
-     * extracted), and writes its files into the move's stage as the owner the source names.
+     * Destination: takes a pre-copy's sealed stream (each segment verified before a byte of it
+     * reaches the stage), and writes its files into the move's stage as the owner it names.
      */
     async receive(migrationId: number, body: Readable): Promise<{ bytes: number }> {
       const base = join(stagingRoot(dataDir), String(migrationId));
       rmSync(base, { recursive: true, force: true });
-      const incoming = join(base, 'in');
       const stage = stageOf(dataDir, migrationId);
+      let bytes = 0;
+      async function* counted(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+        for await (const chunk of source) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      }
       try {
-        mkdirSync(incoming, { recursive: true, mode: 0o700 });
-        const stream = Readable.from(opened(body, aheadSeal(key, migrationId), undefined, (why) => failed(migrationId, why)), { objectMode: false });
-        const { bytes } = await extractImages(stream, { place: () => incoming });
-        const manifest = readCarried(incoming);
-        if (!manifest?.account) throw failed(migrationId, 'the stream holds no list of files and their owner');
-        const owner = await resolveAccount(manifest.account, node);
+        mkdirSync(base, { recursive: true, mode: 0o700 });
+        const first = await firstLine(counted(opened(body, aheadSeal(key, migrationId), undefined, (why) => failed(migrationId, why))), 64 * 1024);
+        const account = first ? ownerNamed(first.line) : undefined;
+        if (!first || account === undefined) throw failed(migrationId, 'the stream names no owner for its files');
+        const owner = await resolveAccount(account, node);
         // the owner's own directory, inside the agent's (0700): nobody else reaches it
         mkdirSync(stage, { mode: 0o700 });
         chownSync(stage, owner.uid, owner.gid);
-        await stageCarried(helper, owner, stage, incoming, manifest.files);
+        await stageStreamed(helper, owner, stage, first.rest);
         return { bytes };
       } catch (err) {
         rmSync(base, { recursive: true, force: true });
         throw err;
-      } finally {
-        rmSync(incoming, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** the account a pre-copy's first line names ({"account": NAME}) */
+function ownerNamed(line: string): string | undefined {
+  try {
+    const named = JSON.parse(line) as { account?: unknown } | null;
+    return typeof named?.account === 'string' ? named.account : undefined;
+  } catch (err) {
+    passOverOrBadJson(err, []);
+    return undefined;
+  }
 }
 
 export type CarryAhead = ReturnType<typeof createCarryAhead>;

@@ -88,6 +88,39 @@ sys.stdin.readline()
 print('last', hashlib.sha256(mem).hexdigest(), writes, flush=True)
 `;
 
+/**
+ * python3: 16 MiB of random bytes at argv[1], kept in memory too; then, until a line of input
+ * comes, appends a line and rewrites the 16-byte header every 2 ms, to the file and to its memory
+ * alike (so through the pre-copy, and up to the instant its move stops it); then re-reads the
+ * file and prints the checksums of what it holds in memory and of what the file holds, and how
+ * many writes it made.
+ */
+const APPENDER = `
+import hashlib, os, select, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+mem = bytearray(os.urandom(16 << 20))
+done = 0
+while done < len(mem):
+    done += os.pwrite(fd, mem[done:], done)
+print('ready', flush=True)
+n = 0
+while not select.select([sys.stdin], [], [], 0)[0]:
+    n += 1
+    line = b'line %d\\n' % n
+    os.pwrite(fd, line, len(mem))
+    mem += line
+    head = b'%016d' % n
+    os.pwrite(fd, head, 0)
+    mem[0:16] = head
+    time.sleep(0.002)
+sys.stdin.readline()
+size = os.fstat(fd).st_size
+got = bytearray()
+while len(got) < size:
+    got += os.pread(fd, size - len(got), len(got))
+print('memory', hashlib.sha256(mem).hexdigest(), 'file', hashlib.sha256(got).hexdigest(), 'writes', n, flush=True)
+`;
+
 /** what the orchestrator logged of the files it carried ahead for a migration */
 function carriedAhead(h: Harness, migrationId: number): { bytes: number } | undefined {
   const lines = readFileSync(join(h.home, 'logs', 'orchestrator.log'), 'utf8').split('\n').filter((l) => l.includes('carried ahead'));
@@ -150,6 +183,35 @@ describe('files that move with the program', function () {
         expect((await run.child).exitCode, run.stderr()).to.equal(0);
       } finally {
         for (const node of ['node0', 'node1', 'node2']) for (const f of [name, sparse]) rmSync(localDir(h, node, `tmp/${f}`), { force: true });
+      }
+    });
+  }
+
+  for (const strategy of ['full', 'lazy']) {
+    it(`carries a file the program keeps writing through the pre-copy and up to its stop (${strategy}): the destination has what it had at the stop, nothing is left at the source`, async function () {
+      this.timeout(300_000);
+      const name = `godwit-appender-${strategy}-${process.pid}`;
+      const run = mosrun(h, ['python3', '-c', APPENDER, `/tmp/${name}`], { input: true });
+      const id = await run.id();
+      await run.waitFor(/^ready$/m, 120_000);
+      const source = localDir(h, 'node0', `tmp/${name}`);
+      try {
+        // written to since its start: the pre-copy sends a version the program goes on changing
+        await eventually(async () => (statSync(source).size > 16 * MiB + 1000 ? true : undefined), () => `the program to append (size ${statSync(source).size})`, 60_000);
+        const mig = await cli(h, 'mosmigrate', ['--strategy', strategy, String(id), 'node1']);
+        expect(mig.exitCode, `mosmigrate to node1: ${mig.stdout} ${mig.stderr}`).to.equal(0);
+        expect((await processInfo(h, id)).node).to.equal('node1');
+        const last = (await migrations(h, id)).at(-1)!;
+        expect(last.strategy, `migration ${last.id}'s strategy (${last.strategyReason})`).to.equal(strategy);
+        expect(carriedAhead(h, last.id)?.bytes, `migration ${last.id} sent the file ahead while the program wrote`).to.be.at.least(16 * MiB);
+        await eventually(async () => (!existsSync(source) ? true : undefined), () => `the file to leave node0's /tmp (still there, ${statSync(source).size} bytes)`, 60_000);
+        run.child.stdin!.write('stop\n');
+        const [, memory, file, writes] = await run.waitFor(/^memory (\w+) file (\w+) writes (\d+)$/m, 120_000);
+        expect(file, `the file on node1 holds what the program wrote up to its stop (${writes} writes)`).to.equal(memory);
+        expect(statSync(localDir(h, 'node1', `tmp/${name}`)).size, "the file is in node1's /tmp").to.be.above(16 * MiB);
+        expect((await run.child).exitCode, run.stderr()).to.equal(0);
+      } finally {
+        for (const node of ['node0', 'node1']) rmSync(localDir(h, node, `tmp/${name}`), { force: true });
       }
     });
   }

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { GodwitError } from '@godwit/schemas';
 import type { Account } from '../../../agent/src/accounts.js';
-import { stageCarried } from '../../../agent/src/carry-ahead.js';
-import { carryConflicts, carryHelperPath, holdCarried, identityOf, packCarried, packedPlaces, placeCarried, placeOf, readCarried, releaseHeld, removeCarried } from '../../../agent/src/carried-files.js';
+import { carryConflicts, carryHelperPath, firstLine, type HeldFiles, holdCarried, identityOf, packCarried, packedPlaces, placeCarried, placeOf, releaseHeld, removeCarried, type SentFile, stageStreamed, streamCarried } from '../../../agent/src/carried-files.js';
 import type { UsedFile } from '../../../agent/src/tree-files.js';
 
 const HELPER = carryHelperPath(join(import.meta.dirname, '..', '..', '..', 'agent', 'keeper', 'godwit-keeper'));
@@ -144,20 +143,35 @@ describe('carried files', () => {
     expect(readFileSync(src, 'utf8')).to.equal('another');
   });
 
-  it('packs again at the stop only the files changed since they were staged ahead, and renames the staged ones into place', async () => {
-    for (const f of ['same', 'changed']) writeFileSync(join(dir, 'node0', 'tmp', f), `${f} before`);
-    const stage = join(dir, 'stage');
-    mkdirSync(join(dir, 'ahead'));
+  /** a pre-copy of held into stage, as carry-ahead.ts makes it: streamed by the helper, staged by the helper */
+  async function sendAhead(held: HeldFiles, stage: string): Promise<SentFile[]> {
     mkdirSync(stage, { mode: 0o700 });
+    const { stream, sent } = streamCarried(HELPER, held, me.name);
+    const first = await firstLine(stream, 64 * 1024);
+    expect(first?.line, 'the stream names whose files they are first').to.equal(JSON.stringify({ account: me.name }));
+    await stageStreamed(HELPER, me, stage, first!.rest);
+    return sent;
+  }
+
+  it('streams files ahead into a stage (sparse, mode, times), then packs again at the stop only those changed since, and renames the staged ones into place', async () => {
+    for (const f of ['same', 'changed']) writeFileSync(join(dir, 'node0', 'tmp', f), `${f} before`);
+    const sparse = join(dir, 'node0', 'tmp', 'same');
+    truncateSync(sparse, 32 * MiB);
+    writeFileSync(sparse, 'end', { flag: 'a' });
+    chmodSync(sparse, 0o640);
+    utimesSync(sparse, 1_000_000, 2_000_000);
+    const stage = join(dir, 'stage');
     const before = holdCarried(local(), [used('same'), used('changed')], me);
-    const ahead = await packCarried(HELPER, before, join(dir, 'ahead'), 'node0', undefined, me.name);
+    const sent = await sendAhead(before, stage);
     releaseHeld(before);
-    expect(readCarried(join(dir, 'ahead'))?.account, 'the pre-copy names whose files they are').to.equal(me.name);
-    await stageCarried(HELPER, me, stage, join(dir, 'ahead'), ahead.map((p) => p.file));
+    expect(sent.map((s) => [s.name, s.before === s.after]), 'each sent whole, unchanged while read').to.deep.equal([['carried-0', true], ['carried-1', true]]);
+    const staged = statSync(join(stage, 'carried-0'));
+    expect([staged.size, staged.mode & 0o7777, staged.mtimeMs, staged.uid]).to.deep.equal([32 * MiB + 3, 0o640, 2_000_000_000, me.uid]);
+    expect(staged.blocks * 512, 'the stage keeps it sparse').to.be.below(MiB);
     writeFileSync(join(dir, 'node0', 'tmp', 'changed'), 'changed after', { flag: 'a' });
     const held = holdCarried(local(), [used('same'), used('changed')], me);
-    expect(identityOf(held.files[0]!.fd!), 'an unchanged file shows the identity it was packed with').to.equal(ahead[0]!.identity);
-    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0', new Map(ahead.map((p) => [p.identity, p.file.data!])));
+    expect(identityOf(held.files[0]!.fd!), 'an unchanged file shows the identity it was sent with').to.equal(sent[0]!.before);
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0', new Map(sent.map((s) => [s.before, s.name])));
     releaseHeld(held);
     expect(packed.map((p) => [p.file.path, p.file.staged ?? null, p.file.data ?? null])).to.deep.equal([
       ['/tmp/same', 'carried-0', null],
@@ -167,8 +181,43 @@ describe('carried files', () => {
     expect(existsSync(join(dir, 'images', 'carried-1'))).to.equal(false);
     const placed = await placeCarried(HELPER, dest(), join(dir, 'images'), me, 'node1', stage);
     expect(placed).to.have.length(2);
-    expect(readFileSync(join(dir, 'node1', 'tmp', 'same'), 'utf8')).to.equal('same before');
+    const there = readFileSync(join(dir, 'node1', 'tmp', 'same'));
+    expect([there.subarray(0, 11).toString(), there.subarray(-3).toString(), there.length]).to.deep.equal(['same before', 'end', 32 * MiB + 3]);
     expect(readFileSync(join(dir, 'node1', 'tmp', 'changed'), 'utf8')).to.equal('changed beforechanged after');
     expect(existsSync(join(stage, 'carried-0')), 'the staged file was renamed into place').to.equal(false);
+  });
+
+  it('removes at the source, once moved, a file written after it was held: the one the stop packed', async () => {
+    const src = join(dir, 'node0', 'tmp', 'written');
+    writeFileSync(src, 'held');
+    const held = holdCarried(local(), [used('written')], me);
+    // the program writes on until it is stopped: a later clock tick than when it was held
+    const was = statSync(src, { bigint: true }).ctimeNs;
+    while (statSync(src, { bigint: true }).ctimeNs === was) writeFileSync(src, ' and written', { flag: 'a' });
+    const packed = await packCarried(HELPER, held, join(dir, 'images'), 'node0');
+    releaseHeld(held);
+    expect(await removeCarried(HELPER, me, packedPlaces(packed))).to.deep.equal([]);
+    expect(existsSync(src), 'the source copy is gone').to.equal(false);
+  });
+
+  it('refuses a stream cut short, naming the file it was writing', async () => {
+    writeFileSync(join(dir, 'node0', 'tmp', 'a'), 'x'.repeat(100_000));
+    const held = holdCarried(local(), [used('a')], me);
+    const stage = join(dir, 'stage');
+    mkdirSync(stage, { mode: 0o700 });
+    const { stream } = streamCarried(HELPER, held, me.name);
+    const first = await firstLine(stream, 64 * 1024);
+    async function* cut(): AsyncGenerator<Buffer> {
+      let left = 5000;
+      for await (const c of first!.rest) {
+        if (left <= 0) break;
+        yield c.subarray(0, left);
+        left -= c.length;
+      }
+    }
+    const err = await stageStreamed(HELPER, me, stage, cut()).then(() => undefined, (e: unknown) => e);
+    releaseHeld(held);
+    expect((err as GodwitError).code, String(err)).to.equal('GODWIT_ERR_TRANSFER_FAILED');
+    expect((err as GodwitError).message).to.match(/could not be staged: file 0: copy/);
   });
 });
