@@ -8,14 +8,15 @@
  * sent (dev, inode, size, mtime, ctime), and the destination's restore renames each staged one
  * into place (copies it where the stage lies on another file system). A move that fails, or
  * ends, takes its stage away (discard); the source's files are removed only after success, as
- * before.
+ * before. A stage outlives a restart of its agent, as its move may go on; once the orchestrator
+ * says which moves to this node are still in flight, the stages of the others go (pruneStages).
  */
 import type { Agent } from 'node:http';
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { execa } from 'execa';
-import { type AgentConfig, GodwitError, type SendRequest, type SendResult } from '@godwit/schemas';
+import { type AgentConfig, GodwitError, type SendRequest, type SendResult, type StagePruneRequest } from '@godwit/schemas';
 import { type Account, keeperUser, resolveAccount } from './accounts.js';
 import { opened } from './at-rest.js';
 import { carryOf } from './carry-plan.js';
@@ -44,6 +45,18 @@ const sentOf = (dataDir: string, migrationId: number) => join(dataDir, 'carry-ah
 export function sentAhead(dataDir: string, migrationId: number): Map<string, string> {
   const text = passingOver(GONE, undefined, () => readFileSync(sentOf(dataDir, migrationId), 'utf8'));
   return new Map(text === undefined ? [] : (JSON.parse(text) as [string, string][]));
+}
+
+/**
+ * Destination: removes the stages of moves up to `upTo` that are not in `keep` (the moves to this
+ * node still in flight when the orchestrator looked); a later move's stage stays. Returns the
+ * migrations whose stages went.
+ */
+export function pruneStages(dataDir: string, { keep, upTo }: StagePruneRequest): number[] {
+  const kept = new Set(keep);
+  const stale = readdirSync(stagingRoot(dataDir)).filter((name) => /^\d+$/.test(name)).map(Number).filter((mid) => mid <= upTo && !kept.has(mid));
+  for (const mid of stale) rmSync(join(stagingRoot(dataDir), String(mid)), { recursive: true, force: true });
+  return stale;
 }
 
 /** The move ended (on either node): its stage, or what the source kept of what it sent, goes. */
@@ -79,8 +92,8 @@ export interface CarryAheadDeps {
 export function createCarryAhead({ config, key, procs, peers }: CarryAheadDeps) {
   const helper = carryHelperPath(config.keeperPath);
   const { dataDir, node } = config;
-  // whatever a restarted agent staged or packed belongs to moves it no longer follows
-  rmSync(stagingRoot(dataDir), { recursive: true, force: true });
+  // what a restarted agent packed to send belongs to pre-copies that ended with it; what it staged
+  // may yet be restored, until the orchestrator says its move ended (pruneStages)
   rmSync(join(dataDir, 'carry-ahead'), { recursive: true, force: true });
   mkdirSync(stagingRoot(dataDir), { recursive: true, mode: 0o700 });
 

@@ -17,6 +17,9 @@ import {
   LazyStatusQuery,
   type CarryPlan,
   CarryCheckRequest,
+  CpuCheckRequest,
+  StagePruneRequest,
+  type StagePruneResult,
   type CarryCheckResult,
   InspectQuery,
   type ProcInspection,
@@ -31,7 +34,7 @@ import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
 import { writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
-import type { CarryAhead } from './carry-ahead.js';
+import { type CarryAhead, pruneStages } from './carry-ahead.js';
 import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
@@ -63,6 +66,10 @@ export interface RouteDeps {
   carryConflicts: (req: CarryCheckRequest) => Promise<string[]>;
   /** the files a move carries, sent ahead while the program runs (carry-ahead.ts) */
   carryAhead: CarryAhead;
+  /** CRIU's check of another node's CPU record against this CPU (cpu-check.ts) */
+  cpuCheck: (req: CpuCheckRequest) => Promise<void>;
+  /** where stages of files sent ahead lie (carry-ahead.ts) */
+  dataDir: string;
 }
 
 const Id = IdParam;
@@ -72,7 +79,7 @@ const MigrationRef = Closed({ migrationId: Type.Integer() });
 /** moved: the migration succeeded (its source removes the files it carried away) */
 const DiscardImagesQuery = Closed({ moved: Type.Optional(Type.Boolean()) });
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts, carryAhead }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts, carryAhead, cpuCheck, dataDir }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, unownedBody(payload)));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
@@ -272,6 +279,14 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   // asked before a move stops its program: would the files it carries find their places free here?
   app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (req): Promise<CarryCheckResult> => ({ conflicts: await carryConflicts(req.body) }));
+
+  app.post('/v1/carry-staging/prune', { schema: { body: StagePruneRequest } }, async (req): Promise<StagePruneResult> => ({ removed: pruneStages(dataDir, req.body) }));
+
+  // asked before a program comes here from another node: would CRIU restore it on this CPU?
+  app.post('/v1/cpu-check', { schema: { body: CpuCheckRequest } }, async (req, reply) => {
+    await cpuCheck(req.body);
+    return reply.status(204).send();
+  });
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid } }, async (req) => {
     const mid = Number(req.params.migrationId);
