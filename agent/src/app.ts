@@ -25,6 +25,7 @@ import { carryPlanOf } from './carry-plan.js';
 import { resolveAccount } from './accounts.js';
 import { createCarryAhead } from './carry-ahead.js';
 import { carryConflicts } from './carried-files.js';
+import { requireCpuRecordFits } from './cpu-check.js';
 import { createStdinWriter } from './stdin.js';
 
 /** how often the control directories are matched with what runs here (launches and restores start their watch at once) */
@@ -76,7 +77,9 @@ export async function buildAgent(config: Readonly<AgentConfig>, opts: { logger?:
   const checkpoints = createCheckpoints({ config, clusterKey, procs, images, lifecycle, log: app.log });
   await app.register(agentRoutes, { node: config.node, host: config.listen.host, procs, images, credentials: createMoveCredentials(), lifecycle, checkpoints, writeStdin, control,
     carryPlan: (id, rootPid, max) => carryPlanOf(config, id, rootPid, max), carryConflicts: async ({ files, account }) => carryConflicts(config.nodeLocal, files, config.node, account === undefined ? undefined : (await resolveAccount(account, config.node)).uid),
-    carryAhead: createCarryAhead({ config, key: clusterKey, procs, ...(tls ? { peers: clientAgent(tls) } : {}) }) });
+    carryAhead: createCarryAhead({ config, key: clusterKey, procs, ...(tls ? { peers: clientAgent(tls) } : {}) }),
+    dataDir: config.dataDir,
+    cpuCheck: (req) => requireCpuRecordFits({ criu, node: config.node, dataDir: config.dataDir, mask: config.cpuFeatureMask ?? [] }, req) });
   await app.register(keptRoutes, { kept: createKeptOutput(config.dataDir, config.node) });
   if (control) {
     await app.register(controlRoutes, { control });

@@ -10,14 +10,16 @@
  * what it showed while it was read), and the destination's restore renames each staged one
  * into place (copies it where the stage lies on another file system). A move that fails, or
  * ends, takes its stage away (discard); the source's files are removed only after success, as
- * before.
+ * before. A stage outlives a restart of its agent, as its move may go on; once the orchestrator
+ * says which moves to this node are still in flight, the stages of the others go (pruneStages).
  */
 import type { Agent } from 'node:http';
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { type AgentConfig, GodwitError, type SendRequest, type SendResult } from '@godwit/schemas';
-import { resolveAccount } from './accounts.js';
+import { Readable } from 'node:stream';
+import { execa } from 'execa';
+import { type AgentConfig, GodwitError, type SendRequest, type SendResult, type StagePruneRequest } from '@godwit/schemas';
+import { type Account, keeperUser, resolveAccount } from './accounts.js';
 import { opened } from './at-rest.js';
 import { carryOf } from './carry-plan.js';
 import { carryHelperPath, ctimeOfIdentity, firstLine, holdCarried, releaseHeld, stageStreamed, streamCarried } from './carried-files.js';
@@ -45,6 +47,18 @@ export function sentAhead(dataDir: string, migrationId: number): Map<string, str
   return new Map(text === undefined ? [] : (JSON.parse(text) as [string, string][]));
 }
 
+/**
+ * Destination: removes the stages of moves up to `upTo` that are not in `keep` (the moves to this
+ * node still in flight when the orchestrator looked); a later move's stage stays. Returns the
+ * migrations whose stages went.
+ */
+export function pruneStages(dataDir: string, { keep, upTo }: StagePruneRequest): number[] {
+  const kept = new Set(keep);
+  const stale = readdirSync(stagingRoot(dataDir)).filter((name) => /^\d+$/.test(name)).map(Number).filter((mid) => mid <= upTo && !kept.has(mid));
+  for (const mid of stale) rmSync(join(stagingRoot(dataDir), String(mid)), { recursive: true, force: true });
+  return stale;
+}
+
 /** The move ended (on either node): its stage, or what the source kept of what it sent, goes. */
 export function discardAhead(dataDir: string, migrationId: number): void {
   rmSync(join(stagingRoot(dataDir), String(migrationId)), { recursive: true, force: true });
@@ -62,8 +76,8 @@ export interface CarryAheadDeps {
 export function createCarryAhead({ config, key, procs, peers }: CarryAheadDeps) {
   const helper = carryHelperPath(config.keeperPath);
   const { dataDir, node } = config;
-  // whatever a restarted agent staged or packed belongs to moves it no longer follows
-  rmSync(stagingRoot(dataDir), { recursive: true, force: true });
+  // what a restarted agent sent belongs to pre-copies that ended with it; what it staged may yet
+  // be restored, until the orchestrator says its move ended (pruneStages)
   rmSync(sentDir(dataDir), { recursive: true, force: true });
   mkdirSync(stagingRoot(dataDir), { recursive: true, mode: 0o700 });
   mkdirSync(sentDir(dataDir), { recursive: true, mode: 0o700 });

@@ -4,7 +4,7 @@
  * options. Options that every dump and restore needs (see shared/platform-notes.md) are set
  * here, so all images are restorable alike.
  */
-import type { PageServer, StreamInodes, TlsFiles } from '@godwit/schemas';
+import { CRIU_CPU_CAP, type PageServer, type StreamInodes, type TlsFiles } from '@godwit/schemas';
 import { CONTROL_MOUNT_KEY } from './control-mount.js';
 
 /** File locks (SQLite), established TCP connections, unlinked files. */
@@ -29,6 +29,12 @@ const tlsArgs = (tls: TlsFiles | undefined) => (tls ? ['--tls', '--tls-cacert', 
  * exits, and `criu restore --lazy-pages` then waits forever: the "hang" of lazy moves over TLS.)
  */
 const PAGE_SERVER_NO_CN = '--tls-no-cn-verify';
+/**
+ * CRIU's CPU comparison, spelt out: only an explicit --cpu-cap makes a dump write cpuinfo.img and
+ * a restore check it. Its argument is optional, so it must be joined by `=` (CRIU takes a separate
+ * word for a stray parameter and refuses the command).
+ */
+const CPU_CAP = `--cpu-cap=${CRIU_CPU_CAP}`;
 
 export const DUMP_LOG = 'dump.log';
 export const LAZY_DUMP_LOG = DUMP_LOG;
@@ -76,7 +82,7 @@ export function dumpArgs(pid: number, imagesDir: string, logName: string, { page
     ...localMounts.flatMap((at) => ['--external', `mnt[${at}]:${localMountKey(at)}`]),
   ];
   const ghosts = ghostLimit === undefined ? [] : ['--ghost-limit', String(ghostLimit)];
-  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, ...networkLock(lockNetwork), ...external, ...ghosts, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
+  return ['dump', '-t', String(pid), '-D', imagesDir, '-o', logName, ...COMMON, CPU_CAP, ...networkLock(lockNetwork), ...external, ...ghosts, ...direct, ...(pageServer || leaveStopped ? ['--leave-stopped'] : [])];
 }
 
 /**
@@ -125,10 +131,12 @@ export interface RestoreArgsOptions {
   control?: string;
   /** this node's own paths (node-local.ts): each directory is bound where the images' mount of that path was */
   localDirs?: readonly { point: string; dir: string }[];
+  /** the images hold the source's cpuinfo.img (CPU_CAP_IMAGE): CRIU checks this CPU against it before restoring */
+  cpuChecked?: boolean;
 }
 
 /** `criu restore`, run by the keeper so it can adopt the tree */
-export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files = [], control, localDirs = [] }: RestoreArgsOptions): string[] {
+export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files = [], control, localDirs = [], cpuChecked }: RestoreArgsOptions): string[] {
   // The keeper places the new pipes' program ends at fds 3, 4 and 5, and the files it opens
   // for us at 6 and on; CRIU knows a regular file by its path without the leading slash.
   const inherit = [
@@ -145,6 +153,7 @@ export function restoreArgs({ imagesDir, logName, pidfile, inodes, lazy, files =
     ...(control ? ['--external', `mnt[${CONTROL_MOUNT_KEY}]:${control}`] : []),
     ...localDirs.flatMap(({ point, dir }) => ['--external', `mnt[${localMountKey(point)}]:${dir}`]),
     ...(lazy === true ? ['--lazy-pages'] : []),
+    ...(cpuChecked === true ? [CPU_CAP] : []),
   ];
 }
 
@@ -152,3 +161,7 @@ export const versionArgs = (): string[] => ['--version'];
 export const checkFeatureArgs = (feature: string): string[] => ['check', '--feature', feature];
 /** `criu cpuinfo dump`: this CPU's features, as CRIU compares them, into dir/cpuinfo.img */
 export const cpuinfoDumpArgs = (dir: string): string[] => ['cpuinfo', 'dump', '-D', dir];
+/** `criu cpuinfo check`: whether this CPU runs what ran on the CPU of dir/cpuinfo.img, as a restore would check it */
+export const cpuinfoCheckArgs = (dir: string): string[] => ['cpuinfo', 'check', '-D', dir, CPU_CAP];
+/** the name CRIU gives its record of a CPU, in a cpuinfo dump's directory and in a dump's images */
+export const CPUINFO_IMAGE = 'cpuinfo.img';

@@ -7,17 +7,17 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { GodwitError, NodeFeatures, PageServer, StreamInodes, TlsFiles } from '@godwit/schemas';
 import {
-  DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
-  checkFeatureArgs, cpuinfoDumpArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
+  CPUINFO_IMAGE, DUMP_LOG, LAZY_DUMP_LOG, LAZY_PAGES_LOG, PAGE_SERVER_LOG, STATUS_FD,
+  checkFeatureArgs, cpuinfoCheckArgs, cpuinfoDumpArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs, versionArgs, withStatusFd,
   type DumpArgsOptions, type InheritedFile, type RestoreArgsOptions,
 } from './criu-args.js';
 import { CriuError, type CriuRunEnd } from './criu-error.js';
-import { readCriuLog } from './criu-log.js';
+import { readCriuLog, summarizeCriuLog } from './criu-log.js';
 import { criuUnfit, parseCriuVersion, patchesGitId, type CriuVersion } from './criu-version.js';
 import { type CriuProcess, criuProcess } from './criu-process.js';
 
 // where the agent's modules have always found them
-export { LAZY_PAGES_LOG, type InheritedFile };
+export { CPUINFO_IMAGE, LAZY_PAGES_LOG, type InheritedFile };
 
 const DUMP_TIMEOUT_MS = 10 * 60_000;
 
@@ -75,6 +75,11 @@ export interface Criu {
   features(): Promise<NodeFeatures>;
   /** `criu cpuinfo dump` into dir (its cpuinfo.img): throws CRIU's reason when it cannot */
   cpuinfoDump(dir: string): Promise<void>;
+  /**
+   * `criu cpuinfo check` of this CPU against dir's cpuinfo.img: CRIU's reasons when it refuses
+   * (empty: it would restore here what ran there); a CRIU that cannot run at all throws
+   */
+  cpuinfoCheck(dir: string): Promise<string[]>;
 }
 
 /**
@@ -240,6 +245,16 @@ export function createCriu(path: string, tls?: TlsFiles): Criu {
     async cpuinfoDump(dir) {
       const r = await run(cpuinfoDumpArgs(dir), { reject: false, timeout: 30_000, stdin: 'ignore' });
       if (r.exitCode !== 0) throw new Error(`\`criu cpuinfo dump\` failed (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim() || 'no message'}`);
+    },
+
+    async cpuinfoCheck(dir) {
+      const args = cpuinfoCheckArgs(dir);
+      const r = await run(args, { reject: false, timeout: 30_000, stdin: 'ignore' });
+      if (r.exitCode === 0) return [];
+      // CRIU logs to stderr here; a refusal is an exit of 1 with its reasons there
+      const log = summarizeCriuLog(r.stderr);
+      if (r.exitCode === 1 && log.reasons.length) return log.reasons;
+      throw new CriuError([path, ...args], dir, runEnd(r), log);
     },
   };
 }

@@ -9,9 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GodwitError } from '@godwit/schemas';
 import type { Account } from './accounts.js';
-import { readMessage, repeatedU32, single, WIRE_BYTES, WIRE_VARINT, WireFormatError, type WireField } from './protobuf-wire.js';
+import { imageEntries, readMessage, repeatedU32, single, WIRE_BYTES, WIRE_VARINT, WireFormatError, type WireField } from './protobuf-wire.js';
 
-const IMG_COMMON_MAGIC = 0x54564319;
 const PSTREE_MAGIC = 0x50273030;
 const CORE_MAGIC = 0x55053847;
 /** task_core_entry.task_state of a zombie: CRIU restores it only to exit, it runs no code */
@@ -44,22 +43,6 @@ function refused(imagesDir: string, why: string, details: Record<string, unknown
   return new GodwitError('GODWIT_ERR_BAD_IMAGES', `the images in ${imagesDir} are not restored: ${why}`, { imagesDir, ...details });
 }
 
-/** an image's entries: its magic (after the common one, when present), then u32 size + message each */
-function imageEntries(path: string, magic: number): Buffer[] {
-  const buf = readFileSync(path);
-  let pos = buf.length >= 4 && buf.readUInt32LE(0) === IMG_COMMON_MAGIC ? 4 : 0;
-  if (buf.length < pos + 4 || buf.readUInt32LE(pos) !== magic) throw new WireFormatError(`it does not start with the magic ${magic.toString(16)}`);
-  pos += 4;
-  const entries: Buffer[] = [];
-  while (pos < buf.length) {
-    if (pos + 4 > buf.length) throw new WireFormatError(`it ends inside an entry's size, at byte ${pos}`);
-    const size = buf.readUInt32LE(pos);
-    if (pos + 4 + size > buf.length) throw new WireFormatError(`an entry of ${size} bytes runs past its end, at byte ${pos}`);
-    entries.push(buf.subarray(pos + 4, pos + 4 + size));
-    pos += 4 + size;
-  }
-  return entries;
-}
 
 function required(fields: WireField[], field: number, name: string): number {
   const f = single(fields, field, WIRE_VARINT);
@@ -89,7 +72,7 @@ function decodeCore(core: Buffer): ImageCreds | undefined {
 
 /** every task of pstree.img (pstree_entry.pid 1) with the threads it lists (.threads 5) */
 function tasksOf(imagesDir: string): { task: number; threads: number[] }[] {
-  return imageEntries(join(imagesDir, 'pstree.img'), PSTREE_MAGIC).map((entry) => {
+  return imageEntries(readFileSync(join(imagesDir, 'pstree.img')), PSTREE_MAGIC).map((entry) => {
     const fields = readMessage(entry);
     const task = required(fields, 1, 'pid');
     return { task, threads: [...new Set([task, ...repeatedU32(fields, 5)])] };
@@ -100,7 +83,7 @@ export function readImageCreds(imagesDir: string): ImageThread[] {
   let image = 'pstree.img';
   const coreOf = (thread: number): ImageCreds | undefined => {
     image = `core-${thread}.img`;
-    const [core] = imageEntries(join(imagesDir, image), CORE_MAGIC);
+    const [core] = imageEntries(readFileSync(join(imagesDir, image)), CORE_MAGIC);
     if (!core) throw new WireFormatError('it holds no entry');
     return decodeCore(core);
   };

@@ -9,7 +9,7 @@ import { openLocalSocket } from './local-socket.js';
 import { createLoadMeter } from './load.js';
 import { makeLocalDirs } from './node-local.js';
 import { createProcMeter } from './proc-load.js';
-import { readPlatform } from './platform.js';
+import { readCpuRecord, readPlatform } from './platform.js';
 import { startReporter } from './reporter.js';
 
 async function main(): Promise<void> {
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     config,
     features,
     platform,
+    cpuinfo: readCpuRecord(config.dataDir),
     procs: () => procs.list(),
     load: () => {
       const list = procs.list();

@@ -2,14 +2,16 @@
  * What this node is, found once as the agent starts and reported to the orchestrator: its CPU
  * (model and feature names, which the orchestrator compares before a program moves here), the
  * kernel and CRIU. CRIU's own record of the CPU (`criu cpuinfo dump`) is kept in a directory of
- * the agent's, where an operator compares two nodes with `criu cpuinfo check`.
+ * the agent's and sent to the orchestrator, which has a destination check it (cpu-check.ts)
+ * before a program comes from here.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import type { NodePlatform } from '@godwit/schemas';
-import type { Criu } from './criu.js';
+import { CPUINFO_IMAGE, type Criu } from './criu.js';
+import { cpuinfoDir } from './cpu-check.js';
 
 export interface CpuInfo {
   model: string;
@@ -58,7 +60,7 @@ export function describePlatform(cpu: CpuInfo, mask: readonly string[], kernel: 
  * makes needs only the names.
  */
 export async function readPlatform(opts: { dataDir: string; cpuFeatureMask?: readonly string[]; criu: Criu; criuVersion: string; warn: (msg: string) => void }): Promise<NodePlatform> {
-  const dir = join(opts.dataDir, 'cpuinfo');
+  const dir = cpuinfoDir(opts.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     await opts.criu.cpuinfoDump(dir);
@@ -66,4 +68,10 @@ export async function readPlatform(opts: { dataDir: string; cpuFeatureMask?: rea
     opts.warn(`CRIU could not record this CPU in ${dir}: ${(err as Error).message}`);
   }
   return describePlatform(parseCpuinfo(readFileSync('/proc/cpuinfo', 'utf8')), opts.cpuFeatureMask ?? [], release(), opts.criuVersion);
+}
+
+/** the record readPlatform had CRIU write, base64 as the hello carries it; undefined when CRIU wrote none */
+export function readCpuRecord(dataDir: string): string | undefined {
+  const path = join(cpuinfoDir(dataDir), CPUINFO_IMAGE);
+  return existsSync(path) ? readFileSync(path).toString('base64') : undefined;
 }

@@ -99,3 +99,22 @@ export function repeatedU32(fields: WireField[], field: number): number[] {
   }
   return values;
 }
+
+/** the magic every image of CRIU's starts with, before its own */
+const IMG_COMMON_MAGIC = 0x54564319;
+
+/** an image's entries: its magic (after the common one, when present), then u32 size + message each */
+export function imageEntries(buf: Buffer, magic: number): Buffer[] {
+  let pos = buf.length >= 4 && buf.readUInt32LE(0) === IMG_COMMON_MAGIC ? 4 : 0;
+  if (buf.length < pos + 4 || buf.readUInt32LE(pos) !== magic) throw new WireFormatError(`it does not start with the magic ${magic.toString(16)}`);
+  pos += 4;
+  const entries: Buffer[] = [];
+  while (pos < buf.length) {
+    if (pos + 4 > buf.length) throw new WireFormatError(`it ends inside an entry's size, at byte ${pos}`);
+    const size = buf.readUInt32LE(pos);
+    if (pos + 4 + size > buf.length) throw new WireFormatError(`an entry of ${size} bytes runs past its end, at byte ${pos}`);
+    entries.push(buf.subarray(pos + 4, pos + 4 + size));
+    pos += 4 + size;
+  }
+  return entries;
+}

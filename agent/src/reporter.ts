@@ -15,6 +15,8 @@ export interface ReporterDeps {
   config: Pick<AgentConfig, 'node' | 'url' | 'token' | 'orchestrator' | 'limits'>;
   features: NodeFeatures;
   platform: NodePlatform;
+  /** CRIU's record of this CPU (platform.ts readCpuRecord) */
+  cpuinfo?: string;
   procs: () => AgentProc[];
   load: () => NodeLoad;
   log: FastifyBaseLogger;
@@ -41,7 +43,7 @@ export function startReporter(deps: ReporterDeps): { stop: () => void } {
     ws.on('open', () => {
       backoff = 200;
       deps.log.info({ orchestrator: orchestrator.url }, 'connected to the orchestrator');
-      const hello: AgentHello = { type: 'hello', node, url, features: deps.features, platform: deps.platform, procs: deps.procs() };
+      const hello: AgentHello = { type: 'hello', node, url, features: deps.features, platform: deps.platform, ...(deps.cpuinfo ? { cpuinfo: deps.cpuinfo } : {}), procs: deps.procs() };
       ws!.send(JSON.stringify(hello));
       const report = () => {
         const msg: AgentLoadMessage = { type: 'load', load: deps.load() };

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GodwitError, type RestoreRequest, type RestoreResult } from '@godwit/schemas';
 import { lastWords } from './criu-log.js';
-import { LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
+import { CPUINFO_IMAGE, LAZY_PAGES_LOG, type LazyDaemon } from './criu.js';
 import { keeperUser, resolveAccount } from './accounts.js';
 import { openRefused } from './as-owner.js';
 import { stageOf } from './carry-ahead.js';
@@ -110,6 +110,8 @@ export function createRestorer({ config, node, criu, procs, images, writeStdin, 
                 imagesDir, logName, pidfile, inodes: req.inodes, lazy: pager !== undefined, files: meta.inherit ?? [],
                 ...(control ? { control: keeperControlPath(dir, req.epoch) } : {}),
                 localDirs: localRestoreDirs(config.nodeLocal),
+                // images from before dumps recorded the CPU have none to check against
+                cpuChecked: existsSync(join(imagesDir, CPUINFO_IMAGE)),
               }),
               files: meta.inherit ?? [],
             },

@@ -24,6 +24,9 @@ import {
   type CarryPlan,
   CarryCheckRequest,
   CarryCheckResult,
+  CpuCheckRequest,
+  StagePruneRequest,
+  StagePruneResult,
   InspectQuery,
   PageServer,
   ProcInspection,
@@ -43,7 +46,7 @@ import { resolveAccount } from './accounts.js';
 import type { Checkpoints } from './checkpoints.js';
 import { writeClosed, writeTaken } from './keeper.js';
 import type { Control } from './control.js';
-import type { CarryAhead } from './carry-ahead.js';
+import { type CarryAhead, pruneStages } from './carry-ahead.js';
 import type { ImageStore } from './images.js';
 import type { MoveCredentials } from './move-credentials.js';
 import { bearerOf } from './require-token.js';
@@ -75,6 +78,10 @@ export interface RouteDeps {
   carryConflicts: (req: CarryCheckRequest) => Promise<string[]>;
   /** the files a move carries, sent ahead while the program runs (carry-ahead.ts) */
   carryAhead: CarryAhead;
+  /** CRIU's check of another node's CPU record against this CPU (cpu-check.ts) */
+  cpuCheck: (req: CpuCheckRequest) => Promise<void>;
+  /** where stages of files sent ahead lie (carry-ahead.ts) */
+  dataDir: string;
 }
 
 const Id = IdParam;
@@ -94,7 +101,7 @@ const NO_CONTENT = { 204: Type.Null(), ...ErrorAnswers };
 /** the epoch's output frames as its file holds them: a stream, which the serializer passes as it is */
 const OutputBytes = Type.Unsafe<Readable>(Type.String({ description: 'application/octet-stream' }));
 
-export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts, carryAhead }) => {
+export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { node, host, procs, images, credentials, lifecycle, checkpoints, writeStdin, control, carryPlan, carryConflicts, carryAhead, cpuCheck, dataDir }) => {
   app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, unownedBody(payload)));
 
   /** a raw body as the parser above leaves it; one sent as JSON or text is refused, not half-read */
@@ -294,6 +301,14 @@ export const agentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { n
 
   // asked before a move stops its program: would the files it carries find their places free here?
   app.post('/v1/carry-check', { schema: { body: CarryCheckRequest, response: answers(CarryCheckResult) } }, async (req): Promise<CarryCheckResult> => ({ conflicts: await carryConflicts(req.body) }));
+
+  app.post('/v1/carry-staging/prune', { schema: { body: StagePruneRequest, response: answers(StagePruneResult) } }, async (req): Promise<StagePruneResult> => ({ removed: pruneStages(dataDir, req.body) }));
+
+  // asked before a program comes here from another node: would CRIU restore it on this CPU?
+  app.post('/v1/cpu-check', { schema: { body: CpuCheckRequest, response: NO_CONTENT } }, async (req, reply) => {
+    await cpuCheck(req.body);
+    return reply.status(204).send(null);
+  });
 
   app.get('/v1/images/:migrationId', { schema: { params: Mid, response: answers(ReceiveResult) } }, async (req) => {
     const mid = Number(req.params.migrationId);

@@ -5,6 +5,9 @@
 import {
   type AgentProc,
   type CarryCheckRequest,
+  type CpuCheckRequest,
+  type StagePruneRequest,
+  type StagePruneResult,
   type CarryCheckResult,
   type FileSizesRequest,
   type FileSizesResult,
@@ -90,6 +93,10 @@ export interface AgentClient {
   deleteImages(migrationId: number, moved?: boolean): Promise<void>;
   /** which places of the files a move would carry are taken on this (destination) node */
   carryCheck(req: CarryCheckRequest): Promise<CarryCheckResult>;
+  /** `criu cpuinfo check` on this (destination) node of another node's CPU record: GODWIT_ERR_CPU_INCOMPATIBLE naming the features when CRIU would refuse */
+  cpuCheck(req: CpuCheckRequest): Promise<void>;
+  /** removes this (destination) node's stages of files sent ahead for moves no longer in flight */
+  pruneStages(req: StagePruneRequest): Promise<StagePruneResult>;
   /** what would keep the process from leaving this node, or from leaving lazily, and its size (nothing is stopped to find out) */
   inspect(id: number, q?: InspectQuery): Promise<ProcInspection>;
   /** how the background transfer of a lazy migration to this (destination) node goes; the answer may wait waitMs for its end */
@@ -225,6 +232,8 @@ export function createAgentClient(node: AgentNode, timeouts: AgentTimeouts = DEF
     },
     deleteImages: (mid, moved = false) => none({ method: 'DELETE', path: `/v1/images/${mid}${moved ? '?moved=true' : ''}`, timeoutMs: timeouts.shortMs }),
     carryCheck: (req) => json({ method: 'POST', path: '/v1/carry-check', json: req, timeoutMs: timeouts.shortMs }),
+    pruneStages: (req) => json({ method: 'POST', path: '/v1/carry-staging/prune', json: req, timeoutMs: timeouts.shortMs }),
+    cpuCheck: (req) => none({ method: 'POST', path: '/v1/cpu-check', json: req, timeoutMs: timeouts.shortMs }),
     inspect: (id, q = {}) => json({ method: 'GET', path: `/v1/procs/${id}/blockers?${query(q)}`, timeoutMs: timeouts.shortMs }),
     lazyStatus: (mid, waitMs = 0) => json({ method: 'GET', path: `/v1/images/${mid}/lazy?${query({ waitMs })}`, timeoutMs: timeouts.shortMs + waitMs }),
     keptAppend: (id, q, frames) =>

@@ -33,6 +33,7 @@ import { installRateLimit } from './rate-limit.js';
 import { limitsRoute } from './limits-route.js';
 import { createEventPruner } from './event-pruning.js';
 import { endStrayCopies } from './strays.js';
+import { pruneStages } from './carry-stages.js';
 import { whoamiRoute } from './whoami.js';
 
 export interface AppDeps {
@@ -146,6 +147,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
     eventPruner.start();
     ctx.bus.on('online', (node) => {
       endStrayCopies(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not look for stray copies on ${node}`));
+      pruneStages(ctx, node).catch((err: unknown) => app.log.warn({ err, node }, `could not have ${node} remove the files staged for ended moves`));
     });
     const done = reconcile(relay).catch((err: unknown) => {
       app.log.error({ err }, 'reconciliation at start failed');

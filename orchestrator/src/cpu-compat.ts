@@ -5,36 +5,15 @@
  * has, the destination must have (it may have more). A program restored where one is missing dies
  * of SIGILL at its first such instruction (libraries chose their code by the CPU they started on),
  * so such a destination is refused before anything stops. The names are the kernel's, as
- * /proc/cpuinfo spells them; CRIU's xsave size check has no name there and is left to CRIU.
+ * /proc/cpuinfo spells them: comparing them chooses among nodes (placement, the balancer, `godwit
+ * why`). A move or continue to a node asks that node's CRIU itself first (requireCpuRuns), which
+ * also compares what has no name here (the xsave features and sizes).
  */
-import { GodwitError, type Node, type NodePlatform } from '@godwit/schemas';
+import { CRIU_CPU_FEATURES, GodwitError, type Node, type NodePlatform, toGodwitError } from '@godwit/schemas';
+import type { Ctx } from './context.js';
 
-/** CPU_CAP_FPU's feature bits, then CPU_CAP_INS's, in /proc/cpuinfo's spelling */
-const CHECKED = new Set([
-  // FPU
-  'fpu', 'fxsr', 'osxsave', 'xsaves',
-  // CPUID 1 EDX
-  'tsc', 'cx8', 'sep', 'cmov', 'clflush', 'mmx', 'sse', 'sse2',
-  // CPUID 8000_0001 EDX
-  'syscall', 'mmxext', 'rdtscp', '3dnowext', '3dnow',
-  // Linux-defined
-  'rep_good', 'nopl',
-  // CPUID 1 ECX (X86_FEATURE_XMM3 is pni, MWAIT is monitor)
-  'pni', 'pclmulqdq', 'monitor', 'ssse3', 'cx16', 'sse4_1', 'sse4_2', 'movbe', 'popcnt', 'aes', 'xsave', 'avx', 'f16c', 'rdrand',
-  // CPUID 8000_0001 ECX
-  'abm', 'sse4a', 'misalignsse', '3dnowprefetch', 'xop', 'fma4', 'tbm',
-  // CPUID 7.0 EBX
-  'fsgsbase', 'bmi1', 'hle', 'avx2', 'bmi2', 'erms', 'rtm', 'mpx', 'avx512f', 'avx512dq', 'rdseed', 'adx', 'clflushopt',
-  'avx512pf', 'avx512er', 'avx512cd', 'sha_ni', 'avx512bw', 'avx512vl',
-  // CPUID D.1 EAX
-  'xsaveopt', 'xsavec', 'xgetbv1',
-  // CPUID 7.0 ECX
-  'avx512vbmi', 'avx512_vbmi2', 'gfni', 'vaes', 'vpclmulqdq', 'avx512_vnni', 'avx512_bitalg', 'tme', 'avx512_vpopcntdq', 'rdpid',
-  // CPUID 8000_0008 EBX
-  'clzero',
-  // CPUID 7.0 EDX
-  'avx512_4vnniw', 'avx512_4fmaps',
-]);
+/** the names of what CRIU compares (its bits in the images are the agent's business) */
+const CHECKED = new Set(Object.keys(CRIU_CPU_FEATURES));
 
 /** the features CRIU compares that `from` has and `to` lacks, sorted */
 export function missingCpuFeatures(from: Pick<NodePlatform, 'cpuFeatures'>, to: Pick<NodePlatform, 'cpuFeatures'>): string[] {
@@ -85,4 +64,27 @@ export function requireCpuFits(program: string, from: CpuEnd, to: CpuEnd, nothin
     from: from.name,
     missing,
   });
+}
+
+/**
+ * The destination's own word before a program comes from `from`: its agent runs `criu cpuinfo
+ * check` against the CPU record `from`'s agent sent at start, as CRIU's restore would, and names
+ * the features its CPU lacks. Where `from` sent none (CRIU could not write it), the names the
+ * agents reported are compared instead. Throws GODWIT_ERR_CPU_INCOMPATIBLE ending in nothingDone.
+ */
+export async function requireCpuRuns(ctx: Pick<Ctx, 'nodes' | 'agent'>, program: string, from: string, to: string, nothingDone: string): Promise<void> {
+  if (from === to) return;
+  const cpuinfo = ctx.nodes.cpuinfo(from);
+  if (cpuinfo === undefined) {
+    const known = ctx.nodes.list();
+    requireCpuFits(program, cpuEndOf(known, from), cpuEndOf(known, to), nothingDone);
+    return;
+  }
+  try {
+    await ctx.agent(to).cpuCheck({ from, cpuinfo });
+  } catch (err) {
+    const e = toGodwitError(err, 'GODWIT_ERR_CPU_INCOMPATIBLE');
+    if (e.code !== 'GODWIT_ERR_CPU_INCOMPATIBLE') throw e;
+    throw new GodwitError(e.code, `${program} would die of SIGILL on ${to}: ${e.message}; ${nothingDone}`, { ...e.details, node: to, from });
+  }
 }

@@ -21,6 +21,8 @@ export interface NodeRegistry {
   /** the node, or GODWIT_ERR_NODE_NOT_FOUND listing the known ones */
   require(name: string): NodeConfig;
   isOnline(name: string): boolean;
+  /** CRIU's record of an online node's CPU (base64 of its cpuinfo.img), as its agent sent it in its hello */
+  cpuinfo(name: string): string | undefined;
   /** whether all the nodes named are online, waiting up to timeoutMs for them */
   waitOnline(names: string[], timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   list(): Node[];
@@ -32,6 +34,7 @@ interface Link {
   socket: WebSocket;
   hello: boolean;
   lastMessageAt: number;
+  cpuinfo?: string;
 }
 
 export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: FastifyBaseLogger): NodeRegistry {
@@ -77,6 +80,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
       }
       link.hello = true;
       link.lastMessageAt = now;
+      link.cpuinfo = msg.cpuinfo;
       db.q.setNodeOnline.run({ name: node.name, url: msg.url, at: now, features: JSON.stringify(msg.features), platform: JSON.stringify(msg.platform) });
       db.event({ node: node.name, kind: 'node-online', message: `node ${node.name} is online (${msg.url})` });
       log.info({ node: node.name, procs: msg.procs.length }, `node ${node.name} is online`);
@@ -103,6 +107,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
       return n;
     },
     isOnline: (name) => links.get(name)?.hello === true,
+    cpuinfo: (name) => links.get(name)?.cpuinfo,
     waitOnline: async (wanted, timeoutMs, signal) =>
       (await waitUntil(bus, ['online'], () => (wanted.every((n) => links.get(n)?.hello) ? true : undefined), {
         timeoutMs,

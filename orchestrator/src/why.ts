@@ -6,7 +6,7 @@ import { type CarryPlan, type ProcInspection, type Strategy, type WhyQuery, type
 import { classify } from './balance-decision.js';
 import { readBalancerSettings } from './balancer.js';
 import type { Ctx } from './context.js';
-import { cpuEndOf, cpuMismatch } from './cpu-compat.js';
+import { cpuEndOf, cpuMismatch, requireCpuRuns } from './cpu-compat.js';
 import type { ProcessRow } from './db/index.js';
 import type { Migrator } from './migration/migrator.js';
 import { type Choice, chooseStrategy } from './strategy.js';
@@ -28,6 +28,7 @@ export async function whyNotMovable(ctx: Ctx, migrator: Pick<Migrator, 'destinat
     if (q.to !== undefined) {
       try {
         to = migrator.destination(p, q.to);
+        await requireCpuRuns(ctx, `process ${p.id} (running on ${p.node})`, p.node, to, 'a move would be refused before it stops');
       } catch (err) {
         reasons.push(toGodwitError(err).message);
       }

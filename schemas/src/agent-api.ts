@@ -10,6 +10,7 @@ import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
 import { ControlState } from './control.js';
 import { CarriedPlaces, CarryPlan } from './api-carry.js';
+import { CpuCheckRequest } from './cpu-features.js';
 
 /** Inodes of the pipes that are the program's stdin/stdout/stderr: CRIU names them pipe:[INODE]. */
 export const StreamInodes = Closed({ in: Type.Integer(), out: Type.Integer(), err: Type.Integer() });
@@ -277,6 +278,8 @@ export const AgentHello = Closed({
   url: Type.String({ maxLength: NAME_MAX }),
   features: NodeFeatures,
   platform: NodePlatform,
+  /** CRIU's record of this node's CPU (`criu cpuinfo dump`'s cpuinfo.img), which a destination checks before a program comes from here; absent when CRIU could not write it */
+  cpuinfo: Type.Optional(CpuCheckRequest.properties.cpuinfo),
   procs: Type.Array(AgentProc, { maxItems: LIST_MAX }),
 });
 export type AgentHello = Static<typeof AgentHello>;

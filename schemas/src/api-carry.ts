@@ -74,3 +74,15 @@ export const CarryCheckResult = Closed({
   conflicts: Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 4096 }),
 });
 export type CarryCheckResult = Static<typeof CarryCheckResult>;
+
+/**
+ * Sent to an agent as it comes online: the moves to it still in flight, whose stages of files sent
+ * ahead stay; those of other moves up to upTo (the last migration the orchestrator knew) go.
+ */
+export const StagePruneRequest = Closed({
+  keep: Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 4096 }),
+  upTo: Type.Integer({ minimum: 0 }),
+});
+export type StagePruneRequest = Static<typeof StagePruneRequest>;
+export const StagePruneResult = Closed({ removed: Type.Array(Type.Integer()) });
+export type StagePruneResult = Static<typeof StagePruneResult>;

@@ -20,3 +20,4 @@ export * from './env.js';
 export * from './tokens.js';
 export * from './size-in-words.js';
 export * from './api-lists.js';
+export * from './cpu-features.js';

@@ -4,7 +4,7 @@
  */
 import { type DumpResult, type FreezeReason, GodwitError, type Migration, toGodwitError } from '@godwit/schemas';
 import type { Ctx } from '../context.js';
-import { cpuEndOf, requireCpuFits } from '../cpu-compat.js';
+import { requireCpuRuns } from '../cpu-compat.js';
 import { type DumpRecord, type MigrationRow, type ProcessRow, toDumpRecord } from '../db/index.js';
 import { toMigration } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
@@ -109,13 +109,12 @@ export function createFreezer(
         nodes.require(to);
         if (!frozen) throw new GodwitError('GODWIT_ERR_INTERNAL', `process ${proc.id} is frozen, but no record says where its image is`);
         requireOnline({ proc: proc.id, to }, to, frozen.from_node);
-        const known = nodes.list();
-        requireCpuFits(`process ${proc.id} (frozen on ${frozen.from_node})`, cpuEndOf(known, frozen.from_node), cpuEndOf(known, to), 'it stays frozen, its image where it is');
       } catch (err) {
         return Promise.reject(err);
       }
       return lock.exclusive(proc.id, async () => {
         try {
+          await requireCpuRuns(ctx, `process ${proc.id} (frozen on ${frozen.from_node})`, frozen.from_node, to, 'nothing was changed');
           await requireCarryPlacesFree(ctx, frozen.from_node, to, rec.ownerAccount(frozen), toDumpRecord(frozen.dump!).carried ?? []);
         } catch (err) {
           const e = toGodwitError(err, 'GODWIT_ERR_MIGRATION_FAILED');

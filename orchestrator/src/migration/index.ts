@@ -10,7 +10,6 @@ import { waitUntil } from '../bus.js';
 import type { Ctx } from '../context.js';
 import type { MigrationRow, ProcessRow } from '../db/index.js';
 import type { OutputRelay } from '../output-relay.js';
-import { cpuEndOf, requireCpuFits } from '../cpu-compat.js';
 import { type Ends, checkNodes } from '../strategy.js';
 import { createEnds } from './failure.js';
 import { createFreezer } from './freeze.js';
@@ -63,8 +62,6 @@ export function createMigrations(ctx: Ctx): Migrations {
     if (nodes.list().find((n) => n.name === to)?.drained) {
       throw new GodwitError('GODWIT_ERR_NODE_DRAINED', `node ${to} is drained: nothing moves there until \`mosctl undrain ${to}\``, { node: to });
     }
-    const known = nodes.list();
-    requireCpuFits(`process ${proc.id} (running on ${proc.node})`, cpuEndOf(known, proc.node), cpuEndOf(known, to), 'the process was not stopped');
     return to;
   }
 

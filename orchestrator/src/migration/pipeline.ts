@@ -9,6 +9,7 @@ import type { Ctx } from '../context.js';
 import type { DumpRecord, MigrationRow } from '../db/index.js';
 import { recordHomePid } from '../home-pid.js';
 import { type Choice, type Ends, chooseStrategy } from '../strategy.js';
+import { requireCpuRuns } from '../cpu-compat.js';
 import { requireCarryPlacesFree } from './carry-check.js';
 import type { MigrationEnds, Restored } from './failure.js';
 import type { MigrationRecord } from './record.js';
@@ -88,7 +89,11 @@ export function createPipeline(ctx: Ctx, rec: MigrationRecord, ends: MigrationEn
     const { m } = mv;
     let choice: Choice;
     try {
-      const [program] = await Promise.all([ctx.agent(m.from_node).inspect(m.process_id), ownerAhead(m)]);
+      const [program] = await Promise.all([
+        ctx.agent(m.from_node).inspect(m.process_id),
+        ownerAhead(m),
+        requireCpuRuns(ctx, `process ${m.process_id} (running on ${m.from_node})`, m.from_node, m.to_node, 'the process was not stopped'),
+      ]);
       const carried = program.carry.files.filter((f) => f.fate === 'carried').map(({ path, kind, apparentBytes }) => ({ path, kind, bytes: apparentBytes }));
       await requireCarryPlacesFree(ctx, m.from_node, m.to_node, rec.ownerAccount(m), carried);
       choice = chooseStrategy(m.strategy as Strategy, endsOf(m.from_node, m.to_node), program);

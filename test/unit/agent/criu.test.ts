@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GodwitError } from '@godwit/schemas';
-import { dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs } from '../../../agent/src/criu-args.js';
+import { cpuinfoCheckArgs, dumpArgs, lazyDumpArgs, lazyPagesArgs, pageServerArgs, restoreArgs } from '../../../agent/src/criu-args.js';
 import { CriuError } from '../../../agent/src/criu-error.js';
 import { createCriu, requireGodwitCriu } from '../../../agent/src/criu.js';
 import { PATCH_DIR, criuUnfit, parseCriuVersion, patchesGitId, versionAtLeast } from '../../../agent/src/criu-version.js';
@@ -35,11 +35,11 @@ async function failure(p: Promise<unknown>): Promise<{ err: GodwitError; criu: C
 describe("the agent's CRIU command lines", () => {
   it('dumps with the options every image needs, to a page server left stopped, the control mount external', () => {
     expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: false, controlMounts: ['/run/godwit'], pageServer: at })).to.deep.equal([
-      'dump', '-t', '42', '-D', '/d', '-o', 'dump.log', '--file-locks', '--tcp-established', '--link-remap', '--network-lock', 'skip',
+      'dump', '-t', '42', '-D', '/d', '-o', 'dump.log', '--file-locks', '--tcp-established', '--link-remap', '--cpu-cap=fpu,ins', '--network-lock', 'skip',
       '--external', 'mnt[/run/godwit]:godwit-control', '--page-server', '--address', '10.74.0.2', '--port', '7790', '--leave-stopped',
     ]);
     expect(dumpArgs(42, '/d', 'dump.log', { lockNetwork: true, controlMounts: [] })).to.deep.equal([
-      'dump', '-t', '42', '-D', '/d', '-o', 'dump.log', '--file-locks', '--tcp-established', '--link-remap', '--network-lock', 'nftables',
+      'dump', '-t', '42', '-D', '/d', '-o', 'dump.log', '--file-locks', '--tcp-established', '--link-remap', '--cpu-cap=fpu,ins', '--network-lock', 'nftables',
     ]);
   });
 
@@ -90,6 +90,15 @@ describe("the agent's CRIU command lines", () => {
     );
     const restore = restoreArgs({ imagesDir: '/d', logName: 'r.log', pidfile: '/d/pid', inodes, localDirs: [{ point: '/tmp', dir: '/n1/local/tmp' }] });
     expect(restore.slice(-2)).to.deep.equal(['--external', 'mnt[godwit-local/tmp]:/n1/local/tmp']);
+  });
+
+  it("compares CPUs with CRIU's default --cpu-cap spelt out, joined by `=` (its argument is optional): the dump records the CPU, the restore checks it only where the images hold the record", () => {
+    expect(cpuinfoCheckArgs('/d')).to.deep.equal(['cpuinfo', 'check', '-D', '/d', '--cpu-cap=fpu,ins']);
+    expect(lazyDumpArgs(42, '/d', { at, lockNetwork: false, controlMounts: [] })).to.include('--cpu-cap=fpu,ins');
+    const restore = (cpuChecked?: boolean) => restoreArgs({ imagesDir: '/d', logName: 'r.log', pidfile: '/d/pid', inodes, ...(cpuChecked === undefined ? {} : { cpuChecked }) });
+    expect(restore(true).at(-1)).to.equal('--cpu-cap=fpu,ins');
+    expect(restore(false).join(' ')).not.to.include('--cpu-cap');
+    expect(restore().join(' ')).not.to.include('--cpu-cap');
   });
 });
 
@@ -198,6 +207,13 @@ describe("the agent's CRIU steps, on a fake CRIU", () => {
     expect(err.code).to.equal('GODWIT_ERR_CANNOT_RESTORE');
     expect(err.message).to.equal('CRIU could not restore process 7 on node2: File home/user/data.txt has bad size 10 (expect 20)');
     expect(err.details).to.include({ phase: 'restore', exitCode: 1 });
+  });
+
+  it("runs `criu cpuinfo check` on a record's directory: no reasons when it passes, CRIU's error text when it refuses", async () => {
+    expect(await criu.cpuinfoCheck(dir)).to.deep.equal([]);
+    expect(runs().at(-1)).to.deep.equal(['cpuinfo', 'check', '-D', dir, '--cpu-cap=fpu,ins']);
+    process.env.FAKE_CRIU_FAIL = 'cpuinfo-check';
+    expect(await criu.cpuinfoCheck(dir)).to.deep.equal(['cpu: CPU instruction capabilities do not match run time']);
   });
 
   it("reports the version and the kernel's features CRIU finds", async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { GodwitError, type Node, type NodePlatform } from '@godwit/schemas';
-import { cpuFits, cpuMismatch, missingCpuFeatures, requireCpuFits } from '../../../orchestrator/src/cpu-compat.js';
+import { cpuFits, cpuMismatch, missingCpuFeatures, requireCpuFits, requireCpuRuns } from '../../../orchestrator/src/cpu-compat.js';
 import { place } from '../../../orchestrator/src/placement.js';
 
 const platform = (cpuFeatures: string[]): NodePlatform => ({
@@ -66,5 +66,41 @@ describe('placement by CPU', () => {
 
   it('says why when no node fits', () => {
     expect(() => place([nodes[2]!], { home: 'node0', best: true, cpu })).to.throw(GodwitError, /no node's CPU fits: node2's CPU lacks avx2/);
+  });
+});
+
+describe("a move's check on its destination (requireCpuRuns)", () => {
+  const asked: { to: string; from: string; cpuinfo: string }[] = [];
+  const ctx = (record: string | undefined, answer: Error | undefined) => ({
+    nodes: {
+      cpuinfo: (name: string) => (name === 'node0' ? record : undefined),
+      list: () => [{ name: 'node0', platform: platform(FULL) }, { name: 'node2', platform: platform(FULL.filter((f) => f !== 'avx2')) }] as Node[],
+    },
+    agent: (to: string) => ({
+      cpuCheck: async (req: { from: string; cpuinfo: string }) => {
+        asked.push({ to, ...req });
+        if (answer) throw answer;
+      },
+    }),
+  }) as unknown as Parameters<typeof requireCpuRuns>[0];
+  beforeEach(() => asked.splice(0));
+
+  it("sends the source's CPU record to the destination, which says whether CRIU would restore it there", async () => {
+    await requireCpuRuns(ctx('UkVDT1JE', undefined), 'process 3 (running on node0)', 'node0', 'node1', 'the process was not stopped');
+    expect(asked).to.deep.equal([{ to: 'node1', from: 'node0', cpuinfo: 'UkVDT1JE' }]);
+  });
+
+  it("passes on the destination's refusal, saying what would happen and what was not done", async () => {
+    const refusal = new GodwitError('GODWIT_ERR_CPU_INCOMPATIBLE', "node2's CPU lacks avx2 that node0's CPU has: CRIU's `cpuinfo check` on node2 refuses node0's CPU: cpu: CPU instruction capabilities do not match run time", { missing: ['avx2'] });
+    const err = await requireCpuRuns(ctx('UkVDT1JE', refusal), 'process 3 (running on node0)', 'node0', 'node2', 'the process was not stopped').then(() => undefined, (e: unknown) => e as GodwitError);
+    expect(err?.code).to.equal('GODWIT_ERR_CPU_INCOMPATIBLE');
+    expect(err?.message).to.equal(`process 3 (running on node0) would die of SIGILL on node2: ${refusal.message}; the process was not stopped`);
+    expect(err?.details).to.deep.include({ node: 'node2', from: 'node0', missing: ['avx2'] });
+  });
+
+  it('compares the names where the source sent no record, and asks nothing of the destination', async () => {
+    const err = await requireCpuRuns(ctx(undefined, undefined), 'process 3 (running on node0)', 'node0', 'node2', 'the process was not stopped').then(() => undefined, (e: unknown) => e as GodwitError);
+    expect(err?.message).to.match(/^node2's CPU lacks avx2 that node0's CPU has/);
+    expect(asked).to.deep.equal([]);
   });
 });

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
-  CarryCheckRequest,
+  CarryCheckRequest, CpuCheckRequest, StagePruneRequest, type StagePruneResult,
   type CarryCheckResult,
   AccountName,
   DumpRequest,
@@ -92,6 +92,12 @@ export const fakeMoveRoutes: FastifyPluginAsyncTypebox<{ state: FakeState }> = a
 
   // the fake's programs use no node-local files: every place is free
   app.post('/v1/carry-check', { schema: { body: CarryCheckRequest } }, async (): Promise<CarryCheckResult> => ({ conflicts: [] }));
+
+  // the fake's hello sends no CPU record, so the orchestrator compares names and never asks this
+  app.post('/v1/cpu-check', { schema: { body: CpuCheckRequest } }, async (_req, reply) => reply.status(204).send());
+
+  // the fake stages nothing ahead: no stage to remove
+  app.post('/v1/carry-staging/prune', { schema: { body: StagePruneRequest } }, async (): Promise<StagePruneResult> => ({ removed: [] }));
 
   // the fake's programs use no node-local files: nothing is sent ahead
   app.post('/v1/procs/:id/carry-ahead', { schema: { params: Id, body: SendRequest } }, async (): Promise<SendResult> => ({ bytes: 0, ms: 0 }));

@@ -17,6 +17,7 @@ export function migrationsQueries(prep: Prepare) {
     unfinishedMigrations: prep<[], MigrationRow>(
       `SELECT * FROM migrations WHERE state NOT IN ('done', 'failed', 'frozen') ORDER BY id`,
     ),
+    lastMigrationId: prep<[], { id: number | null }>('SELECT MAX(id) AS id FROM migrations'),
     frozenMigration: prep<[number], MigrationRow>(
       `SELECT * FROM migrations WHERE process_id = ? AND state = 'frozen' ORDER BY id DESC LIMIT 1`,
     ),
