@@ -92,6 +92,29 @@ describe('paged and filtered lists, and the event watch stream', function () {
     expect(refused.json.message).to.contain("another user's");
   });
 
+  it('gives a list asked again as it is now: each change at once, each user their own rows', async () => {
+    const { db } = c.app.godwit.ctx;
+    const url = '/v1/processes?state=running&limit=100';
+    const list = async (user: User) => {
+      const res = await c.req(user, 'GET', url);
+      expect(res.status, res.body).to.equal(200);
+      return res.json as { id: number; state: string; memBytes: number | null }[];
+    };
+    const first = await list('alice');
+    expect(first.map((p) => p.id)).to.deep.equal(ids.alice);
+    expect(await list('alice'), 'asked again, unchanged').to.deep.equal(first);
+    // the same request from another user: their own rows, not the page just given
+    expect((await list('bob')).map((p) => p.id)).to.deep.equal(ids.bob);
+    sql(`UPDATE processes SET state = 'exited', ended_at = 1 WHERE id = ?`, ids.alice[0]);
+    expect((await list('alice')).map((p) => p.id), 'a process that ended leaves at once').to.deep.equal(ids.alice.slice(1));
+    // a node's load report alone (no process row changes) gives the resident memory it says
+    const a1 = db.q.processById.get(ids.alice[1]!)!;
+    const load = { at: Date.now(), cpuCapacity: 1, cpuUsed: 0, memTotalBytes: 1 << 30, memFreeBytes: 1 << 29, running: 1, procs: [{ id: a1.id, epoch: a1.epoch, cpuSeconds: 0, cpuRate: 0, cpuDemand: 0, ioBytesPerS: 0, rssBytes: 123_456_789 }] };
+    db.q.setNodeLoad.run({ name: a1.node, at: Date.now(), load: JSON.stringify(load) });
+    expect((await list('alice')).find((p) => p.id === a1.id)?.memBytes, 'memBytes of the latest report').to.equal(123_456_789);
+    expect((await list('bob')).map((p) => p.id)).to.deep.equal(ids.bob);
+  });
+
   it('pages and filters migrations: state, node (from or to), since, owner; only the caller’s', async () => {
     const insert = (processId: number, from: string, to: string, state: string, startedAt: number) =>
       Number(
