@@ -5,20 +5,26 @@
  * stream (GET /v1/events?follow=true) delivers an event, with WATCHERS streams open.
  *
  * The orchestrator runs alone in a child process (node orchestrator/dist/main.js), so the load
- * generator does not share its event loop; its nodes' agents are absent (no real program runs:
- * the rows are recorded ones), which the lists do not need. The delivery delay is measured in one
- * process: events recorded through the orchestrator's own database handle, timed until each
- * watcher over loopback HTTP has parsed it.
+ * generator does not share its event loop. No real program runs: the rows are recorded ones, and
+ * each node's last load report (recorded too) gives every live process its resident memory, as the
+ * list shows it. The nodes' agents are stand-ins that take connections and answer nothing: the
+ * output relay's 1,000 pullers then wait on open streams as they do for quiet programs (against
+ * a closed port they retried 500 times a second, 0.3 core, and that was most of what a request
+ * seemed to cost). The orchestrator's CPU while idle is measured before the load and shown. The
+ * delivery delay is measured in one process: events recorded through the orchestrator's own
+ * database handle, timed until each watcher over loopback HTTP has parsed it.
  *
  *   npm run bench:api -- [--recorded 10000] [--live 1000] [--seconds 10] [--clients 32] [--watchers 16] [--events 500]
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import type { NodeLoad, ProcLoad } from '@godwit/schemas';
 import { buildApp } from '../orchestrator/src/app.js';
 import { loadConfig } from '../orchestrator/src/config.js';
 import { openDb } from '../orchestrator/src/db/index.js';
@@ -48,7 +54,28 @@ const NODES = ['node0', 'node1', 'node2'];
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const ms = (x: number) => x.toFixed(1);
 
-function writeConfig(dir: string): string {
+/** listening stand-ins for the nodes' agents: they take every connection and answer nothing */
+async function silentAgents(): Promise<{ ports: number[]; close: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const servers = await Promise.all(NODES.map(async () => {
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return server;
+  }));
+  return {
+    ports: servers.map((s) => (s.address() as net.AddressInfo).port),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      for (const s of servers) s.close();
+    },
+  };
+}
+
+function writeConfig(dir: string, agentPorts: number[]): string {
   const file = join(dir, 'orchestrator.json');
   writeFileSync(file, JSON.stringify({
     listen: { host: '127.0.0.1', port: PORT },
@@ -60,15 +87,16 @@ function writeConfig(dir: string): string {
     limits: { requestsPerMinute: 100_000_000 },
     // no agent ever connects: the nodes must not be taken for lost while the bench runs
     nodeLostMs: 24 * 3600_000,
-    nodes: NODES.map((name, i) => ({ name, url: `http://127.0.0.1:${9 + i}`, token: `${name}-token-0123456789` })),
+    nodes: NODES.map((name, i) => ({ name, url: `http://127.0.0.1:${agentPorts[i]}`, token: `${name}-token-0123456789` })),
   }));
   return file;
 }
 
-/** RECORDED processes of user bench, LIVE of them running, spread over the nodes, each with a start event */
-function record(dataDir: string): void {
+/** RECORDED processes of user bench, LIVE of them running, spread over the nodes, each with a start event; each node's load report listing its live ones */
+function record(dataDir: string, agentPorts: number[]): void {
   const db = openDb(dataDir);
   const now = Date.now();
+  const procs = new Map(NODES.map((n) => [n, [] as ProcLoad[]]));
   db.tx(() => {
     for (let i = 0; i < RECORDED; i++) {
       const node = NODES[i % NODES.length]!;
@@ -79,8 +107,14 @@ function record(dataDir: string): void {
       db.q.setLaunched.run({ id, pid: 1000 + i });
       // the live ones spread through the ids, as on a cluster that has run a while
       if (i % Math.max(1, Math.round(RECORDED / LIVE)) !== 0) db.q.endProcess.run({ id, state: 'exited', exit_code: 0, exit_signal: null, died_oom: 0, died_reason: null, ended_at: now });
+      else procs.get(node)!.push({ id, epoch: 0, cpuSeconds: 0.01, cpuRate: 0, cpuDemand: 0, ioBytesPerS: 0, rssBytes: 1_536_000 + i });
       db.event({ processId: id, node, kind: 'started', message: `process ${id} started on ${node}` });
     }
+    NODES.forEach((name, i) => {
+      db.q.upsertConfiguredNode.run({ name, url: `http://127.0.0.1:${agentPorts[i]}` });
+      const load: NodeLoad = { at: now, cpuCapacity: 2, cpuUsed: 0, memTotalBytes: 8 << 30, memFreeBytes: 4 << 30, running: procs.get(name)!.length, procs: procs.get(name)! };
+      db.q.setNodeLoad.run({ name, at: now, load: JSON.stringify(load) });
+    });
   });
   db.close();
 }
@@ -139,10 +173,18 @@ async function load(path: string, server: number): Promise<{ perSecond: number; 
   return { perSecond: latencies.length / SECONDS, p50: pct(latencies, 50), p99: pct(latencies, 99), bytes: first.bytes, rows: (JSON.parse(body) as unknown[]).length, cpuPerRequest };
 }
 
+/** the orchestrator's CPU while no request comes, ms a second */
+let idleCpuMsPerS = 0;
+
 async function measureLists(config: string): Promise<string[][]> {
   const child = spawn(process.execPath, [join(REPO, 'orchestrator', 'dist', 'main.js'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await deadline('the orchestrator to answer', async () => ((await get('/v1/whoami').catch(() => undefined))?.status === 200 ? true : undefined), 60_000, 100);
+    // the start's reconciliation and the pullers' first connections done
+    await new Promise((r) => setTimeout(r, 2000));
+    const idle0 = cpuMs(child.pid!);
+    await new Promise((r) => setTimeout(r, 3000));
+    idleCpuMsPerS = (cpuMs(child.pid!) - idle0) / 3;
     const rows: string[][] = [];
     for (const [label, path] of [
       ['paged, filtered', '/v1/processes?state=running&limit=100'],
@@ -212,18 +254,23 @@ async function measureDelivery(config: string): Promise<string[]> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'godwit-bench-api-'));
+const agents = await silentAgents();
 try {
-  const config = writeConfig(dir);
+  const config = writeConfig(dir, agents.ports);
   const t0 = performance.now();
-  record(join(dir, 'data'));
+  record(join(dir, 'data'), agents.ports);
   console.error(`recorded ${RECORDED} processes (${LIVE} running) in ${Math.round(performance.now() - t0)} ms; load ${loadavg()[0]!.toFixed(1)}`);
   const lists = await measureLists(config);
   const delivery = await measureDelivery(config);
-  console.log(`\nGET /v1/processes with ${RECORDED} recorded processes (${LIVE} of them running, no program behind them), ${CLIENTS} clients for ${SECONDS} s each; load ${loadavg()[0]!.toFixed(1)}\n`);
+  console.log(
+    `\nGET /v1/processes with ${RECORDED} recorded processes (${LIVE} of them running, no program behind them), ${CLIENTS} clients for ${SECONDS} s each; ` +
+      `orchestrator idle: ${idleCpuMsPerS.toFixed(0)} ms CPU/s; load ${loadavg()[0]!.toFixed(1)}\n`,
+  );
   console.log(markdownTable(['request', 'list', 'rows', 'KiB', 'requests/s', 'p50 ms', 'p99 ms', 'server CPU ms/request', 'requests/s per core'], lists));
   console.log(`\nwatch stream (GET /v1/events?follow=true): delivery delay, an event recorded every 5 ms\n`);
   console.log(markdownTable(['watchers', 'events', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], [delivery]));
 } finally {
+  agents.close();
   rmSync(dir, { recursive: true, force: true });
 }
 // the in-process orchestrator's timers may outlive its close by a tick

@@ -107,7 +107,8 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
         summary:
           "what happened, to one's processes (an admin's: to everything, or ?owner=USER's): without limit, cursor, after or since the last 1000; " +
           `else by id from there, paged with limit, the next page's cursor in the ${NEXT_CURSOR_HEADER} header. ` +
-          'follow=true: a watch stream of server-sent events (text/event-stream, each with its event id) from `after`, the Last-Event-ID header, or now',
+          'follow=true: a watch stream of server-sent events (text/event-stream, each with its event id) from `after`, the Last-Event-ID header, or now; ' +
+          'where events after the last sent were pruned first, a `gap` event (EventGap, no id) says which and the first the stream can give',
         querystring: EventListQuery,
         headers: Type.Object({ 'last-event-id': Type.Optional(Digits) }),
         response: { 200: Type.Array(Event, { headers: NEXT_CURSOR_DOC }), ...errors },
@@ -123,8 +124,9 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ ctx: Ctx; migrator: Migr
       const resumeAt = q.after ?? (req.headers['last-event-id'] !== undefined ? Number(req.headers['last-event-id']) : undefined);
       if (q.follow) {
         // from now, unless told where to resume or from when
-        const from = resumeAt ?? filter.afterId ?? (q.since !== undefined ? 0 : (db.q.lastEventId.get()?.id ?? 0));
-        return followEvents(ctx, reply, { ...filter, limit: undefined }, from);
+        const fromTime = resumeAt === undefined && filter.afterId === undefined && q.since !== undefined;
+        const from = resumeAt ?? filter.afterId ?? (fromTime ? 0 : (db.q.lastEventId.get()?.id ?? 0));
+        return followEvents(ctx, reply, { ...filter, limit: undefined }, from, !fromTime);
       }
       if (resumeAt !== undefined) filter.afterId = Math.max(resumeAt, filter.afterId ?? 0);
       const ascending = filter.afterId !== undefined || q.since !== undefined || q.limit !== undefined;

@@ -34,6 +34,7 @@ import type { OutputFollowers } from './output-followers.js';
 import type { OutputRelay } from './output-relay.js';
 import { requireProcessRoom } from './limits.js';
 import { cutPage, pageFilter } from './pages.js';
+import { createPageCache, pageOf, sendPage } from './page-cache.js';
 import { place } from './placement.js';
 import { launchFailed, processLaunched } from './process-life.js';
 import { cpuEndOf } from './cpu-compat.js';
@@ -64,6 +65,7 @@ export function findProcess(ctx: Ctx, user: User, id: string): ProcessRow {
 
 export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async (app, { ctx, migrator, relay, files, followers }) => {
   const { db, nodes } = ctx;
+  const pages = createPageCache(db.changes);
 
   /** each running process's resident memory, from the last report of the node it runs on */
   function residentMemory(): (r: ProcessRow) => number | null {
@@ -136,10 +138,13 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       },
     },
     async (req, reply) => {
-      const { rows, next } = cutPage('processes', db.q.processesPage(pageFilter('processes', req.user, req.query, req.query.all === true)), req.query.limit);
-      if (next) void reply.header(NEXT_CURSOR_HEADER, next);
-      const mem = residentMemory();
-      return rows.map((r) => ({ ...toProcess(r), memBytes: mem(r) }));
+      const filter = pageFilter('processes', req.user, req.query, req.query.all === true);
+      const page = pages.get(`processes ${JSON.stringify(filter)}`, () => {
+        const { rows, next } = cutPage('processes', db.q.processesPage(filter), req.query.limit);
+        const mem = residentMemory();
+        return pageOf(reply, rows.map((r) => ({ ...toProcess(r), memBytes: mem(r) })), next);
+      });
+      return sendPage(reply, page);
     },
   );
 
@@ -155,9 +160,12 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       },
     },
     async (req, reply) => {
-      const { rows, next } = cutPage('migrations', db.q.migrationsPage(pageFilter('migrations', req.user, req.query, true)), req.query.limit);
-      if (next) void reply.header(NEXT_CURSOR_HEADER, next);
-      return rows.map(toMigration);
+      const filter = pageFilter('migrations', req.user, req.query, true);
+      const page = pages.get(`migrations ${JSON.stringify(filter)}`, () => {
+        const { rows, next } = cutPage('migrations', db.q.migrationsPage(filter), req.query.limit);
+        return pageOf(reply, rows.map(toMigration), next);
+      });
+      return sendPage(reply, page);
     },
   );
 

@@ -118,6 +118,14 @@ export const Event = Closed({
 });
 export type Event = Static<typeof Event>;
 
+/** a watch stream's `gap` event: events after `after` were pruned before it could send them */
+export const EventGap = Closed({
+  after: Type.Integer({ description: 'the last event id the stream had sent, or resumed from' }),
+  firstKept: Type.Integer({ description: 'the first event id the stream can give: those between were pruned' }),
+  message: Type.String(),
+});
+export type EventGap = Static<typeof EventGap>;
+
 /** a number in a path or query: an id, an epoch */
 export const Digits = Type.String({ pattern: '^[0-9]+$', maxLength: ID_DIGITS_MAX });
 

@@ -46,6 +46,13 @@ export interface Db {
   tx<T>(fn: () => T): T;
   /** records an event; the watch streams hear of it at once (openDb's onEvent) */
   event(e: { processId?: number | null; node?: string | null; kind: string; message: string }): void;
+  /**
+   * how many rows have been inserted, updated or deleted through this handle since it opened
+   * (SQLite's total_changes()): what was read is still true while it stays the same, since the
+   * orchestrator is the database's only writer and the schema has no triggers nor cascades,
+   * whose changes it would not count
+   */
+  changes(): number;
   close(): void;
 }
 
@@ -72,6 +79,7 @@ export function openDb(dataDir: string, onEvent: (id: number) => void = () => {}
   raw.exec(SCHEMA);
   migrateSchema(raw);
   const q = prepareAll(raw);
+  const totalChanges = raw.prepare('SELECT total_changes()').pluck();
   return {
     raw,
     q,
@@ -86,6 +94,7 @@ export function openDb(dataDir: string, onEvent: (id: number) => void = () => {}
       });
       onEvent(Number(lastInsertRowid));
     },
+    changes: () => totalChanges.get() as number,
     close: () => raw.close(),
   };
 }

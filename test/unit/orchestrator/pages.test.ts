@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { expect } from 'chai';
-import { NEXT_CURSOR_HEADER } from '@godwit/schemas';
+import { type EventGap, NEXT_CURSOR_HEADER } from '@godwit/schemas';
+import { pruneEvents } from '../../../orchestrator/src/event-pruning.js';
 import { type Cluster, startCluster, TOKENS, waitFor } from './harness.js';
 
 const RUN = { argv: ['/bin/prog', 'x'], cwd: '/tmp' };
@@ -90,6 +91,29 @@ describe('paged and filtered lists, and the event watch stream', function () {
     expect(refused.status).to.equal(403);
     expect(refused.json).to.include({ code: 'GODWIT_ERR_FORBIDDEN', statusCode: 403 });
     expect(refused.json.message).to.contain("another user's");
+  });
+
+  it('gives a list asked again as it is now: each change at once, each user their own rows', async () => {
+    const { db } = c.app.godwit.ctx;
+    const url = '/v1/processes?state=running&limit=100';
+    const list = async (user: User) => {
+      const res = await c.req(user, 'GET', url);
+      expect(res.status, res.body).to.equal(200);
+      return res.json as { id: number; state: string; memBytes: number | null }[];
+    };
+    const first = await list('alice');
+    expect(first.map((p) => p.id)).to.deep.equal(ids.alice);
+    expect(await list('alice'), 'asked again, unchanged').to.deep.equal(first);
+    // the same request from another user: their own rows, not the page just given
+    expect((await list('bob')).map((p) => p.id)).to.deep.equal(ids.bob);
+    sql(`UPDATE processes SET state = 'exited', ended_at = 1 WHERE id = ?`, ids.alice[0]);
+    expect((await list('alice')).map((p) => p.id), 'a process that ended leaves at once').to.deep.equal(ids.alice.slice(1));
+    // a node's load report alone (no process row changes) gives the resident memory it says
+    const a1 = db.q.processById.get(ids.alice[1]!)!;
+    const load = { at: Date.now(), cpuCapacity: 1, cpuUsed: 0, memTotalBytes: 1 << 30, memFreeBytes: 1 << 29, running: 1, procs: [{ id: a1.id, epoch: a1.epoch, cpuSeconds: 0, cpuRate: 0, cpuDemand: 0, ioBytesPerS: 0, rssBytes: 123_456_789 }] };
+    db.q.setNodeLoad.run({ name: a1.node, at: Date.now(), load: JSON.stringify(load) });
+    expect((await list('alice')).find((p) => p.id === a1.id)?.memBytes, 'memBytes of the latest report').to.equal(123_456_789);
+    expect((await list('bob')).map((p) => p.id)).to.deep.equal(ids.bob);
   });
 
   it('pages and filters migrations: state, node (from or to), since, owner; only the caller’s', async () => {
@@ -185,6 +209,8 @@ describe('paged and filtered lists, and the event watch stream', function () {
   function follow(user: User, query: string, lastEventId?: number) {
     const got: { id: number; processId: number | null; message: string }[] = [];
     const ids: number[] = [];
+    /** `gap` events, and how many events had come before each */
+    const gaps: { gap: EventGap; after: number }[] = [];
     let status = 0;
     let contentType = '';
     const req = http.get(`${c.url}/v1/events?follow=true${query}`, {
@@ -203,7 +229,8 @@ describe('paged and filtered lists, and the event watch stream', function () {
           pending = pending.slice(end + 2);
           const id = /^id: (\d+)$/m.exec(block);
           const data = /^data: (.*)$/m.exec(block);
-          if (id && data) {
+          if (/^event: gap$/m.test(block) && data) gaps.push({ gap: JSON.parse(data[1]!), after: got.length });
+          else if (id && data) {
             ids.push(Number(id[1]));
             got.push(JSON.parse(data[1]!));
           }
@@ -211,7 +238,7 @@ describe('paged and filtered lists, and the event watch stream', function () {
       });
     });
     req.on('error', () => {});
-    return { got, ids, status: () => status, contentType: () => contentType, leave: () => req.destroy() };
+    return { got, ids, gaps, status: () => status, contentType: () => contentType, leave: () => req.destroy() };
   }
 
   it('streams events as they happen to a watcher, only its own, resuming from Last-Event-ID without a gap or a duplicate', async () => {
@@ -244,6 +271,35 @@ describe('paged and filtered lists, and the event watch stream', function () {
     for (const s of [back, again, bob]) s.leave();
     const none = await c.app.inject({ method: 'GET', url: '/v1/events?follow=true' });
     expect(none.statusCode, 'no token').to.equal(401);
+  });
+
+  it('tells a watcher resuming after pruned events of the gap, naming the first it can give; nothing for a start by time', async () => {
+    const { db } = c.app.godwit.ctx;
+    const a0 = ids.alice[0]!;
+    const mark = (i: number) => db.event({ processId: a0, node: 'node0', kind: 'test-mark', message: `mark ${i}` });
+    const alice = follow('alice', '&kind=test-mark');
+    await waitFor(() => alice.status(), 'the stream answered');
+    for (let i = 0; i < 3; i++) mark(i);
+    await waitFor(() => alice.got.length >= 3, 'alice sees 3 marks', 5000, () => alice.got);
+    alice.leave();
+    expect(alice.gaps, 'no gap while nothing was pruned').to.deep.equal([]);
+    for (let i = 3; i < 6; i++) mark(i);
+    // only the newest event is kept: marks 3 and 4 go unread
+    expect(pruneEvents(db, { eventsKeepDays: 365, eventsKeepCount: 1 }, Date.now())).to.be.greaterThan(2);
+    const kept = db.q.lastEventId.get()!.id!;
+    const lastRead = alice.ids[2]!;
+    const back = follow('alice', '&kind=test-mark', lastRead);
+    await waitFor(() => back.got.length >= 1, 'the kept mark after resuming', 5000, () => ({ got: back.got, gaps: back.gaps }));
+    mark(6);
+    await waitFor(() => back.got.length >= 2, 'a new mark', 5000, () => back.got);
+    expect(back.gaps.map((g) => ({ after: g.after, from: g.gap.after, firstKept: g.gap.firstKept }))).to.deep.equal([{ after: 0, from: lastRead, firstKept: kept }]);
+    expect(back.gaps[0]!.gap.message).to.contain(`events ${lastRead + 1} to ${kept - 1} were pruned`).and.contain(`goes on from event ${kept}`);
+    expect(back.got.map((e) => e.message), 'then on without a second notice').to.deep.equal(['mark 5', 'mark 6']);
+    // a stream from a time asked for no id: what was pruned before it is no gap of its own
+    const byTime = follow('alice', '&kind=test-mark&since=0');
+    await waitFor(() => byTime.got.length >= 2, 'the kept marks from a time', 5000, () => byTime.got);
+    expect(byTime.gaps).to.deep.equal([]);
+    for (const s of [back, byTime]) s.leave();
   });
 
   it('documents the lists’ filters and paging header in OpenAPI', async () => {

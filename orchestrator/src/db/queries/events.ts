@@ -9,6 +9,10 @@ export function eventsQueries(prep: Prepare) {
     ),
     /** where a watch stream that names no start begins */
     lastEventId: prep<[], { id: number | null }>('SELECT MAX(id) AS id FROM events'),
+    /** the oldest event kept, or when none is the next to be recorded: ids below it that were given have been pruned */
+    firstKeptEventId: prep<[], { id: number }>(
+      `SELECT COALESCE((SELECT MIN(id) FROM events), (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1) AS id`,
+    ),
     /** removes events before a time (ms) or older than the newest `keep` */
     pruneEvents: prep<{ before: number; keep: number }>(
       `DELETE FROM events WHERE at < @before
