@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,27 +36,15 @@ static void exited(struct ending *e, int status)
 	e->exited_at = now_ms();
 }
 
-/* DIR/taken.EPOCH or DIR/closed.EPOCH written anew: read again */
+/* DIR/taken.EPOCH or DIR/closed.EPOCH written anew (the agent woke the keeper): read both again */
 static void read_dir_changes(struct relay *r, int *closed)
 {
-	char taken_name[64], closed_name[64];
-	snprintf(taken_name, sizeof(taken_name), "taken.%s", r->epoch);
-	snprintf(closed_name, sizeof(closed_name), "closed.%s", r->epoch);
-	/* names end the events; a buffer of whole events, aligned as they are */
-	static char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t len;
-	while ((len = read(r->watch, evbuf, sizeof(evbuf))) > 0) {
-		for (char *at = evbuf; at < evbuf + len;) {
-			struct inotify_event *ie = (struct inotify_event *)at;
-			if (ie->len && strcmp(ie->name, taken_name) == 0) {
-				r->taken = read_taken(r->dir, r->epoch);
-				output_taken(r->taken);
-			} else if (ie->len && strcmp(ie->name, closed_name) == 0) {
-				*closed = read_closed(r->dir, r->epoch);
-			}
-			at += sizeof(struct inotify_event) + ie->len;
-		}
-	}
+	char drain[256];
+	while (read(r->wake, drain, sizeof(drain)) > 0)
+		;
+	r->taken = read_taken(r->dir, r->epoch);
+	output_taken(r->taken);
+	*closed = read_closed(r->dir, r->epoch);
 }
 
 /* reaps the keeper's children: -1 when CRIU failed (reported), else 0 */
@@ -116,11 +103,11 @@ int relay(struct relay *r)
 		/* the spool is full: the program's writes wait, as on a full pipe, until more is taken */
 		int room = e.have_exit || r->spool_limit <= 0 || output_written() - r->taken < r->spool_limit;
 		struct pollfd p[6];
-		int np = 0, i_sfd, i_watch, i_stream[2] = { -1, -1 };
+		int np = 0, i_sfd, i_wake, i_stream[2] = { -1, -1 };
 		p[np] = (struct pollfd){ r->sfd, POLLIN, 0 };
 		i_sfd = np++;
-		p[np] = (struct pollfd){ r->watch, POLLIN, 0 };
-		i_watch = np++;
+		p[np] = (struct pollfd){ r->wake, POLLIN, 0 };
+		i_wake = np++;
 		for (int k = 0; k < 2; k++)
 			if (is_open[k] && room) {
 				p[np] = (struct pollfd){ rfd[k], POLLIN, 0 };
@@ -133,7 +120,7 @@ int relay(struct relay *r)
 				continue;
 			die("poll");
 		}
-		if (p[i_watch].revents & POLLIN)
+		if (p[i_wake].revents & POLLIN)
 			read_dir_changes(r, &closed);
 		if ((p[i_sfd].revents & POLLIN) && reap(r, &e) < 0) {
 			run_cgroup_remove();

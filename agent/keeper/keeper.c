@@ -42,7 +42,10 @@
  * Input the program had not read when it ended (for instance dumped by CRIU) is saved to
  * DIR/unread.EPOCH before the exited event.
  *
- * Flow (the agent writes these files whole, by rename, and the keeper watches DIR for them):
+ * Flow (the agent writes these files whole, by rename, then writes a byte to the FIFO
+ * DIR/wake.EPOCH, which the keeper holds open as it does DIR/stdin, and reads both files again
+ * when woken; a FIFO, not inotify, whose instances the kernel counts per user, 128 by default,
+ * shared by every keeper of a machine, since they all start as root):
  * DIR/taken.EPOCH holds the offset of the epoch's output up to which the orchestrator has stored
  * it for good. GODWIT_KEEPER_SPOOL (bytes) bounds what lies beyond it: at the bound the keeper
  * stops reading the program's output pipes, so the program's writes block as on a full pipe,
@@ -69,7 +72,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -200,13 +202,14 @@ int main(int argc, char **argv)
 	 */
 	open_output(dir, epoch, r.spool_limit);
 	unsetenv("GODWIT_KEEPER_SPOOL");
-	/* watched before anything is read from it, so that no rename between goes unseen */
-	r.watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (r.watch < 0 || inotify_add_watch(r.watch, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
-		die("watching %s", dir);
+	char path[4096];
+	/* held before anything is read, so that no change between goes unheard */
+	snprintf(path, sizeof(path), "%s/wake.%s", dir, epoch);
+	r.wake = open_held_fifo(path);
+	if (r.wake < 0)
+		die("opening %s, which must be a FIFO", path);
 	r.taken = read_taken(dir, epoch);
 	output_taken(r.taken);
-	char path[4096];
 	snprintf(path, sizeof(path), "%s/stdin", dir);
 	r.fifo = open_held_fifo(path);
 	if (r.fifo < 0)

@@ -72,8 +72,8 @@ struct relay {
 	/* restore: where CRIU writes the restored root's PID */
 	const char *pidfile;
 	struct program_pipes pipes;
-	/* SIGCHLD, DIR watched for taken and closed, DIR/stdin */
-	int sfd, watch, fifo;
+	/* SIGCHLD, DIR/wake.EPOCH (taken or closed written anew), DIR/stdin */
+	int sfd, wake, fifo;
 	/* GODWIT_KEEPER_SPOOL, and how far DIR/taken.EPOCH says the output is stored */
 	long long spool_limit, taken;
 	/* the program's root once known, CRIU while it restores, where CRIU says why it could not */

@@ -4,13 +4,13 @@
  * Keepers are detached: they outlive an agent restart, and the agent reads their state from disk.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OutputStream, StreamInodes } from '@godwit/schemas';
 import type { InheritedFile } from './criu.js';
 import type { CriuProcess } from './criu-process.js';
 import { waitFor } from './wait.js';
-import { passingOver } from './expected-errors.js';
+import { passOver, passingOver } from './expected-errors.js';
 import { readJsonLines } from './json-lines.js';
 
 export type KeeperEvent =
@@ -71,13 +71,41 @@ export function closedPath(dir: string, epoch: number): string {
   return join(dir, `closed.${epoch}`);
 }
 
+export function wakePath(dir: string, epoch: number): string {
+  return join(dir, `wake.${epoch}`);
+}
+
+/**
+ * Has the epoch's keeper read taken and closed again: a byte into the FIFO it holds. A keeper
+ * gone (no reader: ENXIO), not begun or of an older build (no FIFO: ENOENT), or with pokes
+ * still unread (EAGAIN) needs none.
+ */
+function wakeKeeper(dir: string, epoch: number): void {
+  let fd: number;
+  try {
+    fd = openSync(wakePath(dir, epoch), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    passOver(err, ['ENXIO', 'ENOENT']);
+    return;
+  }
+  try {
+    writeSync(fd, '.');
+  } catch (err) {
+    passOver(err, ['EAGAIN']);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function writeTaken(dir: string, epoch: number, offset: number): void {
   writeWhole(takenPath(dir, epoch), String(offset));
+  wakeKeeper(dir, epoch);
 }
 
 /** the keeper's names for the streams: "out", "err" */
 export function writeClosed(dir: string, epoch: number, streams: readonly OutputStream[]): void {
   writeWhole(closedPath(dir, epoch), streams.map((s) => (s === 'stdout' ? 'out' : 'err')).join(' '));
+  wakeKeeper(dir, epoch);
 }
 
 export function readEvents(dir: string, epoch: number): KeeperEvent[] {

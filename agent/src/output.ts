@@ -11,11 +11,12 @@ import { passOver } from './expected-errors.js';
 import { outputSegmentPath, outputSegments } from './keeper.js';
 
 /**
- * The segments are read again when inotify says one changed or began, or after this long anyway:
- * reading them on a short timer instead would cost the agent CPU for every program, silent or
- * not, taken from the programs.
+ * The segments are read again when inotify says one changed or began, or after this long anyway
+ * (an event lost when the kernel's queue overflowed). Each idle stream's look costs the agent a
+ * read and a failed open: once a second, 46 of 163 CPU-seconds of an agent with 67 idle sleepers
+ * went to them (bench:many); a short timer would take that CPU from the programs.
  */
-const FALLBACK_MS = 1000;
+const FALLBACK_MS = 10_000;
 
 export interface EpochStream {
   /** the program's directory, where its keeper writes */

@@ -174,8 +174,13 @@ export function cannotMoveLazily(rootPid: number): string[] {
 
 /** Resident memory of the whole tree, in bytes. */
 export function residentBytes(rootPid: number): number {
+  return pidsResidentBytes(treePids(rootPid));
+}
+
+/** the resident memory of these processes together (those gone count none) */
+export function pidsResidentBytes(pids: readonly number[]): number {
   let kib = 0;
-  for (const pid of treePids(rootPid)) {
+  for (const pid of pids) {
     try {
       kib += Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch (err) {

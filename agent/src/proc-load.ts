@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AgentProc, ProcLoad } from '@godwit/schemas';
-import { residentBytes, treePids } from './preflight.js';
+import { pidsResidentBytes, treePids } from './preflight.js';
 import { GONE, passOver } from './expected-errors.js';
 
 /** USER_HZ: /proc/PID/stat counts CPU time in these */
@@ -108,7 +108,7 @@ export function createProcMeter() {
         cpuRate: Math.round(cpuRate * 100) / 100,
         cpuDemand: Math.round((cpuRate + waitRate) * 100) / 100,
         ioBytesPerS: Math.round((io - since.io) / seconds),
-        rssBytes: residentBytes(p.rootPid),
+        rssBytes: pidsResidentBytes(pids),
       };
     });
     for (const key of last.keys()) if (!seen.has(key)) last.delete(key);

@@ -6,11 +6,12 @@
  *   dumped.K     epoch K ended in a dump, not an exit
  *   stopped.K    epoch K was dumped with its pages sent away, and is held stopped
  *   taken.K      how far the orchestrator stored out.K   closed.K  streams with no reader (keeper.ts)
+ *   wake.K       FIFO: a byte tells epoch K's keeper that taken.K or closed.K changed
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentProc, StreamInodes } from '@godwit/schemas';
-import { closedPath, outputSegmentPath, outputSegments, readEvents, statusPath, takenPath } from './keeper.js';
+import { closedPath, outputSegmentPath, outputSegments, readEvents, statusPath, takenPath, wakePath } from './keeper.js';
 import { GONE, MOUNTED, passOver, passOverOrBadJson, passingOver } from './expected-errors.js';
 
 export interface ProcMeta {
@@ -121,7 +122,7 @@ export function createProcStore(dataDir: string) {
     /** forgets one epoch; the program's directory goes with its last epoch */
     removeEpoch(id: number, epoch: number): void {
       const dir = dirOf(id);
-      for (const f of [statusPath(dir, epoch), ...outputSegments(dir, epoch).map((start) => outputSegmentPath(dir, epoch, start)), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`), takenPath(dir, epoch), closedPath(dir, epoch)]) {
+      for (const f of [statusPath(dir, epoch), ...outputSegments(dir, epoch).map((start) => outputSegmentPath(dir, epoch, start)), join(dir, `dumped.${epoch}`), join(dir, `keeper.${epoch}.log`), join(dir, `unread.${epoch}`), join(dir, `stopped.${epoch}`), join(dir, `env.${epoch}`), join(dir, `files.${epoch}`), takenPath(dir, epoch), closedPath(dir, epoch), wakePath(dir, epoch)]) {
         rmSync(f, { force: true });
       }
       if (epochsOf(id).length === 0) {

@@ -8,7 +8,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { TlsMaterial } from '@godwit/schemas/tls';
 
 const REPORT_MS = 1000;
-const MAX_BACKOFF_MS = 2000;
+/** a restarted orchestrator waits for every node before it reconciles: found within half a second */
+const MAX_BACKOFF_MS = 500;
 
 export interface ReporterDeps {
   /** who this agent is, where it is reached, and where its orchestrator is */
