@@ -17,3 +17,6 @@ export const LIST_MAX = 65536;
 
 /** the most digits an id in a path or query may have: every such id is below 2^53, a number JavaScript holds exactly */
 export const ID_DIGITS_MAX = 15;
+
+/** a dotted IPv4 address (each part 0-255) */
+export const IPV4_PATTERN = '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$';
