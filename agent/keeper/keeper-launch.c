@@ -1,5 +1,6 @@
 /*
- * A launch: the program as PID 1's child in new PID, mount and IPC namespaces, PID 1 being tini
+ * A launch: the program as PID 1's child in new PID, mount and IPC namespaces (and its own network
+ * namespace, GODWIT_KEEPER_NETNS, when it has an address of its own), PID 1 being tini
  * (GODWIT_KEEPER_INIT), run as the owner, without capabilities, with exactly the environment in
  * DIR/env.EPOCH, after the child has checked, as the owner, that CWD and PROGRAM are theirs to
  * use. tini's child is this keeper's own file again (--exec-stopped): it stops itself and becomes
@@ -39,6 +40,8 @@ struct launch_args {
 	const char *self;
 	/* where the child says why it could not start the program: closed by a successful exec */
 	int report;
+	/* the program's own network namespace (GODWIT_KEEPER_NETNS, mosrun --ip), or -1: the node's */
+	int netns;
 };
 
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
@@ -107,6 +110,9 @@ static int find_program(const char *name, char **envp, char *out, size_t size)
 static int launch_child(void *p)
 {
 	struct launch_args *a = p;
+	/* first, while root: the program and tini live in it, and CRIU dumps it with them */
+	if (a->netns >= 0 && setns(a->netns, CLONE_NEWNET) < 0)
+		return launch_failed(a->report, "netns", errno);
 	/* while the keeper's log is still stderr; a failure only leaves its OOM kills uncounted */
 	run_cgroup_join();
 	reset_signals();
@@ -221,12 +227,19 @@ pid_t launch(const char *dir, const char *epoch, const char *cwd, char **argv, c
 	ssize_t selflen = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (selflen <= 0 || selflen >= (ssize_t)sizeof(self) - 1)
 		die("reading /proc/self/exe");
+	const char *netns_path = getenv("GODWIT_KEEPER_NETNS");
+	int netns = -1;
+	if (netns_path && (netns = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0)
+		die("opening the program's network namespace");
+	unsetenv("GODWIT_KEEPER_NETNS");
 	struct launch_args a = { pipes->in[0], pipes->out[1], pipes->err[1], cwd, argv,
-				 read_records(dir, "env", epoch, &nenv), init, self, report[1] };
+				 read_records(dir, "env", epoch, &nenv), init, self, report[1], netns };
 	pid_t root = clone(launch_child, child_stack + sizeof(child_stack), CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD, &a);
 	if (root < 0)
 		die("clone");
 	close(report[1]);
+	if (netns >= 0)
+		close(netns);
 	/* only now: the clone above must copy a keeper without threads */
 	if (control_dir) {
 		controlfs_set_program(root);

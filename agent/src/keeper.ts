@@ -17,7 +17,7 @@ export type KeeperEvent =
   /** pid: the program's init (tini); program: on a launch, the program's own PID (0 when not seen) */
   | ({ ev: 'started'; pid: number; program?: number } & StreamInodes)
   /** the program could not be started as its owner: where (account, cwd, program, exec) and errno */
-  | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec'; errno: number }
+  | { ev: 'launch-failed'; stage: 'account' | 'cwd' | 'program' | 'exec' | 'netns'; errno: number }
   /** oomKills: counted in the run's own memory group, -1 when not (absent from keepers before it) */
   | { ev: 'exited'; code: number; signal: number; oomKills?: number }
   | { ev: 'stdin-closed' }
@@ -143,6 +143,8 @@ export interface KeeperStart {
   mode:
     | { launch: { cwd: string; argv: string[]; env: Record<string, string>; init: string } }
     | { restore: { pidfile: string; criuArgv: string[]; files?: readonly InheritedFile[] } };
+  /** launch: the program's own network namespace (net-namespace.ts), which the program starts in */
+  netns?: string;
   /** called with the keeper's PID as it starts */
   spawned?: (pid: number) => void;
   /** a restore: called with its CRIU once the keeper has started it (until the program started, or did not) */
@@ -181,6 +183,7 @@ export async function startKeeper(opts: KeeperStart, timeoutMs: number): Promise
         ...(opts.user !== undefined ? { GODWIT_KEEPER_USER: opts.user } : {}),
         ...('launch' in opts.mode ? { GODWIT_KEEPER_INIT: opts.mode.launch.init } : {}),
         ...(opts.control ? { GODWIT_KEEPER_CONTROL: opts.control } : {}),
+        ...(opts.netns ? { GODWIT_KEEPER_NETNS: opts.netns } : {}),
       },
     });
     if (child.pid !== undefined) opts.spawned?.(child.pid);

@@ -26,6 +26,8 @@ export function launchFailure(ev: Extract<KeeperEvent, { ev: 'launch-failed' }>,
       return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `working directory ${a.cwd} cannot be used by ${a.account} on ${a.node}: ${reason}`, details);
     case 'account':
       return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not become ${a.account} on ${a.node} to start ${a.argv0}: ${reason}`, details);
+    case 'netns':
+      return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `${a.argv0}: could not enter its own network namespace on ${a.node}: ${reason}`, details);
     case 'exec':
       return new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `${a.argv0}: could not start it on ${a.node}: ${reason}`, details);
   }

@@ -8,6 +8,7 @@ import { launchFailure } from './launch-failure.js';
 import type { LifecycleContext } from './lifecycle-deps.js';
 import type { ProcStore } from './procs.js';
 import { keeperEnv } from './node-local.js';
+import { makeProgramNetns, type ProgramNetns } from './net-namespace.js';
 import { runCgroup } from './run-cgroup.js';
 import { TimedOut, waitFor } from './wait.js';
 
@@ -50,7 +51,9 @@ export async function launch({ config, node, procs, control, spoolBytes }: Lifec
   };
   const dir = procs.prepare({ id: req.id, argv: req.argv, cwd: req.cwd, account: req.account });
   let ev;
+  let netns: ProgramNetns | undefined;
   try {
+    if (req.net) netns = await makeProgramNetns(req.net, config.programLink ?? 'eth0', req.id);
     ev = await startKeeper(
       {
         keeperPath: config.keeperPath, dir, epoch: 0, user: keeperUser(account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
@@ -58,14 +61,18 @@ export async function launch({ config, node, procs, control, spoolBytes }: Lifec
         localEnv: keeperEnv(config.nodeLocal, config.sharedPaths),
         runCgroup: runCgroup(config.cgroups, req.id, 0),
         mode: { launch: { cwd: req.cwd, argv: req.argv, env, init: config.tiniPath } },
+        ...(netns ? { netns: netns.path } : {}),
       },
       START_TIMEOUT_MS,
     );
   } catch (err) {
+    await netns?.unname();
     procs.removeEpoch(req.id, 0);
     control?.unfollow(req.id);
     throw new GodwitError('GODWIT_ERR_LAUNCH_FAILED', `could not start process ${req.id} on ${node}: ${(err as Error).message}`);
   }
+  // the program is in it, or never will be: the name goes either way
+  await netns?.unname();
   if (ev.ev !== 'started') {
     procs.removeEpoch(req.id, 0);
     control?.unfollow(req.id);

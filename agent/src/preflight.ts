@@ -135,9 +135,9 @@ export function cannotMove(rootPid: number, node: string): string[] {
     if (isLoopback(local)) continue;
     if (listening) {
       if (/^(0\.0\.0\.0|\[0:0:0:0:0:0:0:0\]):/.test(local)) continue;
-      reasons.push(`it listens on ${local}, an address of ${node} that no other node has`);
+      reasons.push(`it listens on ${local}, an address of ${node} that no other node has (\`mosrun --ip\` gives a program an address of its own; moving such a program is not built yet)`);
     } else {
-      reasons.push(`it has a TCP connection from ${local} to ${remote}; ${local.replace(/:\d+$/, '')} is ${node}'s own address, which no other node has (only connections over loopback can move)`);
+      reasons.push(`it has a TCP connection from ${local} to ${remote}; ${local.replace(/:\d+$/, '')} is ${node}'s own address, which no other node has (only connections over loopback can move; \`mosrun --ip\` gives a program an address of its own, though moving such a program is not built yet)`);
     }
   }
   return reasons;

@@ -35,7 +35,7 @@ export function createAutoFreeze(ctx: Ctx, migrator: Migrator): AutoFreeze {
     const frozen: FrozenProc[] = [];
     for (const p of db.q.liveProcesses.all()) {
       if (p.state === 'running') {
-        running.push({ id: p.id, node: p.node, locked: p.locked === 1, rssBytes: rss.get(`${p.id}/${p.epoch}`) ?? 0, cannotFreeze: p.frz === 'N' });
+        running.push({ id: p.id, node: p.node, locked: p.locked === 1, rssBytes: rss.get(`${p.id}/${p.epoch}`) ?? 0, cannotFreeze: p.frz === 'N' || p.address !== null });
       } else if (p.state === 'frozen' && (p.frz === 'A' || p.frz === 'E' || p.frz === 'M')) {
         const m = db.q.frozenMigration.get(p.id);
         if (!m) continue;

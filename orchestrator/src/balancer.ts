@@ -79,8 +79,9 @@ export function createBalancer(ctx: Ctx, migrator: Migrator): Balancer {
         if (!row || row.state !== 'running' || row.node !== n.name || row.epoch !== load.epoch) continue;
         const moves = db.q.migrationsOf.all(row.id).filter((m) => m.state === 'done' && m.from_node !== m.to_node);
         const last = moves.at(-1);
+        // a program with its own address cannot move yet (address-pool.ts): the balancer leaves it as a locked one
         procs.push({
-          id: row.id, node: n.name, locked: row.locked === 1, needMemBytes: row.need_mem_bytes, load, cpuSeconds: total,
+          id: row.id, node: n.name, locked: row.locked === 1 || row.address !== null, needMemBytes: row.need_mem_bytes, load, cpuSeconds: total,
           lastMove: last ? { at: last.ended_at ?? last.started_at, from: last.from_node } : null,
         });
       }

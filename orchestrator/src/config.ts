@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
 import { DEFAULT_LIMITS, type Limits, ORCHESTRATOR_CN, OrchestratorConfig } from '@godwit/schemas';
 import { missingTlsMessage } from '@godwit/schemas/tls';
+import { addressRangeProblems } from './address-pool.js';
 
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -39,6 +40,10 @@ export function checkConfig(raw: unknown, source = 'configuration'): Readonly<Co
   for (const t of [...cfg.users.map((u) => u.token), ...cfg.nodes.map((n) => n.token)]) {
     if (tokens.has(t)) throw new ConfigError(`${source}: a token is used twice (users and nodes need distinct tokens)`);
     tokens.add(t);
+  }
+  if (cfg.addresses) {
+    const problems = addressRangeProblems(cfg.addresses, cfg.nodes.map((n) => new URL(n.url).hostname));
+    if (problems.length) throw new ConfigError(`${source}: ${problems.join('; ')}`);
   }
   return deepFreeze({
     ...cfg,

@@ -24,6 +24,7 @@ import {
   SignalRequest,
   refusedEnv,
 } from '@godwit/schemas';
+import { takeAddress, wantsAddress } from './address-pool.js';
 import type { User } from './auth.js';
 import type { CheckpointFiles } from './checkpoint-files.js';
 import { accountOf } from './config.js';
@@ -92,19 +93,24 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
       const policy = files.policyColumns(req.user.name, b.checkpoint);
       // checked and inserted with no wait between: two starts at once cannot both pass the limit
       requireProcessRoom(req.user.name, db.q.liveProcessesOf.get(req.user.name)!.n, ctx.config.limits.liveProcessesPerUser);
-      const id = Number(
-        db.q.insertProcess.run({
-          owner: req.user.name,
-          argv: JSON.stringify(b.argv),
-          cwd: b.cwd,
-          home_node: home,
-          node: start.name,
-          created_at: Date.now(),
-          locked: b.locked === true ? 1 : 0,
-          ...policy,
-          recover_on_failure: b.recoverOnFailure === true ? 1 : 0,
-        }).lastInsertRowid,
-      );
+      const ownAddress = wantsAddress(ctx.config, b.ip);
+      // one transaction: no address free, no process recorded
+      const { id, net } = db.tx(() => {
+        const id = Number(
+          db.q.insertProcess.run({
+            owner: req.user.name,
+            argv: JSON.stringify(b.argv),
+            cwd: b.cwd,
+            home_node: home,
+            node: start.name,
+            created_at: Date.now(),
+            locked: b.locked === true ? 1 : 0,
+            ...policy,
+            recover_on_failure: b.recoverOnFailure === true ? 1 : 0,
+          }).lastInsertRowid,
+        );
+        return { id, net: ownAddress ? takeAddress(db, ctx.config, id) : undefined };
+      });
       if (b.attached) db.q.setAttached.run({ id, attached: 1 });
       try {
         const proc = await ctx.agent(start.name).launch({
@@ -114,6 +120,7 @@ export const processRoutes: FastifyPluginAsyncTypebox<ProcessRouteDeps> = async 
           cwd: b.cwd,
           env: b.env ?? {},
           control: { nmigs: 0, locked: b.locked === true, needMemBytes: 0, checkpoints: 0 },
+          ...(net ? { net } : {}),
         });
         processLaunched(db, proc.pid, { id, node: start.name, kind: 'started', message: `process ${id} (${b.argv[0]}) started on ${start.name} as PID ${proc.pid}` });
       } catch (err) {

@@ -4,7 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { Closed } from './closed.js';
-import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, LIST_MAX, NAME_MAX, TEXT_MAX } from './limits.js';
+import { ARG_MAX, ARGS_MAX, FILE_PATH_MAX, IPV4_PATTERN, LIST_MAX, NAME_MAX, TEXT_MAX } from './limits.js';
 import { OpenFile, RecoveryFilePath } from './api-checkpoints.js';
 import { NodeFeatures, NodeLoad, NodePlatform } from './api-nodes.js';
 import { OutputStream } from './api-output.js';
@@ -39,6 +39,14 @@ export type AgentProc = Static<typeof AgentProc>;
 /** a Unix account's name, as the node's user database knows it */
 export const AccountName = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 64 });
 
+/** A program's own address on the cluster network, from the orchestrator's pool (mosrun --ip). */
+export const ProgramNet = Closed({
+  address: Type.String({ pattern: IPV4_PATTERN }),
+  prefixLength: Type.Integer({ minimum: 1, maximum: 32 }),
+  gateway: Type.Optional(Type.String({ pattern: IPV4_PATTERN })),
+});
+export type ProgramNet = Static<typeof ProgramNet>;
+
 export const LaunchRequest = Closed({
   id: Type.Integer(),
   /** whose program it is: it runs as this account, with no capabilities */
@@ -48,6 +56,8 @@ export const LaunchRequest = Closed({
   env: Type.Record(Type.String(), Type.String({ maxLength: ARG_MAX }), { maxProperties: ARGS_MAX }),
   /** what its control directory starts with */
   control: ControlState,
+  /** its own address: it starts in a network namespace of its own with this address (net-namespace.ts) */
+  net: Type.Optional(ProgramNet),
 });
 export type LaunchRequest = Static<typeof LaunchRequest>;
 

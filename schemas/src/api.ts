@@ -75,6 +75,9 @@ export const Process = Closed({
   recoverOnFailure: Type.Boolean({ description: 'recovered from its latest checkpoint on another node if its node is lost' }),
   exitCheckpoint: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the checkpoint after which `mosmigrate ID exit` ended it: `mosrun -R` this file brings it back; null when it ended otherwise' })),
   attached: Type.Boolean({ description: ATTACHED_DESCRIPTION }),
+  address: Type.Optional(Type.Union([Type.String(), Type.Null()], {
+    description: 'its own address on the cluster network (mosrun --ip), in a network namespace of its own; null: it uses its node\'s network',
+  })),
   autoCheckpointsPaused: Type.Optional(Type.Union([Type.String(), Type.Null()], {
     description: 'why its automatic checkpoints (mosrun -A) are paused: the next would pass its owner\'s checkpoint quota; they resume once it fits. null: not paused',
   })),
@@ -93,6 +96,7 @@ export const RunRequest = Closed({
   checkpoint: Type.Optional(CheckpointPolicy),
   recoverOnFailure: Type.Optional(Type.Boolean({ description: 'if its node is lost, recover it elsewhere from its latest checkpoint' })),
   attached: Type.Optional(Type.Boolean({ description: ATTACHED_DESCRIPTION })),
+  ip: Type.Optional(Type.Boolean({ description: "an address of its own from the cluster's pool, in a network namespace of its own, loopback included (mosrun --ip); default: the configuration's addresses.default" })),
 });
 export type RunRequest = Static<typeof RunRequest>;
 

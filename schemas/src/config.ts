@@ -1,6 +1,7 @@
 /** Configuration files written by the set-up and read by each component at start. */
 import Type, { type Static } from 'typebox';
 import { Limits } from './api-limits.js';
+import { IPV4_PATTERN } from './limits.js';
 
 /** the fewest bytes a cluster key (AgentConfig.clusterKeyFile) holds */
 export const CLUSTER_KEY_BYTES = 32;
@@ -72,6 +73,11 @@ export const AgentConfig = Type.Object({
   criuPath: Type.String(),
   keeperPath: Type.String(),
   tiniPath: Type.String(),
+  /**
+   * the link on the cluster network on which programs with their own address (mosrun --ip) get a
+   * macvlan of their own (default eth0): their peers reach them on that network's segment
+   */
+  programLink: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,15}$' })),
   /**
    * control groups that hold this node's programs (its CPU and memory capacity): each program's
    * keeper joins them before it launches or restores the program. The agent itself, and the
@@ -161,6 +167,18 @@ export const OrchestratorConfig = Type.Object({
    * sends between nodes (default false; a move may ask otherwise with `compress`)
    */
   compress: Type.Optional(Type.Object({ checkpoints: Type.Optional(Type.Boolean()), moves: Type.Optional(Type.Boolean()) })),
+  /**
+   * programs' own addresses (mosrun --ip): `first`..`last` on the cluster network (/prefixLength,
+   * reached through gateway), never the nodes' own; each given to one live process at a time.
+   * default: whether a program gets one when its request does not say (default false)
+   */
+  addresses: Type.Optional(Type.Object({
+    first: Type.String({ pattern: IPV4_PATTERN }),
+    last: Type.String({ pattern: IPV4_PATTERN }),
+    prefixLength: Type.Integer({ minimum: 1, maximum: 32 }),
+    gateway: Type.Optional(Type.String({ pattern: IPV4_PATTERN })),
+    default: Type.Optional(Type.Boolean()),
+  })),
 });
 export type OrchestratorConfig = Static<typeof OrchestratorConfig>;
 

@@ -49,6 +49,10 @@ export const ERRORS = {
   GODWIT_ERR_CHECKPOINT_QUOTA: { statusCode: 507, error: 'Insufficient Storage' },
   /** the user has as many live processes as they may: nothing was started */
   GODWIT_ERR_PROCESS_LIMIT: { statusCode: 429, error: 'Too Many Requests' },
+  /** --ip asked for, and the cluster has no address pool or every address is held: nothing was started */
+  GODWIT_ERR_NO_ADDRESS: { statusCode: 409, error: 'Conflict' },
+  /** a program with its own address (--ip) cannot move, freeze or checkpoint yet: refused before anything stopped */
+  GODWIT_ERR_ADDRESS_CANNOT_MOVE: { statusCode: 409, error: 'Conflict' },
   GODWIT_ERR_RATE_LIMITED: { statusCode: 429, error: 'Too Many Requests' },
   /** a request body or websocket message larger than the limit */
   GODWIT_ERR_TOO_LARGE: { statusCode: 413, error: 'Payload Too Large' },

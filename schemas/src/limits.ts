@@ -20,3 +20,5 @@ export const ID_DIGITS_MAX = 15;
 
 /** the longest text in words an answer carries (a reason, with the lines of CRIU's log it quotes) */
 export const TEXT_MAX = 65536;
+/** a dotted IPv4 address (each part 0-255) */
+export const IPV4_PATTERN = '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$';

@@ -24,8 +24,8 @@ describe('mosps flags', function () {
       expect(row(byHost.stdout)).to.match(new RegExp(`^${id}\\s+\\d+\\s+${where}\\s+${home}\\s`));
 
       const verbose = await cli(h, 'mosps', ['-f']);
-      expect(verbose.stdout.split('\n')[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+FROZEN\s+CMD$/);
-      expect(row(verbose.stdout)).to.match(new RegExp(`\\snode1\\s+node0\\s+-\\s+0\\s+running\\s+${h.info.client.user}\\s+\\d\\d:\\d\\d\\s+-\\s+-\\s+\\S*counter 600$`));
+      expect(verbose.stdout.split('\n')[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+FROZEN\s+ADDRESS\s+CMD$/);
+      expect(row(verbose.stdout)).to.match(new RegExp(`\\snode1\\s+node0\\s+-\\s+0\\s+running\\s+${h.info.client.user}\\s+\\d\\d:\\d\\d\\s+-\\s+-\\s+-\\s+\\S*counter 600$`));
 
       const admin = { env: { ...h.env, GODWIT_CONFIG: h.info.adminConfigPath } };
       for (const all of [['-A'], ['aux']]) {

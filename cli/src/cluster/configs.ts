@@ -96,6 +96,8 @@ export function writeConfigs(
     // a simulated node that stops reporting was stopped for good: recover its processes soon
     nodeLostMs: 15_000,
     checkpointDir: p.checkpoints,
+    // programs started with --ip get one of these on the cluster's bridge, reached through the host
+    addresses: { ...names.programAddresses(state.id), prefixLength: 24, gateway: names.gateway(state.id) },
   };
   const orchestratorConfigPath = path.join(p.orchestratorDir, 'config.json');
   writeJson(orchestratorConfigPath, orchestratorConfig);

@@ -17,6 +17,8 @@ export const names = {
   subnet: (id: number) => `10.77.${id}.0/24`,
   gateway: (id: number) => `10.77.${id}.1`,
   address: (id: number, i: number) => `10.77.${id}.${10 + i}`,
+  /** programs' own addresses (mosrun --ip), above the nodes' */
+  programAddresses: (id: number) => ({ first: `10.77.${id}.200`, last: `10.77.${id}.249` }),
 };
 
 /** where the local clusters' control directories go, one folder each */

@@ -41,7 +41,7 @@ export function buildPsCommand(name: string) {
     .addOption(new Option('-O, --away', 'only local processes that run away from your home node').conflicts('guests'))
     .addOption(new Option('-V, --guests', 'only guests: processes started elsewhere that run on your home node'))
     .option('-P, --origpid', 'an ORIGPID column: the PID it had on its home node when it started (godwit keeps it as its PID)')
-    .option('-f, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time (STOPPED), the time frozen before its last continue (FROZEN) and the whole command')
+    .option('-f, --verbose', 'also the user, the PID where it runs now, elapsed time, the last stopped time (STOPPED), the time frozen before its last continue (FROZEN), its own address (ADDRESS, mosrun --ip) and the whole command')
     .option('--memory', 'a MEM column: resident memory where each runs (from its node’s last report)')
     .option('--locked', 'only locked processes (mosrun -L: the balancer never moves them)')
     .option('--exited', 'include processes that have ended')

@@ -23,6 +23,8 @@ export interface RunArgs {
   memMiB: number | undefined;
   /** MOSIX -L: never moved automatically */
   locked: boolean;
+  /** an address of its own from the cluster's pool (undefined: the cluster's default) */
+  ip?: boolean;
   /** MOSIX -S: argv[0] is a file of commands, run at most this many at once */
   batch?: number;
   verbose: boolean;
@@ -97,6 +99,8 @@ export function buildRunCommand(name: string, action: RunAction = runAction) {
     )
     .option('--compress', "with -C: LZ4-compress its checkpoints (default: the cluster's compress.checkpoints, on unless configured)")
     .option('--no-compress', 'with -C: write its checkpoints as they are, whatever the cluster sets')
+    .addOption(new Option('--ip', "give it an address of its own on the cluster network, in a network namespace of its own (its servers answer there; `mosps -f` shows it)"))
+    .addOption(new Option('--no-ip', "use its node's network even where the cluster gives every program an address"))
     .option('--recover-on-failure', 'if its node is lost, recover it on another node from its latest checkpoint')
     .option('-R, --recover <FILE>', 'recover the program from checkpoint FILE (e.g. myjob.3) instead of starting one; it runs in the foreground as if started here')
     .addOption(
@@ -170,6 +174,7 @@ ${exitStatusHelp()}`,
         best: opts.best ?? false,
         memMiB: opts.mem,
         locked: opts.locked ?? false,
+        ...(opts.ip !== undefined ? { ip: opts.ip } : {}),
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
         verbose: opts.verbose ?? false,
         json: opts.json ?? false,
@@ -222,6 +227,7 @@ export async function runForeground(client: GodwitClient, args: RunArgs): Promis
       ...(args.best ? { best: true } : { node: args.node ?? client.config.homeNode }),
       ...(args.memMiB !== undefined ? { memMiB: args.memMiB } : {}),
       ...(args.locked ? { locked: true } : {}),
+      ...(args.ip !== undefined ? { ip: args.ip } : {}),
       ...common,
     };
     proc = await client.run(req);

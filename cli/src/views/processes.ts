@@ -59,7 +59,7 @@ export function nodeLabeller(nodes: Node[], how: NodeLabel): (name: string) => s
 export interface PsTableOptions {
   /** a USER column (other users' processes are shown) */
   owner?: boolean;
-  /** --verbose: USER, the PID where it runs now, elapsed time, last stopped time, time frozen before it, the whole command */
+  /** --verbose: USER, the PID where it runs now, elapsed time, last stopped time, time frozen before it, its own address (--ip), the whole command */
   verbose?: boolean;
   /** how WHERE and FROM name nodes; by name when absent */
   label?: (node: string) => string;
@@ -77,7 +77,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
   const v = opts.verbose ?? false;
   const head = [
     'ID', 'PID', ...(opts.origPid ? ['ORIGPID'] : []), ...(v ? ['NOWPID'] : []), 'WHERE', 'FROM', 'FRZ', 'NMIGS', 'STATE',
-    ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED', 'FROZEN'] : []), 'CMD',
+    ...(opts.owner || v ? ['USER'] : []), ...(opts.memory ? ['MEM'] : []), ...(v ? ['ELAPSED', 'STOPPED', 'FROZEN', 'ADDRESS'] : []), 'CMD',
   ];
   const rows = procs.map((p) => [
     String(p.id),
@@ -92,7 +92,7 @@ export function renderPsTable(procs: Process[], opts: PsTableOptions = {}): stri
     ...(opts.owner || v ? [p.owner] : []),
     ...(opts.memory ? [p.memBytes == null ? '-' : formatBytes(p.memBytes)] : []),
     ...(v ? [formatElapsed((p.endedAt ?? now) - p.createdAt), p.lastStoppedMs === null ? '-' : `${p.lastStoppedMs} ms`] : []),
-    ...(v ? [p.lastFrozenForMs == null ? '-' : formatSeconds(p.lastFrozenForMs)] : []),
+    ...(v ? [p.lastFrozenForMs == null ? '-' : formatSeconds(p.lastFrozenForMs), p.address ?? '-'] : []),
     commandLine(p.argv, v ? Infinity : undefined),
   ]);
   return renderTable(head, rows) + failures(procs);

@@ -59,6 +59,7 @@ export function toProcess(r: ProcessRow): Process {
     outputBytes: r.out_offset,
     attached: r.attached === 1,
     autoCheckpointsPaused: r.auto_ckpt_paused,
+    address: r.address,
   };
 }
 

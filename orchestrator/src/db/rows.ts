@@ -22,6 +22,7 @@ export interface ProcessRow {
   earlier_oom_kills: number;
   earlier_oom_node: string | null;
   auto_ckpt_paused: string | null;
+  address: string | null;
   created_at: number;
   ended_at: number | null;
   last_stopped_ms: number | null;

@@ -35,7 +35,17 @@ const ADDED_COLUMNS: [table: string, column: string, declaration: string][] = [
   ['processes', 'auto_ckpt_paused', 'TEXT'],
   ['checkpoints', 'plain_bytes', 'INTEGER'],
   ['processes', 'ckpt_compress', 'INTEGER'],
+  ['processes', 'address', 'TEXT'],
 ];
+
+/**
+ * Indexes on columns added since the first schema (so made after them): an address is held by one
+ * process at a time while it runs, moves or is frozen, and comes back when it ends (address-pool.ts).
+ */
+const ADDED_INDEXES = `
+CREATE UNIQUE INDEX IF NOT EXISTS processes_live_address ON processes(address)
+  WHERE address IS NOT NULL AND state IN ('running', 'migrating', 'frozen');
+`;
 
 function hasColumn(raw: Database.Database, table: string, column: string): boolean {
   return (raw.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
@@ -70,4 +80,5 @@ function addMissingColumns(raw: Database.Database): void {
 export function migrateSchema(raw: Database.Database): void {
   renameOldColumns(raw);
   addMissingColumns(raw);
+  raw.exec(ADDED_INDEXES);
 }

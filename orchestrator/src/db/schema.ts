@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS processes (
   -- OOM kills counted in the epochs a move or freeze ended, and the node of the last that counted one
   earlier_oom_kills INTEGER NOT NULL DEFAULT 0,
   earlier_oom_node TEXT,
+  -- its own address (mosrun --ip, address-pool.ts); the index below gives it to one live process at a time
+  address TEXT,
   -- why automatic checkpoints (-A) are paused: the next would pass the owner's quota (limits.ts); NULL when not
   auto_ckpt_paused TEXT,
   created_at INTEGER NOT NULL,

@@ -3,6 +3,7 @@
  * has already stopped or moved.
  */
 import { GodwitError } from '@godwit/schemas';
+import { requireAddressStays } from '../address-pool.js';
 import type { Ctx } from '../context.js';
 import type { ProcessRow } from '../db/index.js';
 
@@ -41,6 +42,7 @@ export function createLock(ctx: Ctx): MigrationLock {
       if (proc.state !== 'running') {
         throw new GodwitError('GODWIT_ERR_PROCESS_NOT_RUNNING', `process ${proc.id} is not running (it is ${proc.state}); only running processes ${what}`);
       }
+      requireAddressStays(proc);
     },
   };
 }

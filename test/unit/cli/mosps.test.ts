@@ -33,15 +33,15 @@ describe('mosps flags', () => {
     expect(nodeLabeller(nodes, 'name')('node1')).to.equal('node1');
   });
 
-  it('-f (--verbose) adds the PID where it runs now, the user, elapsed time, the last stopped time, the time frozen before it and the whole command', () => {
+  it('-f (--verbose) adds the PID where it runs now, the user, elapsed time, the last stopped time, the time frozen before it, its own address and the whole command', () => {
     const argv = ['python3', '-c', 'x'.repeat(100)];
-    const lines = renderPsTable([proc({ argv, lastFrozenForMs: 11_700 }), proc({ id: 2, pid: null, lastStoppedMs: null, state: 'frozen', frz: 'M' })], {
+    const lines = renderPsTable([proc({ argv, lastFrozenForMs: 11_700, address: '10.77.5.200' }), proc({ id: 2, pid: null, lastStoppedMs: null, state: 'frozen', frz: 'M' })], {
       verbose: true,
       now: 1_000 + 3_725_000,
     }).split('\n');
-    expect(lines[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+FROZEN\s+CMD$/);
-    expect(lines[1]).to.match(/^1\s+4242\s+777\s+node2\s+node0\s+-\s+1\s+running\s+alice\s+01:02:05\s+160 ms\s+11\.7 s\s+python3 -c x{100}$/);
-    expect(lines[2]).to.match(/^2\s+4242\s+-\s+node2\s+node0\s+M\s+1\s+frozen\s+alice\s+01:02:05\s+-\s+-\s/);
+    expect(lines[0]).to.match(/^ID\s+PID\s+NOWPID\s+WHERE\s+FROM\s+FRZ\s+NMIGS\s+STATE\s+USER\s+ELAPSED\s+STOPPED\s+FROZEN\s+ADDRESS\s+CMD$/);
+    expect(lines[1]).to.match(/^1\s+4242\s+777\s+node2\s+node0\s+-\s+1\s+running\s+alice\s+01:02:05\s+160 ms\s+11\.7 s\s+10\.77\.5\.200\s+python3 -c x{100}$/);
+    expect(lines[2]).to.match(/^2\s+4242\s+-\s+node2\s+node0\s+M\s+1\s+frozen\s+alice\s+01:02:05\s+-\s+-\s+-\s/);
   });
 
   it('--memory adds the resident memory where each runs, - where it is not known', () => {

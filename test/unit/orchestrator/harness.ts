@@ -37,6 +37,8 @@ export interface ClusterOptions {
   connect?: boolean;
   /** how long a node may stay silent before it is offline (default 2000 ms) */
   nodeTimeoutMs?: number;
+  /** programs' own addresses (mosrun --ip) */
+  addresses?: Config['addresses'];
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -59,6 +61,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     checkpointDir: join(dataDir, 'checkpoints'),
     ...(opts.outputLimitBytes ? { outputLimitBytes: opts.outputLimitBytes } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.addresses ? { addresses: opts.addresses } : {}),
   });
 
   const cluster: Cluster = {

@@ -8,6 +8,11 @@ import type { Prepare } from '../statement.js';
 
 export function processesQueries(prep: Prepare) {
   return {
+    /** the addresses live processes hold (address-pool.ts) */
+    addressesHeld: prep<[], { address: string }>(
+      `SELECT address FROM processes WHERE address IS NOT NULL AND state IN ('running', 'migrating', 'frozen')`,
+    ),
+    setAddress: prep<{ id: number; address: string }>('UPDATE processes SET address = @address WHERE id = @id'),
     runningOn: prep<[string], ProcessRow>(`SELECT * FROM processes WHERE node = ? AND state = 'running' ORDER BY id`),
     insertProcess: prep<{
       owner: string; argv: string; cwd: string; home_node: string; node: string; created_at: number; locked: number;
