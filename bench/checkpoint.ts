@@ -29,17 +29,11 @@ import type { Criu } from '../agent/src/criu.js';
 import { CHUNK } from '../agent/src/image-archive.js';
 import { createImageStore } from '../agent/src/images.js';
 import { writePythonMemory } from './python-memory.js';
-import { markdownTable, median, spread } from './table.js';
+import { markdownTable, median, spread, timed } from './table.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, runs: { type: 'string', default: '5' } } });
 const mib = Number(values.mib);
 const runs = Number(values.runs);
-
-async function timed(run: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await run();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'godwit-bench-ckpt-'));

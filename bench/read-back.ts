@@ -20,17 +20,11 @@ import { parseArgs } from 'node:util';
 import type { SealKey } from '../agent/src/at-rest.js';
 import { bytesMac, readArchive, readsBack, writeArchive } from '../agent/src/checkpoint-file.js';
 import { CHUNK } from '../agent/src/image-archive.js';
-import { markdownTable, median, spread } from './table.js';
+import { markdownTable, median, spread, timed } from './table.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '5' } } });
 const mib = Number(values.mib);
 const runs = Number(values.runs);
-
-async function timed(run: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await run();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'godwit-bench-read-back-'));

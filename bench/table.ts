@@ -10,3 +10,10 @@ export const spread = (xs: number[]) => `${figure(median(xs))} (${figure(Math.mi
 export function markdownTable(head: string[], rows: string[][]): string {
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
+
+/** how long run takes, in ms */
+export async function timed(run: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
