@@ -81,7 +81,7 @@ describe('freezing a process and bringing it back', function () {
     expect(after.lastFrozenForMs, 'the time frozen, apart').to.be.at.least(3000);
     expect(after.lastStoppedMs, `STOPPED: the freeze's dump and the continue's restore (frozen ${after.lastFrozenForMs} ms)`).to.be.below(3000);
     const ps = await cli(h, 'mosps', ['-f', '--exited']);
-    expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${id}\\s.*\\s${after.lastStoppedMs} ms\\s+${(after.lastFrozenForMs! / 1000).toFixed(1)} s\\s+bash -c`, 'm'));
+    expect(ps.stdout, ps.stdout).to.match(new RegExp(`^${id}\\s.*\\s${after.lastStoppedMs} ms\\s+${(after.lastFrozenForMs! / 1000).toFixed(1)} s\\s+-\\s+bash -c`, 'm')); // ADDRESS: - (no mosrun --ip)
 
     const killed = mosrun(h, [program('counter'), '300']);
     const kid = await killed.id();
