@@ -80,8 +80,12 @@ export async function requireCpuRuns(ctx: Pick<Ctx, 'nodes' | 'agent'>, program:
     requireCpuFits(program, cpuEndOf(known, from), cpuEndOf(known, to), nothingDone);
     return;
   }
+  // a destination that accepted this source's record once, connected since, is not asked again
+  const accepted = ctx.nodes.cpuAccepted(to);
+  if (accepted?.get(from) === cpuinfo) return;
   try {
     await ctx.agent(to).cpuCheck({ from, cpuinfo });
+    accepted?.set(from, cpuinfo);
   } catch (err) {
     const e = toGodwitError(err, 'GODWIT_ERR_CPU_INCOMPATIBLE');
     if (e.code !== 'GODWIT_ERR_CPU_INCOMPATIBLE') throw e;

@@ -23,6 +23,11 @@ export interface NodeRegistry {
   isOnline(name: string): boolean;
   /** CRIU's record of an online node's CPU (base64 of its cpuinfo.img), as its agent sent it in its hello */
   cpuinfo(name: string): string | undefined;
+  /**
+   * The sources whose CPU record (as cpuinfo gives it) this online node's CRIU accepted since its
+   * hello: neither CPU changes while both agents stay connected, so the check need not run again
+   */
+  cpuAccepted(name: string): Map<string, string> | undefined;
   /** whether all the nodes named are online, waiting up to timeoutMs for them */
   waitOnline(names: string[], timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   list(): Node[];
@@ -35,6 +40,7 @@ interface Link {
   hello: boolean;
   lastMessageAt: number;
   cpuinfo?: string;
+  cpuAccepted: Map<string, string>;
 }
 
 export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: FastifyBaseLogger): NodeRegistry {
@@ -108,6 +114,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
     },
     isOnline: (name) => links.get(name)?.hello === true,
     cpuinfo: (name) => links.get(name)?.cpuinfo,
+    cpuAccepted: (name) => (links.get(name)?.hello ? links.get(name)!.cpuAccepted : undefined),
     waitOnline: async (wanted, timeoutMs, signal) =>
       (await waitUntil(bus, ['online'], () => (wanted.every((n) => links.get(n)?.hello) ? true : undefined), {
         timeoutMs,
@@ -120,7 +127,7 @@ export function createNodeRegistry(config: Config, db: Db, bus: Bus, log: Fastif
     },
     attach: (node, socket) => {
       const old = links.get(node.name);
-      const link: Link = { socket, hello: false, lastMessageAt: Date.now() };
+      const link: Link = { socket, hello: false, lastMessageAt: Date.now(), cpuAccepted: new Map() };
       links.set(node.name, link);
       if (old) old.socket.close(1000, 'superseded by a new connection');
       socket.on('message', (data) => onMessage(node, link, data.toString()));

@@ -183,6 +183,10 @@ describe('lazy migration', function () {
   it('lets the program run on at the source, intact, when the destination agent dies before the restore is over', async function () {
     this.timeout(300_000);
     const { run, id, sum } = await startMemcheck(512);
+    // node1's CRIU checks node0's CPU once (a dry run asks it), so that the move asks node1's
+    // agent nothing before the program stops
+    const why = await api<{ reasons: string[] }>(h, 'GET', `/v1/processes/${id}/why?to=node1`);
+    expect([why.status, why.body.reasons], JSON.stringify(why.body)).to.deep.equal([200, []]);
     // node1's agent is held stopped, so that the move waits there for it: the whole stop takes
     // less than a look at the migration every 100 ms could catch
     const agent1 = readState(homePaths(h.home).state)!.components.find((c) => c.role === 'agent' && c.name === 'node1')!.pid;

@@ -71,9 +71,12 @@ describe('placement by CPU', () => {
 
 describe("a move's check on its destination (requireCpuRuns)", () => {
   const asked: { to: string; from: string; cpuinfo: string }[] = [];
+  /** what each destination accepted since its hello, as the registry keeps it */
+  let accepted = new Map<string, Map<string, string>>();
   const ctx = (record: string | undefined, answer: Error | undefined) => ({
     nodes: {
       cpuinfo: (name: string) => (name === 'node0' ? record : undefined),
+      cpuAccepted: (name: string) => accepted.get(name) ?? accepted.set(name, new Map()).get(name),
       list: () => [{ name: 'node0', platform: platform(FULL) }, { name: 'node2', platform: platform(FULL.filter((f) => f !== 'avx2')) }] as Node[],
     },
     agent: (to: string) => ({
@@ -83,7 +86,10 @@ describe("a move's check on its destination (requireCpuRuns)", () => {
       },
     }),
   }) as unknown as Parameters<typeof requireCpuRuns>[0];
-  beforeEach(() => asked.splice(0));
+  beforeEach(() => {
+    asked.splice(0);
+    accepted = new Map();
+  });
 
   it("sends the source's CPU record to the destination, which says whether CRIU would restore it there", async () => {
     await requireCpuRuns(ctx('UkVDT1JE', undefined), 'process 3 (running on node0)', 'node0', 'node1', 'the process was not stopped');
@@ -96,6 +102,16 @@ describe("a move's check on its destination (requireCpuRuns)", () => {
     expect(err?.code).to.equal('GODWIT_ERR_CPU_INCOMPATIBLE');
     expect(err?.message).to.equal(`process 3 (running on node0) would die of SIGILL on node2: ${refusal.message}; the process was not stopped`);
     expect(err?.details).to.deep.include({ node: 'node2', from: 'node0', missing: ['avx2'] });
+  });
+
+  it('asks a destination once for a source record it accepted, again for another record, and again after a refusal', async () => {
+    const ask = (record: string, answer?: Error) =>
+      requireCpuRuns(ctx(record, answer), 'process 3 (running on node0)', 'node0', 'node1', 'the process was not stopped').then(() => 'ok', (e: unknown) => (e as GodwitError).code);
+    expect([await ask('UkVDT1JE'), await ask('UkVDT1JE')]).to.deep.equal(['ok', 'ok']);
+    expect(asked, 'the second move was not asked about').to.have.length(1);
+    expect(await ask('T1RIRVI=', new GodwitError('GODWIT_ERR_CPU_INCOMPATIBLE', 'lacks avx2'))).to.equal('GODWIT_ERR_CPU_INCOMPATIBLE');
+    expect(await ask('T1RIRVI=')).to.equal('ok');
+    expect(asked.map((a) => a.cpuinfo), 'a changed record, and a refused one, are asked about again').to.deep.equal(['UkVDT1JE', 'T1RIRVI=', 'T1RIRVI=']);
   });
 
   it('compares the names where the source sent no record, and asks nothing of the destination', async () => {
