@@ -42,6 +42,9 @@ echo $! >>"$work/pids"
 for _ in $(seq 100); do sleep 0.1; root=$(pgrep -P $! -x tini 2>/dev/null || true); [ -n "$root" ] && break; sleep 0.1; done
 [ -n "$root" ] || { echo "no tini under $!:"; cat "$work/server.out"; ps -o pid,ppid,comm --ppid $! ; exit 1; }
 echo "program tree root (tini): $root"
+# the init of the program's PID namespace: killing it ends the whole tree (unshare, recorded
+# above, is only its parent, and a dump that fails leaves the program running)
+echo "$root" >>"$work/pids"
 ip netns delete mip85p   # the namespace lives on with the program
 for _ in $(seq 100); do (echo 0 | timeout 1 bash -c "exec 3<>/dev/tcp/$P/7000 && echo 0 >&3 && head -1 <&3" ) >/dev/null 2>&1 && break; sleep 0.2; done
 "$PY" "$here/ip-client.py" $P "$work/stop" >"$work/client.out" 2>&1 &
