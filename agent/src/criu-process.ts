@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GONE, passingOver, signalIfAlive } from './expected-errors.js';
+import { statField, statFields } from './proc-stat.js';
 
 export interface CriuProcess {
   pid: number;
@@ -16,15 +17,9 @@ export interface CriuProcess {
   start?: number;
 }
 
-/** the fields of /proc/PID/stat after "PID (COMM) ", starting with the state: the name may hold spaces and ')' */
-function statFields(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
 /** when the process at `pid` started (field 22 of its stat), or undefined when there is none */
 export function startTimeOf(pid: number): number | undefined {
-  return passingOver(GONE, undefined, () => Number(statFields(pid)[22 - 3]));
+  return passingOver(GONE, undefined, () => statField(pid, 22));
 }
 
 /** `pid`, which this agent has just spawned (its child, not yet reaped: the PID is still its own), with its start time */

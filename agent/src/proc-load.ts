@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { AgentProc, ProcLoad } from '@godwit/schemas';
 import { pidsResidentBytes, treePids } from './preflight.js';
 import { GONE, passOver } from './expected-errors.js';
+import { statField, statFields } from './proc-stat.js';
 
 /** USER_HZ: /proc/PID/stat counts CPU time in these */
 export const TICKS_PER_S = 100;
@@ -14,9 +15,9 @@ export const TICKS_PER_S = 100;
 /** CPU time the process used itself (not its children's), in ticks; 0 once it is gone */
 export function cpuTicks(pid: number): number {
   try {
-    // fields after the command (which may hold spaces): state is 3rd, utime 14th, stime 15th
-    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
-    return Number(rest[11]) + Number(rest[12]);
+    const fields = statFields(pid);
+    // utime (field 14) and stime (15)
+    return Number(fields[14 - 3]) + Number(fields[15 - 3]);
   } catch (err) {
     passOver(err, GONE);
     return 0;
@@ -26,7 +27,7 @@ export function cpuTicks(pid: number): number {
 /** seconds since the process started (its start time in /proc/PID/stat, against the uptime) */
 function runSeconds(pid: number): number {
   try {
-    const start = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ')[19]) / TICKS_PER_S;
+    const start = statField(pid, 22) / TICKS_PER_S;
     const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     return Math.max(0, uptime - start);
   } catch (err) {
